@@ -1,0 +1,135 @@
+# sorterd — build, fetch what it needs, test.
+#
+#   make run    install deps, build, fetch the default model, classify a photo
+#   make test   install deps, fetch models, go test ./...
+#
+# Nothing from ../shared is committed: models are copied from there when it is
+# present and downloaded from their official location otherwise, and every file
+# is checked against its sha256.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+GO        ?= go
+SHARED    ?= $(abspath $(CURDIR)/../shared)
+DEPS      := $(CURDIR)/.deps
+MODELS    := $(CURDIR)/models
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+
+# Root installs packages directly; everyone else through sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] && echo "" || echo sudo)
+
+# --- TensorFlow Lite C library -------------------------------------------
+# From the npm package tfjs-tflite-node@0.0.2 (TFLite 2.9 C API for linux
+# amd64/arm64). Set TFLITE_DIR to your own build (with include/ and lib/) to
+# skip the download.
+TFLITE_NPM     := tfjs-tflite-node@0.0.2
+TFLITE_SHA256  := 3be1632328a76a2475e5b6833253763c802c859433becb4d879ee1860e3b5284
+TFLITE_DIR     ?= $(DEPS)/tflite
+UNAME_M        := $(shell uname -m)
+TFLITE_ARCH    := $(if $(filter x86_64,$(UNAME_M)),linux_amd64,$(if $(filter aarch64 arm64,$(UNAME_M)),linux_arm64,unsupported))
+TFLITE_STAMP   := $(TFLITE_DIR)/lib/libtensorflowlite_c.so
+
+export CGO_CFLAGS  := -O2 -I$(TFLITE_DIR)/include -I$(CURDIR)/infer/include
+export CGO_LDFLAGS := -L$(TFLITE_DIR)/lib -Wl,-rpath,$(TFLITE_DIR)/lib
+export SORTERD_SHARED := $(SHARED)
+
+# --- Models ----------------------------------------------------------------
+# name  sha256  official URL (google-coral/test_data, pinned commit)
+CORAL := https://raw.githubusercontent.com/google-coral/test_data
+MODEL_PTQ     := tf2_mobilenet_v2_1.0_224_ptq.tflite
+MODEL_PTQ_SHA := 5d3137241276e79c86d14a74fe43581398ae0e815191d3dba45495b810840e8c
+MODEL_PTQ_URL := $(CORAL)/104342d2d3480b3e66203073dac24f4e2dbb4c41/$(MODEL_PTQ)
+MODEL_U8      := mobilenet_v2_1.0_224_quant.tflite
+MODEL_U8_SHA  := 7aad0c74c5e3c06e5eb3c827e13304fdd68a83da6087d92ee169c24ff9fd4776
+MODEL_U8_URL  := $(CORAL)/104342d2d3480b3e66203073dac24f4e2dbb4c41/$(MODEL_U8)
+MODEL_TPU     := mobilenet_v2_1.0_224_quant_edgetpu.tflite
+MODEL_TPU_SHA := 93f21e950980fe452c7e9e108744d1a2e423a2cfd166235078400f88c758ea67
+MODEL_TPU_URL := $(CORAL)/086adea69a1db79d3693fcdb0349a89471536107/$(MODEL_TPU)
+LABELS        := imagenet_labels.txt
+LABELS_SHA    := b8aaeb5630c62626a7d124a05c0e14230a7ffdd2136a31d0190a4fb71c1d82f1
+LABELS_URL    := $(CORAL)/104342d2d3480b3e66203073dac24f4e2dbb4c41/$(LABELS)
+
+DEFAULT_MODEL := $(MODELS)/$(MODEL_PTQ)
+IMG ?= $(firstword $(wildcard $(SHARED)/data/trashnet/cardboard/cardboard1.jpg) $(CURDIR)/testdata/images/red.png)
+
+# fetch NAME SHA URL: copy from ../shared/models when present, else download;
+# either way the sha256 must match before the file takes its final name.
+define fetch
+	@mkdir -p $(MODELS)
+	@if [ -f "$(MODELS)/$(1)" ] && echo "$(2)  $(MODELS)/$(1)" | sha256sum -c --status; then :; else \
+	  if [ -f "$(SHARED)/models/$(1)" ]; then echo "model: copy $(1) from $(SHARED)/models"; cp "$(SHARED)/models/$(1)" "$(MODELS)/$(1).part"; \
+	  else echo "model: download $(3)"; curl -fsSL --retry 3 -o "$(MODELS)/$(1).part" "$(3)"; fi; \
+	  echo "$(2)  $(MODELS)/$(1).part" | sha256sum -c --status || { echo "model: sha256 mismatch for $(1)" >&2; rm -f "$(MODELS)/$(1).part"; exit 1; }; \
+	  mv "$(MODELS)/$(1).part" "$(MODELS)/$(1)"; fi
+endef
+
+.PHONY: build run test deps opencv tflite model models bench fmt vet race fuzz clean version
+
+build: deps
+	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/sorterd ./cmd/sorterd
+
+run: build model
+	bin/sorterd --once --model $(DEFAULT_MODEL) $(IMG)
+
+# Tests need every model (the Edge TPU one only to check it is refused).
+test: deps models
+	$(GO) vet ./...
+	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); [ -z "$$bad" ] || { echo "gofmt: $$bad" >&2; exit 1; }
+	$(GO) test -count=1 ./...
+
+race: deps models
+	$(GO) test -race -count=1 ./...
+
+bench: build model
+	bin/sorterd bench --model $(DEFAULT_MODEL) -n 200
+	$(GO) test -run '^$$' -bench . -benchtime 50x ./infer/
+
+fuzz: deps
+	$(GO) test -run '^$$' -fuzz FuzzParseModel -fuzztime 30s ./infer/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeImage -fuzztime 30s ./infer/
+
+deps: opencv tflite
+
+opencv:
+	@if ! pkg-config --exists opencv4; then \
+	  if command -v apt-get >/dev/null; then echo "deps: installing Debian's OpenCV (libopencv-dev)"; \
+	    $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends libopencv-dev pkg-config; \
+	  else echo "deps: OpenCV 4 development files are missing (pkg-config opencv4); install them, e.g. libopencv-dev" >&2; exit 1; fi; fi
+
+tflite: $(TFLITE_STAMP)
+
+$(TFLITE_STAMP):
+	@[ "$(TFLITE_ARCH)" != unsupported ] || { echo "tflite: no prebuilt TFLite for $$(uname -m); set TFLITE_DIR to your own build" >&2; exit 1; }
+	@command -v npm >/dev/null || { echo "tflite: npm is needed to fetch $(TFLITE_NPM) (apt-get install npm), or set TFLITE_DIR" >&2; exit 1; }
+	rm -rf $(DEPS)/tflite.tmp && mkdir -p $(DEPS)/tflite.tmp
+	cd $(DEPS)/tflite.tmp && npm pack --silent $(TFLITE_NPM) >/dev/null
+	echo "$(TFLITE_SHA256)  $(DEPS)/tflite.tmp/tfjs-tflite-node-0.0.2.tgz" | sha256sum -c --status || { echo "tflite: sha256 mismatch for $(TFLITE_NPM)" >&2; exit 1; }
+	tar -C $(DEPS)/tflite.tmp -xzf $(DEPS)/tflite.tmp/tfjs-tflite-node-0.0.2.tgz package/cc_deps/include package/cc_deps/$(TFLITE_ARCH)
+	mkdir -p $(TFLITE_DIR)/lib $(TFLITE_DIR)/include
+	cp -r $(DEPS)/tflite.tmp/package/cc_deps/include/. $(TFLITE_DIR)/include/
+	cp $(DEPS)/tflite.tmp/package/cc_deps/$(TFLITE_ARCH)/*.so $(TFLITE_DIR)/lib/
+	rm -rf $(DEPS)/tflite.tmp
+
+model:
+	$(call fetch,$(MODEL_PTQ),$(MODEL_PTQ_SHA),$(MODEL_PTQ_URL))
+
+models: model
+	$(call fetch,$(MODEL_U8),$(MODEL_U8_SHA),$(MODEL_U8_URL))
+	$(call fetch,$(MODEL_TPU),$(MODEL_TPU_SHA),$(MODEL_TPU_URL))
+	$(call fetch,$(LABELS),$(LABELS_SHA),$(LABELS_URL))
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet: deps
+	$(GO) vet ./...
+
+version: build
+	bin/sorterd version
+
+clean:
+	rm -rf bin out

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"time"
+
+	"github.com/sorterd/sorterd/infer"
+)
+
+// defaultModel is the model used when --model is not given.
+const defaultModel = "models/tf2_mobilenet_v2_1.0_224_ptq.tflite"
+
+// modelFlags are the classifier flags shared by --once and bench.
+type modelFlags struct {
+	model, labels, delegate, device, logLevel string
+	threads                                   int
+	fallback                                  bool
+}
+
+func (m *modelFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&m.model, "model", defaultModel, "TFLite model `file`")
+	fs.StringVar(&m.labels, "labels", "", "labels `file` (default: the labels embedded in the model)")
+	fs.StringVar(&m.delegate, "delegate", infer.DelegateXNNPACK, "cpu, xnnpack, edgetpu or gpu")
+	fs.StringVar(&m.device, "edgetpu-device", "", "Edge TPU device (usb, pci, usb:0, ...); default: the first found")
+	fs.BoolVar(&m.fallback, "fallback", false, "run on built-in CPU kernels if the delegate cannot be created")
+	fs.IntVar(&m.threads, "threads", runtime.NumCPU(), "threads per interpreter")
+	fs.StringVar(&m.logLevel, "log-level", "warn", "debug, info, warn or error")
+}
+
+func (m *modelFlags) open(stderr io.Writer) (*infer.Classifier, error) {
+	log, err := newLogger(stderr, m.logLevel)
+	if err != nil {
+		return nil, err
+	}
+	return infer.New(infer.Options{
+		Model: m.model, Labels: m.labels, Delegate: m.delegate, Fallback: m.fallback,
+		EdgeTPUDevice: m.device, Threads: m.threads, Logger: log,
+	})
+}
+
+// onceResult is the --json line for one image.
+type onceResult struct {
+	Image     string               `json:"image"`
+	Label     string               `json:"label"`
+	Score     float32              `json:"score"`
+	Top       []infer.Score        `json:"top"`
+	Model     modelRef             `json:"model"`
+	Delegate  infer.DelegateReport `json:"delegate"`
+	LatencyMS latency              `json:"latency_ms"`
+}
+
+type modelRef struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+}
+
+type latency struct {
+	Decode     float64 `json:"decode"`
+	Preprocess float64 `json:"preprocess"`
+	Invoke     float64 `json:"invoke"`
+	Total      float64 `json:"total"`
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func cmdOnce(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sorterd --once", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var mf modelFlags
+	mf.register(fs)
+	fs.Bool("once", true, "classify the images given and exit")
+	top := fs.Int("top", 5, "how many classes to print")
+	asJSON := fs.Bool("json", false, "print one JSON object per image")
+	maxPixels := fs.Int("max-pixels", 40_000_000, "refuse images with more pixels than this, before decoding")
+	maxBytes := fs.Int64("max-bytes", 64<<20, "refuse image files larger than this")
+	images, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(images) == 0 {
+		fmt.Fprintln(stderr, "sorterd: --once needs at least one image")
+		return 2
+	}
+	c, err := mf.open(stderr)
+	if err != nil {
+		errLine(stderr, err)
+		return 2
+	}
+	defer c.Close()
+	enc := json.NewEncoder(stdout)
+	lim := infer.ImageLimits{MaxBytes: *maxBytes, MaxPixels: *maxPixels}
+	failed := 0
+	for _, path := range images {
+		r, decode, err := classifyFile(ctx, c, path, lim, *top)
+		if err != nil {
+			errLine(stderr, fmt.Errorf("%s: %w", path, err))
+			failed++
+			continue
+		}
+		lat := latency{
+			Decode: ms(decode), Preprocess: ms(r.Timing.Preprocess), Invoke: ms(r.Timing.Invoke),
+			Total: ms(decode + r.Timing.Preprocess + r.Timing.Invoke + r.Timing.Postprocess),
+		}
+		if *asJSON {
+			_ = enc.Encode(onceResult{
+				Image: path, Label: r.Label, Score: r.Score.Score, Top: r.Top,
+				Model:    modelRef{Path: c.ModelPath(), SHA256: c.SHA256()},
+				Delegate: c.Delegate(), LatencyMS: lat,
+			})
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: %s %.3f  (decode %.1f ms, preprocess %.1f ms, invoke %.1f ms, total %.1f ms)\n",
+			path, r.Label, r.Score.Score, lat.Decode, lat.Preprocess, lat.Invoke, lat.Total)
+		for _, s := range r.Top[1:] {
+			fmt.Fprintf(stdout, "    %-30s %.3f\n", s.Label, s.Score)
+		}
+	}
+	if failed > 0 {
+		return 1
+	}
+	return 0
+}
+
+func classifyFile(ctx context.Context, c *infer.Classifier, path string, lim infer.ImageLimits, k int) (infer.Result, time.Duration, error) {
+	t0 := time.Now()
+	img, err := infer.ReadImageFile(path, lim)
+	if err != nil {
+		return infer.Result{}, 0, err
+	}
+	defer img.Close()
+	decode := time.Since(t0)
+	r, err := c.Classify(ctx, img, k)
+	return r, decode, err
+}

@@ -1,0 +1,693 @@
+package infer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"math"
+	"os"
+	"runtime"
+	"runtime/cgo"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	tflite "github.com/mattn/go-tflite"
+	"gocv.io/x/gocv"
+)
+
+// Options configure a Classifier. The zero value of each field has a
+// sensible default.
+type Options struct {
+	Model  string // path to the .tflite file
+	Labels string // labels file; empty: the labels embedded in the model
+	// Delegate is cpu, xnnpack (default), edgetpu or gpu.
+	Delegate string
+	// Fallback allows running on built-in kernels when the delegate cannot
+	// be created (library or device missing); it is logged.
+	Fallback       bool
+	EdgeTPUDevice  string // e.g. "usb", "pci", "usb:0"; empty: the first found
+	EdgeTPULibrary string // default libedgetpu.so.1
+	// Threads per interpreter (default: number of CPUs).
+	Threads int
+	// Interpreters in the pool: how many Classify calls run at once
+	// (default 1; always 1 with the Edge TPU, which one process owns).
+	Interpreters int
+	// Input normalisation, real = (pixel - Mean) / Std per RGB channel.
+	// Empty: the model's TFLite metadata, else 127.5/127.5 (MobileNet's
+	// [-1, 1]). The tensor's own quantization is applied on top.
+	Mean, Std []float32
+	Logger    *slog.Logger
+}
+
+// Score is one class and its probability.
+type Score struct {
+	Label string  `json:"label"`
+	Index int     `json:"index"`
+	Score float32 `json:"score"`
+}
+
+// Timing of one classification, per stage.
+type Timing struct {
+	Preprocess  time.Duration
+	Invoke      time.Duration
+	Postprocess time.Duration
+}
+
+// Result of classifying one image.
+type Result struct {
+	Score
+	Top    []Score
+	Scores []float32 // every class, dequantized, in label order
+	Timing Timing
+}
+
+// Classifier runs one model on a pool of interpreters. It is safe for
+// concurrent use: each interpreter serves one goroutine at a time.
+type Classifier struct {
+	opts     Options
+	info     *ModelInfo
+	sha256   string
+	labels   []string
+	model    *tflite.Model
+	pool     chan *interp
+	all      []*interp
+	report   DelegateReport
+	inW, inH int
+	inType   TensorType
+	outType  TensorType
+	outQ     tflite.QuantizationParams
+	softmax  bool // output needs a softmax (the graph ends in logits)
+	lut      [3][256]float32
+	lutQ     [3][256]byte
+	closeMu  sync.Once
+	log      *slog.Logger
+}
+
+// interp is one interpreter with everything it owns.
+type interp struct {
+	it      *tflite.Interpreter
+	opts    *tflite.InterpreterOptions
+	del     *cDelegate
+	rep     *reporter
+	handle  cgo.Handle
+	in, out *tflite.Tensor
+	resized gocv.Mat
+}
+
+func (p *interp) close() {
+	// Interpreter before the delegate it uses, options last.
+	if p.it != nil {
+		p.it.Delete()
+		p.it = nil
+	}
+	p.del.Delete()
+	p.del = nil
+	if p.opts != nil {
+		p.opts.Delete()
+		p.opts = nil
+	}
+	if p.handle != 0 {
+		p.handle.Delete()
+		p.handle = 0
+	}
+	if p.resized.Ptr() != nil {
+		p.resized.Close()
+		p.resized = gocv.Mat{}
+	}
+}
+
+// New loads, checks and prepares a model. Every problem comes back as an
+// error that names the file and the cause.
+func New(o Options) (*Classifier, error) {
+	if o.Delegate == "" {
+		o.Delegate = DelegateXNNPACK
+	}
+	if err := validDelegate(o.Delegate); err != nil {
+		return nil, err
+	}
+	if o.Threads <= 0 {
+		o.Threads = runtime.NumCPU()
+	}
+	if o.Interpreters <= 0 {
+		o.Interpreters = 1
+	}
+	if o.Delegate == DelegateEdgeTPU {
+		o.Interpreters = 1
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	c := &Classifier{opts: o, log: o.Logger}
+	if err := c.load(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("load model %s: %w", o.Model, err)
+	}
+	return c, nil
+}
+
+func (c *Classifier) load() error {
+	o := &c.opts
+	data, err := os.ReadFile(o.Model)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(data)
+	c.sha256 = hex.EncodeToString(sum[:])
+	if c.info, err = ParseModel(data); err != nil {
+		return err
+	}
+	if err := c.checkGraph(); err != nil {
+		return err
+	}
+	if err := c.loadLabels(); err != nil {
+		return err
+	}
+	c.model = tflite.NewModelFromFile(o.Model)
+	if c.model == nil {
+		return fmt.Errorf("%w: TFLite could not read the flatbuffer", ErrModelCorrupt)
+	}
+	c.pool = make(chan *interp, o.Interpreters)
+	for i := 0; i < o.Interpreters; i++ {
+		p, rep, err := c.newInterp()
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			c.report = rep
+			if err := c.checkTensors(p); err != nil {
+				p.close()
+				return err
+			}
+			c.logReport()
+		}
+		c.all = append(c.all, p)
+		c.pool <- p
+	}
+	c.buildLUT()
+	return nil
+}
+
+// checkGraph refuses, before TFLite sees it, a model sorterd cannot run.
+func (c *Classifier) checkGraph() error {
+	m := c.info
+	if len(m.Inputs) != 1 || len(m.Outputs) != 1 {
+		return fmt.Errorf("%w: want 1 input and 1 output, model has %d and %d", ErrModelUnsupported, len(m.Inputs), len(m.Outputs))
+	}
+	for _, op := range m.CustomOps() {
+		if op == edgeTPUCustom {
+			if c.opts.Delegate != DelegateEdgeTPU {
+				return fmt.Errorf("%w: it was compiled for the Coral Edge TPU (custom op %s) and cannot run on %s; use --delegate edgetpu on a station with a Coral, or the CPU model it was compiled from", ErrNeedsEdgeTPU, edgeTPUCustom, c.opts.Delegate)
+			}
+			continue
+		}
+		return fmt.Errorf("%w: custom op %q is not available in this TFLite runtime", ErrModelUnsupported, op)
+	}
+	return nil
+}
+
+func (c *Classifier) loadLabels() error {
+	out := c.info.Tensors[c.info.Outputs[0]]
+	n := 1
+	for _, d := range out.Shape {
+		n *= int(d)
+	}
+	if c.opts.Labels != "" {
+		b, err := os.ReadFile(c.opts.Labels)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrLabels, err)
+		}
+		c.labels = ParseLabels(b)
+		if len(c.labels) == 0 {
+			return fmt.Errorf("%w: %s is empty", ErrLabels, c.opts.Labels)
+		}
+	} else {
+		labels, _, ok := c.info.EmbeddedLabels()
+		if !ok || len(labels) == 0 {
+			return fmt.Errorf("%w: the model embeds no label file; give one with --labels", ErrLabels)
+		}
+		c.labels = labels
+	}
+	if len(c.labels) != n {
+		src := c.opts.Labels
+		if src == "" {
+			src = "the model's embedded label file"
+		}
+		return fmt.Errorf("%w: %s has %d labels, the model's output has %d classes", ErrLabels, src, len(c.labels), n)
+	}
+	return nil
+}
+
+// newInterp builds one interpreter with its own delegate. A delegate that
+// cannot be created is an error unless Fallback allows built-in kernels; a
+// delegate that is created but fails to prepare the graph leaves the model
+// on built-in kernels, as TFLite itself would, and the report says so.
+func (c *Classifier) newInterp() (*interp, DelegateReport, error) {
+	o := &c.opts
+	report := DelegateReport{Requested: o.Delegate, Active: DelegateCPU, Coverage: "none"}
+	del, err := newDelegate(o, c.info)
+	switch {
+	case err != nil && !o.Fallback:
+		return nil, report, fmt.Errorf("%w (allow running on the CPU instead with --fallback / model.fallback: true)", err)
+	case err != nil:
+		report.Coverage, report.Reason = "unavailable", err.Error()
+		c.log.Warn("delegate unavailable, falling back to built-in kernels", "delegate", o.Delegate, "err", err)
+	}
+	if err != nil && c.needsEdgeTPU() {
+		return nil, report, fmt.Errorf("%w, and this model runs only on the Edge TPU: %v", ErrNeedsEdgeTPU, err)
+	}
+	p, drep, err := c.build(del)
+	if del == nil || (err != nil && !drep.restored) {
+		return p, report, err
+	}
+	if p != nil {
+		return p, drep, nil
+	}
+	// The delegate rejected the graph and TFLite undid it: run without.
+	p, _, err = c.build(nil)
+	return p, drep, err
+}
+
+func (c *Classifier) needsEdgeTPU() bool {
+	for _, op := range c.info.CustomOps() {
+		if op == edgeTPUCustom {
+			return true
+		}
+	}
+	return false
+}
+
+// build creates an interpreter (with del, if not nil, which it then owns)
+// and allocates its tensors. With a delegate it also returns the census of
+// what the delegate took. On failure everything is freed.
+func (c *Classifier) build(del *cDelegate) (_ *interp, rep DelegateReport, _ error) {
+	p := &interp{rep: &reporter{}, del: del}
+	p.handle = cgo.NewHandle(p.rep)
+	p.opts = tflite.NewInterpreterOptions()
+	if p.opts == nil {
+		p.close()
+		return nil, rep, fmt.Errorf("TfLiteInterpreterOptionsCreate failed")
+	}
+	p.opts.SetNumThread(c.opts.Threads)
+	setReporter(p.opts, p.handle)
+	setDelegateFallback(p.opts, true)
+	if del != nil {
+		p.opts.AddDelegate(del)
+	}
+	fail := func(what string) (*interp, DelegateReport, error) {
+		msgs := p.rep.take()
+		if del != nil {
+			rep = census(c.opts.Delegate, del, msgs)
+		}
+		p.close()
+		return nil, rep, fmt.Errorf("%s: %w", what, interpreterError(msgs))
+	}
+	p.it = tflite.NewInterpreter(c.model, p.opts)
+	if p.it == nil {
+		return fail("create interpreter")
+	}
+	if st := p.it.AllocateTensors(); st != tflite.OK {
+		return fail("allocate tensors")
+	}
+	if del != nil {
+		rep = census(c.opts.Delegate, del, p.rep.take())
+	}
+	p.in = p.it.GetInputTensor(0)
+	p.out = p.it.GetOutputTensor(0)
+	p.resized = gocv.NewMat()
+	return p, rep, nil
+}
+
+func interpreterError(msgs []string) error {
+	text := strings.Join(msgs, "; ")
+	for _, m := range msgs {
+		// "Didn't find op for builtin opcode 'X' version 'N'"
+		if strings.Contains(m, "find op for") || strings.Contains(m, "Encountered unresolved custom op") {
+			return fmt.Errorf("%w: %s", ErrModelUnsupported, text)
+		}
+	}
+	if text == "" {
+		text = "TFLite gave no reason"
+	}
+	return fmt.Errorf("%w: TFLite refused the model: %s", ErrModelUnsupported, text)
+}
+
+func (c *Classifier) logReport() {
+	r := c.report
+	attrs := []any{"model", c.opts.Model, "delegate", r.Requested, "active", r.Active, "coverage", r.Coverage,
+		"nodes", r.Nodes, "delegated_nodes", r.DelegatedNodes, "kernels", r.Kernels}
+	switch r.Coverage {
+	case "full", "none":
+		c.log.Debug("model ready", attrs...)
+	default:
+		c.log.Warn("delegate did not take the whole graph", append(attrs, "reason", r.Reason)...)
+	}
+}
+
+// checkTensors validates the live input/output tensors: an image
+// classifier takes [1,H,W,3] and gives [1,N] (or [1,1,1,N]).
+func (c *Classifier) checkTensors(p *interp) error {
+	in, out := p.in, p.out
+	shape := in.Shape()
+	if len(shape) != 4 || shape[0] != 1 || shape[3] != 3 || shape[1] < 8 || shape[2] < 8 {
+		return fmt.Errorf("%w: input tensor %q has shape %v, want [1 H W 3]", ErrModelUnsupported, in.Name(), shape)
+	}
+	c.inH, c.inW = shape[1], shape[2]
+	c.inType = fromTFLiteType(in.Type())
+	switch c.inType {
+	case UInt8, Int8, Float32:
+	default:
+		return fmt.Errorf("%w: input tensor %q is %v, want uint8, int8 or float32", ErrModelUnsupported, in.Name(), in.Type())
+	}
+	oshape := out.Shape()
+	n := 1
+	for i, d := range oshape {
+		if i < len(oshape)-1 && d != 1 {
+			return fmt.Errorf("%w: output tensor %q has shape %v, want [1 N]", ErrModelUnsupported, out.Name(), oshape)
+		}
+		n *= d
+	}
+	if n < 2 {
+		return fmt.Errorf("%w: output tensor %q has %d classes", ErrModelUnsupported, out.Name(), n)
+	}
+	c.outType = fromTFLiteType(out.Type())
+	switch c.outType {
+	case UInt8, Int8, Float32:
+	default:
+		return fmt.Errorf("%w: output tensor %q is %v, want uint8, int8 or float32", ErrModelUnsupported, out.Name(), out.Type())
+	}
+	c.outQ = out.QuantizationParams()
+	c.softmax = !c.info.endsInSoftmax()
+	return nil
+}
+
+func fromTFLiteType(t tflite.TensorType) TensorType {
+	switch t {
+	case tflite.Float32:
+		return Float32
+	case tflite.UInt8:
+		return UInt8
+	case tflite.Int8:
+		return Int8
+	case tflite.Int32:
+		return Int32
+	case tflite.Int64:
+		return Int64
+	}
+	return TensorType(-1)
+}
+
+// endsInSoftmax follows the output back through ops that do not change
+// values' meaning (quantize, reshape) to see whether it is a softmax.
+func (m *ModelInfo) endsInSoftmax() bool {
+	t := m.Outputs[0]
+	for hops := 0; hops < 8; hops++ {
+		op := m.producer(t)
+		if op == nil {
+			return false
+		}
+		switch m.OpCodes[op.Opcode].Builtin {
+		case 25: // SOFTMAX
+			return true
+		case 114, 6, 22, 43: // QUANTIZE, DEQUANTIZE, RESHAPE, SQUEEZE
+			if len(op.Inputs) == 0 {
+				return false
+			}
+			t = op.Inputs[0]
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+func (m *ModelInfo) producer(t int32) *Operator {
+	for i := range m.Operators {
+		for _, o := range m.Operators[i].Outputs {
+			if o == t {
+				return &m.Operators[i]
+			}
+		}
+	}
+	return nil
+}
+
+// buildLUT maps each 8-bit pixel value to the input tensor's value, per
+// channel: normalisation then the tensor's own quantization, so uint8,
+// int8 and float models are all fed from their parameters.
+func (c *Classifier) buildLUT() {
+	mean, std := c.opts.Mean, c.opts.Std
+	if len(mean) == 0 {
+		mean = c.info.Mean
+	}
+	if len(std) == 0 {
+		std = c.info.Std
+	}
+	pick := func(v []float32, ch int, def float32) float32 {
+		switch {
+		case len(v) == 0:
+			return def
+		case len(v) > ch:
+			return v[ch]
+		default:
+			return v[0]
+		}
+	}
+	q := c.all[0].in.QuantizationParams()
+	for ch := 0; ch < 3; ch++ {
+		m, s := pick(mean, ch, 127.5), pick(std, ch, 127.5)
+		if s == 0 {
+			s = 1
+		}
+		for px := 0; px < 256; px++ {
+			real := (float32(px) - m) / s
+			c.lut[ch][px] = real
+			c.lutQ[ch][px] = quantize(real, q, c.inType)
+		}
+	}
+}
+
+// quantize maps a real value to the tensor's storage: q = real/scale + zp,
+// rounded and clamped to the type's range. Scale 0 means unquantized raw
+// 8-bit input, which takes the pixel value itself via real*std+mean upstream
+// being identity only when the caller set mean 0, std 1.
+func quantize(real float32, q tflite.QuantizationParams, t TensorType) byte {
+	if q.Scale == 0 {
+		v := math.Round(float64(real))
+		return clampByte(v, t)
+	}
+	v := math.Round(float64(real)/q.Scale) + float64(q.ZeroPoint)
+	return clampByte(v, t)
+}
+
+func clampByte(v float64, t TensorType) byte {
+	if t == Int8 {
+		v = math.Max(-128, math.Min(127, v))
+		return byte(int8(v))
+	}
+	return byte(math.Max(0, math.Min(255, v)))
+}
+
+// InputSize is the model's input width and height.
+func (c *Classifier) InputSize() (w, h int) { return c.inW, c.inH }
+
+// Labels are the class names in output order.
+func (c *Classifier) Labels() []string { return c.labels }
+
+// SHA256 is the model file's hash (hex).
+func (c *Classifier) SHA256() string { return c.sha256 }
+
+// ModelPath is the model file given in Options.
+func (c *Classifier) ModelPath() string { return c.opts.Model }
+
+// Delegate reports what runs the graph.
+func (c *Classifier) Delegate() DelegateReport { return c.report }
+
+// Info is the parsed model.
+func (c *Classifier) Info() *ModelInfo { return c.info }
+
+// Threads is the number of threads per interpreter.
+func (c *Classifier) Threads() int { return c.opts.Threads }
+
+// ErrClosed is returned by Classify after Close.
+var ErrClosed = errors.New("classifier is closed")
+
+func (c *Classifier) acquire(ctx context.Context) (*interp, error) {
+	select {
+	case p, ok := <-c.pool:
+		if !ok || p == nil {
+			return nil, ErrClosed
+		}
+		return p, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Classify labels one BGR image (a camera frame or a decoded file) and
+// returns the top k classes (k <= 0: 5).
+func (c *Classifier) Classify(ctx context.Context, img gocv.Mat, k int) (Result, error) {
+	p, err := c.acquire(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	defer func() { c.pool <- p }()
+	var r Result
+	t0 := time.Now()
+	if err := c.preprocess(p, img); err != nil {
+		return r, err
+	}
+	t1 := time.Now()
+	if st := p.it.Invoke(); st != tflite.OK {
+		return r, fmt.Errorf("invoke: %s", strings.Join(p.rep.take(), "; "))
+	}
+	t2 := time.Now()
+	r.Scores = c.scores(p)
+	r.Top = TopK(r.Scores, c.labels, k)
+	r.Score = r.Top[0]
+	r.Timing = Timing{Preprocess: t1.Sub(t0), Invoke: t2.Sub(t1), Postprocess: time.Since(t2)}
+	return r, nil
+}
+
+// preprocess fills the input tensor from a BGR (or gray/BGRA) Mat: resize
+// the whole frame to the model's size, swap to RGB and quantize through
+// the LUT, writing straight into the tensor.
+func (c *Classifier) preprocess(p *interp, img gocv.Mat) error {
+	if img.Empty() {
+		return fmt.Errorf("%w: empty frame", ErrImageCorrupt)
+	}
+	src := img
+	if img.Type() != gocv.MatTypeCV8UC3 {
+		var code gocv.ColorConversionCode
+		switch img.Type() {
+		case gocv.MatTypeCV8UC1:
+			code = gocv.ColorGrayToBGR
+		case gocv.MatTypeCV8UC4:
+			code = gocv.ColorBGRAToBGR
+		default:
+			return fmt.Errorf("%w: frame type %v, want 8-bit BGR", ErrImageCorrupt, img.Type())
+		}
+		conv := gocv.NewMat()
+		defer conv.Close()
+		gocv.CvtColor(img, &conv, code)
+		src = conv
+	}
+	interp := gocv.InterpolationArea
+	if src.Cols() < c.inW || src.Rows() < c.inH {
+		interp = gocv.InterpolationLinear
+	}
+	gocv.Resize(src, &p.resized, image.Pt(c.inW, c.inH), 0, 0, interp)
+	px, err := p.resized.DataPtrUint8()
+	if err != nil {
+		return fmt.Errorf("resized frame: %w", err)
+	}
+	n := c.inW * c.inH
+	switch c.inType {
+	case Float32:
+		dst := p.in.Float32s()
+		for i := 0; i < n; i++ {
+			b, g, r := px[3*i], px[3*i+1], px[3*i+2]
+			dst[3*i], dst[3*i+1], dst[3*i+2] = c.lut[0][r], c.lut[1][g], c.lut[2][b]
+		}
+	default:
+		dst := p.in.UInt8s()
+		if c.inType == Int8 {
+			dst = unsafeBytes(p.in)
+		}
+		for i := 0; i < n; i++ {
+			b, g, r := px[3*i], px[3*i+1], px[3*i+2]
+			dst[3*i], dst[3*i+1], dst[3*i+2] = c.lutQ[0][r], c.lutQ[1][g], c.lutQ[2][b]
+		}
+	}
+	return nil
+}
+
+func (c *Classifier) scores(p *interp) []float32 {
+	n := len(c.labels)
+	s := make([]float32, n)
+	switch c.outType {
+	case Float32:
+		copy(s, p.out.Float32s())
+	case UInt8:
+		q := p.out.UInt8s()
+		for i := range s {
+			s[i] = float32(c.outQ.Scale * float64(int(q[i])-c.outQ.ZeroPoint))
+		}
+	case Int8:
+		q := p.out.Int8s()
+		for i := range s {
+			s[i] = float32(c.outQ.Scale * float64(int(q[i])-c.outQ.ZeroPoint))
+		}
+	}
+	if c.softmax {
+		Softmax(s)
+	}
+	return s
+}
+
+// Softmax normalises logits in place.
+func Softmax(s []float32) {
+	max := float32(math.Inf(-1))
+	for _, v := range s {
+		if v > max {
+			max = v
+		}
+	}
+	var sum float64
+	for i, v := range s {
+		e := math.Exp(float64(v - max))
+		s[i] = float32(e)
+		sum += e
+	}
+	for i := range s {
+		s[i] = float32(float64(s[i]) / sum)
+	}
+}
+
+// TopK returns the k best classes, best first; ties keep label order.
+func TopK(scores []float32, labels []string, k int) []Score {
+	if k <= 0 {
+		k = 5
+	}
+	if k > len(scores) {
+		k = len(scores)
+	}
+	idx := make([]int, len(scores))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return scores[idx[a]] > scores[idx[b]] })
+	out := make([]Score, k)
+	for i := 0; i < k; i++ {
+		j := idx[i]
+		out[i] = Score{Label: labels[j], Index: j, Score: scores[j]}
+	}
+	return out
+}
+
+// Close frees every interpreter, delegate and the model, after waiting for
+// Classify calls in flight. It is safe to call more than once.
+func (c *Classifier) Close() error {
+	c.closeMu.Do(func() {
+		for range c.all {
+			<-c.pool
+		}
+		for _, p := range c.all {
+			p.close()
+		}
+		c.all = nil
+		if c.pool != nil {
+			close(c.pool)
+		}
+		if c.model != nil {
+			c.model.Delete()
+			c.model = nil
+		}
+	})
+	return nil
+}
