@@ -2,11 +2,181 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"flag"
 	"fmt"
+	"image"
+	"image/color"
 	"io"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/sorterd/sorterd/infer"
+	"gocv.io/x/gocv"
 )
 
+type quantiles struct {
+	P50 float64 `json:"p50_ms"`
+	P90 float64 `json:"p90_ms"`
+	P99 float64 `json:"p99_ms"`
+}
+
+func quantilesOf(d []time.Duration) quantiles {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	at := func(p float64) float64 {
+		if len(s) == 0 {
+			return 0
+		}
+		i := int(p*float64(len(s))+0.5) - 1
+		i = max(0, min(i, len(s)-1))
+		return ms(s[i])
+	}
+	return quantiles{P50: at(0.50), P90: at(0.90), P99: at(0.99)}
+}
+
+type benchReport struct {
+	Model     string               `json:"model"`
+	Delegate  infer.DelegateReport `json:"delegate"`
+	Threads   int                  `json:"threads"`
+	N         int                  `json:"n"`
+	Image     string               `json:"image"`
+	Stages    map[string]quantiles `json:"stages"`
+	RawInvoke quantiles            `json:"raw_invoke"`
+	FPS       float64              `json:"fps"`
+}
+
+// cmdBench measures the camera path: a decoded 640×480 BGR frame through
+// preprocess, invoke and postprocess; JPEG decode of the image as its own
+// stage; and TFLite's bare Invoke on the same interpreter.
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "todo")
-	return 2
+	fs := flag.NewFlagSet("sorterd bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var mf modelFlags
+	mf.register(fs)
+	n := fs.Int("n", 200, "iterations")
+	imgPath := fs.String("image", "", "JPEG/PNG to use as the frame (default: a synthetic 640×480 frame)")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return 2
+	}
+	if *n < 1 {
+		fmt.Fprintln(stderr, "sorterd: bench: -n must be at least 1")
+		return 2
+	}
+	c, err := mf.open(stderr)
+	if err != nil {
+		errLine(stderr, err)
+		return 2
+	}
+	defer c.Close()
+	encoded, frame, err := benchFrame(*imgPath)
+	if err != nil {
+		errLine(stderr, err)
+		return 2
+	}
+	defer frame.Close()
+
+	var decode, pre, inv, post, total, raw []time.Duration
+	for i := 0; i < 5; i++ { // warm-up: first invokes allocate and pack weights
+		if _, err := c.Classify(ctx, frame, 5); err != nil {
+			errLine(stderr, err)
+			return 1
+		}
+	}
+	for i := 0; i < *n && ctx.Err() == nil; i++ {
+		t0 := time.Now()
+		m, err := infer.DecodeImage(encoded, infer.ImageLimits{})
+		if err != nil {
+			errLine(stderr, err)
+			return 1
+		}
+		decode = append(decode, time.Since(t0))
+		m.Close()
+		t1 := time.Now()
+		r, err := c.Classify(ctx, frame, 5)
+		if err != nil {
+			errLine(stderr, err)
+			return 1
+		}
+		total = append(total, time.Since(t1))
+		pre = append(pre, r.Timing.Preprocess)
+		inv = append(inv, r.Timing.Invoke)
+		post = append(post, r.Timing.Postprocess)
+	}
+	for i := 0; i < *n && ctx.Err() == nil; i++ {
+		d, err := c.RawInvoke(ctx)
+		if err != nil {
+			errLine(stderr, err)
+			return 1
+		}
+		raw = append(raw, d)
+	}
+	var sum time.Duration
+	for _, d := range total {
+		sum += d
+	}
+	rep := benchReport{
+		Model: c.ModelPath(), Delegate: c.Delegate(), Threads: c.Threads(), N: len(total), Image: *imgPath,
+		Stages: map[string]quantiles{
+			"decode": quantilesOf(decode), "preprocess": quantilesOf(pre), "invoke": quantilesOf(inv),
+			"postprocess": quantilesOf(post), "total": quantilesOf(total),
+		},
+		RawInvoke: quantilesOf(raw),
+		FPS:       float64(len(total)) / sum.Seconds(),
+	}
+	if rep.Image == "" {
+		rep.Image = "synthetic 640x480"
+	}
+	if *asJSON {
+		_ = json.NewEncoder(stdout).Encode(rep)
+		return 0
+	}
+	fmt.Fprintf(stdout, "model     %s\ndelegate  %s\nthreads   %d   n %d   frame %s (640x480 BGR)\n\n",
+		rep.Model, rep.Delegate, rep.Threads, rep.N, rep.Image)
+	fmt.Fprintf(stdout, "%-22s %8s %8s %8s\n", "stage (ms)", "p50", "p90", "p99")
+	row := func(name string, q quantiles) {
+		fmt.Fprintf(stdout, "%-22s %8.2f %8.2f %8.2f\n", name, q.P50, q.P90, q.P99)
+	}
+	row("decode (JPEG file)", rep.Stages["decode"])
+	row("preprocess", rep.Stages["preprocess"])
+	row("invoke", rep.Stages["invoke"])
+	row("postprocess", rep.Stages["postprocess"])
+	row("total (frame→scores)", rep.Stages["total"])
+	row("raw TFLite Invoke", rep.RawInvoke)
+	fmt.Fprintf(stdout, "\nthroughput %.1f frames/s (one stream, frame→scores)\n", rep.FPS)
+	return 0
+}
+
+// benchFrame returns the encoded image (for the decode stage) and a
+// 640×480 BGR frame made from it, or a synthetic scene when path is empty.
+func benchFrame(path string) ([]byte, gocv.Mat, error) {
+	var src gocv.Mat
+	var encoded []byte
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, gocv.Mat{}, err
+		}
+		if src, err = infer.DecodeImage(b, infer.ImageLimits{}); err != nil {
+			return nil, gocv.Mat{}, fmt.Errorf("%s: %w", path, err)
+		}
+		encoded = b
+	} else {
+		src = gocv.NewMatWithSizeFromScalar(gocv.NewScalar(90, 110, 100, 0), 480, 640, gocv.MatTypeCV8UC3)
+		gocv.Circle(&src, image.Pt(320, 240), 120, color.RGBA{200, 40, 40, 0}, -1)
+		gocv.Rectangle(&src, image.Rect(60, 60, 200, 400), color.RGBA{30, 160, 220, 0}, -1)
+		buf, err := gocv.IMEncode(gocv.JPEGFileExt, src)
+		if err != nil {
+			src.Close()
+			return nil, gocv.Mat{}, err
+		}
+		encoded = append([]byte(nil), buf.GetBytes()...)
+		buf.Close()
+	}
+	frame := gocv.NewMat()
+	gocv.Resize(src, &frame, image.Pt(640, 480), 0, 0, gocv.InterpolationArea)
+	src.Close()
+	return encoded, frame, nil
 }

@@ -1,0 +1,266 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"hash/crc32"
+	"encoding/json"
+	"flag"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files and generated test images")
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+func need(t *testing.T, path string) string {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("missing %s under CI: %v", path, err)
+		}
+		t.Skipf("missing %s: %v", path, err)
+	}
+	return path
+}
+
+func model(t *testing.T) string {
+	return need(t, filepath.Join(repoRoot(), "models", "tf2_mobilenet_v2_1.0_224_ptq.tflite"))
+}
+
+func photo(t *testing.T) string {
+	d := os.Getenv("SORTERD_SHARED")
+	if d == "" {
+		d = filepath.Join(repoRoot(), "..", "shared")
+	}
+	return need(t, filepath.Join(d, "data", "trashnet", "glass", "glass1.jpg"))
+}
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// Synthetic images committed under testdata/images (make run uses red.png
+// when ../shared is absent). -update regenerates them.
+func TestGeneratedImages(t *testing.T) {
+	dir := filepath.Join(repoRoot(), "testdata", "images")
+	red := image.NewRGBA(image.Rect(0, 0, 320, 240))
+	scene := image.NewRGBA(image.Rect(0, 0, 640, 480))
+	for y := 0; y < 480; y++ {
+		for x := 0; x < 640; x++ {
+			if x < 320 && y < 240 {
+				red.Set(x, y, color.RGBA{255, 0, 0, 255})
+			}
+			c := color.RGBA{90, 100, 110, 255}
+			if (x-320)*(x-320)+(y-240)*(y-240) < 110*110 {
+				c = color.RGBA{30, 140, 60, 255}
+			}
+			scene.Set(x, y, c)
+		}
+	}
+	var a, b bytes.Buffer
+	if err := png.Encode(&a, red); err != nil {
+		t.Fatal(err)
+	}
+	if err := jpeg.Encode(&b, scene, &jpeg.Options{Quality: 85}); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"red.png": a.Bytes(), "scene.jpg": b.Bytes()} {
+		p := filepath.Join(dir, name)
+		if *update {
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := os.ReadFile(p)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("%s is not what the generator makes (run go test -update): %v", p, err)
+		}
+	}
+}
+
+var timings = regexp.MustCompile(`\(decode [^)]*\)`)
+
+// The binary's human output for the committed synthetic images, timings
+// masked, diffed against a golden file.
+func TestOnceGolden(t *testing.T) {
+	imgs := []string{"testdata/images/red.png", "testdata/images/scene.jpg"}
+	wd, _ := os.Getwd()
+	if err := os.Chdir(repoRoot()); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(wd)
+	model(t)
+	code, out, errs := runCLI(t, append([]string{"--once", "--top", "3", "--delegate", "cpu"}, imgs...)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	got := timings.ReplaceAllString(out, "(timings)")
+	golden := filepath.Join("cmd", "sorterd", "testdata", "once.golden")
+	if *update {
+		os.MkdirAll(filepath.Dir(golden), 0o755)
+		os.WriteFile(golden, []byte(got), 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s:\n--- got\n%s--- want\n%s", golden, got, want)
+	}
+}
+
+func TestOnceJSON(t *testing.T) {
+	m, img := model(t), photo(t)
+	code, out, errs := runCLI(t, "--once", img, "--json", "--model", m, "--top", "3")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r struct {
+		Image, Label string
+		Score        float64
+		Top          []struct {
+			Label string
+			Score float64
+		}
+		Model    struct{ Path, SHA256 string }
+		Delegate struct{ Requested, Active, Coverage string }
+		Latency  map[string]float64 `json:"latency_ms"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	data, _ := os.ReadFile(m)
+	sum := sha256.Sum256(data)
+	if r.Image != img || r.Label == "" || r.Score <= 0 || r.Score > 1 || len(r.Top) != 3 || r.Top[0].Label != r.Label {
+		t.Errorf("result %+v", r)
+	}
+	if r.Model.Path != m || r.Model.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("model %+v", r.Model)
+	}
+	if r.Delegate.Requested != "xnnpack" || r.Delegate.Active != "xnnpack" {
+		t.Errorf("delegate %+v", r.Delegate)
+	}
+	for _, k := range []string{"decode", "preprocess", "invoke", "total"} {
+		if r.Latency[k] <= 0 {
+			t.Errorf("latency_ms.%s = %v", k, r.Latency[k])
+		}
+	}
+}
+
+// Bad images: each named on one stderr line with its cause; good ones in
+// the same call still get their result; the exit status says something failed.
+func TestOnceBadImages(t *testing.T) {
+	m, img := model(t), photo(t)
+	dir := t.TempDir()
+	good, _ := os.ReadFile(img)
+	files := map[string][]byte{
+		"empty.jpg":     nil,
+		"truncated.jpg": good[:len(good)/2],
+		"notes.jpg":     []byte("shopping list: milk, eggs"),
+		"huge.png":      hugePNGHeader(),
+	}
+	args := []string{"--once", "--model", m, img}
+	for name, data := range files {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, data, 0o644)
+		args = append(args, p)
+	}
+	args = append(args, filepath.Join(dir, "missing.jpg"))
+	code, out, errs := runCLI(t, args...)
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if !strings.HasPrefix(out, img+": ") {
+		t.Errorf("good image not classified: %q", out)
+	}
+	lines := strings.Split(strings.TrimSpace(errs), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("want 5 error lines, got %q", errs)
+	}
+	for name, cause := range map[string]string{
+		"empty.jpg": "empty", "truncated.jpg": "truncated", "notes.jpg": "not a JPEG or PNG",
+		"huge.png": "too large", "missing.jpg": "no such file",
+	} {
+		if !strings.Contains(errs, name+": ") || !regexp.MustCompile(regexp.QuoteMeta(name) + `: .*` + cause).MatchString(errs) {
+			t.Errorf("no line naming %s with %q:\n%s", name, cause, errs)
+		}
+	}
+}
+
+func hugePNGHeader() []byte {
+	// A real 1×1 PNG, its IHDR rewritten to claim 60000×60000.
+	var b bytes.Buffer
+	png.Encode(&b, image.NewGray(image.Rect(0, 0, 1, 1)))
+	data := b.Bytes()
+	copy(data[16:24], []byte{0, 0, 0xea, 0x60, 0, 0, 0xea, 0x60})
+	binary.BigEndian.PutUint32(data[29:33], crc32.ChecksumIEEE(data[12:29]))
+	return data
+}
+
+func TestOnceBadModelAndUsage(t *testing.T) {
+	img := photo(t)
+	p := filepath.Join(t.TempDir(), "m.tflite")
+	os.WriteFile(p, []byte("not a model"), 0o644)
+	code, _, errs := runCLI(t, "--once", "--model", p, img)
+	if code != 2 || !strings.Contains(errs, p) || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+		t.Errorf("bad model: exit %d, stderr %q", code, errs)
+	}
+	if code, _, _ := runCLI(t, "--once"); code != 2 {
+		t.Errorf("no image: exit %d", code)
+	}
+	if code, _, _ := runCLI(t, "--once", img, "--delegate", "abacus"); code != 2 {
+		t.Errorf("bad delegate: exit %d", code)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runCLI(t, "version")
+	if code != 0 {
+		t.Fatal(code)
+	}
+	for _, want := range []string{"sorterd ", "go      go1.", "tflite  2.", "opencv  4."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("version output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestBenchJSON(t *testing.T) {
+	m := model(t)
+	code, out, errs := runCLI(t, "bench", "--model", m, "-n", "5", "--json", "--image", photo(t))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r benchReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"decode", "preprocess", "invoke", "postprocess", "total"} {
+		q, ok := r.Stages[s]
+		if !ok || q.P50 <= 0 || q.P99 < q.P50 {
+			t.Errorf("stage %s: %+v", s, q)
+		}
+	}
+	if r.N != 5 || r.FPS <= 0 || r.RawInvoke.P50 <= 0 || r.Delegate.Active != "xnnpack" {
+		t.Errorf("report %+v", r)
+	}
+}

@@ -1,0 +1,149 @@
+package infer
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseModelsAndEmbeddedLabels(t *testing.T) {
+	want, err := os.ReadFile(modelPath(t, labelFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLabels := ParseLabels(want)
+	for _, name := range []string{ptqModel, u8Model, tpuModel} {
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(modelPath(t, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := ParseModel(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			labels, file, ok := m.EmbeddedLabels()
+			if !ok {
+				t.Fatalf("no embedded labels (files %v, label file %q)", keys(m.Files), m.LabelFile)
+			}
+			if len(labels) != 1001 || labels[0] != "background" || strings.Join(labels, "\n") != strings.Join(wantLabels, "\n") {
+				t.Errorf("embedded %s: %d labels, first %q; want the 1001 of %s", file, len(labels), labels[0], labelFile)
+			}
+			in := m.Tensors[m.Inputs[0]]
+			if in.Type != UInt8 || len(in.Shape) != 4 || in.Shape[1] != 224 {
+				t.Errorf("input %s %v %v", in.Name, in.Type, in.Shape)
+			}
+		})
+	}
+}
+
+func keys(m map[string][]byte) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// Each bad model gives its own error, named for a user.
+func TestBadModels(t *testing.T) {
+	dir := t.TempDir()
+	good, err := os.ReadFile(modelPath(t, ptqModel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpu, err := os.ReadFile(modelPath(t, tpuModel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// Same length as "edgetpu-custom-op", so every offset stays valid.
+	otherCustom := bytes.Replace(tpu, []byte("edgetpu-custom-op"), []byte("fancy-custom-op!!"), 1)
+	labels5 := write("five.txt", []byte("a\nb\nc\nd\ne\n"))
+	ptq := write("ok.tflite", good)
+	cases := []struct {
+		name   string
+		opts   Options
+		target error
+		text   string
+	}{
+		{"missing file", Options{Model: filepath.Join(dir, "nope.tflite")}, os.ErrNotExist, "nope.tflite"},
+		{"empty", Options{Model: write("empty.tflite", nil)}, ErrModelTruncated, "0 bytes"},
+		{"truncated", Options{Model: write("half.tflite", good[:len(good)/2])}, ErrModelTruncated, "past the end"},
+		{"not a model", Options{Model: write("text.tflite", []byte("hello, this is not a model at all"))}, ErrNotModel, "TFL3"},
+		{"edge tpu without delegate", Options{Model: write("tpu.tflite", tpu)}, ErrNeedsEdgeTPU, "Edge TPU"},
+		{"unknown custom op", Options{Model: write("custom.tflite", otherCustom)}, ErrModelUnsupported, "fancy-custom-op!!"},
+		{"labels missing", Options{Model: ptq, Labels: filepath.Join(dir, "nolabels.txt")}, ErrLabels, "nolabels.txt"},
+		{"labels count", Options{Model: ptq, Labels: labels5}, ErrLabels, "5 labels"},
+		{"unknown delegate", Options{Model: ptq, Delegate: "tpu9000"}, nil, "unknown delegate"},
+		{"edgetpu library missing", Options{Model: ptq, Delegate: DelegateEdgeTPU, EdgeTPULibrary: "libedgetpu-missing.so.1"}, ErrDelegate, "libedgetpu-missing.so.1"},
+		{"gpu unavailable", Options{Model: ptq, Delegate: DelegateGPU}, ErrDelegate, "GPU delegate"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := New(tc.opts)
+			if err == nil {
+				c.Close()
+				t.Fatal("loaded")
+			}
+			if tc.target != nil && !errors.Is(err, tc.target) {
+				t.Errorf("error %q is not %v", err, tc.target)
+			}
+			if !strings.Contains(err.Error(), tc.text) {
+				t.Errorf("error %q does not mention %q", err, tc.text)
+			}
+			t.Log(err)
+		})
+	}
+}
+
+// With fallback allowed, a missing delegate runs on the CPU and says so.
+func TestDelegateFallback(t *testing.T) {
+	c := newClassifier(t, Options{Model: modelPath(t, ptqModel), Delegate: DelegateEdgeTPU, Fallback: true})
+	rep := c.Delegate()
+	if rep.Active != DelegateCPU || rep.Coverage != "unavailable" || !strings.Contains(rep.Reason, DefaultEdgeTPULibrary) {
+		t.Fatalf("report %+v", rep)
+	}
+	// ...but an Edge-TPU-only model cannot fall back.
+	_, err := New(Options{Model: modelPath(t, tpuModel), Delegate: DelegateEdgeTPU, Fallback: true})
+	if !errors.Is(err, ErrNeedsEdgeTPU) {
+		t.Fatalf("edge TPU model with fallback: %v", err)
+	}
+}
+
+func TestParseLabels(t *testing.T) {
+	got := ParseLabels([]byte("  glass \r\nmetal\n\npaper\n\n\n"))
+	want := []string{"glass", "metal", "", "paper"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("got %q", got)
+	}
+}
+
+func FuzzParseModel(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte("\x10\x00\x00\x00TFL3"))
+	if data, err := os.ReadFile(filepath.Join(repoRoot(f), "models", ptqModel)); err == nil {
+		f.Add(data[:4096])
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := ParseModel(data)
+		if err == nil {
+			// Whatever parsed must be usable without panics.
+			m.EmbeddedLabels()
+			m.CustomOps()
+			if len(m.Outputs) > 0 {
+				m.endsInSoftmax()
+			}
+		}
+	})
+}
