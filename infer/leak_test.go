@@ -59,4 +59,3 @@ func TestLoadCloseNoLeak(t *testing.T) {
 		t.Errorf("RSS grew by %d MB over 100 load/close cycles", grow>>20)
 	}
 }
-

@@ -6,9 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"hash/crc32"
 	"encoding/json"
 	"flag"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -200,7 +200,7 @@ func TestOnceBadImages(t *testing.T) {
 		"empty.jpg": "empty", "truncated.jpg": "truncated", "notes.jpg": "not a JPEG or PNG",
 		"huge.png": "too large", "missing.jpg": "no such file",
 	} {
-		if !strings.Contains(errs, name+": ") || !regexp.MustCompile(regexp.QuoteMeta(name) + `: .*` + cause).MatchString(errs) {
+		if !strings.Contains(errs, name+": ") || !regexp.MustCompile(regexp.QuoteMeta(name)+`: .*`+cause).MatchString(errs) {
 			t.Errorf("no line naming %s with %q:\n%s", name, cause, errs)
 		}
 	}
