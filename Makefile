@@ -53,7 +53,10 @@ LABELS        := imagenet_labels.txt
 LABELS_SHA    := b8aaeb5630c62626a7d124a05c0e14230a7ffdd2136a31d0190a4fb71c1d82f1
 LABELS_URL    := $(CORAL)/104342d2d3480b3e66203073dac24f4e2dbb4c41/$(LABELS)
 
-DEFAULT_MODEL := $(MODELS)/$(MODEL_PTQ)
+BASE_MODEL    := $(MODELS)/$(MODEL_PTQ)
+DEFAULT_MODEL := $(MODELS)/garbage.tflite
+HEAD          := heads/garbage.head.json
+DATA          ?= $(SHARED)/data/trashnet
 IMG ?= $(firstword $(wildcard $(SHARED)/data/trashnet/cardboard/cardboard1.jpg) $(CURDIR)/testdata/images/red.png)
 
 # fetch NAME SHA URL: copy from ../shared/models when present, else download;
@@ -64,10 +67,10 @@ define fetch
 	  if [ -f "$(SHARED)/models/$(1)" ]; then echo "model: copy $(1) from $(SHARED)/models"; cp "$(SHARED)/models/$(1)" "$(MODELS)/$(1).part"; \
 	  else echo "model: download $(3)"; curl -fsSL --retry 3 -o "$(MODELS)/$(1).part" "$(3)"; fi; \
 	  echo "$(2)  $(MODELS)/$(1).part" | sha256sum -c --status || { echo "model: sha256 mismatch for $(1)" >&2; rm -f "$(MODELS)/$(1).part"; exit 1; }; \
-	  mv "$(MODELS)/$(1).part" "$(MODELS)/$(1)"; fi
+	  chmod 644 "$(MODELS)/$(1).part"; mv "$(MODELS)/$(1).part" "$(MODELS)/$(1)"; fi
 endef
 
-.PHONY: build run test deps opencv tflite model models bench fmt vet race fuzz clean version
+.PHONY: build run test deps opencv tflite model base-model models train bench fmt vet race fuzz clean version
 
 build: deps
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/sorterd ./cmd/sorterd
@@ -114,10 +117,20 @@ $(TFLITE_STAMP):
 	cp $(DEPS)/tflite.tmp/package/cc_deps/$(TFLITE_ARCH)/*.so $(TFLITE_DIR)/lib/
 	rm -rf $(DEPS)/tflite.tmp
 
-model:
+# The default model: the official int8 MobileNetV2 backbone + the trained
+# head shipped in heads/ (weights and labels only), assembled by sorterd.
+model: base-model build
+	bin/sorterd export --head $(HEAD) --base $(BASE_MODEL) --out $(DEFAULT_MODEL)
+
+base-model:
 	$(call fetch,$(MODEL_PTQ),$(MODEL_PTQ_SHA),$(MODEL_PTQ_URL))
 
-models: model
+# Retrain from a folder of photos (one subfolder per class); to ship the
+# result, copy models/garbage.head.json to heads/.
+train: base-model build
+	bin/sorterd train --data $(DATA) --base $(BASE_MODEL) --out $(DEFAULT_MODEL) $(TRAIN_FLAGS)
+
+models: model base-model
 	$(call fetch,$(MODEL_U8),$(MODEL_U8_SHA),$(MODEL_U8_URL))
 	$(call fetch,$(MODEL_TPU),$(MODEL_TPU_SHA),$(MODEL_TPU_URL))
 	$(call fetch,$(LABELS),$(LABELS_SHA),$(LABELS_URL))

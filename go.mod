@@ -3,8 +3,14 @@ module github.com/sorterd/sorterd
 go 1.26.8
 
 require (
+	github.com/google/flatbuffers v25.9.23+incompatible
 	github.com/mattn/go-tflite v1.0.4
 	gocv.io/x/gocv v0.32.0
+	golang.org/x/image v0.48.0
+	gonum.org/v1/gonum v0.17.0
 )
 
-require github.com/mattn/go-pointer v0.0.1 // indirect
+require (
+	github.com/mattn/go-pointer v0.0.1 // indirect
+	golang.org/x/tools v0.30.0 // indirect
+)

@@ -42,7 +42,10 @@ type Options struct {
 	// Empty: the model's TFLite metadata, else 127.5/127.5 (MobileNet's
 	// [-1, 1]). The tensor's own quantization is applied on top.
 	Mean, Std []float32
-	Logger    *slog.Logger
+	// Features loads a feature extractor: no labels, any output shape,
+	// read with Embed instead of Classify.
+	Features bool
+	Logger   *slog.Logger
 }
 
 // Score is one class and its probability.
@@ -83,6 +86,7 @@ type Classifier struct {
 	outType  TensorType
 	outQ     tflite.QuantizationParams
 	softmax  bool // output needs a softmax (the graph ends in logits)
+	outN     int  // output elements
 	lut      [3][256]float32
 	lutQ     [3][256]byte
 	closeMu  sync.Once
@@ -165,8 +169,10 @@ func (c *Classifier) load() error {
 	if err := c.checkGraph(); err != nil {
 		return err
 	}
-	if err := c.loadLabels(); err != nil {
-		return err
+	if !o.Features {
+		if err := c.loadLabels(); err != nil {
+			return err
+		}
 	}
 	c.model = tflite.NewModelFromFile(o.Model)
 	if c.model == nil {
@@ -369,7 +375,7 @@ func (c *Classifier) checkTensors(p *interp) error {
 	oshape := out.Shape()
 	n := 1
 	for i, d := range oshape {
-		if i < len(oshape)-1 && d != 1 {
+		if i < len(oshape)-1 && d != 1 && !c.opts.Features {
 			return fmt.Errorf("%w: output tensor %q has shape %v, want [1 N]", ErrModelUnsupported, out.Name(), oshape)
 		}
 		n *= d
@@ -384,7 +390,8 @@ func (c *Classifier) checkTensors(p *interp) error {
 		return fmt.Errorf("%w: output tensor %q is %v, want uint8, int8 or float32", ErrModelUnsupported, out.Name(), out.Type())
 	}
 	c.outQ = out.QuantizationParams()
-	c.softmax = !c.info.endsInSoftmax()
+	c.outN = n
+	c.softmax = !c.opts.Features && !c.info.endsInSoftmax()
 	return nil
 }
 
@@ -530,6 +537,28 @@ func (c *Classifier) acquire(ctx context.Context) (*interp, error) {
 	}
 }
 
+// Embed runs a feature-extractor model (Options.Features) on one BGR image
+// and returns its output, dequantized, in the tensor's own layout.
+func (c *Classifier) Embed(ctx context.Context, img gocv.Mat) ([]float32, error) {
+	p, err := c.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { c.pool <- p }()
+	if err := c.preprocess(p, img); err != nil {
+		return nil, err
+	}
+	if st := p.it.Invoke(); st != tflite.OK {
+		return nil, fmt.Errorf("invoke: %s", strings.Join(p.rep.take(), "; "))
+	}
+	return c.dequantize(p), nil
+}
+
+// OutputShape is the shape of the model's output tensor.
+func (c *Classifier) OutputShape() []int32 {
+	return c.info.Tensors[c.info.Outputs[0]].Shape
+}
+
 // Classify labels one BGR image (a camera frame or a decoded file) and
 // returns the top k classes (k <= 0: 5).
 func (c *Classifier) Classify(ctx context.Context, img gocv.Mat, k int) (Result, error) {
@@ -608,9 +637,9 @@ func (c *Classifier) preprocess(p *interp, img gocv.Mat) error {
 	return nil
 }
 
-func (c *Classifier) scores(p *interp) []float32 {
-	n := len(c.labels)
-	s := make([]float32, n)
+// dequantize copies the output tensor as float32.
+func (c *Classifier) dequantize(p *interp) []float32 {
+	s := make([]float32, c.outN)
 	switch c.outType {
 	case Float32:
 		copy(s, p.out.Float32s())
@@ -625,6 +654,11 @@ func (c *Classifier) scores(p *interp) []float32 {
 			s[i] = float32(c.outQ.Scale * float64(int(q[i])-c.outQ.ZeroPoint))
 		}
 	}
+	return s
+}
+
+func (c *Classifier) scores(p *interp) []float32 {
+	s := c.dequantize(p)
 	if c.softmax {
 		Softmax(s)
 	} else if c.outType != Float32 {

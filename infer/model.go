@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -111,13 +112,28 @@ type ModelInfo struct {
 	// LabelFile is the associated file that metadata names as the
 	// output's axis labels, if any.
 	LabelFile string
+	// Sorterd is the metadata `sorterd train` writes, if present.
+	Sorterd *SorterdMeta
+}
+
+// SorterdMetadataName names the metadata buffer of models sorterd exports.
+const SorterdMetadataName = "sorterd"
+
+// SorterdMeta is what sorterd records in the models it exports: the class
+// labels in output order, the suggested reject threshold, the input
+// normalisation and facts about the training run.
+type SorterdMeta struct {
+	Labels    []string       `json:"labels"`
+	Threshold float64        `json:"threshold,omitempty"`
+	Mean      []float32      `json:"mean,omitempty"`
+	Std       []float32      `json:"std,omitempty"`
+	Info      map[string]any `json:"info,omitempty"`
 }
 
 const (
 	opCustom       = 32
 	edgeTPUCustom  = "edgetpu-custom-op"
 	metadataName   = "TFLITE_METADATA"
-	sorterdLabels  = "sorterd.labels"
 	assocAxisLabel = 2
 )
 
@@ -234,6 +250,13 @@ func ParseModel(data []byte) (m *ModelInfo, err error) {
 		}
 	}
 	m.Files = appendedFiles(data)
+	if b, ok := m.Metadata[SorterdMetadataName]; ok {
+		var sm SorterdMeta
+		if json.Unmarshal(b, &sm) == nil {
+			m.Sorterd = &sm
+			m.Mean, m.Std = sm.Mean, sm.Std
+		}
+	}
 	if meta, ok := m.Metadata[metadataName]; ok && len(meta) >= 8 {
 		m.readTFLiteMetadata(meta)
 	}
@@ -338,17 +361,17 @@ func appendedFiles(data []byte) map[string][]byte {
 	return files
 }
 
-// EmbeddedLabels returns the label list the model carries: the metadata's
-// axis-label file, else sorterd's own metadata entry, else the only .txt
+// EmbeddedLabels returns the label list the model carries: sorterd's own
+// metadata, else the TFLite metadata's axis-label file, else the only .txt
 // file appended to the model.
 func (m *ModelInfo) EmbeddedLabels() ([]string, string, bool) {
+	if m.Sorterd != nil && len(m.Sorterd.Labels) > 0 {
+		return m.Sorterd.Labels, "sorterd metadata", true
+	}
 	if m.LabelFile != "" {
 		if b, ok := m.Files[m.LabelFile]; ok {
 			return ParseLabels(b), m.LabelFile, true
 		}
-	}
-	if b, ok := m.Metadata[sorterdLabels]; ok {
-		return ParseLabels(b), sorterdLabels, true
 	}
 	var name string
 	for n := range m.Files {

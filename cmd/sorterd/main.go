@@ -22,6 +22,9 @@ const usage = `sorterd — camera-based waste-sorting station
 Usage:
   sorterd --once IMG [IMG...] [flags]   classify images and exit
   sorterd bench [flags]                 measure the camera path and raw TFLite invoke
+  sorterd train --data DIR [flags]      train the garbage head, export one .tflite
+  sorterd eval --model M --data DIR     accuracy, per-class metrics, confusion matrix
+  sorterd export --head H --base B      rebuild a model from a trained head and its base
   sorterd version                       print versions
 
 Run "sorterd --once -h" or "sorterd bench -h" for flags.
@@ -42,6 +45,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return cmdVersion(stdout)
 		case "bench":
 			return cmdBench(ctx, args[1:], stdout, stderr)
+		case "train":
+			return cmdTrain(ctx, args[1:], stdout, stderr)
+		case "eval":
+			return cmdEval(ctx, args[1:], stdout, stderr)
+		case "export":
+			return cmdExport(args[1:], stdout, stderr)
 		case "help", "-h", "--help":
 			fmt.Fprint(stdout, usage)
 			return 0

@@ -12,8 +12,12 @@ import (
 	"github.com/sorterd/sorterd/infer"
 )
 
-// defaultModel is the model used when --model is not given.
-const defaultModel = "models/tf2_mobilenet_v2_1.0_224_ptq.tflite"
+// defaultModel is the model used when --model is not given; defaultBase
+// is the ImageNet classifier whose backbone train reuses.
+const (
+	defaultModel = "models/garbage.tflite"
+	defaultBase  = "models/tf2_mobilenet_v2_1.0_224_ptq.tflite"
+)
 
 // modelFlags are the classifier flags shared by --once and bench.
 type modelFlags struct {

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/train"
+)
+
+func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sorterd train", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c train.Config
+	fs.StringVar(&c.Data, "data", "", "folder with one subfolder of photos per class (required)")
+	fs.StringVar(&c.Out, "out", "models/garbage.tflite", "exported model `file`")
+	fs.StringVar(&c.Base, "base", defaultBase, "classifier .tflite whose backbone is reused")
+	fs.Int64Var(&c.Seed, "seed", 1, "split seed")
+	fs.IntVar(&c.Augment, "augment", 5, "augmented views per training image (flip, rot180, rot90, rot270, vflip, ...)")
+	fs.Float64Var(&c.TestFraction, "test-fraction", 0.2, "share of each class held out for the test")
+	fs.Float64Var(&c.ValFraction, "val-fraction", 0.1, "share of each class held out to choose regularisation")
+	fs.IntVar(&c.Size, "size", 320, "input size in pixels (0: the base model's; 320 measured best here)")
+	fs.StringVar(&c.CacheDir, "cache", defaultCache(), "feature cache `dir`")
+	fs.StringVar(&c.Delegate, "delegate", infer.DelegateXNNPACK, "delegate for the backbone")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return 2
+	}
+	if c.Data == "" {
+		fmt.Fprintln(stderr, "sorterd: train needs --data DIR")
+		return 2
+	}
+	log, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		errLine(stderr, err)
+		return 2
+	}
+	c.Log = log
+	if !*asJSON {
+		c.Out1 = stdout
+		c.Progress = os.Stderr
+	}
+	rep, err := train.Run(ctx, c)
+	if err != nil {
+		errLine(stderr, fmt.Errorf("train: %w", err))
+		return 1
+	}
+	if *asJSON {
+		_ = json.NewEncoder(stdout).Encode(rep)
+	}
+	return 0
+}
+
+func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sorterd eval", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	model := fs.String("model", defaultModel, "model `file` to evaluate")
+	data := fs.String("data", "", "labelled folder tree (one subfolder per class; required)")
+	delegate := fs.String("delegate", infer.DelegateXNNPACK, "cpu, xnnpack, edgetpu or gpu")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	plot := fs.String("plot", "", "write the confusion matrix as a PNG `file`")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return 2
+	}
+	if *data == "" {
+		fmt.Fprintln(stderr, "sorterd: eval needs --data DIR")
+		return 2
+	}
+	ds, err := train.Scan(*data)
+	if err != nil {
+		errLine(stderr, err)
+		return 2
+	}
+	m, err := train.EvalModel(ctx, *model, ds.Classes, ds.Items, *delegate)
+	if err != nil {
+		errLine(stderr, err)
+		return 2
+	}
+	if *plot != "" {
+		if err := m.PlotConfusion(*plot); err != nil {
+			errLine(stderr, err)
+			return 1
+		}
+	}
+	if *asJSON {
+		_ = json.NewEncoder(stdout).Encode(m)
+		return 0
+	}
+	fmt.Fprintf(stdout, "model %s on %s\n", *model, *data)
+	m.Write(stdout)
+	return 0
+}
+
+func defaultCache() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "sorterd", "features")
+	}
+	return filepath.Join(os.TempDir(), "sorterd-features")
+}
+
+// cmdExport assembles a model from a head file (as written by train) and
+// the base model it was trained on: how `make model` builds
+// models/garbage.tflite without the data set.
+func cmdExport(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sorterd export", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	head := fs.String("head", "heads/garbage.head.json", "head `file` written by sorterd train")
+	base := fs.String("base", defaultBase, "base model the head was trained on")
+	out := fs.String("out", defaultModel, "model `file` to write")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return 2
+	}
+	model, err := train.Assemble(*head, *base)
+	if err != nil {
+		errLine(stderr, fmt.Errorf("export: %w", err))
+		return 1
+	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		errLine(stderr, err)
+		return 1
+	}
+	if err := os.WriteFile(*out+".part", model, 0o644); err != nil {
+		errLine(stderr, err)
+		return 1
+	}
+	if err := os.Rename(*out+".part", *out); err != nil {
+		errLine(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d bytes) from %s + %s\n", *out, len(model), *head, *base)
+	return 0
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// colourData writes dir/<class>/*.jpg: noisy photos whose dominant colour
+// is the class.
+func colourData(t *testing.T, perClass int) string {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewSource(1))
+	for ci, class := range []string{"blue", "green", "red"} {
+		os.MkdirAll(filepath.Join(dir, class), 0o755)
+		for n := 0; n < perClass; n++ {
+			img := image.NewRGBA(image.Rect(0, 0, 96, 72))
+			for y := 0; y < 72; y++ {
+				for x := 0; x < 96; x++ {
+					c := [3]uint8{uint8(rng.Intn(80)), uint8(rng.Intn(80)), uint8(rng.Intn(80))}
+					c[2-ci] += 150
+					img.Set(x, y, color.RGBA{c[0], c[1], c[2], 255})
+				}
+			}
+			var b bytes.Buffer
+			jpeg.Encode(&b, img, nil)
+			os.WriteFile(filepath.Join(dir, class, class+string(rune('a'+n))+".jpg"), b.Bytes(), 0o644)
+		}
+	}
+	return dir
+}
+
+func TestTrainEvalExportCLI(t *testing.T) {
+	base := model(t)
+	data := colourData(t, 15)
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "g.tflite")
+	code, stdout, errs := runCLI(t, "train", "--data", data, "--out", out, "--base", base, "--size", "0",
+		"--augment", "1", "--cache", filepath.Join(tmp, "cache"))
+	if code != 0 {
+		t.Fatalf("train: exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"split (seed 1): train", "validation accuracy", "test accuracy: float head", "confusion"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("train output lacks %q", want)
+		}
+	}
+	plot := filepath.Join(tmp, "confusion.png")
+	code, stdout, errs = runCLI(t, "eval", "--model", out, "--data", data, "--json", "--plot", plot)
+	if code != 0 {
+		t.Fatalf("eval: exit %d: %s", code, errs)
+	}
+	var m struct {
+		Accuracy  float64
+		N         int
+		PerClass  []map[string]any `json:"per_class"`
+		Confusion [][]int
+	}
+	if err := json.Unmarshal([]byte(stdout), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.N != 45 || m.Accuracy < 0.9 || len(m.PerClass) != 3 || len(m.Confusion) != 3 {
+		t.Errorf("eval %+v", m)
+	}
+	f, err := os.Open(plot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := png.Decode(f); err != nil {
+		t.Errorf("plot: %v", err)
+	}
+	f.Close()
+	// export rebuilds the very same model from the head file.
+	again := filepath.Join(tmp, "again.tflite")
+	code, _, errs = runCLI(t, "export", "--head", filepath.Join(tmp, "g.head.json"), "--base", base, "--out", again)
+	if code != 0 {
+		t.Fatalf("export: exit %d: %s", code, errs)
+	}
+	a, _ := os.ReadFile(out)
+	b, _ := os.ReadFile(again)
+	if !bytes.Equal(a, b) {
+		t.Errorf("export from the head file differs from the trained model (%d vs %d bytes)", len(a), len(b))
+	}
+	// The wrong base is refused by hash.
+	code, _, errs = runCLI(t, "export", "--head", filepath.Join(tmp, "g.head.json"), "--base", out, "--out", again)
+	if code == 0 || !strings.Contains(errs, "sha256") {
+		t.Errorf("export with the wrong base: exit %d, %s", code, errs)
+	}
+	// A folder without classes: one clear line.
+	code, _, errs = runCLI(t, "train", "--data", t.TempDir(), "--out", out, "--base", base)
+	if code == 0 || !strings.Contains(errs, "no class folders") {
+		t.Errorf("empty data: exit %d, %s", code, errs)
+	}
+}

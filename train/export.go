@@ -1,0 +1,141 @@
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"github.com/sorterd/sorterd/infer"
+)
+
+// ExportOptions describe the model Export writes.
+type ExportOptions struct {
+	Size      int     `json:"size,omitempty"`      // input size (0: the base model's)
+	Threshold float64 `json:"threshold,omitempty"` // suggested reject threshold, recorded in the model
+	// LogitMin/LogitMax bound the logits seen on training data; they set
+	// the quantization of the logits tensor.
+	LogitMin float32        `json:"logit_min"`
+	LogitMax float32        `json:"logit_max"`
+	Info     map[string]any `json:"info,omitempty"` // training facts recorded with the model
+}
+
+// Export writes one self-contained quantized classifier: the base model's
+// backbone up to the pooled tensor, then a quantized FULLY_CONNECTED (the
+// head, with the feature standardisation folded in) and SOFTMAX, plus
+// sorterd metadata (labels, threshold, normalisation). Every op is a
+// TFLite builtin that XNNPACK and the Edge TPU compiler accept.
+func Export(base []byte, h *Head, o ExportOptions) ([]byte, error) {
+	g, err := infer.ReadGraph(base)
+	if err != nil {
+		return nil, err
+	}
+	info, err := infer.ParseModel(base)
+	if err != nil {
+		return nil, err
+	}
+	ft, _, err := g.PooledFeature()
+	if err != nil {
+		return nil, err
+	}
+	g = g.CutAt(ft)
+	if o.Size > 0 {
+		if err := g.SetInputSize(int32(o.Size), int32(o.Size)); err != nil {
+			return nil, err
+		}
+	}
+	f := g.Outputs[0]
+	feat := g.Tensors[f]
+	if len(feat.Scale) != 1 || (feat.Type != infer.Int8 && feat.Type != infer.UInt8) {
+		return nil, fmt.Errorf("export: feature tensor %q is %v with %d scales; want per-tensor int8 or uint8", feat.Name, feat.Type, len(feat.Scale))
+	}
+	d := int(feat.Shape[len(feat.Shape)-1])
+	if d != len(h.Mean) {
+		return nil, fmt.Errorf("export: head expects %d features, the backbone gives %d", len(h.Mean), d)
+	}
+	k := len(h.B)
+	// Fold the standardisation: W' = W/σ, b' = b - W'·μ.
+	w := make([]float64, k*d)
+	b := make([]float64, k)
+	var wmax, wmin float64
+	for c := 0; c < k; c++ {
+		b[c] = float64(h.B[c])
+		for j := 0; j < d; j++ {
+			v := float64(h.W[c][j]) / float64(h.Std[j])
+			w[c*d+j] = v
+			b[c] -= v * float64(h.Mean[j])
+			wmax, wmin = math.Max(wmax, v), math.Min(wmin, v)
+		}
+	}
+	sf := float64(feat.Scale[0])
+	signed := feat.Type == infer.Int8
+	var wq []byte
+	var ws float64
+	var wzp int64
+	if signed { // symmetric int8, zero point 0
+		ws = math.Max(math.Abs(wmax), math.Abs(wmin)) / 127
+		wq = make([]byte, k*d)
+		for i, v := range w {
+			wq[i] = byte(int8(clamp(math.Round(v/ws), -127, 127)))
+		}
+	} else { // asymmetric uint8
+		ws = (wmax - wmin) / 255
+		wzp = int64(clamp(math.Round(-wmin/ws), 0, 255))
+		wq = make([]byte, k*d)
+		for i, v := range w {
+			wq[i] = byte(clamp(math.Round(v/ws)+float64(wzp), 0, 255))
+		}
+	}
+	bs := sf * ws
+	bq := make([]byte, 4*k)
+	for c := 0; c < k; c++ {
+		v := int32(clamp(math.Round(b[c]/bs), math.MinInt32, math.MaxInt32))
+		bq[4*c], bq[4*c+1], bq[4*c+2], bq[4*c+3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+	}
+	// Logits: the training range with a margin.
+	lo, hi := float64(o.LogitMin), float64(o.LogitMax)
+	if hi <= lo {
+		lo, hi = -20, 20
+	}
+	margin := 0.1 * (hi - lo)
+	lo, hi = math.Min(lo-margin, 0), math.Max(hi+margin, 0)
+	ls := (hi - lo) / 255
+	var lzp int64
+	if signed {
+		lzp = int64(clamp(math.Round(-128-lo/ls), -128, 127))
+	} else {
+		lzp = int64(clamp(math.Round(-lo/ls), 0, 255))
+	}
+	wt := g.AddTensor(infer.GraphTensor{Name: "sorterd/head/weights", Shape: []int32{int32(k), int32(d)}, Type: feat.Type,
+		Scale: []float32{float32(ws)}, ZeroPoint: []int64{wzp}}, wq)
+	bt := g.AddTensor(infer.GraphTensor{Name: "sorterd/head/bias", Shape: []int32{int32(k)}, Type: infer.Int32,
+		Scale: []float32{float32(bs)}, ZeroPoint: []int64{0}}, bq)
+	lt := g.AddTensor(infer.GraphTensor{Name: "sorterd/head/logits", Shape: []int32{1, int32(k)}, Type: feat.Type,
+		Scale: []float32{float32(ls)}, ZeroPoint: []int64{lzp}}, nil)
+	szp := int64(0)
+	if signed {
+		szp = -128 // TFLite's int8 softmax output: scale 1/256, zero point -128
+	}
+	st := g.AddTensor(infer.GraphTensor{Name: "scores", Shape: []int32{1, int32(k)}, Type: feat.Type,
+		Scale: []float32{1.0 / 256}, ZeroPoint: []int64{szp}}, nil)
+	fcVer, smVer := int32(1), int32(1)
+	if signed {
+		fcVer, smVer = 4, 2
+	}
+	g.Ops = append(g.Ops,
+		infer.GraphOp{Opcode: g.AddOpCode(infer.OpFullyConnected, fcVer), Inputs: []int32{f, wt, bt}, Outputs: []int32{lt},
+			OptionsType: infer.OptFullyConnected, Options: []infer.OptionField{{Size: 1}, {Size: 1}, {Size: 1}, {Size: 1}}},
+		infer.GraphOp{Opcode: g.AddOpCode(infer.OpSoftmax, smVer), Inputs: []int32{lt}, Outputs: []int32{st},
+			OptionsType: infer.OptSoftmax, Options: []infer.OptionField{{Present: true, Size: 4, Bits: uint64(math.Float32bits(1))}}},
+	)
+	g.Outputs = []int32{st}
+	g.Description = "sorterd garbage classifier"
+	meta := infer.SorterdMeta{Labels: h.Classes, Threshold: o.Threshold, Mean: info.Mean, Std: info.Std, Info: o.Info}
+	mb, err := json.Marshal(meta)
+	if err != nil {
+		return nil, err
+	}
+	g.AddMetadata(infer.SorterdMetadataName, mb)
+	return g.Write(), nil
+}
+
+func clamp(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }

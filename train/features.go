@@ -1,0 +1,350 @@
+package train
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sorterd/sorterd/infer"
+	"gocv.io/x/gocv"
+)
+
+// Augment is a label-preserving transform of a photo. TrashNet photos are
+// not consistently upright (about a quarter are rotated 180°), so flips and
+// quarter turns are all fair.
+type Augment struct {
+	Name  string
+	apply func(src gocv.Mat, dst *gocv.Mat)
+}
+
+// Augments in the order --augment N takes them (the identity is always
+// first and not counted).
+var Augments = []Augment{
+	{"id", func(s gocv.Mat, d *gocv.Mat) { s.CopyTo(d) }},
+	{"flip", func(s gocv.Mat, d *gocv.Mat) { gocv.Flip(s, d, 1) }},
+	{"rot180", func(s gocv.Mat, d *gocv.Mat) { gocv.Rotate(s, d, gocv.Rotate180Clockwise) }},
+	{"rot90", func(s gocv.Mat, d *gocv.Mat) { gocv.Rotate(s, d, gocv.Rotate90Clockwise) }},
+	{"rot270", func(s gocv.Mat, d *gocv.Mat) { gocv.Rotate(s, d, gocv.Rotate90CounterClockwise) }},
+	{"vflip", func(s gocv.Mat, d *gocv.Mat) { gocv.Flip(s, d, 0) }},
+	{"crop85", func(s gocv.Mat, d *gocv.Mat) {
+		w, h := s.Cols()*85/100, s.Rows()*85/100
+		r := s.Region(image.Rect((s.Cols()-w)/2, (s.Rows()-h)/2, (s.Cols()-w)/2+w, (s.Rows()-h)/2+h))
+		r.CopyTo(d)
+		r.Close()
+	}},
+	{"bright", func(s gocv.Mat, d *gocv.Mat) { s.ConvertToWithParams(d, gocv.MatTypeCV8UC3, 1.15, 12) }},
+	{"dark", func(s gocv.Mat, d *gocv.Mat) { s.ConvertToWithParams(d, gocv.MatTypeCV8UC3, 0.85, -12) }},
+	{"transpose", func(s gocv.Mat, d *gocv.Mat) { gocv.Transpose(s, d) }},
+}
+
+// AugmentSet returns the identity plus the first n augmentations.
+func AugmentSet(n int) []Augment {
+	n = max(0, min(n, len(Augments)-1))
+	return Augments[:n+1]
+}
+
+// Extractor computes backbone features of images with a feature model
+// derived from a classifier, and caches them on disk by image hash, model
+// hash and augmentation, so retraining with other settings does not run
+// the backbone again.
+type Extractor struct {
+	c        *infer.Classifier
+	modelKey string
+	cacheDir string
+	dim      int
+	// Calls counts backbone invocations (tests check the cache with it).
+	Calls atomic.Int64
+	mu    sync.Mutex
+	cache map[string]map[[32]byte][]float32
+	log   *slog.Logger
+}
+
+// ExtractorOptions configure NewExtractor.
+type ExtractorOptions struct {
+	Base     string // classifier .tflite to cut
+	CacheDir string
+	Delegate string
+	Workers  int // parallel interpreters (default: CPUs)
+	Size     int // input size (0: the base model's)
+	Logger   *slog.Logger
+}
+
+// FeatureModel derives the feature extractor from a classifier: the graph
+// cut at the pooled tensor its final layer reads, its input resized to
+// size×size when size > 0. It returns the model bytes and the feature width.
+func FeatureModel(base []byte, size int) ([]byte, int, error) {
+	g, err := infer.ReadGraph(base)
+	if err != nil {
+		return nil, 0, err
+	}
+	t, _, err := g.PooledFeature()
+	if err != nil {
+		return nil, 0, err
+	}
+	cut := g.CutAt(t)
+	if size > 0 {
+		if err := cut.SetInputSize(int32(size), int32(size)); err != nil {
+			return nil, 0, err
+		}
+	}
+	shape := cut.Tensors[cut.Outputs[0]].Shape
+	return cut.Write(), int(shape[len(shape)-1]), nil
+}
+
+// NewExtractor writes the feature model next to the cache and loads it.
+func NewExtractor(o ExtractorOptions) (*Extractor, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.NumCPU()
+	}
+	base, err := os.ReadFile(o.Base)
+	if err != nil {
+		return nil, fmt.Errorf("base model: %w", err)
+	}
+	feat, dim, err := FeatureModel(base, o.Size)
+	if err != nil {
+		return nil, fmt.Errorf("base model %s: %w", o.Base, err)
+	}
+	sum := sha256.Sum256(feat)
+	key := hex.EncodeToString(sum[:8])
+	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
+		return nil, fmt.Errorf("feature cache: %w", err)
+	}
+	path := filepath.Join(o.CacheDir, "features-"+key+".tflite")
+	if err := writeFileAtomic(path, feat); err != nil {
+		return nil, fmt.Errorf("feature cache: %w", err)
+	}
+	c, err := infer.New(infer.Options{
+		Model: path, Features: true, Delegate: o.Delegate, Fallback: true,
+		Threads: 1, Interpreters: o.Workers, Logger: o.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Extractor{c: c, modelKey: key, cacheDir: o.CacheDir, dim: dim,
+		cache: map[string]map[[32]byte][]float32{}, log: o.Logger}, nil
+}
+
+// Dim is the feature width.
+func (e *Extractor) Dim() int { return e.dim }
+
+// Delegate reports what runs the backbone.
+func (e *Extractor) Delegate() infer.DelegateReport { return e.c.Delegate() }
+
+// Close frees the interpreters.
+func (e *Extractor) Close() error { return e.c.Close() }
+
+func (e *Extractor) cacheFile(aug string) string {
+	return filepath.Join(e.cacheDir, fmt.Sprintf("features-%s-%s.bin", e.modelKey, aug))
+}
+
+// load reads an augmentation's cache file: records of image hash + dim
+// float32s. A torn last record (interrupted run) is ignored.
+func (e *Extractor) load(aug string) map[[32]byte][]float32 {
+	if m, ok := e.cache[aug]; ok {
+		return m
+	}
+	m := map[[32]byte][]float32{}
+	e.cache[aug] = m
+	f, err := os.Open(e.cacheFile(aug))
+	if err != nil {
+		return m
+	}
+	defer f.Close()
+	r := bufio.NewReader(f)
+	rec := make([]byte, 32+4*e.dim)
+	for {
+		if _, err := io.ReadFull(r, rec); err != nil {
+			break
+		}
+		var h [32]byte
+		copy(h[:], rec)
+		v := make([]float32, e.dim)
+		for i := range v {
+			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(rec[32+4*i:]))
+		}
+		m[h] = v
+	}
+	return m
+}
+
+// Failure is an image that could not be used, with the reason.
+type Failure struct {
+	Path string
+	Err  error
+}
+
+// Features returns the features of items under one augmentation, from the
+// cache where possible, computing the rest in parallel. progress (may be
+// nil) is called as images complete. Images that fail to decode are
+// returned as failures and get a nil vector.
+func (e *Extractor) Features(ctx context.Context, items []Item, aug Augment, progress func(done, total int)) ([][]float32, []Failure, error) {
+	e.mu.Lock()
+	cached := e.load(aug.Name)
+	e.mu.Unlock()
+	out := make([][]float32, len(items))
+	var todo []int
+	for i, it := range items {
+		if v, ok := cached[it.Hash]; ok {
+			out[i] = v
+		} else {
+			todo = append(todo, i)
+		}
+	}
+	if len(todo) == 0 {
+		return out, nil, nil
+	}
+	f, err := os.OpenFile(e.cacheFile(aug.Name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, fmt.Errorf("feature cache: %w", err)
+	}
+	defer f.Close()
+	w := bufio.NewWriter(f)
+	defer w.Flush()
+
+	var (
+		mu       sync.Mutex
+		failures []Failure
+		done     int
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		firstErr error
+	)
+	workers := runtime.NumCPU()
+	for k := 0; k < workers; k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				j := int(next.Add(1)) - 1
+				if j >= len(todo) {
+					return
+				}
+				i := todo[j]
+				v, err := e.one(ctx, items[i].Path, aug)
+				mu.Lock()
+				done++
+				if err != nil {
+					if errors.Is(err, context.Canceled) {
+						mu.Unlock()
+						return
+					}
+					var imgErr imageError
+					if errors.As(err, &imgErr) {
+						failures = append(failures, Failure{items[i].Path, err})
+					} else if firstErr == nil {
+						firstErr = err
+					}
+				} else {
+					out[i] = v
+					cached[items[i].Hash] = v
+					writeRecord(w, items[i].Hash, v)
+				}
+				if progress != nil {
+					progress(done, len(todo))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, nil, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	return out, failures, nil
+}
+
+type imageError struct{ error }
+
+func (e imageError) Unwrap() error { return e.error }
+
+func (e *Extractor) one(ctx context.Context, path string, aug Augment) ([]float32, error) {
+	img, err := infer.ReadImageFile(path, infer.ImageLimits{})
+	if err != nil {
+		return nil, imageError{err}
+	}
+	defer img.Close()
+	src := img
+	if aug.Name != "id" {
+		dst := gocv.NewMat()
+		defer dst.Close()
+		aug.apply(img, &dst)
+		src = dst
+	}
+	e.Calls.Add(1)
+	v, err := e.c.Embed(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	if len(v) != e.dim {
+		return nil, fmt.Errorf("feature model gave %d values, want %d", len(v), e.dim)
+	}
+	return v, nil
+}
+
+func writeRecord(w io.Writer, h [32]byte, v []float32) {
+	buf := make([]byte, 32+4*len(v))
+	copy(buf, h[:])
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(buf[32+4*i:], math.Float32bits(x))
+	}
+	_, _ = w.Write(buf)
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// Progress draws a one-line progress bar on a terminal (w), at most every
+// 100 ms; on anything else it stays quiet.
+func Progress(w *os.File, label string) func(done, total int) {
+	st, err := w.Stat()
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	var last time.Time
+	start := time.Now()
+	return func(done, total int) {
+		if done != total && time.Since(last) < 100*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		const width = 30
+		n := done * width / max(total, 1)
+		bar := make([]byte, width)
+		for i := range bar {
+			bar[i] = '.'
+			if i < n {
+				bar[i] = '#'
+			}
+		}
+		rate := float64(done) / time.Since(start).Seconds()
+		fmt.Fprintf(w, "\r%-14s [%s] %d/%d  %.0f img/s ", label, bar, done, total, rate)
+		if done == total {
+			fmt.Fprintln(w)
+		}
+	}
+}
