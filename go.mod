@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/google/flatbuffers v25.9.23+incompatible
 	github.com/mattn/go-tflite v1.0.4
+	go.yaml.in/yaml/v3 v3.0.6
 	gocv.io/x/gocv v0.32.0
 	golang.org/x/image v0.48.0
 	gonum.org/v1/gonum v0.17.0

@@ -25,6 +25,7 @@ Usage:
   sorterd train --data DIR [flags]      train the garbage head, export one .tflite
   sorterd eval --model M --data DIR     accuracy, per-class metrics, confusion matrix
   sorterd export --head H --base B      rebuild a model from a trained head and its base
+  sorterd config check [FILE]           validate a configuration file
   sorterd version                       print versions
 
 Run "sorterd --once -h" or "sorterd bench -h" for flags.
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return cmdEval(ctx, args[1:], stdout, stderr)
 		case "export":
 			return cmdExport(args[1:], stdout, stderr)
+		case "config":
+			return cmdConfig(args[1:], stdout, stderr)
 		case "help", "-h", "--help":
 			fmt.Fprint(stdout, usage)
 			return 0

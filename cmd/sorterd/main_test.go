@@ -264,3 +264,18 @@ func TestBenchJSON(t *testing.T) {
 		t.Errorf("report %+v", r)
 	}
 }
+
+func TestConfigCheck(t *testing.T) {
+	example := filepath.Join(repoRoot(), "sorterd.example.yaml")
+	code, out, errs := runCLI(t, "config", "check", example)
+	if code != 0 || !strings.Contains(out, ": ok (station station1, 5 bins") {
+		t.Errorf("example: exit %d %q %q", code, out, errs)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	b, _ := os.ReadFile(example)
+	os.WriteFile(bad, []byte(strings.Replace(string(b), "  fps: 15", "  fps: -1", 1)), 0o644)
+	code, _, errs = runCLI(t, "config", "check", bad)
+	if code != 1 || !strings.Contains(errs, "camera.fps: must be > 0 (line 13)") {
+		t.Errorf("bad: exit %d %q", code, errs)
+	}
+}

@@ -1,0 +1,449 @@
+// Package config reads and checks sorterd's YAML configuration file into
+// plain structs. Parsing is strict (an unknown key is an error) and every
+// message names the field and the line, so a technician can fix the file
+// without reading code.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// DefaultPath is where the systemd unit expects the file.
+const DefaultPath = "/etc/sorterd/sorterd.yaml"
+
+// Config is the whole file.
+type Config struct {
+	Station  string   `yaml:"station"`
+	LogLevel string   `yaml:"log_level"`
+	StateDir string   `yaml:"state_dir"`
+	Camera   Camera   `yaml:"camera"`
+	Trigger  Trigger  `yaml:"trigger"`
+	Model    Model    `yaml:"model"`
+	Decision Decision `yaml:"decision"`
+	Bins     []Bin    `yaml:"bins"`
+	GPIO     GPIO     `yaml:"gpio"`
+	MQTT     MQTT     `yaml:"mqtt"`
+	HTTP     HTTP     `yaml:"http"`
+}
+
+// Camera is the frame source.
+type Camera struct {
+	// Source is a V4L2 device index ("0"), a device path (/dev/video0), a
+	// video file, or an rtsp:// or http(s):// URL.
+	Source       string   `yaml:"source"`
+	Width        int      `yaml:"width"`
+	Height       int      `yaml:"height"`
+	FPS          float64  `yaml:"fps"`
+	Loop         bool     `yaml:"loop"` // restart a video file at its end
+	ReconnectMin Duration `yaml:"reconnect_min"`
+	ReconnectMax Duration `yaml:"reconnect_max"`
+	// StallTimeout: no frame for this long counts as a lost source.
+	StallTimeout Duration `yaml:"stall_timeout"`
+}
+
+// Trigger decides when an item is present.
+type Trigger struct {
+	Mode     string   `yaml:"mode"`   // continuous, gpio or motion
+	Every    int      `yaml:"every"`  // continuous: classify every Nth frame
+	Frames   int      `yaml:"frames"` // frames classified per item
+	Pin      string   `yaml:"pin"`    // gpio: presence sensor input
+	Debounce Duration `yaml:"debounce"`
+	// motion: share of pixels that must differ from the learned empty
+	// background, and the per-pixel difference that counts.
+	MotionArea  float64 `yaml:"motion_area"`
+	MotionDelta int     `yaml:"motion_delta"`
+}
+
+// Model is the classifier.
+type Model struct {
+	Path          string `yaml:"path"`
+	Labels        string `yaml:"labels"`
+	Delegate      string `yaml:"delegate"`
+	Threads       int    `yaml:"threads"`
+	Fallback      bool   `yaml:"fallback"`
+	EdgeTPUDevice string `yaml:"edgetpu_device"`
+}
+
+// Decision turns an item's frames into one bin.
+type Decision struct {
+	Vote string `yaml:"vote"` // mean (of scores) or majority (of top-1)
+	// Threshold below which the item goes to the reject bin; 0: the
+	// threshold recorded in the model by `sorterd train`.
+	Threshold float64  `yaml:"threshold"`
+	Geometry  string   `yaml:"geometry"` // chute or conveyor
+	Cooldown  Duration `yaml:"cooldown"` // chute: wait after a flap fires
+}
+
+// Bin is one output of the station and the flap that opens it.
+type Bin struct {
+	Name      string   `yaml:"name"`
+	Labels    []string `yaml:"labels"` // classes sorted into it
+	Reject    bool     `yaml:"reject"` // the bin for low-confidence items
+	Pin       string   `yaml:"pin"`    // GPIO pin driving the flap
+	ActiveLow bool     `yaml:"active_low"`
+	Mode      string   `yaml:"mode"`  // pulse or hold
+	Pulse     Duration `yaml:"pulse"` // pulse length
+	Delay     Duration `yaml:"delay"` // conveyor: camera → flap travel time
+}
+
+// GPIO selects the driver.
+type GPIO struct {
+	Driver string `yaml:"driver"` // periph or dry-run
+}
+
+// MQTT is the broker connection and what is published.
+type MQTT struct {
+	Enabled         bool     `yaml:"enabled"`
+	Broker          string   `yaml:"broker"` // tcp://host:1883, ssl://host:8883
+	ClientID        string   `yaml:"client_id"`
+	Username        string   `yaml:"username"`
+	Password        string   `yaml:"password"`
+	CAFile          string   `yaml:"ca_file"`
+	CertFile        string   `yaml:"cert_file"`
+	KeyFile         string   `yaml:"key_file"`
+	TopicPrefix     string   `yaml:"topic_prefix"`
+	Outbox          int      `yaml:"outbox"` // events kept while the broker is away
+	StatsInterval   Duration `yaml:"stats_interval"`
+	Discovery       bool     `yaml:"discovery"`
+	DiscoveryPrefix string   `yaml:"discovery_prefix"`
+}
+
+// HTTP is the operator's web page and API.
+type HTTP struct {
+	Listen string `yaml:"listen"`
+	Token  string `yaml:"token"`
+}
+
+// Duration is a time.Duration written as "250ms", "2s".
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (like 250ms or 2s)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as text.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// D is the duration as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Default is the configuration with every default filled in.
+func Default() Config {
+	return Config{
+		Station:  "station1",
+		LogLevel: "info",
+		StateDir: "/var/lib/sorterd",
+		Camera: Camera{Source: "0", Width: 640, Height: 480, FPS: 15,
+			ReconnectMin: Duration(500 * time.Millisecond), ReconnectMax: Duration(30 * time.Second),
+			StallTimeout: Duration(5 * time.Second)},
+		Trigger:  Trigger{Mode: "continuous", Every: 15, Frames: 3, Debounce: Duration(50 * time.Millisecond), MotionArea: 0.02, MotionDelta: 30},
+		Model:    Model{Path: "/usr/local/share/sorterd/models/garbage.tflite", Delegate: "xnnpack", Fallback: true},
+		Decision: Decision{Vote: "mean", Geometry: "chute", Cooldown: Duration(time.Second)},
+		GPIO:     GPIO{Driver: "periph"},
+		MQTT: MQTT{Enabled: true, Broker: "tcp://127.0.0.1:1883", TopicPrefix: "sorterd", Outbox: 10000,
+			StatsInterval: Duration(30 * time.Second), Discovery: true, DiscoveryPrefix: "homeassistant"},
+		HTTP: HTTP{Listen: "127.0.0.1:8080"},
+	}
+}
+
+// Error is one problem in the file: the field's path, what is wrong and
+// the line it is on (0 when the field is absent from the file).
+type Error struct {
+	Field string
+	Msg   string
+	Line  int
+}
+
+func (e Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s: %s (line %d)", e.Field, e.Msg, e.Line)
+	}
+	return fmt.Sprintf("%s: %s", e.Field, e.Msg)
+}
+
+// Errors are all the problems found, one per line.
+type Errors []Error
+
+func (es Errors) Error() string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// Load reads and checks a file.
+func Load(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s:\n%w", path, err)
+	}
+	return c, nil
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
+
+// Parse reads YAML over the defaults, strictly, and validates the result.
+func Parse(b []byte) (Config, error) {
+	c := Default()
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return c, fmt.Errorf("not valid YAML: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			var es Errors
+			for _, m := range te.Errors {
+				if sm := yamlLine.FindStringSubmatch(m); sm != nil {
+					line, _ := strconv.Atoi(sm[1])
+					es = append(es, Error{Field: pathAtLine(&root, line, sm[2]), Msg: "unknown key", Line: line})
+					continue
+				}
+				es = append(es, Error{Field: "config", Msg: m})
+			}
+			return c, es
+		}
+		return c, fmt.Errorf("config: %w", err)
+	}
+	if es := c.validate(&root); len(es) > 0 {
+		return c, es
+	}
+	return c, nil
+}
+
+// lineOf finds the line of a dotted path ("camera.fps", "bins.2.pin").
+func lineOf(root *yaml.Node, path string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := 0
+	for _, part := range strings.Split(path, ".") {
+		switch n.Kind {
+		case yaml.MappingNode:
+			found := false
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == part {
+					line = n.Content[i].Line
+					n = n.Content[i+1]
+					found = true
+					break
+				}
+			}
+			if !found {
+				return line
+			}
+		case yaml.SequenceNode:
+			i, err := strconv.Atoi(part)
+			if err != nil || i >= len(n.Content) {
+				return line
+			}
+			n = n.Content[i]
+			line = n.Line
+		default:
+			return line
+		}
+	}
+	return line
+}
+
+// pathAtLine names the key at a line for an unknown-key message.
+func pathAtLine(root *yaml.Node, line int, key string) string {
+	var walk func(n *yaml.Node, prefix string) string
+	walk = func(n *yaml.Node, prefix string) string {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				if p := walk(c, prefix); p != "" {
+					return p
+				}
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				p := k.Value
+				if prefix != "" {
+					p = prefix + "." + k.Value
+				}
+				if k.Line == line && k.Value == key {
+					return p
+				}
+				if r := walk(n.Content[i+1], p); r != "" {
+					return r
+				}
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				if r := walk(c, fmt.Sprintf("%s.%d", prefix, i)); r != "" {
+					return r
+				}
+			}
+		}
+		return ""
+	}
+	if p := walk(root, ""); p != "" {
+		return p
+	}
+	return key
+}
+
+func (c *Config) validate(root *yaml.Node) Errors {
+	var es Errors
+	bad := func(field, format string, args ...any) {
+		es = append(es, Error{Field: field, Msg: fmt.Sprintf(format, args...), Line: lineOf(root, field)})
+	}
+	oneOf := func(field, v string, allowed ...string) {
+		for _, a := range allowed {
+			if v == a {
+				return
+			}
+		}
+		bad(field, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	}
+	if !regexp.MustCompile(`^[A-Za-z0-9_-]+$`).MatchString(c.Station) {
+		bad("station", "must be letters, digits, - or _ (it is part of MQTT topics)")
+	}
+	oneOf("log_level", c.LogLevel, "debug", "info", "warn", "error")
+	if c.StateDir == "" {
+		bad("state_dir", "must be set")
+	}
+	if c.Camera.Source == "" {
+		bad("camera.source", "must be set")
+	}
+	if c.Camera.Width <= 0 {
+		bad("camera.width", "must be > 0")
+	}
+	if c.Camera.Height <= 0 {
+		bad("camera.height", "must be > 0")
+	}
+	if c.Camera.FPS <= 0 {
+		bad("camera.fps", "must be > 0")
+	}
+	if c.Camera.ReconnectMin <= 0 {
+		bad("camera.reconnect_min", "must be > 0")
+	}
+	if c.Camera.ReconnectMax < c.Camera.ReconnectMin {
+		bad("camera.reconnect_max", "must be >= camera.reconnect_min")
+	}
+	if c.Camera.StallTimeout <= 0 {
+		bad("camera.stall_timeout", "must be > 0")
+	}
+	oneOf("trigger.mode", c.Trigger.Mode, "continuous", "gpio", "motion")
+	if c.Trigger.Every < 1 {
+		bad("trigger.every", "must be >= 1")
+	}
+	if c.Trigger.Frames < 1 {
+		bad("trigger.frames", "must be >= 1")
+	}
+	if c.Trigger.Mode == "gpio" && c.Trigger.Pin == "" {
+		bad("trigger.pin", "must be set when trigger.mode is gpio")
+	}
+	if c.Trigger.MotionArea <= 0 || c.Trigger.MotionArea > 1 {
+		bad("trigger.motion_area", "must be in (0, 1]")
+	}
+	if c.Trigger.MotionDelta < 1 || c.Trigger.MotionDelta > 255 {
+		bad("trigger.motion_delta", "must be in 1..255")
+	}
+	if c.Model.Path == "" {
+		bad("model.path", "must be set")
+	}
+	oneOf("model.delegate", c.Model.Delegate, "cpu", "xnnpack", "edgetpu", "gpu")
+	if c.Model.Threads < 0 {
+		bad("model.threads", "must be >= 0 (0: one per CPU)")
+	}
+	oneOf("decision.vote", c.Decision.Vote, "mean", "majority")
+	oneOf("decision.geometry", c.Decision.Geometry, "chute", "conveyor")
+	if c.Decision.Threshold < 0 || c.Decision.Threshold >= 1 {
+		bad("decision.threshold", "must be in [0, 1)")
+	}
+	if c.Decision.Cooldown < 0 {
+		bad("decision.cooldown", "must be >= 0")
+	}
+	if len(c.Bins) == 0 {
+		bad("bins", "at least one bin is needed")
+	}
+	names := map[string]bool{}
+	labels := map[string]string{}
+	rejects := 0
+	for i, b := range c.Bins {
+		p := fmt.Sprintf("bins.%d", i)
+		if b.Name == "" {
+			bad(p+".name", "must be set")
+		} else if names[b.Name] {
+			bad(p+".name", "bin %q is defined twice", b.Name)
+		}
+		names[b.Name] = true
+		if b.Reject {
+			rejects++
+		} else if len(b.Labels) == 0 {
+			bad(p+".labels", "a sorting bin needs at least one label")
+		}
+		for _, l := range b.Labels {
+			if other, ok := labels[l]; ok {
+				bad(p+".labels", "label %q already goes to bin %q", l, other)
+			}
+			labels[l] = b.Name
+		}
+		if b.Pin == "" && c.GPIO.Driver != "dry-run" {
+			bad(p+".pin", "must be set (or gpio.driver: dry-run)")
+		}
+		if b.Mode == "" {
+			c.Bins[i].Mode = "pulse"
+		} else {
+			oneOf(p+".mode", b.Mode, "pulse", "hold")
+		}
+		if b.Pulse == 0 {
+			c.Bins[i].Pulse = Duration(300 * time.Millisecond)
+		} else if b.Pulse < 0 {
+			bad(p+".pulse", "must be > 0")
+		}
+		if b.Delay < 0 {
+			bad(p+".delay", "must be >= 0")
+		}
+	}
+	if rejects != 1 && len(c.Bins) > 0 {
+		bad("bins", "exactly one bin must have reject: true (found %d)", rejects)
+	}
+	oneOf("gpio.driver", c.GPIO.Driver, "periph", "dry-run")
+	if c.MQTT.Enabled {
+		if !regexp.MustCompile(`^(tcp|ssl|tls|mqtt|mqtts|ws|wss)://`).MatchString(c.MQTT.Broker) {
+			bad("mqtt.broker", "%q needs a scheme, like tcp://host:1883 or ssl://host:8883", c.MQTT.Broker)
+		}
+		if c.MQTT.Outbox < 1 {
+			bad("mqtt.outbox", "must be >= 1")
+		}
+		if c.MQTT.StatsInterval <= 0 {
+			bad("mqtt.stats_interval", "must be > 0")
+		}
+		if (c.MQTT.CertFile == "") != (c.MQTT.KeyFile == "") {
+			bad("mqtt.cert_file", "cert_file and key_file go together")
+		}
+		if c.MQTT.TopicPrefix == "" || strings.ContainsAny(c.MQTT.TopicPrefix, "#+") {
+			bad("mqtt.topic_prefix", "must be set and contain no wildcard")
+		}
+	}
+	return es
+}

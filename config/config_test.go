@@ -1,0 +1,72 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func examplePath() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "sorterd.example.yaml")
+}
+
+func TestExampleLoads(t *testing.T) {
+	c, err := Load(examplePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Station != "station1" || len(c.Bins) != 5 || c.Camera.FPS != 15 || c.Bins[1].Pulse.D().Milliseconds() != 300 {
+		t.Errorf("%+v", c)
+	}
+}
+
+func TestEmptyFileIsDefaultsButNeedsBins(t *testing.T) {
+	_, err := Parse(nil)
+	if err == nil || !strings.Contains(err.Error(), "bins: at least one bin") {
+		t.Errorf("empty file: %v", err)
+	}
+}
+
+// Each broken field gives its own message with the field and the line.
+func TestInvalidFields(t *testing.T) {
+	base, err := os.ReadFile(examplePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ from, to, want string }{
+		{"  fps: 15\n", "  fps: 0\n", "camera.fps: must be > 0 (line 13)"},
+		{"  fps: 15\n", "  fps: 15\n  fsp: 3\n", "camera.fsp: unknown key (line 14)"},
+		{"  mode: continuous ", "  mode: sometimes ", `trigger.mode: "sometimes" is not one of continuous, gpio, motion (line 20)`},
+		{"  delegate: xnnpack ", "  delegate: npu ", `model.delegate: "npu" is not one of cpu, xnnpack, edgetpu, gpu`},
+		{"  reconnect_min: 500ms", "  reconnect_min: soon", `"soon" is not a duration`},
+		{"    pin: GPIO6\n", "    pin: \"\"\n", "bins.1.pin: must be set (or gpio.driver: dry-run) (line 52)"},
+		{"    labels: [plastic]\n", "    labels: [glass]\n", `bins.3.labels: label "glass" already goes to bin "glass"`},
+		{"    reject: true ", "    reject: false ", "bins: exactly one bin must have reject: true (found 0)"},
+		{"broker: tcp://127.0.0.1:1883", "broker: 127.0.0.1:1883", "mqtt.broker: \"127.0.0.1:1883\" needs a scheme"},
+		{"station: station1 ", "station: \"my station\" ", "station: must be letters"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.want, func(t *testing.T) {
+			if !strings.Contains(string(base), tc.from) {
+				t.Fatalf("example lacks %q", tc.from)
+			}
+			_, err := Parse([]byte(strings.Replace(string(base), tc.from, tc.to, 1)))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v\nwant %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	if b, err := os.ReadFile(examplePath()); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("camera: [1, 2]\nbins: 7\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		Parse(b) // must not panic
+	})
+}
