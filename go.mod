@@ -9,9 +9,12 @@ require (
 	gocv.io/x/gocv v0.32.0
 	golang.org/x/image v0.48.0
 	gonum.org/v1/gonum v0.17.0
+	periph.io/x/conn/v3 v3.7.3
+	periph.io/x/host/v3 v3.8.5
 )
 
 require (
+	github.com/jonboulle/clockwork v0.5.0 // indirect
 	github.com/mattn/go-pointer v0.0.1 // indirect
 	golang.org/x/tools v0.30.0 // indirect
 )
