@@ -70,7 +70,7 @@ define fetch
 	  chmod 644 "$(MODELS)/$(1).part"; mv "$(MODELS)/$(1).part" "$(MODELS)/$(1)"; fi
 endef
 
-.PHONY: build run test deps opencv tflite model base-model models train bench fmt vet race fuzz clean version
+.PHONY: build run test deps opencv tflite mosquitto model base-model models train bench fmt vet race fuzz clean version
 
 build: deps
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/sorterd ./cmd/sorterd
@@ -95,7 +95,14 @@ fuzz: deps
 	$(GO) test -run '^$$' -fuzz FuzzParseModel -fuzztime 30s ./infer/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeImage -fuzztime 30s ./infer/
 
-deps: opencv tflite
+deps: opencv tflite mosquitto
+
+# Tests start their own broker on a free loopback port.
+mosquitto:
+	@if ! [ -x /usr/sbin/mosquitto ] && ! command -v mosquitto >/dev/null; then \
+	  if command -v apt-get >/dev/null; then echo "deps: installing Debian's mosquitto (tests start their own broker)"; \
+	    $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends mosquitto; \
+	  else echo "deps: mosquitto is missing; install it for the MQTT tests" >&2; exit 1; fi; fi
 
 opencv:
 	@if ! pkg-config --exists opencv4; then \

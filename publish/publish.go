@@ -1,0 +1,283 @@
+// Package publish reports the station over MQTT: one event per decided
+// item (through an on-disk outbox, so none is lost while the broker is
+// away), a retained online/offline status with a last will, periodic
+// stats, commands, and Home Assistant discovery. It knows nothing of the
+// pipeline: it takes plain JSON values.
+package publish
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// Options configure a Publisher.
+type Options struct {
+	Broker             string
+	ClientID           string
+	Username, Password string
+	CAFile             string
+	CertFile, KeyFile  string
+	Prefix, Station    string // topics: <Prefix>/<Station>/...
+	OutboxDir          string
+	OutboxSize         int
+	Discovery          bool
+	DiscoveryPrefix    string
+	Bins               []string // for the per-bin discovery sensors
+	Model              string   // shown in the discovery device
+	// OnCommand handles a command from <prefix>/<station>/cmd; its error
+	// (or nil) is answered on cmd/result. It must not block long.
+	OnCommand func(Command) error
+	Log       *slog.Logger
+}
+
+// Command is a JSON command: {"cmd": "pause"} or {"cmd": "test_flap", "bin": "glass"}.
+type Command struct {
+	Cmd string `json:"cmd"`
+	Bin string `json:"bin,omitempty"`
+	ID  string `json:"id,omitempty"` // echoed in the result
+}
+
+// Publisher owns the MQTT connection.
+type Publisher struct {
+	o         Options
+	client    mqtt.Client
+	outbox    *Outbox
+	connected atomic.Bool
+	log       *slog.Logger
+}
+
+// Topic returns <prefix>/<station>/<name>.
+func (p *Publisher) Topic(name string) string {
+	return p.o.Prefix + "/" + p.o.Station + "/" + name
+}
+
+// New prepares the client and opens the outbox; Run connects.
+func New(o Options) (*Publisher, error) {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.ClientID == "" {
+		o.ClientID = "sorterd-" + o.Station
+	}
+	if o.OutboxSize <= 0 {
+		o.OutboxSize = 10000
+	}
+	ob, err := OpenOutbox(o.OutboxDir, o.OutboxSize)
+	if err != nil {
+		return nil, err
+	}
+	p := &Publisher{o: o, outbox: ob, log: o.Log}
+	co := mqtt.NewClientOptions().
+		AddBroker(o.Broker).
+		SetClientID(o.ClientID).
+		SetUsername(o.Username).
+		SetPassword(o.Password).
+		SetCleanSession(true).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetMaxReconnectInterval(10*time.Second).
+		SetConnectTimeout(5*time.Second).
+		SetKeepAlive(10*time.Second).
+		SetWill(p.Topic("status"), "offline", 1, true).
+		SetOnConnectHandler(p.onConnect).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			p.connected.Store(false)
+			p.log.Warn("mqtt connection lost", "broker", o.Broker, "err", err)
+		})
+	if o.CAFile != "" || o.CertFile != "" {
+		tc, err := tlsConfig(o)
+		if err != nil {
+			return nil, err
+		}
+		co.SetTLSConfig(tc)
+	}
+	p.client = mqtt.NewClient(co)
+	return p, nil
+}
+
+func tlsConfig(o Options) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("mqtt ca_file %s: no PEM certificate", o.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if o.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// onConnect runs on every (re)connection: status, subscriptions and
+// discovery are set up here, so a broker restart keeps them.
+func (p *Publisher) onConnect(c mqtt.Client) {
+	p.log.Info("mqtt connected", "broker", p.o.Broker)
+	c.Publish(p.Topic("status"), 1, true, "online")
+	c.Subscribe(p.Topic("cmd"), 1, p.onCommand)
+	if p.o.Discovery {
+		p.discovery(c)
+	}
+	p.connected.Store(true)
+	select { // wake the sender
+	case p.outbox.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Publisher) onCommand(c mqtt.Client, m mqtt.Message) {
+	var cmd Command
+	res := map[string]any{"ok": true}
+	err := json.Unmarshal(m.Payload(), &cmd)
+	switch {
+	case err != nil:
+		err = fmt.Errorf("invalid command: %v", err)
+	case cmd.Cmd == "":
+		err = errors.New(`invalid command: no "cmd"`)
+	case p.o.OnCommand == nil:
+		err = errors.New("commands are not accepted")
+	default:
+		res["cmd"] = cmd.Cmd
+		if cmd.ID != "" {
+			res["id"] = cmd.ID
+		}
+		err = safeCall(p.o.OnCommand, cmd)
+	}
+	if err != nil {
+		res["ok"] = false
+		res["error"] = err.Error()
+		p.log.Warn("mqtt command refused", "payload", truncate(m.Payload(), 200), "err", err)
+	}
+	b, _ := json.Marshal(res)
+	c.Publish(p.Topic("cmd/result"), 1, false, b)
+}
+
+// safeCall keeps a panicking handler from taking the daemon down.
+func safeCall(f func(Command) error, c Command) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("command %q failed: %v", c.Cmd, r)
+		}
+	}()
+	return f(c)
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		b = b[:n]
+	}
+	return string(b)
+}
+
+// Event queues one item's event (JSON). It is written to the outbox first
+// and delivered in order whenever the broker is reachable.
+func (p *Publisher) Event(payload []byte) error { return p.outbox.Put(payload) }
+
+// Stats publishes a stats snapshot if connected (stats are not queued:
+// the next one supersedes them).
+func (p *Publisher) Stats(payload []byte) {
+	if p.connected.Load() {
+		p.client.Publish(p.Topic("stats"), 0, false, payload)
+	}
+}
+
+// Connected reports the broker connection.
+func (p *Publisher) Connected() bool { return p.connected.Load() }
+
+// OutboxDepth is the number of events waiting.
+func (p *Publisher) OutboxDepth() int { return p.outbox.Len() }
+
+// Dropped counts events lost because the outbox was full.
+func (p *Publisher) Dropped() int { return p.outbox.Dropped() }
+
+// Run connects and delivers queued events until ctx ends; then it sends
+// what it can within drain, publishes "offline" and disconnects.
+func (p *Publisher) Run(ctx context.Context, drain time.Duration) error {
+	p.client.Connect() // retries in the background (SetConnectRetry)
+	for {
+		p.deliver(ctx)
+		select {
+		case <-ctx.Done():
+			dctx, cancel := context.WithTimeout(context.Background(), drain)
+			p.deliver(dctx)
+			cancel()
+			if p.client.IsConnectionOpen() {
+				t := p.client.Publish(p.Topic("status"), 1, true, "offline")
+				t.WaitTimeout(2 * time.Second)
+			}
+			p.client.Disconnect(500)
+			p.connected.Store(false)
+			return nil
+		case <-p.outbox.Wait():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// deliver sends queued events oldest first, each acknowledged (QoS 1)
+// before it leaves the outbox.
+func (p *Publisher) deliver(ctx context.Context) {
+	for ctx.Err() == nil && p.connected.Load() {
+		seq, msg, ok := p.outbox.Peek()
+		if !ok {
+			return
+		}
+		t := p.client.Publish(p.Topic("event"), 1, false, msg)
+		if !t.WaitTimeout(5*time.Second) || t.Error() != nil {
+			p.log.Warn("mqtt event not acknowledged; kept in the outbox", "err", t.Error())
+			return
+		}
+		p.outbox.Done(seq)
+	}
+}
+
+// discovery announces the station to Home Assistant (retained configs).
+func (p *Publisher) discovery(c mqtt.Client) {
+	dev := map[string]any{
+		"identifiers":  []string{"sorterd_" + p.o.Station},
+		"name":         "sorterd " + p.o.Station,
+		"manufacturer": "sorterd",
+		"model":        p.o.Model,
+	}
+	avail := p.Topic("status")
+	send := func(component, object string, cfg map[string]any) {
+		cfg["unique_id"] = "sorterd_" + p.o.Station + "_" + object
+		cfg["device"] = dev
+		cfg["availability_topic"] = avail
+		cfg["payload_available"] = "online"
+		cfg["payload_not_available"] = "offline"
+		b, _ := json.Marshal(cfg)
+		c.Publish(fmt.Sprintf("%s/%s/sorterd_%s/%s/config", p.o.DiscoveryPrefix, component, p.o.Station, object), 1, true, b)
+	}
+	send("sensor", "last_label", map[string]any{
+		"name": "Last item", "state_topic": p.Topic("event"), "value_template": "{{ value_json.label }}",
+		"json_attributes_topic": p.Topic("event"), "icon": "mdi:recycle",
+	})
+	for _, bin := range p.o.Bins {
+		send("sensor", "items_"+bin, map[string]any{
+			"name": "Items " + bin, "state_topic": p.Topic("stats"),
+			"value_template": fmt.Sprintf("{{ value_json.items_per_bin[%q] | default(0) }}", bin),
+			"state_class":    "total_increasing", "unit_of_measurement": "items",
+		})
+	}
+}

@@ -1,0 +1,307 @@
+package publish
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// broker is a real mosquitto on a free loopback port.
+type broker struct {
+	t    *testing.T
+	port int
+	cmd  *exec.Cmd
+	conf string
+}
+
+func mosquittoPath(t *testing.T) string {
+	for _, p := range []string{"/usr/sbin/mosquitto", "/usr/bin/mosquitto"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("mosquitto"); err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("mosquitto is not installed (make test installs it)")
+	}
+	t.Skip("mosquitto is not installed")
+	return ""
+}
+
+func startBroker(t *testing.T) *broker {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n", port)), 0o644)
+	b := &broker{t: t, port: port, conf: conf}
+	b.start()
+	t.Cleanup(b.stop)
+	return b
+}
+
+func (b *broker) start() {
+	b.cmd = exec.Command(mosquittoPath(b.t), "-c", b.conf)
+	if err := b.cmd.Start(); err != nil {
+		b.t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", b.addr()); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.t.Fatal("mosquitto did not start")
+}
+
+func (b *broker) stop() {
+	if b.cmd != nil && b.cmd.Process != nil {
+		b.cmd.Process.Kill()
+		b.cmd.Wait()
+		b.cmd = nil
+	}
+}
+
+func (b *broker) addr() string { return fmt.Sprintf("127.0.0.1:%d", b.port) }
+func (b *broker) url() string  { return "tcp://" + b.addr() }
+
+// watcher subscribes to everything under the station and records it.
+type watcher struct {
+	mu   sync.Mutex
+	msgs map[string][]string
+}
+
+func watch(t *testing.T, b *broker, topic string) *watcher {
+	w := &watcher{msgs: map[string][]string{}}
+	o := mqtt.NewClientOptions().AddBroker(b.url()).SetClientID(fmt.Sprintf("watch-%d", time.Now().UnixNano())).
+		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond).
+		SetOnConnectHandler(func(c mqtt.Client) {
+			c.Subscribe(topic, 1, func(_ mqtt.Client, m mqtt.Message) {
+				w.mu.Lock()
+				w.msgs[m.Topic()] = append(w.msgs[m.Topic()], string(m.Payload()))
+				w.mu.Unlock()
+			})
+		})
+	c := mqtt.NewClient(o)
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal("watcher cannot connect", tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return w
+}
+
+func (w *watcher) get(topic string) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.msgs[topic]...)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func newPub(t *testing.T, b *broker, onCmd func(Command) error) *Publisher {
+	p, err := New(Options{Broker: b.url(), Prefix: "sorterd", Station: "t1", OutboxDir: t.TempDir(),
+		OutboxSize: 100, Discovery: true, DiscoveryPrefix: "homeassistant", Bins: []string{"glass", "reject"},
+		OnCommand: onCmd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestEventsStatusDiscovery(t *testing.T) {
+	b := startBroker(t)
+	w := watch(t, b, "#")
+	p := newPub(t, b, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx, time.Second); close(done) }()
+	for i := 0; i < 5; i++ {
+		p.Event([]byte(fmt.Sprintf(`{"id":"%d"}`, i)))
+	}
+	waitFor(t, "5 events", func() bool { return len(w.get("sorterd/t1/event")) == 5 })
+	for i, m := range w.get("sorterd/t1/event") {
+		if m != fmt.Sprintf(`{"id":"%d"}`, i) {
+			t.Errorf("event %d = %s", i, m)
+		}
+	}
+	waitFor(t, "discovery", func() bool {
+		return len(w.get("homeassistant/sensor/sorterd_t1/items_glass/config")) == 1 &&
+			len(w.get("homeassistant/sensor/sorterd_t1/last_label/config")) == 1
+	})
+	var cfg map[string]any
+	json.Unmarshal([]byte(w.get("homeassistant/sensor/sorterd_t1/last_label/config")[0]), &cfg)
+	if cfg["availability_topic"] != "sorterd/t1/status" || cfg["state_topic"] != "sorterd/t1/event" {
+		t.Errorf("discovery config %v", cfg)
+	}
+	cancel()
+	<-done
+	st := w.get("sorterd/t1/status")
+	if len(st) < 2 || st[0] != "online" || st[len(st)-1] != "offline" {
+		t.Errorf("status %v, want online ... offline", st)
+	}
+}
+
+// Events put while the broker is down wait in the outbox and arrive
+// exactly once, in order, after it comes back.
+func TestBrokerOutageLosesNothing(t *testing.T) {
+	b := startBroker(t)
+	w := watch(t, b, "sorterd/t1/event")
+	p := newPub(t, b, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.Run(ctx, time.Second)
+	for i := 0; i < 3; i++ {
+		p.Event([]byte(fmt.Sprint(i)))
+	}
+	waitFor(t, "first events", func() bool { return len(w.get("sorterd/t1/event")) == 3 })
+	b.stop()
+	waitFor(t, "disconnect", func() bool { return !p.Connected() })
+	for i := 3; i < 10; i++ {
+		p.Event([]byte(fmt.Sprint(i)))
+	}
+	if p.OutboxDepth() != 7 {
+		t.Errorf("outbox holds %d, want 7", p.OutboxDepth())
+	}
+	b.start()
+	waitFor(t, "all events", func() bool { return len(w.get("sorterd/t1/event")) >= 10 })
+	time.Sleep(300 * time.Millisecond)
+	got := w.get("sorterd/t1/event")
+	want := strings.Fields("0 1 2 3 4 5 6 7 8 9")
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("events %v, want %v once each in order", got, want)
+	}
+	if p.OutboxDepth() != 0 {
+		t.Errorf("outbox still holds %d", p.OutboxDepth())
+	}
+}
+
+func TestCommands(t *testing.T) {
+	b := startBroker(t)
+	w := watch(t, b, "sorterd/t1/cmd/result")
+	var mu sync.Mutex
+	var got []Command
+	p := newPub(t, b, func(c Command) error {
+		mu.Lock()
+		got = append(got, c)
+		mu.Unlock()
+		switch c.Cmd {
+		case "pause", "resume", "test_flap", "reload":
+			return nil
+		case "boom":
+			panic("handler bug")
+		}
+		return fmt.Errorf("unknown command %q", c.Cmd)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.Run(ctx, time.Second)
+	waitFor(t, "connect", p.Connected)
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.url()).SetClientID("sender"))
+	c.Connect().Wait()
+	defer c.Disconnect(100)
+	for _, m := range []string{`{"cmd":"pause"}`, `not json`, `{"cmd":"fly"}`, `{"cmd":"boom"}`, `{"cmd":"test_flap","bin":"glass","id":"42"}`} {
+		c.Publish("sorterd/t1/cmd", 1, false, m).Wait()
+	}
+	waitFor(t, "5 results", func() bool { return len(w.get("sorterd/t1/cmd/result")) == 5 })
+	res := w.get("sorterd/t1/cmd/result")
+	for i, want := range []string{`"ok":true`, `invalid command`, `unknown command \"fly\"`, `handler bug`, `"id":"42"`} {
+		if !strings.Contains(res[i], want) {
+			t.Errorf("result %d = %s, want %s", i, res[i], want)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 4 || got[3].Bin != "glass" {
+		t.Errorf("handler saw %+v", got)
+	}
+}
+
+func TestOutboxBoundAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	o, err := OpenOutbox(dir, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		o.Put([]byte(fmt.Sprint(i)))
+	}
+	if o.Len() != 3 || o.Dropped() != 2 {
+		t.Fatalf("len %d dropped %d", o.Len(), o.Dropped())
+	}
+	o2, err := OpenOutbox(dir, 3) // a restart keeps the queue and its order
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		seq, m, ok := o2.Peek()
+		if !ok {
+			break
+		}
+		got = append(got, string(m))
+		o2.Done(seq)
+	}
+	if strings.Join(got, ",") != "2,3,4" {
+		t.Errorf("after restart: %v", got)
+	}
+	o2.Put([]byte("5"))
+	if _, m, _ := o2.Peek(); string(m) != "5" {
+		t.Errorf("sequence not continued: %s", m)
+	}
+}
+
+type fakeMsg struct{ payload []byte }
+
+func (m fakeMsg) Duplicate() bool   { return false }
+func (m fakeMsg) Qos() byte         { return 1 }
+func (m fakeMsg) Retained() bool    { return false }
+func (m fakeMsg) Topic() string     { return "sorterd/t1/cmd" }
+func (m fakeMsg) MessageID() uint16 { return 1 }
+func (m fakeMsg) Payload() []byte   { return m.payload }
+func (m fakeMsg) Ack()              {}
+
+type nopClient struct{ mqtt.Client }
+
+func (nopClient) Publish(string, byte, bool, any) mqtt.Token { return &mqtt.DummyToken{} }
+
+// Random command payloads never crash the handler path.
+func FuzzCommand(f *testing.F) {
+	for _, s := range []string{`{"cmd":"pause"}`, `{"cmd":"test_flap","bin":"x"}`, `{`, `null`, `[]`, `{"cmd":7}`} {
+		f.Add([]byte(s))
+	}
+	p := &Publisher{o: Options{Prefix: "sorterd", Station: "t1", OnCommand: func(c Command) error {
+		if c.Cmd == "test_flap" && c.Bin == "" {
+			return fmt.Errorf("no bin")
+		}
+		return nil
+	}}}
+	p.log = slogDiscard()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p.onCommand(nopClient{}, fakeMsg{b})
+	})
+}
