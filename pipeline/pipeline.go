@@ -1,0 +1,446 @@
+// Package pipeline is the station's one path from frame to flap: frames
+// from a camera.Source, a trigger that finds an item, K classified
+// frames, one decision, the bin's flap, and an event for the publishers.
+// The web page and MQTT commands reach it only through its control
+// surface: Pause, Resume, TestFlap and the read-only Stats.
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sorterd/sorterd/actuator"
+	"github.com/sorterd/sorterd/camera"
+	"github.com/sorterd/sorterd/infer"
+	"gocv.io/x/gocv"
+)
+
+// Classifier labels a frame (infer.Classifier in the daemon).
+type Classifier interface {
+	Classify(ctx context.Context, img gocv.Mat, k int) (infer.Result, error)
+	Labels() []string
+}
+
+// Bin is one output of the station.
+type Bin struct {
+	Name   string
+	Labels []string
+	Reject bool
+	Delay  time.Duration // conveyor: camera → flap
+}
+
+// Trigger modes.
+const (
+	Continuous = "continuous"
+	Motion     = "motion"
+	GPIO       = "gpio"
+)
+
+// Options wire a station.
+type Options struct {
+	Station  string
+	ModelSHA string
+	Source   camera.Source
+	Classify Classifier
+	Flaps    map[string]actuator.Flap
+	Bins     []Bin
+
+	Trigger string // continuous, motion or gpio
+	Every   int    // continuous: every Nth frame starts an item
+	Frames  int    // frames classified per item
+	// Motion detects an item on the tray (Trigger motion).
+	Motion *camera.Motion
+	// Presence delivers one value per item from a sensor (Trigger gpio).
+	Presence <-chan time.Time
+
+	Vote      string  // mean or majority
+	Threshold float64 // below it: the reject bin
+	Conveyor  bool    // flaps fire after their bin's delay, items overlap
+	Cooldown  time.Duration
+
+	OnEvent func(Event)
+	Log     *slog.Logger
+}
+
+// Event is one decided item, as published on MQTT.
+type Event struct {
+	ID        string        `json:"id"`
+	TS        string        `json:"ts"`
+	Station   string        `json:"station"`
+	Label     string        `json:"label"`
+	Score     float32       `json:"score"`
+	Top       []infer.Score `json:"top"`
+	Bin       string        `json:"bin"`
+	Action    string        `json:"action"` // sort or reject
+	Frames    int           `json:"frames"`
+	LatencyMS float64       `json:"latency_ms"` // trigger → flap
+	Model     string        `json:"model"`
+}
+
+// Station runs the pipeline.
+type Station struct {
+	o       Options
+	binOf   map[string]string
+	reject  string
+	paused  atomic.Bool
+	log     *slog.Logger
+	started time.Time
+
+	mu         sync.Mutex
+	perBin     map[string]int
+	perAction  map[string]int
+	frames     int64
+	lastFrame  time.Time
+	inferStart time.Time // non-zero while an inference runs
+	lastInfer  time.Time
+	latencies  []time.Duration // recent inference times (ring)
+	latIdx     int
+	flapsWG    sync.WaitGroup // scheduled conveyor actuations
+}
+
+// New checks the wiring.
+func New(o Options) (*Station, error) {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Frames < 1 {
+		o.Frames = 1
+	}
+	if o.Every < 1 {
+		o.Every = 1
+	}
+	s := &Station{o: o, binOf: map[string]string{}, log: o.Log, perBin: map[string]int{}, perAction: map[string]int{}}
+	for _, b := range o.Bins {
+		if _, ok := o.Flaps[b.Name]; !ok {
+			return nil, fmt.Errorf("bin %s has no flap", b.Name)
+		}
+		if b.Reject {
+			s.reject = b.Name
+		}
+		for _, l := range b.Labels {
+			s.binOf[l] = b.Name
+		}
+	}
+	if s.reject == "" {
+		return nil, errors.New("no reject bin")
+	}
+	known := map[string]bool{}
+	for _, l := range o.Classify.Labels() {
+		known[l] = true
+		if _, ok := s.binOf[l]; !ok {
+			o.Log.Warn("label has no bin; its items go to the reject bin", "label", l, "bin", s.reject)
+		}
+	}
+	for l := range s.binOf {
+		if !known[l] {
+			return nil, fmt.Errorf("bins name label %q, which the model does not have (it has %v)", l, o.Classify.Labels())
+		}
+	}
+	switch o.Trigger {
+	case Continuous:
+	case Motion:
+		if o.Motion == nil {
+			return nil, errors.New("motion trigger without a detector")
+		}
+	case GPIO:
+		if o.Presence == nil {
+			return nil, errors.New("gpio trigger without a sensor")
+		}
+	default:
+		return nil, fmt.Errorf("unknown trigger %q", o.Trigger)
+	}
+	return s, nil
+}
+
+// Pause stops sorting (frames are still read, so the camera stays
+// watched); Resume starts again.
+func (s *Station) Pause()  { s.paused.Store(true); s.log.Info("paused") }
+func (s *Station) Resume() { s.paused.Store(false); s.log.Info("resumed") }
+
+// Paused reports the state.
+func (s *Station) Paused() bool { return s.paused.Load() }
+
+// TestFlap opens one bin's flap, for wiring checks.
+func (s *Station) TestFlap(ctx context.Context, bin string) error {
+	f, ok := s.o.Flaps[bin]
+	if !ok {
+		return fmt.Errorf("no bin %q", bin)
+	}
+	s.log.Info("test flap", "bin", bin)
+	return f.Open(ctx)
+}
+
+// Progress is when the last frame arrived, and since when an inference
+// has been running (zero if none): what the watchdog checks.
+func (s *Station) Progress() (lastFrame, inferSince time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastFrame, s.inferStart
+}
+
+// Stats is a snapshot for MQTT, the web page and metrics.
+type Stats struct {
+	Station     string         `json:"station"`
+	Paused      bool           `json:"paused"`
+	Frames      int64          `json:"frames"`
+	FPS         float64        `json:"fps"`
+	ItemsPerBin map[string]int `json:"items_per_bin"`
+	Actions     map[string]int `json:"actions"`
+	InferP50MS  float64        `json:"inference_p50_ms"`
+	InferP99MS  float64        `json:"inference_p99_ms"`
+	UptimeS     float64        `json:"uptime_s"`
+	LastFrame   string         `json:"last_frame,omitempty"`
+}
+
+// Stats returns counters since start.
+func (s *Station) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Stats{Station: s.o.Station, Paused: s.paused.Load(), Frames: s.frames,
+		ItemsPerBin: map[string]int{}, Actions: map[string]int{}}
+	for k, v := range s.perBin {
+		st.ItemsPerBin[k] = v
+	}
+	for k, v := range s.perAction {
+		st.Actions[k] = v
+	}
+	if !s.started.IsZero() {
+		st.UptimeS = time.Since(s.started).Seconds()
+		if st.UptimeS > 0 {
+			st.FPS = float64(s.frames) / st.UptimeS
+		}
+	}
+	if !s.lastFrame.IsZero() {
+		st.LastFrame = s.lastFrame.UTC().Format(time.RFC3339Nano)
+	}
+	if n := len(s.latencies); n > 0 {
+		l := append([]time.Duration(nil), s.latencies...)
+		sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+		st.InferP50MS = float64(l[n/2].Microseconds()) / 1000
+		st.InferP99MS = float64(l[min(n-1, n*99/100)].Microseconds()) / 1000
+	}
+	return st
+}
+
+// item is one item being classified.
+type item struct {
+	start  time.Time
+	scores []float32
+	votes  map[int]int
+	frames int
+}
+
+// Run reads frames until ctx ends or the source fails for good. On return
+// the item in flight has been decided, scheduled flaps have fired, and
+// every flap is closed.
+func (s *Station) Run(ctx context.Context) error {
+	s.started = time.Now()
+	defer func() {
+		s.flapsWG.Wait()
+		if err := actuator.Bank(s.o.Flaps).CloseAll(); err != nil {
+			s.log.Error("closing flaps", "err", err)
+		}
+	}()
+	var cur *item
+	var seen int64
+	var cooldownUntil time.Time
+	waitEmpty := false // motion: the decided item is still on the tray
+	rctx := ctx
+	for {
+		if ctx.Err() != nil && cur == nil {
+			return nil
+		}
+		// The item in flight is finished even when ctx ends: reading
+		// continues on a short grace context.
+		if ctx.Err() != nil && rctx == ctx {
+			var cancel context.CancelFunc
+			rctx, cancel = context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+		}
+		f, err := s.o.Source.Read(rctx)
+		if err != nil {
+			if ctx.Err() != nil || rctx.Err() != nil {
+				if cur != nil && cur.frames > 0 {
+					s.decide(context.Background(), cur)
+				}
+				return nil
+			}
+			return fmt.Errorf("camera: %w", err)
+		}
+		seen++
+		s.mu.Lock()
+		s.frames++
+		s.lastFrame = f.At
+		s.mu.Unlock()
+		if s.paused.Load() || f.At.Before(cooldownUntil) {
+			cur = nil
+			f.Close()
+			continue
+		}
+		if cur == nil {
+			start := false
+			switch s.o.Trigger {
+			case Continuous:
+				start = seen%int64(s.o.Every) == 0
+			case Motion:
+				present, _ := s.o.Motion.Present(f.Mat)
+				if waitEmpty {
+					waitEmpty = present
+				} else {
+					start = present
+				}
+			case GPIO:
+				select {
+				case <-s.o.Presence:
+					start = true
+				default:
+				}
+			}
+			if !start {
+				f.Close()
+				continue
+			}
+			cur = &item{start: f.At, votes: map[int]int{}}
+		}
+		err = s.classify(ctx, cur, f.Mat)
+		f.Close()
+		if err != nil {
+			s.log.Error("classify", "err", err)
+			cur = nil
+			continue
+		}
+		if cur.frames < s.o.Frames {
+			continue
+		}
+		s.decide(ctx, cur)
+		cur = nil
+		waitEmpty = s.o.Trigger == Motion
+		if !s.o.Conveyor && s.o.Cooldown > 0 {
+			cooldownUntil = time.Now().Add(s.o.Cooldown)
+		}
+	}
+}
+
+func (s *Station) classify(ctx context.Context, it *item, m gocv.Mat) error {
+	t0 := time.Now()
+	s.mu.Lock()
+	s.inferStart = t0
+	s.mu.Unlock()
+	r, err := s.o.Classify.Classify(context.WithoutCancel(ctx), m, 3)
+	d := time.Since(t0)
+	s.mu.Lock()
+	s.inferStart = time.Time{}
+	s.lastInfer = time.Now()
+	if len(s.latencies) < 1000 {
+		s.latencies = append(s.latencies, d)
+	} else {
+		s.latencies[s.latIdx] = d
+		s.latIdx = (s.latIdx + 1) % 1000
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if it.scores == nil {
+		it.scores = make([]float32, len(r.Scores))
+	}
+	for i, v := range r.Scores {
+		it.scores[i] += v
+	}
+	it.votes[r.Index]++
+	it.frames++
+	return nil
+}
+
+// decide votes over the item's frames, picks the bin and fires its flap
+// (at once on a chute, after the bin's delay on a conveyor).
+func (s *Station) decide(ctx context.Context, it *item) {
+	labels := s.o.Classify.Labels()
+	mean := make([]float32, len(it.scores))
+	for i, v := range it.scores {
+		mean[i] = v / float32(it.frames)
+	}
+	best := 0
+	if s.o.Vote == "majority" {
+		for idx, n := range it.votes {
+			if n > it.votes[best] || (n == it.votes[best] && mean[idx] > mean[best]) {
+				best = idx
+			}
+		}
+	} else {
+		for i := range mean {
+			if mean[i] > mean[best] {
+				best = i
+			}
+		}
+	}
+	label := labels[best]
+	// A label the reject bin collects on purpose (trash) is a "sort";
+	// a label without a bin, or a score under the threshold, a "reject".
+	bin, ok := s.binOf[label]
+	action := "sort"
+	if !ok || float64(mean[best]) < s.o.Threshold {
+		bin, action = s.reject, "reject"
+	}
+	ev := Event{
+		ID: newID(), Station: s.o.Station, Label: label, Score: mean[best],
+		Top: infer.TopK(mean, labels, 3), Bin: bin, Action: action, Frames: it.frames,
+		Model: prefix(s.o.ModelSHA, 12),
+	}
+	fire := func() {
+		opened := time.Now()
+		ev.TS = opened.UTC().Format(time.RFC3339Nano)
+		ev.LatencyMS = float64(opened.Sub(it.start).Microseconds()) / 1000
+		if err := s.o.Flaps[bin].Open(context.WithoutCancel(ctx)); err != nil {
+			s.log.Error("flap", "bin", bin, "err", err)
+		}
+		s.mu.Lock()
+		s.perBin[bin]++
+		s.perAction[action]++
+		s.mu.Unlock()
+		s.log.Info("item", "id", ev.ID, "label", label, "score", ev.Score, "bin", bin, "action", action, "latency_ms", ev.LatencyMS)
+		if s.o.OnEvent != nil {
+			s.o.OnEvent(ev)
+		}
+	}
+	delay := time.Duration(0)
+	if s.o.Conveyor {
+		for _, b := range s.o.Bins {
+			if b.Name == bin {
+				delay = b.Delay - time.Since(it.start)
+			}
+		}
+	}
+	if delay <= 0 {
+		fire()
+		return
+	}
+	// Conveyor: the item travels on; this one fires on its own schedule
+	// (a shutdown waits for it rather than dropping it).
+	s.flapsWG.Add(1)
+	time.AfterFunc(delay, func() {
+		defer s.flapsWG.Done()
+		fire()
+	})
+}
+
+func newID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:4])
+}
+
+func prefix(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

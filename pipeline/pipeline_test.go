@@ -1,0 +1,204 @@
+package pipeline
+
+import (
+	"context"
+	"image"
+	"image/color"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sorterd/sorterd/actuator"
+	"github.com/sorterd/sorterd/camera"
+	"github.com/sorterd/sorterd/infer"
+	"gocv.io/x/gocv"
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpiotest"
+)
+
+func garbageModel(t *testing.T) string {
+	_, file, _, _ := runtime.Caller(0)
+	p := filepath.Join(filepath.Dir(file), "..", "models", "garbage.tflite")
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("missing %s under CI", p)
+		}
+		t.Skip("run make model first")
+	}
+	return p
+}
+
+// items writes a video: the empty tray, then each item for `hold` frames,
+// separated by empty frames.
+func itemsVideo(t *testing.T, colours []color.RGBA, hold, gap int) string {
+	path := filepath.Join(t.TempDir(), "items.avi")
+	w, err := gocv.VideoWriterFile(path, "MJPG", 20, 320, 240, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	frame := func(c *color.RGBA) {
+		m := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(60, 60, 60, 0), 240, 320, gocv.MatTypeCV8UC3)
+		if c != nil {
+			gocv.Rectangle(&m, image.Rect(80, 50, 240, 190), *c, -1)
+		}
+		w.Write(m)
+		m.Close()
+	}
+	for i := 0; i < gap; i++ {
+		frame(nil)
+	}
+	for _, c := range colours {
+		c := c
+		for i := 0; i < hold; i++ {
+			frame(&c)
+		}
+		for i := 0; i < gap; i++ {
+			frame(nil)
+		}
+	}
+	return path
+}
+
+type pulsePin struct {
+	gpiotest.Pin
+	mu     sync.Mutex
+	pulses int
+}
+
+func (p *pulsePin) Out(l gpio.Level) error {
+	p.mu.Lock()
+	if l == gpio.High {
+		p.pulses++
+	}
+	p.mu.Unlock()
+	return p.Pin.Out(l)
+}
+
+func (p *pulsePin) count() int { p.mu.Lock(); defer p.mu.Unlock(); return p.pulses }
+
+func station(t *testing.T, video string, conveyor bool, delay time.Duration) (*Station, map[string]*pulsePin, *[]Event, *sync.Mutex) {
+	c, err := infer.New(infer.Options{Model: garbageModel(t), Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	src, err := camera.Open(camera.Options{Source: video})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	bins := []Bin{
+		{Name: "glass", Labels: []string{"glass"}, Delay: delay},
+		{Name: "metal", Labels: []string{"metal"}, Delay: delay},
+		{Name: "paper", Labels: []string{"paper", "cardboard"}, Delay: delay},
+		{Name: "plastic", Labels: []string{"plastic"}, Delay: delay},
+		{Name: "reject", Labels: []string{"trash"}, Reject: true, Delay: delay},
+	}
+	pins := map[string]*pulsePin{}
+	flaps := map[string]actuator.Flap{}
+	for _, b := range bins {
+		p := &pulsePin{Pin: gpiotest.Pin{N: b.Name}}
+		f, err := actuator.NewGPIO(actuator.Options{Name: b.Name, Pulse: 20 * time.Millisecond}, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pins[b.Name], flaps[b.Name] = p, f
+	}
+	var mu sync.Mutex
+	var events []Event
+	motion := camera.NewMotion(0.05, 25)
+	t.Cleanup(motion.Close)
+	s, err := New(Options{Station: "t", ModelSHA: c.SHA256(), Source: src, Classify: c, Flaps: flaps, Bins: bins,
+		Trigger: Motion, Motion: motion, Frames: 3, Vote: "mean", Conveyor: conveyor,
+		OnEvent: func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, pins, &events, &mu
+}
+
+// Three items pass the camera: exactly three events, each flap pulsed as
+// often as events name its bin, all flaps closed at the end.
+func TestOneEventPerItem(t *testing.T) {
+	video := itemsVideo(t, []color.RGBA{{230, 230, 230, 0}, {40, 90, 200, 0}, {200, 160, 60, 0}}, 8, 8)
+	s, pins, events, mu := station(t, video, false, 0)
+	if err := s.Run(context.Background()); err == nil {
+		t.Log("run ended")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(*events) != 3 {
+		t.Fatalf("%d events, want 3: %+v", len(*events), *events)
+	}
+	perBin := map[string]int{}
+	for _, e := range *events {
+		perBin[e.Bin]++
+		if e.Frames != 3 || e.ID == "" || len(e.Top) != 3 || e.Model == "" || e.LatencyMS <= 0 {
+			t.Errorf("event %+v", e)
+		}
+	}
+	for name, p := range pins {
+		if p.count() != perBin[name] {
+			t.Errorf("flap %s pulsed %d times, events name it %d times", name, p.count(), perBin[name])
+		}
+		if p.Read() != gpio.Low {
+			t.Errorf("flap %s left open", name)
+		}
+	}
+	st := s.Stats()
+	if st.Frames != 8+3*16 || st.InferP50MS <= 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// On a conveyor the flap fires after the bin's delay; items overlap, and
+// the end of the run waits for every scheduled flap.
+func TestConveyorDelays(t *testing.T) {
+	video := itemsVideo(t, []color.RGBA{{230, 230, 230, 0}, {40, 90, 200, 0}}, 5, 4)
+	s, pins, events, mu := station(t, video, true, 400*time.Millisecond)
+	t0 := time.Now()
+	s.Run(context.Background())
+	mu.Lock()
+	defer mu.Unlock()
+	if len(*events) != 2 {
+		t.Fatalf("%d events", len(*events))
+	}
+	for _, e := range *events {
+		if e.LatencyMS < 400 {
+			t.Errorf("flap fired %.0f ms after the trigger, before the 400 ms delay", e.LatencyMS)
+		}
+	}
+	n := 0
+	for _, p := range pins {
+		n += p.count()
+	}
+	if n != 2 || time.Since(t0) < 400*time.Millisecond {
+		t.Errorf("%d pulses", n)
+	}
+}
+
+func TestPauseAndBadWiring(t *testing.T) {
+	video := itemsVideo(t, []color.RGBA{{230, 230, 230, 0}}, 8, 8)
+	s, _, events, mu := station(t, video, false, 0)
+	s.Pause()
+	s.Run(context.Background())
+	mu.Lock()
+	if len(*events) != 0 {
+		t.Errorf("paused station sorted %d items", len(*events))
+	}
+	mu.Unlock()
+	if err := s.TestFlap(context.Background(), "nope"); err == nil {
+		t.Error("test of an unknown bin accepted")
+	}
+	c, _ := infer.New(infer.Options{Model: garbageModel(t)})
+	defer c.Close()
+	_, err := New(Options{Classify: c, Trigger: Continuous, Bins: []Bin{{Name: "x", Labels: []string{"unobtainium"}, Reject: true}},
+		Flaps: map[string]actuator.Flap{"x": actuator.NewDryRun(actuator.Options{Name: "x"})}})
+	if err == nil {
+		t.Error("a bin naming a label the model lacks was accepted")
+	}
+}
