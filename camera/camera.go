@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,6 +71,13 @@ func Open(o Options) (*Capture, error) {
 		c.vc, err = gocv.OpenVideoCaptureWithAPI(idx, gocv.VideoCaptureV4L2)
 	} else {
 		c.file = !strings.Contains(o.Source, "://") && !strings.HasPrefix(o.Source, "/dev/")
+		if c.file || strings.HasPrefix(o.Source, "/dev/") {
+			// Say plainly that the file or device is missing, before
+			// OpenCV tries every backend on it.
+			if _, err := os.Stat(o.Source); err != nil {
+				return nil, fmt.Errorf("open camera: %w", err)
+			}
+		}
 		c.vc, err = gocv.OpenVideoCapture(o.Source)
 	}
 	if err != nil {

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"image"
 	"image/color"
 	"os"
 	"path/filepath"
@@ -14,7 +13,7 @@ import (
 	"github.com/sorterd/sorterd/actuator"
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/infer"
-	"gocv.io/x/gocv"
+	"github.com/sorterd/sorterd/internal/testenv"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
 )
@@ -31,35 +30,9 @@ func garbageModel(t *testing.T) string {
 	return p
 }
 
-// items writes a video: the empty tray, then each item for `hold` frames,
-// separated by empty frames.
 func itemsVideo(t *testing.T, colours []color.RGBA, hold, gap int) string {
 	path := filepath.Join(t.TempDir(), "items.avi")
-	w, err := gocv.VideoWriterFile(path, "MJPG", 20, 320, 240, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	frame := func(c *color.RGBA) {
-		m := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(60, 60, 60, 0), 240, 320, gocv.MatTypeCV8UC3)
-		if c != nil {
-			gocv.Rectangle(&m, image.Rect(80, 50, 240, 190), *c, -1)
-		}
-		w.Write(m)
-		m.Close()
-	}
-	for i := 0; i < gap; i++ {
-		frame(nil)
-	}
-	for _, c := range colours {
-		c := c
-		for i := 0; i < hold; i++ {
-			frame(&c)
-		}
-		for i := 0; i < gap; i++ {
-			frame(nil)
-		}
-	}
+	testenv.ItemsVideo(t, path, colours, hold, gap)
 	return path
 }
 

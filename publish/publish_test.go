@@ -4,82 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/sorterd/sorterd/internal/testenv"
 )
-
-// broker is a real mosquitto on a free loopback port.
-type broker struct {
-	t    *testing.T
-	port int
-	cmd  *exec.Cmd
-	conf string
-}
-
-func mosquittoPath(t *testing.T) string {
-	for _, p := range []string{"/usr/sbin/mosquitto", "/usr/bin/mosquitto"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("mosquitto"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("mosquitto is not installed (make test installs it)")
-	}
-	t.Skip("mosquitto is not installed")
-	return ""
-}
-
-func startBroker(t *testing.T) *broker {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n", port)), 0o644)
-	b := &broker{t: t, port: port, conf: conf}
-	b.start()
-	t.Cleanup(b.stop)
-	return b
-}
-
-func (b *broker) start() {
-	b.cmd = exec.Command(mosquittoPath(b.t), "-c", b.conf)
-	if err := b.cmd.Start(); err != nil {
-		b.t.Fatal(err)
-	}
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", b.addr()); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	b.t.Fatal("mosquitto did not start")
-}
-
-func (b *broker) stop() {
-	if b.cmd != nil && b.cmd.Process != nil {
-		b.cmd.Process.Kill()
-		b.cmd.Wait()
-		b.cmd = nil
-	}
-}
-
-func (b *broker) addr() string { return fmt.Sprintf("127.0.0.1:%d", b.port) }
-func (b *broker) url() string  { return "tcp://" + b.addr() }
 
 // watcher subscribes to everything under the station and records it.
 type watcher struct {
@@ -87,9 +19,12 @@ type watcher struct {
 	msgs map[string][]string
 }
 
-func watch(t *testing.T, b *broker, topic string) *watcher {
+func watch(t *testing.T, b *testenv.Broker, topic string) *watcher {
 	w := &watcher{msgs: map[string][]string{}}
-	o := mqtt.NewClientOptions().AddBroker(b.url()).SetClientID(fmt.Sprintf("watch-%d", time.Now().UnixNano())).
+	// A persistent session: messages published while the watcher
+	// reconnects after a broker restart are kept for it.
+	o := mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID(fmt.Sprintf("watch-%d", time.Now().UnixNano())).
+		SetCleanSession(false).SetResumeSubs(true).
 		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond).
 		SetOnConnectHandler(func(c mqtt.Client) {
 			c.Subscribe(topic, 1, func(_ mqtt.Client, m mqtt.Message) {
@@ -123,8 +58,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func newPub(t *testing.T, b *broker, onCmd func(Command) error) *Publisher {
-	p, err := New(Options{Broker: b.url(), Prefix: "sorterd", Station: "t1", OutboxDir: t.TempDir(),
+func newPub(t *testing.T, b *testenv.Broker, onCmd func(Command) error) *Publisher {
+	p, err := New(Options{Broker: b.URL(), Prefix: "sorterd", Station: "t1", OutboxDir: t.TempDir(),
 		OutboxSize: 100, Discovery: true, DiscoveryPrefix: "homeassistant", Bins: []string{"glass", "reject"},
 		OnCommand: onCmd})
 	if err != nil {
@@ -134,7 +69,7 @@ func newPub(t *testing.T, b *broker, onCmd func(Command) error) *Publisher {
 }
 
 func TestEventsStatusDiscovery(t *testing.T) {
-	b := startBroker(t)
+	b := testenv.StartBroker(t)
 	w := watch(t, b, "#")
 	p := newPub(t, b, nil)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -160,16 +95,16 @@ func TestEventsStatusDiscovery(t *testing.T) {
 	}
 	cancel()
 	<-done
-	st := w.get("sorterd/t1/status")
-	if len(st) < 2 || st[0] != "online" || st[len(st)-1] != "offline" {
-		t.Errorf("status %v, want online ... offline", st)
-	}
+	waitFor(t, "offline", func() bool {
+		st := w.get("sorterd/t1/status")
+		return len(st) >= 2 && st[0] == "online" && st[len(st)-1] == "offline"
+	})
 }
 
-// Events put while the broker is down wait in the outbox and arrive
-// exactly once, in order, after it comes back.
+// Events put while the broker is down wait in the outbox and all arrive,
+// in order, after it comes back.
 func TestBrokerOutageLosesNothing(t *testing.T) {
-	b := startBroker(t)
+	b := testenv.StartBroker(t)
 	w := watch(t, b, "sorterd/t1/event")
 	p := newPub(t, b, nil)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -179,7 +114,7 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 		p.Event([]byte(fmt.Sprint(i)))
 	}
 	waitFor(t, "first events", func() bool { return len(w.get("sorterd/t1/event")) == 3 })
-	b.stop()
+	b.Stop()
 	waitFor(t, "disconnect", func() bool { return !p.Connected() })
 	for i := 3; i < 10; i++ {
 		p.Event([]byte(fmt.Sprint(i)))
@@ -187,13 +122,34 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 	if p.OutboxDepth() != 7 {
 		t.Errorf("outbox holds %d, want 7", p.OutboxDepth())
 	}
-	b.start()
-	waitFor(t, "all events", func() bool { return len(w.get("sorterd/t1/event")) >= 10 })
+	b.Start()
+	deadline := time.Now().Add(15 * time.Second)
+	for len(w.get("sorterd/t1/event")) < 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the restart: watcher got %v, outbox holds %d, publisher connected %v", w.get("sorterd/t1/event"), p.OutboxDepth(), p.Connected())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	time.Sleep(300 * time.Millisecond)
+	// MQTT QoS 1 is at-least-once: a message whose acknowledgement was cut
+	// by the restart may come twice (consumers dedupe by event id). None
+	// may be lost or come out of order.
 	got := w.get("sorterd/t1/event")
+	var first []string
+	seen := map[string]bool{}
+	for i, m := range got {
+		if seen[m] {
+			if got[i-1] != m {
+				t.Errorf("event %s repeated out of order: %v", m, got)
+			}
+			continue
+		}
+		seen[m] = true
+		first = append(first, m)
+	}
 	want := strings.Fields("0 1 2 3 4 5 6 7 8 9")
-	if strings.Join(got, " ") != strings.Join(want, " ") {
-		t.Errorf("events %v, want %v once each in order", got, want)
+	if strings.Join(first, " ") != strings.Join(want, " ") || len(got) > 12 {
+		t.Errorf("events %v, want %v in order", got, want)
 	}
 	if p.OutboxDepth() != 0 {
 		t.Errorf("outbox still holds %d", p.OutboxDepth())
@@ -201,7 +157,7 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 }
 
 func TestCommands(t *testing.T) {
-	b := startBroker(t)
+	b := testenv.StartBroker(t)
 	w := watch(t, b, "sorterd/t1/cmd/result")
 	var mu sync.Mutex
 	var got []Command
@@ -221,7 +177,7 @@ func TestCommands(t *testing.T) {
 	defer cancel()
 	go p.Run(ctx, time.Second)
 	waitFor(t, "connect", p.Connected)
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.url()).SetClientID("sender"))
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("sender"))
 	c.Connect().Wait()
 	defer c.Disconnect(100)
 	for _, m := range []string{`{"cmd":"pause"}`, `not json`, `{"cmd":"fly"}`, `{"cmd":"boom"}`, `{"cmd":"test_flap","bin":"glass","id":"42"}`} {

@@ -20,6 +20,7 @@ var version = "dev"
 const usage = `sorterd — camera-based waste-sorting station
 
 Usage:
+  sorterd [--config FILE]               run the station (default /etc/sorterd/sorterd.yaml)
   sorterd --once IMG [IMG...] [flags]   classify images and exit
   sorterd bench [flags]                 measure the camera path and raw TFLite invoke
   sorterd train --data DIR [flags]      train the garbage head, export one .tflite
@@ -64,9 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return cmdOnce(ctx, args, stdout, stderr)
 		}
 	}
-	fmt.Fprint(stderr, usage)
-	fmt.Fprintln(stderr, "sorterd: the station daemon is not built yet; use --once, bench or version")
-	return 2
+	return cmdDaemon(ctx, args, stderr)
 }
 
 // parseInterspersed parses flags that may come after positional arguments

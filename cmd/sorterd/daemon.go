@@ -1,0 +1,340 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sorterd/sorterd/actuator"
+	"github.com/sorterd/sorterd/camera"
+	"github.com/sorterd/sorterd/config"
+	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/pipeline"
+	"github.com/sorterd/sorterd/publish"
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpioreg"
+	"periph.io/x/host/v3"
+)
+
+// cmdDaemon runs the station until SIGTERM/SIGINT; SIGHUP (or the MQTT
+// "reload" command) reloads the configuration, keeping the running one
+// when the new file does not validate.
+func cmdDaemon(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sorterd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", config.DefaultPath, "configuration `file`")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := make(chan struct{}, 1)
+	for {
+		log, _ := newLogger(stderr, cfg.LogLevel)
+		slog.SetDefault(log)
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- runStation(runCtx, cfg, log, reload) }()
+		var next *config.Config
+	wait:
+		for {
+			select {
+			case err := <-done:
+				stop()
+				if err != nil {
+					log.Error("station stopped", "err", err)
+					return 1
+				}
+				return 0
+			case <-hup:
+			case <-reload:
+			}
+			c, err := config.Load(*path)
+			if err != nil {
+				log.Error("reload refused: the running configuration stays", "err", err)
+				continue
+			}
+			next = &c
+			break wait
+		}
+		log.Info("reloading configuration", "file", *path)
+		sdNotify("RELOADING=1")
+		stop()
+		if err := <-done; err != nil {
+			log.Error("station stopped during reload", "err", err)
+		}
+		cfg = *next
+	}
+}
+
+// runStation wires one configuration and runs it until ctx ends.
+func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload chan<- struct{}) error {
+	clf, err := infer.New(infer.Options{
+		Model: cfg.Model.Path, Labels: cfg.Model.Labels, Delegate: cfg.Model.Delegate,
+		Fallback: cfg.Model.Fallback, Threads: cfg.Model.Threads, EdgeTPUDevice: cfg.Model.EdgeTPUDevice, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer clf.Close()
+	threshold := cfg.Decision.Threshold
+	if threshold == 0 && clf.Info().Sorterd != nil {
+		threshold = clf.Info().Sorterd.Threshold
+	}
+
+	flaps := actuator.Bank{}
+	defer func() {
+		if err := flaps.CloseAll(); err != nil {
+			log.Error("closing flaps", "err", err)
+		}
+	}()
+	var bins []pipeline.Bin
+	var binNames []string
+	for _, b := range cfg.Bins {
+		f, err := actuator.New(cfg.GPIO.Driver, actuator.Options{Name: b.Name, Pin: b.Pin, ActiveLow: b.ActiveLow,
+			Hold: b.Mode == "hold", Pulse: b.Pulse.D(), Log: log})
+		if err != nil {
+			return err
+		}
+		flaps[b.Name] = f
+		bins = append(bins, pipeline.Bin{Name: b.Name, Labels: b.Labels, Reject: b.Reject, Delay: b.Delay.D()})
+		binNames = append(binNames, b.Name)
+	}
+
+	var camState sync.Map
+	src := &camera.Reconnecting{
+		Open: func() (camera.Source, error) {
+			return camera.Open(camera.Options{Source: cfg.Camera.Source, Width: cfg.Camera.Width,
+				Height: cfg.Camera.Height, FPS: cfg.Camera.FPS, Loop: cfg.Camera.Loop})
+		},
+		Min: cfg.Camera.ReconnectMin.D(), Max: cfg.Camera.ReconnectMax.D(), Log: log,
+		OnState: func(s camera.State) { camState.Store("s", s) },
+	}
+	defer src.Close()
+
+	opts := pipeline.Options{
+		Station: cfg.Station, ModelSHA: clf.SHA256(), Source: src, Classify: clf, Flaps: flaps, Bins: bins,
+		Trigger: cfg.Trigger.Mode, Every: cfg.Trigger.Every, Frames: cfg.Trigger.Frames,
+		Vote: cfg.Decision.Vote, Threshold: threshold, Conveyor: cfg.Decision.Geometry == "conveyor",
+		Cooldown: cfg.Decision.Cooldown.D(), Log: log,
+	}
+	switch cfg.Trigger.Mode {
+	case pipeline.Motion:
+		opts.Motion = camera.NewMotion(cfg.Trigger.MotionArea, float64(cfg.Trigger.MotionDelta))
+		defer opts.Motion.Close()
+	case pipeline.GPIO:
+		ch, err := presenceSensor(ctx, cfg.Trigger.Pin, cfg.Trigger.Debounce.D(), log)
+		if err != nil {
+			return err
+		}
+		opts.Presence = ch
+	}
+
+	var pub *publish.Publisher
+	var station *pipeline.Station
+	if cfg.MQTT.Enabled {
+		pub, err = publish.New(publish.Options{
+			Broker: cfg.MQTT.Broker, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password,
+			CAFile: cfg.MQTT.CAFile, CertFile: cfg.MQTT.CertFile, KeyFile: cfg.MQTT.KeyFile,
+			Prefix: cfg.MQTT.TopicPrefix, Station: cfg.Station, OutboxDir: filepath.Join(cfg.StateDir, "outbox"),
+			OutboxSize: cfg.MQTT.Outbox, Discovery: cfg.MQTT.Discovery, DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix,
+			Bins: binNames, Model: filepath.Base(cfg.Model.Path), Log: log,
+			OnCommand: func(c publish.Command) error { return command(ctx, station, c, reload) },
+		})
+		if err != nil {
+			return err
+		}
+		opts.OnEvent = func(e pipeline.Event) {
+			b, _ := json.Marshal(e)
+			if err := pub.Event(b); err != nil {
+				log.Error("event not queued", "id", e.ID, "err", err)
+			}
+		}
+	}
+	station, err = pipeline.New(opts)
+	if err != nil {
+		return err
+	}
+
+	var wg sync.WaitGroup
+	pubCtx, stopPub := context.WithCancel(context.Background())
+	defer func() { stopPub(); wg.Wait() }()
+	if pub != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); pub.Run(pubCtx, 3*time.Second) }()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(cfg.MQTT.StatsInterval.D())
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					b, _ := json.Marshal(stats(station, &camState, pub))
+					pub.Stats(b)
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); watchdog(ctx, station, cfg.Camera.StallTimeout.D(), log) }()
+
+	log.Info("station ready", "station", cfg.Station, "model", cfg.Model.Path, "delegate", clf.Delegate().String(),
+		"camera", cfg.Camera.Source, "trigger", cfg.Trigger.Mode, "threshold", threshold)
+	sdNotify("READY=1\nSTATUS=sorting")
+	err = station.Run(ctx)
+	sdNotify("STOPPING=1")
+	return err
+}
+
+// stats is the station snapshot plus camera and MQTT state.
+func stats(s *pipeline.Station, cam *sync.Map, pub *publish.Publisher) map[string]any {
+	st := s.Stats()
+	out := map[string]any{
+		"station": st.Station, "paused": st.Paused, "frames": st.Frames, "fps": st.FPS,
+		"items_per_bin": st.ItemsPerBin, "actions": st.Actions,
+		"inference_p50_ms": st.InferP50MS, "inference_p99_ms": st.InferP99MS, "uptime_s": st.UptimeS,
+	}
+	if v, ok := cam.Load("s"); ok {
+		cs := v.(camera.State)
+		out["camera"] = map[string]any{"connected": cs.Connected, "reconnects": cs.Reconnects, "last_error": cs.LastError}
+	}
+	if pub != nil {
+		out["mqtt"] = map[string]any{"connected": pub.Connected(), "outbox": pub.OutboxDepth(), "dropped": pub.Dropped()}
+	}
+	return out
+}
+
+// command carries out an MQTT command on the station's control surface.
+func command(ctx context.Context, s *pipeline.Station, c publish.Command, reload chan<- struct{}) error {
+	if s == nil {
+		return errors.New("station is starting")
+	}
+	switch c.Cmd {
+	case "pause":
+		s.Pause()
+	case "resume":
+		s.Resume()
+	case "test_flap":
+		if c.Bin == "" {
+			return errors.New(`test_flap needs "bin"`)
+		}
+		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return s.TestFlap(tctx, c.Bin)
+	case "reload":
+		select {
+		case reload <- struct{}{}:
+		default:
+		}
+	default:
+		return fmt.Errorf("unknown command %q (pause, resume, test_flap, reload)", c.Cmd)
+	}
+	return nil
+}
+
+// watchdog pings systemd (WATCHDOG=1) at half of WATCHDOG_USEC, but only
+// while frames arrive and no inference hangs: a stuck pipeline stops the
+// pings and systemd restarts the service.
+func watchdog(ctx context.Context, s *pipeline.Station, stall time.Duration, log *slog.Logger) {
+	usec, err := strconv.ParseInt(os.Getenv("WATCHDOG_USEC"), 10, 64)
+	if err != nil || usec <= 0 {
+		return
+	}
+	period := time.Duration(usec) * time.Microsecond / 2
+	t := time.NewTicker(period)
+	defer t.Stop()
+	started := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			last, inferSince := s.Progress()
+			if last.IsZero() {
+				last = started
+			}
+			switch {
+			case now.Sub(last) > stall:
+				log.Warn("watchdog: no frame", "since", last)
+			case !inferSince.IsZero() && now.Sub(inferSince) > 30*time.Second:
+				log.Warn("watchdog: inference stuck", "since", inferSince)
+			default:
+				sdNotify("WATCHDOG=1")
+			}
+		}
+	}
+}
+
+// sdNotify sends a state line to systemd when it runs the daemon
+// (Type=notify); elsewhere it does nothing.
+func sdNotify(state string) {
+	sock := os.Getenv("NOTIFY_SOCKET")
+	if sock == "" {
+		return
+	}
+	if sock[0] == '@' {
+		sock = "\x00" + sock[1:]
+	}
+	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	c.Write([]byte(state))
+}
+
+// presenceSensor watches an input pin (an IR break-beam) and sends one
+// value per item: the rising edge, debounced.
+func presenceSensor(ctx context.Context, name string, debounce time.Duration, log *slog.Logger) (<-chan time.Time, error) {
+	if _, err := host.Init(); err != nil {
+		return nil, fmt.Errorf("trigger.pin: GPIO host: %w", err)
+	}
+	p := gpioreg.ByName(name)
+	if p == nil {
+		return nil, fmt.Errorf("trigger.pin: no GPIO pin named %q", name)
+	}
+	if err := p.In(gpio.PullDown, gpio.RisingEdge); err != nil {
+		return nil, fmt.Errorf("trigger.pin %s: %w", name, err)
+	}
+	ch := make(chan time.Time, 1)
+	go func() {
+		var last time.Time
+		for ctx.Err() == nil {
+			if !p.WaitForEdge(500 * time.Millisecond) {
+				continue
+			}
+			now := time.Now()
+			if now.Sub(last) < debounce {
+				continue
+			}
+			last = now
+			select {
+			case ch <- now:
+			default:
+				log.Warn("presence edge while an item is being classified; ignored")
+			}
+		}
+	}()
+	return ch, nil
+}

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"image/color"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/sorterd/sorterd/internal/testenv"
+)
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+type recorder struct {
+	mu   sync.Mutex
+	msgs map[string][]string
+}
+
+func (r *recorder) get(topic string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.msgs[topic]...)
+}
+
+func subscribe(t *testing.T, b *testenv.Broker, filter string) *recorder {
+	r := &recorder{msgs: map[string][]string{}}
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("e2e-watch").
+		SetOnConnectHandler(func(c mqtt.Client) {
+			c.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) {
+				r.mu.Lock()
+				r.msgs[m.Topic()] = append(r.msgs[m.Topic()], string(m.Payload()))
+				r.mu.Unlock()
+			})
+		}))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal("subscriber cannot connect")
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return r
+}
+
+func eventually(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// notifySocket listens where sd_notify writes and records the lines.
+func notifySocket(t *testing.T) (*recorder, string) {
+	path := filepath.Join(t.TempDir(), "notify.sock")
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &recorder{msgs: map[string][]string{}}
+	go func() {
+		buf := make([]byte, 1024)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			r.mu.Lock()
+			for _, l := range strings.Split(string(buf[:n]), "\n") {
+				r.msgs["all"] = append(r.msgs["all"], l)
+			}
+			r.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { c.Close() })
+	return r, path
+}
+
+func (r *recorder) count(line string) int {
+	n := 0
+	for _, l := range r.get("all") {
+		if l == line {
+			n++
+		}
+	}
+	return n
+}
+
+// The station end to end: a video of items → the daemon (real OpenCV, the
+// real model, dry-run flaps) with a real mosquitto → one event per item,
+// retained status online then offline, camera loss and recovery, a bad
+// reload refused, systemd notify and watchdog.
+func TestDaemonEndToEnd(t *testing.T) {
+	wd, _ := os.Getwd()
+	model := filepath.Join(wd, "..", "..", "models", "garbage.tflite")
+	need(t, model)
+	b := testenv.StartBroker(t)
+	rec := subscribe(t, b, "sorterd/e2e/#")
+	dir := t.TempDir()
+	video := filepath.Join(dir, "tray.avi")
+	testenv.ItemsVideo(t, video, []color.RGBA{{230, 230, 230, 0}, {40, 90, 200, 0}}, 8, 10)
+	cfgPath := filepath.Join(dir, "sorterd.yaml")
+	cfg := fmt.Sprintf(`station: e2e
+log_level: info
+state_dir: %s
+camera:
+  source: %s
+  fps: 50
+  reconnect_min: 50ms
+  reconnect_max: 200ms
+  stall_timeout: 400ms
+trigger:
+  mode: motion
+  frames: 3
+  motion_area: 0.05
+  motion_delta: 25
+model:
+  path: %s
+  threads: 1
+decision:
+  cooldown: 0s
+bins:
+  - {name: glass, labels: [glass]}
+  - {name: metal, labels: [metal]}
+  - {name: paper, labels: [paper, cardboard]}
+  - {name: plastic, labels: [plastic]}
+  - {name: reject, labels: [trash], reject: true}
+gpio:
+  driver: dry-run
+mqtt:
+  broker: %s
+  stats_interval: 100ms
+`, filepath.Join(dir, "state"), video, model, b.URL())
+	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+	notes, sock := notifySocket(t)
+	t.Setenv("NOTIFY_SOCKET", sock)
+	t.Setenv("WATCHDOG_USEC", "200000")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &syncBuf{}
+	code := make(chan int, 1)
+	go func() { code <- cmdDaemon(ctx, []string{"--config", cfgPath}, logs) }()
+
+	eventually(t, "two events", 20*time.Second, func() bool { return len(rec.get("sorterd/e2e/event")) >= 2 })
+	// The video ends and its file is gone: the camera is lost, the daemon
+	// keeps running and says so.
+	os.Remove(video)
+	eventually(t, "camera lost in stats", 10*time.Second, func() bool {
+		s := rec.get("sorterd/e2e/stats")
+		return len(s) > 0 && strings.Contains(s[len(s)-1], `"connected":false`) && strings.Contains(logs.String(), "camera")
+	})
+	if n := len(rec.get("sorterd/e2e/event")); n != 2 {
+		t.Fatalf("%d events for 2 items", n)
+	}
+	if notes.count("READY=1") != 1 {
+		t.Errorf("READY sent %d times", notes.count("READY=1"))
+	}
+	// Without frames the watchdog pings stop.
+	pings := notes.count("WATCHDOG=1")
+	if pings == 0 {
+		t.Error("no watchdog ping while frames flowed")
+	}
+	time.Sleep(700 * time.Millisecond)
+	stalled := notes.count("WATCHDOG=1")
+	time.Sleep(500 * time.Millisecond)
+	if notes.count("WATCHDOG=1") != stalled {
+		t.Error("watchdog pings go on with a stalled camera")
+	}
+	// A reload with a broken file keeps the running configuration.
+	os.WriteFile(cfgPath, []byte(strings.Replace(cfg, "  fps: 50", "  fps: 0", 1)), 0o644)
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	eventuallyLog(t, logs, "reload refused", 5*time.Second, func() bool {
+		return strings.Contains(logs.String(), "reload refused") && strings.Contains(logs.String(), "camera.fps: must be > 0 (line 6)")
+	})
+	// The camera comes back: frames flow again and the new item is sorted.
+	testenv.ItemsVideo(t, video, []color.RGBA{{200, 160, 60, 0}}, 8, 10)
+	eventually(t, "third event", 20*time.Second, func() bool { return len(rec.get("sorterd/e2e/event")) >= 3 })
+	time.Sleep(300 * time.Millisecond)
+	os.Remove(video)
+	cancel()
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Errorf("exit %d\n%s", c, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("daemon did not stop within 10 s of SIGTERM")
+	}
+	events := rec.get("sorterd/e2e/event")
+	if len(events) != 3 {
+		t.Errorf("%d events, want 3", len(events))
+	}
+	for _, e := range events {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(e), &ev); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"id", "ts", "station", "label", "score", "top", "bin", "action", "frames", "latency_ms", "model"} {
+			if _, ok := ev[k]; !ok {
+				t.Errorf("event lacks %q: %s", k, e)
+			}
+		}
+	}
+	st := rec.get("sorterd/e2e/status")
+	if len(st) < 2 || st[0] != "online" || st[len(st)-1] != "offline" {
+		t.Errorf("status %v", st)
+	}
+	if notes.count("STOPPING=1") < 1 {
+		t.Error("no STOPPING=1")
+	}
+}
+
+func eventuallyLog(t *testing.T, logs *syncBuf, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; log:\n%s", what, logs.String())
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}

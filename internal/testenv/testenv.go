@@ -1,0 +1,133 @@
+// Package testenv holds test fixtures shared by several packages' tests:
+// a real mosquitto broker on a free port, and generated videos of items.
+// Nothing in the daemon imports it.
+package testenv
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"gocv.io/x/gocv"
+)
+
+// Broker is a mosquitto process on a loopback port.
+type Broker struct {
+	t    testing.TB
+	Port int
+	cmd  *exec.Cmd
+	conf string
+}
+
+func mosquitto(t testing.TB) string {
+	for _, p := range []string{"/usr/sbin/mosquitto", "/usr/bin/mosquitto"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("mosquitto"); err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("mosquitto is not installed (make test installs it)")
+	}
+	t.Skip("mosquitto is not installed")
+	return ""
+}
+
+// StartBroker starts mosquitto and stops it when the test ends.
+func StartBroker(t testing.TB) *Broker {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "mosquitto.conf")
+	// Persistence, so that a restart (Stop, Start) keeps subscribers'
+	// sessions: a test's subscriber then misses nothing published while it
+	// was reconnecting.
+	os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\n", port, dir)), 0o644)
+	b := &Broker{t: t, Port: port, conf: conf}
+	b.Start()
+	t.Cleanup(b.Stop)
+	return b
+}
+
+// Start (re)starts the broker on its port.
+func (b *Broker) Start() {
+	b.cmd = exec.Command(mosquitto(b.t), "-c", b.conf)
+	if err := b.cmd.Start(); err != nil {
+		b.t.Fatal(err)
+	}
+	for i := 0; i < 200; i++ {
+		if c, err := net.Dial("tcp", b.Addr()); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.t.Fatal("mosquitto did not start")
+}
+
+// Stop ends the broker (SIGTERM: it saves its sessions first).
+func (b *Broker) Stop() {
+	if b.cmd != nil && b.cmd.Process != nil {
+		b.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { b.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			b.cmd.Process.Kill()
+			<-done
+		}
+		b.cmd = nil
+	}
+}
+
+// Addr is host:port; URL is tcp://host:port.
+func (b *Broker) Addr() string { return fmt.Sprintf("127.0.0.1:%d", b.Port) }
+func (b *Broker) URL() string  { return "tcp://" + b.Addr() }
+
+// ItemsVideo writes an MJPEG video: the empty tray for gap frames, then
+// each item (a coloured box) for hold frames followed by gap empty frames.
+func ItemsVideo(t testing.TB, path string, items []color.RGBA, hold, gap int) {
+	tmp := path + ".tmp.avi"
+	w, err := gocv.VideoWriterFile(tmp, "MJPG", 20, 320, 240, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := func(c *color.RGBA) {
+		m := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(60, 60, 60, 0), 240, 320, gocv.MatTypeCV8UC3)
+		if c != nil {
+			gocv.Rectangle(&m, image.Rect(80, 50, 240, 190), *c, -1)
+		}
+		w.Write(m)
+		m.Close()
+	}
+	for i := 0; i < gap; i++ {
+		frame(nil)
+	}
+	for _, c := range items {
+		c := c
+		for i := 0; i < hold; i++ {
+			frame(&c)
+		}
+		for i := 0; i < gap; i++ {
+			frame(nil)
+		}
+	}
+	w.Close()
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
