@@ -70,7 +70,7 @@ define fetch
 	  chmod 644 "$(MODELS)/$(1).part"; mv "$(MODELS)/$(1).part" "$(MODELS)/$(1)"; fi
 endef
 
-.PHONY: build run test deps opencv tflite mosquitto model base-model models train bench fmt vet race fuzz clean version
+.PHONY: install verify-unit build run test deps opencv tflite mosquitto model base-model models train bench fmt vet race fuzz clean version
 
 build: deps
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/sorterd ./cmd/sorterd
@@ -83,6 +83,7 @@ test: deps models
 	$(GO) vet -tags matprofile ./...
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); [ -z "$$bad" ] || { echo "gofmt: $$bad" >&2; exit 1; }
 	$(GO) test -tags matprofile -count=1 ./...
+	@if command -v systemd-analyze >/dev/null; then $(MAKE) -s verify-unit && echo "systemd-analyze verify: ok"; fi
 
 race: deps models
 	$(GO) test -tags matprofile -race -count=1 ./...
@@ -153,3 +154,27 @@ version: build
 
 clean:
 	rm -rf bin out
+
+# Install under $(DESTDIR)$(PREFIX): binary, the TFLite libraries it
+# links (rpath set to their installed place), the model, the unit and an
+# example configuration (never overwriting one that exists).
+LIBDIR := $(PREFIX)/lib/sorterd
+install: deps model
+	CGO_LDFLAGS="-L$(TFLITE_DIR)/lib -Wl,-rpath,$(LIBDIR)" $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" \
+	  -o bin/sorterd.install ./cmd/sorterd
+	install -D -m 0755 bin/sorterd.install $(DESTDIR)$(PREFIX)/bin/sorterd
+	install -D -m 0644 $(TFLITE_DIR)/lib/libtensorflowlite_c.so $(DESTDIR)$(LIBDIR)/libtensorflowlite_c.so
+	install -D -m 0644 $(TFLITE_DIR)/lib/libexternal_delegate_obj.so $(DESTDIR)$(LIBDIR)/libexternal_delegate_obj.so
+	install -D -m 0644 $(DEFAULT_MODEL) $(DESTDIR)$(PREFIX)/share/sorterd/models/garbage.tflite
+	sed 's#/usr/local/bin/sorterd#$(PREFIX)/bin/sorterd#' systemd/sorterd.service > bin/sorterd.service
+	install -D -m 0644 bin/sorterd.service $(DESTDIR)/etc/systemd/system/sorterd.service
+	install -D -m 0644 systemd/sysusers.conf $(DESTDIR)/usr/lib/sysusers.d/sorterd.conf
+	install -D -m 0644 sorterd.example.yaml $(DESTDIR)$(PREFIX)/share/sorterd/sorterd.example.yaml
+	[ -e $(DESTDIR)/etc/sorterd/sorterd.yaml ] || install -D -m 0640 sorterd.example.yaml $(DESTDIR)/etc/sorterd/sorterd.yaml
+	@echo "installed; then: systemd-sysusers && systemctl daemon-reload && systemctl enable --now sorterd"
+
+# systemd-analyze verify on the unit (with a stand-in binary path).
+verify-unit:
+	@tmp=$$(mktemp -d); sed "s#/usr/local/bin/sorterd#$$tmp/sorterd#" systemd/sorterd.service > $$tmp/sorterd.service; \
+	  printf '#!/bin/sh\n' > $$tmp/sorterd; chmod +x $$tmp/sorterd; \
+	  systemd-analyze verify $$tmp/sorterd.service; rc=$$?; rm -rf $$tmp; exit $$rc

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -42,6 +43,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 2
 	}
 	c.Log = log
+	slog.SetDefault(log)
 	if !*asJSON {
 		c.Out1 = stdout
 		c.Progress = os.Stderr
@@ -71,6 +73,9 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *data == "" {
 		fmt.Fprintln(stderr, "sorterd: eval needs --data DIR")
 		return 2
+	}
+	if log, err := newLogger(stderr, "warn"); err == nil {
+		slog.SetDefault(log)
 	}
 	ds, err := train.Scan(*data)
 	if err != nil {
