@@ -13,6 +13,7 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
+	"periph.io/x/conn/v3/physic"
 	"periph.io/x/host/v3"
 )
 
@@ -34,7 +35,11 @@ type Options struct {
 	ActiveLow bool   // the driver opens the flap on a low level
 	Hold      bool   // hold open until Close instead of pulsing
 	Pulse     time.Duration
-	Log       *slog.Logger
+	// Servo drives a hobby servo by PWM (50 Hz, 1–2 ms pulses) between
+	// ClosedAngle and OpenAngle (degrees, 0–180) instead of a level.
+	Servo                  bool
+	OpenAngle, ClosedAngle float64
+	Log                    *slog.Logger
 }
 
 // Driver makes flaps; drivers are registered by name.
@@ -123,8 +128,23 @@ func NewGPIO(o Options, pin gpio.PinOut) (*GPIOFlap, error) {
 	return f, nil
 }
 
-func (f *GPIOFlap) level(open bool) gpio.Level {
-	return gpio.Level(open != f.o.ActiveLow)
+// set moves the flap: a level, or a servo angle through PWM.
+func (f *GPIOFlap) set(open bool) error {
+	if !f.o.Servo {
+		return f.pin.Out(gpio.Level(open != f.o.ActiveLow))
+	}
+	angle := f.o.ClosedAngle
+	if open {
+		angle = f.o.OpenAngle
+	}
+	return f.pin.PWM(servoDuty(angle), 50*physic.Hertz)
+}
+
+// servoDuty maps 0–180° to a 1–2 ms pulse in a 20 ms period.
+func servoDuty(angle float64) gpio.Duty {
+	angle = max(0, min(180, angle))
+	ms := 1 + angle/180
+	return gpio.Duty(float64(gpio.DutyMax) * ms / 20)
 }
 
 // Name of the bin.
@@ -134,8 +154,8 @@ func (f *GPIOFlap) Name() string { return f.o.Name }
 func (f *GPIOFlap) Open(ctx context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.pin.Out(f.level(true)); err != nil {
-		_ = f.pin.Out(f.level(false))
+	if err := f.set(true); err != nil {
+		_ = f.set(false)
 		return fmt.Errorf("flap %s: open %s: %w", f.o.Name, f.o.Pin, err)
 	}
 	if f.o.Hold {
@@ -147,7 +167,7 @@ func (f *GPIOFlap) Open(ctx context.Context) error {
 	case <-t.C:
 	case <-ctx.Done():
 	}
-	if err := f.pin.Out(f.level(false)); err != nil {
+	if err := f.set(false); err != nil {
 		return fmt.Errorf("flap %s: close %s: %w", f.o.Name, f.o.Pin, err)
 	}
 	return ctx.Err()
@@ -155,7 +175,7 @@ func (f *GPIOFlap) Open(ctx context.Context) error {
 
 // Close puts the flap in its closed state.
 func (f *GPIOFlap) Close() error {
-	if err := f.pin.Out(f.level(false)); err != nil {
+	if err := f.set(false); err != nil {
 		return fmt.Errorf("flap %s: close %s: %w", f.o.Name, f.o.Pin, err)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
+	"periph.io/x/conn/v3/physic"
 )
 
 // recPin is periph's test pin with a log of every level written.
@@ -130,5 +131,26 @@ func TestBankCloseAllAndRegistry(t *testing.T) {
 	}
 	if _, err := New("relay-board", Options{Name: "x"}); err == nil {
 		t.Error("unknown driver accepted")
+	}
+}
+
+func TestServoAngles(t *testing.T) {
+	p := newPin("GPIO12")
+	f, err := NewGPIO(Options{Name: "glass", Servo: true, OpenAngle: 90, ClosedAngle: 0, Pulse: 10 * time.Millisecond}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := gpio.DutyMax / 20 // 1 ms of 20 ms
+	if p.D != closed || p.F != 50*physic.Hertz {
+		t.Fatalf("closed: duty %v freq %v, want %v at 50 Hz", p.D, p.F, closed)
+	}
+	f.o.Hold = true
+	f.Open(context.Background())
+	if want := gpio.DutyMax * 3 / 40; p.D != want {
+		t.Errorf("open at 90°: duty %v, want %v (1.5 ms)", p.D, want)
+	}
+	f.Close()
+	if p.D != closed {
+		t.Errorf("not back at 0°: %v", p.D)
 	}
 }

@@ -94,6 +94,11 @@ type Bin struct {
 	Mode      string   `yaml:"mode"`  // pulse or hold
 	Pulse     Duration `yaml:"pulse"` // pulse length
 	Delay     Duration `yaml:"delay"` // conveyor: camera → flap travel time
+	// Servo: drive a hobby servo by PWM between these angles instead of
+	// switching a level.
+	Servo       bool    `yaml:"servo"`
+	OpenAngle   float64 `yaml:"open_angle"`
+	ClosedAngle float64 `yaml:"closed_angle"`
 }
 
 // GPIO selects the driver.
@@ -422,6 +427,12 @@ func (c *Config) validate(root *yaml.Node) Errors {
 		}
 		if b.Delay < 0 {
 			bad(p+".delay", "must be >= 0")
+		}
+		if b.OpenAngle < 0 || b.OpenAngle > 180 {
+			bad(p+".open_angle", "must be in 0..180")
+		}
+		if b.ClosedAngle < 0 || b.ClosedAngle > 180 {
+			bad(p+".closed_angle", "must be in 0..180")
 		}
 	}
 	if rejects != 1 && len(c.Bins) > 0 {

@@ -110,7 +110,7 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 	var binNames []string
 	for _, b := range cfg.Bins {
 		f, err := actuator.New(cfg.GPIO.Driver, actuator.Options{Name: b.Name, Pin: b.Pin, ActiveLow: b.ActiveLow,
-			Hold: b.Mode == "hold", Pulse: b.Pulse.D(), Log: log})
+			Hold: b.Mode == "hold", Pulse: b.Pulse.D(), Servo: b.Servo, OpenAngle: b.OpenAngle, ClosedAngle: b.ClosedAngle, Log: log})
 		if err != nil {
 			return err
 		}

@@ -158,6 +158,28 @@ mqtt:
 	go func() { code <- cmdDaemon(ctx, []string{"--config", cfgPath}, logs) }()
 
 	eventually(t, "two events", 20*time.Second, func() bool { return len(rec.get("sorterd/e2e/event")) >= 2 })
+	// Commands over MQTT reach the control surface; bad ones are answered.
+	cc := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("e2e-cmd"))
+	cc.Connect().Wait()
+	defer cc.Disconnect(100)
+	for _, m := range []string{`{"cmd":"pause"}`, `{"cmd":"test_flap","bin":"glass"}`, `{"cmd":"fly"}`, `}{`, `{"cmd":"test_flap","bin":"attic"}`} {
+		cc.Publish("sorterd/e2e/cmd", 1, false, m).Wait()
+	}
+	eventually(t, "command results", 5*time.Second, func() bool { return len(rec.get("sorterd/e2e/cmd/result")) == 5 })
+	res := rec.get("sorterd/e2e/cmd/result")
+	for i, want := range []string{`"ok":true`, `"ok":true`, `unknown command`, `invalid command`, `no bin \"attic\"`} {
+		if !strings.Contains(res[i], want) {
+			t.Errorf("command result %d = %s, want %s", i, res[i], want)
+		}
+	}
+	eventually(t, "paused in stats", 5*time.Second, func() bool {
+		s := rec.get("sorterd/e2e/stats")
+		return len(s) > 0 && strings.Contains(s[len(s)-1], `"paused":true`)
+	})
+	if !strings.Contains(logs.String(), "flap open (dry run)") {
+		t.Error("test_flap did not move the flap")
+	}
+	cc.Publish("sorterd/e2e/cmd", 1, false, `{"cmd":"resume"}`).Wait()
 	// The video ends and its file is gone: the camera is lost, the daemon
 	// keeps running and says so.
 	os.Remove(video)
