@@ -42,8 +42,9 @@ func mosquitto(t testing.TB) string {
 	return ""
 }
 
-// StartBroker starts mosquitto and stops it when the test ends.
-func StartBroker(t testing.TB) *Broker {
+// StartBroker starts mosquitto and stops it when the test ends; extra
+// lines are appended to its configuration (a TLS listener, say).
+func StartBroker(t testing.TB, extra ...string) *Broker {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +56,16 @@ func StartBroker(t testing.TB) *Broker {
 	// Persistence, so that a restart (Stop, Start) keeps subscribers'
 	// sessions: a test's subscriber then misses nothing published while it
 	// was reconnecting.
-	os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\n", port, dir)), 0o644)
+	text := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\n", port, dir)
+	if os.Geteuid() == 0 {
+		// As root, mosquitto would switch to its own user, which cannot
+		// read the test's private temporary files.
+		text += "user root\n"
+	}
+	for _, e := range extra {
+		text += e + "\n"
+	}
+	os.WriteFile(conf, []byte(text), 0o644)
 	b := &Broker{t: t, Port: port, conf: conf}
 	b.Start()
 	t.Cleanup(b.Stop)
@@ -130,4 +140,14 @@ func ItemsVideo(t testing.TB, path string, items []color.RGBA, hold, gap int) {
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// FreePort returns a loopback port nobody listens on.
+func FreePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
