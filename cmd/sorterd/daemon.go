@@ -199,9 +199,21 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 	wg.Add(1)
 	go func() { defer wg.Done(); watchdog(ctx, station, cfg.Camera.StallTimeout.D(), log) }()
 
+	// READY once the model is loaded and the camera gave a frame; a camera
+	// still missing after a few seconds is reported, and the daemon keeps
+	// retrying it rather than failing its start.
+	status := "sorting"
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	if f, err := src.Read(wctx); err == nil {
+		f.Close()
+	} else if ctx.Err() == nil {
+		status = "waiting for the camera: " + src.State().LastError
+		log.Warn("camera not available yet; retrying", "camera", cfg.Camera.Source, "err", src.State().LastError)
+	}
+	cancel()
 	log.Info("station ready", "station", cfg.Station, "model", cfg.Model.Path, "delegate", clf.Delegate().String(),
-		"camera", cfg.Camera.Source, "trigger", cfg.Trigger.Mode, "threshold", threshold)
-	sdNotify("READY=1\nSTATUS=sorting")
+		"camera", cfg.Camera.Source, "trigger", cfg.Trigger.Mode, "threshold", threshold, "status", status)
+	sdNotify("READY=1\nSTATUS=" + status)
 	err = station.Run(ctx)
 	sdNotify("STOPPING=1")
 	return err

@@ -158,6 +158,9 @@ mqtt:
 	go func() { code <- cmdDaemon(ctx, []string{"--config", cfgPath}, logs) }()
 
 	eventually(t, "two events", 20*time.Second, func() bool { return len(rec.get("sorterd/e2e/event")) >= 2 })
+	// The video ends and its file is gone: the camera is lost, the daemon
+	// keeps running and says so.
+	os.Remove(video)
 	// Commands over MQTT reach the control surface; bad ones are answered.
 	cc := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("e2e-cmd"))
 	cc.Connect().Wait()
@@ -180,9 +183,6 @@ mqtt:
 		t.Error("test_flap did not move the flap")
 	}
 	cc.Publish("sorterd/e2e/cmd", 1, false, `{"cmd":"resume"}`).Wait()
-	// The video ends and its file is gone: the camera is lost, the daemon
-	// keeps running and says so.
-	os.Remove(video)
 	eventually(t, "camera lost in stats", 10*time.Second, func() bool {
 		s := rec.get("sorterd/e2e/stats")
 		return len(s) > 0 && strings.Contains(s[len(s)-1], `"connected":false`) && strings.Contains(logs.String(), "camera")
