@@ -113,7 +113,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 	rec := subscribe(t, b, "sorterd/e2e/#")
 	dir := t.TempDir()
 	video := filepath.Join(dir, "tray.avi")
-	testenv.ItemsVideo(t, video, []color.RGBA{{230, 230, 230, 0}, {40, 90, 200, 0}}, 8, 10)
+	testenv.ItemsVideo(t, video, []color.RGBA{{230, 230, 230, 0}, {40, 90, 200, 0}}, 8, 20)
 	cfgPath := filepath.Join(dir, "sorterd.yaml")
 	cfg := fmt.Sprintf(`station: e2e
 log_level: info
@@ -239,10 +239,10 @@ mqtt:
 			}
 		}
 	}
-	st := rec.get("sorterd/e2e/status")
-	if len(st) < 2 || st[0] != "online" || st[len(st)-1] != "offline" {
-		t.Errorf("status %v", st)
-	}
+	eventually(t, "status online then offline", 5*time.Second, func() bool {
+		st := rec.get("sorterd/e2e/status")
+		return len(st) >= 2 && st[0] == "online" && st[len(st)-1] == "offline"
+	})
 	if notes.count("STOPPING=1") < 1 {
 		t.Error("no STOPPING=1")
 	}
