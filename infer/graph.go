@@ -105,7 +105,8 @@ var errGraph = errors.New("cannot edit model")
 
 // ReadGraph parses a whole model for editing.
 func ReadGraph(data []byte) (g *Graph, err error) {
-	if _, err := ParseModel(data); err != nil {
+	m, err := ParseModel(data)
+	if err != nil {
 		return nil, err
 	}
 	defer fbCatch(&err)
@@ -114,16 +115,7 @@ func ReadGraph(data []byte) (g *Graph, err error) {
 	if root.has(5) {
 		return nil, fmt.Errorf("%w: deprecated metadata_buffer field", errGraph)
 	}
-	g = &Graph{Version: root.u32(0, 0), Description: root.str(3)}
-	ocs, _ := root.vec(1, 4)
-	for j := 0; j < ocs.n; j++ {
-		t := ocs.table(j)
-		code := int32(t.u8(0, 0))
-		if c := t.i32(3, 0); c > code {
-			code = c
-		}
-		g.OpCodes = append(g.OpCodes, OpCode{Builtin: code, Custom: t.str(1), Version: t.i32(2, 1)})
-	}
+	g = &Graph{Version: m.Version, Description: m.Description, OpCodes: m.OpCodes}
 	sgs, _ := root.vec(2, 4)
 	if sgs.n != 1 {
 		return nil, fmt.Errorf("%w: %d subgraphs, want 1", errGraph, sgs.n)

@@ -1,6 +1,7 @@
 package infer
 
 import (
+	"github.com/sorterd/sorterd/internal/testenv"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,19 +17,7 @@ func repoRoot(t testing.TB) string {
 	return filepath.Dir(filepath.Dir(file))
 }
 
-// need returns a file the test cannot run without. Models come from
-// `make models`, photos from ../shared: a user's clone without them skips,
-// CI (CI=true) fails, so a missing install step cannot pass as green.
-func need(t testing.TB, path string) string {
-	t.Helper()
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("missing %s under CI: %v", path, err)
-		}
-		t.Skipf("missing %s (run make models; ../shared holds the photos): %v", path, err)
-	}
-	return path
-}
+func need(t testing.TB, path string) string { t.Helper(); return testenv.Need(t, path) }
 
 func modelPath(t testing.TB, name string) string {
 	return need(t, filepath.Join(repoRoot(t), "models", name))

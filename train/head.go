@@ -6,6 +6,7 @@ import (
 	"math"
 	"sync"
 
+	"github.com/sorterd/sorterd/infer"
 	"gonum.org/v1/gonum/optimize"
 )
 
@@ -197,24 +198,8 @@ func (h *Head) Logits(x []float32) []float32 {
 // Probs of one feature vector.
 func (h *Head) Probs(x []float32) []float32 {
 	l := h.Logits(x)
-	softmax(l)
+	infer.Softmax(l)
 	return l
-}
-
-func softmax(s []float32) {
-	mx := float32(math.Inf(-1))
-	for _, v := range s {
-		mx = max(mx, v)
-	}
-	var sum float64
-	for i, v := range s {
-		e := math.Exp(float64(v - mx))
-		s[i] = float32(e)
-		sum += e
-	}
-	for i := range s {
-		s[i] = float32(float64(s[i]) / sum)
-	}
 }
 
 func argmax(s []float32) int {

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/internal/testenv"
 	"gocv.io/x/gocv"
 )
 
@@ -30,16 +31,7 @@ func repoRoot() string {
 	return filepath.Dir(filepath.Dir(file))
 }
 
-func need(t testing.TB, path string) string {
-	t.Helper()
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("missing %s under CI: %v", path, err)
-		}
-		t.Skipf("missing %s: %v", path, err)
-	}
-	return path
-}
+func need(t testing.TB, path string) string { t.Helper(); return testenv.Need(t, path) }
 
 func baseModel(t testing.TB, name string) string {
 	return need(t, filepath.Join(repoRoot(), "models", name))

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"flag"
+	"github.com/sorterd/sorterd/internal/testenv"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -28,16 +29,7 @@ func repoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-func need(t *testing.T, path string) string {
-	t.Helper()
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("missing %s under CI: %v", path, err)
-		}
-		t.Skipf("missing %s: %v", path, err)
-	}
-	return path
-}
+func need(t testing.TB, path string) string { t.Helper(); return testenv.Need(t, path) }
 
 func model(t *testing.T) string {
 	return need(t, filepath.Join(repoRoot(), "models", "tf2_mobilenet_v2_1.0_224_ptq.tflite"))

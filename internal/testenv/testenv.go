@@ -151,3 +151,17 @@ func FreePort(t testing.TB) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// Need returns path if it exists. Models come from `make models` and
+// photos from ../shared: a user's clone without them skips the test; CI
+// (CI=true) fails it, so a missing install step cannot pass as green.
+func Need(t testing.TB, path string) string {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("missing %s under CI: %v", path, err)
+		}
+		t.Skipf("missing %s (run make models; ../shared holds the photos): %v", path, err)
+	}
+	return path
+}
