@@ -72,6 +72,9 @@ type Model struct {
 	Threads       int    `yaml:"threads"`
 	Fallback      bool   `yaml:"fallback"`
 	EdgeTPUDevice string `yaml:"edgetpu_device"`
+	// TTA: extra views of each frame classified and averaged
+	// (flip, rot180, rot90, rot270, vflip, transpose, ...).
+	TTA []string `yaml:"tta"`
 }
 
 // Decision turns an item's frames into one bin.
@@ -158,7 +161,7 @@ func Default() Config {
 			ReconnectMin: Duration(500 * time.Millisecond), ReconnectMax: Duration(30 * time.Second),
 			StallTimeout: Duration(5 * time.Second)},
 		Trigger:  Trigger{Mode: "continuous", Every: 15, Frames: 3, Debounce: Duration(50 * time.Millisecond), MotionArea: 0.02, MotionDelta: 30},
-		Model:    Model{Path: "/usr/local/share/sorterd/models/garbage.tflite", Delegate: "xnnpack", Fallback: true},
+		Model:    Model{Path: "/usr/local/share/sorterd/models/garbage.tflite", Delegate: "xnnpack", Fallback: true, TTA: []string{"flip", "rot180"}},
 		Decision: Decision{Vote: "mean", Geometry: "chute", Cooldown: Duration(time.Second)},
 		GPIO:     GPIO{Driver: "periph"},
 		MQTT: MQTT{Enabled: true, Broker: "tcp://127.0.0.1:1883", TopicPrefix: "sorterd", Outbox: 10000,

@@ -45,7 +45,11 @@ type Options struct {
 	// Features loads a feature extractor: no labels, any output shape,
 	// read with Embed instead of Classify.
 	Features bool
-	Logger   *slog.Logger
+	// TTA names extra views (see Views: "flip", "rot180", ...) that
+	// Classify also runs, averaging the probabilities: test-time
+	// augmentation, one more inference per view.
+	TTA    []string
+	Logger *slog.Logger
 }
 
 // Score is one class and its probability.
@@ -91,6 +95,7 @@ type Classifier struct {
 	lutQ     [3][256]byte
 	closeMu  sync.Once
 	log      *slog.Logger
+	tta      []View
 }
 
 // interp is one interpreter with everything it owns.
@@ -102,6 +107,7 @@ type interp struct {
 	handle  cgo.Handle
 	in, out *tflite.Tensor
 	resized gocv.Mat
+	view    gocv.Mat // scratch for TTA views
 }
 
 func (p *interp) close() {
@@ -120,9 +126,11 @@ func (p *interp) close() {
 		p.handle.Delete()
 		p.handle = 0
 	}
-	if p.resized.Ptr() != nil {
-		p.resized.Close()
-		p.resized = gocv.Mat{}
+	for _, m := range []*gocv.Mat{&p.resized, &p.view} {
+		if m.Ptr() != nil {
+			m.Close()
+			*m = gocv.Mat{}
+		}
 	}
 }
 
@@ -147,7 +155,11 @@ func New(o Options) (*Classifier, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	c := &Classifier{opts: o, log: o.Logger}
+	tta, err := ViewsByName(o.TTA)
+	if err != nil {
+		return nil, fmt.Errorf("tta: %w", err)
+	}
+	c := &Classifier{opts: o, log: o.Logger, tta: tta}
 	if err := c.load(); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("load model %s: %w", o.Model, err)
@@ -326,6 +338,7 @@ func (c *Classifier) build(del *cDelegate) (_ *interp, rep DelegateReport, _ err
 	p.in = p.it.GetInputTensor(0)
 	p.out = p.it.GetOutputTensor(0)
 	p.resized = gocv.NewMat()
+	p.view = gocv.NewMat()
 	return p, rep, nil
 }
 
@@ -567,21 +580,63 @@ func (c *Classifier) Classify(ctx context.Context, img gocv.Mat, k int) (Result,
 		return Result{}, err
 	}
 	defer func() { c.pool <- p }()
+	if c.opts.Features {
+		return Result{}, fmt.Errorf("classify: %s is loaded as a feature extractor", c.opts.Model)
+	}
 	var r Result
-	t0 := time.Now()
-	if err := c.preprocess(p, img); err != nil {
+	run := func(m gocv.Mat) error {
+		t0 := time.Now()
+		if err := c.preprocess(p, m); err != nil {
+			return err
+		}
+		t1 := time.Now()
+		if st := p.it.Invoke(); st != tflite.OK {
+			return fmt.Errorf("invoke: %s", strings.Join(p.rep.take(), "; "))
+		}
+		t2 := time.Now()
+		s := c.scores(p)
+		if r.Scores == nil {
+			r.Scores = s
+		} else {
+			for i, v := range s {
+				r.Scores[i] += v
+			}
+		}
+		r.Timing.Preprocess += t1.Sub(t0)
+		r.Timing.Invoke += t2.Sub(t1)
+		r.Timing.Postprocess += time.Since(t2)
+		return nil
+	}
+	if err := run(img); err != nil {
 		return r, err
 	}
-	t1 := time.Now()
-	if st := p.it.Invoke(); st != tflite.OK {
-		return r, fmt.Errorf("invoke: %s", strings.Join(p.rep.take(), "; "))
+	for _, v := range c.tta {
+		t0 := time.Now()
+		v.Apply(img, &p.view)
+		r.Timing.Preprocess += time.Since(t0)
+		if err := run(p.view); err != nil {
+			return r, err
+		}
 	}
-	t2 := time.Now()
-	r.Scores = c.scores(p)
+	if n := float32(1 + len(c.tta)); n > 1 {
+		for i := range r.Scores {
+			r.Scores[i] /= n
+		}
+	}
+	t := time.Now()
 	r.Top = TopK(r.Scores, c.labels, k)
 	r.Score = r.Top[0]
-	r.Timing = Timing{Preprocess: t1.Sub(t0), Invoke: t2.Sub(t1), Postprocess: time.Since(t2)}
+	r.Timing.Postprocess += time.Since(t)
 	return r, nil
+}
+
+// TTA names the test-time views Classify averages over (besides the image).
+func (c *Classifier) TTA() []string {
+	var out []string
+	for _, v := range c.tta {
+		out = append(out, v.Name)
+	}
+	return out
 }
 
 // preprocess fills the input tensor from a BGR (or gray/BGRA) Mat: resize

@@ -328,3 +328,49 @@ func TestFramesOfOtherTypes(t *testing.T) {
 func qp(scale float64, zp int) tflite.QuantizationParams {
 	return tflite.QuantizationParams{Scale: scale, ZeroPoint: zp}
 }
+
+// TTA averages the probabilities of the image and its views: the same as
+// classifying each transformed image alone and averaging by hand.
+func TestTTAAveragesViews(t *testing.T) {
+	photo := trashnetPhotos(t, 1)[1]
+	plain := newClassifier(t, Options{Model: modelPath(t, ptqModel), Delegate: DelegateCPU})
+	tta := newClassifier(t, Options{Model: modelPath(t, ptqModel), Delegate: DelegateCPU, TTA: []string{"flip", "rot180"}})
+	img, err := ReadImageFile(photo, ImageLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	want := make([]float64, len(plain.Labels()))
+	views, _ := ViewsByName([]string{"flip", "rot180"})
+	mats := []gocv.Mat{img}
+	for _, v := range views {
+		m := gocv.NewMat()
+		defer m.Close()
+		v.Apply(img, &m)
+		mats = append(mats, m)
+	}
+	for _, m := range mats {
+		r, err := plain.Classify(context.Background(), m, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range r.Scores {
+			want[i] += float64(s) / 3
+		}
+	}
+	got, err := tta.Classify(context.Background(), img, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if math.Abs(float64(got.Scores[i])-want[i]) > 1e-5 {
+			t.Fatalf("class %d: TTA %v, averaged by hand %v", i, got.Scores[i], want[i])
+		}
+	}
+	if s := sum(got.Scores); math.Abs(s-1) > 0.01 {
+		t.Errorf("TTA scores sum to %.3f", s)
+	}
+	if _, err := New(Options{Model: modelPath(t, ptqModel), TTA: []string{"upside-down"}}); err == nil {
+		t.Error("unknown view accepted")
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"image"
 	"io"
 	"log/slog"
 	"math"
@@ -23,33 +22,13 @@ import (
 	"gocv.io/x/gocv"
 )
 
-// Augment is a label-preserving transform of a photo. TrashNet photos are
-// not consistently upright (about a quarter are rotated 180°), so flips and
-// quarter turns are all fair.
-type Augment struct {
-	Name  string
-	apply func(src gocv.Mat, dst *gocv.Mat)
-}
+// Augment is a label-preserving transform of a photo; the views are
+// infer's (the same ones Classify can use for test-time augmentation).
+type Augment = infer.View
 
 // Augments in the order --augment N takes them (the identity is always
 // first and not counted).
-var Augments = []Augment{
-	{"id", func(s gocv.Mat, d *gocv.Mat) { s.CopyTo(d) }},
-	{"flip", func(s gocv.Mat, d *gocv.Mat) { gocv.Flip(s, d, 1) }},
-	{"rot180", func(s gocv.Mat, d *gocv.Mat) { gocv.Rotate(s, d, gocv.Rotate180Clockwise) }},
-	{"rot90", func(s gocv.Mat, d *gocv.Mat) { gocv.Rotate(s, d, gocv.Rotate90Clockwise) }},
-	{"rot270", func(s gocv.Mat, d *gocv.Mat) { gocv.Rotate(s, d, gocv.Rotate90CounterClockwise) }},
-	{"vflip", func(s gocv.Mat, d *gocv.Mat) { gocv.Flip(s, d, 0) }},
-	{"crop85", func(s gocv.Mat, d *gocv.Mat) {
-		w, h := s.Cols()*85/100, s.Rows()*85/100
-		r := s.Region(image.Rect((s.Cols()-w)/2, (s.Rows()-h)/2, (s.Cols()-w)/2+w, (s.Rows()-h)/2+h))
-		r.CopyTo(d)
-		r.Close()
-	}},
-	{"bright", func(s gocv.Mat, d *gocv.Mat) { s.ConvertToWithParams(d, gocv.MatTypeCV8UC3, 1.15, 12) }},
-	{"dark", func(s gocv.Mat, d *gocv.Mat) { s.ConvertToWithParams(d, gocv.MatTypeCV8UC3, 0.85, -12) }},
-	{"transpose", func(s gocv.Mat, d *gocv.Mat) { gocv.Transpose(s, d) }},
-}
+var Augments = append([]Augment{{Name: "id", Apply: func(s gocv.Mat, d *gocv.Mat) { s.CopyTo(d) }}}, infer.Views...)
 
 // AugmentSet returns the identity plus the first n augmentations.
 func AugmentSet(n int) []Augment {
@@ -287,7 +266,7 @@ func (e *Extractor) one(ctx context.Context, path string, aug Augment) ([]float3
 	if aug.Name != "id" {
 		dst := gocv.NewMat()
 		defer dst.Close()
-		aug.apply(img, &dst)
+		aug.Apply(img, &dst)
 		src = dst
 	}
 	e.Calls.Add(1)

@@ -233,7 +233,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	for i, j := range sp.Test {
 		testItems[i] = ds.Items[j]
 	}
-	rep.ExportTest, err = EvalModel(ctx, c.Out, ds.Classes, testItems, c.Delegate)
+	rep.ExportTest, err = EvalModel(ctx, infer.Options{Model: c.Out, Delegate: c.Delegate}, ds.Classes, testItems)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate exported model: %w", err)
 	}
@@ -360,8 +360,9 @@ func logitRange(h *Head, x [][]float32) (lo, hi float32) {
 // package (the path the daemon uses) and scores it. The model's labels
 // are matched to the data's class names; a class the model does not know
 // counts as an error for every image of it.
-func EvalModel(ctx context.Context, model string, classes []string, items []Item, delegate string) (Metrics, error) {
-	c, err := infer.New(infer.Options{Model: model, Delegate: delegate, Fallback: true})
+func EvalModel(ctx context.Context, o infer.Options, classes []string, items []Item) (Metrics, error) {
+	o.Fallback = true
+	c, err := infer.New(o)
 	if err != nil {
 		return Metrics{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/sorterd/sorterd/config"
+	"github.com/sorterd/sorterd/infer"
 )
 
 // cmdConfig: `sorterd config check [FILE]` validates a configuration file
@@ -21,6 +22,10 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 	c, err := config.Load(path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if _, err := infer.ViewsByName(c.Model.TTA); err != nil {
+		fmt.Fprintf(stderr, "%s:\nmodel.tta: %v\n", path, err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: ok (station %s, %d bins, camera %s, model %s)\n", path, c.Station, len(c.Bins), c.Camera.Source, c.Model.Path)

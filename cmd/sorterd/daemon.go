@@ -90,6 +90,7 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 	clf, err := infer.New(infer.Options{
 		Model: cfg.Model.Path, Labels: cfg.Model.Labels, Delegate: cfg.Model.Delegate,
 		Fallback: cfg.Model.Fallback, Threads: cfg.Model.Threads, EdgeTPUDevice: cfg.Model.EdgeTPUDevice, Logger: log,
+		TTA: cfg.Model.TTA,
 	})
 	if err != nil {
 		return err

@@ -67,6 +67,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	delegate := fs.String("delegate", infer.DelegateXNNPACK, "cpu, xnnpack, edgetpu or gpu")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	plot := fs.String("plot", "", "write the confusion matrix as a PNG `file`")
+	tta := fs.String("tta", defaultTTA, "test-time views to average, comma-separated (\"\" for none)")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return 2
 	}
@@ -82,7 +83,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		errLine(stderr, err)
 		return 2
 	}
-	m, err := train.EvalModel(ctx, *model, ds.Classes, ds.Items, *delegate)
+	m, err := train.EvalModel(ctx, infer.Options{Model: *model, Delegate: *delegate, TTA: splitList(*tta)}, ds.Classes, ds.Items)
 	if err != nil {
 		errLine(stderr, err)
 		return 2
