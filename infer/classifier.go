@@ -494,9 +494,8 @@ func (c *Classifier) buildLUTWith(q tflite.QuantizationParams) {
 }
 
 // quantize maps a real value to the tensor's storage: q = real/scale + zp,
-// rounded and clamped to the type's range. Scale 0 means unquantized raw
-// 8-bit input, which takes the pixel value itself via real*std+mean upstream
-// being identity only when the caller set mean 0, std 1.
+// rounded and clamped to the type's range. A scale of 0 marks an 8-bit
+// input without quantization parameters: the value is stored as is.
 func quantize(real float32, q tflite.QuantizationParams, t TensorType) byte {
 	if q.Scale == 0 {
 		v := math.Round(float64(real))
