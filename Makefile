@@ -95,6 +95,8 @@ bench: build model
 fuzz: deps
 	$(GO) test -run '^$$' -fuzz FuzzParseModel -fuzztime 30s ./infer/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeImage -fuzztime 30s ./infer/
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./config/
+	$(GO) test -run '^$$' -fuzz FuzzCommand -fuzztime 30s ./publish/
 
 deps: opencv tflite mosquitto
 
