@@ -41,6 +41,9 @@ func cmdDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
+		if errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintf(stderr, "sorterd: the station needs a configuration (start from sorterd.example.yaml, or --config FILE); for one photo: sorterd --once IMG. See sorterd help.\n")
+		}
 		return 2
 	}
 	hup := make(chan os.Signal, 1)
