@@ -24,18 +24,9 @@ type Graph struct {
 	Metadata    []GraphMetadata
 }
 
-// GraphTensor is a tensor with its quantization.
-type GraphTensor struct {
-	Name           string
-	Shape          []int32
-	ShapeSignature []int32
-	Type           TensorType
-	Buffer         uint32
-	Scale          []float32
-	ZeroPoint      []int64
-	QuantDim       int32
-	Min, Max       []float32
-}
+// GraphTensor is a tensor with its quantization (the same record
+// ParseModel reads).
+type GraphTensor = TensorInfo
 
 // GraphOp is one operator; builtin options are kept as typed scalar fields.
 type GraphOp struct {
@@ -121,6 +112,7 @@ func ReadGraph(data []byte) (g *Graph, err error) {
 		return nil, fmt.Errorf("%w: %d subgraphs, want 1", errGraph, sgs.n)
 	}
 	sg := sgs.table(0)
+	// Tensors come from ParseModel; refuse what Graph cannot carry over.
 	ts, _ := sg.vec(0, 4)
 	for j := 0; j < ts.n; j++ {
 		t := ts.table(j)
@@ -129,28 +121,11 @@ func ReadGraph(data []byte) (g *Graph, err error) {
 				return nil, fmt.Errorf("%w: tensor %d uses schema field %d (variable/sparse tensors are not supported)", errGraph, j, f)
 			}
 		}
-		gt := GraphTensor{Name: t.str(3), Type: TensorType(int8(t.u8(1, 0))), Buffer: t.u32(2, 0)}
-		if v, ok := t.vec(0, 4); ok {
-			gt.Shape = v.int32s()
+		if q, ok := t.sub(4); ok && (q.has(4) || q.has(5)) {
+			return nil, fmt.Errorf("%w: tensor %d has custom quantization details", errGraph, j)
 		}
-		if v, ok := t.vec(7, 4); ok {
-			gt.ShapeSignature = v.int32s()
-		}
-		if q, ok := t.sub(4); ok {
-			if q.has(4) || q.has(5) {
-				return nil, fmt.Errorf("%w: tensor %d has custom quantization details", errGraph, j)
-			}
-			gt.Min, gt.Max = floats(q, 0), floats(q, 1)
-			gt.Scale = floats(q, 2)
-			if v, ok := q.vec(3, 8); ok {
-				for k := 0; k < v.n; k++ {
-					gt.ZeroPoint = append(gt.ZeroPoint, v.i64(k))
-				}
-			}
-			gt.QuantDim = q.i32(6, 0)
-		}
-		g.Tensors = append(g.Tensors, gt)
 	}
+	g.Tensors = m.Tensors
 	if v, ok := sg.vec(1, 4); ok {
 		g.Inputs = v.int32s()
 	}

@@ -59,12 +59,15 @@ func (t TensorType) String() string {
 
 // TensorInfo is a tensor as the model file declares it.
 type TensorInfo struct {
-	Name      string
-	Shape     []int32
-	Type      TensorType
-	Buffer    uint32
-	Scale     []float32
-	ZeroPoint []int64
+	Name           string
+	Shape          []int32
+	ShapeSignature []int32
+	Type           TensorType
+	Buffer         uint32
+	Scale          []float32
+	ZeroPoint      []int64
+	QuantDim       int32
+	Min, Max       []float32
 }
 
 // OpCode is one entry of the model's operator table.
@@ -268,12 +271,12 @@ func parseTensor(t fbTable) TensorInfo {
 	if v, ok := t.vec(0, 4); ok {
 		ti.Shape = v.int32s()
 	}
+	if v, ok := t.vec(7, 4); ok {
+		ti.ShapeSignature = v.int32s()
+	}
 	if q, ok := t.sub(4); ok {
-		if v, ok := q.vec(2, 4); ok {
-			for j := 0; j < v.n; j++ {
-				ti.Scale = append(ti.Scale, v.f32(j))
-			}
-		}
+		ti.Min, ti.Max, ti.Scale = floats(q, 0), floats(q, 1), floats(q, 2)
+		ti.QuantDim = q.i32(6, 0)
 		if v, ok := q.vec(3, 8); ok {
 			for j := 0; j < v.n; j++ {
 				ti.ZeroPoint = append(ti.ZeroPoint, v.i64(j))

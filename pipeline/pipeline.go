@@ -99,8 +99,7 @@ type Station struct {
 	perAction  map[string]int
 	frames     int64
 	lastFrame  time.Time
-	inferStart time.Time // non-zero while an inference runs
-	lastInfer  time.Time
+	inferStart time.Time       // non-zero while an inference runs
 	latencies  []time.Duration // recent inference times (ring)
 	latIdx     int
 	flapsWG    sync.WaitGroup // scheduled conveyor actuations
@@ -338,7 +337,6 @@ func (s *Station) classify(ctx context.Context, it *item, m gocv.Mat) error {
 	d := time.Since(t0)
 	s.mu.Lock()
 	s.inferStart = time.Time{}
-	s.lastInfer = time.Now()
 	if len(s.latencies) < 1000 {
 		s.latencies = append(s.latencies, d)
 	} else {

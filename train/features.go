@@ -45,6 +45,7 @@ type Extractor struct {
 	modelKey string
 	cacheDir string
 	dim      int
+	workers  int // one goroutine per interpreter
 	// Calls counts backbone invocations (tests check the cache with it).
 	Calls atomic.Int64
 	mu    sync.Mutex
@@ -116,7 +117,7 @@ func NewExtractor(o ExtractorOptions) (*Extractor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Extractor{c: c, modelKey: key, cacheDir: o.CacheDir, dim: dim,
+	return &Extractor{c: c, modelKey: key, cacheDir: o.CacheDir, dim: dim, workers: o.Workers,
 		cache: map[string]map[[32]byte][]float32{}, log: o.Logger}, nil
 }
 
@@ -205,8 +206,7 @@ func (e *Extractor) Features(ctx context.Context, items []Item, aug Augment, pro
 		wg       sync.WaitGroup
 		firstErr error
 	)
-	workers := runtime.NumCPU()
-	for k := 0; k < workers; k++ {
+	for k := 0; k < e.workers; k++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

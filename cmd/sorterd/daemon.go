@@ -223,20 +223,34 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 	return err
 }
 
-// stats is the station snapshot plus camera and MQTT state.
-func stats(s *pipeline.Station, cam *sync.Map, pub *publish.Publisher) map[string]any {
-	st := s.Stats()
-	out := map[string]any{
-		"station": st.Station, "paused": st.Paused, "frames": st.Frames, "fps": st.FPS,
-		"items_per_bin": st.ItemsPerBin, "actions": st.Actions,
-		"inference_p50_ms": st.InferP50MS, "inference_p99_ms": st.InferP99MS, "uptime_s": st.UptimeS,
-	}
+// stationStats is what the stats topic carries: the station's own
+// snapshot plus the camera and MQTT state the station does not know.
+type stationStats struct {
+	pipeline.Stats
+	Camera *cameraStats `json:"camera,omitempty"`
+	MQTT   *mqttStats   `json:"mqtt,omitempty"`
+}
+
+type cameraStats struct {
+	Connected  bool   `json:"connected"`
+	Reconnects int    `json:"reconnects"`
+	LastError  string `json:"last_error"`
+}
+
+type mqttStats struct {
+	Connected bool `json:"connected"`
+	Outbox    int  `json:"outbox"`
+	Dropped   int  `json:"dropped"`
+}
+
+func stats(s *pipeline.Station, cam *sync.Map, pub *publish.Publisher) stationStats {
+	out := stationStats{Stats: s.Stats()}
 	if v, ok := cam.Load("s"); ok {
 		cs := v.(camera.State)
-		out["camera"] = map[string]any{"connected": cs.Connected, "reconnects": cs.Reconnects, "last_error": cs.LastError}
+		out.Camera = &cameraStats{Connected: cs.Connected, Reconnects: cs.Reconnects, LastError: cs.LastError}
 	}
 	if pub != nil {
-		out["mqtt"] = map[string]any{"connected": pub.Connected(), "outbox": pub.OutboxDepth(), "dropped": pub.Dropped()}
+		out.MQTT = &mqttStats{Connected: pub.Connected(), Outbox: pub.OutboxDepth(), Dropped: pub.Dropped()}
 	}
 	return out
 }
