@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"regexp"
 	"strconv"
@@ -128,8 +129,12 @@ type MQTT struct {
 
 // HTTP is the operator's web page and API.
 type HTTP struct {
-	Listen string `yaml:"listen"`
-	Token  string `yaml:"token"`
+	Enabled bool   `yaml:"enabled"`
+	Listen  string `yaml:"listen"`
+	// Token, when set, is required as "Authorization: Bearer TOKEN" by the
+	// API; TokenForAll extends it to /healthz and /metrics.
+	Token       string `yaml:"token"`
+	TokenForAll bool   `yaml:"token_for_all"`
 }
 
 // Duration is a time.Duration written as "250ms", "2s".
@@ -166,7 +171,7 @@ func Default() Config {
 		GPIO:     GPIO{Driver: "periph"},
 		MQTT: MQTT{Enabled: true, Broker: "tcp://127.0.0.1:1883", TopicPrefix: "sorterd", Outbox: 10000,
 			StatsInterval: Duration(30 * time.Second), Discovery: true, DiscoveryPrefix: "homeassistant"},
-		HTTP: HTTP{Listen: "127.0.0.1:8080"},
+		HTTP: HTTP{Enabled: true, Listen: "127.0.0.1:8080"},
 	}
 }
 
@@ -442,6 +447,14 @@ func (c *Config) validate(root *yaml.Node) Errors {
 		bad("bins", "exactly one bin must have reject: true (found %d)", rejects)
 	}
 	oneOf("gpio.driver", c.GPIO.Driver, "periph", "dry-run")
+	if c.HTTP.Enabled {
+		if _, port, err := net.SplitHostPort(c.HTTP.Listen); err != nil || port == "" {
+			bad("http.listen", "%q must be host:port, like 127.0.0.1:8080 or :8080", c.HTTP.Listen)
+		}
+		if c.HTTP.TokenForAll && c.HTTP.Token == "" {
+			bad("http.token_for_all", "needs http.token")
+		}
+	}
 	if c.MQTT.Enabled {
 		if !regexp.MustCompile(`^(tcp|ssl|tls|mqtt|mqtts|ws|wss)://`).MatchString(c.MQTT.Broker) {
 			bad("mqtt.broker", "%q needs a scheme, like tcp://host:1883 or ssl://host:8883", c.MQTT.Broker)

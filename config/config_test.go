@@ -47,6 +47,7 @@ func TestInvalidFields(t *testing.T) {
 		{"    reject: true ", "    reject: false ", "bins: exactly one bin must have reject: true (found 0)"},
 		{"broker: tcp://127.0.0.1:1883", "broker: 127.0.0.1:1883", "mqtt.broker: \"127.0.0.1:1883\" needs a scheme"},
 		{"station: station1 ", "station: \"my station\" ", "station: must be letters"},
+		{"  listen: 127.0.0.1:8080", "  listen: 8080", `http.listen: "8080" must be host:port, like 127.0.0.1:8080 or :8080 (line 88)`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.want, func(t *testing.T) {

@@ -68,6 +68,12 @@ type Options struct {
 
 	OnEvent func(Event)
 	Log     *slog.Logger
+
+	// Recent is how many decided items (with their frames) are kept for
+	// the web page; 0 means 50.
+	Recent int
+	// SamplesDir receives corrected items as <class>/<id>.jpg.
+	SamplesDir string
 }
 
 // Event is one decided item, as published on MQTT.
@@ -94,15 +100,26 @@ type Station struct {
 	log     *slog.Logger
 	started time.Time
 
-	mu         sync.Mutex
-	perBin     map[string]int
-	perAction  map[string]int
-	frames     int64
-	lastFrame  time.Time
-	inferStart time.Time       // non-zero while an inference runs
-	latencies  []time.Duration // recent inference times (ring)
-	latIdx     int
-	flapsWG    sync.WaitGroup // scheduled conveyor actuations
+	mu          sync.Mutex
+	perBin      map[string]int
+	perAction   map[string]int
+	frames      int64
+	lastFrame   time.Time
+	inferStart  time.Time       // non-zero while an inference runs
+	latencies   []time.Duration // recent inference times (ring)
+	latIdx      int
+	hist        Histogram
+	dropped     map[string]int64
+	sorted      map[BinAction]int
+	recent      []*record
+	corrections map[string]int
+	flapsWG     sync.WaitGroup // scheduled conveyor actuations
+
+	corrMu    sync.Mutex
+	liveMu    sync.Mutex
+	latest    gocv.Mat // the last frame read, for the live view
+	latestAt  time.Time
+	itemFrame gocv.Mat // the frame the item in flight was last classified on (Run's goroutine only)
 }
 
 // New checks the wiring.
@@ -116,7 +133,11 @@ func New(o Options) (*Station, error) {
 	if o.Every < 1 {
 		o.Every = 1
 	}
-	s := &Station{o: o, binOf: map[string]string{}, log: o.Log, perBin: map[string]int{}, perAction: map[string]int{}}
+	if o.Recent < 1 {
+		o.Recent = 50
+	}
+	s := &Station{o: o, binOf: map[string]string{}, log: o.Log, perBin: map[string]int{}, perAction: map[string]int{},
+		dropped: map[string]int64{}, sorted: map[BinAction]int{}, corrections: map[string]int{}, hist: newHistogram()}
 	for _, b := range o.Bins {
 		if _, ok := o.Flaps[b.Name]; !ok {
 			return nil, fmt.Errorf("bin %s has no flap", b.Name)
@@ -197,6 +218,41 @@ type Stats struct {
 	InferP99MS  float64        `json:"inference_p99_ms"`
 	UptimeS     float64        `json:"uptime_s"`
 	LastFrame   string         `json:"last_frame,omitempty"`
+	// Dropped counts frames read but not looked at, by reason (paused,
+	// cooldown, error: the classifier failed on it).
+	Dropped     map[string]int64 `json:"frames_dropped"`
+	Corrections map[string]int   `json:"corrections"`
+	// Sorted counts items by bin and action (what metrics label them by).
+	Sorted    map[BinAction]int `json:"-"`
+	Inference Histogram         `json:"-"`
+}
+
+// BinAction is a bin and what happened there (sort or reject).
+type BinAction struct{ Bin, Action string }
+
+// Histogram is the inference-time distribution in Prometheus' shape:
+// cumulative counts per upper bound (seconds).
+type Histogram struct {
+	Bounds []float64
+	Counts []uint64
+	Count  uint64
+	Sum    float64
+}
+
+func newHistogram() Histogram {
+	b := []float64{.005, .01, .02, .03, .05, .075, .1, .15, .2, .3, .5, 1, 2, 5}
+	return Histogram{Bounds: b, Counts: make([]uint64, len(b))}
+}
+
+func (h *Histogram) observe(d time.Duration) {
+	v := d.Seconds()
+	for i, b := range h.Bounds {
+		if v <= b {
+			h.Counts[i]++
+		}
+	}
+	h.Count++
+	h.Sum += v
 }
 
 // Stats returns counters since start.
@@ -204,7 +260,18 @@ func (s *Station) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Stats{Station: s.o.Station, Paused: s.paused.Load(), Frames: s.frames,
-		ItemsPerBin: map[string]int{}, Actions: map[string]int{}}
+		ItemsPerBin: map[string]int{}, Actions: map[string]int{}, Dropped: map[string]int64{}, Corrections: map[string]int{},
+		Inference: Histogram{Bounds: s.hist.Bounds, Counts: append([]uint64(nil), s.hist.Counts...), Count: s.hist.Count, Sum: s.hist.Sum}}
+	st.Sorted = make(map[BinAction]int, len(s.sorted))
+	for k, v := range s.sorted {
+		st.Sorted[k] = v
+	}
+	for k, v := range s.dropped {
+		st.Dropped[k] = v
+	}
+	for k, v := range s.corrections {
+		st.Corrections[k] = v
+	}
 	for k, v := range s.perBin {
 		st.ItemsPerBin[k] = v
 	}
@@ -241,12 +308,22 @@ type item struct {
 // the item in flight has been decided, scheduled flaps have fired, and
 // every flap is closed.
 func (s *Station) Run(ctx context.Context) error {
+	s.mu.Lock()
 	s.started = time.Now()
+	s.mu.Unlock()
+	s.itemFrame = gocv.NewMat()
 	defer func() {
 		s.flapsWG.Wait()
 		if err := actuator.Bank(s.o.Flaps).CloseAll(); err != nil {
 			s.log.Error("closing flaps", "err", err)
 		}
+		s.itemFrame.Close()
+		s.liveMu.Lock()
+		if s.latest.Ptr() != nil {
+			s.latest.Close()
+			s.latest = gocv.Mat{}
+		}
+		s.liveMu.Unlock()
 	}()
 	var cur *item
 	var seen int64
@@ -279,7 +356,9 @@ func (s *Station) Run(ctx context.Context) error {
 		s.frames++
 		s.lastFrame = f.At
 		s.mu.Unlock()
-		if s.paused.Load() || f.At.Before(cooldownUntil) {
+		s.keepLatest(f.Mat, f.At)
+		if paused := s.paused.Load(); paused || f.At.Before(cooldownUntil) {
+			s.drop(map[bool]string{true: "paused", false: "cooldown"}[paused])
 			cur = nil
 			f.Close()
 			continue
@@ -313,6 +392,7 @@ func (s *Station) Run(ctx context.Context) error {
 		f.Close()
 		if err != nil {
 			s.log.Error("classify", "err", err)
+			s.drop("error")
 			cur = nil
 			continue
 		}
@@ -337,6 +417,7 @@ func (s *Station) classify(ctx context.Context, it *item, m gocv.Mat) error {
 	d := time.Since(t0)
 	s.mu.Lock()
 	s.inferStart = time.Time{}
+	s.hist.observe(d)
 	if len(s.latencies) < 1000 {
 		s.latencies = append(s.latencies, d)
 	} else {
@@ -355,7 +436,14 @@ func (s *Station) classify(ctx context.Context, it *item, m gocv.Mat) error {
 	}
 	it.votes[r.Index]++
 	it.frames++
+	m.CopyTo(&s.itemFrame)
 	return nil
+}
+
+func (s *Station) drop(reason string) {
+	s.mu.Lock()
+	s.dropped[reason]++
+	s.mu.Unlock()
 }
 
 // decide votes over the item's frames, picks the bin and fires its flap
@@ -393,6 +481,8 @@ func (s *Station) decide(ctx context.Context, it *item) {
 		Top: infer.TopK(mean, labels, 3), Bin: bin, Action: action, Frames: it.frames,
 		Model: prefix(s.o.ModelSHA, 12),
 	}
+	rec := &record{ev: ev}
+	s.remember(rec)
 	fire := func() {
 		opened := time.Now()
 		ev.TS = opened.UTC().Format(time.RFC3339Nano)
@@ -403,6 +493,8 @@ func (s *Station) decide(ctx context.Context, it *item) {
 		s.mu.Lock()
 		s.perBin[bin]++
 		s.perAction[action]++
+		s.sorted[BinAction{bin, action}]++
+		rec.ev, rec.fired = ev, true
 		s.mu.Unlock()
 		s.log.Info("item", "id", ev.ID, "label", label, "score", ev.Score, "bin", bin, "action", action, "latency_ms", ev.LatencyMS)
 		if s.o.OnEvent != nil {
@@ -419,15 +511,16 @@ func (s *Station) decide(ctx context.Context, it *item) {
 	}
 	if delay <= 0 {
 		fire()
-		return
+	} else {
+		// Conveyor: the item travels on; this one fires on its own
+		// schedule (a shutdown waits for it rather than dropping it).
+		s.flapsWG.Add(1)
+		time.AfterFunc(delay, func() {
+			defer s.flapsWG.Done()
+			fire()
+		})
 	}
-	// Conveyor: the item travels on; this one fires on its own schedule
-	// (a shutdown waits for it rather than dropping it).
-	s.flapsWG.Add(1)
-	time.AfterFunc(delay, func() {
-		defer s.flapsWG.Done()
-		fire()
-	})
+	s.attachFrame(rec, s.itemFrame)
 }
 
 func newID() string {

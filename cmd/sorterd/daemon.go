@@ -23,6 +23,7 @@ import (
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/publish"
+	"github.com/sorterd/sorterd/web"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
 	"periph.io/x/host/v3"
@@ -138,7 +139,7 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 		Station: cfg.Station, ModelSHA: clf.SHA256(), Source: src, Classify: clf, Flaps: flaps, Bins: bins,
 		Trigger: cfg.Trigger.Mode, Every: cfg.Trigger.Every, Frames: cfg.Trigger.Frames,
 		Vote: cfg.Decision.Vote, Threshold: threshold, Conveyor: cfg.Decision.Geometry == "conveyor",
-		Cooldown: cfg.Decision.Cooldown.D(), Log: log,
+		Cooldown: cfg.Decision.Cooldown.D(), Log: log, SamplesDir: filepath.Join(cfg.StateDir, "samples"),
 	}
 	switch cfg.Trigger.Mode {
 	case pipeline.Motion:
@@ -194,7 +195,7 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 				case <-ctx.Done():
 					return
 				case <-t.C:
-					b, _ := json.Marshal(stats(station, &camState, pub))
+					b, _ := json.Marshal(stationStats{station.Stats(), links(&camState, pub)})
 					pub.Stats(b)
 				}
 			}
@@ -202,6 +203,25 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); watchdog(ctx, station, cfg.Camera.StallTimeout.D(), log) }()
+	if cfg.HTTP.Enabled {
+		srv, err := web.New(web.Options{
+			Listen: cfg.HTTP.Listen, Token: cfg.HTTP.Token, TokenAll: cfg.HTTP.TokenForAll,
+			Classifier: clf, Station: station, Links: func() web.Links { return links(&camState, pub) },
+			Bins: bins, Threshold: threshold, Stall: cfg.Camera.StallTimeout.D(), Version: version, Log: log,
+		})
+		if err != nil {
+			return err
+		}
+		// A page that cannot listen (port taken) is reported; the station
+		// sorts on without it.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Run(ctx); err != nil {
+				log.Error("web page not served; the station goes on without it", "err", err)
+			}
+		}()
+	}
 
 	// READY once the model is loaded and the camera gave a frame; a camera
 	// still missing after a few seconds is reported, and the daemon keeps
@@ -227,32 +247,19 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 // snapshot plus the camera and MQTT state the station does not know.
 type stationStats struct {
 	pipeline.Stats
-	Camera *cameraStats `json:"camera,omitempty"`
-	MQTT   *mqttStats   `json:"mqtt,omitempty"`
+	web.Links
 }
 
-type cameraStats struct {
-	Connected  bool   `json:"connected"`
-	Reconnects int    `json:"reconnects"`
-	LastError  string `json:"last_error"`
-}
-
-type mqttStats struct {
-	Connected bool `json:"connected"`
-	Outbox    int  `json:"outbox"`
-	Dropped   int  `json:"dropped"`
-}
-
-func stats(s *pipeline.Station, cam *sync.Map, pub *publish.Publisher) stationStats {
-	out := stationStats{Stats: s.Stats()}
+func links(cam *sync.Map, pub *publish.Publisher) web.Links {
+	var l web.Links
 	if v, ok := cam.Load("s"); ok {
 		cs := v.(camera.State)
-		out.Camera = &cameraStats{Connected: cs.Connected, Reconnects: cs.Reconnects, LastError: cs.LastError}
+		l.Camera = &web.CameraLink{Connected: cs.Connected, Reconnects: cs.Reconnects, LastError: cs.LastError}
 	}
 	if pub != nil {
-		out.MQTT = &mqttStats{Connected: pub.Connected(), Outbox: pub.OutboxDepth(), Dropped: pub.Dropped()}
+		l.MQTT = &web.MQTTLink{Connected: pub.Connected(), Outbox: pub.OutboxDepth(), Dropped: pub.Dropped()}
 	}
-	return out
+	return l
 }
 
 // command carries out an MQTT command on the station's control surface.
@@ -294,24 +301,16 @@ func watchdog(ctx context.Context, s *pipeline.Station, stall time.Duration, log
 	period := time.Duration(usec) * time.Microsecond / 2
 	t := time.NewTicker(period)
 	defer t.Stop()
-	started := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			last, inferSince := s.Progress()
-			if last.IsZero() {
-				last = started
+			if err := s.Health(now, stall); err != nil {
+				log.Warn("watchdog: station not progressing", "err", err)
+				continue
 			}
-			switch {
-			case now.Sub(last) > stall:
-				log.Warn("watchdog: no frame", "since", last)
-			case !inferSince.IsZero() && now.Sub(inferSince) > 30*time.Second:
-				log.Warn("watchdog: inference stuck", "since", inferSince)
-			default:
-				sdNotify("WATCHDOG=1")
-			}
+			sdNotify("WATCHDOG=1")
 		}
 	}
 }

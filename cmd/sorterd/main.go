@@ -22,6 +22,7 @@ const usage = `sorterd — camera-based waste-sorting station
 Usage:
   sorterd [--config FILE]               run the station (default /etc/sorterd/sorterd.yaml)
   sorterd --once IMG [IMG...] [flags]   classify images and exit
+  sorterd serve [--model M] [--listen A] the classify page and API, without camera or GPIO
   sorterd bench [flags]                 measure the camera path and raw TFLite invoke
   sorterd train --data DIR [flags]      train the garbage head, export one .tflite
   sorterd eval --model M --data DIR     accuracy, per-class metrics, confusion matrix
@@ -55,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return cmdExport(args[1:], stdout, stderr)
 		case "config":
 			return cmdConfig(args[1:], stdout, stderr)
+		case "serve":
+			return cmdServe(ctx, args[1:], stderr)
 		case "help", "-h", "--help":
 			fmt.Fprint(stdout, usage)
 			return 0

@@ -62,30 +62,6 @@ func (m *modelFlags) open(stderr io.Writer) (*infer.Classifier, error) {
 	})
 }
 
-// onceResult is the --json line for one image.
-type onceResult struct {
-	Image     string               `json:"image"`
-	Label     string               `json:"label"`
-	Score     float32              `json:"score"`
-	Top       []infer.Score        `json:"top"`
-	Model     modelRef             `json:"model"`
-	Delegate  infer.DelegateReport `json:"delegate"`
-	TTA       []string             `json:"tta"`
-	LatencyMS latency              `json:"latency_ms"`
-}
-
-type modelRef struct {
-	Path   string `json:"path"`
-	SHA256 string `json:"sha256"`
-}
-
-type latency struct {
-	Decode     float64 `json:"decode"`
-	Preprocess float64 `json:"preprocess"`
-	Invoke     float64 `json:"invoke"`
-	Total      float64 `json:"total"`
-}
-
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func cmdOnce(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -123,18 +99,12 @@ func cmdOnce(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			failed++
 			continue
 		}
-		lat := latency{
-			Decode: ms(decode), Preprocess: ms(r.Timing.Preprocess), Invoke: ms(r.Timing.Invoke),
-			Total: ms(decode + r.Timing.Preprocess + r.Timing.Invoke + r.Timing.Postprocess),
-		}
+		rep := c.NewReport(path, r, decode)
 		if *asJSON {
-			_ = enc.Encode(onceResult{
-				Image: path, Label: r.Label, Score: r.Score.Score, Top: r.Top,
-				Model:    modelRef{Path: c.ModelPath(), SHA256: c.SHA256()},
-				Delegate: c.Delegate(), TTA: c.TTA(), LatencyMS: lat,
-			})
+			_ = enc.Encode(rep)
 			continue
 		}
+		lat := rep.LatencyMS
 		fmt.Fprintf(stdout, "%s: %s %.3f  (decode %.1f ms, preprocess %.1f ms, invoke %.1f ms, total %.1f ms)\n",
 			path, r.Label, r.Score.Score, lat.Decode, lat.Preprocess, lat.Invoke, lat.Total)
 		for _, s := range r.Top[1:] {

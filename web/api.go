@@ -1,0 +1,373 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/pipeline"
+)
+
+// ClassifyResponse is `sorterd --once --json`'s object plus where the
+// station would put the item.
+type ClassifyResponse struct {
+	infer.Report
+	Bin       string  `json:"bin,omitempty"`
+	Action    string  `json:"action,omitempty"`
+	Threshold float64 `json:"threshold"`
+}
+
+// classify takes a multipart upload (field "image") or a raw JPEG/PNG body.
+func (s *Server) classify(w http.ResponseWriter, r *http.Request) {
+	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil && r.Header.Get("Content-Type") != "" {
+		jsonError(w, http.StatusUnsupportedMediaType, "bad Content-Type: "+err.Error())
+		return
+	}
+	// Room for the multipart framing around the largest accepted image.
+	r.Body = http.MaxBytesReader(w, r.Body, s.o.Limits.MaxBytes+64<<10)
+	name := "upload"
+	var data []byte
+	switch ct {
+	case "image/jpeg", "image/png", "application/octet-stream":
+		data, err = io.ReadAll(r.Body)
+	case "multipart/form-data":
+		data, name, err = readPart(r.Body, params["boundary"])
+	default:
+		jsonError(w, http.StatusUnsupportedMediaType,
+			fmt.Sprintf("Content-Type %q: send multipart/form-data with an \"image\" file, or an image/jpeg or image/png body", ct))
+		return
+	}
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			jsonError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("upload larger than %d bytes", s.o.Limits.MaxBytes))
+			return
+		}
+		jsonError(w, http.StatusBadRequest, "read upload: "+err.Error())
+		return
+	}
+	t0 := time.Now()
+	img, err := infer.DecodeImage(data, s.o.Limits)
+	if err != nil {
+		code := http.StatusUnprocessableEntity
+		switch {
+		case errors.Is(err, infer.ErrImageTooLarge):
+			code = http.StatusRequestEntityTooLarge
+		case errors.Is(err, infer.ErrNotImage):
+			code = http.StatusUnsupportedMediaType
+		case errors.Is(err, infer.ErrImageEmpty):
+			code = http.StatusBadRequest
+		}
+		jsonError(w, code, name+": "+err.Error())
+		return
+	}
+	defer img.Close()
+	decode := time.Since(t0)
+	k := 5
+	if v := r.URL.Query().Get("top"); v != "" {
+		if k, err = strconv.Atoi(v); err != nil || k < 1 {
+			jsonError(w, http.StatusBadRequest, "top: want a positive integer")
+			return
+		}
+	}
+	k = min(k, len(s.o.Classifier.Labels()))
+	res, err := s.o.Classifier.Classify(r.Context(), img, k)
+	if err != nil {
+		jsonError(w, http.StatusInternalServerError, "classify: "+err.Error())
+		return
+	}
+	out := ClassifyResponse{Report: s.o.Classifier.NewReport(name, res, decode), Threshold: s.o.Threshold}
+	s.uploads.Observe(decode.Seconds() + res.Timing.Preprocess.Seconds() + res.Timing.Invoke.Seconds() + res.Timing.Postprocess.Seconds())
+	if len(s.o.Bins) > 0 {
+		bin, ok := s.binOf[res.Label]
+		out.Bin, out.Action = bin, "sort"
+		if !ok || float64(res.Score.Score) < s.o.Threshold {
+			out.Bin, out.Action = s.reject, "reject"
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// readPart returns the "image" file of a multipart body (or its first file).
+func readPart(body io.Reader, boundary string) ([]byte, string, error) {
+	if boundary == "" {
+		return nil, "", errors.New("multipart body without a boundary")
+	}
+	mr := multipart.NewReader(body, boundary)
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return nil, "", errors.New(`no "image" file in the form`)
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		if p.FormName() == "image" || p.FileName() != "" {
+			name := filepath.Base(p.FileName())
+			if name == "." || name == "/" {
+				name = "upload"
+			}
+			data, err := io.ReadAll(p)
+			return data, name, err
+		}
+	}
+}
+
+// Status is GET /api/status.
+type Status struct {
+	Version  string          `json:"version"`
+	UptimeS  float64         `json:"uptime_s"`
+	Labels   []string        `json:"labels"`
+	Bins     []string        `json:"bins"`
+	Station  *pipeline.Stats `json:"station,omitempty"`
+	Running  bool            `json:"running"`
+	Healthy  bool            `json:"healthy"`
+	Problem  string          `json:"problem,omitempty"`
+	Links    Links           `json:"links"`
+	Classify bool            `json:"classify"`
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	st := Status{Version: s.o.Version, UptimeS: time.Since(s.started).Seconds(), Labels: s.o.Classifier.Labels(),
+		Links: s.o.Links(), Classify: true, Bins: []string{}}
+	for _, b := range s.o.Bins {
+		st.Bins = append(st.Bins, b.Name)
+	}
+	if s.o.Station != nil {
+		stats := s.o.Station.Stats()
+		st.Station, st.Running = &stats, true
+		if err := s.o.Station.Health(time.Now(), s.o.Stall); err != nil {
+			st.Problem = err.Error()
+		} else {
+			st.Healthy = true
+		}
+	} else {
+		st.Healthy = true
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// station returns the station, or answers 503 in `sorterd serve`.
+func (s *Server) station(w http.ResponseWriter) Station {
+	if s.o.Station == nil {
+		jsonError(w, http.StatusServiceUnavailable, "no station here (sorterd serve classifies uploads only)")
+	}
+	return s.o.Station
+}
+
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	st := s.station(w)
+	if st == nil {
+		return
+	}
+	limit := 20
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			jsonError(w, http.StatusBadRequest, "limit: want an integer from 1 to 1000")
+			return
+		}
+		limit = n
+	}
+	items := st.Items(limit)
+	if items == nil {
+		items = []pipeline.Item{}
+	}
+	writeJSON(w, http.StatusOK, items)
+}
+
+func (s *Server) image(w http.ResponseWriter, r *http.Request) {
+	st := s.station(w)
+	if st == nil {
+		return
+	}
+	b, err := st.Image(r.PathValue("id"), r.URL.Query().Get("thumb") != "")
+	if err != nil {
+		jsonError(w, statusOf(err), err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "image/jpeg")
+	w.Header().Set("Cache-Control", "private, max-age=3600")
+	w.Write(b)
+}
+
+// LabelRequest is POST /api/events/{id}/label's body.
+type LabelRequest struct {
+	Label string `json:"label"`
+}
+
+// LabelResponse says where the sample went.
+type LabelResponse struct {
+	ID    string `json:"id"`
+	Label string `json:"label"`
+	File  string `json:"file"`
+}
+
+func (s *Server) label(w http.ResponseWriter, r *http.Request) {
+	st := s.station(w)
+	if st == nil {
+		return
+	}
+	var req LabelRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	path, err := st.Correct(r.PathValue("id"), req.Label)
+	if err != nil {
+		jsonError(w, statusOf(err), err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, LabelResponse{ID: r.PathValue("id"), Label: req.Label, File: path})
+}
+
+// readJSON decodes a small JSON body; cross-site forms cannot send one.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
+		jsonError(w, http.StatusUnsupportedMediaType, "send Content-Type: application/json")
+		return false
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		jsonError(w, http.StatusBadRequest, "bad JSON body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, pipeline.ErrNoItem):
+		return http.StatusNotFound
+	case errors.Is(err, pipeline.ErrLabel):
+		return http.StatusBadRequest
+	case errors.Is(err, pipeline.ErrNoSamples), errors.Is(err, pipeline.ErrNoFrame):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+type pausedResponse struct {
+	Paused bool `json:"paused"`
+}
+
+func (s *Server) pause(w http.ResponseWriter, r *http.Request) {
+	if st := s.station(w); st != nil {
+		st.Pause()
+		writeJSON(w, http.StatusOK, pausedResponse{true})
+	}
+}
+
+func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
+	if st := s.station(w); st != nil {
+		st.Resume()
+		writeJSON(w, http.StatusOK, pausedResponse{false})
+	}
+}
+
+func (s *Server) testFlap(w http.ResponseWriter, r *http.Request) {
+	st := s.station(w)
+	if st == nil {
+		return
+	}
+	bin := r.PathValue("bin")
+	known := false
+	for _, b := range s.o.Bins {
+		known = known || b.Name == bin
+	}
+	if !known {
+		jsonError(w, http.StatusNotFound, fmt.Sprintf("no bin %q", bin))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	if err := st.TestFlap(ctx, bin); err != nil {
+		jsonError(w, http.StatusInternalServerError, "flap "+bin+": "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"bin": bin, "result": "opened"})
+}
+
+func (s *Server) frame(w http.ResponseWriter, r *http.Request) {
+	st := s.station(w)
+	if st == nil {
+		return
+	}
+	b, at, err := st.Snapshot()
+	if err != nil {
+		jsonError(w, statusOf(err), err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "image/jpeg")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Frame-Time", at.UTC().Format(time.RFC3339Nano))
+	w.Write(b)
+}
+
+// stream is an MJPEG stream of the live view at up to 5 frames/s, for
+// players and Home Assistant's MJPEG camera.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
+	st := s.station(w)
+	if st == nil {
+		return
+	}
+	const boundary = "sorterdframe"
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "multipart/x-mixed-replace; boundary="+boundary)
+	w.Header().Set("Cache-Control", "no-store")
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	var last time.Time
+	for {
+		if b, at, err := st.Snapshot(); err == nil && at != last {
+			last = at
+			rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			var hdr bytes.Buffer
+			fmt.Fprintf(&hdr, "--%s\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n", boundary, len(b))
+			if _, err := w.Write(hdr.Bytes()); err != nil {
+				return
+			}
+			if _, err := w.Write(append(b, '\r', '\n')); err != nil {
+				return
+			}
+			if rc.Flush() != nil {
+				return
+			}
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+type health struct {
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// healthz is 200 while the pipeline progresses (frames arrive, no
+// inference hangs), 503 with the reason otherwise.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if s.o.Station == nil {
+		writeJSON(w, http.StatusOK, health{Status: "ok"})
+		return
+	}
+	if err := s.o.Station.Health(time.Now(), s.o.Stall); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, health{Status: "unhealthy", Reason: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, health{Status: "ok"})
+}

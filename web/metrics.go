@@ -1,0 +1,141 @@
+package web
+
+import (
+	"net/http"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/sorterd/sorterd/pipeline"
+)
+
+// The station's counters live in the pipeline (it also publishes them on
+// MQTT); the collector reads one snapshot per scrape instead of keeping a
+// second set of counters in step.
+
+var (
+	descInference   = prometheus.NewDesc("sorterd_inference_seconds", "Time to classify one frame (all TTA views).", nil, nil)
+	descFrames      = prometheus.NewDesc("sorterd_frames_read_total", "Frames read from the camera.", nil, nil)
+	descDropped     = prometheus.NewDesc("sorterd_frames_dropped_total", "Frames read but not looked at, by reason (paused, cooldown, error).", []string{"reason"}, nil)
+	descItems       = prometheus.NewDesc("sorterd_items_total", "Decided items by bin and action (sort, reject).", []string{"bin", "action"}, nil)
+	descCorrections = prometheus.NewDesc("sorterd_corrections_total", "Items an operator labelled, by the class given.", []string{"class"}, nil)
+	descPaused      = prometheus.NewDesc("sorterd_paused", "1 while the station is paused.", nil, nil)
+	descHealthy     = prometheus.NewDesc("sorterd_healthy", "1 while the pipeline progresses (as /healthz).", nil, nil)
+	descCamera      = prometheus.NewDesc("sorterd_camera_connected", "1 while the camera delivers frames.", nil, nil)
+	descReconnects  = prometheus.NewDesc("sorterd_camera_reconnects_total", "Times the camera was lost and reopening began.", nil, nil)
+	descMQTT        = prometheus.NewDesc("sorterd_mqtt_connected", "1 while connected to the MQTT broker.", nil, nil)
+	descOutbox      = prometheus.NewDesc("sorterd_mqtt_outbox_depth", "Events waiting in the on-disk outbox.", nil, nil)
+	descOutDropped  = prometheus.NewDesc("sorterd_mqtt_outbox_dropped_total", "Events dropped because the outbox was full.", nil, nil)
+)
+
+type collector struct{ s *Server }
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(c, ch) }
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	b := func(v bool) float64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	if st := c.s.o.Station; st != nil {
+		s := st.Stats()
+		buckets := make(map[float64]uint64, len(s.Inference.Bounds))
+		for i, ub := range s.Inference.Bounds {
+			buckets[ub] = s.Inference.Counts[i]
+		}
+		ch <- prometheus.MustNewConstHistogram(descInference, s.Inference.Count, s.Inference.Sum, buckets)
+		ch <- prometheus.MustNewConstMetric(descFrames, prometheus.CounterValue, float64(s.Frames))
+		for _, reason := range []string{"paused", "cooldown", "error"} {
+			ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(s.Dropped[reason]), reason)
+		}
+		// Every bin appears from the start, so rate() sees the first item.
+		seen := map[pipeline.BinAction]bool{}
+		for _, bin := range c.s.o.Bins {
+			actions := []string{"sort"}
+			if bin.Reject {
+				actions = append(actions, "reject")
+			}
+			for _, a := range actions {
+				k := pipeline.BinAction{Bin: bin.Name, Action: a}
+				seen[k] = true
+				ch <- prometheus.MustNewConstMetric(descItems, prometheus.CounterValue, float64(s.Sorted[k]), bin.Name, a)
+			}
+		}
+		for k, v := range s.Sorted {
+			if !seen[k] {
+				ch <- prometheus.MustNewConstMetric(descItems, prometheus.CounterValue, float64(v), k.Bin, k.Action)
+			}
+		}
+		for _, l := range c.s.o.Classifier.Labels() {
+			ch <- prometheus.MustNewConstMetric(descCorrections, prometheus.CounterValue, float64(s.Corrections[l]), l)
+		}
+		ch <- prometheus.MustNewConstMetric(descPaused, prometheus.GaugeValue, b(s.Paused))
+		ch <- prometheus.MustNewConstMetric(descHealthy, prometheus.GaugeValue, b(st.Health(time.Now(), c.s.o.Stall) == nil))
+	}
+	l := c.s.o.Links()
+	if l.Camera != nil {
+		ch <- prometheus.MustNewConstMetric(descCamera, prometheus.GaugeValue, b(l.Camera.Connected))
+		ch <- prometheus.MustNewConstMetric(descReconnects, prometheus.CounterValue, float64(l.Camera.Reconnects))
+	}
+	if l.MQTT != nil {
+		ch <- prometheus.MustNewConstMetric(descMQTT, prometheus.GaugeValue, b(l.MQTT.Connected))
+		ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(l.MQTT.Outbox))
+		ch <- prometheus.MustNewConstMetric(descOutDropped, prometheus.CounterValue, float64(l.MQTT.Dropped))
+	}
+}
+
+func (s *Server) metrics() {
+	s.reg = prometheus.NewRegistry()
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sorterd_http_requests_total", Help: "HTTP API requests by handler and status code.",
+	}, []string{"handler", "code"})
+	s.uploads = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "sorterd_classify_upload_seconds", Help: "Decode + classify time of uploaded photos.",
+		Buckets: []float64{.01, .02, .05, .1, .2, .5, 1, 2},
+	})
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "sorterd_build_info", Help: "Always 1; the labels say which sorterd runs.",
+		ConstLabels: prometheus.Labels{"version": s.o.Version, "goversion": runtime.Version()},
+	})
+	build.Set(1)
+	s.reg.MustRegister(collector{s}, s.requests, s.uploads, build,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+}
+
+func (s *Server) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{ErrorLog: slogPrinter{s}})
+}
+
+type slogPrinter struct{ s *Server }
+
+func (p slogPrinter) Println(v ...any) { p.s.o.Log.Warn("metrics", "err", v) }
+
+// count counts requests per handler and status code.
+func (s *Server) count(name string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		h.ServeHTTP(rw, r)
+		s.requests.WithLabelValues(name, strconv.Itoa(rw.code)).Inc()
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.code, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,288 @@
+// Package web is the operator's page and HTTP API: classify an uploaded
+// photo, watch the station live, list recent items and correct them,
+// pause/resume and test flaps, /healthz and Prometheus /metrics. It
+// reaches the station only through its control surface (Station).
+package web
+
+import (
+	"context"
+	"crypto/subtle"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/pipeline"
+	"gocv.io/x/gocv"
+)
+
+//go:embed static
+var static embed.FS
+
+// Classifier is what the classify page needs (*infer.Classifier).
+type Classifier interface {
+	Classify(ctx context.Context, img gocv.Mat, k int) (infer.Result, error)
+	NewReport(image string, r infer.Result, decode time.Duration) infer.Report
+	Labels() []string
+}
+
+var _ Classifier = (*infer.Classifier)(nil)
+
+// Station is the pipeline's control surface (*pipeline.Station).
+type Station interface {
+	Pause()
+	Resume()
+	TestFlap(ctx context.Context, bin string) error
+	Stats() pipeline.Stats
+	Items(limit int) []pipeline.Item
+	Image(id string, thumb bool) ([]byte, error)
+	Correct(id, class string) (string, error)
+	Snapshot() ([]byte, time.Time, error)
+	Health(now time.Time, stall time.Duration) error
+}
+
+var _ Station = (*pipeline.Station)(nil)
+
+// Links is the state of the station's connections, which the station
+// itself does not know (the daemon fills it in).
+type Links struct {
+	Camera *CameraLink `json:"camera,omitempty"`
+	MQTT   *MQTTLink   `json:"mqtt,omitempty"`
+}
+
+// CameraLink is the camera's state.
+type CameraLink struct {
+	Connected  bool   `json:"connected"`
+	Reconnects int    `json:"reconnects"`
+	LastError  string `json:"last_error"`
+}
+
+// MQTTLink is the broker connection's state.
+type MQTTLink struct {
+	Connected bool `json:"connected"`
+	Outbox    int  `json:"outbox"`
+	Dropped   int  `json:"dropped"`
+}
+
+// Options configure the server. Station may be nil (`sorterd serve`: the
+// classify page and API only).
+type Options struct {
+	Listen     string
+	Token      string // bearer token; "" for none
+	TokenAll   bool   // also for /healthz and /metrics
+	Classifier Classifier
+	Station    Station
+	Links      func() Links
+	Bins       []pipeline.Bin
+	Threshold  float64
+	Stall      time.Duration // /healthz: longest gap between frames
+	Limits     infer.ImageLimits
+	Version    string
+	Log        *slog.Logger
+}
+
+// Server is the HTTP server.
+type Server struct {
+	o        Options
+	binOf    map[string]string
+	reject   string
+	reg      *prometheus.Registry
+	handler  http.Handler
+	started  time.Time
+	requests *prometheus.CounterVec
+	uploads  prometheus.Histogram
+}
+
+// Request limits: uploads are read whole, so their size bounds memory.
+const (
+	defaultMaxUpload = 16 << 20
+	defaultMaxPixels = 24_000_000
+	maxJSONBody      = 4 << 10
+)
+
+// New builds the server; Run serves it.
+func New(o Options) (*Server, error) {
+	if o.Classifier == nil {
+		return nil, errors.New("web: no classifier")
+	}
+	if o.Listen == "" {
+		o.Listen = "127.0.0.1:8080"
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Limits.MaxBytes <= 0 {
+		o.Limits.MaxBytes = defaultMaxUpload
+	}
+	if o.Limits.MaxPixels <= 0 {
+		o.Limits.MaxPixels = defaultMaxPixels
+	}
+	if o.Stall <= 0 {
+		o.Stall = 10 * time.Second
+	}
+	if o.Links == nil {
+		o.Links = func() Links { return Links{} }
+	}
+	s := &Server{o: o, binOf: map[string]string{}, started: time.Now()}
+	for _, b := range o.Bins {
+		if b.Reject {
+			s.reject = b.Name
+		}
+		for _, l := range b.Labels {
+			s.binOf[l] = b.Name
+		}
+	}
+	s.metrics()
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler is the whole site, for tests and embedding.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run serves until ctx ends, then drains requests for up to 5 s.
+func (s *Server) Run(ctx context.Context) error {
+	l, err := net.Listen("tcp", s.o.Listen)
+	if err != nil {
+		return fmt.Errorf("http.listen %s: %w", s.o.Listen, err)
+	}
+	return s.Serve(ctx, l)
+}
+
+// Serve serves on l until ctx ends.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second, // the MJPEG stream extends its own
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.o.Log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	s.o.Log.Info("web page", "url", "http://"+l.Addr().String()+"/", "token", s.o.Token != "")
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("http: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+	}
+	<-done
+	return nil
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	pages, _ := fs.Sub(static, "static")
+	files := http.FileServerFS(pages)
+	page := func(name string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "no-cache")
+			http.ServeFileFS(w, r, pages, name)
+		}
+	}
+	mux.Handle("GET /{$}", page("index.html"))
+	mux.Handle("GET /live", page("live.html"))
+	mux.Handle("GET /items", page("items.html"))
+	mux.Handle("GET /static/", http.StripPrefix("/static/", files))
+
+	api := func(pattern string, auth bool, h http.HandlerFunc) {
+		name := strings.SplitN(pattern, " ", 2)[1]
+		var hh http.Handler = h
+		if auth {
+			hh = s.auth(hh)
+		}
+		mux.Handle(pattern, s.count(name, hh))
+	}
+	api("POST /api/classify", true, s.classify)
+	api("GET /api/status", true, s.status)
+	api("GET /api/events", true, s.events)
+	api("GET /api/events/{id}/image", true, s.image)
+	api("POST /api/events/{id}/label", true, s.label)
+	api("POST /api/pause", true, s.pause)
+	api("POST /api/resume", true, s.resume)
+	api("POST /api/flaps/{bin}/test", true, s.testFlap)
+	api("GET /api/frame", true, s.frame)
+	api("GET /api/stream", true, s.stream)
+	api("GET /healthz", s.o.TokenAll, s.healthz)
+	api("GET /metrics", s.o.TokenAll, s.metricsHandler().ServeHTTP)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		jsonError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+
+	// Browsers mark cross-site requests (Sec-Fetch-Site, Origin): a form
+	// on another site cannot pause the station or label items.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		jsonError(w, http.StatusForbidden, "cross-site request refused")
+	}))
+	return s.recover(cop.Handler(mux))
+}
+
+// auth requires the bearer token when one is configured. Pages and static
+// files carry no data and stay open; the page asks for the token on 401.
+func (s *Server) auth(h http.Handler) http.Handler {
+	if s.o.Token == "" {
+		return h
+	}
+	want := []byte("Bearer " + s.o.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sorterd"`)
+			jsonError(w, http.StatusUnauthorized, "missing or wrong bearer token (Authorization: Bearer TOKEN)")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// recover turns a handler panic into a JSON 500 and a log line.
+func (s *Server) recover(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.o.Log.Error("http handler panic", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				jsonError(w, http.StatusInternalServerError, "internal error")
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// apiError is every failed request's body.
+type apiError struct {
+	Error  string `json:"error"`
+	Status int    `json:"status"`
+}
+
+func jsonError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, apiError{Error: msg, Status: code})
+}
