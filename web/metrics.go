@@ -33,7 +33,9 @@ var (
 
 type collector struct{ s *Server }
 
-func (c collector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(c, ch) }
+// Describe sends nothing: an unchecked collector, since which series exist
+// (bins, links) is only known at scrape time.
+func (c collector) Describe(ch chan<- *prometheus.Desc) {}
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
 	b := func(v bool) float64 {

@@ -203,12 +203,17 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /static/", http.StripPrefix("/static/", files))
 
 	api := func(pattern string, auth bool, h http.HandlerFunc) {
-		name := strings.SplitN(pattern, " ", 2)[1]
+		method, path, _ := strings.Cut(pattern, " ")
 		var hh http.Handler = h
 		if auth {
 			hh = s.auth(hh)
 		}
-		mux.Handle(pattern, s.count(name, hh))
+		mux.Handle(pattern, s.count(path, hh))
+		// The path with another method: 405 in JSON, not the catch-all 404.
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", method)
+			jsonError(w, http.StatusMethodNotAllowed, r.Method+" "+r.URL.Path+": use "+method)
+		})
 	}
 	api("POST /api/classify", true, s.classify)
 	api("GET /api/status", true, s.status)

@@ -1,0 +1,135 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/sorterd/sorterd/actuator"
+	"github.com/sorterd/sorterd/camera"
+	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/internal/testenv"
+	"github.com/sorterd/sorterd/pipeline"
+)
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..")
+}
+
+func need(t testing.TB, path string) string { t.Helper(); return testenv.Need(t, path) }
+
+// photo is a TrashNet photo from ../shared.
+func photo(t testing.TB, class string, n int) string {
+	return need(t, filepath.Join(repoRoot(), "..", "shared", "data", "trashnet", class, class+itoa(n)+".jpg"))
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// classifier is the real shipped garbage model on the real TFLite runtime.
+func classifier(t testing.TB) *infer.Classifier {
+	c, err := infer.New(infer.Options{Model: need(t, filepath.Join(repoRoot(), "models", "garbage.tflite")), Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+var testBins = []pipeline.Bin{
+	{Name: "glass", Labels: []string{"glass"}},
+	{Name: "metal", Labels: []string{"metal"}},
+	{Name: "paper", Labels: []string{"paper", "cardboard"}},
+	{Name: "plastic", Labels: []string{"plastic"}},
+	{Name: "reject", Labels: []string{"trash"}, Reject: true},
+}
+
+// liveStation runs a real station (OpenCV reading a looping video of
+// TrashNet photos on a tray, the real model, dry-run flaps) until the
+// test ends.
+func liveStation(t testing.TB, c *infer.Classifier) (*pipeline.Station, string) {
+	dir := t.TempDir()
+	video := filepath.Join(dir, "tray.avi")
+	testenv.PhotosVideo(t, video, []string{photo(t, "glass", 12), photo(t, "cardboard", 3), photo(t, "metal", 1)}, 6, 6)
+	src, err := camera.Open(camera.Options{Source: video, FPS: 30, Loop: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flaps := map[string]actuator.Flap{}
+	for _, b := range testBins {
+		flaps[b.Name] = actuator.NewDryRun(actuator.Options{Name: b.Name})
+	}
+	motion := camera.NewMotion(0.05, 25)
+	samples := filepath.Join(dir, "samples")
+	s, err := pipeline.New(pipeline.Options{Station: "web", ModelSHA: c.SHA256(), Source: src, Classify: c, Flaps: flaps,
+		Bins: testBins, Trigger: pipeline.Motion, Motion: motion, Frames: 2, Vote: "mean", SamplesDir: samples})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		motion.Close()
+		src.Close()
+	})
+	return s, samples
+}
+
+// server serves o's site on a test listener.
+func server(t testing.TB, o Options) *httptest.Server {
+	if o.Bins == nil {
+		o.Bins = testBins
+	}
+	s, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+func eventually(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	end := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(end) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func do(t testing.TB, req *http.Request) (int, []byte, http.Header) {
+	t.Helper()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, b, res.Header
+}
+
+func get(t testing.TB, url string) (int, []byte, http.Header) {
+	req, _ := http.NewRequest("GET", url, nil)
+	return do(t, req)
+}
+
+func readFile(t testing.TB, p string) []byte {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
