@@ -14,11 +14,11 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/pipeline"
-	dto "github.com/prometheus/client_model/go"
 )
 
 func multipartBody(t testing.TB, field, name string, data []byte) (*bytes.Buffer, string) {
@@ -421,7 +421,9 @@ func TestMetricsMove(t *testing.T) {
 	c := classifier(t)
 	st, _ := liveStation(t, c)
 	ts := server(t, Options{Classifier: c, Station: st, Version: "test",
-		Links: func() Links { return Links{Camera: &CameraLink{Connected: true}, MQTT: &MQTTLink{Connected: true, Outbox: 3}} }})
+		Links: func() Links {
+			return Links{Camera: &CameraLink{Connected: true}, MQTT: &MQTTLink{Connected: true, Outbox: 3}}
+		}})
 	scrape := func() map[string]*dto.MetricFamily {
 		code, b, h := get(t, ts.URL+"/metrics")
 		if code != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
