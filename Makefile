@@ -70,7 +70,7 @@ define fetch
 	  chmod 644 "$(MODELS)/$(1).part"; mv "$(MODELS)/$(1).part" "$(MODELS)/$(1)"; fi
 endef
 
-.PHONY: install verify-unit build run test deps opencv tflite mosquitto model base-model models train bench fmt vet race fuzz clean version
+.PHONY: install verify-unit build run test deps opencv tflite mosquitto chromium screenshots model base-model models train bench fmt vet race fuzz clean version
 
 build: deps
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/sorterd ./cmd/sorterd
@@ -78,14 +78,15 @@ build: deps
 run: build model
 	bin/sorterd --once --model $(DEFAULT_MODEL) $(IMG)
 
-# Tests need every model (the Edge TPU one only to check it is refused).
-test: deps models
+# Tests need every model (the Edge TPU one only to check it is refused),
+# and Chromium for the web page's browser test.
+test: deps chromium models
 	$(GO) vet -tags matprofile ./...
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); [ -z "$$bad" ] || { echo "gofmt: $$bad" >&2; exit 1; }
 	$(GO) test -tags matprofile -count=1 ./...
 	@if command -v systemd-analyze >/dev/null; then $(MAKE) -s verify-unit && echo "systemd-analyze verify: ok"; fi
 
-race: deps models
+race: deps chromium models
 	$(GO) test -tags matprofile -race -count=1 ./...
 
 bench: build model
@@ -99,6 +100,17 @@ fuzz: deps
 	$(GO) test -run '^$$' -fuzz FuzzCommand -fuzztime 30s ./publish/
 
 deps: opencv tflite mosquitto
+
+# The browser test drives Debian's headless Chromium (not needed to run sorterd).
+chromium:
+	@if ! command -v chromium >/dev/null && ! [ -x /usr/bin/chromium ]; then \
+	  if command -v apt-get >/dev/null; then echo "deps: installing Debian's chromium (for the web page's browser test)"; \
+	    $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium; \
+	  else echo "deps: chromium is missing; install it for the browser test" >&2; exit 1; fi; fi
+
+# Regenerate the README's screenshots of the web page (docs/screenshots).
+screenshots: deps chromium model
+	SORTERD_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -tags matprofile -count=1 -run TestBrowser ./web/
 
 # Tests start their own broker on a free loopback port.
 mosquitto:

@@ -57,7 +57,7 @@ var testBins = []pipeline.Bin{
 func liveStation(t testing.TB, c *infer.Classifier) (*pipeline.Station, string) {
 	dir := t.TempDir()
 	video := filepath.Join(dir, "tray.avi")
-	testenv.PhotosVideo(t, video, []string{photo(t, "glass", 12), photo(t, "cardboard", 3), photo(t, "metal", 1)}, 6, 6)
+	testenv.PhotosVideo(t, video, []string{photo(t, "glass", 12), photo(t, "cardboard", 3), photo(t, "metal", 1)}, 14, 4)
 	src, err := camera.Open(camera.Options{Source: video, FPS: 30, Loop: true})
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/color"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,6 +117,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 	video := filepath.Join(dir, "tray.avi")
 	testenv.ItemsVideo(t, video, []color.RGBA{{230, 230, 230, 0}, {40, 90, 200, 0}}, 8, 20)
 	cfgPath := filepath.Join(dir, "sorterd.yaml")
+	web := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	cfg := fmt.Sprintf(`station: e2e
 log_level: info
 state_dir: %s
@@ -145,7 +148,9 @@ gpio:
 mqtt:
   broker: %s
   stats_interval: 100ms
-`, filepath.Join(dir, "state"), video, model, b.URL())
+http:
+  listen: %s
+`, filepath.Join(dir, "state"), video, model, b.URL(), web)
 	os.WriteFile(cfgPath, []byte(cfg), 0o644)
 	notes, sock := notifySocket(t)
 	t.Setenv("NOTIFY_SOCKET", sock)
@@ -158,6 +163,29 @@ mqtt:
 	go func() { code <- cmdDaemon(ctx, []string{"--config", cfgPath}, logs) }()
 
 	eventually(t, "two events", 20*time.Second, func() bool { return len(rec.get("sorterd/e2e/event")) >= 2 })
+	// The daemon serves the page and API on http.listen: the same items,
+	// the links, and metrics that count them.
+	httpGet := func(path string) (int, string) {
+		res, err := http.Get("http://" + web + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, body := httpGet("/api/events"); code != 200 || strings.Count(body, `"id"`) != 2 {
+		t.Errorf("/api/events: %d %s", code, body)
+	}
+	if code, body := httpGet("/api/status"); code != 200 || !strings.Contains(body, `"mqtt": {`) || !strings.Contains(body, `"camera": {`) {
+		t.Errorf("/api/status: %d %s", code, body)
+	}
+	if code, body := httpGet("/metrics"); code != 200 || !strings.Contains(body, "sorterd_mqtt_connected 1") || !strings.Contains(body, `sorterd_items_total{action="sort",bin="paper"}`) {
+		t.Errorf("/metrics: %d %s", code, body)
+	}
+	if code, body := httpGet("/healthz"); code != 200 {
+		t.Errorf("/healthz while sorting: %d %s", code, body)
+	}
 	// The video ends and its file is gone: the camera is lost, the daemon
 	// keeps running and says so.
 	os.Remove(video)
@@ -186,6 +214,10 @@ mqtt:
 	eventually(t, "camera lost in stats", 10*time.Second, func() bool {
 		s := rec.get("sorterd/e2e/stats")
 		return len(s) > 0 && strings.Contains(s[len(s)-1], `"connected":false`) && strings.Contains(logs.String(), "camera")
+	})
+	eventually(t, "healthz 503 without frames", 5*time.Second, func() bool {
+		code, body := httpGet("/healthz")
+		return code == 503 && strings.Contains(body, "no camera frame")
 	})
 	if n := len(rec.get("sorterd/e2e/event")); n != 2 {
 		t.Fatalf("%d events for 2 items", n)

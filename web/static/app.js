@@ -63,8 +63,9 @@ function classifyPage() {
       const top = $("top");
       top.replaceChildren(...r.top.map((s) => el("li", { "data-label": s.label },
         el("span", {}, s.label), el("span", { class: "bar" }, el("span", { style: "width:" + pct(s.score) })), el("span", {}, pct(s.score)))));
+      const views = 1 + (r.tta || []).length;
       $("timing").textContent = "inference " + (r.latency_ms.preprocess + r.latency_ms.invoke).toFixed(1) + " ms (total " +
-        r.latency_ms.total.toFixed(1) + " ms, " + (1 + r.tta.length) + " view" + (r.tta.length ? "s" : "") + ", " + r.delegate.delegate + ")";
+        r.latency_ms.total.toFixed(1) + " ms, " + views + " view" + (views > 1 ? "s" : "") + ", " + r.delegate.active + ")";
       $("result").hidden = false;
     } catch (e) { showError(e); }
   };

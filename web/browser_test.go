@@ -1,0 +1,161 @@
+package web
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// screenshotDir is where the browser test saves its screenshots:
+// $SORTERD_SCREENSHOTS (make screenshots points it at docs/screenshots,
+// which the README shows), else the git-ignored out/screenshots.
+func screenshotDir(t *testing.T) string {
+	dir := os.Getenv("SORTERD_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join(repoRoot(), "out", "screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func chromium(t *testing.T) string {
+	for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return need(t, "/usr/bin/chromium") // skips, or fails under CI
+}
+
+// The three pages in headless Chromium against a real station: upload a
+// photo and see its label and bars; see the live frame; correct an item
+// and find its file under samples/. A screenshot of each page is saved.
+func TestBrowser(t *testing.T) {
+	exe := chromium(t)
+	c := classifier(t)
+	st, samples := liveStation(t, c)
+	ts := server(t, Options{Classifier: c, Station: st, Threshold: 0.5})
+	eventually(t, "three items", 60*time.Second, func() bool { return len(st.Items(10)) >= 3 })
+	shots := screenshotDir(t)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.WindowSize(1200, 820))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancel()
+	// The first Run starts the browser; later steps get a deadline each.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start %s: %v", exe, err)
+	}
+	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	text := func(sel string, dst *string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) (err error) {
+			*dst, err = chromedp.Text(chromedp.CSS(sel))(ctx, tg)
+			return err
+		})
+	}
+	eval := func(js string, dst *int) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) (err error) {
+			*dst, err = chromedp.Evaluate[int](js)(ctx, tg)
+			return err
+		})
+	}
+	poll := func(js string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Poll[bool](js, chromedp.WithPollingTimeout(20*time.Second))(ctx, tg)
+			return err
+		})
+	}
+	png := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			buf, err := chromedp.CaptureScreenshot()(ctx, tg)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(shots, name), buf, 0o644)
+		})
+	}
+
+	// Classify: upload a photo through the file input.
+	var label, score, bin string
+	var bars int
+	run("classify page",
+		chromedp.Navigate(ts.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#drop")),
+		chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{photo(t, "cardboard", 3)}),
+		chromedp.WaitVisible(chromedp.CSS("#result")),
+		text("#label", &label), text("#score", &score), text("#bin", &bin),
+		eval(`document.querySelectorAll("#top li .bar span").length`, &bars),
+		png("classify.png"),
+	)
+	if label != "cardboard" || !strings.HasSuffix(score, "%") || bars != 6 || !strings.Contains(bin, "paper") {
+		t.Errorf("classify page shows %q %q %q with %d bars; want cardboard, a percentage, bin paper, 6 bars", label, score, bin, bars)
+	}
+
+	// Live: a camera frame is drawn, and the station state.
+	var width int
+	var state string
+	run("live page",
+		chromedp.Navigate(ts.URL+"/live"),
+		poll(`document.getElementById("frame").naturalWidth > 0 && document.querySelectorAll("#bins tbody tr").length == 5 && document.getElementById("state").textContent == "running"`),
+		eval(`document.getElementById("frame").naturalWidth`, &width),
+		text("#state", &state),
+		chromedp.Sleep(300*time.Millisecond),
+		png("live.png"),
+	)
+	if width != 320 || state != "running" {
+		t.Errorf("live frame %d px wide (want 320), state %q", width, state)
+	}
+
+	// Recent items: correct the newest to another class, see it saved.
+	var id, shown, note string
+	run("items page",
+		chromedp.Navigate(ts.URL+"/items"),
+		chromedp.WaitVisible(chromedp.CSS("#items tbody tr")),
+		poll(`Array.from(document.querySelectorAll("#items tbody img")).every(i => i.complete && i.naturalWidth > 0)`),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			r, err := chromedp.AttributeValue(chromedp.CSS("#items tbody tr"), "data-id")(ctx, tg)
+			id = r.Value
+			return err
+		}),
+		text("#items tbody tr td:nth-child(3)", &shown),
+	)
+	fix := "trash"
+	if shown == "trash" {
+		fix = "plastic"
+	}
+	run("correcting an item",
+		chromedp.SetValue(chromedp.CSS("#items tbody tr select"), fix),
+		chromedp.Click(chromedp.CSS("#items tbody tr button")),
+		poll(`document.querySelector("#items tbody tr .saved").textContent.startsWith("saved as")`),
+		text("#items tbody tr .saved", &note),
+		poll(`document.getElementById("corrections").textContent.includes("`+fix+` 1")`),
+		png("items.png"),
+	)
+	if note != "saved as "+fix {
+		t.Errorf("note %q", note)
+	}
+	if _, err := os.Stat(filepath.Join(samples, fix, id+".jpg")); err != nil {
+		t.Errorf("corrected sample not saved: %v", err)
+	}
+	for _, n := range []string{"classify.png", "live.png", "items.png"} {
+		if fi, err := os.Stat(filepath.Join(shots, n)); err != nil || fi.Size() < 5000 {
+			t.Errorf("screenshot %s: %v", n, err)
+		}
+	}
+}
