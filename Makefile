@@ -92,6 +92,7 @@ race: deps chromium models
 bench: build model
 	bin/sorterd bench --model $(DEFAULT_MODEL) -n 200
 	$(GO) test -run '^$$' -bench . -benchtime 50x ./infer/
+	$(GO) test -tags matprofile -run '^$$' -bench . -benchtime 50x ./web/
 
 fuzz: deps
 	$(GO) test -run '^$$' -fuzz FuzzParseModel -fuzztime 30s ./infer/
