@@ -101,13 +101,7 @@ func server(t testing.TB, o Options) *httptest.Server {
 
 func eventually(t testing.TB, what string, d time.Duration, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(t, what, d, cond)
 }
 
 func do(t testing.TB, req *http.Request) (int, []byte, http.Header) {

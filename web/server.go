@@ -5,12 +5,14 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -27,6 +29,41 @@ import (
 
 //go:embed static
 var static embed.FS
+
+//go:embed pages
+var pageFiles embed.FS
+
+// The three pages share their head and navigation (pages/layout.html);
+// they are rendered once, at start.
+var pageList = []struct{ Path, Page, Name, Title, File string }{
+	{"/", "classify", "Classify", "classify", "index.html"},
+	{"/live", "live", "Live", "live", "live.html"},
+	{"/items", "items", "Recent items", "recent items", "items.html"},
+}
+
+func renderPages() (map[string][]byte, error) {
+	type navItem struct {
+		Path, Name string
+		On         bool
+	}
+	out := map[string][]byte{}
+	for _, p := range pageList {
+		t, err := template.ParseFS(pageFiles, "pages/layout.html", "pages/"+p.File)
+		if err != nil {
+			return nil, fmt.Errorf("page %s: %w", p.File, err)
+		}
+		var nav []navItem
+		for _, q := range pageList {
+			nav = append(nav, navItem{q.Path, q.Name, q.Path == p.Path})
+		}
+		var buf bytes.Buffer
+		if err := t.ExecuteTemplate(&buf, p.File, map[string]any{"Title": p.Title, "Page": p.Page, "Nav": nav}); err != nil {
+			return nil, fmt.Errorf("page %s: %w", p.File, err)
+		}
+		out[p.Path] = buf.Bytes()
+	}
+	return out, nil
+}
 
 // Classifier is what the classify page needs (*infer.Classifier).
 type Classifier interface {
@@ -97,6 +134,7 @@ type Server struct {
 	reject   string
 	reg      *prometheus.Registry
 	handler  http.Handler
+	pages    map[string][]byte
 	started  time.Time
 	requests *prometheus.CounterVec
 	uploads  prometheus.Histogram
@@ -140,6 +178,10 @@ func New(o Options) (*Server, error) {
 		for _, l := range b.Labels {
 			s.binOf[l] = b.Name
 		}
+	}
+	var err error
+	if s.pages, err = renderPages(); err != nil {
+		return nil, err
 	}
 	s.metrics()
 	s.handler = s.routes()
@@ -189,18 +231,19 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	pages, _ := fs.Sub(static, "static")
-	files := http.FileServerFS(pages)
-	page := func(name string) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Cache-Control", "no-cache")
-			http.ServeFileFS(w, r, pages, name)
+	assets, _ := fs.Sub(static, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(assets)))
+	for path, body := range s.pages {
+		pattern := "GET " + path
+		if path == "/" {
+			pattern = "GET /{$}"
 		}
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-cache")
+			w.Write(body)
+		})
 	}
-	mux.Handle("GET /{$}", page("index.html"))
-	mux.Handle("GET /live", page("live.html"))
-	mux.Handle("GET /items", page("items.html"))
-	mux.Handle("GET /static/", http.StripPrefix("/static/", files))
 
 	api := func(pattern string, auth bool, h http.HandlerFunc) {
 		method, path, _ := strings.Cut(pattern, " ")

@@ -58,13 +58,7 @@ func subscribe(t *testing.T, b *testenv.Broker, filter string) *recorder {
 
 func eventually(t *testing.T, what string, d time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	testenv.Eventually(t, what, d, cond)
 }
 
 // notifySocket listens where sd_notify writes and records the lines.

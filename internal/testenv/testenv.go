@@ -202,3 +202,15 @@ func Need(t testing.TB, path string) string {
 	}
 	return path
 }
+
+// Eventually polls cond until it holds, failing the test after d.
+func Eventually(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
