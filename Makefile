@@ -99,6 +99,7 @@ fuzz: deps
 	$(GO) test -run '^$$' -fuzz FuzzDecodeImage -fuzztime 30s ./infer/
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./config/
 	$(GO) test -run '^$$' -fuzz FuzzCommand -fuzztime 30s ./publish/
+	$(GO) test -tags matprofile -run '^$$' -fuzz FuzzClassifyRequest -fuzztime 30s ./web/
 
 deps: opencv tflite mosquitto
 
