@@ -97,6 +97,7 @@ type Station struct {
 	binOf   map[string]string
 	reject  string
 	paused  atomic.Bool
+	busy    atomic.Bool // an item is being classified (for the live view)
 	log     *slog.Logger
 	started time.Time
 
@@ -360,6 +361,7 @@ func (s *Station) Run(ctx context.Context) error {
 		if paused := s.paused.Load(); paused || f.At.Before(cooldownUntil) {
 			s.drop(map[bool]string{true: "paused", false: "cooldown"}[paused])
 			cur = nil
+			s.busy.Store(false)
 			f.Close()
 			continue
 		}
@@ -387,6 +389,7 @@ func (s *Station) Run(ctx context.Context) error {
 				continue
 			}
 			cur = &item{start: f.At, votes: map[int]int{}}
+			s.busy.Store(true)
 		}
 		err = s.classify(ctx, cur, f.Mat)
 		f.Close()
@@ -394,6 +397,7 @@ func (s *Station) Run(ctx context.Context) error {
 			s.log.Error("classify", "err", err)
 			s.drop("error")
 			cur = nil
+			s.busy.Store(false)
 			continue
 		}
 		if cur.frames < s.o.Frames {
@@ -401,6 +405,7 @@ func (s *Station) Run(ctx context.Context) error {
 		}
 		s.decide(ctx, cur)
 		cur = nil
+		s.busy.Store(false)
 		waitEmpty = s.o.Trigger == Motion
 		if !s.o.Conveyor && s.o.Cooldown > 0 {
 			cooldownUntil = time.Now().Add(s.o.Cooldown)

@@ -222,6 +222,9 @@ func (s *Station) Snapshot() ([]byte, time.Time, error) {
 			text += " (reject)"
 		}
 	}
+	if s.busy.Load() {
+		text = "classifying...  last: " + text
+	}
 	if paused {
 		text = "PAUSED  " + text
 	}
