@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/sorterd/sorterd/internal/testenv"
+	"github.com/sorterd/sorterd/publish"
 )
 
 // screenshotDir is where the browser test saves its screenshots:
@@ -40,8 +43,23 @@ func chromium(t *testing.T) string {
 func TestBrowser(t *testing.T) {
 	exe := chromium(t)
 	c := classifier(t)
-	st, samples := liveStation(t, c)
-	ts := server(t, Options{Classifier: c, Station: st, Threshold: 0.5})
+	st, samples, cam := liveStationCamera(t, c)
+	// A real broker and publisher, so the live page shows the MQTT link
+	// as the daemon's does.
+	broker := testenv.StartBroker(t)
+	pub, err := publish.New(publish.Options{Broker: broker.URL(), Prefix: "sorterd", Station: "web",
+		OutboxDir: t.TempDir(), OutboxSize: 100, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pctx, pcancel := context.WithCancel(context.Background())
+	pdone := make(chan struct{})
+	go func() { defer close(pdone); pub.Run(pctx, time.Second) }()
+	t.Cleanup(func() { pcancel(); <-pdone })
+	links := func() Links {
+		return Links{Camera: cam(), MQTT: &MQTTLink{Connected: pub.Connected(), Outbox: pub.OutboxDepth(), Dropped: pub.Dropped()}}
+	}
+	ts := server(t, Options{Classifier: c, Station: st, Threshold: 0.5, Links: links})
 	eventually(t, "three items", 60*time.Second, func() bool { return len(st.Items(10)) >= 3 })
 	shots := screenshotDir(t)
 
@@ -107,19 +125,22 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("classify page shows %q %q %q with %d bars; want cardboard, a percentage, bin paper, 6 bars", label, score, bin, bars)
 	}
 
-	// Live: a camera frame is drawn, and the station state.
+	// Live: a camera frame is drawn, and the station state with its
+	// camera and MQTT links.
 	var width int
-	var state string
+	var state, camText, mqttText string
 	run("live page",
 		chromedp.Navigate(ts.URL+"/live"),
-		poll(`document.getElementById("frame").naturalWidth > 0 && document.querySelectorAll("#bins tbody tr").length == 5 && document.getElementById("state").textContent == "running"`),
+		poll(`document.getElementById("frame").naturalWidth > 0 && document.querySelectorAll("#bins tbody tr").length == 5 && document.getElementById("state").textContent == "running" && !!document.querySelector('#links dd[data-key="MQTT"]') && document.querySelector('#links dd[data-key="MQTT"]').textContent.startsWith("connected")`),
 		eval(`document.getElementById("frame").naturalWidth`, &width),
 		text("#state", &state),
+		text(`#links dd[data-key="camera"]`, &camText),
+		text(`#links dd[data-key="MQTT"]`, &mqttText),
 		chromedp.Sleep(300*time.Millisecond),
 		png("live.png"),
 	)
-	if width != 320 || state != "running" {
-		t.Errorf("live frame %d px wide (want 320), state %q", width, state)
+	if width != 320 || state != "running" || camText != "connected" || mqttText != "connected, outbox 0" {
+		t.Errorf("live page: frame %d px wide (want 320), state %q, camera %q, MQTT %q; want running, connected, \"connected, outbox 0\"", width, state, camText, mqttText)
 	}
 
 	// Recent items: correct the newest to another class, see it saved.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -52,15 +53,24 @@ var testBins = []pipeline.Bin{
 }
 
 // liveStation runs a real station (OpenCV reading a looping video of
-// TrashNet photos on a tray, the real model, dry-run flaps) until the
-// test ends.
+// TrashNet photos on a tray behind the daemon's reconnecting camera, the
+// real model, dry-run flaps) until the test ends.
 func liveStation(t testing.TB, c *infer.Classifier) (*pipeline.Station, string) {
+	s, samples, _ := liveStationCamera(t, c)
+	return s, samples
+}
+
+// liveStationCamera is liveStation that also gives the camera's state, as
+// the daemon reports it on the page.
+func liveStationCamera(t testing.TB, c *infer.Classifier) (*pipeline.Station, string, func() *CameraLink) {
 	dir := t.TempDir()
 	video := filepath.Join(dir, "tray.avi")
 	testenv.PhotosVideo(t, video, []string{photo(t, "glass", 12), photo(t, "cardboard", 3), photo(t, "metal", 1)}, 14, 4)
-	src, err := camera.Open(camera.Options{Source: video, FPS: 30, Loop: true})
-	if err != nil {
-		t.Fatal(err)
+	src := &camera.Reconnecting{
+		Open: func() (camera.Source, error) { return camera.Open(camera.Options{Source: video, FPS: 30, Loop: true}) },
+		Min:  100 * time.Millisecond,
+		Max:  time.Second,
+		Log:  slog.New(slog.DiscardHandler),
 	}
 	flaps := map[string]actuator.Flap{}
 	for _, b := range testBins {
@@ -82,7 +92,11 @@ func liveStation(t testing.TB, c *infer.Classifier) (*pipeline.Station, string) 
 		motion.Close()
 		src.Close()
 	})
-	return s, samples
+	state := func() *CameraLink {
+		cs := src.State()
+		return &CameraLink{Connected: cs.Connected, Reconnects: cs.Reconnects, LastError: cs.LastError}
+	}
+	return s, samples, state
 }
 
 // server serves o's site on a test listener.
