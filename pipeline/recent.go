@@ -36,6 +36,7 @@ var (
 type record struct {
 	ev        Event
 	fired     bool
+	framed    bool // attachFrame is done (with or without an image)
 	jpeg      []byte
 	thumb     []byte
 	corrected string
@@ -58,38 +59,44 @@ func (s *Station) remember(r *record) {
 // attachFrame encodes the item's frame once it is decided, off the path
 // to the flap.
 func (s *Station) attachFrame(r *record, m gocv.Mat) {
+	jpeg, thumb := s.encodeFrame(m)
+	s.mu.Lock()
+	r.jpeg, r.thumb, r.framed = jpeg, thumb, true
+	s.mu.Unlock()
+}
+
+func (s *Station) encodeFrame(m gocv.Mat) (jpeg, thumb []byte) {
 	if m.Empty() {
-		return
+		return nil, nil
 	}
 	full, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, m, []int{gocv.IMWriteJpegQuality, 90})
 	if err != nil {
 		s.log.Warn("encode item frame", "err", err)
-		return
+		return nil, nil
 	}
-	jpeg := append([]byte(nil), full.GetBytes()...)
+	jpeg = append([]byte(nil), full.GetBytes()...)
 	full.Close()
 	small := gocv.NewMat()
 	defer small.Close()
 	h := m.Rows() * thumbWidth / max(m.Cols(), 1)
 	gocv.Resize(m, &small, image.Pt(thumbWidth, max(h, 1)), 0, 0, gocv.InterpolationArea)
-	var thumb []byte
 	if t, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, small, []int{gocv.IMWriteJpegQuality, 80}); err == nil {
 		thumb = append([]byte(nil), t.GetBytes()...)
 		t.Close()
 	}
-	s.mu.Lock()
-	r.jpeg, r.thumb = jpeg, thumb
-	s.mu.Unlock()
+	return jpeg, thumb
 }
 
-// Items returns up to limit decided items, newest first.
+// Items returns up to limit decided items, newest first. An item is
+// listed once its flap fired and its frame is encoded (the encoding runs
+// after the flap, so it never delays it), so a listed item's image is there.
 func (s *Station) Items(limit int) []Item {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Item
 	for i := len(s.recent) - 1; i >= 0 && len(out) < limit; i-- {
 		r := s.recent[i]
-		if !r.fired {
+		if !r.fired || !r.framed {
 			continue
 		}
 		out = append(out, Item{Event: r.ev, Corrected: r.corrected, HasImage: r.jpeg != nil})

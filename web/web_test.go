@@ -216,7 +216,22 @@ func TestStationEndpoints(t *testing.T) {
 	c := classifier(t)
 	st, samples := liveStation(t, c)
 	ts := server(t, Options{Classifier: c, Station: st, Stall: 500 * time.Millisecond})
-	eventually(t, "two items", 60*time.Second, func() bool { return len(items(t, ts.URL)) >= 2 })
+	// A listed item always has its frame: the list is read in a tight
+	// loop while the station decides items, so an item shown before its
+	// frame is encoded would be caught here.
+	deadline := time.Now().Add(60 * time.Second)
+	for n := 0; n < 2; {
+		its := st.Items(50)
+		for _, it := range its {
+			if !it.HasImage {
+				t.Fatalf("item %s listed without its frame", it.ID)
+			}
+		}
+		if n = len(its); time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for two items (have %d)", n)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
 
 	its := items(t, ts.URL)
 	it := its[0]
