@@ -76,6 +76,9 @@ type Model struct {
 	// TTA: extra views of each frame classified and averaged
 	// (flip, rot180, rot90, rot270, vflip, transpose, ...).
 	TTA []string `yaml:"tta"`
+	// TTAPerFrame > 0 shares the TTA views out over an item's frames,
+	// this many per frame, instead of classifying every frame with all.
+	TTAPerFrame int `yaml:"tta_per_frame"`
 }
 
 // Decision turns an item's frames into one bin.
@@ -386,6 +389,9 @@ func (c *Config) validate(root *yaml.Node) Errors {
 	oneOf("model.delegate", c.Model.Delegate, "cpu", "xnnpack", "edgetpu", "gpu")
 	if c.Model.Threads < 0 {
 		bad("model.threads", "must be >= 0 (0: one per CPU)")
+	}
+	if c.Model.TTAPerFrame < 0 || c.Model.TTAPerFrame > len(c.Model.TTA) {
+		bad("model.tta_per_frame", "must be in 0..%d (the number of views in model.tta; 0: all on every frame)", len(c.Model.TTA))
 	}
 	oneOf("decision.vote", c.Decision.Vote, "mean", "majority")
 	oneOf("decision.geometry", c.Decision.Geometry, "chute", "conveyor")

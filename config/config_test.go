@@ -42,12 +42,13 @@ func TestInvalidFields(t *testing.T) {
 		{"  mode: continuous ", "  mode: sometimes ", `trigger.mode: "sometimes" is not one of continuous, gpio, motion (line 20)`},
 		{"  delegate: xnnpack ", "  delegate: npu ", `model.delegate: "npu" is not one of cpu, xnnpack, edgetpu, gpu`},
 		{"  reconnect_min: 500ms", "  reconnect_min: soon", `"soon" is not a duration`},
-		{"    pin: GPIO6\n", "    pin: \"\"\n", "bins.1.pin: must be set (or gpio.driver: dry-run) (line 56)"},
+		{"    pin: GPIO6\n", "    pin: \"\"\n", "bins.1.pin: must be set (or gpio.driver: dry-run) (line 57)"},
 		{"    labels: [plastic]\n", "    labels: [glass]\n", `bins.3.labels: label "glass" already goes to bin "glass"`},
 		{"    reject: true ", "    reject: false ", "bins: exactly one bin must have reject: true (found 0)"},
 		{"broker: tcp://127.0.0.1:1883", "broker: 127.0.0.1:1883", "mqtt.broker: \"127.0.0.1:1883\" needs a scheme"},
 		{"station: station1 ", "station: \"my station\" ", "station: must be letters"},
-		{"  listen: 127.0.0.1:8080", "  listen: 8080", `http.listen: "8080" must be host:port, like 127.0.0.1:8080 or :8080 (line 88)`},
+		{"  tta_per_frame: 0 ", "  tta_per_frame: 3 ", "model.tta_per_frame: must be in 0..2 (the number of views in model.tta; 0: all on every frame) (line 36)"},
+		{"  listen: 127.0.0.1:8080", "  listen: 8080", `http.listen: "8080" must be host:port, like 127.0.0.1:8080 or :8080 (line 89)`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.want, func(t *testing.T) {

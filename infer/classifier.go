@@ -574,6 +574,18 @@ func (c *Classifier) OutputShape() []int32 {
 // Classify labels one BGR image (a camera frame or a decoded file) and
 // returns the top k classes (k <= 0: 5).
 func (c *Classifier) Classify(ctx context.Context, img gocv.Mat, k int) (Result, error) {
+	return c.classify(ctx, img, k, c.tta)
+}
+
+// ClassifyViews is Classify averaging over the given views (besides the
+// image) instead of the classifier's own TTA: the station's frames of one
+// item take turns at the views, so an item gets many views for the cost
+// of a few per frame.
+func (c *Classifier) ClassifyViews(ctx context.Context, img gocv.Mat, k int, views []View) (Result, error) {
+	return c.classify(ctx, img, k, views)
+}
+
+func (c *Classifier) classify(ctx context.Context, img gocv.Mat, k int, views []View) (Result, error) {
 	p, err := c.acquire(ctx)
 	if err != nil {
 		return Result{}, err
@@ -609,7 +621,7 @@ func (c *Classifier) Classify(ctx context.Context, img gocv.Mat, k int) (Result,
 	if err := run(img); err != nil {
 		return r, err
 	}
-	for _, v := range c.tta {
+	for _, v := range views {
 		t0 := time.Now()
 		v.Apply(img, &p.view)
 		r.Timing.Preprocess += time.Since(t0)
@@ -617,7 +629,7 @@ func (c *Classifier) Classify(ctx context.Context, img gocv.Mat, k int) (Result,
 			return r, err
 		}
 	}
-	if n := float32(1 + len(c.tta)); n > 1 {
+	if n := float32(1 + len(views)); n > 1 {
 		for i := range r.Scores {
 			r.Scores[i] /= n
 		}

@@ -29,6 +29,12 @@ type Classifier interface {
 	Labels() []string
 }
 
+// ViewClassifier classifies a frame averaging over the views it is given
+// (infer.Classifier); needed for Options.ViewsPerFrame.
+type ViewClassifier interface {
+	ClassifyViews(ctx context.Context, img gocv.Mat, k int, views []infer.View) (infer.Result, error)
+}
+
 // Bin is one output of the station.
 type Bin struct {
 	Name   string
@@ -60,6 +66,13 @@ type Options struct {
 	Motion *camera.Motion
 	// Presence delivers one value per item from a sensor (Trigger gpio).
 	Presence <-chan time.Time
+
+	// Views, with ViewsPerFrame > 0, are shared out over an item's
+	// frames: frame j is classified with the image and ViewsPerFrame
+	// views taken in turn from Views, so three frames with two views
+	// each see six. 0: each frame uses the classifier's own TTA.
+	Views         []infer.View
+	ViewsPerFrame int
 
 	Vote      string  // mean or majority
 	Threshold float64 // below it: the reject bin
@@ -163,6 +176,14 @@ func New(o Options) (*Station, error) {
 	for l := range s.binOf {
 		if !known[l] {
 			return nil, fmt.Errorf("bins name label %q, which the model does not have (it has %v)", l, o.Classify.Labels())
+		}
+	}
+	if o.ViewsPerFrame > 0 {
+		if _, ok := o.Classify.(ViewClassifier); !ok {
+			return nil, errors.New("views per frame need a classifier that takes views")
+		}
+		if len(o.Views) == 0 {
+			return nil, errors.New("views per frame without views")
 		}
 	}
 	switch o.Trigger {
@@ -418,7 +439,13 @@ func (s *Station) classify(ctx context.Context, it *item, m gocv.Mat) error {
 	s.mu.Lock()
 	s.inferStart = t0
 	s.mu.Unlock()
-	r, err := s.o.Classify.Classify(context.WithoutCancel(ctx), m, 3)
+	var r infer.Result
+	var err error
+	if s.o.ViewsPerFrame > 0 {
+		r, err = s.o.Classify.(ViewClassifier).ClassifyViews(context.WithoutCancel(ctx), m, 3, s.frameViews(it.frames))
+	} else {
+		r, err = s.o.Classify.Classify(context.WithoutCancel(ctx), m, 3)
+	}
 	d := time.Since(t0)
 	s.mu.Lock()
 	s.inferStart = time.Time{}
@@ -443,6 +470,18 @@ func (s *Station) classify(ctx context.Context, it *item, m gocv.Mat) error {
 	it.frames++
 	m.CopyTo(&s.itemFrame)
 	return nil
+}
+
+// frameViews are the views frame j of an item is classified with: the
+// next ViewsPerFrame of Views, wrapping around.
+func (s *Station) frameViews(j int) []infer.View {
+	n := len(s.o.Views)
+	per := min(s.o.ViewsPerFrame, n)
+	out := make([]infer.View, per)
+	for i := range out {
+		out[i] = s.o.Views[(j*per+i)%n]
+	}
+	return out
 }
 
 func (s *Station) drop(reason string) {

@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/internal/testenv"
+	"gocv.io/x/gocv"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
 )
@@ -174,4 +176,89 @@ func TestPauseAndBadWiring(t *testing.T) {
 	if err == nil {
 		t.Error("a bin naming a label the model lacks was accepted")
 	}
+}
+
+// recordingClassifier is the real classifier, noting which views each
+// frame was classified with and what it said.
+type recordingClassifier struct {
+	*infer.Classifier
+	mu     sync.Mutex
+	views  [][]string
+	scores [][]float32
+}
+
+func (r *recordingClassifier) ClassifyViews(ctx context.Context, img gocv.Mat, k int, views []infer.View) (infer.Result, error) {
+	res, err := r.Classifier.ClassifyViews(ctx, img, k, views)
+	var names []string
+	for _, v := range views {
+		names = append(names, v.Name)
+	}
+	r.mu.Lock()
+	r.views = append(r.views, names)
+	r.scores = append(r.scores, append([]float32(nil), res.Scores...))
+	r.mu.Unlock()
+	return res, err
+}
+
+// With views per frame, an item's three frames take turns at five views,
+// two each, and the decision is the mean of what the frames said.
+func TestViewsSharedOverFrames(t *testing.T) {
+	c, err := infer.New(infer.Options{Model: garbageModel(t), Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	rc := &recordingClassifier{Classifier: c}
+	views, err := infer.ViewsByName([]string{"flip", "rot180", "rot90", "rot270", "vflip"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := camera.Open(camera.Options{Source: itemsVideo(t, []color.RGBA{{40, 90, 200, 0}}, 8, 8)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	flaps := map[string]actuator.Flap{}
+	bins := []Bin{{Name: "paper", Labels: []string{"paper", "cardboard"}}, {Name: "reject", Reject: true}}
+	for _, b := range bins {
+		flaps[b.Name] = actuator.NewDryRun(actuator.Options{Name: b.Name})
+	}
+	motion := camera.NewMotion(0.05, 25)
+	t.Cleanup(motion.Close)
+	var events []Event
+	s, err := New(Options{Station: "t", Source: src, Classify: rc, Flaps: flaps, Bins: bins, Trigger: Motion, Motion: motion,
+		Frames: 3, Vote: "mean", Views: views, ViewsPerFrame: 2, OnEvent: func(e Event) { events = append(events, e) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Run(context.Background())
+	if len(events) != 1 {
+		t.Fatalf("%d events, want 1", len(events))
+	}
+	want := [][]string{{"flip", "rot180"}, {"rot90", "rot270"}, {"vflip", "flip"}}
+	if !reflect.DeepEqual(rc.views, want) {
+		t.Fatalf("frames classified with views %v, want %v", rc.views, want)
+	}
+	labels := c.Labels()
+	e := events[0]
+	var mean float32
+	for _, sc := range rc.scores {
+		mean += sc[indexOf(labels, e.Label)] / 3
+	}
+	if d := mean - e.Score; d > 1e-5 || d < -1e-5 {
+		t.Errorf("event score %v, mean of the frames' %v", e.Score, mean)
+	}
+	if _, err := New(Options{Station: "t", Source: src, Classify: struct{ Classifier }{c}, Flaps: flaps, Bins: bins,
+		Trigger: Motion, Motion: motion, Frames: 3, Views: views, ViewsPerFrame: 2}); err == nil {
+		t.Error("views per frame accepted a classifier that takes no views")
+	}
+}
+
+func indexOf(s []string, v string) int {
+	for i, x := range s {
+		if x == v {
+			return i
+		}
+	}
+	return -1
 }

@@ -141,6 +141,11 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 		Vote: cfg.Decision.Vote, Threshold: threshold, Conveyor: cfg.Decision.Geometry == "conveyor",
 		Cooldown: cfg.Decision.Cooldown.D(), Log: log, SamplesDir: filepath.Join(cfg.StateDir, "samples"),
 	}
+	if cfg.Model.TTAPerFrame > 0 {
+		// The classifier checked the names when it loaded.
+		opts.Views, _ = infer.ViewsByName(cfg.Model.TTA)
+		opts.ViewsPerFrame = cfg.Model.TTAPerFrame
+	}
 	switch cfg.Trigger.Mode {
 	case pipeline.Motion:
 		opts.Motion = camera.NewMotion(cfg.Trigger.MotionArea, float64(cfg.Trigger.MotionDelta))
