@@ -290,13 +290,17 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		rep.BackboneRun += rep.FineTune.BackboneRuns
 	}
 	rep.Seconds = time.Since(start).Seconds()
-	fmt.Fprintf(w, "chosen lambda %g (validation %.2f%%); suggested reject threshold %.2f (validation accuracy of accepted >= %.0f%%)\n",
-		rep.Lambda, 100*rep.ValAccuracy, rep.Threshold, 100*c.TargetAcc)
 	kind := "float head"
 	if f := rep.FineTune; f != nil {
+		// The threshold is the fine-tuned model's: say so after its section.
+		fmt.Fprintf(w, "chosen lambda %g (validation %.2f%%)\n", rep.Lambda, 100*rep.ValAccuracy)
 		f.write(w)
+		fmt.Fprintf(w, "suggested reject threshold %.2f (validation accuracy of accepted >= %.0f%%)\n", rep.Threshold, 100*c.TargetAcc)
 		kind = "float fine-tuned model"
 		fmt.Fprintf(w, "test accuracy of the frozen head (float, refitted on train + validation): %.2f%%\n", 100*f.FrozenFloatTest)
+	} else {
+		fmt.Fprintf(w, "chosen lambda %g (validation %.2f%%); suggested reject threshold %.2f (validation accuracy of accepted >= %.0f%%)\n",
+			rep.Lambda, 100*rep.ValAccuracy, rep.Threshold, 100*c.TargetAcc)
 	}
 	fmt.Fprintf(w, "test accuracy: %s %.2f%%, exported model %.2f%%", kind, 100*rep.FloatTest.Accuracy, 100*rep.ExportTest.Accuracy)
 	if rep.TTATest > 0 {
