@@ -159,8 +159,12 @@ type FineTuneOptions struct {
 	ConvL2       float64
 	ClassWeights bool
 	Seed         int64
-	Log          *slog.Logger
-	Progress     func(epoch, done, total int) // may be nil
+	// StopAfter > 0 runs the Epochs schedule only that far and returns
+	// the model there, without validation (the refit on train +
+	// validation once the epoch is chosen).
+	StopAfter int
+	Log       *slog.Logger
+	Progress  func(epoch, done, total int) // may be nil
 }
 
 // EpochReport is one epoch of fine-tuning.
@@ -207,7 +211,7 @@ func (o *FineTuneOptions) defaults() {
 // for a seed: the batch order is seeded and the BLAS sums in a fixed order.
 func FineTune(tr, val ActSet, in Quant, conv *ConvLayer, h *Head, o FineTuneOptions) (*FineTuned, []EpochReport, int, error) {
 	o.defaults()
-	if len(tr.X) == 0 || len(val.X) == 0 {
+	if len(tr.X) == 0 || (len(val.X) == 0 && o.StopAfter <= 0) {
 		return nil, nil, 0, errors.New("fine-tune: no training or validation examples")
 	}
 	if len(h.Mean) != conv.Out {
@@ -223,12 +227,16 @@ func FineTune(tr, val ActSet, in Quant, conv *ConvLayer, h *Head, o FineTuneOpti
 	rng := rand.New(rand.NewSource(o.Seed))
 	steps := o.Epochs * ((len(tr.X) + o.Batch - 1) / o.Batch)
 	step := 0
+	last := o.Epochs
+	if o.StopAfter > 0 {
+		last = min(o.StopAfter, o.Epochs)
+	}
 	best := m.accuracy(val)
 	o.Log.Info("fine-tune start", "val_accuracy", best, "train", len(tr.X), "val", len(val.X))
 	reps := []EpochReport{{Epoch: 0, ValAccuracy: best}}
 	bestModel, bestEpoch := m, 0
 	best = -1 // epoch 0 is the reference, not a candidate
-	for ep := 1; ep <= o.Epochs; ep++ {
+	for ep := 1; ep <= last; ep++ {
 		start := time.Now()
 		perm := rng.Perm(len(tr.X))
 		var lossSum float64
@@ -254,7 +262,7 @@ func FineTune(tr, val ActSet, in Quant, conv *ConvLayer, h *Head, o FineTuneOpti
 		r := EpochReport{Epoch: ep, TrainLoss: lossSum / float64(len(perm)), ValAccuracy: acc, Seconds: time.Since(start).Seconds()}
 		reps = append(reps, r)
 		o.Log.Info("fine-tune epoch", "epoch", ep, "train_loss", r.TrainLoss, "val_accuracy", acc, "seconds", r.Seconds)
-		if acc > best+1e-9 {
+		if acc > best+1e-9 || o.StopAfter > 0 {
 			best, bestEpoch = acc, ep
 			bestModel = &FineTuned{Conv: m.Conv.clone(), Head: cloneHead(m.Head), In: in, P: m.P}
 		}
@@ -333,7 +341,10 @@ func (m *FineTuned) accuracy(s ActSet) float64 {
 			ok++
 		}
 	}
-	return float64(ok) / float64(max(len(s.X), 1))
+	if len(s.X) == 0 {
+		return 0
+	}
+	return float64(ok) / float64(len(s.X))
 }
 
 // forwardBuf holds the buffers of a batched forward pass.

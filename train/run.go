@@ -240,8 +240,9 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	lo, hi := logitRange(head, xall)
 	if c.FineTune {
 		// The frozen head on the training split (the one λ was chosen
-		// with) is the starting point; the validation split picks the epoch.
-		ft, err := c.fineTune(ctx, base, ds, sp, augs, bestHead, rep)
+		// with) starts the run the validation split picks the epoch in;
+		// the one refitted on train + validation starts the final run.
+		ft, err := c.fineTune(ctx, base, ds, sp, augs, bestHead, head, rep)
 		if err != nil {
 			return nil, err
 		}
@@ -257,7 +258,6 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 			"float_test_accuracy": rep.FloatTest.Accuracy, "trained": time.Now().UTC().Format(time.RFC3339)},
 	}
 	if f := rep.FineTune; f != nil {
-		eo.Info["train_images"] = rep.Train
 		eo.Info["fine_tune_epoch"] = f.Chosen
 		eo.Info["fine_tune_val_accuracy"] = f.ValAccuracy
 	}

@@ -17,11 +17,13 @@ type fineTuned struct {
 
 // fineTune extracts the activations at the input of the convolution
 // before the pooling (cached like the features), fine-tunes that
-// convolution with the head on the training split, picks the epoch on
-// the validation split, and measures the float model on the test split.
-// It fills rep.FineTune and replaces rep's FloatTest and Threshold with
-// the fine-tuned model's.
-func (c *Config) fineTune(ctx context.Context, base []byte, ds *Dataset, sp Split, augs []Augment, init *Head, rep *Report) (*fineTuned, error) {
+// convolution with the head on the training split (from init, the frozen
+// head fitted on it), picks the epoch on the validation split, then, as
+// the frozen path refits its head, trains again on train + validation
+// (from final, the frozen head refitted on both) for the chosen epochs,
+// and measures that model on the test split. It fills rep.FineTune and
+// replaces rep's FloatTest and Threshold with the fine-tuned model's.
+func (c *Config) fineTune(ctx context.Context, base []byte, ds *Dataset, sp Split, augs []Augment, init, final *Head, rep *Report) (*fineTuned, error) {
 	conv, err := BaseConv(base)
 	if err != nil {
 		return nil, fmt.Errorf("fine-tune: base model %s: %w", c.Base, err)
@@ -87,7 +89,17 @@ func (c *Config) fineTune(ctx context.Context, base []byte, ds *Dataset, sp Spli
 		}
 	}
 	start := time.Now()
-	m, epochs, chosen, err := FineTune(tr, val, ex.Quant(), conv, init, o)
+	sel, epochs, chosen, err := FineTune(tr, val, ex.Quant(), conv, init, o)
+	if err != nil {
+		return nil, err
+	}
+	// The threshold comes from the model whose validation predictions are
+	// unseen, as for the frozen head.
+	vt, vp, vc := sel.scores(val)
+	rep.Threshold = SuggestThreshold(vt, vp, vc, c.TargetAcc)
+	all := ActSet{X: append(append([][]byte{}, tr.X...), val.X...), Y: append(append([]int{}, tr.Y...), val.Y...)}
+	o.StopAfter = chosen
+	m, _, _, err := FineTune(all, ActSet{}, ex.Quant(), conv, final, o)
 	if err != nil {
 		return nil, err
 	}
@@ -114,8 +126,6 @@ func (c *Config) fineTune(ctx context.Context, base []byte, ds *Dataset, sp Spli
 	// RELU6 bounds the convolution's output; a small margin over the
 	// largest pooled value seen keeps rarer images from saturating.
 	qc := QuantizeConv(m.Conv, ex.Quant(), 6, min(6, 1.05*pmax))
-	vt, vp, vc := m.scores(val)
-	rep.Threshold = SuggestThreshold(vt, vp, vc, c.TargetAcc)
 	tt, tp, tc := m.scores(test)
 	rep.FloatTest = Score(ds.Classes, tt, tp, tc)
 	f.Seconds = time.Since(start).Seconds()
@@ -144,5 +154,6 @@ func (f *FineTuneReport) write(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  epoch %d  train loss %.4f  %5.1f s  validation %.2f%%\n", e.Epoch, e.TrainLoss, e.Seconds, 100*e.ValAccuracy)
 	}
-	fmt.Fprintf(w, "chosen epoch %d: validation %.2f%% (frozen head %.2f%%); %.1f s\n", f.Chosen, 100*f.ValAccuracy, 100*f.FrozenValAccuracy, f.Seconds)
+	fmt.Fprintf(w, "chosen epoch %d: validation %.2f%% (frozen head %.2f%%); refitted on train + validation for %d epoch(s); %.1f s in all\n",
+		f.Chosen, 100*f.ValAccuracy, 100*f.FrozenValAccuracy, f.Chosen, f.Seconds)
 }
