@@ -464,6 +464,40 @@ func (g *Graph) PooledFeature() (tensor int32, pool int, err error) {
 	return 0, 0, fmt.Errorf("%w: the output is not produced by a FULLY_CONNECTED or CONV_2D classifier", ErrNoFeatureTensor)
 }
 
+// PoolConv finds, by graph structure, the convolution whose output the
+// global pooling averages into the pooled feature tensor (MobileNetV2's
+// "Conv_1", 320→1280): from PooledFeature's pooling op to the CONV_2D that
+// produces its input. Fine-tuning retrains that layer, so it must be a
+// 1×1, stride-1 convolution; anything else is ErrNoPoolConv.
+func (g *Graph) PoolConv() (int, error) {
+	_, pool, err := g.PooledFeature()
+	if err != nil {
+		return -1, err
+	}
+	if pool < 0 {
+		return -1, fmt.Errorf("%w: the pooled tensor is not produced by MEAN or AVERAGE_POOL_2D", ErrNoPoolConv)
+	}
+	in := g.Ops[pool].Inputs[0]
+	p := g.Producer(in)
+	if p < 0 {
+		return -1, fmt.Errorf("%w: the pooling reads %q, which no op produces", ErrNoPoolConv, g.Tensors[in].Name)
+	}
+	op := g.Ops[p]
+	if code := g.OpCodes[op.Opcode]; code.Builtin != OpConv2D {
+		return -1, fmt.Errorf("%w: the pooling reads %q, produced by %s", ErrNoPoolConv, g.Tensors[in].Name, code.Name())
+	}
+	w := g.Tensors[op.Inputs[1]].Shape
+	if len(w) != 4 || w[1] != 1 || w[2] != 1 {
+		return -1, fmt.Errorf("%w: CONV_2D %d has a kernel of shape %v, not 1×1", ErrNoPoolConv, p, w)
+	}
+	for _, f := range []int{1, 2} { // stride_w, stride_h
+		if f < len(op.Options) && op.Options[f].Present && op.Options[f].Bits != 1 {
+			return -1, fmt.Errorf("%w: CONV_2D %d has stride %d", ErrNoPoolConv, p, op.Options[f].Bits)
+		}
+	}
+	return p, nil
+}
+
 // CutAt returns a copy of the graph whose only output is tensor t, with
 // every op that t does not depend on removed, and unused tensors, buffers
 // and op codes dropped. Metadata is dropped too (it describes the old

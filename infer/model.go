@@ -22,6 +22,7 @@ var (
 	ErrLabels             = errors.New("labels")
 	ErrDelegate           = errors.New("delegate unavailable")
 	ErrNoFeatureTensor    = errors.New("no pooled feature tensor")
+	ErrNoPoolConv         = errors.New("no 1×1 convolution before the pooling")
 	errSizePrefixedFormat = errors.New("size-prefixed flatbuffers are not supported")
 )
 

@@ -17,6 +17,10 @@ type ExportOptions struct {
 	LogitMin float32        `json:"logit_min"`
 	LogitMax float32        `json:"logit_max"`
 	Info     map[string]any `json:"info,omitempty"` // training facts recorded with the model
+	// Conv, if set, replaces the convolution before the pooling
+	// (fine-tuning): its weights, bias and the quantization of its output
+	// and of the pooled tensor.
+	Conv *ConvExport `json:"conv,omitempty"`
 }
 
 // Export writes one self-contained quantized classifier: the base model's
@@ -36,6 +40,11 @@ func Export(base []byte, h *Head, o ExportOptions) ([]byte, error) {
 	ft, _, err := g.PooledFeature()
 	if err != nil {
 		return nil, err
+	}
+	if o.Conv != nil {
+		if err := replaceConv(g, ft, o.Conv); err != nil {
+			return nil, err
+		}
 	}
 	g = g.CutAt(ft)
 	if o.Size > 0 {
@@ -136,6 +145,61 @@ func Export(base []byte, h *Head, o ExportOptions) ([]byte, error) {
 	}
 	g.AddMetadata(infer.SorterdMetadataName, mb)
 	return g.Write(), nil
+}
+
+// replaceConv writes a fine-tuned convolution into the graph in place of
+// the one before the pooling: new weight and bias buffers with their
+// per-channel scales, and the int8 ranges of its output and of the
+// pooled tensor (ft), which the head's quantization then follows. The
+// ops stay the same CONV_2D and MEAN/AVERAGE_POOL_2D.
+func replaceConv(g *infer.Graph, ft int32, c *ConvExport) error {
+	ci, err := poolConv(g)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	op := g.Ops[ci]
+	in := g.Tensors[op.Inputs[0]]
+	w, b, out := &g.Tensors[op.Inputs[1]], &g.Tensors[op.Inputs[2]], &g.Tensors[op.Outputs[0]]
+	o, i := int(w.Shape[0]), int(w.Shape[3])
+	if len(c.Scales) != o || len(c.Bias) != o || len(c.Weights) != o*i {
+		return fmt.Errorf("export: fine-tuned convolution has %d weights, %d scales, %d biases; the base's is %d×%d",
+			len(c.Weights), len(c.Scales), len(c.Bias), o, i)
+	}
+	if c.OutMax <= 0 || c.PooledMax <= 0 {
+		return fmt.Errorf("export: fine-tuned convolution has output range %g, pooled range %g", c.OutMax, c.PooledMax)
+	}
+	zeros := make([]int64, o)
+	bq := make([]byte, 4*o)
+	bs := make([]float32, o)
+	for k, v := range c.Bias {
+		bq[4*k], bq[4*k+1], bq[4*k+2], bq[4*k+3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+		bs[k] = float32(float64(in.Scale[0]) * float64(c.Scales[k]))
+	}
+	// New buffers rather than edits: the base's bytes stay untouched.
+	w.Buffer, w.Scale, w.ZeroPoint, w.QuantDim, w.Min, w.Max = uint32(len(g.Buffers)), append([]float32(nil), c.Scales...), zeros, 0, nil, nil
+	g.Buffers = append(g.Buffers, append([]byte(nil), c.Weights...))
+	b.Buffer, b.Scale, b.ZeroPoint, b.QuantDim, b.Min, b.Max = uint32(len(g.Buffers)), bs, zeros, 0, nil, nil
+	g.Buffers = append(g.Buffers, bq)
+	// Activations are int8 [0, max]: zero point −128, all 256 levels used.
+	outQ := []float32{c.OutMax / 255}
+	out.Scale, out.ZeroPoint, out.Min, out.Max = outQ, []int64{-128}, nil, nil
+	_, pool, _ := g.PooledFeature()
+	pooledQ := []float32{c.PooledMax / 255}
+	if pool >= 0 && g.OpCodes[g.Ops[pool].Opcode].Builtin == infer.OpAveragePool2D {
+		// TFLite's int8 AVERAGE_POOL_2D needs its output quantized like its input.
+		pooledQ = outQ
+	}
+	// The pooled tensor, and the pooling's output if a reshape sits
+	// between them.
+	targets := []int32{ft}
+	if pool >= 0 {
+		targets = append(targets, g.Ops[pool].Outputs[0])
+	}
+	for _, t := range targets {
+		pt := &g.Tensors[t]
+		pt.Scale, pt.ZeroPoint, pt.Min, pt.Max = pooledQ, []int64{-128}, nil, nil
+	}
+	return nil
 }
 
 func clamp(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }

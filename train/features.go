@@ -45,12 +45,24 @@ type Extractor struct {
 	modelKey string
 	cacheDir string
 	dim      int
-	workers  int // one goroutine per interpreter
+	// act: the extractor gives int8 activations (ConvInput) and caches
+	// them as int8, a quarter of float32: 10×10×320 values per view
+	// at 320 px, which for thousands of views must stay in memory.
+	act     bool
+	quant   Quant
+	shape   []int32
+	workers int // one goroutine per interpreter
 	// Calls counts backbone invocations (tests check the cache with it).
 	Calls atomic.Int64
 	mu    sync.Mutex
-	cache map[string]map[[32]byte][]float32
+	cache map[string]map[[32]byte][]byte // cached record payloads
 	log   *slog.Logger
+}
+
+// Quant is an int8 tensor's affine quantization: v = Scale·(q − ZeroPoint).
+type Quant struct {
+	Scale     float32
+	ZeroPoint int32
 }
 
 // ExtractorOptions configure NewExtractor.
@@ -60,7 +72,11 @@ type ExtractorOptions struct {
 	Delegate string
 	Workers  int // parallel interpreters (default: CPUs)
 	Size     int // input size (0: the base model's)
-	Logger   *slog.Logger
+	// ConvInput cuts the backbone at the input of the convolution before
+	// the pooling (for fine-tuning that convolution) instead of at the
+	// pooled tensor; use Activations, not Features.
+	ConvInput bool
+	Logger    *slog.Logger
 }
 
 // FeatureModel derives the feature extractor from a classifier: the graph
@@ -85,6 +101,34 @@ func FeatureModel(base []byte, size int) ([]byte, int, error) {
 	return cut.Write(), int(shape[len(shape)-1]), nil
 }
 
+// ConvInputModel derives the activation extractor for fine-tuning: the
+// graph cut at the input of the convolution before the pooling (found by
+// infer's PoolConv), resized like FeatureModel. It returns the model
+// bytes, the output tensor's shape and its int8 quantization.
+func ConvInputModel(base []byte, size int) ([]byte, []int32, Quant, error) {
+	g, err := infer.ReadGraph(base)
+	if err != nil {
+		return nil, nil, Quant{}, err
+	}
+	conv, err := g.PoolConv()
+	if err != nil {
+		return nil, nil, Quant{}, err
+	}
+	in := g.Tensors[g.Ops[conv].Inputs[0]]
+	if in.Type != infer.Int8 || len(in.Scale) != 1 {
+		return nil, nil, Quant{}, fmt.Errorf("%w: the convolution's input %q is %v with %d scales; fine-tuning needs a per-tensor int8 input",
+			infer.ErrNoPoolConv, in.Name, in.Type, len(in.Scale))
+	}
+	cut := g.CutAt(g.Ops[conv].Inputs[0])
+	if size > 0 {
+		if err := cut.SetInputSize(int32(size), int32(size)); err != nil {
+			return nil, nil, Quant{}, err
+		}
+	}
+	out := cut.Tensors[cut.Outputs[0]]
+	return cut.Write(), out.Shape, Quant{Scale: out.Scale[0], ZeroPoint: int32(out.ZeroPoint[0])}, nil
+}
+
 // NewExtractor writes the feature model next to the cache and loads it.
 func NewExtractor(o ExtractorOptions) (*Extractor, error) {
 	if o.Logger == nil {
@@ -97,7 +141,21 @@ func NewExtractor(o ExtractorOptions) (*Extractor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("base model: %w", err)
 	}
-	feat, dim, err := FeatureModel(base, o.Size)
+	var (
+		feat  []byte
+		dim   int
+		q     Quant
+		shape []int32
+	)
+	if o.ConvInput {
+		feat, shape, q, err = ConvInputModel(base, o.Size)
+		dim = 1
+		for _, d := range shape {
+			dim *= int(d)
+		}
+	} else {
+		feat, dim, err = FeatureModel(base, o.Size)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("base model %s: %w", o.Base, err)
 	}
@@ -118,7 +176,24 @@ func NewExtractor(o ExtractorOptions) (*Extractor, error) {
 		return nil, err
 	}
 	return &Extractor{c: c, modelKey: key, cacheDir: o.CacheDir, dim: dim, workers: o.Workers,
-		cache: map[string]map[[32]byte][]float32{}, log: o.Logger}, nil
+		act: o.ConvInput, quant: q, shape: shape,
+		cache: map[string]map[[32]byte][]byte{}, log: o.Logger}, nil
+}
+
+// Quant is the quantization of Activations' values.
+func (e *Extractor) Quant() Quant { return e.quant }
+
+// Shape is the activation tensor's shape ([1,H,W,C]) for a ConvInput
+// extractor.
+func (e *Extractor) Shape() []int32 { return e.shape }
+
+// recordSize is the payload bytes per cached image: int8 activations or
+// float32 features.
+func (e *Extractor) recordSize() int {
+	if e.act {
+		return e.dim
+	}
+	return 4 * e.dim
 }
 
 // Dim is the feature width.
@@ -135,12 +210,13 @@ func (e *Extractor) cacheFile(aug string) string {
 }
 
 // load reads an augmentation's cache file: records of image hash + dim
-// float32s. A torn last record (interrupted run) is ignored.
-func (e *Extractor) load(aug string) map[[32]byte][]float32 {
+// float32s (features) or int8s (activations). A torn last record
+// (interrupted run) is ignored.
+func (e *Extractor) load(aug string) map[[32]byte][]byte {
 	if m, ok := e.cache[aug]; ok {
 		return m
 	}
-	m := map[[32]byte][]float32{}
+	m := map[[32]byte][]byte{}
 	e.cache[aug] = m
 	f, err := os.Open(e.cacheFile(aug))
 	if err != nil {
@@ -148,20 +224,26 @@ func (e *Extractor) load(aug string) map[[32]byte][]float32 {
 	}
 	defer f.Close()
 	r := bufio.NewReader(f)
-	rec := make([]byte, 32+4*e.dim)
+	var h [32]byte
 	for {
-		if _, err := io.ReadFull(r, rec); err != nil {
+		if _, err := io.ReadFull(r, h[:]); err != nil {
 			break
 		}
-		var h [32]byte
-		copy(h[:], rec)
-		v := make([]float32, e.dim)
-		for i := range v {
-			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(rec[32+4*i:]))
+		v := make([]byte, e.recordSize())
+		if _, err := io.ReadFull(r, v); err != nil {
+			break
 		}
 		m[h] = v
 	}
 	return m
+}
+
+func decodeFloats(b []byte) []float32 {
+	v := make([]float32, len(b)/4)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return v
 }
 
 // Failure is an image that could not be used, with the reason.
@@ -175,10 +257,37 @@ type Failure struct {
 // nil) is called as images complete. Images that fail to decode are
 // returned as failures and get a nil vector.
 func (e *Extractor) Features(ctx context.Context, items []Item, aug Augment, progress func(done, total int)) ([][]float32, []Failure, error) {
+	if e.act {
+		return nil, nil, errors.New("features: this extractor gives activations (ConvInput)")
+	}
+	recs, fails, err := e.records(ctx, items, aug, progress)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([][]float32, len(recs))
+	for i, r := range recs {
+		if r != nil {
+			out[i] = decodeFloats(r)
+		}
+	}
+	return out, fails, nil
+}
+
+// Activations is Features for a ConvInput extractor: each image's
+// activation tensor in HWC order as int8 values (two's complement bytes,
+// quantized by Quant), nil for an image that failed.
+func (e *Extractor) Activations(ctx context.Context, items []Item, aug Augment, progress func(done, total int)) ([][]byte, []Failure, error) {
+	if !e.act {
+		return nil, nil, errors.New("activations: this extractor gives pooled features")
+	}
+	return e.records(ctx, items, aug, progress)
+}
+
+func (e *Extractor) records(ctx context.Context, items []Item, aug Augment, progress func(done, total int)) ([][]byte, []Failure, error) {
 	e.mu.Lock()
 	cached := e.load(aug.Name)
 	e.mu.Unlock()
-	out := make([][]float32, len(items))
+	out := make([][]byte, len(items))
 	var todo []int
 	for i, it := range items {
 		if v, ok := cached[it.Hash]; ok {
@@ -256,7 +365,8 @@ type imageError struct{ error }
 
 func (e imageError) Unwrap() error { return e.error }
 
-func (e *Extractor) one(ctx context.Context, path string, aug Augment) ([]float32, error) {
+// one runs the backbone on one image and returns the record payload.
+func (e *Extractor) one(ctx context.Context, path string, aug Augment) ([]byte, error) {
 	img, err := infer.ReadImageFile(path, infer.ImageLimits{})
 	if err != nil {
 		return nil, imageError{err}
@@ -277,16 +387,25 @@ func (e *Extractor) one(ctx context.Context, path string, aug Augment) ([]float3
 	if len(v) != e.dim {
 		return nil, fmt.Errorf("feature model gave %d values, want %d", len(v), e.dim)
 	}
-	return v, nil
+	b := make([]byte, e.recordSize())
+	if e.act {
+		// Embed dequantized the int8 output; undo it exactly (v is
+		// Scale·(q−zp) for an integer q).
+		s, zp := float64(e.quant.Scale), float64(e.quant.ZeroPoint)
+		for i, x := range v {
+			b[i] = byte(int8(clamp(math.Round(float64(x)/s)+zp, -128, 127)))
+		}
+	} else {
+		for i, x := range v {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+		}
+	}
+	return b, nil
 }
 
-func writeRecord(w io.Writer, h [32]byte, v []float32) {
-	buf := make([]byte, 32+4*len(v))
-	copy(buf, h[:])
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(buf[32+4*i:], math.Float32bits(x))
-	}
-	_, _ = w.Write(buf)
+func writeRecord(w io.Writer, h [32]byte, v []byte) {
+	_, _ = w.Write(h[:])
+	_, _ = w.Write(v)
 }
 
 func writeFileAtomic(path string, data []byte) error {

@@ -30,9 +30,13 @@ type Config struct {
 	Lambdas      []float64
 	TargetAcc    float64 // accuracy of accepted items the threshold aims for
 	Delegate     string
-	Log          *slog.Logger
-	Out1         io.Writer // human report
-	Progress     *os.File  // terminal for progress bars (nil: none)
+	// FineTune also retrains the convolution before the pooling with the
+	// head (see FineTune); FT tunes it (zero values: defaults).
+	FineTune bool
+	FT       FineTuneOptions
+	Log      *slog.Logger
+	Out1     io.Writer // human report
+	Progress *os.File  // terminal for progress bars (nil: none)
 }
 
 // Report is what a training run measured.
@@ -54,6 +58,25 @@ type Report struct {
 	Seconds     float64              `json:"seconds"`
 	Delegate    infer.DelegateReport `json:"delegate"`
 	HeadFile    string               `json:"head_file"`
+	FineTune    *FineTuneReport      `json:"fine_tune,omitempty"`
+}
+
+// FineTuneReport is what fine-tuning measured. With it, Report's
+// FloatTest, ExportTest and Threshold are the fine-tuned model's.
+type FineTuneReport struct {
+	Epochs      []EpochReport `json:"epochs"` // epoch 0: the starting point
+	Chosen      int           `json:"chosen_epoch"`
+	ValAccuracy float64       `json:"val_accuracy"` // at the chosen epoch
+	// The frozen head's figures, for comparison: validation accuracy of
+	// the head fine-tuning started from, test accuracy of the head refitted
+	// on train + validation.
+	FrozenValAccuracy float64 `json:"frozen_val_accuracy"`
+	FrozenFloatTest   float64 `json:"frozen_float_test_accuracy"`
+	LR                float64 `json:"lr"`
+	HeadLR            float64 `json:"head_lr"`
+	ConvL2            float64 `json:"conv_l2"`
+	BackboneRuns      int64   `json:"backbone_runs"` // activation extraction
+	Seconds           float64 `json:"seconds"`       // training only
 }
 
 // HeadPath is where train keeps the head file for a model: beside it,
@@ -93,6 +116,16 @@ func (c *Config) defaults() {
 func Run(ctx context.Context, c Config) (*Report, error) {
 	c.defaults()
 	start := time.Now()
+	if c.FineTune {
+		// Refuse a base fine-tuning cannot use before hours of extraction.
+		raw, err := os.ReadFile(c.Base)
+		if err != nil {
+			return nil, fmt.Errorf("base model: %w", err)
+		}
+		if _, err := BaseConv(raw); err != nil {
+			return nil, fmt.Errorf("fine-tune: base model %s: %w", c.Base, err)
+		}
+	}
 	ds, err := Scan(c.Data)
 	if err != nil {
 		return nil, err
@@ -199,19 +232,34 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		return nil, err
 	}
 	rep.FloatTest = evaluate(head, feats[:1], sp.Test, ds)
-	if len(augs) > 1 {
-		rep.TTATest = tta(ctx, ex, head, ds, sp.Test, augs)
-	}
-	lo, hi := logitRange(head, xall)
 	base, err := os.ReadFile(c.Base)
 	if err != nil {
 		return nil, err
 	}
+	var conv *ConvExport
+	lo, hi := logitRange(head, xall)
+	if c.FineTune {
+		// The frozen head on the training split (the one λ was chosen
+		// with) starts the run the validation split picks the epoch in;
+		// the one refitted on train + validation starts the final run.
+		ft, err := c.fineTune(ctx, base, ds, sp, augs, bestHead, head, rep)
+		if err != nil {
+			return nil, err
+		}
+		head, conv = ft.Head, ft.conv
+		lo, hi = ft.logitMin, ft.logitMax
+	} else if len(augs) > 1 {
+		rep.TTATest = tta(ctx, ex, head, ds, sp.Test, augs)
+	}
 	eo := ExportOptions{
-		Size: c.Size, Threshold: rep.Threshold, LogitMin: lo, LogitMax: hi,
+		Size: c.Size, Threshold: rep.Threshold, LogitMin: lo, LogitMax: hi, Conv: conv,
 		Info: map[string]any{"seed": c.Seed, "lambda": rep.Lambda, "augment": len(augs) - 1,
 			"train_images": rep.Train + rep.Val, "base": filepath.Base(c.Base),
 			"float_test_accuracy": rep.FloatTest.Accuracy, "trained": time.Now().UTC().Format(time.RFC3339)},
+	}
+	if f := rep.FineTune; f != nil {
+		eo.Info["fine_tune_epoch"] = f.Chosen
+		eo.Info["fine_tune_val_accuracy"] = f.ValAccuracy
 	}
 	model, err := Export(base, head, eo)
 	if err != nil {
@@ -238,10 +286,23 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		return nil, fmt.Errorf("evaluate exported model: %w", err)
 	}
 	rep.BackboneRun = ex.Calls.Load()
+	if rep.FineTune != nil {
+		rep.BackboneRun += rep.FineTune.BackboneRuns
+	}
 	rep.Seconds = time.Since(start).Seconds()
-	fmt.Fprintf(w, "chosen lambda %g (validation %.2f%%); suggested reject threshold %.2f (validation accuracy of accepted >= %.0f%%)\n",
-		rep.Lambda, 100*rep.ValAccuracy, rep.Threshold, 100*c.TargetAcc)
-	fmt.Fprintf(w, "test accuracy: float head %.2f%%, exported model %.2f%%", 100*rep.FloatTest.Accuracy, 100*rep.ExportTest.Accuracy)
+	kind := "float head"
+	if f := rep.FineTune; f != nil {
+		// The threshold is the fine-tuned model's: say so after its section.
+		fmt.Fprintf(w, "chosen lambda %g (validation %.2f%%)\n", rep.Lambda, 100*rep.ValAccuracy)
+		f.write(w)
+		fmt.Fprintf(w, "suggested reject threshold %.2f (validation accuracy of accepted >= %.0f%%)\n", rep.Threshold, 100*c.TargetAcc)
+		kind = "float fine-tuned model"
+		fmt.Fprintf(w, "test accuracy of the frozen head (float, refitted on train + validation): %.2f%%\n", 100*f.FrozenFloatTest)
+	} else {
+		fmt.Fprintf(w, "chosen lambda %g (validation %.2f%%); suggested reject threshold %.2f (validation accuracy of accepted >= %.0f%%)\n",
+			rep.Lambda, 100*rep.ValAccuracy, rep.Threshold, 100*c.TargetAcc)
+	}
+	fmt.Fprintf(w, "test accuracy: %s %.2f%%, exported model %.2f%%", kind, 100*rep.FloatTest.Accuracy, 100*rep.ExportTest.Accuracy)
 	if rep.TTATest > 0 {
 		fmt.Fprintf(w, ", float head with %d-view test-time augmentation %.2f%%", len(augs), 100*rep.TTATest)
 	}
@@ -249,7 +310,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	rep.ExportTest.Write(w)
 	fmt.Fprintf(w, "\nwrote %s and %s; %d backbone runs, %.1f s\n", c.Out, rep.HeadFile, rep.BackboneRun, rep.Seconds)
 	if d := math.Abs(rep.ExportTest.Accuracy - rep.FloatTest.Accuracy); d > 0.01 {
-		c.Log.Warn("exported model differs from the float head by more than 1 point", "float", rep.FloatTest.Accuracy, "exported", rep.ExportTest.Accuracy)
+		c.Log.Warn("exported model differs from the float model by more than 1 point", "float", rep.FloatTest.Accuracy, "exported", rep.ExportTest.Accuracy)
 	}
 	return rep, nil
 }

@@ -28,6 +28,8 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&c.Size, "size", 320, "input size in pixels (0: the base model's; 320 measured best here)")
 	fs.StringVar(&c.CacheDir, "cache", defaultCache(), "feature cache `dir`")
 	fs.StringVar(&c.Delegate, "delegate", infer.DelegateXNNPACK, "delegate for the backbone")
+	fs.BoolVar(&c.FineTune, "finetune", false, "also fine-tune the last convolution (Conv_1) with the head: slower, more accurate")
+	fs.IntVar(&c.FT.Epochs, "finetune-epochs", 5, "fine-tuning epochs (the best on validation is kept)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	if _, err := parseInterspersed(fs, args); err != nil {

@@ -1,0 +1,409 @@
+package train
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sorterd/sorterd/infer"
+)
+
+// The analytic gradient of the fine-tuning loss (cross-entropy with class
+// weights through head, standardisation, mean, RELU6 and the convolution,
+// plus both L2 terms) matches central finite differences on a tiny
+// random problem.
+func TestFineTuneGradient(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	const in, out, k, p, n = 5, 6, 3, 4, 7
+	conv := &ConvLayer{In: in, Out: out, W: make([]float32, in*out), B: make([]float32, out)}
+	for i := range conv.W {
+		conv.W[i] = float32(rng.NormFloat64())
+	}
+	for i := range conv.B {
+		conv.B[i] = float32(2 + rng.NormFloat64())
+	}
+	h := &Head{Classes: []string{"a", "b", "c"}, Lambda: 0.05, B: make([]float32, k)}
+	for c := 0; c < k; c++ {
+		w := make([]float32, out)
+		for j := range w {
+			w[j] = float32(rng.NormFloat64())
+		}
+		h.W = append(h.W, w)
+		h.B[c] = float32(rng.NormFloat64())
+	}
+	for j := 0; j < out; j++ {
+		h.Mean = append(h.Mean, float32(2+rng.Float64()))
+		h.Std = append(h.Std, float32(0.5+rng.Float64()))
+	}
+	xs := make([][]byte, n)
+	ys := make([]int, n)
+	for e := range xs {
+		xs[e] = make([]byte, p*in)
+		rng.Read(xs[e])
+		ys[e] = rng.Intn(k)
+	}
+	ws := sampleWeights(ys, k, true)
+	m := &FineTuned{Conv: conv, Head: h, In: Quant{Scale: 0.01, ZeroPoint: 3}, P: p}
+	s := newFTState(m, 0.3)
+	// Move the weights off their L2 anchor so that term has a gradient.
+	for i := range conv.W {
+		conv.W[i] += 0.1 * float32(rng.NormFloat64())
+	}
+	s.lossGrad(xs, ys, ws)
+	mask := func() []bool {
+		var m []bool
+		for _, v := range s.fw.pre {
+			m = append(m, v > 0 && v < 6)
+		}
+		return m
+	}
+	same := func(a, b []bool) bool {
+		for i := range a {
+			if a[i] != b[i] {
+				return false
+			}
+		}
+		return true
+	}
+	m0 := mask()
+	var grads [4][]float32
+	for i, g := range s.grads {
+		grads[i] = append([]float32(nil), g...)
+	}
+	names := []string{"conv W", "conv B", "head W", "head B"}
+	const eps = 1e-2
+	checked, skipped := 0, 0
+	for gi, par := range s.params {
+		for j := range par {
+			orig := par[j]
+			par[j] = orig + eps
+			lp := s.lossGrad(xs, ys, ws)
+			mp := mask()
+			par[j] = orig - eps
+			lm := s.lossGrad(xs, ys, ws)
+			mm := mask()
+			par[j] = orig
+			if !same(m0, mp) || !same(m0, mm) {
+				// The step crosses a RELU6 kink: the finite difference
+				// is meaningless there.
+				skipped++
+				continue
+			}
+			num := (lp - lm) / (2 * eps)
+			ana := float64(grads[gi][j])
+			if d := math.Abs(num - ana); d > 2e-3+2e-2*math.Abs(ana) {
+				t.Errorf("%s[%d]: analytic %.6f, finite difference %.6f", names[gi], j, ana, num)
+			}
+			checked++
+		}
+	}
+	t.Logf("%d parameters checked, %d skipped at a kink", checked, skipped)
+	if checked < (in*out+out+k*out+k)*3/4 {
+		t.Errorf("checked only %d parameters (%d cross a kink)", checked, skipped)
+	}
+}
+
+// ftFixture is a fine-tuned model on synthetic photos at 96 px, with the
+// activations it was trained on.
+type ftFixture struct {
+	base  []byte
+	items []Item
+	acts  [][]byte
+	q     Quant
+	m     *FineTuned
+	ds    *Dataset
+}
+
+func newFTFixture(t *testing.T) *ftFixture {
+	t.Helper()
+	basePath := baseModel(t, ptq)
+	base, err := os.ReadFile(basePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := Scan(synthData(t, 12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	const size = 96
+	fx, err := NewExtractor(ExtractorOptions{Base: basePath, CacheDir: cache, Size: size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fx.Close()
+	feats, _, err := fx.Features(context.Background(), ds.Items, Augments[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ax, err := NewExtractor(ExtractorOptions{Base: basePath, CacheDir: cache, Size: size, ConvInput: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ax.Close()
+	if s := ax.Shape(); len(s) != 4 || s[1] != 3 || s[2] != 3 || s[3] != 320 {
+		t.Fatalf("activation shape %v at %d px", s, size)
+	}
+	acts, _, err := ax.Activations(context.Background(), ds.Items, Augments[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var y []int
+	for _, it := range ds.Items {
+		y = append(y, it.Class)
+	}
+	h, err := TrainHead(feats, y, ds.Classes, HeadOptions{Lambda: 1e-2, ClassWeights: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv, err := BaseConv(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The float model with the base's convolution reproduces the
+	// backbone's own pooled features up to its int8 rounding: two steps
+	// of the pooled tensor (0.019 here) and one of the convolution's
+	// output (6/255).
+	// The base's pooled tensor saturates at its calibrated maximum.
+	g, err := infer.ReadGraph(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, _, err := g.PooledFeature()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := g.Tensors[pt].Scale[0]
+	top := ps * float32(127-g.Tensors[pt].ZeroPoint[0])
+	start := &FineTuned{Conv: conv, Head: h, In: ax.Quant(), P: 9}
+	tol := 2*float64(ps) + 6.0/255
+	for i, f := range start.Pooled(acts) {
+		for j := range f {
+			if d := math.Abs(float64(min(f[j], top) - feats[i][j])); d > tol {
+				t.Fatalf("image %d feature %d: float conv %.4f, backbone %.4f", i, j, f[j], feats[i][j])
+			}
+		}
+	}
+	set := ActSet{X: acts, Y: y}
+	m, epochs, chosen, err := FineTune(set, set, ax.Quant(), conv, h, FineTuneOptions{Epochs: 2, Batch: 8, LR: 3e-4, ClassWeights: true, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(epochs) != 3 || chosen < 1 {
+		t.Fatalf("epochs %+v, chosen %d", epochs, chosen)
+	}
+	return &ftFixture{base: base, items: ds.Items, acts: acts, q: ax.Quant(), m: m, ds: ds}
+}
+
+// The exported fine-tuned model: its pooled features match the float
+// model's within the int8 steps of the convolution's output and the
+// pooled tensor, and its predictions match image by image.
+func TestFineTuneExport(t *testing.T) {
+	f := newFTFixture(t)
+	pooled := f.m.Pooled(f.acts)
+	var pmax float32
+	for _, p := range pooled {
+		for _, v := range p {
+			pmax = max(pmax, v)
+		}
+	}
+	qc := QuantizeConv(f.m.Conv, f.q, 6, min(6, 1.05*pmax))
+	lo, hi := logitRange(f.m.Head, pooled)
+	model, err := Export(f.base, f.m.Head, ExportOptions{Size: 96, LogitMin: lo, LogitMax: hi, Conv: qc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ft.tflite")
+	if err := os.WriteFile(path, model, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Features of the exported model: its backbone cut at the pooled tensor.
+	ex, err := NewExtractor(ExtractorOptions{Base: path, CacheDir: dir, Size: 96})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Close()
+	got, _, err := ex.Features(context.Background(), f.items, Augments[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Against the same convolution with the int8 weights the model
+	// stores: per value, two steps of the pooled tensor and one of the
+	// convolution's output (the activations' rounding).
+	dq := (&FineTuned{Conv: qc.Dequantized(f.q), Head: f.m.Head, In: f.q, P: f.m.P}).Pooled(f.acts)
+	tol := 2*float64(qc.PooledMax/255) + float64(qc.OutMax/255)
+	var worst, sq, sqW float64
+	for i := range got {
+		for j := range got[i] {
+			worst = math.Max(worst, math.Abs(float64(got[i][j]-dq[i][j])))
+			d := float64(got[i][j] - pooled[i][j])
+			sq += d * d
+			w := float64(dq[i][j] - pooled[i][j])
+			sqW += w * w
+		}
+	}
+	vals := float64(len(got) * len(got[0]))
+	rms, rmsW := math.Sqrt(sq/vals), math.Sqrt(sqW/vals)
+	t.Logf("exported vs int8-weight float: largest difference %.4f (tolerance %.4f); exported vs float: rms %.4f, of which the weights' rounding %.4f",
+		worst, tol, rms, rmsW)
+	if worst > tol {
+		t.Errorf("exported model's pooled features differ from its float counterpart's by up to %.4f", worst)
+	}
+	// Against the float model: the weights' rounding adds noise of about
+	// half a weight step times the inputs' norm; the activations' rounding
+	// must not add much to it.
+	if rms > rmsW+float64(qc.PooledMax/255) {
+		t.Errorf("exported model's pooled features differ from the float model's by %.4f rms (weights' rounding alone: %.4f)", rms, rmsW)
+	}
+	c, err := infer.New(infer.Options{Model: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Delegate().DelegatedNodes == 0 {
+		t.Errorf("XNNPACK took nothing: %+v", c.Delegate())
+	}
+	want := f.m.Predict(f.acts)
+	agree, okExp, okFloat := 0, 0, 0
+	for i, it := range f.items {
+		img, err := infer.ReadImageFile(it.Path, infer.ImageLimits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := c.Classify(context.Background(), img, 1)
+		img.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Index == want[i] {
+			agree++
+		}
+		if r.Index == it.Class {
+			okExp++
+		}
+		if want[i] == it.Class {
+			okFloat++
+		}
+	}
+	n := len(f.items)
+	if float64(agree) < 0.95*float64(n) {
+		t.Errorf("exported model agrees with the float fine-tuned model on %d of %d images", agree, n)
+	}
+	if d := math.Abs(float64(okExp-okFloat)) / float64(n); d > 0.01 {
+		t.Errorf("accuracy: exported %d/%d, float %d/%d", okExp, n, okFloat, n)
+	}
+}
+
+// sorterd train --finetune end to end: the report has the fine-tuning
+// section, the exported model matches the float model, the head file
+// reassembles the same bytes, and a second run reads every feature and
+// activation from the cache.
+func TestTrainFineTuneSynthetic(t *testing.T) {
+	base := baseModel(t, ptq)
+	data := synthData(t, 16)
+	out := filepath.Join(t.TempDir(), "garbage.tflite")
+	cache := t.TempDir()
+	var log bytes.Buffer
+	cfg := Config{Data: data, Out: out, Base: base, Seed: 3, Augment: 1, Size: 96, CacheDir: cache, Out1: &log,
+		Lambdas: []float64{1e-2}, FineTune: true, FT: FineTuneOptions{Epochs: 2, Batch: 8}}
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(log.String())
+	f := rep.FineTune
+	if f == nil || len(f.Epochs) != 3 || f.Chosen < 1 || f.ValAccuracy != f.Epochs[f.Chosen].ValAccuracy {
+		t.Fatalf("fine-tune report %+v", f)
+	}
+	if !strings.Contains(log.String(), "chosen epoch") {
+		t.Error("fine-tuning not in the human report")
+	}
+	if d := rep.ExportTest.Accuracy - rep.FloatTest.Accuracy; d < -0.01 || d > 0.01 {
+		t.Errorf("exported %.3f vs float fine-tuned %.3f", rep.ExportTest.Accuracy, rep.FloatTest.Accuracy)
+	}
+	model, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Assemble(rep.HeadFile, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(model, again) {
+		t.Error("the head file does not reassemble the exported model")
+	}
+	if st, err := os.Stat(rep.HeadFile); err != nil || st.Size() > 1<<20 {
+		t.Errorf("head file: %v, %d bytes", err, st.Size())
+	}
+	first := rep.BackboneRun
+	if f.BackboneRuns == 0 || first <= f.BackboneRuns {
+		t.Errorf("backbone runs: %d in all, %d for activations", first, f.BackboneRuns)
+	}
+	cfg.Out1 = nil
+	rep2, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep2.BackboneRun != 0 {
+		t.Errorf("second run called the backbone %d times (first: %d)", rep2.BackboneRun, first)
+	}
+	if rep2.FineTune.Chosen != f.Chosen || rep2.FloatTest.Accuracy != rep.FloatTest.Accuracy {
+		t.Errorf("same seed, different result: epoch %d vs %d, test %.4f vs %.4f",
+			rep2.FineTune.Chosen, f.Chosen, rep2.FloatTest.Accuracy, rep.FloatTest.Accuracy)
+	}
+}
+
+// A base whose pooling does not read a 1×1 convolution, or whose
+// convolution is not int8 per-channel, is refused with ErrNoPoolConv
+// before any image is read.
+func TestFineTuneBadBase(t *testing.T) {
+	raw, err := os.ReadFile(baseModel(t, ptq))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := infer.ReadGraph(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, err := g.PoolConv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pool, _ := g.PooledFeature()
+	// Let the pooling read what the convolution reads (the previous
+	// block's 1×1 projection, which has no RELU6), then what that reads
+	// (a depthwise convolution): neither is a convolution to fine-tune.
+	proj := g.Producer(g.Ops[ci].Inputs[0])
+	dir := t.TempDir()
+	for name, src := range map[string]int32{"no-relu6": g.Ops[ci].Inputs[0], "depthwise": g.Ops[proj].Inputs[0]} {
+		g2, _ := infer.ReadGraph(raw)
+		g2.Ops[pool].Inputs = append([]int32{src}, g2.Ops[pool].Inputs[1:]...)
+		path := filepath.Join(dir, name+".tflite")
+		if err := os.WriteFile(path, g2.Write(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Run(context.Background(), Config{Data: t.TempDir(), Out: filepath.Join(dir, "x.tflite"), Base: path, CacheDir: dir, FineTune: true})
+		if !errors.Is(err, infer.ErrNoPoolConv) {
+			t.Errorf("%s: %v", name, err)
+		} else {
+			t.Logf("%s: %v", name, err)
+		}
+	}
+	u8raw, err := os.ReadFile(baseModel(t, u8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := BaseConv(u8raw); !errors.Is(err, infer.ErrNoPoolConv) {
+		t.Errorf("uint8 base: %v", err)
+	}
+	if _, _, _, err := ConvInputModel(u8raw, 0); !errors.Is(err, infer.ErrNoPoolConv) {
+		t.Errorf("uint8 base, activation model: %v", err)
+	}
+}
