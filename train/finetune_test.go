@@ -358,6 +358,31 @@ func TestTrainFineTuneSynthetic(t *testing.T) {
 		t.Errorf("same seed, different result: epoch %d vs %d, test %.4f vs %.4f",
 			rep2.FineTune.Chosen, f.Chosen, rep2.FloatTest.Accuracy, rep.FloatTest.Accuracy)
 	}
+
+	// NoTest (the run that makes the model to ship): the test photos
+	// train too, the same validation split chooses, a model comes out.
+	log.Reset()
+	cfg.NoTest, cfg.Out1 = true, &log
+	cfg.Out = filepath.Join(t.TempDir(), "ship.tflite")
+	rep3, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep3.Test != 0 || rep3.Train+rep3.Val != rep.Train+rep.Val+rep.Test || rep3.ExportTest.N != 0 {
+		t.Errorf("no-test split: train %d val %d test %d (with a test: %d/%d/%d), export test n %d",
+			rep3.Train, rep3.Val, rep3.Test, rep.Train, rep.Val, rep.Test, rep3.ExportTest.N)
+	}
+	if !strings.Contains(log.String(), "no test split") || strings.Contains(log.String(), "test accuracy") {
+		t.Errorf("no-test report:\n%s", log.String())
+	}
+	c, err := infer.New(infer.Options{Model: cfg.Out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if m := c.Info().Sorterd; m == nil || m.Info["float_test_accuracy"] != nil || m.Info["train_images"] != float64(rep3.Train+rep3.Val) {
+		t.Errorf("training facts of the no-test model: %+v", m)
+	}
 }
 
 // A base whose pooling does not read a 1×1 convolution, or whose

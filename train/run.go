@@ -24,12 +24,16 @@ type Config struct {
 	Seed         int64   // split seed
 	Augment      int     // augmented views per training image (besides the original)
 	TestFraction float64 // held out for the final measurement
-	ValFraction  float64 // held out to choose the regularisation
-	Size         int     // input size (0: the base model's)
-	CacheDir     string  // feature cache
-	Lambdas      []float64
-	TargetAcc    float64 // accuracy of accepted items the threshold aims for
-	Delegate     string
+	// NoTest holds nothing out for a test: every photo outside the
+	// validation split trains the model. For the model to ship, once a
+	// run with a test split has measured the same settings.
+	NoTest      bool
+	ValFraction float64 // held out to choose the regularisation
+	Size        int     // input size (0: the base model's)
+	CacheDir    string  // feature cache
+	Lambdas     []float64
+	TargetAcc   float64 // accuracy of accepted items the threshold aims for
+	Delegate    string
 	// FineTune also retrains the convolution before the pooling with the
 	// head (see FineTune); FT tunes it (zero values: defaults).
 	FineTune bool
@@ -130,7 +134,11 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	sp := ds.StratifiedSplit(c.Seed, c.ValFraction, c.TestFraction)
+	testFrac := c.TestFraction
+	if c.NoTest {
+		testFrac = 0
+	}
+	sp := ds.StratifiedSplit(c.Seed, c.ValFraction, testFrac)
 	rep := &Report{Classes: ds.Classes, Seed: c.Seed, Skipped: ds.Skipped, Conflicts: ds.Conflicts}
 	w := c.Out1
 	for _, s := range ds.Skipped {
@@ -186,7 +194,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	rep.Train, rep.Val, rep.Test = len(sp.Train), len(sp.Val), len(sp.Test)
 	fmt.Fprintf(w, "classes %v\nsplit (seed %d): train %d, validation %d, test %d; %d augmented view(s) per training image\n",
 		ds.Classes, c.Seed, rep.Train, rep.Val, rep.Test, len(augs)-1)
-	if rep.Train == 0 || rep.Val == 0 || rep.Test == 0 {
+	if rep.Train == 0 || rep.Val == 0 || (rep.Test == 0 && !c.NoTest) {
 		return nil, fmt.Errorf("data folder %s is too small to split (train %d, validation %d, test %d)", c.Data, rep.Train, rep.Val, rep.Test)
 	}
 
@@ -248,14 +256,17 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		}
 		head, conv = ft.Head, ft.conv
 		lo, hi = ft.logitMin, ft.logitMax
-	} else if len(augs) > 1 {
+	} else if len(augs) > 1 && len(sp.Test) > 0 {
 		rep.TTATest = tta(ctx, ex, head, ds, sp.Test, augs)
 	}
 	eo := ExportOptions{
 		Size: c.Size, Threshold: rep.Threshold, LogitMin: lo, LogitMax: hi, Conv: conv,
 		Info: map[string]any{"seed": c.Seed, "lambda": rep.Lambda, "augment": len(augs) - 1,
 			"train_images": rep.Train + rep.Val, "base": filepath.Base(c.Base),
-			"float_test_accuracy": rep.FloatTest.Accuracy, "trained": time.Now().UTC().Format(time.RFC3339)},
+			"trained": time.Now().UTC().Format(time.RFC3339)},
+	}
+	if len(sp.Test) > 0 {
+		eo.Info["float_test_accuracy"] = rep.FloatTest.Accuracy
 	}
 	if f := rep.FineTune; f != nil {
 		eo.Info["fine_tune_epoch"] = f.Chosen
@@ -277,13 +288,15 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if err := WriteHeadFile(rep.HeadFile, hf); err != nil {
 		return nil, err
 	}
-	testItems := make([]Item, len(sp.Test))
-	for i, j := range sp.Test {
-		testItems[i] = ds.Items[j]
-	}
-	rep.ExportTest, err = EvalModel(ctx, infer.Options{Model: c.Out, Delegate: c.Delegate}, ds.Classes, testItems)
-	if err != nil {
-		return nil, fmt.Errorf("evaluate exported model: %w", err)
+	if len(sp.Test) > 0 {
+		testItems := make([]Item, len(sp.Test))
+		for i, j := range sp.Test {
+			testItems[i] = ds.Items[j]
+		}
+		rep.ExportTest, err = EvalModel(ctx, infer.Options{Model: c.Out, Delegate: c.Delegate}, ds.Classes, testItems)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate exported model: %w", err)
+		}
 	}
 	rep.BackboneRun = ex.Calls.Load()
 	if rep.FineTune != nil {
@@ -297,19 +310,25 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		f.write(w)
 		fmt.Fprintf(w, "suggested reject threshold %.2f (validation accuracy of accepted >= %.0f%%)\n", rep.Threshold, 100*c.TargetAcc)
 		kind = "float fine-tuned model"
-		fmt.Fprintf(w, "test accuracy of the frozen head (float, refitted on train + validation): %.2f%%\n", 100*f.FrozenFloatTest)
+		if len(sp.Test) > 0 {
+			fmt.Fprintf(w, "test accuracy of the frozen head (float, refitted on train + validation): %.2f%%\n", 100*f.FrozenFloatTest)
+		}
 	} else {
 		fmt.Fprintf(w, "chosen lambda %g (validation %.2f%%); suggested reject threshold %.2f (validation accuracy of accepted >= %.0f%%)\n",
 			rep.Lambda, 100*rep.ValAccuracy, rep.Threshold, 100*c.TargetAcc)
 	}
-	fmt.Fprintf(w, "test accuracy: %s %.2f%%, exported model %.2f%%", kind, 100*rep.FloatTest.Accuracy, 100*rep.ExportTest.Accuracy)
-	if rep.TTATest > 0 {
-		fmt.Fprintf(w, ", float head with %d-view test-time augmentation %.2f%%", len(augs), 100*rep.TTATest)
+	if len(sp.Test) == 0 {
+		fmt.Fprintf(w, "no test split: trained on all %d photos (train + validation); the settings' accuracy on unseen photos comes from a run with a test split\n", rep.Train+rep.Val)
+	} else {
+		fmt.Fprintf(w, "test accuracy: %s %.2f%%, exported model %.2f%%", kind, 100*rep.FloatTest.Accuracy, 100*rep.ExportTest.Accuracy)
+		if rep.TTATest > 0 {
+			fmt.Fprintf(w, ", float head with %d-view test-time augmentation %.2f%%", len(augs), 100*rep.TTATest)
+		}
+		fmt.Fprintf(w, "\n\nexported model on the test split:\n")
+		rep.ExportTest.Write(w)
 	}
-	fmt.Fprintf(w, "\n\nexported model on the test split:\n")
-	rep.ExportTest.Write(w)
 	fmt.Fprintf(w, "\nwrote %s and %s; %d backbone runs, %.1f s\n", c.Out, rep.HeadFile, rep.BackboneRun, rep.Seconds)
-	if d := math.Abs(rep.ExportTest.Accuracy - rep.FloatTest.Accuracy); d > 0.01 {
+	if d := math.Abs(rep.ExportTest.Accuracy - rep.FloatTest.Accuracy); d > 0.01 && len(sp.Test) > 0 {
 		c.Log.Warn("exported model differs from the float model by more than 1 point", "float", rep.FloatTest.Accuracy, "exported", rep.ExportTest.Accuracy)
 	}
 	return rep, nil

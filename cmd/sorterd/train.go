@@ -23,7 +23,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&c.Base, "base", defaultBase, "classifier .tflite whose backbone is reused")
 	fs.Int64Var(&c.Seed, "seed", 1, "split seed")
 	fs.IntVar(&c.Augment, "augment", 5, "augmented views per training image (flip, rot180, rot90, rot270, vflip, ...)")
-	fs.Float64Var(&c.TestFraction, "test-fraction", 0.2, "share of each class held out for the test")
+	fs.Float64Var(&c.TestFraction, "test-fraction", 0.2, "share of each class held out for the test (0: none, train the model to ship on every photo outside validation)")
 	fs.Float64Var(&c.ValFraction, "val-fraction", 0.1, "share of each class held out to choose regularisation")
 	fs.IntVar(&c.Size, "size", 320, "input size in pixels (0: the base model's; 320 measured best here)")
 	fs.StringVar(&c.CacheDir, "cache", defaultCache(), "feature cache `dir`")
@@ -39,6 +39,11 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "sorterd: train needs --data DIR")
 		return 2
 	}
+	if c.TestFraction < 0 || c.ValFraction <= 0 || c.TestFraction+c.ValFraction >= 1 {
+		fmt.Fprintf(stderr, "sorterd: train: --test-fraction %g and --val-fraction %g: need test >= 0, validation > 0 and their sum < 1\n", c.TestFraction, c.ValFraction)
+		return 2
+	}
+	c.NoTest = c.TestFraction == 0
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
 		errLine(stderr, err)

@@ -99,4 +99,12 @@ func TestTrainEvalExportCLI(t *testing.T) {
 	if code == 0 || !strings.Contains(errs, "no class folders") {
 		t.Errorf("empty data: exit %d, %s", code, errs)
 	}
+	// Fractions that leave nothing to train or choose with.
+	for _, f := range [][]string{{"--test-fraction", "-0.1"}, {"--val-fraction", "0"}, {"--test-fraction", "0.6", "--val-fraction", "0.4"}} {
+		args := append([]string{"train", "--data", data, "--out", out, "--base", base}, f...)
+		code, _, errs = runCLI(t, args...)
+		if code != 2 || !strings.Contains(errs, "--test-fraction") || !strings.Contains(errs, "sum < 1") {
+			t.Errorf("%v: exit %d, %s", f, code, errs)
+		}
+	}
 }
