@@ -169,7 +169,7 @@ func Default() Config {
 			ReconnectMin: Duration(500 * time.Millisecond), ReconnectMax: Duration(30 * time.Second),
 			StallTimeout: Duration(5 * time.Second)},
 		Trigger:  Trigger{Mode: "continuous", Every: 15, Frames: 3, Debounce: Duration(50 * time.Millisecond), MotionArea: 0.02, MotionDelta: 30},
-		Model:    Model{Path: "/usr/local/share/sorterd/models/garbage.tflite", Delegate: "xnnpack", Fallback: true, TTA: []string{"flip", "rot180"}},
+		Model:    Model{Path: "/usr/local/share/sorterd/models/garbage.tflite", Delegate: "xnnpack", Fallback: true, TTA: []string{"flip", "rot180", "rot90", "rot270", "vflip"}, TTAPerFrame: 1},
 		Decision: Decision{Vote: "mean", Geometry: "chute", Cooldown: Duration(time.Second)},
 		GPIO:     GPIO{Driver: "periph"},
 		MQTT: MQTT{Enabled: true, Broker: "tcp://127.0.0.1:1883", TopicPrefix: "sorterd", Outbox: 10000,
@@ -390,7 +390,8 @@ func (c *Config) validate(root *yaml.Node) Errors {
 	if c.Model.Threads < 0 {
 		bad("model.threads", "must be >= 0 (0: one per CPU)")
 	}
-	if c.Model.TTAPerFrame < 0 || c.Model.TTAPerFrame > len(c.Model.TTA) {
+	// With no views (tta: []) there is nothing to share out: ignored.
+	if c.Model.TTAPerFrame < 0 || (len(c.Model.TTA) > 0 && c.Model.TTAPerFrame > len(c.Model.TTA)) {
 		bad("model.tta_per_frame", "must be in 0..%d (the number of views in model.tta; 0: all on every frame)", len(c.Model.TTA))
 	}
 	oneOf("decision.vote", c.Decision.Vote, "mean", "majority")

@@ -141,7 +141,7 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 		Vote: cfg.Decision.Vote, Threshold: threshold, Conveyor: cfg.Decision.Geometry == "conveyor",
 		Cooldown: cfg.Decision.Cooldown.D(), Log: log, SamplesDir: filepath.Join(cfg.StateDir, "samples"),
 	}
-	if cfg.Model.TTAPerFrame > 0 {
+	if cfg.Model.TTAPerFrame > 0 && len(cfg.Model.TTA) > 0 {
 		// The classifier checked the names when it loaded.
 		opts.Views, _ = infer.ViewsByName(cfg.Model.TTA)
 		opts.ViewsPerFrame = cfg.Model.TTAPerFrame
