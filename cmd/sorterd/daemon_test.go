@@ -168,9 +168,14 @@ http:
 		b, _ := io.ReadAll(res.Body)
 		return res.StatusCode, string(b)
 	}
-	if code, body := httpGet("/api/events"); code != 200 || strings.Count(body, `"id"`) != 2 {
-		t.Errorf("/api/events: %d %s", code, body)
-	}
+	// An item is listed once its frame is encoded, which may come just
+	// after its MQTT event.
+	var evCode int
+	var evBody string
+	eventually(t, "two items listed", 5*time.Second, func() bool {
+		evCode, evBody = httpGet("/api/events")
+		return evCode == 200 && strings.Count(evBody, `"id"`) == 2
+	})
 	if code, body := httpGet("/api/status"); code != 200 || !strings.Contains(body, `"mqtt": {`) || !strings.Contains(body, `"camera": {`) {
 		t.Errorf("/api/status: %d %s", code, body)
 	}
