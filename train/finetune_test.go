@@ -496,6 +496,35 @@ func TestFineTuneBadBase(t *testing.T) {
 			t.Logf("%s: %v", name, err)
 		}
 	}
+	// Two layers: Conv_1 must read a linear 1×1 projection that only it
+	// reads. Let it read the depthwise convolution before the projection
+	// instead, or give the projection a fused RELU6.
+	for name, edit := range map[string]func(g *infer.Graph){
+		"conv reads depthwise": func(g *infer.Graph) { g.Ops[ci].Inputs[0] = g.Ops[proj].Inputs[0] },
+		"projection relu6": func(g *infer.Graph) {
+			g.Ops[proj].Options[3] = infer.OptionField{Present: true, Size: 1, Bits: fusedRelu6}
+		},
+	} {
+		g2, _ := infer.ReadGraph(raw)
+		edit(g2)
+		if _, err := g2.ProjConv(); !errors.Is(err, infer.ErrNoPoolConv) {
+			t.Errorf("%s: ProjConv: %v", name, err)
+		}
+		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".tflite")
+		if err := os.WriteFile(path, g2.Write(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Run(context.Background(), Config{Data: t.TempDir(), Out: filepath.Join(dir, "x.tflite"), Base: path, CacheDir: dir,
+			FineTune: true, FT: FineTuneOptions{Layers: 2}})
+		if !errors.Is(err, infer.ErrNoPoolConv) {
+			t.Errorf("%s: %v", name, err)
+		} else {
+			t.Logf("%s: %v", name, err)
+		}
+	}
+	if _, err := BaseProj(raw); err != nil {
+		t.Errorf("the base's projection: %v", err)
+	}
 	u8raw, err := os.ReadFile(baseModel(t, u8))
 	if err != nil {
 		t.Fatal(err)
