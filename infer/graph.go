@@ -498,6 +498,57 @@ func (g *Graph) PoolConv() (int, error) {
 	return p, nil
 }
 
+// ProjConv finds, by graph structure, the convolution that produces
+// PoolConv's input (MobileNetV2's "block_16_project", the last inverted
+// residual block's linear 1×1 projection, 960→320). Fine-tuning two
+// layers retrains it too, so it must be a 1×1, stride-1 CONV_2D without a
+// fused activation whose output only PoolConv reads (no residual ADD);
+// anything else is ErrNoPoolConv.
+func (g *Graph) ProjConv() (int, error) {
+	ci, err := g.PoolConv()
+	if err != nil {
+		return -1, err
+	}
+	in := g.Ops[ci].Inputs[0]
+	p := g.Producer(in)
+	if p < 0 {
+		return -1, fmt.Errorf("%w: CONV_2D %d reads %q, which no op produces", ErrNoPoolConv, ci, g.Tensors[in].Name)
+	}
+	op := g.Ops[p]
+	if code := g.OpCodes[op.Opcode]; code.Builtin != OpConv2D {
+		return -1, fmt.Errorf("%w: CONV_2D %d reads %q, produced by %s, not a CONV_2D", ErrNoPoolConv, ci, g.Tensors[in].Name, code.Name())
+	}
+	w := g.Tensors[op.Inputs[1]].Shape
+	if len(w) != 4 || w[1] != 1 || w[2] != 1 {
+		return -1, fmt.Errorf("%w: CONV_2D %d has a kernel of shape %v, not 1×1", ErrNoPoolConv, p, w)
+	}
+	for _, f := range []int{1, 2} { // stride_w, stride_h
+		if f < len(op.Options) && op.Options[f].Present && op.Options[f].Bits != 1 {
+			return -1, fmt.Errorf("%w: CONV_2D %d has stride %d", ErrNoPoolConv, p, op.Options[f].Bits)
+		}
+	}
+	if len(op.Options) > 3 && op.Options[3].Bits != 0 { // fused_activation_function
+		return -1, fmt.Errorf("%w: CONV_2D %d has a fused activation (%d), not a linear projection", ErrNoPoolConv, p, op.Options[3].Bits)
+	}
+	for i, o := range g.Ops {
+		if i == ci {
+			continue
+		}
+		for _, t := range o.Inputs {
+			if t == in {
+				return -1, fmt.Errorf("%w: %q, the output of CONV_2D %d, is also read by %s %d", ErrNoPoolConv,
+					g.Tensors[in].Name, p, g.OpCodes[o.Opcode].Name(), i)
+			}
+		}
+	}
+	for _, t := range g.Outputs {
+		if t == in {
+			return -1, fmt.Errorf("%w: %q is a model output", ErrNoPoolConv, g.Tensors[in].Name)
+		}
+	}
+	return p, nil
+}
+
 // CutAt returns a copy of the graph whose only output is tensor t, with
 // every op that t does not depend on removed, and unused tensors, buffers
 // and op codes dropped. Metadata is dropped too (it describes the old

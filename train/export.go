@@ -21,6 +21,10 @@ type ExportOptions struct {
 	// (fine-tuning): its weights, bias and the quantization of its output
 	// and of the pooled tensor.
 	Conv *ConvExport `json:"conv,omitempty"`
+	// Proj, with Conv, replaces the linear projection that feeds it (two
+	// layers fine-tuned): its weights, bias and output range (OutMin,
+	// OutMax), which is Conv's input quantization.
+	Proj *ConvExport `json:"proj,omitempty"`
 }
 
 // Export writes one self-contained quantized classifier: the base model's
@@ -40,6 +44,15 @@ func Export(base []byte, h *Head, o ExportOptions) ([]byte, error) {
 	ft, _, err := g.PooledFeature()
 	if err != nil {
 		return nil, err
+	}
+	if o.Proj != nil {
+		if o.Conv == nil {
+			return nil, fmt.Errorf("export: a fine-tuned projection without its convolution")
+		}
+		// First: the convolution's bias scale follows its new input scale.
+		if err := replaceProj(g, o.Proj); err != nil {
+			return nil, err
+		}
 	}
 	if o.Conv != nil {
 		if err := replaceConv(g, ft, o.Conv); err != nil {
@@ -147,6 +160,54 @@ func Export(base []byte, h *Head, o ExportOptions) ([]byte, error) {
 	return g.Write(), nil
 }
 
+// replaceProj writes a fine-tuned projection (the linear 1×1 CONV_2D
+// feeding the convolution before the pooling) into the graph: new weight
+// and bias buffers with their per-channel scales, and the int8
+// quantization of its output, ActQuant(OutMin, OutMax), which is that
+// convolution's input. The op stays the same CONV_2D.
+func replaceProj(g *infer.Graph, c *ConvExport) error {
+	pi, err := projConv(g)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	op := g.Ops[pi]
+	if c.OutMax <= c.OutMin || c.OutMin > 0 || c.OutMax < 0 {
+		return fmt.Errorf("export: fine-tuned projection has output range [%g, %g]", c.OutMin, c.OutMax)
+	}
+	if err := setConvWeights(g, op, c); err != nil {
+		return err
+	}
+	q := ActQuant(c.OutMin, c.OutMax)
+	out := &g.Tensors[op.Outputs[0]]
+	out.Scale, out.ZeroPoint, out.Min, out.Max = []float32{q.Scale}, []int64{int64(q.ZeroPoint)}, nil, nil
+	return nil
+}
+
+// setConvWeights gives a CONV_2D new int8 per-channel weights and an
+// int32 bias at its input's scale × the weight scales, in new buffers
+// (the base's bytes stay untouched).
+func setConvWeights(g *infer.Graph, op infer.GraphOp, c *ConvExport) error {
+	in := g.Tensors[op.Inputs[0]]
+	w, b := &g.Tensors[op.Inputs[1]], &g.Tensors[op.Inputs[2]]
+	o, i := int(w.Shape[0]), int(w.Shape[3])
+	if len(c.Scales) != o || len(c.Bias) != o || len(c.Weights) != o*i {
+		return fmt.Errorf("export: fine-tuned convolution has %d weights, %d scales, %d biases; the base's is %d×%d",
+			len(c.Weights), len(c.Scales), len(c.Bias), o, i)
+	}
+	zeros := make([]int64, o)
+	bq := make([]byte, 4*o)
+	bs := make([]float32, o)
+	for k, v := range c.Bias {
+		bq[4*k], bq[4*k+1], bq[4*k+2], bq[4*k+3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+		bs[k] = float32(float64(in.Scale[0]) * float64(c.Scales[k]))
+	}
+	w.Buffer, w.Scale, w.ZeroPoint, w.QuantDim, w.Min, w.Max = uint32(len(g.Buffers)), append([]float32(nil), c.Scales...), zeros, 0, nil, nil
+	g.Buffers = append(g.Buffers, append([]byte(nil), c.Weights...))
+	b.Buffer, b.Scale, b.ZeroPoint, b.QuantDim, b.Min, b.Max = uint32(len(g.Buffers)), bs, zeros, 0, nil, nil
+	g.Buffers = append(g.Buffers, bq)
+	return nil
+}
+
 // replaceConv writes a fine-tuned convolution into the graph in place of
 // the one before the pooling: new weight and bias buffers with their
 // per-channel scales, and the int8 ranges of its output and of the
@@ -158,28 +219,13 @@ func replaceConv(g *infer.Graph, ft int32, c *ConvExport) error {
 		return fmt.Errorf("export: %w", err)
 	}
 	op := g.Ops[ci]
-	in := g.Tensors[op.Inputs[0]]
-	w, b, out := &g.Tensors[op.Inputs[1]], &g.Tensors[op.Inputs[2]], &g.Tensors[op.Outputs[0]]
-	o, i := int(w.Shape[0]), int(w.Shape[3])
-	if len(c.Scales) != o || len(c.Bias) != o || len(c.Weights) != o*i {
-		return fmt.Errorf("export: fine-tuned convolution has %d weights, %d scales, %d biases; the base's is %d×%d",
-			len(c.Weights), len(c.Scales), len(c.Bias), o, i)
-	}
 	if c.OutMax <= 0 || c.PooledMax <= 0 {
 		return fmt.Errorf("export: fine-tuned convolution has output range %g, pooled range %g", c.OutMax, c.PooledMax)
 	}
-	zeros := make([]int64, o)
-	bq := make([]byte, 4*o)
-	bs := make([]float32, o)
-	for k, v := range c.Bias {
-		bq[4*k], bq[4*k+1], bq[4*k+2], bq[4*k+3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
-		bs[k] = float32(float64(in.Scale[0]) * float64(c.Scales[k]))
+	if err := setConvWeights(g, op, c); err != nil {
+		return err
 	}
-	// New buffers rather than edits: the base's bytes stay untouched.
-	w.Buffer, w.Scale, w.ZeroPoint, w.QuantDim, w.Min, w.Max = uint32(len(g.Buffers)), append([]float32(nil), c.Scales...), zeros, 0, nil, nil
-	g.Buffers = append(g.Buffers, append([]byte(nil), c.Weights...))
-	b.Buffer, b.Scale, b.ZeroPoint, b.QuantDim, b.Min, b.Max = uint32(len(g.Buffers)), bs, zeros, 0, nil, nil
-	g.Buffers = append(g.Buffers, bq)
+	out := &g.Tensors[op.Outputs[0]]
 	// Activations are int8 [0, max]: zero point −128, all 256 levels used.
 	outQ := []float32{c.OutMax / 255}
 	out.Scale, out.ZeroPoint, out.Min, out.Max = outQ, []int64{-128}, nil, nil

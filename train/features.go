@@ -76,7 +76,11 @@ type ExtractorOptions struct {
 	// the pooling (for fine-tuning that convolution) instead of at the
 	// pooled tensor; use Activations, not Features.
 	ConvInput bool
-	Logger    *slog.Logger
+	// Layers (with ConvInput) is how many 1×1 convolutions before the
+	// pooling fine-tuning retrains: 1 (default) cuts at Conv_1's input,
+	// 2 at the input of the projection before it (infer's ProjConv).
+	Layers int
+	Logger *slog.Logger
 }
 
 // FeatureModel derives the feature extractor from a classifier: the graph
@@ -106,11 +110,26 @@ func FeatureModel(base []byte, size int) ([]byte, int, error) {
 // infer's PoolConv), resized like FeatureModel. It returns the model
 // bytes, the output tensor's shape and its int8 quantization.
 func ConvInputModel(base []byte, size int) ([]byte, []int32, Quant, error) {
+	return ConvInputModelLayers(base, size, 1)
+}
+
+// ConvInputModelLayers is ConvInputModel cut at the input of the first of
+// the last layers 1×1 convolutions (1: Conv_1; 2: the projection before
+// it, found by infer's ProjConv).
+func ConvInputModelLayers(base []byte, size, layers int) ([]byte, []int32, Quant, error) {
 	g, err := infer.ReadGraph(base)
 	if err != nil {
 		return nil, nil, Quant{}, err
 	}
-	conv, err := g.PoolConv()
+	var conv int
+	switch layers {
+	case 0, 1:
+		conv, err = g.PoolConv()
+	case 2:
+		conv, err = g.ProjConv()
+	default:
+		err = fmt.Errorf("fine-tuning %d layers: only 1 or 2 are supported", layers)
+	}
 	if err != nil {
 		return nil, nil, Quant{}, err
 	}
@@ -148,7 +167,7 @@ func NewExtractor(o ExtractorOptions) (*Extractor, error) {
 		shape []int32
 	)
 	if o.ConvInput {
-		feat, shape, q, err = ConvInputModel(base, o.Size)
+		feat, shape, q, err = ConvInputModelLayers(base, o.Size, o.Layers)
 		dim = 1
 		for _, d := range shape {
 			dim *= int(d)

@@ -37,23 +37,49 @@ func poolConv(g *infer.Graph) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	if err := checkQuantConv(g, ci); err != nil {
+		return -1, err
+	}
+	if op := g.Ops[ci]; len(op.Options) < 4 || op.Options[3].Bits != fusedRelu6 {
+		return -1, fmt.Errorf("%w: CONV_2D %d has no fused RELU6", infer.ErrNoPoolConv, ci)
+	}
+	return ci, nil
+}
+
+// projConv finds the linear 1×1 projection that feeds poolConv's
+// convolution (infer's ProjConv) and checks it is quantized like it.
+func projConv(g *infer.Graph) (int, error) {
+	if _, err := poolConv(g); err != nil {
+		return -1, err
+	}
+	pi, err := g.ProjConv()
+	if err != nil {
+		return -1, err
+	}
+	if err := checkQuantConv(g, pi); err != nil {
+		return -1, err
+	}
+	return pi, nil
+}
+
+// checkQuantConv checks a CONV_2D has int8 per-channel weights, a
+// per-channel int32 bias and per-tensor int8 input and output.
+func checkQuantConv(g *infer.Graph, ci int) error {
 	op := g.Ops[ci]
 	if len(op.Inputs) < 3 || op.Inputs[2] < 0 {
-		return -1, fmt.Errorf("%w: CONV_2D %d has no bias", infer.ErrNoPoolConv, ci)
+		return fmt.Errorf("%w: CONV_2D %d has no bias", infer.ErrNoPoolConv, ci)
 	}
 	in, w, b, out := g.Tensors[op.Inputs[0]], g.Tensors[op.Inputs[1]], g.Tensors[op.Inputs[2]], g.Tensors[op.Outputs[0]]
 	o := int(w.Shape[0])
 	switch {
 	case in.Type != infer.Int8 || len(in.Scale) != 1 || out.Type != infer.Int8 || len(out.Scale) != 1:
-		return -1, fmt.Errorf("%w: CONV_2D %d reads %v and writes %v; fine-tuning needs per-tensor int8 activations", infer.ErrNoPoolConv, ci, in.Type, out.Type)
+		return fmt.Errorf("%w: CONV_2D %d reads %v and writes %v; fine-tuning needs per-tensor int8 activations", infer.ErrNoPoolConv, ci, in.Type, out.Type)
 	case w.Type != infer.Int8 || len(w.Scale) != o || w.QuantDim != 0:
-		return -1, fmt.Errorf("%w: CONV_2D %d has %v weights with %d scales; fine-tuning needs int8 per-output-channel weights", infer.ErrNoPoolConv, ci, w.Type, len(w.Scale))
+		return fmt.Errorf("%w: CONV_2D %d has %v weights with %d scales; fine-tuning needs int8 per-output-channel weights", infer.ErrNoPoolConv, ci, w.Type, len(w.Scale))
 	case b.Type != infer.Int32 || len(b.Scale) != o:
-		return -1, fmt.Errorf("%w: CONV_2D %d has a %v bias with %d scales, want per-channel int32", infer.ErrNoPoolConv, ci, b.Type, len(b.Scale))
-	case len(op.Options) < 4 || op.Options[3].Bits != fusedRelu6:
-		return -1, fmt.Errorf("%w: CONV_2D %d has no fused RELU6", infer.ErrNoPoolConv, ci)
+		return fmt.Errorf("%w: CONV_2D %d has a %v bias with %d scales, want per-channel int32", infer.ErrNoPoolConv, ci, b.Type, len(b.Scale))
 	}
-	return ci, nil
+	return nil
 }
 
 // BaseConv reads the convolution before the pooling from a base model,
@@ -67,6 +93,25 @@ func BaseConv(base []byte) (*ConvLayer, error) {
 	if err != nil {
 		return nil, err
 	}
+	return dequantConv(g, ci)
+}
+
+// BaseProj reads the projection before that convolution (MobileNetV2's
+// block_16_project, linear) from a base model, dequantized: the starting
+// point of fine-tuning two layers.
+func BaseProj(base []byte) (*ConvLayer, error) {
+	g, err := infer.ReadGraph(base)
+	if err != nil {
+		return nil, err
+	}
+	pi, err := projConv(g)
+	if err != nil {
+		return nil, err
+	}
+	return dequantConv(g, pi)
+}
+
+func dequantConv(g *infer.Graph, ci int) (*ConvLayer, error) {
 	op := g.Ops[ci]
 	w, b := g.Tensors[op.Inputs[1]], g.Tensors[op.Inputs[2]]
 	o, i := int(w.Shape[0]), int(w.Shape[3])
@@ -97,6 +142,22 @@ type ConvExport struct {
 	// convolution's output and of the pooled tensor.
 	OutMax    float32 `json:"out_max"`
 	PooledMax float32 `json:"pooled_max"`
+	// OutMin is the lower end of the output's range for a linear
+	// convolution (the projection before Conv_1, whose output range
+	// fine-tuning moves): its int8 output is ActQuant(OutMin, OutMax).
+	OutMin float32 `json:"out_min,omitempty"`
+}
+
+// ActQuant is the int8 quantization of the activation range [lo, hi]
+// widened to hold 0: all 256 levels, 0 exactly representable.
+func ActQuant(lo, hi float32) Quant {
+	lo, hi = min(lo, 0), max(hi, 0)
+	if hi-lo <= 0 {
+		hi = 1
+	}
+	s := (hi - lo) / 255
+	zp := int32(clamp(math.Round(-128-float64(lo)/float64(s)), -128, 127))
+	return Quant{Scale: s, ZeroPoint: zp}
 }
 
 // QuantizeConv quantizes a float convolution for export the way TFLite's
@@ -148,6 +209,12 @@ type ActSet struct {
 // FineTuneOptions configure FineTune.
 type FineTuneOptions struct {
 	Epochs int // passes over the training set (default 5)
+	// Layers is how many 1×1 convolutions before the pooling are
+	// retrained: 1 (default) Conv_1; 2 also the linear projection that
+	// feeds it (FineTune's proj), from activations at its input.
+	Layers int
+	// ProjLR is Adam's step size for that projection (default: LR).
+	ProjLR float64
 	Batch  int // examples per step (default 32)
 	// LR is Adam's step size for the convolution (default 1e-2: of 1e-4,
 	// 3e-4, 1e-3, 3e-3, 1e-2 on TrashNet's validation split, validation
@@ -178,10 +245,26 @@ type EpochReport struct {
 // FineTuned is the float model fine-tuning trains: convolution, RELU6,
 // global mean, then the head.
 type FineTuned struct {
+	// Proj, if set, is a linear 1×1 convolution before Conv (two layers
+	// fine-tuned): it reads the activations and its output is Conv's
+	// input.
+	Proj *ConvLayer
 	Conv *ConvLayer
 	Head *Head
 	In   Quant // quantization of the activations it reads
 	P    int   // pixels per example
+	// ProjQ, if set, rounds Proj's output to that int8 grid as the
+	// exported model does (to compare with it; training leaves it nil).
+	ProjQ *Quant
+}
+
+func (m *FineTuned) clone() *FineTuned {
+	c := *m
+	c.Conv, c.Head = m.Conv.clone(), cloneHead(m.Head)
+	if m.Proj != nil {
+		c.Proj = m.Proj.clone()
+	}
+	return &c
 }
 
 func (o *FineTuneOptions) defaults() {
@@ -197,6 +280,12 @@ func (o *FineTuneOptions) defaults() {
 	if o.HeadLR <= 0 {
 		o.HeadLR = 1e-3
 	}
+	if o.ProjLR <= 0 {
+		o.ProjLR = o.LR
+	}
+	if o.Layers <= 0 {
+		o.Layers = 1
+	}
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
@@ -205,11 +294,15 @@ func (o *FineTuneOptions) defaults() {
 // FineTune trains the convolution before the pooling together with the
 // head, starting from the pre-trained convolution and a head fitted on
 // the frozen features (its standardisation is kept fixed), by Adam on
-// mini-batches with class weights. After every epoch it measures the
-// validation accuracy and returns the model of the best epoch (epoch 0,
-// the starting point, is measured too but not a candidate). Deterministic
-// for a seed: the batch order is seeded and the BLAS sums in a fixed order.
-func FineTune(tr, val ActSet, in Quant, conv *ConvLayer, h *Head, o FineTuneOptions) (*FineTuned, []EpochReport, int, error) {
+// mini-batches with class weights. With proj (two layers), the
+// activations are the input of that linear projection, whose output
+// feeds the convolution, and it is trained too (step size o.ProjLR);
+// with proj nil they are the convolution's input. After every epoch it
+// measures the validation accuracy and returns the model of the best
+// epoch (epoch 0, the starting point, is measured too but not a
+// candidate). Deterministic for a seed: the batch order is seeded and the
+// BLAS sums in a fixed order.
+func FineTune(tr, val ActSet, in Quant, proj, conv *ConvLayer, h *Head, o FineTuneOptions) (*FineTuned, []EpochReport, int, error) {
 	o.defaults()
 	if len(tr.X) == 0 || (len(val.X) == 0 && o.StopAfter <= 0) {
 		return nil, nil, 0, errors.New("fine-tune: no training or validation examples")
@@ -217,10 +310,20 @@ func FineTune(tr, val ActSet, in Quant, conv *ConvLayer, h *Head, o FineTuneOpti
 	if len(h.Mean) != conv.Out {
 		return nil, nil, 0, fmt.Errorf("fine-tune: the head reads %d features, the convolution gives %d", len(h.Mean), conv.Out)
 	}
-	if len(tr.X[0])%conv.In != 0 {
-		return nil, nil, 0, fmt.Errorf("fine-tune: activations of %d values are not pixels × %d channels", len(tr.X[0]), conv.In)
+	first := conv
+	if proj != nil {
+		if proj.Out != conv.In {
+			return nil, nil, 0, fmt.Errorf("fine-tune: the projection gives %d channels, the convolution reads %d", proj.Out, conv.In)
+		}
+		first = proj
 	}
-	m := &FineTuned{Conv: conv.clone(), Head: cloneHead(h), In: in, P: len(tr.X[0]) / conv.In}
+	if len(tr.X[0])%first.In != 0 {
+		return nil, nil, 0, fmt.Errorf("fine-tune: activations of %d values are not pixels × %d channels", len(tr.X[0]), first.In)
+	}
+	m := &FineTuned{Conv: conv.clone(), Head: cloneHead(h), In: in, P: len(tr.X[0]) / first.In}
+	if proj != nil {
+		m.Proj = proj.clone()
+	}
 	st := newFTState(m, o.ConvL2)
 	sw := sampleWeights(tr.Y, len(h.B), o.ClassWeights)
 
@@ -232,7 +335,7 @@ func FineTune(tr, val ActSet, in Quant, conv *ConvLayer, h *Head, o FineTuneOpti
 		last = min(o.StopAfter, o.Epochs)
 	}
 	best := m.accuracy(val)
-	o.Log.Info("fine-tune start", "val_accuracy", best, "train", len(tr.X), "val", len(val.X))
+	o.Log.Info("fine-tune start", "val_accuracy", best, "train", len(tr.X), "val", len(val.X), "layers", 1+btoi(proj != nil))
 	reps := []EpochReport{{Epoch: 0, ValAccuracy: best}}
 	bestModel, bestEpoch := m, 0
 	best = -1 // epoch 0 is the reference, not a candidate
@@ -252,7 +355,7 @@ func FineTune(tr, val ActSet, in Quant, conv *ConvLayer, h *Head, o FineTuneOpti
 			lossSum += loss * float64(len(idx))
 			// Cosine decay: large steps early, settling by the last epoch.
 			f := 0.5 * (1 + math.Cos(math.Pi*float64(step)/float64(steps)))
-			st.adam(o.LR*f, o.HeadLR*f)
+			st.adam(o.LR*f, o.HeadLR*f, o.ProjLR*f)
 			step++
 			if o.Progress != nil {
 				o.Progress(ep, min(b+o.Batch, len(perm)), len(perm))
@@ -264,10 +367,17 @@ func FineTune(tr, val ActSet, in Quant, conv *ConvLayer, h *Head, o FineTuneOpti
 		o.Log.Info("fine-tune epoch", "epoch", ep, "train_loss", r.TrainLoss, "val_accuracy", acc, "seconds", r.Seconds)
 		if acc > best+1e-9 || o.StopAfter > 0 {
 			best, bestEpoch = acc, ep
-			bestModel = &FineTuned{Conv: m.Conv.clone(), Head: cloneHead(m.Head), In: in, P: m.P}
+			bestModel = m.clone()
 		}
 	}
 	return bestModel, reps, bestEpoch, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func cloneHead(h *Head) *Head {
@@ -317,12 +427,30 @@ func (m *FineTuned) Pooled(xs [][]byte) [][]float32 {
 	lut := m.lut()
 	for b := 0; b < len(xs); b += evalBatch {
 		part := xs[b:min(b+evalBatch, len(xs))]
-		f := fw.forward(m.Conv, lut, m.P, part)
+		f := fw.forward(m, lut, part)
 		for k := range part {
 			out[b+k] = append([]float32(nil), f[k*m.Conv.Out:(k+1)*m.Conv.Out]...)
 		}
 	}
 	return out
+}
+
+// ProjRange is the range of the projection's output (Conv's input) over
+// examples: what its int8 quantization must cover in the exported model.
+func (m *FineTuned) ProjRange(xs [][]byte) (lo, hi float32) {
+	if m.Proj == nil {
+		return 0, 0
+	}
+	var fw forwardBuf
+	lut := m.lut()
+	lo, hi = float32(math.Inf(1)), float32(math.Inf(-1))
+	for b := 0; b < len(xs); b += evalBatch {
+		fw.forward(m, lut, xs[b:min(b+evalBatch, len(xs))])
+		for _, v := range fw.y {
+			lo, hi = min(lo, v), max(hi, v)
+		}
+	}
+	return lo, hi
 }
 
 // Predict returns the predicted class of each example.
@@ -349,7 +477,7 @@ func (m *FineTuned) accuracy(s ActSet) float64 {
 
 // forwardBuf holds the buffers of a batched forward pass.
 type forwardBuf struct {
-	x, pre, pooled []float32
+	x, y, pre, pooled []float32
 }
 
 func grow(b []float32, n int) []float32 {
@@ -359,24 +487,48 @@ func grow(b []float32, n int) []float32 {
 	return b[:n]
 }
 
-// forward runs the convolution over a batch as one matrix product,
-// (n·P × In)·(In × Out), leaving the pre-activations in fw.pre, and
-// returns the pooled features (n × Out).
-func (fw *forwardBuf) forward(c *ConvLayer, lut *[256]float32, p int, xs [][]byte) []float32 {
+// conv1x1 sets out (rows × c.Out) to x·Wᵀ + B for x (rows × c.In): one
+// matrix product.
+func conv1x1(c *ConvLayer, rows int, x, out []float32) {
+	for r := 0; r < rows; r++ {
+		copy(out[r*c.Out:(r+1)*c.Out], c.B)
+	}
+	blas32.Implementation().Sgemm(blas.NoTrans, blas.Trans, rows, c.Out, c.In, 1, x, c.In, c.W, c.In, 1, out, c.Out)
+}
+
+// forward runs the convolution(s) over a batch as matrix products,
+// (n·P × In)·(In × Out), leaving the projection's output in fw.y (two
+// layers) and the pre-activations in fw.pre, and returns the pooled
+// features (n × Out).
+func (fw *forwardBuf) forward(m *FineTuned, lut *[256]float32, xs [][]byte) []float32 {
+	c, p := m.Conv, m.P
+	in := c.In
+	if m.Proj != nil {
+		in = m.Proj.In
+	}
 	n := len(xs)
 	rows := n * p
-	fw.x = grow(fw.x, rows*c.In)
+	fw.x = grow(fw.x, rows*in)
 	for k, x := range xs {
-		d := fw.x[k*p*c.In : (k+1)*p*c.In]
+		d := fw.x[k*p*in : (k+1)*p*in]
 		for i, b := range x {
 			d[i] = lut[b]
 		}
 	}
-	fw.pre = grow(fw.pre, rows*c.Out)
-	for r := 0; r < rows; r++ {
-		copy(fw.pre[r*c.Out:(r+1)*c.Out], c.B)
+	cin := fw.x
+	if m.Proj != nil {
+		fw.y = grow(fw.y, rows*c.In)
+		conv1x1(m.Proj, rows, fw.x, fw.y)
+		if q := m.ProjQ; q != nil {
+			s, z := float64(q.Scale), float64(q.ZeroPoint)
+			for i, v := range fw.y {
+				fw.y[i] = float32(s * (clamp(math.Round(float64(v)/s)+z, -128, 127) - z))
+			}
+		}
+		cin = fw.y
 	}
-	blas32.Implementation().Sgemm(blas.NoTrans, blas.Trans, rows, c.Out, c.In, 1, fw.x, c.In, c.W, c.In, 1, fw.pre, c.Out)
+	fw.pre = grow(fw.pre, rows*c.Out)
+	conv1x1(c, rows, cin, fw.pre)
 	fw.pooled = grow(fw.pooled, n*c.Out)
 	inv := 1 / float32(p)
 	for k := 0; k < n; k++ {
@@ -399,14 +551,17 @@ func (fw *forwardBuf) forward(c *ConvLayer, lut *[256]float32, p int, xs [][]byt
 type ftState struct {
 	m      *FineTuned
 	w0     []float32 // initial convolution weights (the L2 anchor)
+	pw0    []float32 // initial projection weights (two layers)
 	convL2 float32
 	fw     forwardBuf
 	lut    *[256]float32
 	dpre   []float32
-	// Gradients and Adam moments of conv W, conv B, head W (flat, K×D), head B.
-	params [4][]float32
-	grads  [4][]float32
-	m1, m2 [4][]float32
+	dy     []float32 // gradient at the projection's output (two layers)
+	// Parameters, gradients and Adam moments of conv W, conv B, head W
+	// (flat, K×D), head B, and with two layers projection W, projection B.
+	params [][]float32
+	grads  [][]float32
+	m1, m2 [][]float32
 	hw     []float32 // head W, flat; copied into Head.W after each step
 	t      int
 }
@@ -418,23 +573,27 @@ func newFTState(m *FineTuned, convL2 float64) *ftState {
 	for c, r := range m.Head.W {
 		copy(s.hw[c*d:], r)
 	}
-	s.params = [4][]float32{m.Conv.W, m.Conv.B, s.hw, m.Head.B}
-	for i, p := range s.params {
-		s.grads[i] = make([]float32, len(p))
-		s.m1[i] = make([]float32, len(p))
-		s.m2[i] = make([]float32, len(p))
+	s.params = [][]float32{m.Conv.W, m.Conv.B, s.hw, m.Head.B}
+	if m.Proj != nil {
+		s.pw0 = append([]float32(nil), m.Proj.W...)
+		s.params = append(s.params, m.Proj.W, m.Proj.B)
+	}
+	for _, p := range s.params {
+		s.grads = append(s.grads, make([]float32, len(p)))
+		s.m1 = append(s.m1, make([]float32, len(p)))
+		s.m2 = append(s.m2, make([]float32, len(p)))
 	}
 	return s
 }
 
 // lossGrad computes the batch's loss, Σ w·CE / n + λ/2|W_head|² +
-// convL2/2|W−W₀|², and its gradient into s.grads.
+// convL2/2(|W−W₀|² + |W_proj−W_proj₀|²), and its gradient into s.grads.
 func (s *ftState) lossGrad(xs [][]byte, ys []int, ws []float32) float64 {
 	m := s.m
 	c, h := m.Conv, m.Head
 	n, p := len(xs), m.P
 	k, d := len(h.B), c.Out
-	f := s.fw.forward(c, s.lut, p, xs)
+	f := s.fw.forward(m, s.lut, xs)
 	for i := range s.grads {
 		clear(s.grads[i])
 	}
@@ -501,33 +660,61 @@ func (s *ftState) lossGrad(xs [][]byte, ys []int, ws []float32) float64 {
 			}
 		}
 	}
-	// dW = dpreᵀ·x: (Out × n·P)·(n·P × In).
-	blas32.Implementation().Sgemm(blas.Trans, blas.NoTrans, d, c.In, rows, 1, s.dpre, d, s.fw.x, c.In, 0, gW, c.In)
+	// dW = dpreᵀ·x: (Out × n·P)·(n·P × In), x the convolution's input.
+	cin := s.fw.x
+	if m.Proj != nil {
+		cin = s.fw.y
+	}
+	impl := blas32.Implementation()
+	impl.Sgemm(blas.Trans, blas.NoTrans, d, c.In, rows, 1, s.dpre, d, cin, c.In, 0, gW, c.In)
+	if pr := m.Proj; pr != nil {
+		// Back through the convolution to its input, the projection's
+		// (linear) output: dy = dpre·W (n·P × In); then dW_proj = dyᵀ·x.
+		gPW, gPB := s.grads[4], s.grads[5]
+		s.dy = grow(s.dy, rows*c.In)
+		impl.Sgemm(blas.NoTrans, blas.NoTrans, rows, c.In, d, 1, s.dpre, d, c.W, c.In, 0, s.dy, c.In)
+		for r := 0; r < rows; r++ {
+			for o, v := range s.dy[r*c.In : (r+1)*c.In] {
+				gPB[o] += v
+			}
+		}
+		impl.Sgemm(blas.Trans, blas.NoTrans, pr.Out, pr.In, rows, 1, s.dy, pr.Out, s.fw.x, pr.In, 0, gPW, pr.In)
+	}
 	lam := float32(h.Lambda)
 	for i, v := range s.hw {
 		loss += 0.5 * float64(lam) * float64(v) * float64(v)
 		gHW[i] += lam * v
 	}
 	if s.convL2 > 0 {
-		for i, v := range c.W {
-			dv := v - s.w0[i]
-			loss += 0.5 * float64(s.convL2) * float64(dv) * float64(dv)
-			gW[i] += s.convL2 * dv
+		anchor := func(w, w0, g []float32) {
+			for i, v := range w {
+				dv := v - w0[i]
+				loss += 0.5 * float64(s.convL2) * float64(dv) * float64(dv)
+				g[i] += s.convL2 * dv
+			}
+		}
+		anchor(c.W, s.w0, gW)
+		if m.Proj != nil {
+			anchor(m.Proj.W, s.pw0, s.grads[4])
 		}
 	}
 	return loss
 }
 
 // adam takes one Adam step (β₁ 0.9, β₂ 0.999) with step sizes for the
-// convolution and the head, then mirrors the flat head weights into Head.W.
-func (s *ftState) adam(convLR, headLR float64) {
+// convolution, the head and the projection, then mirrors the flat head
+// weights into Head.W.
+func (s *ftState) adam(convLR, headLR, projLR float64) {
 	const b1, b2, eps = 0.9, 0.999, 1e-8
 	s.t++
 	c1 := 1 - math.Pow(b1, float64(s.t))
 	c2 := 1 - math.Pow(b2, float64(s.t))
 	for i, p := range s.params {
 		lr := convLR
-		if i >= 2 {
+		switch {
+		case i >= 4:
+			lr = projLR
+		case i >= 2:
 			lr = headLR
 		}
 		a := float32(lr * math.Sqrt(c2) / c1)

@@ -18,9 +18,16 @@ import (
 // weights through head, standardisation, mean, RELU6 and the convolution,
 // plus both L2 terms) matches central finite differences on a tiny
 // random problem.
-func TestFineTuneGradient(t *testing.T) {
+func TestFineTuneGradient(t *testing.T) { testFineTuneGradient(t, 1) }
+
+// The same with two layers: the gradient also flows back through the
+// convolution to the linear projection before it.
+func TestFineTuneGradient2(t *testing.T) { testFineTuneGradient(t, 2) }
+
+func testFineTuneGradient(t *testing.T, layers int) {
 	rng := rand.New(rand.NewSource(1))
 	const in, out, k, p, n = 5, 6, 3, 4, 7
+	const pin = 4 // the projection's input channels (two layers)
 	conv := &ConvLayer{In: in, Out: out, W: make([]float32, in*out), B: make([]float32, out)}
 	for i := range conv.W {
 		conv.W[i] = float32(rng.NormFloat64())
@@ -41,19 +48,38 @@ func TestFineTuneGradient(t *testing.T) {
 		h.Mean = append(h.Mean, float32(2+rng.Float64()))
 		h.Std = append(h.Std, float32(0.5+rng.Float64()))
 	}
+	var proj *ConvLayer
+	xin := in
+	if layers == 2 {
+		// Inputs of ±1.3 (scale 0.01 × bytes), weights ~0.3: the
+		// projection's output has the spread the convolution expects.
+		proj = &ConvLayer{In: pin, Out: in, W: make([]float32, pin*in), B: make([]float32, in)}
+		for i := range proj.W {
+			proj.W[i] = float32(0.3 * rng.NormFloat64())
+		}
+		for i := range proj.B {
+			proj.B[i] = float32(0.2 * rng.NormFloat64())
+		}
+		xin = pin
+	}
 	xs := make([][]byte, n)
 	ys := make([]int, n)
 	for e := range xs {
-		xs[e] = make([]byte, p*in)
+		xs[e] = make([]byte, p*xin)
 		rng.Read(xs[e])
 		ys[e] = rng.Intn(k)
 	}
 	ws := sampleWeights(ys, k, true)
-	m := &FineTuned{Conv: conv, Head: h, In: Quant{Scale: 0.01, ZeroPoint: 3}, P: p}
+	m := &FineTuned{Proj: proj, Conv: conv, Head: h, In: Quant{Scale: 0.01, ZeroPoint: 3}, P: p}
 	s := newFTState(m, 0.3)
 	// Move the weights off their L2 anchor so that term has a gradient.
 	for i := range conv.W {
 		conv.W[i] += 0.1 * float32(rng.NormFloat64())
+	}
+	if proj != nil {
+		for i := range proj.W {
+			proj.W[i] += 0.05 * float32(rng.NormFloat64())
+		}
 	}
 	s.lossGrad(xs, ys, ws)
 	mask := func() []bool {
@@ -72,11 +98,11 @@ func TestFineTuneGradient(t *testing.T) {
 		return true
 	}
 	m0 := mask()
-	var grads [4][]float32
+	grads := make([][]float32, len(s.grads))
 	for i, g := range s.grads {
 		grads[i] = append([]float32(nil), g...)
 	}
-	names := []string{"conv W", "conv B", "head W", "head B"}
+	names := []string{"conv W", "conv B", "head W", "head B", "projection W", "projection B"}
 	const eps = 1e-2
 	checked, skipped := 0, 0
 	for gi, par := range s.params {
@@ -104,7 +130,14 @@ func TestFineTuneGradient(t *testing.T) {
 		}
 	}
 	t.Logf("%d parameters checked, %d skipped at a kink", checked, skipped)
-	if checked < (in*out+out+k*out+k)*3/4 {
+	total := 0
+	for _, par := range s.params {
+		total += len(par)
+	}
+	if want := in*out + out + k*out + k + (layers-1)*(pin*in+in); total != want {
+		t.Fatalf("%d parameters, want %d", total, want)
+	}
+	if checked < total*3/4 {
 		t.Errorf("checked only %d parameters (%d cross a kink)", checked, skipped)
 	}
 }
@@ -120,7 +153,7 @@ type ftFixture struct {
 	ds    *Dataset
 }
 
-func newFTFixture(t *testing.T) *ftFixture {
+func newFTFixture(t *testing.T, layers int) *ftFixture {
 	t.Helper()
 	basePath := baseModel(t, ptq)
 	base, err := os.ReadFile(basePath)
@@ -142,12 +175,13 @@ func newFTFixture(t *testing.T) *ftFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ax, err := NewExtractor(ExtractorOptions{Base: basePath, CacheDir: cache, Size: size, ConvInput: true})
+	ax, err := NewExtractor(ExtractorOptions{Base: basePath, CacheDir: cache, Size: size, ConvInput: true, Layers: layers})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ax.Close()
-	if s := ax.Shape(); len(s) != 4 || s[1] != 3 || s[2] != 3 || s[3] != 320 {
+	channels := map[int]int32{1: 320, 2: 960}[layers]
+	if s := ax.Shape(); len(s) != 4 || s[1] != 3 || s[2] != 3 || s[3] != channels {
 		t.Fatalf("activation shape %v at %d px", s, size)
 	}
 	acts, _, err := ax.Activations(context.Background(), ds.Items, Augments[0], nil)
@@ -166,6 +200,12 @@ func newFTFixture(t *testing.T) *ftFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var proj *ConvLayer
+	if layers == 2 {
+		if proj, err = BaseProj(base); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// The float model with the base's convolution reproduces the
 	// backbone's own pooled features up to its int8 rounding: two steps
 	// of the pooled tensor (0.019 here) and one of the convolution's
@@ -181,8 +221,17 @@ func newFTFixture(t *testing.T) *ftFixture {
 	}
 	ps := g.Tensors[pt].Scale[0]
 	top := ps * float32(127-g.Tensors[pt].ZeroPoint[0])
-	start := &FineTuned{Conv: conv, Head: h, In: ax.Quant(), P: 9}
+	start := &FineTuned{Proj: proj, Conv: conv, Head: h, In: ax.Quant(), P: 9}
 	tol := 2*float64(ps) + 6.0/255
+	if proj != nil {
+		// The projection's output rounded to the base's int8 grid, as
+		// the backbone does; TFLite's fixed-point rescaling may round a
+		// value one step the other way, which Conv_1 carries on.
+		ci, _ := g.PoolConv()
+		ct := g.Tensors[g.Ops[ci].Inputs[0]]
+		start.ProjQ = &Quant{Scale: ct.Scale[0], ZeroPoint: int32(ct.ZeroPoint[0])}
+		tol += 6.0 / 255
+	}
 	for i, f := range start.Pooled(acts) {
 		for j := range f {
 			if d := math.Abs(float64(min(f[j], top) - feats[i][j])); d > tol {
@@ -191,7 +240,7 @@ func newFTFixture(t *testing.T) *ftFixture {
 		}
 	}
 	set := ActSet{X: acts, Y: y}
-	m, epochs, chosen, err := FineTune(set, set, ax.Quant(), conv, h, FineTuneOptions{Epochs: 2, Batch: 8, LR: 3e-4, ClassWeights: true, Seed: 1})
+	m, epochs, chosen, err := FineTune(set, set, ax.Quant(), proj, conv, h, FineTuneOptions{Epochs: 2, Batch: 8, LR: 3e-4, ClassWeights: true, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,8 +253,14 @@ func newFTFixture(t *testing.T) *ftFixture {
 // The exported fine-tuned model: its pooled features match the float
 // model's within the int8 steps of the convolution's output and the
 // pooled tensor, and its predictions match image by image.
-func TestFineTuneExport(t *testing.T) {
-	f := newFTFixture(t)
+func TestFineTuneExport(t *testing.T) { testFineTuneExport(t, 1) }
+
+// The same with two layers: the projection's weights, bias and output
+// range (Conv_1's input quantization, recomputed) are exported too.
+func TestFineTuneExport2(t *testing.T) { testFineTuneExport(t, 2) }
+
+func testFineTuneExport(t *testing.T, layers int) {
+	f := newFTFixture(t, layers)
 	pooled := f.m.Pooled(f.acts)
 	var pmax float32
 	for _, p := range pooled {
@@ -213,9 +268,20 @@ func TestFineTuneExport(t *testing.T) {
 			pmax = max(pmax, v)
 		}
 	}
-	qc := QuantizeConv(f.m.Conv, f.q, 6, min(6, 1.05*pmax))
+	convIn := f.q
+	var qp *ConvExport
+	var projQ *Quant
+	if f.m.Proj != nil {
+		plo, phi := f.m.ProjRange(f.acts)
+		qp = QuantizeConv(f.m.Proj, f.q, phi, 0)
+		qp.OutMin = plo
+		convIn = ActQuant(plo, phi)
+		projQ = &convIn
+		t.Logf("projection output range [%.3f, %.3f]: int8 scale %.4f, zero point %d", plo, phi, convIn.Scale, convIn.ZeroPoint)
+	}
+	qc := QuantizeConv(f.m.Conv, convIn, 6, min(6, 1.05*pmax))
 	lo, hi := logitRange(f.m.Head, pooled)
-	model, err := Export(f.base, f.m.Head, ExportOptions{Size: 96, LogitMin: lo, LogitMax: hi, Conv: qc})
+	model, err := Export(f.base, f.m.Head, ExportOptions{Size: 96, LogitMin: lo, LogitMax: hi, Conv: qc, Proj: qp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,8 +303,16 @@ func TestFineTuneExport(t *testing.T) {
 	// Against the same convolution with the int8 weights the model
 	// stores: per value, two steps of the pooled tensor and one of the
 	// convolution's output (the activations' rounding).
-	dq := (&FineTuned{Conv: qc.Dequantized(f.q), Head: f.m.Head, In: f.q, P: f.m.P}).Pooled(f.acts)
+	dqm := &FineTuned{Conv: qc.Dequantized(convIn), Head: f.m.Head, In: f.q, P: f.m.P, ProjQ: projQ}
 	tol := 2*float64(qc.PooledMax/255) + float64(qc.OutMax/255)
+	if qp != nil {
+		// With the projection's output on its int8 grid; a value that
+		// TFLite's fixed-point rescaling rounds one step the other way
+		// moves Conv_1's output by up to one more of its steps.
+		dqm.Proj = qp.Dequantized(f.q)
+		tol += float64(qc.OutMax / 255)
+	}
+	dq := dqm.Pooled(f.acts)
 	var worst, sq, sqW float64
 	for i := range got {
 		for j := range got[i] {
@@ -267,8 +341,26 @@ func TestFineTuneExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if c.Delegate().DelegatedNodes == 0 {
-		t.Errorf("XNNPACK took nothing: %+v", c.Delegate())
+	// XNNPACK takes as many nodes as of the model with the base's
+	// convolution(s).
+	frozen, err := Export(f.base, f.m.Head, ExportOptions{Size: 96, LogitMin: lo, LogitMax: hi})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fpath := filepath.Join(dir, "frozen.tflite")
+	if err := os.WriteFile(fpath, frozen, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fc, err := infer.New(infer.Options{Model: fpath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := fc.Delegate()
+	fc.Close()
+	if d := c.Delegate(); d.DelegatedNodes == 0 || d.DelegatedNodes != fd.DelegatedNodes || d.Nodes != fd.Nodes {
+		t.Errorf("XNNPACK took %d of %d nodes, of the frozen model %d of %d", d.DelegatedNodes, d.Nodes, fd.DelegatedNodes, fd.Nodes)
+	} else {
+		t.Logf("XNNPACK took %d of %d nodes, as of the frozen model", d.DelegatedNodes, d.Nodes)
 	}
 	want := f.m.Predict(f.acts)
 	agree, okExp, okFloat := 0, 0, 0
@@ -305,21 +397,27 @@ func TestFineTuneExport(t *testing.T) {
 // section, the exported model matches the float model, the head file
 // reassembles the same bytes, and a second run reads every feature and
 // activation from the cache.
-func TestTrainFineTuneSynthetic(t *testing.T) {
+func TestTrainFineTuneSynthetic(t *testing.T) { testTrainFineTuneSynthetic(t, 1) }
+
+// The same fine-tuning two layers (--finetune-layers 2): Conv_1 and the
+// projection before it.
+func TestTrainFineTuneSynthetic2(t *testing.T) { testTrainFineTuneSynthetic(t, 2) }
+
+func testTrainFineTuneSynthetic(t *testing.T, layers int) {
 	base := baseModel(t, ptq)
 	data := synthData(t, 16)
 	out := filepath.Join(t.TempDir(), "garbage.tflite")
 	cache := t.TempDir()
 	var log bytes.Buffer
 	cfg := Config{Data: data, Out: out, Base: base, Seed: 3, Augment: 1, Size: 96, CacheDir: cache, Out1: &log,
-		Lambdas: []float64{1e-2}, FineTune: true, FT: FineTuneOptions{Epochs: 2, Batch: 8}}
+		Lambdas: []float64{1e-2}, FineTune: true, FT: FineTuneOptions{Epochs: 2, Batch: 8, Layers: layers}}
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Log(log.String())
 	f := rep.FineTune
-	if f == nil || len(f.Epochs) != 3 || f.Chosen < 1 || f.ValAccuracy != f.Epochs[f.Chosen].ValAccuracy {
+	if f == nil || len(f.Epochs) != 3 || f.Chosen < 1 || f.ValAccuracy != f.Epochs[f.Chosen].ValAccuracy || f.Layers != layers {
 		t.Fatalf("fine-tune report %+v", f)
 	}
 	if !strings.Contains(log.String(), "chosen epoch") {
@@ -339,7 +437,9 @@ func TestTrainFineTuneSynthetic(t *testing.T) {
 	if !bytes.Equal(model, again) {
 		t.Error("the head file does not reassemble the exported model")
 	}
-	if st, err := os.Stat(rep.HeadFile); err != nil || st.Size() > 1<<20 {
+	// Conv_1's int8 weights (~0.55 MB in base64), and with two layers the
+	// projection's (~0.4 MB).
+	if st, err := os.Stat(rep.HeadFile); err != nil || st.Size() > int64(layers)<<20 {
 		t.Errorf("head file: %v, %d bytes", err, st.Size())
 	}
 	first := rep.BackboneRun
@@ -420,6 +520,35 @@ func TestFineTuneBadBase(t *testing.T) {
 		} else {
 			t.Logf("%s: %v", name, err)
 		}
+	}
+	// Two layers: Conv_1 must read a linear 1×1 projection that only it
+	// reads. Let it read the depthwise convolution before the projection
+	// instead, or give the projection a fused RELU6.
+	for name, edit := range map[string]func(g *infer.Graph){
+		"conv reads depthwise": func(g *infer.Graph) { g.Ops[ci].Inputs[0] = g.Ops[proj].Inputs[0] },
+		"projection relu6": func(g *infer.Graph) {
+			g.Ops[proj].Options[3] = infer.OptionField{Present: true, Size: 1, Bits: fusedRelu6}
+		},
+	} {
+		g2, _ := infer.ReadGraph(raw)
+		edit(g2)
+		if _, err := g2.ProjConv(); !errors.Is(err, infer.ErrNoPoolConv) {
+			t.Errorf("%s: ProjConv: %v", name, err)
+		}
+		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".tflite")
+		if err := os.WriteFile(path, g2.Write(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Run(context.Background(), Config{Data: t.TempDir(), Out: filepath.Join(dir, "x.tflite"), Base: path, CacheDir: dir,
+			FineTune: true, FT: FineTuneOptions{Layers: 2}})
+		if !errors.Is(err, infer.ErrNoPoolConv) {
+			t.Errorf("%s: %v", name, err)
+		} else {
+			t.Logf("%s: %v", name, err)
+		}
+	}
+	if _, err := BaseProj(raw); err != nil {
+		t.Errorf("the base's projection: %v", err)
 	}
 	u8raw, err := os.ReadFile(baseModel(t, u8))
 	if err != nil {

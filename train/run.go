@@ -79,8 +79,13 @@ type FineTuneReport struct {
 	LR                float64 `json:"lr"`
 	HeadLR            float64 `json:"head_lr"`
 	ConvL2            float64 `json:"conv_l2"`
-	BackboneRuns      int64   `json:"backbone_runs"` // activation extraction
-	Seconds           float64 `json:"seconds"`       // training only
+	// Layers fine-tuned (1: Conv_1; 2: also the projection before it,
+	// with its step size and the output range seen in training).
+	Layers       int        `json:"layers"`
+	ProjLR       float64    `json:"proj_lr,omitempty"`
+	ProjRange    [2]float32 `json:"proj_range,omitempty"`
+	BackboneRuns int64      `json:"backbone_runs"` // activation extraction
+	Seconds      float64    `json:"seconds"`       // training only
 }
 
 // HeadPath is where train keeps the head file for a model: beside it,
@@ -128,6 +133,11 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		}
 		if _, err := BaseConv(raw); err != nil {
 			return nil, fmt.Errorf("fine-tune: base model %s: %w", c.Base, err)
+		}
+		if c.FT.Layers == 2 {
+			if _, err := BaseProj(raw); err != nil {
+				return nil, fmt.Errorf("fine-tune: base model %s: %w", c.Base, err)
+			}
 		}
 	}
 	ds, err := Scan(c.Data)
@@ -244,7 +254,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	var conv *ConvExport
+	var conv, proj *ConvExport
 	lo, hi := logitRange(head, xall)
 	if c.FineTune {
 		// The frozen head on the training split (the one λ was chosen
@@ -254,13 +264,13 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		head, conv = ft.Head, ft.conv
+		head, conv, proj = ft.Head, ft.conv, ft.proj
 		lo, hi = ft.logitMin, ft.logitMax
 	} else if len(augs) > 1 && len(sp.Test) > 0 {
 		rep.TTATest = tta(ctx, ex, head, ds, sp.Test, augs)
 	}
 	eo := ExportOptions{
-		Size: c.Size, Threshold: rep.Threshold, LogitMin: lo, LogitMax: hi, Conv: conv,
+		Size: c.Size, Threshold: rep.Threshold, LogitMin: lo, LogitMax: hi, Conv: conv, Proj: proj,
 		Info: map[string]any{"seed": c.Seed, "lambda": rep.Lambda, "augment": len(augs) - 1,
 			"train_images": rep.Train + rep.Val, "base": filepath.Base(c.Base),
 			"trained": time.Now().UTC().Format(time.RFC3339)},
@@ -271,6 +281,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if f := rep.FineTune; f != nil {
 		eo.Info["fine_tune_epoch"] = f.Chosen
 		eo.Info["fine_tune_val_accuracy"] = f.ValAccuracy
+		eo.Info["fine_tune_layers"] = f.Layers
 	}
 	model, err := Export(base, head, eo)
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 // fineTuned is what Run's fine-tuning step hands to the export.
 type fineTuned struct {
 	*FineTuned
-	conv               *ConvExport
+	conv, proj         *ConvExport
 	logitMin, logitMax float32
 }
 
@@ -28,7 +28,18 @@ func (c *Config) fineTune(ctx context.Context, base []byte, ds *Dataset, sp Spli
 	if err != nil {
 		return nil, fmt.Errorf("fine-tune: base model %s: %w", c.Base, err)
 	}
-	ex, err := NewExtractor(ExtractorOptions{Base: c.Base, CacheDir: c.CacheDir, Delegate: c.Delegate, Size: c.Size, ConvInput: true, Logger: c.Log})
+	var proj *ConvLayer
+	switch c.FT.Layers {
+	case 0, 1:
+	case 2:
+		if proj, err = BaseProj(base); err != nil {
+			return nil, fmt.Errorf("fine-tune: base model %s: %w", c.Base, err)
+		}
+	default:
+		return nil, fmt.Errorf("fine-tune: %d layers; only 1 or 2 are supported", c.FT.Layers)
+	}
+	ex, err := NewExtractor(ExtractorOptions{Base: c.Base, CacheDir: c.CacheDir, Delegate: c.Delegate, Size: c.Size,
+		ConvInput: true, Layers: c.FT.Layers, Logger: c.Log})
 	if err != nil {
 		return nil, fmt.Errorf("fine-tune: %w", err)
 	}
@@ -89,7 +100,7 @@ func (c *Config) fineTune(ctx context.Context, base []byte, ds *Dataset, sp Spli
 		}
 	}
 	start := time.Now()
-	sel, epochs, chosen, err := FineTune(tr, val, ex.Quant(), conv, init, o)
+	sel, epochs, chosen, err := FineTune(tr, val, ex.Quant(), proj, conv, init, o)
 	if err != nil {
 		return nil, err
 	}
@@ -99,13 +110,16 @@ func (c *Config) fineTune(ctx context.Context, base []byte, ds *Dataset, sp Spli
 	rep.Threshold = SuggestThreshold(vt, vp, vc, c.TargetAcc)
 	all := ActSet{X: append(append([][]byte{}, tr.X...), val.X...), Y: append(append([]int{}, tr.Y...), val.Y...)}
 	o.StopAfter = chosen
-	m, _, _, err := FineTune(all, ActSet{}, ex.Quant(), conv, final, o)
+	m, _, _, err := FineTune(all, ActSet{}, ex.Quant(), proj, conv, final, o)
 	if err != nil {
 		return nil, err
 	}
 	f := &FineTuneReport{Epochs: epochs, Chosen: chosen, ValAccuracy: epochs[chosen].ValAccuracy,
 		FrozenValAccuracy: rep.ValAccuracy, FrozenFloatTest: rep.FloatTest.Accuracy,
-		LR: o.LR, HeadLR: o.HeadLR, ConvL2: o.ConvL2, BackboneRuns: ex.Calls.Load()}
+		LR: o.LR, HeadLR: o.HeadLR, ConvL2: o.ConvL2, BackboneRuns: ex.Calls.Load(), Layers: o.Layers}
+	if proj != nil {
+		f.ProjLR = o.ProjLR
+	}
 	rep.FineTune = f
 
 	// Quantization ranges and the reject threshold from the chosen model
@@ -125,11 +139,22 @@ func (c *Config) fineTune(ctx context.Context, base []byte, ds *Dataset, sp Spli
 	}
 	// RELU6 bounds the convolution's output; a small margin over the
 	// largest pooled value seen keeps rarer images from saturating.
-	qc := QuantizeConv(m.Conv, ex.Quant(), 6, min(6, 1.05*pmax))
+	convIn := ex.Quant()
+	var qp *ConvExport
+	if m.Proj != nil {
+		// The projection's output is the convolution's input: its int8
+		// range is the one seen in training now, not the base's.
+		plo, phi := m.ProjRange(seen)
+		qp = QuantizeConv(m.Proj, ex.Quant(), phi, 0)
+		qp.OutMin = plo
+		convIn = ActQuant(plo, phi)
+		f.ProjRange = [2]float32{plo, phi}
+	}
+	qc := QuantizeConv(m.Conv, convIn, 6, min(6, 1.05*pmax))
 	tt, tp, tc := m.scores(test)
 	rep.FloatTest = Score(ds.Classes, tt, tp, tc)
 	f.Seconds = time.Since(start).Seconds()
-	return &fineTuned{FineTuned: m, conv: qc, logitMin: lo, logitMax: hi}, nil
+	return &fineTuned{FineTuned: m, conv: qc, proj: qp, logitMin: lo, logitMax: hi}, nil
 }
 
 // scores returns the true class, predicted class and its probability of
@@ -146,7 +171,11 @@ func (m *FineTuned) scores(s ActSet) (truth, pred []int, conf []float64) {
 }
 
 func (f *FineTuneReport) write(w io.Writer) {
-	fmt.Fprintf(w, "fine-tuning the last convolution with the head (Adam, lr %g, head lr %g, conv L2 %g):\n", f.LR, f.HeadLR, f.ConvL2)
+	if f.Layers == 2 {
+		fmt.Fprintf(w, "fine-tuning the last two convolutions with the head (Adam, lr %g, projection lr %g, head lr %g, conv L2 %g):\n", f.LR, f.ProjLR, f.HeadLR, f.ConvL2)
+	} else {
+		fmt.Fprintf(w, "fine-tuning the last convolution with the head (Adam, lr %g, head lr %g, conv L2 %g):\n", f.LR, f.HeadLR, f.ConvL2)
+	}
 	for _, e := range f.Epochs {
 		if e.Epoch == 0 {
 			fmt.Fprintf(w, "  epoch 0 (frozen start)            validation %.2f%%\n", 100*e.ValAccuracy)

@@ -30,6 +30,9 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&c.Delegate, "delegate", infer.DelegateXNNPACK, "delegate for the backbone")
 	fs.BoolVar(&c.FineTune, "finetune", false, "also fine-tune the last convolution (Conv_1) with the head: slower, more accurate")
 	fs.IntVar(&c.FT.Epochs, "finetune-epochs", 5, "fine-tuning epochs (the best on validation is kept)")
+	fs.IntVar(&c.FT.Layers, "finetune-layers", 1, "convolutions fine-tuned: 1 (Conv_1) or 2 (also the projection that feeds it)")
+	fs.Float64Var(&c.FT.LR, "finetune-lr", 1e-2, "fine-tuning's Adam step size for Conv_1")
+	fs.Float64Var(&c.FT.ProjLR, "finetune-proj-lr", 0, "step size for the projection with --finetune-layers 2 (0: as --finetune-lr)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	if _, err := parseInterspersed(fs, args); err != nil {
