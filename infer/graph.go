@@ -477,14 +477,20 @@ func (g *Graph) PoolConv() (int, error) {
 	if pool < 0 {
 		return -1, fmt.Errorf("%w: the pooled tensor is not produced by MEAN or AVERAGE_POOL_2D", ErrNoPoolConv)
 	}
-	in := g.Ops[pool].Inputs[0]
+	return g.conv1x1Producer(g.Ops[pool].Inputs[0], "the pooling")
+}
+
+// conv1x1Producer returns the op producing tensor in (read by reader, for
+// the error) if it is a 1×1, stride-1 CONV_2D; anything else is
+// ErrNoPoolConv.
+func (g *Graph) conv1x1Producer(in int32, reader string) (int, error) {
 	p := g.Producer(in)
 	if p < 0 {
-		return -1, fmt.Errorf("%w: the pooling reads %q, which no op produces", ErrNoPoolConv, g.Tensors[in].Name)
+		return -1, fmt.Errorf("%w: %s reads %q, which no op produces", ErrNoPoolConv, reader, g.Tensors[in].Name)
 	}
 	op := g.Ops[p]
 	if code := g.OpCodes[op.Opcode]; code.Builtin != OpConv2D {
-		return -1, fmt.Errorf("%w: the pooling reads %q, produced by %s", ErrNoPoolConv, g.Tensors[in].Name, code.Name())
+		return -1, fmt.Errorf("%w: %s reads %q, produced by %s, not a CONV_2D", ErrNoPoolConv, reader, g.Tensors[in].Name, code.Name())
 	}
 	w := g.Tensors[op.Inputs[1]].Shape
 	if len(w) != 4 || w[1] != 1 || w[2] != 1 {
@@ -510,23 +516,11 @@ func (g *Graph) ProjConv() (int, error) {
 		return -1, err
 	}
 	in := g.Ops[ci].Inputs[0]
-	p := g.Producer(in)
-	if p < 0 {
-		return -1, fmt.Errorf("%w: CONV_2D %d reads %q, which no op produces", ErrNoPoolConv, ci, g.Tensors[in].Name)
+	p, err := g.conv1x1Producer(in, fmt.Sprintf("CONV_2D %d", ci))
+	if err != nil {
+		return -1, err
 	}
 	op := g.Ops[p]
-	if code := g.OpCodes[op.Opcode]; code.Builtin != OpConv2D {
-		return -1, fmt.Errorf("%w: CONV_2D %d reads %q, produced by %s, not a CONV_2D", ErrNoPoolConv, ci, g.Tensors[in].Name, code.Name())
-	}
-	w := g.Tensors[op.Inputs[1]].Shape
-	if len(w) != 4 || w[1] != 1 || w[2] != 1 {
-		return -1, fmt.Errorf("%w: CONV_2D %d has a kernel of shape %v, not 1×1", ErrNoPoolConv, p, w)
-	}
-	for _, f := range []int{1, 2} { // stride_w, stride_h
-		if f < len(op.Options) && op.Options[f].Present && op.Options[f].Bits != 1 {
-			return -1, fmt.Errorf("%w: CONV_2D %d has stride %d", ErrNoPoolConv, p, op.Options[f].Bits)
-		}
-	}
 	if len(op.Options) > 3 && op.Options[3].Bits != 0 { // fused_activation_function
 		return -1, fmt.Errorf("%w: CONV_2D %d has a fused activation (%d), not a linear projection", ErrNoPoolConv, p, op.Options[3].Bits)
 	}

@@ -85,30 +85,27 @@ func checkQuantConv(g *infer.Graph, ci int) error {
 // BaseConv reads the convolution before the pooling from a base model,
 // dequantized: the starting point of fine-tuning.
 func BaseConv(base []byte) (*ConvLayer, error) {
-	g, err := infer.ReadGraph(base)
-	if err != nil {
-		return nil, err
-	}
-	ci, err := poolConv(g)
-	if err != nil {
-		return nil, err
-	}
-	return dequantConv(g, ci)
+	return baseLayer(base, poolConv)
 }
 
 // BaseProj reads the projection before that convolution (MobileNetV2's
 // block_16_project, linear) from a base model, dequantized: the starting
 // point of fine-tuning two layers.
 func BaseProj(base []byte) (*ConvLayer, error) {
+	return baseLayer(base, projConv)
+}
+
+// baseLayer reads the layer find picks from a base model, dequantized.
+func baseLayer(base []byte, find func(*infer.Graph) (int, error)) (*ConvLayer, error) {
 	g, err := infer.ReadGraph(base)
 	if err != nil {
 		return nil, err
 	}
-	pi, err := projConv(g)
+	i, err := find(g)
 	if err != nil {
 		return nil, err
 	}
-	return dequantConv(g, pi)
+	return dequantConv(g, i)
 }
 
 func dequantConv(g *infer.Graph, ci int) (*ConvLayer, error) {
