@@ -202,9 +202,10 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	}
 	sp = sp.without(bad)
 	rep.Train, rep.Val, rep.Test = len(sp.Train), len(sp.Val), len(sp.Test)
+	hasTest := rep.Test > 0
 	fmt.Fprintf(w, "classes %v\nsplit (seed %d): train %d, validation %d, test %d; %d augmented view(s) per training image\n",
 		ds.Classes, c.Seed, rep.Train, rep.Val, rep.Test, len(augs)-1)
-	if rep.Train == 0 || rep.Val == 0 || (rep.Test == 0 && !c.NoTest) {
+	if rep.Train == 0 || rep.Val == 0 || (!hasTest && !c.NoTest) {
 		return nil, fmt.Errorf("data folder %s is too small to split (train %d, validation %d, test %d)", c.Data, rep.Train, rep.Val, rep.Test)
 	}
 
@@ -266,7 +267,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		}
 		head, conv, proj = ft.Head, ft.conv, ft.proj
 		lo, hi = ft.logitMin, ft.logitMax
-	} else if len(augs) > 1 && len(sp.Test) > 0 {
+	} else if len(augs) > 1 && hasTest {
 		rep.TTATest = tta(ctx, ex, head, ds, sp.Test, augs)
 	}
 	eo := ExportOptions{
@@ -275,7 +276,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 			"train_images": rep.Train + rep.Val, "base": filepath.Base(c.Base),
 			"trained": time.Now().UTC().Format(time.RFC3339)},
 	}
-	if len(sp.Test) > 0 {
+	if hasTest {
 		eo.Info["float_test_accuracy"] = rep.FloatTest.Accuracy
 	}
 	if f := rep.FineTune; f != nil {
@@ -299,7 +300,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if err := WriteHeadFile(rep.HeadFile, hf); err != nil {
 		return nil, err
 	}
-	if len(sp.Test) > 0 {
+	if hasTest {
 		testItems := make([]Item, len(sp.Test))
 		for i, j := range sp.Test {
 			testItems[i] = ds.Items[j]
@@ -321,14 +322,14 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		f.write(w)
 		fmt.Fprintf(w, "suggested reject threshold %.2f (validation accuracy of accepted >= %.0f%%)\n", rep.Threshold, 100*c.TargetAcc)
 		kind = "float fine-tuned model"
-		if len(sp.Test) > 0 {
+		if hasTest {
 			fmt.Fprintf(w, "test accuracy of the frozen head (float, refitted on train + validation): %.2f%%\n", 100*f.FrozenFloatTest)
 		}
 	} else {
 		fmt.Fprintf(w, "chosen lambda %g (validation %.2f%%); suggested reject threshold %.2f (validation accuracy of accepted >= %.0f%%)\n",
 			rep.Lambda, 100*rep.ValAccuracy, rep.Threshold, 100*c.TargetAcc)
 	}
-	if len(sp.Test) == 0 {
+	if !hasTest {
 		fmt.Fprintf(w, "no test split: trained on all %d photos (train + validation); the settings' accuracy on unseen photos comes from a run with a test split\n", rep.Train+rep.Val)
 	} else {
 		fmt.Fprintf(w, "test accuracy: %s %.2f%%, exported model %.2f%%", kind, 100*rep.FloatTest.Accuracy, 100*rep.ExportTest.Accuracy)
@@ -339,7 +340,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		rep.ExportTest.Write(w)
 	}
 	fmt.Fprintf(w, "\nwrote %s and %s; %d backbone runs, %.1f s\n", c.Out, rep.HeadFile, rep.BackboneRun, rep.Seconds)
-	if d := math.Abs(rep.ExportTest.Accuracy - rep.FloatTest.Accuracy); d > 0.01 && len(sp.Test) > 0 {
+	if d := math.Abs(rep.ExportTest.Accuracy - rep.FloatTest.Accuracy); d > 0.01 && hasTest {
 		c.Log.Warn("exported model differs from the float model by more than 1 point", "float", rep.FloatTest.Accuracy, "exported", rep.ExportTest.Accuracy)
 	}
 	return rep, nil
