@@ -133,7 +133,8 @@ type Station struct {
 	liveMu    sync.Mutex
 	latest    gocv.Mat // the last frame read, for the live view
 	latestAt  time.Time
-	itemFrame gocv.Mat // the frame the item in flight was last classified on (Run's goroutine only)
+	itemFrame gocv.Mat     // the frame the item in flight was last classified on (Run's goroutine only)
+	views     []infer.View // frameViews' result, reused frame to frame (Run's goroutine only)
 }
 
 // New checks the wiring.
@@ -477,11 +478,11 @@ func (s *Station) classify(ctx context.Context, it *item, m gocv.Mat) error {
 func (s *Station) frameViews(j int) []infer.View {
 	n := len(s.o.Views)
 	per := min(s.o.ViewsPerFrame, n)
-	out := make([]infer.View, per)
-	for i := range out {
-		out[i] = s.o.Views[(j*per+i)%n]
+	s.views = s.views[:0]
+	for i := range per {
+		s.views = append(s.views, s.o.Views[(j*per+i)%n])
 	}
-	return out
+	return s.views
 }
 
 func (s *Station) drop(reason string) {
