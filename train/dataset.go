@@ -58,11 +58,10 @@ func Scan(dir string) (*Dataset, error) {
 		}
 	}
 	sort.Strings(ds.Classes)
-	switch len(ds.Classes) {
-	case 0:
+	// One class is a fine folder to evaluate on (a station's corrected
+	// glass photos); Run refuses it for training (ErrOneClass).
+	if len(ds.Classes) == 0 {
 		return nil, fmt.Errorf("%w in %s: want one subfolder per class", ErrNoClasses, dir)
-	case 1:
-		return nil, fmt.Errorf("%w (%s) in %s: a classifier needs at least two", ErrOneClass, ds.Classes[0], dir)
 	}
 	byHash := map[[32]byte][]int{}
 	for ci, class := range ds.Classes {

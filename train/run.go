@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -143,6 +144,9 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	ds, err := Scan(c.Data)
 	if err != nil {
 		return nil, err
+	}
+	if len(ds.Classes) < 2 {
+		return nil, fmt.Errorf("%w (%s) in %s: a classifier needs at least two", ErrOneClass, ds.Classes[0], c.Data)
 	}
 	testFrac := c.TestFraction
 	if c.NoTest {
@@ -451,7 +455,9 @@ func logitRange(h *Head, x [][]float32) (lo, hi float32) {
 // EvalModel classifies every item with a .tflite model through the infer
 // package (the path the daemon uses) and scores it. The model's labels
 // are matched to the data's class names; a class the model does not know
-// counts as an error for every image of it.
+// counts as an error for every image of it, and the model's labels the
+// data lacks are appended to the metrics' classes (support 0), so the data
+// may hold any subset of them, even one class.
 func EvalModel(ctx context.Context, o infer.Options, classes []string, items []Item) (Metrics, error) {
 	o.Fallback = true
 	c, err := infer.New(o)
@@ -459,14 +465,16 @@ func EvalModel(ctx context.Context, o infer.Options, classes []string, items []I
 		return Metrics{}, err
 	}
 	defer c.Close()
+	// The model's labels the data lacks get columns of their own, so a
+	// photo predicted as one is counted wrong and shown where it went.
 	labels := c.Labels()
+	classes = classes[:len(classes):len(classes)]
 	toData := make([]int, len(labels))
 	for i, l := range labels {
-		toData[i] = -1
-		for j, cl := range classes {
-			if cl == l {
-				toData[i] = j
-			}
+		toData[i] = slices.Index(classes, l)
+		if toData[i] < 0 {
+			toData[i] = len(classes)
+			classes = append(classes, l)
 		}
 	}
 	var truth, pred []int
@@ -481,12 +489,8 @@ func EvalModel(ctx context.Context, o infer.Options, classes []string, items []I
 		if err != nil {
 			return Metrics{}, err
 		}
-		p := toData[r.Index]
-		if p < 0 {
-			p = (it.Class + 1) % len(classes) // a label the data lacks: wrong
-		}
 		truth = append(truth, it.Class)
-		pred = append(pred, p)
+		pred = append(pred, toData[r.Index])
 		conf = append(conf, float64(r.Score.Score))
 	}
 	return Score(classes, truth, pred, conf), nil

@@ -78,6 +78,40 @@ func TestTrainEvalExportCLI(t *testing.T) {
 		t.Errorf("plot: %v", err)
 	}
 	f.Close()
+	// A folder with some of the model's classes, even one (a station's
+	// corrected photos): the model's other labels get columns of their
+	// own, so a prediction of one of them is counted wrong.
+	for _, c := range []struct {
+		folder string
+		minAcc float64
+		maxAcc float64
+	}{{"red", 0.9, 1}, {"blue", 0, 0.1}} { // "blue" holds red photos: mislabelled
+		sub := t.TempDir()
+		if err := os.CopyFS(filepath.Join(sub, c.folder), os.DirFS(filepath.Join(data, "red"))); err != nil {
+			t.Fatal(err)
+		}
+		code, stdout, errs = runCLI(t, "eval", "--model", out, "--data", sub, "--json")
+		if code != 0 {
+			t.Fatalf("eval on %s only: exit %d: %s", c.folder, code, errs)
+		}
+		m.PerClass, m.Confusion = nil, nil
+		if err := json.Unmarshal([]byte(stdout), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.N != 15 || m.Accuracy < c.minAcc || m.Accuracy > c.maxAcc || len(m.PerClass) != 3 || len(m.Confusion) != 3 ||
+			m.PerClass[0]["class"] != c.folder {
+			t.Errorf("eval on %s only: %+v", c.folder, m)
+		}
+	}
+	// Training needs two classes.
+	one := t.TempDir()
+	if err := os.CopyFS(filepath.Join(one, "red"), os.DirFS(filepath.Join(data, "red"))); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs = runCLI(t, "train", "--data", one, "--out", filepath.Join(tmp, "one.tflite"), "--base", base, "--cache", filepath.Join(tmp, "cache"))
+	if code == 0 || !strings.Contains(errs, "only one class (red)") {
+		t.Errorf("train on one class: exit %d, %s", code, errs)
+	}
 	// export rebuilds the very same model from the head file.
 	again := filepath.Join(tmp, "again.tflite")
 	code, _, errs = runCLI(t, "export", "--head", filepath.Join(tmp, "g.head.json"), "--base", base, "--out", again)
