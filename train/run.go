@@ -24,7 +24,7 @@ type Config struct {
 	Base         string  // classifier whose backbone is reused
 	Seed         int64   // split seed
 	Augment      int     // augmented views per training image (besides the original)
-	TestFraction float64 // held out for the final measurement
+	TestFraction float64 // held out for the final measurement (0: 0.2; NoTest: none)
 	// NoTest holds nothing out for a test: every photo outside the
 	// validation split trains the model. For the model to ship, once a
 	// run with a test split has measured the same settings.
@@ -99,7 +99,9 @@ func (c *Config) defaults() {
 	if c.Augment < 0 {
 		c.Augment = 0
 	}
-	if c.TestFraction <= 0 {
+	if c.NoTest {
+		c.TestFraction = 0
+	} else if c.TestFraction <= 0 {
 		c.TestFraction = 0.2
 	}
 	if c.ValFraction <= 0 {
@@ -126,19 +128,16 @@ func (c *Config) defaults() {
 func Run(ctx context.Context, c Config) (*Report, error) {
 	c.defaults()
 	start := time.Now()
+	var base []byte
+	var ftConv, ftProj *ConvLayer
 	if c.FineTune {
 		// Refuse a base fine-tuning cannot use before hours of extraction.
-		raw, err := os.ReadFile(c.Base)
-		if err != nil {
+		var err error
+		if base, err = os.ReadFile(c.Base); err != nil {
 			return nil, fmt.Errorf("base model: %w", err)
 		}
-		if _, err := BaseConv(raw); err != nil {
-			return nil, fmt.Errorf("fine-tune: base model %s: %w", c.Base, err)
-		}
-		if c.FT.Layers == 2 {
-			if _, err := BaseProj(raw); err != nil {
-				return nil, fmt.Errorf("fine-tune: base model %s: %w", c.Base, err)
-			}
+		if ftConv, ftProj, err = c.baseLayers(base); err != nil {
+			return nil, err
 		}
 	}
 	ds, err := Scan(c.Data)
@@ -148,11 +147,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if len(ds.Classes) < 2 {
 		return nil, fmt.Errorf("%w (%s) in %s: a classifier needs at least two", ErrOneClass, ds.Classes[0], c.Data)
 	}
-	testFrac := c.TestFraction
-	if c.NoTest {
-		testFrac = 0
-	}
-	sp := ds.StratifiedSplit(c.Seed, c.ValFraction, testFrac)
+	sp := ds.StratifiedSplit(c.Seed, c.ValFraction, c.TestFraction)
 	rep := &Report{Classes: ds.Classes, Seed: c.Seed, Skipped: ds.Skipped, Conflicts: ds.Conflicts}
 	w := c.Out1
 	for _, s := range ds.Skipped {
@@ -255,9 +250,10 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		return nil, err
 	}
 	rep.FloatTest = evaluate(head, feats[:1], sp.Test, ds)
-	base, err := os.ReadFile(c.Base)
-	if err != nil {
-		return nil, err
+	if base == nil {
+		if base, err = os.ReadFile(c.Base); err != nil {
+			return nil, err
+		}
 	}
 	var conv, proj *ConvExport
 	lo, hi := logitRange(head, xall)
@@ -265,7 +261,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		// The frozen head on the training split (the one λ was chosen
 		// with) starts the run the validation split picks the epoch in;
 		// the one refitted on train + validation starts the final run.
-		ft, err := c.fineTune(ctx, base, ds, sp, augs, bestHead, head, rep)
+		ft, err := c.fineTune(ctx, ftConv, ftProj, ds, sp, augs, bestHead, head, rep)
 		if err != nil {
 			return nil, err
 		}
@@ -465,10 +461,8 @@ func EvalModel(ctx context.Context, o infer.Options, classes []string, items []I
 		return Metrics{}, err
 	}
 	defer c.Close()
-	// The model's labels the data lacks get columns of their own, so a
-	// photo predicted as one is counted wrong and shown where it went.
 	labels := c.Labels()
-	classes = classes[:len(classes):len(classes)]
+	classes = classes[:len(classes):len(classes)] // appending below must not write into the caller's slice
 	toData := make([]int, len(labels))
 	for i, l := range labels {
 		toData[i] = slices.Index(classes, l)

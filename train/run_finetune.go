@@ -15,6 +15,27 @@ type fineTuned struct {
 	logitMin, logitMax float32
 }
 
+// baseLayers reads the layers fine-tuning starts from out of the base
+// model: the convolution before the pooling and, with two layers, the
+// projection feeding it (else nil). Run calls it before any extraction,
+// so a base fine-tuning cannot use is refused at once.
+func (c *Config) baseLayers(base []byte) (conv, proj *ConvLayer, err error) {
+	conv, err = BaseConv(base)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fine-tune: base model %s: %w", c.Base, err)
+	}
+	switch c.FT.Layers {
+	case 0, 1:
+	case 2:
+		if proj, err = BaseProj(base); err != nil {
+			return nil, nil, fmt.Errorf("fine-tune: base model %s: %w", c.Base, err)
+		}
+	default:
+		return nil, nil, fmt.Errorf("fine-tune: %d layers; only 1 or 2 are supported", c.FT.Layers)
+	}
+	return conv, proj, nil
+}
+
 // fineTune extracts the activations at the input of the convolution
 // before the pooling (cached like the features), fine-tunes that
 // convolution with the head on the training split (from init, the frozen
@@ -23,21 +44,7 @@ type fineTuned struct {
 // (from final, the frozen head refitted on both) for the chosen epochs,
 // and measures that model on the test split. It fills rep.FineTune and
 // replaces rep's FloatTest and Threshold with the fine-tuned model's.
-func (c *Config) fineTune(ctx context.Context, base []byte, ds *Dataset, sp Split, augs []Augment, init, final *Head, rep *Report) (*fineTuned, error) {
-	conv, err := BaseConv(base)
-	if err != nil {
-		return nil, fmt.Errorf("fine-tune: base model %s: %w", c.Base, err)
-	}
-	var proj *ConvLayer
-	switch c.FT.Layers {
-	case 0, 1:
-	case 2:
-		if proj, err = BaseProj(base); err != nil {
-			return nil, fmt.Errorf("fine-tune: base model %s: %w", c.Base, err)
-		}
-	default:
-		return nil, fmt.Errorf("fine-tune: %d layers; only 1 or 2 are supported", c.FT.Layers)
-	}
+func (c *Config) fineTune(ctx context.Context, conv, proj *ConvLayer, ds *Dataset, sp Split, augs []Augment, init, final *Head, rep *Report) (*fineTuned, error) {
 	ex, err := NewExtractor(ExtractorOptions{Base: c.Base, CacheDir: c.CacheDir, Delegate: c.Delegate, Size: c.Size,
 		ConvInput: true, Layers: c.FT.Layers, Logger: c.Log})
 	if err != nil {
