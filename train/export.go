@@ -33,7 +33,7 @@ type ExportOptions struct {
 // sorterd metadata (labels, threshold, normalisation). Every op is a
 // TFLite builtin that XNNPACK and the Edge TPU compiler accept.
 func Export(base []byte, h *Head, o ExportOptions) ([]byte, error) {
-	g, err := infer.ReadGraph(base)
+	g, err := baseGraph(base)
 	if err != nil {
 		return nil, err
 	}

@@ -83,11 +83,30 @@ type ExtractorOptions struct {
 	Logger *slog.Logger
 }
 
+// baseGraph parses a base model for train's every use (features,
+// fine-tuning, export). A uint8 (quantization-aware trained) base is
+// rewritten as int8 first (infer's ToInt8): XNNPACK then runs it whole,
+// about 10× faster than uint8 on built-in kernels here, and fine-tuning
+// gets the per-tensor int8 activations it works on. The rewrite is
+// deterministic, so a head file still names the base file it came from.
+func baseGraph(base []byte) (*infer.Graph, error) {
+	g, err := infer.ReadGraph(base)
+	if err != nil {
+		return nil, err
+	}
+	if len(g.Inputs) == 1 && g.Tensors[g.Inputs[0]].Type == infer.UInt8 {
+		if err := g.ToInt8(); err != nil {
+			return nil, fmt.Errorf("uint8 base as int8: %w", err)
+		}
+	}
+	return g, nil
+}
+
 // FeatureModel derives the feature extractor from a classifier: the graph
 // cut at the pooled tensor its final layer reads, its input resized to
 // size×size when size > 0. It returns the model bytes and the feature width.
 func FeatureModel(base []byte, size int) ([]byte, int, error) {
-	g, err := infer.ReadGraph(base)
+	g, err := baseGraph(base)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -117,7 +136,7 @@ func ConvInputModel(base []byte, size int) ([]byte, []int32, Quant, error) {
 // the last layers 1×1 convolutions (1: Conv_1; 2: the projection before
 // it, found by infer's ProjConv).
 func ConvInputModelLayers(base []byte, size, layers int) ([]byte, []int32, Quant, error) {
-	g, err := infer.ReadGraph(base)
+	g, err := baseGraph(base)
 	if err != nil {
 		return nil, nil, Quant{}, err
 	}

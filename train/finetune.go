@@ -97,7 +97,7 @@ func BaseProj(base []byte) (*ConvLayer, error) {
 
 // baseLayer reads the layer find picks from a base model, dequantized.
 func baseLayer(base []byte, find func(*infer.Graph) (int, error)) (*ConvLayer, error) {
-	g, err := infer.ReadGraph(base)
+	g, err := baseGraph(base)
 	if err != nil {
 		return nil, err
 	}

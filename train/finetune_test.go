@@ -487,7 +487,7 @@ func testTrainFineTuneSynthetic(t *testing.T, layers int) {
 
 // A base whose pooling does not read a 1×1 convolution, or whose
 // convolution is not int8 per-channel, is refused with ErrNoPoolConv
-// before any image is read.
+// before any image is read; a uint8 base is not refused.
 func TestFineTuneBadBase(t *testing.T) {
 	raw, err := os.ReadFile(baseModel(t, ptq))
 	if err != nil {
@@ -554,10 +554,11 @@ func TestFineTuneBadBase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := BaseConv(u8raw); !errors.Is(err, infer.ErrNoPoolConv) {
+	// A uint8 base is fine-tuned as its int8 rewrite (baseGraph).
+	if c, err := BaseConv(u8raw); err != nil || c.In != 320 || c.Out != 1280 {
 		t.Errorf("uint8 base: %v", err)
 	}
-	if _, _, _, err := ConvInputModel(u8raw, 0); !errors.Is(err, infer.ErrNoPoolConv) {
-		t.Errorf("uint8 base, activation model: %v", err)
+	if _, shape, q, err := ConvInputModel(u8raw, 0); err != nil || len(shape) != 4 || shape[3] != 320 || q.Scale <= 0 {
+		t.Errorf("uint8 base, activation model: %v %v %+v", err, shape, q)
 	}
 }

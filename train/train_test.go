@@ -234,6 +234,25 @@ func TestFeatureModelIsPooledTensor(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if name == u8 {
+				// train reads a uint8 base as int8 (baseGraph): the cut
+				// model must be the rewritten model's pooled tensor.
+				fromU8, _, err := FeatureModel(raw, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := g.ToInt8(); err != nil {
+					t.Fatal(err)
+				}
+				raw = g.Write()
+				again, _, err := FeatureModel(raw, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(fromU8, again) {
+					t.Fatal("the feature model of the uint8 base is not that of its int8 rewrite")
+				}
+			}
 			pooled, _, err := g.PooledFeature()
 			if err != nil {
 				t.Fatal(err)
@@ -241,6 +260,9 @@ func TestFeatureModelIsPooledTensor(t *testing.T) {
 			feat, dim, err := FeatureModel(raw, 0)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if typ := g.Tensors[pooled].Type; typ != infer.Int8 {
+				t.Errorf("pooled tensor is %v", typ)
 			}
 			if dim != 1280 {
 				t.Errorf("feature width %d", dim)
