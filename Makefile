@@ -53,7 +53,7 @@ LABELS        := imagenet_labels.txt
 LABELS_SHA    := b8aaeb5630c62626a7d124a05c0e14230a7ffdd2136a31d0190a4fb71c1d82f1
 LABELS_URL    := $(CORAL)/104342d2d3480b3e66203073dac24f4e2dbb4c41/$(LABELS)
 
-BASE_MODEL    := $(MODELS)/$(MODEL_PTQ)
+BASE_MODEL    := $(MODELS)/$(MODEL_U8)
 DEFAULT_MODEL := $(MODELS)/garbage.tflite
 HEAD          := heads/garbage.head.json
 DATA          ?= $(SHARED)/data/trashnet
@@ -144,13 +144,14 @@ $(TFLITE_STAMP):
 	cp $(DEPS)/tflite.tmp/package/cc_deps/$(TFLITE_ARCH)/*.so $(TFLITE_DIR)/lib/
 	rm -rf $(DEPS)/tflite.tmp
 
-# The default model: the official int8 MobileNetV2 backbone + the trained
-# head shipped in heads/ (weights and labels only), assembled by sorterd.
+# The default model: the official uint8 (quantization-aware trained)
+# MobileNetV2 backbone, rewritten as int8 by sorterd, + the trained head
+# shipped in heads/ (weights and labels only), assembled by sorterd.
 model: base-model build
 	bin/sorterd export --head $(HEAD) --base $(BASE_MODEL) --out $(DEFAULT_MODEL)
 
 base-model:
-	$(call fetch,$(MODEL_PTQ),$(MODEL_PTQ_SHA),$(MODEL_PTQ_URL))
+	$(call fetch,$(MODEL_U8),$(MODEL_U8_SHA),$(MODEL_U8_URL))
 
 # Retrain from a folder of photos (one subfolder per class); to ship the
 # result, copy models/garbage.head.json to heads/.
@@ -158,7 +159,7 @@ train: base-model build
 	bin/sorterd train --data $(DATA) --base $(BASE_MODEL) --out $(DEFAULT_MODEL) $(TRAIN_FLAGS)
 
 models: model base-model
-	$(call fetch,$(MODEL_U8),$(MODEL_U8_SHA),$(MODEL_U8_URL))
+	$(call fetch,$(MODEL_PTQ),$(MODEL_PTQ_SHA),$(MODEL_PTQ_URL))
 	$(call fetch,$(MODEL_TPU),$(MODEL_TPU_SHA),$(MODEL_TPU_URL))
 	$(call fetch,$(LABELS),$(LABELS_SHA),$(LABELS_URL))
 

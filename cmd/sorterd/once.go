@@ -14,10 +14,11 @@ import (
 )
 
 // defaultModel is the model used when --model is not given; defaultBase
-// is the ImageNet classifier whose backbone train reuses.
+// is the ImageNet classifier whose backbone train reuses (the uint8
+// quantization-aware trained one, which train runs as int8: README).
 const (
 	defaultModel = "models/garbage.tflite"
-	defaultBase  = "models/tf2_mobilenet_v2_1.0_224_ptq.tflite"
+	defaultBase  = "models/mobilenet_v2_1.0_224_quant.tflite"
 )
 
 // modelFlags are the classifier flags shared by --once and bench.

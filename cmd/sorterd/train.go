@@ -20,7 +20,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var c train.Config
 	fs.StringVar(&c.Data, "data", "", "folder with one subfolder of photos per class (required)")
 	fs.StringVar(&c.Out, "out", "models/garbage.tflite", "exported model `file`")
-	fs.StringVar(&c.Base, "base", defaultBase, "classifier .tflite whose backbone is reused")
+	fs.StringVar(&c.Base, "base", defaultBase, "classifier .tflite whose backbone is reused (a uint8 one is rewritten as int8)")
 	fs.Int64Var(&c.Seed, "seed", 1, "split seed")
 	fs.IntVar(&c.Augment, "augment", 5, "augmented views per training image (flip, rot180, rot90, rot270, vflip, ...)")
 	fs.Float64Var(&c.TestFraction, "test-fraction", 0.2, "share of each class held out for the test (0: none, train the model to ship on every photo outside validation)")
