@@ -38,10 +38,10 @@ func TestNoTTAWithPerFrame(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Model.TTA) != 0 || c.Model.TTAPerFrame != 1 {
+	if len(c.Model.TTA) != 0 || c.Model.TTAPerFrame != 2 {
 		t.Errorf("tta %v, per frame %d", c.Model.TTA, c.Model.TTAPerFrame)
 	}
-	if d := Default(); len(d.Model.TTA) != 5 || d.Model.TTAPerFrame != 1 {
+	if d := Default(); len(d.Model.TTA) != 5 || d.Model.TTAPerFrame != 2 {
 		t.Errorf("defaults: tta %v, per frame %d", d.Model.TTA, d.Model.TTAPerFrame)
 	}
 }
@@ -70,7 +70,7 @@ func TestInvalidFields(t *testing.T) {
 		{"    reject: true ", "    reject: false ", "bins: exactly one bin must have reject: true (found 0)"},
 		{"broker: tcp://127.0.0.1:1883", "broker: 127.0.0.1:1883", "mqtt.broker: \"127.0.0.1:1883\" needs a scheme"},
 		{"station: station1 ", "station: \"my station\" ", "station: must be letters"},
-		{"  tta_per_frame: 1 ", "  tta_per_frame: 6 ", "model.tta_per_frame: must be in 0..5 (the number of views in model.tta; 0: all on every frame) (line 36)"},
+		{"  tta_per_frame: 2 ", "  tta_per_frame: 6 ", "model.tta_per_frame: must be in 0..5 (the number of views in model.tta; 0: all on every frame) (line 36)"},
 		{"  listen: 127.0.0.1:8080", "  listen: 8080", `http.listen: "8080" must be host:port, like 127.0.0.1:8080 or :8080 (line 89)`},
 	}
 	for _, tc := range cases {

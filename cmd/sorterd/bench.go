@@ -56,7 +56,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var mf modelFlags
 	mf.register(fs)
 	n := fs.Int("n", 200, "iterations")
-	fs.StringVar(&mf.tta, "tta", "", "extra views per frame (the daemon's default is "+defaultTTA+")")
+	fs.StringVar(&mf.tta, "tta", "", "extra views classified and averaged per frame, comma-separated (default none: the raw model; once and eval use "+defaultTTA+")")
 	imgPath := fs.String("image", "", "JPEG/PNG to use as the frame (default: a synthetic 640×480 frame)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if _, err := parseInterspersed(fs, args); err != nil {
