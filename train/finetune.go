@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -227,8 +228,11 @@ type FineTuneOptions struct {
 	// the model there, without validation (the refit on train +
 	// validation once the epoch is chosen).
 	StopAfter int
-	Log       *slog.Logger
-	Progress  func(epoch, done, total int) // may be nil
+	// Ctx, if set, stops the run between mini-batches when it ends (an
+	// epoch takes about a minute: Ctrl-C or a SIGTERM must not wait).
+	Ctx      context.Context
+	Log      *slog.Logger
+	Progress func(epoch, done, total int) // may be nil
 }
 
 // EpochReport is one epoch of fine-tuning.
@@ -341,6 +345,9 @@ func FineTune(tr, val ActSet, in Quant, proj, conv *ConvLayer, h *Head, o FineTu
 		perm := rng.Perm(len(tr.X))
 		var lossSum float64
 		for b := 0; b < len(perm); b += o.Batch {
+			if o.Ctx != nil && o.Ctx.Err() != nil {
+				return nil, nil, 0, fmt.Errorf("fine-tune: epoch %d: %w", ep, o.Ctx.Err())
+			}
 			idx := perm[b:min(b+o.Batch, len(perm))]
 			xs := make([][]byte, len(idx))
 			ys := make([]int, len(idx))

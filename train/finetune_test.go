@@ -562,3 +562,47 @@ func TestFineTuneBadBase(t *testing.T) {
 		t.Errorf("uint8 base, activation model: %v %v %+v", err, shape, q)
 	}
 }
+
+// A cancelled context stops fine-tuning before its next mini-batch, with
+// the context's error, so Ctrl-C or a SIGTERM need not wait for an epoch.
+func TestFineTuneStopsOnCancel(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	const in, out, p, n = 4, 5, 3, 64
+	conv := &ConvLayer{In: in, Out: out, W: make([]float32, in*out), B: make([]float32, out)}
+	for i := range conv.W {
+		conv.W[i] = float32(rng.NormFloat64())
+	}
+	h := &Head{Classes: []string{"a", "b"}, Lambda: 0.01, B: make([]float32, 2)}
+	for c := 0; c < 2; c++ {
+		h.W = append(h.W, make([]float32, out))
+	}
+	for j := 0; j < out; j++ {
+		h.Mean, h.Std = append(h.Mean, 0), append(h.Std, 1)
+	}
+	var set ActSet
+	for e := 0; e < n; e++ {
+		x := make([]byte, p*in)
+		rng.Read(x)
+		set.X, set.Y = append(set.X, x), append(set.Y, e%2)
+	}
+	q := Quant{Scale: 0.02, ZeroPoint: -128}
+	o := FineTuneOptions{Epochs: 3, Batch: 8, Seed: 1}
+	if _, _, _, err := FineTune(set, set, q, nil, conv, h, o); err != nil {
+		t.Fatalf("without a context: %v", err)
+	}
+	batches := 0
+	ctx, cancel := context.WithCancel(context.Background())
+	o.Ctx = ctx
+	o.Progress = func(ep, done, total int) {
+		if batches++; batches == 2 {
+			cancel()
+		}
+	}
+	m, _, _, err := FineTune(set, set, q, nil, conv, h, o)
+	if !errors.Is(err, context.Canceled) || m != nil {
+		t.Fatalf("cancelled run: model %v, err %v", m, err)
+	}
+	if batches != 2 {
+		t.Errorf("%d mini-batches ran after the cancel at the 2nd", batches-2)
+	}
+}

@@ -92,7 +92,7 @@ func (c *Config) fineTune(ctx context.Context, conv, proj *ConvLayer, ds *Datase
 		return nil, err
 	}
 	o := c.FT
-	o.Seed, o.ClassWeights, o.Log = c.Seed, true, c.Log
+	o.Seed, o.ClassWeights, o.Log, o.Ctx = c.Seed, true, c.Log, ctx
 	o.defaults()
 	if c.Progress != nil {
 		cur, bar := 0, func(int, int) {}
