@@ -228,11 +228,8 @@ type FineTuneOptions struct {
 	// the model there, without validation (the refit on train +
 	// validation once the epoch is chosen).
 	StopAfter int
-	// Ctx, if set, stops the run between mini-batches when it ends (an
-	// epoch takes about a minute: Ctrl-C or a SIGTERM must not wait).
-	Ctx      context.Context
-	Log      *slog.Logger
-	Progress func(epoch, done, total int) // may be nil
+	Log       *slog.Logger
+	Progress  func(epoch, done, total int) // may be nil
 }
 
 // EpochReport is one epoch of fine-tuning.
@@ -303,7 +300,7 @@ func (o *FineTuneOptions) defaults() {
 // epoch (epoch 0, the starting point, is measured too but not a
 // candidate). Deterministic for a seed: the batch order is seeded and the
 // BLAS sums in a fixed order.
-func FineTune(tr, val ActSet, in Quant, proj, conv *ConvLayer, h *Head, o FineTuneOptions) (*FineTuned, []EpochReport, int, error) {
+func FineTune(ctx context.Context, tr, val ActSet, in Quant, proj, conv *ConvLayer, h *Head, o FineTuneOptions) (*FineTuned, []EpochReport, int, error) {
 	o.defaults()
 	if len(tr.X) == 0 || (len(val.X) == 0 && o.StopAfter <= 0) {
 		return nil, nil, 0, errors.New("fine-tune: no training or validation examples")
@@ -345,8 +342,9 @@ func FineTune(tr, val ActSet, in Quant, proj, conv *ConvLayer, h *Head, o FineTu
 		perm := rng.Perm(len(tr.X))
 		var lossSum float64
 		for b := 0; b < len(perm); b += o.Batch {
-			if o.Ctx != nil && o.Ctx.Err() != nil {
-				return nil, nil, 0, fmt.Errorf("fine-tune: epoch %d: %w", ep, o.Ctx.Err())
+			// An epoch takes about a minute: Ctrl-C or a SIGTERM must not wait for it.
+			if err := ctx.Err(); err != nil {
+				return nil, nil, 0, fmt.Errorf("fine-tune: epoch %d: %w", ep, err)
 			}
 			idx := perm[b:min(b+o.Batch, len(perm))]
 			xs := make([][]byte, len(idx))

@@ -240,7 +240,7 @@ func newFTFixture(t *testing.T, layers int) *ftFixture {
 		}
 	}
 	set := ActSet{X: acts, Y: y}
-	m, epochs, chosen, err := FineTune(set, set, ax.Quant(), proj, conv, h, FineTuneOptions{Epochs: 2, Batch: 8, LR: 3e-4, ClassWeights: true, Seed: 1})
+	m, epochs, chosen, err := FineTune(context.Background(), set, set, ax.Quant(), proj, conv, h, FineTuneOptions{Epochs: 2, Batch: 8, LR: 3e-4, ClassWeights: true, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -587,18 +587,17 @@ func TestFineTuneStopsOnCancel(t *testing.T) {
 	}
 	q := Quant{Scale: 0.02, ZeroPoint: -128}
 	o := FineTuneOptions{Epochs: 3, Batch: 8, Seed: 1}
-	if _, _, _, err := FineTune(set, set, q, nil, conv, h, o); err != nil {
+	if _, _, _, err := FineTune(context.Background(), set, set, q, nil, conv, h, o); err != nil {
 		t.Fatalf("without a context: %v", err)
 	}
 	batches := 0
 	ctx, cancel := context.WithCancel(context.Background())
-	o.Ctx = ctx
 	o.Progress = func(ep, done, total int) {
 		if batches++; batches == 2 {
 			cancel()
 		}
 	}
-	m, _, _, err := FineTune(set, set, q, nil, conv, h, o)
+	m, _, _, err := FineTune(ctx, set, set, q, nil, conv, h, o)
 	if !errors.Is(err, context.Canceled) || m != nil {
 		t.Fatalf("cancelled run: model %v, err %v", m, err)
 	}

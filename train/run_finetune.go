@@ -92,7 +92,7 @@ func (c *Config) fineTune(ctx context.Context, conv, proj *ConvLayer, ds *Datase
 		return nil, err
 	}
 	o := c.FT
-	o.Seed, o.ClassWeights, o.Log, o.Ctx = c.Seed, true, c.Log, ctx
+	o.Seed, o.ClassWeights, o.Log = c.Seed, true, c.Log
 	o.defaults()
 	if c.Progress != nil {
 		cur, bar := 0, func(int, int) {}
@@ -107,7 +107,7 @@ func (c *Config) fineTune(ctx context.Context, conv, proj *ConvLayer, ds *Datase
 		}
 	}
 	start := time.Now()
-	sel, epochs, chosen, err := FineTune(tr, val, ex.Quant(), proj, conv, init, o)
+	sel, epochs, chosen, err := FineTune(ctx, tr, val, ex.Quant(), proj, conv, init, o)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +117,7 @@ func (c *Config) fineTune(ctx context.Context, conv, proj *ConvLayer, ds *Datase
 	rep.Threshold = SuggestThreshold(vt, vp, vc, c.TargetAcc)
 	all := ActSet{X: append(append([][]byte{}, tr.X...), val.X...), Y: append(append([]int{}, tr.Y...), val.Y...)}
 	o.StopAfter = chosen
-	m, _, _, err := FineTune(all, ActSet{}, ex.Quant(), proj, conv, final, o)
+	m, _, _, err := FineTune(ctx, all, ActSet{}, ex.Quant(), proj, conv, final, o)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
 )
 
@@ -38,12 +39,12 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.logLevel, "log-level", "warn", "debug, info, warn or error")
 }
 
-// defaultTTA is the test-time augmentation --once, eval and serve use: the
-// five views training augments with, averaged with the photo. Chosen by
-// 4-fold cross-validation of the training recipe (README, "Test-time
-// augmentation"): +0.8 to +1.2 points over one view, where flip,rot180
-// alone gained nothing.
-const defaultTTA = "flip,rot180,rot90,rot270,vflip"
+// defaultTTA is the test-time augmentation --once, eval and serve use:
+// the daemon's views (the five training augments with), all on the one
+// photo. Chosen by 4-fold cross-validation of the training recipe
+// (README, "Test-time augmentation"): +0.8 to +1.2 points over one view,
+// where flip,rot180 alone gained nothing.
+var defaultTTA = strings.Join(config.Default().Model.TTA, ",")
 
 func splitList(s string) []string {
 	var out []string
