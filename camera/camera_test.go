@@ -144,21 +144,3 @@ func TestReconnectAfterLoss(t *testing.T) {
 		f.Close()
 	}
 }
-
-func TestMotion(t *testing.T) {
-	m := NewMotion(0.02, 30)
-	defer m.Close()
-	empty := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(110, 110, 110, 0), 240, 320, gocv.MatTypeCV8UC3)
-	defer empty.Close()
-	item := empty.Clone()
-	defer item.Close()
-	gocv.Circle(&item, image.Pt(160, 120), 60, color.RGBA{240, 230, 40, 0}, -1)
-	for i := 0; i < 3; i++ {
-		if p, _ := m.Present(empty); p {
-			t.Fatal("motion on an empty tray")
-		}
-	}
-	if p, share := m.Present(item); !p || share < 0.1 {
-		t.Fatalf("item not seen (changed %.3f)", share)
-	}
-}

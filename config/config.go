@@ -29,6 +29,7 @@ type Config struct {
 	StateDir string   `yaml:"state_dir"`
 	Camera   Camera   `yaml:"camera"`
 	Trigger  Trigger  `yaml:"trigger"`
+	Locate   Locate   `yaml:"locate"`
 	Model    Model    `yaml:"model"`
 	Decision Decision `yaml:"decision"`
 	Bins     []Bin    `yaml:"bins"`
@@ -50,6 +51,34 @@ type Camera struct {
 	ReconnectMax Duration `yaml:"reconnect_max"`
 	// StallTimeout: no frame for this long counts as a lost source.
 	StallTimeout Duration `yaml:"stall_timeout"`
+	// ROI is the tray's part of the frame, in frame pixels: only it starts
+	// items and enters crops. Zero width and height: the whole frame.
+	ROI ROI `yaml:"roi"`
+}
+
+// ROI is a rectangle in frame pixels.
+type ROI struct {
+	X      int `yaml:"x"`
+	Y      int `yaml:"y"`
+	Width  int `yaml:"width"`
+	Height int `yaml:"height"`
+}
+
+// Locate says what the model sees of each frame.
+type Locate struct {
+	// Method: background (the box of what differs from the learned empty
+	// tray), roi (camera.roi, item or not) or none (the whole frame).
+	Method string `yaml:"method"`
+	// Margin added around the item on every side, as a share of its
+	// longer side, before the crop is made square.
+	Margin float64 `yaml:"margin"`
+	// MinSize: a box whose longer side is under this share of the ROI's
+	// shorter side is no item.
+	MinSize float64 `yaml:"min_size"`
+	// Shape of the crop: square (the box made square, more tray around a
+	// long item) or tight (the box as it is, squeezed to the model's
+	// square input).
+	Shape string `yaml:"shape"`
 }
 
 // Trigger decides when an item is present.
@@ -168,7 +197,8 @@ func Default() Config {
 		Camera: Camera{Source: "0", Width: 640, Height: 480, FPS: 15,
 			ReconnectMin: Duration(500 * time.Millisecond), ReconnectMax: Duration(30 * time.Second),
 			StallTimeout: Duration(5 * time.Second)},
-		Trigger:  Trigger{Mode: "continuous", Every: 15, Frames: 3, Debounce: Duration(50 * time.Millisecond), MotionArea: 0.02, MotionDelta: 30},
+		Trigger:  Trigger{Mode: "continuous", Every: 15, Frames: 3, Debounce: Duration(50 * time.Millisecond), MotionArea: 0.005, MotionDelta: 25},
+		Locate:   Locate{Method: "background", Margin: 0.15, MinSize: 0.08, Shape: "square"},
 		Model:    Model{Path: "/usr/local/share/sorterd/models/garbage.tflite", Delegate: "xnnpack", Fallback: true, TTA: []string{"flip", "rot180", "rot90", "rot270", "vflip"}, TTAPerFrame: 2},
 		Decision: Decision{Vote: "mean", Geometry: "chute", Cooldown: Duration(time.Second)},
 		GPIO:     GPIO{Driver: "periph"},
@@ -366,6 +396,24 @@ func (c *Config) validate(root *yaml.Node) Errors {
 	}
 	if c.Camera.StallTimeout <= 0 {
 		bad("camera.stall_timeout", "must be > 0")
+	}
+	if r := c.Camera.ROI; r != (ROI{}) {
+		switch {
+		case r.X < 0 || r.Y < 0:
+			bad("camera.roi", "x and y must be >= 0")
+		case r.Width <= 0 || r.Height <= 0:
+			bad("camera.roi", "width and height must be > 0 (or all four 0: the whole frame)")
+		case r.X+r.Width > c.Camera.Width || r.Y+r.Height > c.Camera.Height:
+			bad("camera.roi", "x+width and y+height must fit in camera.width x camera.height (%dx%d)", c.Camera.Width, c.Camera.Height)
+		}
+	}
+	oneOf("locate.method", c.Locate.Method, "background", "roi", "none")
+	oneOf("locate.shape", c.Locate.Shape, "square", "tight")
+	if c.Locate.Margin < 0 || c.Locate.Margin > 1 {
+		bad("locate.margin", "must be in 0..1")
+	}
+	if c.Locate.MinSize < 0 || c.Locate.MinSize >= 1 {
+		bad("locate.min_size", "must be in [0, 1)")
 	}
 	oneOf("trigger.mode", c.Trigger.Mode, "continuous", "gpio", "motion")
 	if c.Trigger.Every < 1 {

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"image"
 	"log/slog"
 	"sort"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/sorterd/sorterd/actuator"
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/locate"
 	"gocv.io/x/gocv"
 )
 
@@ -62,8 +64,14 @@ type Options struct {
 	Trigger string // continuous, motion or gpio
 	Every   int    // continuous: every Nth frame starts an item
 	Frames  int    // frames classified per item
-	// Motion detects an item on the tray (Trigger motion).
-	Motion *camera.Motion
+	// Tray learns the empty tray from every frame, in every
+	// trigger mode: the motion trigger asks it whether an item is there,
+	// and Locate == locate.Background asks it where.
+	Tray *locate.Tray
+	// Locate is what the model sees: the item's box (locate.Background),
+	// the fixed ROI (locate.ROI), or the whole frame (locate.Whole).
+	Locate locate.Method
+	ROI    image.Rectangle
 	// Presence delivers one value per item from a sensor (Trigger gpio).
 	Presence <-chan time.Time
 
@@ -102,7 +110,32 @@ type Event struct {
 	Frames    int           `json:"frames"`
 	LatencyMS float64       `json:"latency_ms"` // trigger → flap
 	Model     string        `json:"model"`
+	// Box is the crop the model saw, in frame pixels (none: the whole
+	// frame).
+	Box *Box `json:"box,omitempty"`
+	// Reason says why an item went to the reject bin without a
+	// classification (no_item: a sensor said an item came, the tray
+	// showed none).
+	Reason string `json:"reason,omitempty"`
 }
+
+// Box is a rectangle in frame pixels.
+type Box struct {
+	X int `json:"x"`
+	Y int `json:"y"`
+	W int `json:"w"`
+	H int `json:"h"`
+}
+
+func boxOf(r image.Rectangle) *Box {
+	if r.Empty() {
+		return nil
+	}
+	return &Box{X: r.Min.X, Y: r.Min.Y, W: r.Dx(), H: r.Dy()}
+}
+
+// Rect is the box as an image.Rectangle.
+func (b Box) Rect() image.Rectangle { return image.Rect(b.X, b.Y, b.X+b.W, b.Y+b.H) }
 
 // Station runs the pipeline.
 type Station struct {
@@ -127,14 +160,18 @@ type Station struct {
 	sorted      map[BinAction]int
 	recent      []*record
 	corrections map[string]int
+	located     map[string]int64
 	flapsWG     sync.WaitGroup // scheduled conveyor actuations
 
 	corrMu    sync.Mutex
 	liveMu    sync.Mutex
 	latest    gocv.Mat // the last frame read, for the live view
 	latestAt  time.Time
-	itemFrame gocv.Mat     // the frame the item in flight was last classified on (Run's goroutine only)
-	views     []infer.View // frameViews' result, reused frame to frame (Run's goroutine only)
+	liveBox   image.Rectangle // where the item is in latest (empty: none found)
+	itemFrame gocv.Mat        // the frame the item in flight was last classified on (Run's goroutine only)
+	itemCrop  gocv.Mat        // the crop of itemFrame the model saw (Run's goroutine only)
+	itemBox   image.Rectangle // itemCrop's place in itemFrame (Run's goroutine only)
+	views     []infer.View    // frameViews' result, reused frame to frame (Run's goroutine only)
 }
 
 // New checks the wiring.
@@ -152,7 +189,7 @@ func New(o Options) (*Station, error) {
 		o.Recent = 50
 	}
 	s := &Station{o: o, binOf: map[string]string{}, log: o.Log, perBin: map[string]int{}, perAction: map[string]int{},
-		dropped: map[string]int64{}, sorted: map[BinAction]int{}, corrections: map[string]int{}, hist: newHistogram()}
+		dropped: map[string]int64{}, sorted: map[BinAction]int{}, corrections: map[string]int{}, located: map[string]int64{}, hist: newHistogram()}
 	for _, b := range o.Bins {
 		if _, ok := o.Flaps[b.Name]; !ok {
 			return nil, fmt.Errorf("bin %s has no flap", b.Name)
@@ -190,8 +227,8 @@ func New(o Options) (*Station, error) {
 	switch o.Trigger {
 	case Continuous:
 	case Motion:
-		if o.Motion == nil {
-			return nil, errors.New("motion trigger without a detector")
+		if o.Tray == nil {
+			return nil, errors.New("motion trigger without a background")
 		}
 	case GPIO:
 		if o.Presence == nil {
@@ -199,6 +236,9 @@ func New(o Options) (*Station, error) {
 		}
 	default:
 		return nil, fmt.Errorf("unknown trigger %q", o.Trigger)
+	}
+	if o.Locate == locate.Background && o.Tray == nil {
+		return nil, errors.New("locate background without a background")
 	}
 	return s, nil
 }
@@ -242,9 +282,14 @@ type Stats struct {
 	UptimeS     float64        `json:"uptime_s"`
 	LastFrame   string         `json:"last_frame,omitempty"`
 	// Dropped counts frames read but not looked at, by reason (paused,
-	// cooldown, error: the classifier failed on it).
+	// cooldown, error: the classifier failed on it; empty or too_small:
+	// no item located in it).
 	Dropped     map[string]int64 `json:"frames_dropped"`
 	Corrections map[string]int   `json:"corrections"`
+	// Locate counts what locating the item found: no_item (a trigger
+	// with no item to classify: given up, or rejected on a gpio
+	// trigger), relearned (the whole tray changed and was learned anew).
+	Locate map[string]int64 `json:"locate"`
 	// Sorted counts items by bin and action (what metrics label them by).
 	Sorted    map[BinAction]int `json:"-"`
 	Inference Histogram         `json:"-"`
@@ -295,6 +340,10 @@ func (s *Station) Stats() Stats {
 	for k, v := range s.corrections {
 		st.Corrections[k] = v
 	}
+	st.Locate = make(map[string]int64, len(s.located))
+	for k, v := range s.located {
+		st.Locate[k] = v
+	}
 	for k, v := range s.perBin {
 		st.ItemsPerBin[k] = v
 	}
@@ -325,7 +374,13 @@ type item struct {
 	scores []float32
 	votes  map[int]int
 	frames int
+	misses int // frames of the item in which no item was located
 }
+
+// maxMisses is how many frames of an item may show no item before the
+// item is given up: a shadow or a hand that came and went, never the tray
+// classified as an item.
+func (s *Station) maxMisses() int { return 2 * s.o.Frames }
 
 // Run reads frames until ctx ends or the source fails for good. On return
 // the item in flight has been decided, scheduled flaps have fired, and
@@ -335,12 +390,14 @@ func (s *Station) Run(ctx context.Context) error {
 	s.started = time.Now()
 	s.mu.Unlock()
 	s.itemFrame = gocv.NewMat()
+	s.itemCrop = gocv.NewMat()
 	defer func() {
 		s.flapsWG.Wait()
 		if err := actuator.Bank(s.o.Flaps).CloseAll(); err != nil {
 			s.log.Error("closing flaps", "err", err)
 		}
 		s.itemFrame.Close()
+		s.itemCrop.Close()
 		s.liveMu.Lock()
 		if s.latest.Ptr() != nil {
 			s.latest.Close()
@@ -352,6 +409,7 @@ func (s *Station) Run(ctx context.Context) error {
 	var seen int64
 	var cooldownUntil time.Time
 	waitEmpty := false // motion: the decided item is still on the tray
+	var decided image.Rectangle
 	rctx := ctx
 	for {
 		if ctx.Err() != nil && cur == nil {
@@ -379,7 +437,15 @@ func (s *Station) Run(ctx context.Context) error {
 		s.frames++
 		s.lastFrame = f.At
 		s.mu.Unlock()
-		s.keepLatest(f.Mat, f.At)
+		var ob locate.Observation
+		if s.o.Tray != nil {
+			ob = s.o.Tray.Observe(f.Mat)
+			if ob.Relearned {
+				s.log.Info("the whole tray changed for long: learned it anew (light or camera moved?)")
+				s.count("relearned")
+			}
+		}
+		s.keepLatest(f.Mat, f.At, ob.Box)
 		if paused := s.paused.Load(); paused || f.At.Before(cooldownUntil) {
 			s.drop(map[bool]string{true: "paused", false: "cooldown"}[paused])
 			cur = nil
@@ -392,12 +458,20 @@ func (s *Station) Run(ctx context.Context) error {
 			switch s.o.Trigger {
 			case Continuous:
 				start = seen%int64(s.o.Every) == 0
+				if start && s.o.Locate == locate.Background && ob.Outcome != locate.Found {
+					// Nothing on the tray: the bare tray is never an item.
+					s.drop(ob.Outcome.String())
+					start = false
+				}
 			case Motion:
-				present, _ := s.o.Motion.Present(f.Mat)
 				if waitEmpty {
-					waitEmpty = present
+					// The decided item still lies there, unless what is
+					// there now is somewhere else: a second item
+					// placed as the first was taken.
+					waitEmpty = ob.Present && !(ob.Outcome == locate.Found && within(ob.Blob, decided) < 0.3)
+					start = !waitEmpty && ob.Present
 				} else {
-					start = present
+					start = ob.Present
 				}
 			case GPIO:
 				select {
@@ -413,7 +487,27 @@ func (s *Station) Run(ctx context.Context) error {
 			cur = &item{start: f.At, votes: map[int]int{}}
 			s.busy.Store(true)
 		}
-		err = s.classify(ctx, cur, f.Mat)
+		region, ok := s.region(ob, f.Mat)
+		if !ok {
+			f.Close()
+			s.drop(ob.Outcome.String())
+			if cur.misses++; cur.misses < s.maxMisses() {
+				continue
+			}
+			if cur.frames > 0 && s.o.Trigger == GPIO {
+				// The sensor saw an item, which left the camera's view
+				// before its last frames: decide on what was seen.
+				s.decide(ctx, cur)
+			} else {
+				s.giveUp(ctx, cur, ob)
+			}
+			cur = nil
+			s.busy.Store(false)
+			waitEmpty = s.o.Trigger == Motion
+			decided = ob.Blob
+			continue
+		}
+		err = s.classify(ctx, cur, f.Mat, region)
 		f.Close()
 		if err != nil {
 			s.log.Error("classify", "err", err)
@@ -429,13 +523,60 @@ func (s *Station) Run(ctx context.Context) error {
 		cur = nil
 		s.busy.Store(false)
 		waitEmpty = s.o.Trigger == Motion
+		decided = ob.Blob
 		if !s.o.Conveyor && s.o.Cooldown > 0 {
-			cooldownUntil = time.Now().Add(s.o.Cooldown)
+			// Frame time, so that a recording played faster than real
+			// time cools down as the station would.
+			cooldownUntil = f.At.Add(s.o.Cooldown)
 		}
 	}
 }
 
-func (s *Station) classify(ctx context.Context, it *item, m gocv.Mat) error {
+// region is the part of frame the model sees: the located item's box, the
+// ROI, or the whole frame; false when locating found no item in it.
+func (s *Station) region(ob locate.Observation, frame gocv.Mat) (image.Rectangle, bool) {
+	switch s.o.Locate {
+	case locate.Background:
+		return ob.Box, ob.Outcome == locate.Found
+	default:
+		return locate.Region(s.o.Locate, s.o.ROI, frame.Cols(), frame.Rows()), true
+	}
+}
+
+// giveUp ends an item whose frames stopped showing one. A sensor said an
+// item came and none was seen (gpio): it goes to the reject bin, with the
+// reason. On the tray's word alone (motion, continuous), what came and
+// went by itself was no item (a hand, a shadow): nothing fires. Items do
+// not leave a chute's tray before their flap opens.
+func (s *Station) giveUp(ctx context.Context, it *item, ob locate.Observation) {
+	reason := "no_item"
+	if ob.Outcome == locate.Small {
+		reason = "too_small"
+	}
+	s.count("no_item")
+	if s.o.Trigger != GPIO {
+		s.log.Info("no item located; nothing sorted", "reason", reason, "frames", it.frames, "changed", ob.Changed)
+		return
+	}
+	s.log.Warn("the sensor saw an item the camera cannot find; rejecting it", "reason", reason, "changed", ob.Changed)
+	ev := Event{ID: newID(), Station: s.o.Station, Bin: s.reject, Action: "reject", Reason: reason,
+		Model: prefix(s.o.ModelSHA, 12)}
+	s.fire(ctx, it, &record{ev: ev}, 0)
+}
+
+// within is the share of a that lies inside b: a decided item half taken
+// away lies within its old place, a new item laid elsewhere does not.
+func within(a, b image.Rectangle) float64 {
+	in := a.Intersect(b)
+	if in.Empty() || a.Empty() {
+		return 0
+	}
+	return float64(in.Dx()*in.Dy()) / float64(a.Dx()*a.Dy())
+}
+
+func (s *Station) classify(ctx context.Context, it *item, frame gocv.Mat, box image.Rectangle) error {
+	m := frame.Region(box)
+	defer m.Close()
 	t0 := time.Now()
 	s.mu.Lock()
 	s.inferStart = t0
@@ -469,7 +610,9 @@ func (s *Station) classify(ctx context.Context, it *item, m gocv.Mat) error {
 	}
 	it.votes[r.Index]++
 	it.frames++
-	m.CopyTo(&s.itemFrame)
+	frame.CopyTo(&s.itemFrame)
+	m.CopyTo(&s.itemCrop)
+	s.itemBox = box
 	return nil
 }
 
@@ -488,6 +631,13 @@ func (s *Station) frameViews(j int) []infer.View {
 func (s *Station) drop(reason string) {
 	s.mu.Lock()
 	s.dropped[reason]++
+	s.mu.Unlock()
+}
+
+// count adds one to a locate counter (no_item, relearned).
+func (s *Station) count(what string) {
+	s.mu.Lock()
+	s.located[what]++
 	s.mu.Unlock()
 }
 
@@ -526,26 +676,10 @@ func (s *Station) decide(ctx context.Context, it *item) {
 		Top: infer.TopK(mean, labels, 3), Bin: bin, Action: action, Frames: it.frames,
 		Model: prefix(s.o.ModelSHA, 12),
 	}
-	rec := &record{ev: ev}
-	s.remember(rec)
-	fire := func() {
-		opened := time.Now()
-		ev.TS = opened.UTC().Format(time.RFC3339Nano)
-		ev.LatencyMS = float64(opened.Sub(it.start).Microseconds()) / 1000
-		if err := s.o.Flaps[bin].Open(context.WithoutCancel(ctx)); err != nil {
-			s.log.Error("flap", "bin", bin, "err", err)
-		}
-		s.mu.Lock()
-		s.perBin[bin]++
-		s.perAction[action]++
-		s.sorted[BinAction{bin, action}]++
-		rec.ev, rec.fired = ev, true
-		s.mu.Unlock()
-		s.log.Info("item", "id", ev.ID, "label", label, "score", ev.Score, "bin", bin, "action", action, "latency_ms", ev.LatencyMS)
-		if s.o.OnEvent != nil {
-			s.o.OnEvent(ev)
-		}
+	if s.o.Locate != locate.Whole {
+		ev.Box = boxOf(s.itemBox)
 	}
+	rec := &record{ev: ev}
 	delay := time.Duration(0)
 	if s.o.Conveyor {
 		for _, b := range s.o.Bins {
@@ -554,18 +688,45 @@ func (s *Station) decide(ctx context.Context, it *item) {
 			}
 		}
 	}
-	if delay <= 0 {
-		fire()
-	} else {
-		// Conveyor: the item travels on; this one fires on its own
-		// schedule (a shutdown waits for it rather than dropping it).
-		s.flapsWG.Add(1)
-		time.AfterFunc(delay, func() {
-			defer s.flapsWG.Done()
-			fire()
-		})
+	s.fire(ctx, it, rec, delay)
+	s.attachFrame(rec, s.itemFrame, s.itemCrop, s.itemBox)
+}
+
+// fire remembers rec and opens its bin's flap after delay (at once when
+// delay ≤ 0), then counts and publishes the event.
+func (s *Station) fire(ctx context.Context, it *item, rec *record, delay time.Duration) {
+	s.remember(rec)
+	ev := rec.ev
+	open := func() {
+		opened := time.Now()
+		ev.TS = opened.UTC().Format(time.RFC3339Nano)
+		ev.LatencyMS = float64(opened.Sub(it.start).Microseconds()) / 1000
+		if err := s.o.Flaps[ev.Bin].Open(context.WithoutCancel(ctx)); err != nil {
+			s.log.Error("flap", "bin", ev.Bin, "err", err)
+		}
+		s.mu.Lock()
+		s.perBin[ev.Bin]++
+		s.perAction[ev.Action]++
+		s.sorted[BinAction{ev.Bin, ev.Action}]++
+		rec.ev, rec.fired = ev, true
+		s.mu.Unlock()
+		s.log.Info("item", "id", ev.ID, "label", ev.Label, "score", ev.Score, "bin", ev.Bin, "action", ev.Action,
+			"box", ev.Box, "reason", ev.Reason, "latency_ms", ev.LatencyMS)
+		if s.o.OnEvent != nil {
+			s.o.OnEvent(ev)
+		}
 	}
-	s.attachFrame(rec, s.itemFrame)
+	if delay <= 0 {
+		open()
+		return
+	}
+	// Conveyor: the item travels on; this one fires on its own schedule
+	// (a shutdown waits for it rather than dropping it).
+	s.flapsWG.Add(1)
+	time.AfterFunc(delay, func() {
+		defer s.flapsWG.Done()
+		open()
+	})
 }
 
 func newID() string {

@@ -15,6 +15,7 @@ import (
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/internal/testenv"
+	"github.com/sorterd/sorterd/locate"
 	"gocv.io/x/gocv"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
@@ -85,10 +86,10 @@ func station(t *testing.T, video string, conveyor bool, delay time.Duration) (*S
 	}
 	var mu sync.Mutex
 	var events []Event
-	motion := camera.NewMotion(0.05, 25)
+	motion := locate.New(locate.Options{Area: 0.05, Delta: 25})
 	t.Cleanup(motion.Close)
 	s, err := New(Options{Station: "t", ModelSHA: c.SHA256(), Source: src, Classify: c, Flaps: flaps, Bins: bins,
-		Trigger: Motion, Motion: motion, Frames: 3, Vote: "mean", Conveyor: conveyor,
+		Trigger: Motion, Tray: motion, Frames: 3, Vote: "mean", Conveyor: conveyor,
 		OnEvent: func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
@@ -223,10 +224,10 @@ func TestViewsSharedOverFrames(t *testing.T) {
 	for _, b := range bins {
 		flaps[b.Name] = actuator.NewDryRun(actuator.Options{Name: b.Name})
 	}
-	motion := camera.NewMotion(0.05, 25)
+	motion := locate.New(locate.Options{Area: 0.05, Delta: 25})
 	t.Cleanup(motion.Close)
 	var events []Event
-	s, err := New(Options{Station: "t", Source: src, Classify: rc, Flaps: flaps, Bins: bins, Trigger: Motion, Motion: motion,
+	s, err := New(Options{Station: "t", Source: src, Classify: rc, Flaps: flaps, Bins: bins, Trigger: Motion, Tray: motion,
 		Frames: 3, Vote: "mean", Views: views, ViewsPerFrame: 2, OnEvent: func(e Event) { events = append(events, e) }})
 	if err != nil {
 		t.Fatal(err)
@@ -249,7 +250,7 @@ func TestViewsSharedOverFrames(t *testing.T) {
 		t.Errorf("event score %v, mean of the frames' %v", e.Score, mean)
 	}
 	if _, err := New(Options{Station: "t", Source: src, Classify: struct{ Classifier }{c}, Flaps: flaps, Bins: bins,
-		Trigger: Motion, Motion: motion, Frames: 3, Views: views, ViewsPerFrame: 2}); err == nil {
+		Trigger: Motion, Tray: motion, Frames: 3, Views: views, ViewsPerFrame: 2}); err == nil {
 		t.Error("views per frame accepted a classifier that takes no views")
 	}
 }

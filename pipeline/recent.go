@@ -36,9 +36,10 @@ var (
 type record struct {
 	ev        Event
 	fired     bool
-	framed    bool // attachFrame is done (with or without an image)
-	jpeg      []byte
-	thumb     []byte
+	framed    bool   // attachFrame is done (with or without an image)
+	jpeg      []byte // the full frame, as the camera saw it
+	crop      []byte // what the model saw (nil: the whole frame)
+	thumb     []byte // the frame, small, with the box drawn
 	corrected string
 }
 
@@ -56,35 +57,47 @@ func (s *Station) remember(r *record) {
 	s.recent[len(s.recent)-1] = r
 }
 
-// attachFrame encodes the item's frame once it is decided, off the path
-// to the flap.
-func (s *Station) attachFrame(r *record, m gocv.Mat) {
-	jpeg, thumb := s.encodeFrame(m)
+// attachFrame encodes the item's frame and crop once it is decided, off
+// the path to the flap.
+func (s *Station) attachFrame(r *record, frame, crop gocv.Mat, box image.Rectangle) {
+	var jpeg, cropJPEG, thumb []byte
+	if !frame.Empty() {
+		jpeg = s.encode(frame, 90)
+		if r.ev.Box != nil && !crop.Empty() {
+			cropJPEG = s.encode(crop, 90)
+		}
+		small := gocv.NewMat()
+		h := frame.Rows() * thumbWidth / max(frame.Cols(), 1)
+		gocv.Resize(frame, &small, image.Pt(thumbWidth, max(h, 1)), 0, 0, gocv.InterpolationArea)
+		if r.ev.Box != nil {
+			drawBox(&small, box, float64(thumbWidth)/float64(frame.Cols()))
+		}
+		thumb = s.encode(small, 80)
+		small.Close()
+	}
 	s.mu.Lock()
-	r.jpeg, r.thumb, r.framed = jpeg, thumb, true
+	r.jpeg, r.crop, r.thumb, r.framed = jpeg, cropJPEG, thumb, true
 	s.mu.Unlock()
 }
 
-func (s *Station) encodeFrame(m gocv.Mat) (jpeg, thumb []byte) {
-	if m.Empty() {
-		return nil, nil
-	}
-	full, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, m, []int{gocv.IMWriteJpegQuality, 90})
+func (s *Station) encode(m gocv.Mat, quality int) []byte {
+	b, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, m, []int{gocv.IMWriteJpegQuality, quality})
 	if err != nil {
-		s.log.Warn("encode item frame", "err", err)
-		return nil, nil
+		s.log.Warn("encode item image", "err", err)
+		return nil
 	}
-	jpeg = append([]byte(nil), full.GetBytes()...)
-	full.Close()
-	small := gocv.NewMat()
-	defer small.Close()
-	h := m.Rows() * thumbWidth / max(m.Cols(), 1)
-	gocv.Resize(m, &small, image.Pt(thumbWidth, max(h, 1)), 0, 0, gocv.InterpolationArea)
-	if t, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, small, []int{gocv.IMWriteJpegQuality, 80}); err == nil {
-		thumb = append([]byte(nil), t.GetBytes()...)
-		t.Close()
-	}
-	return jpeg, thumb
+	defer b.Close()
+	return append([]byte(nil), b.GetBytes()...)
+}
+
+// boxColour is the item's box on the live view and thumbnails.
+var boxColour = color.RGBA{40, 220, 60, 0}
+
+// drawBox draws box (frame pixels) on m, scaled to m's size.
+func drawBox(m *gocv.Mat, box image.Rectangle, scale float64) {
+	r := image.Rect(int(float64(box.Min.X)*scale), int(float64(box.Min.Y)*scale),
+		int(float64(box.Max.X)*scale), int(float64(box.Max.Y)*scale))
+	gocv.Rectangle(m, r, boxColour, max(1, int(2*scale+0.5)))
 }
 
 // Items returns up to limit decided items, newest first. An item is
@@ -113,17 +126,33 @@ func (s *Station) find(id string) *record {
 	return nil
 }
 
-// Image returns an item's frame as JPEG (thumb: 160 px wide).
-func (s *Station) Image(id string, thumb bool) ([]byte, error) {
+// Image kinds.
+const (
+	ImageFrame = "frame" // the full frame the item was decided on
+	ImageThumb = "thumb" // the frame, 160 px wide, with the box drawn
+	ImageCrop  = "crop"  // what the model saw (the frame when not cropped)
+)
+
+// Image returns an item's frame as JPEG (kind: ImageFrame, ImageThumb or
+// ImageCrop).
+func (s *Station) Image(id string, kind string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.find(id)
 	if r == nil {
 		return nil, ErrNoItem
 	}
-	b := r.jpeg
-	if thumb {
+	var b []byte
+	switch kind {
+	case ImageThumb:
 		b = r.thumb
+	case ImageCrop:
+		b = r.crop
+		if b == nil {
+			b = r.jpeg
+		}
+	default:
+		b = r.jpeg
 	}
 	if b == nil {
 		return nil, fmt.Errorf("item %s: frame not kept", id)
@@ -131,9 +160,11 @@ func (s *Station) Image(id string, thumb bool) ([]byte, error) {
 	return b, nil
 }
 
-// Correct records the right class for an item and saves its frame as
-// <samples>/<class>/<id>.jpg, the folder tree `sorterd train --data`
-// reads. Correcting again moves the file to the new class.
+// Correct records the right class for an item and saves what the model
+// saw (the crop) as <samples>/<class>/<id>.jpg, the folder tree `sorterd
+// train --data` reads, and the full frame beside it as
+// <samples>/.frames/<id>.jpg (a hidden folder, which train skips).
+// Correcting again moves the crop to the new class.
 func (s *Station) Correct(id, class string) (string, error) {
 	if s.o.SamplesDir == "" {
 		return "", ErrNoSamples
@@ -151,10 +182,13 @@ func (s *Station) Correct(id, class string) (string, error) {
 	defer s.corrMu.Unlock()
 	s.mu.Lock()
 	r := s.find(id)
-	var jpeg []byte
+	var jpeg, frame []byte
 	var prev string
 	if r != nil {
-		jpeg, prev = r.jpeg, r.corrected
+		jpeg, frame, prev = r.crop, r.jpeg, r.corrected
+		if jpeg == nil {
+			jpeg = r.jpeg // not cropped: the model saw the frame
+		}
 	}
 	s.mu.Unlock()
 	if r == nil {
@@ -163,18 +197,14 @@ func (s *Station) Correct(id, class string) (string, error) {
 	if jpeg == nil {
 		return "", fmt.Errorf("item %s: its frame was not kept", id)
 	}
-	dir := filepath.Join(s.o.SamplesDir, class)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	path := filepath.Join(s.o.SamplesDir, class, id+".jpg")
+	if err := writeFile(path, jpeg); err != nil {
 		return "", fmt.Errorf("save sample: %w", err)
 	}
-	path := filepath.Join(dir, id+".jpg")
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, jpeg, 0o644); err != nil {
-		return "", fmt.Errorf("save sample: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return "", fmt.Errorf("save sample: %w", err)
+	if frame != nil && r.crop != nil {
+		if err := writeFile(filepath.Join(s.o.SamplesDir, FramesDir, id+".jpg"), frame); err != nil {
+			return "", fmt.Errorf("save sample's frame: %w", err)
+		}
 	}
 	if prev != "" && prev != class {
 		os.Remove(filepath.Join(s.o.SamplesDir, prev, id+".jpg"))
@@ -187,14 +217,37 @@ func (s *Station) Correct(id, class string) (string, error) {
 	return path, nil
 }
 
-// keepLatest copies the frame for the live view (into a reused Mat).
-func (s *Station) keepLatest(m gocv.Mat, at time.Time) {
+// FramesDir is the folder under the samples folder that keeps corrected
+// items' full frames.
+const FramesDir = ".frames"
+
+// writeFile writes data to path through a temporary file.
+func writeFile(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// keepLatest copies the frame for the live view (into a reused Mat), with
+// where the item is located in it.
+func (s *Station) keepLatest(m gocv.Mat, at time.Time, box image.Rectangle) {
 	s.liveMu.Lock()
 	if s.latest.Ptr() == nil {
 		s.latest = gocv.NewMat()
 	}
 	m.CopyTo(&s.latest)
 	s.latestAt = at
+	s.liveBox = box
 	s.liveMu.Unlock()
 }
 
@@ -207,9 +260,12 @@ func (s *Station) Snapshot() ([]byte, time.Time, error) {
 		return nil, time.Time{}, ErrNoFrame
 	}
 	m := s.latest.Clone()
-	at := s.latestAt
+	at, box := s.latestAt, s.liveBox
 	s.liveMu.Unlock()
 	defer m.Close()
+	if !box.Empty() {
+		drawBox(&m, box, 1)
+	}
 
 	s.mu.Lock()
 	var last *Event
@@ -224,7 +280,7 @@ func (s *Station) Snapshot() ([]byte, time.Time, error) {
 	s.mu.Unlock()
 	text := "waiting for an item"
 	if last != nil {
-		text = fmt.Sprintf("%s %.2f -> %s", last.Label, last.Score, last.Bin)
+		text = fmt.Sprintf("last item: %s %.2f -> %s", last.Label, last.Score, last.Bin)
 		if last.Action == "reject" {
 			text += " (reject)"
 		}

@@ -22,9 +22,9 @@ type Item struct {
 	Hash  [32]byte // sha256 of the file: cache key and duplicate check
 }
 
-// Dataset is a folder with one subfolder per class.
+// Dataset is one or more folders with one subfolder per class.
 type Dataset struct {
-	Dir     string
+	Dirs    []string
 	Classes []string
 	Items   []Item
 	// Skipped lists files that are not usable images, with the reason.
@@ -43,52 +43,47 @@ var (
 
 var imageExt = map[string]bool{".jpg": true, ".jpeg": true, ".png": true}
 
-// Scan reads dir/<class>/*.{jpg,jpeg,png}. Classes are the subfolder names
-// in sorted order. Unreadable files are reported in Skipped, never dropped
-// silently; decoding is checked later, when features are extracted.
-func Scan(dir string) (*Dataset, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("data folder: %w", err)
-	}
-	ds := &Dataset{Dir: dir}
-	for _, e := range entries {
-		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
-			ds.Classes = append(ds.Classes, e.Name())
+// Scan reads dir/<class>/*.{jpg,jpeg,png} for each dir. Classes are the
+// subfolder names of all dirs, merged by name, in sorted order: a
+// station's corrected samples (some classes only) add to a base data set.
+// Unreadable files are reported in Skipped, never dropped silently;
+// decoding is checked later, when features are extracted.
+func Scan(dirs ...string) (*Dataset, error) {
+	ds := &Dataset{Dirs: dirs}
+	perDir := make([][]string, len(dirs))
+	seen := map[string]bool{}
+	for d, dir := range dirs {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("data folder: %w", err)
+		}
+		for _, e := range entries {
+			if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+				perDir[d] = append(perDir[d], e.Name())
+				if !seen[e.Name()] {
+					seen[e.Name()] = true
+					ds.Classes = append(ds.Classes, e.Name())
+				}
+			}
+		}
+		// One class is a fine folder to evaluate on (a station's
+		// corrected glass photos); Run refuses it for training
+		// (ErrOneClass).
+		if len(perDir[d]) == 0 {
+			return nil, fmt.Errorf("%w in %s: want one subfolder per class", ErrNoClasses, dir)
 		}
 	}
 	sort.Strings(ds.Classes)
-	// One class is a fine folder to evaluate on (a station's corrected
-	// glass photos); Run refuses it for training (ErrOneClass).
-	if len(ds.Classes) == 0 {
-		return nil, fmt.Errorf("%w in %s: want one subfolder per class", ErrNoClasses, dir)
+	classIdx := map[string]int{}
+	for i, c := range ds.Classes {
+		classIdx[c] = i
 	}
 	byHash := map[[32]byte][]int{}
-	for ci, class := range ds.Classes {
-		files, err := os.ReadDir(filepath.Join(dir, class))
-		if err != nil {
-			return nil, fmt.Errorf("class %s: %w", class, err)
-		}
-		n := 0
-		for _, f := range files {
-			path := filepath.Join(dir, class, f.Name())
-			if f.IsDir() || !imageExt[strings.ToLower(filepath.Ext(f.Name()))] {
-				if !f.IsDir() {
-					ds.Skipped = append(ds.Skipped, path+": not a .jpg/.jpeg/.png file")
-				}
-				continue
+	for d, dir := range dirs {
+		for _, class := range perDir[d] {
+			if err := ds.scanClass(dir, class, classIdx[class], byHash); err != nil {
+				return nil, err
 			}
-			h, err := hashFile(path)
-			if err != nil {
-				ds.Skipped = append(ds.Skipped, fmt.Sprintf("%s: %v", path, err))
-				continue
-			}
-			byHash[h] = append(byHash[h], len(ds.Items))
-			ds.Items = append(ds.Items, Item{Path: path, Class: ci, Hash: h})
-			n++
-		}
-		if n == 0 {
-			return nil, fmt.Errorf("%w: %s", ErrEmptyClass, filepath.Join(dir, class))
 		}
 	}
 	// Identical bytes under different classes: contradictory labels.
@@ -120,6 +115,36 @@ func Scan(dir string) (*Dataset, error) {
 		ds.Items = kept
 	}
 	return ds, nil
+}
+
+// scanClass adds dir/class's images.
+func (ds *Dataset) scanClass(dir, class string, ci int, byHash map[[32]byte][]int) error {
+	files, err := os.ReadDir(filepath.Join(dir, class))
+	if err != nil {
+		return fmt.Errorf("class %s: %w", class, err)
+	}
+	n := 0
+	for _, f := range files {
+		path := filepath.Join(dir, class, f.Name())
+		if f.IsDir() || !imageExt[strings.ToLower(filepath.Ext(f.Name()))] {
+			if !f.IsDir() {
+				ds.Skipped = append(ds.Skipped, path+": not a .jpg/.jpeg/.png file")
+			}
+			continue
+		}
+		h, err := hashFile(path)
+		if err != nil {
+			ds.Skipped = append(ds.Skipped, fmt.Sprintf("%s: %v", path, err))
+			continue
+		}
+		byHash[h] = append(byHash[h], len(ds.Items))
+		ds.Items = append(ds.Items, Item{Path: path, Class: ci, Hash: h})
+		n++
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: %s", ErrEmptyClass, filepath.Join(dir, class))
+	}
+	return nil
 }
 
 func hashFile(path string) ([32]byte, error) {

@@ -409,7 +409,7 @@ func testTrainFineTuneSynthetic(t *testing.T, layers int) {
 	out := filepath.Join(t.TempDir(), "garbage.tflite")
 	cache := t.TempDir()
 	var log bytes.Buffer
-	cfg := Config{Data: data, Out: out, Base: base, Seed: 3, Augment: 1, Size: 96, CacheDir: cache, Out1: &log,
+	cfg := Config{Data: []string{data}, Out: out, Base: base, Seed: 3, Augment: 1, Size: 96, CacheDir: cache, Out1: &log,
 		Lambdas: []float64{1e-2}, FineTune: true, FT: FineTuneOptions{Epochs: 2, Batch: 8, Layers: layers}}
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
@@ -514,7 +514,7 @@ func TestFineTuneBadBase(t *testing.T) {
 		if err := os.WriteFile(path, g2.Write(), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err := Run(context.Background(), Config{Data: t.TempDir(), Out: filepath.Join(dir, "x.tflite"), Base: path, CacheDir: dir, FineTune: true})
+		_, err := Run(context.Background(), Config{Data: []string{t.TempDir()}, Out: filepath.Join(dir, "x.tflite"), Base: path, CacheDir: dir, FineTune: true})
 		if !errors.Is(err, infer.ErrNoPoolConv) {
 			t.Errorf("%s: %v", name, err)
 		} else {
@@ -539,7 +539,7 @@ func TestFineTuneBadBase(t *testing.T) {
 		if err := os.WriteFile(path, g2.Write(), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err := Run(context.Background(), Config{Data: t.TempDir(), Out: filepath.Join(dir, "x.tflite"), Base: path, CacheDir: dir,
+		_, err := Run(context.Background(), Config{Data: []string{t.TempDir()}, Out: filepath.Join(dir, "x.tflite"), Base: path, CacheDir: dir,
 			FineTune: true, FT: FineTuneOptions{Layers: 2}})
 		if !errors.Is(err, infer.ErrNoPoolConv) {
 			t.Errorf("%s: %v", name, err)

@@ -19,11 +19,14 @@ import (
 
 // Config of a training run.
 type Config struct {
-	Data         string  // folder with one subfolder per class
-	Out          string  // exported .tflite
-	Base         string  // classifier whose backbone is reused
-	Seed         int64   // split seed
-	Augment      int     // augmented views per training image (besides the original)
+	Data    []string // folders with one subfolder per class (classes merged by name)
+	Out     string   // exported .tflite
+	Base    string   // classifier whose backbone is reused
+	Seed    int64    // split seed
+	Augment int      // augmented views per training image (besides the original)
+	// StationViews: station views per training image (the photo laid on
+	// a random tray and cropped as the daemon crops; see StationViews).
+	StationViews int
 	TestFraction float64 // held out for the final measurement (0: 0.2; NoTest: none)
 	// NoTest holds nothing out for a test: every photo outside the
 	// validation split trains the model. For the model to ship, once a
@@ -140,12 +143,12 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 			return nil, err
 		}
 	}
-	ds, err := Scan(c.Data)
+	ds, err := Scan(c.Data...)
 	if err != nil {
 		return nil, err
 	}
 	if len(ds.Classes) < 2 {
-		return nil, fmt.Errorf("%w (%s) in %s: a classifier needs at least two", ErrOneClass, ds.Classes[0], c.Data)
+		return nil, fmt.Errorf("%w (%s) in %s: a classifier needs at least two", ErrOneClass, ds.Classes[0], strings.Join(c.Data, ", "))
 	}
 	sp := ds.StratifiedSplit(c.Seed, c.ValFraction, c.TestFraction)
 	rep := &Report{Classes: ds.Classes, Seed: c.Seed, Skipped: ds.Skipped, Conflicts: ds.Conflicts}
@@ -162,7 +165,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	}
 	defer ex.Close()
 	rep.Delegate = ex.Delegate()
-	augs := AugmentSet(c.Augment)
+	augs := append(AugmentSet(c.Augment), StationViews(c.StationViews)...)
 	feats := make([][][]float32, len(augs))
 	bad := map[int]bool{}
 	for a, aug := range augs {
@@ -205,7 +208,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	fmt.Fprintf(w, "classes %v\nsplit (seed %d): train %d, validation %d, test %d; %d augmented view(s) per training image\n",
 		ds.Classes, c.Seed, rep.Train, rep.Val, rep.Test, len(augs)-1)
 	if rep.Train == 0 || rep.Val == 0 || (!hasTest && !c.NoTest) {
-		return nil, fmt.Errorf("data folder %s is too small to split (train %d, validation %d, test %d)", c.Data, rep.Train, rep.Val, rep.Test)
+		return nil, fmt.Errorf("data folder %s is too small to split (train %d, validation %d, test %d)", strings.Join(c.Data, ", "), rep.Train, rep.Val, rep.Test)
 	}
 
 	rows := func(idx []int, allAugs bool) ([][]float32, []int) {
@@ -267,12 +270,12 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		}
 		head, conv, proj = ft.Head, ft.conv, ft.proj
 		lo, hi = ft.logitMin, ft.logitMax
-	} else if len(augs) > 1 && hasTest {
-		rep.TTATest = tta(ctx, ex, head, ds, sp.Test, augs)
+	} else if tv := AugmentSet(c.Augment); len(tv) > 1 && hasTest {
+		rep.TTATest = tta(ctx, ex, head, ds, sp.Test, tv)
 	}
 	eo := ExportOptions{
 		Size: c.Size, Threshold: rep.Threshold, LogitMin: lo, LogitMax: hi, Conv: conv, Proj: proj,
-		Info: map[string]any{"seed": c.Seed, "lambda": rep.Lambda, "augment": len(augs) - 1,
+		Info: map[string]any{"seed": c.Seed, "lambda": rep.Lambda, "augment": len(AugmentSet(c.Augment)) - 1, "station_views": c.StationViews,
 			"train_images": rep.Train + rep.Val, "base": filepath.Base(c.Base),
 			"trained": time.Now().UTC().Format(time.RFC3339)},
 	}

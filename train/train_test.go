@@ -108,7 +108,7 @@ func TestTrainExportSynthetic(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "garbage.tflite")
 	cache := t.TempDir()
 	var log bytes.Buffer
-	cfg := Config{Data: data, Out: out, Base: base, Seed: 3, Augment: 1, CacheDir: cache, Out1: &log,
+	cfg := Config{Data: []string{data}, Out: out, Base: base, Seed: 3, Augment: 1, CacheDir: cache, Out1: &log,
 		Lambdas: []float64{1e-3, 1e-2}}
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
@@ -349,7 +349,7 @@ func TestBadData(t *testing.T) {
 	if ds, err := Scan(one); err != nil || len(ds.Classes) != 1 {
 		t.Errorf("scan one class: %v", err)
 	}
-	if _, err := Run(context.Background(), Config{Data: one, Out: filepath.Join(t.TempDir(), "x.tflite"), CacheDir: t.TempDir()}); !errors.Is(err, ErrOneClass) {
+	if _, err := Run(context.Background(), Config{Data: []string{one}, Out: filepath.Join(t.TempDir(), "x.tflite"), CacheDir: t.TempDir()}); !errors.Is(err, ErrOneClass) {
 		t.Errorf("train on one class: %v", err)
 	}
 	two := t.TempDir()

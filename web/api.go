@@ -192,7 +192,13 @@ func (s *Server) image(w http.ResponseWriter, r *http.Request) {
 	if st == nil {
 		return
 	}
-	b, err := st.Image(r.PathValue("id"), r.URL.Query().Get("thumb") != "")
+	// ?thumb=1 (the list's small image, box drawn), ?kind=crop (what
+	// the model saw), or the full frame.
+	kind := r.URL.Query().Get("kind")
+	if r.URL.Query().Get("thumb") != "" {
+		kind = pipeline.ImageThumb
+	}
+	b, err := st.Image(r.PathValue("id"), kind)
 	if err != nil {
 		jsonError(w, statusOf(err), err.Error())
 		return

@@ -61,6 +61,15 @@ func TestBrowser(t *testing.T) {
 	}
 	ts := server(t, Options{Classifier: c, Station: st, Threshold: 0.5, Links: links})
 	eventually(t, "three items", 60*time.Second, func() bool { return len(st.Items(10)) >= 3 })
+	// The station's first three decisions name the items lying on the
+	// tray, in order, each with its box.
+	items := st.Items(50)
+	for i, want := range trayPhotos(t) {
+		got := items[len(items)-1-i]
+		if got.Label != want.Class || got.Box == nil {
+			t.Errorf("item %d (%s): labelled %q %.2f, box %v", i, want.Path, got.Label, got.Score, got.Box)
+		}
+	}
 	shots := screenshotDir(t)
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -139,8 +148,8 @@ func TestBrowser(t *testing.T) {
 		chromedp.Sleep(300*time.Millisecond),
 		png("live.png"),
 	)
-	if width != 320 || state != "running" || camText != "connected" || mqttText != "connected, outbox 0" {
-		t.Errorf("live page: frame %d px wide (want 320), state %q, camera %q, MQTT %q; want running, connected, \"connected, outbox 0\"", width, state, camText, mqttText)
+	if width != 640 || state != "running" || camText != "connected" || mqttText != "connected, outbox 0" {
+		t.Errorf("live page: frame %d px wide (want 640), state %q, camera %q, MQTT %q; want running, connected, \"connected, outbox 0\"", width, state, camText, mqttText)
 	}
 
 	// Recent items: correct the newest to another class, see it saved.
@@ -148,7 +157,7 @@ func TestBrowser(t *testing.T) {
 	run("items page",
 		chromedp.Navigate(ts.URL+"/items"),
 		chromedp.WaitVisible(chromedp.CSS("#items tbody tr")),
-		poll(`Array.from(document.querySelectorAll("#items tbody img")).every(i => i.complete && i.naturalWidth > 0)`),
+		poll(`Array.from(document.querySelectorAll("#items tbody img")).every(i => i.complete && i.naturalWidth > 0) && document.querySelectorAll("#items tbody img.crop").length > 0`),
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			r, err := chromedp.AttributeValue(chromedp.CSS("#items tbody tr"), "data-id")(ctx, tg)
 			id = r.Value

@@ -17,7 +17,9 @@ import (
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/internal/testenv"
+	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/pipeline"
+	"github.com/sorterd/sorterd/recording"
 )
 
 func repoRoot() string {
@@ -65,7 +67,9 @@ func liveStation(t testing.TB, c *infer.Classifier) (*pipeline.Station, string) 
 func liveStationCamera(t testing.TB, c *infer.Classifier) (*pipeline.Station, string, func() *CameraLink) {
 	dir := t.TempDir()
 	video := filepath.Join(dir, "tray.avi")
-	testenv.PhotosVideo(t, video, []string{photo(t, "glass", 12), photo(t, "cardboard", 3), photo(t, "metal", 1)}, 14, 4)
+	if _, err := recording.Write(video, recording.Options{Photos: trayPhotos(t), Hold: 14, Gap: 6, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
 	src := &camera.Reconnecting{
 		Open: func() (camera.Source, error) { return camera.Open(camera.Options{Source: video, FPS: 30, Loop: true}) },
 		Min:  100 * time.Millisecond,
@@ -76,10 +80,10 @@ func liveStationCamera(t testing.TB, c *infer.Classifier) (*pipeline.Station, st
 	for _, b := range testBins {
 		flaps[b.Name] = actuator.NewDryRun(actuator.Options{Name: b.Name})
 	}
-	motion := camera.NewMotion(0.05, 25)
+	motion := locate.New(locate.Options{Margin: locate.DefaultMargin})
 	samples := filepath.Join(dir, "samples")
 	s, err := pipeline.New(pipeline.Options{Station: "web", ModelSHA: c.SHA256(), Source: src, Classify: c, Flaps: flaps,
-		Bins: testBins, Trigger: pipeline.Motion, Motion: motion, Frames: 2, Vote: "mean", SamplesDir: samples})
+		Bins: testBins, Trigger: pipeline.Motion, Tray: motion, Frames: 2, Vote: "mean", SamplesDir: samples})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +101,15 @@ func liveStationCamera(t testing.TB, c *infer.Classifier) (*pipeline.Station, st
 		return &CameraLink{Connected: cs.Connected, Reconnects: cs.Reconnects, LastError: cs.LastError}
 	}
 	return s, samples, state
+}
+
+// trayPhotos are the items of the live station's recording, in order.
+func trayPhotos(t testing.TB) []recording.Photo {
+	return []recording.Photo{
+		{Path: photo(t, "glass", 12), Class: "glass"},
+		{Path: photo(t, "cardboard", 3), Class: "cardboard"},
+		{Path: photo(t, "metal", 1), Class: "metal"},
+	}
 }
 
 // server serves o's site on a test listener.

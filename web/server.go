@@ -81,7 +81,7 @@ type Station interface {
 	TestFlap(ctx context.Context, bin string) error
 	Stats() pipeline.Stats
 	Items(limit int) []pipeline.Item
-	Image(id string, thumb bool) ([]byte, error)
+	Image(id string, kind string) ([]byte, error)
 	Correct(id, class string) (string, error)
 	Snapshot() ([]byte, time.Time, error)
 	Health(now time.Time, stall time.Duration) error

@@ -100,18 +100,12 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 		return err
 	}
 	defer clf.Close()
-	threshold := cfg.Decision.Threshold
-	if threshold == 0 && clf.Info().Sorterd != nil {
-		threshold = clf.Info().Sorterd.Threshold
-	}
-
 	flaps := actuator.Bank{}
 	defer func() {
 		if err := flaps.CloseAll(); err != nil {
 			log.Error("closing flaps", "err", err)
 		}
 	}()
-	var bins []pipeline.Bin
 	var binNames []string
 	for _, b := range cfg.Bins {
 		f, err := actuator.New(cfg.GPIO.Driver, actuator.Options{Name: b.Name, Pin: b.Pin, ActiveLow: b.ActiveLow,
@@ -120,7 +114,6 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 			return err
 		}
 		flaps[b.Name] = f
-		bins = append(bins, pipeline.Bin{Name: b.Name, Labels: b.Labels, Reject: b.Reject, Delay: b.Delay.D()})
 		binNames = append(binNames, b.Name)
 	}
 
@@ -135,21 +128,16 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 	}
 	defer src.Close()
 
-	opts := pipeline.Options{
-		Station: cfg.Station, ModelSHA: clf.SHA256(), Source: src, Classify: clf, Flaps: flaps, Bins: bins,
-		Trigger: cfg.Trigger.Mode, Every: cfg.Trigger.Every, Frames: cfg.Trigger.Frames,
-		Vote: cfg.Decision.Vote, Threshold: threshold, Conveyor: cfg.Decision.Geometry == "conveyor",
-		Cooldown: cfg.Decision.Cooldown.D(), Log: log, SamplesDir: filepath.Join(cfg.StateDir, "samples"),
+	opts, err := stationOptions(cfg, clf)
+	if opts.Tray != nil {
+		defer opts.Tray.Close()
 	}
-	if cfg.Model.TTAPerFrame > 0 && len(cfg.Model.TTA) > 0 {
-		// The classifier checked the names when it loaded.
-		opts.Views, _ = infer.ViewsByName(cfg.Model.TTA)
-		opts.ViewsPerFrame = cfg.Model.TTAPerFrame
+	if err != nil {
+		return err
 	}
+	opts.Source, opts.Flaps, opts.Log, opts.SamplesDir = src, flaps, log, filepath.Join(cfg.StateDir, "samples")
+	bins, threshold := opts.Bins, opts.Threshold
 	switch cfg.Trigger.Mode {
-	case pipeline.Motion:
-		opts.Motion = camera.NewMotion(cfg.Trigger.MotionArea, float64(cfg.Trigger.MotionDelta))
-		defer opts.Motion.Close()
 	case pipeline.GPIO:
 		ch, err := presenceSensor(ctx, cfg.Trigger.Pin, cfg.Trigger.Debounce.D(), log)
 		if err != nil {
@@ -241,7 +229,7 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 	}
 	cancel()
 	log.Info("station ready", "station", cfg.Station, "model", cfg.Model.Path, "delegate", clf.Delegate().String(),
-		"camera", cfg.Camera.Source, "trigger", cfg.Trigger.Mode, "threshold", threshold, "status", status)
+		"camera", cfg.Camera.Source, "trigger", cfg.Trigger.Mode, "locate", cfg.Locate.Method, "threshold", threshold, "status", status)
 	sdNotify("READY=1\nSTATUS=" + status)
 	err = station.Run(ctx)
 	sdNotify("STOPPING=1")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"image/color"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/sorterd/sorterd/internal/testenv"
+	"github.com/sorterd/sorterd/recording"
 )
 
 type syncBuf struct {
@@ -109,7 +109,16 @@ func TestDaemonEndToEnd(t *testing.T) {
 	rec := subscribe(t, b, "sorterd/e2e/#")
 	dir := t.TempDir()
 	video := filepath.Join(dir, "tray.avi")
-	testenv.ItemsVideo(t, video, []color.RGBA{{230, 230, 230, 0}, {40, 90, 200, 0}}, 8, 20)
+	// Items lying on a light tray, as the camera sees them; each event
+	// must name its item.
+	items := []recording.Photo{
+		{Path: testenv.Photo(t, "glass", 12), Class: "glass"},
+		{Path: testenv.Photo(t, "metal", 5), Class: "metal"},
+		{Path: testenv.Photo(t, "plastic", 5), Class: "plastic"},
+	}
+	if _, err := recording.Write(video, recording.Options{Photos: items[:2], Hold: 8, Gap: 20, Seed: 2}); err != nil {
+		t.Fatal(err)
+	}
 	cfgPath := filepath.Join(dir, "sorterd.yaml")
 	web := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	cfg := fmt.Sprintf(`station: e2e
@@ -124,8 +133,6 @@ camera:
 trigger:
   mode: motion
   frames: 3
-  motion_area: 0.05
-  motion_delta: 25
 model:
   path: %s
   threads: 1
@@ -179,7 +186,7 @@ http:
 	if code, body := httpGet("/api/status"); code != 200 || !strings.Contains(body, `"mqtt": {`) || !strings.Contains(body, `"camera": {`) {
 		t.Errorf("/api/status: %d %s", code, body)
 	}
-	if code, body := httpGet("/metrics"); code != 200 || !strings.Contains(body, "sorterd_mqtt_connected 1") || !strings.Contains(body, `sorterd_items_total{action="sort",bin="paper"}`) {
+	if code, body := httpGet("/metrics"); code != 200 || !strings.Contains(body, "sorterd_mqtt_connected 1") || !strings.Contains(body, `sorterd_items_total{action="sort",bin="glass"}`) {
 		t.Errorf("/metrics: %d %s", code, body)
 	}
 	if code, body := httpGet("/healthz"); code != 200 {
@@ -242,7 +249,9 @@ http:
 		return strings.Contains(logs.String(), "reload refused") && strings.Contains(logs.String(), "camera.fps: must be > 0 (line 6)")
 	})
 	// The camera comes back: frames flow again and the new item is sorted.
-	testenv.ItemsVideo(t, video, []color.RGBA{{200, 160, 60, 0}}, 8, 10)
+	if _, err := recording.Write(video, recording.Options{Photos: items[2:], Hold: 8, Gap: 10, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, "third event", 20*time.Second, func() bool { return len(rec.get("sorterd/e2e/event")) >= 3 })
 	time.Sleep(300 * time.Millisecond)
 	os.Remove(video)
@@ -259,12 +268,15 @@ http:
 	if len(events) != 3 {
 		t.Errorf("%d events, want 3", len(events))
 	}
-	for _, e := range events {
+	for i, e := range events {
 		var ev map[string]any
 		if err := json.Unmarshal([]byte(e), &ev); err != nil {
 			t.Fatal(err)
 		}
-		for _, k := range []string{"id", "ts", "station", "label", "score", "top", "bin", "action", "frames", "latency_ms", "model"} {
+		if i < len(items) && ev["label"] != items[i].Class {
+			t.Errorf("event %d labels %s (%v) as %v", i, items[i].Path, ev["score"], ev["label"])
+		}
+		for _, k := range []string{"id", "ts", "station", "label", "score", "top", "bin", "action", "frames", "latency_ms", "model", "box"} {
 			if _, ok := ev[k]; !ok {
 				t.Errorf("event lacks %q: %s", k, e)
 			}

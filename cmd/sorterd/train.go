@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/train"
@@ -18,7 +19,8 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := flag.NewFlagSet("sorterd train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c train.Config
-	fs.StringVar(&c.Data, "data", "", "folder with one subfolder of photos per class (required)")
+	fs.Var((*listFlag)(&c.Data), "data", "folder with one subfolder of photos per class (required; repeat it to add a station's samples, e.g. --data /var/lib/sorterd/samples)")
+	fs.IntVar(&c.StationViews, "station-views", defaultStationViews, "station views per training photo: laid on a random tray and cropped as the daemon crops")
 	fs.StringVar(&c.Out, "out", "models/garbage.tflite", "exported model `file`")
 	fs.StringVar(&c.Base, "base", defaultBase, "classifier .tflite whose backbone is reused (a uint8 one is rewritten as int8)")
 	fs.Int64Var(&c.Seed, "seed", 1, "split seed")
@@ -38,7 +40,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return 2
 	}
-	if c.Data == "" {
+	if len(c.Data) == 0 {
 		fmt.Fprintln(stderr, "sorterd: train needs --data DIR")
 		return 2
 	}
@@ -78,6 +80,15 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	plot := fs.String("plot", "", "write the confusion matrix as a PNG `file`")
 	tta := fs.String("tta", defaultTTA, "test-time views to average, comma-separated (\"\" for none)")
+	station := fs.Bool("station", false, "station benchmark: lay the photos on trays as a camera sees them, play the recordings through the daemon's path, score the decisions")
+	scenes := fs.String("scenes", defaultScenes, "station: recordings to make, `tray:width` (tray light, dark or textured; width a share of the frame, or lo-hi)")
+	split := fs.String("split", "test", "station: photos to use: test (the held-out split train makes with --seed) or all")
+	seed := fs.Int64("seed", 1, "station: split and recording seed (train's --seed)")
+	limit := fs.Int("limit", 0, "station: at most this many photos (0: all)")
+	hold := fs.Int("hold", 12, "station: frames each item lies on the tray")
+	gap := fs.Int("gap", 8, "station: empty-tray frames between items (-1: back to back)")
+	cfgPath := fs.String("config", "", "station: station configuration `file` (trigger, locate, views, bins); default: the defaults with the motion trigger")
+	keep := fs.String("keep", "", "station: keep the recordings in this `dir`")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return 2
 	}
@@ -87,6 +98,15 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if log, err := newLogger(stderr, "warn"); err == nil {
 		slog.SetDefault(log)
+	}
+	if *station {
+		sc, err := parseScenes(*scenes)
+		if err != nil {
+			errLine(stderr, fmt.Errorf("--scenes: %w", err))
+			return 2
+		}
+		return stationEval(ctx, stationEvalOptions{Model: *model, Data: *data, Config: *cfgPath, Split: *split, Keep: *keep,
+			Scenes: sc, Seed: *seed, Limit: *limit, Hold: *hold, Gap: *gap}, stdout, stderr, *asJSON)
 	}
 	ds, err := train.Scan(*data)
 	if err != nil {
@@ -152,3 +172,13 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "wrote %s (%d bytes) from %s + %s\n", *out, len(model), *head, *base)
 	return 0
 }
+
+// defaultStationViews: station views per training photo (see README's
+// station benchmark for the measurement).
+const defaultStationViews = 3
+
+// listFlag is a flag that may be repeated.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }

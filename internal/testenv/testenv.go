@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -142,43 +143,6 @@ func ItemsVideo(t testing.TB, path string, items []color.RGBA, hold, gap int) {
 	}
 }
 
-// PhotosVideo writes an MJPEG video like ItemsVideo whose items are
-// photos (from ../shared), each shrunk onto the middle of the tray.
-func PhotosVideo(t testing.TB, path string, photos []string, hold, gap int) {
-	tmp := path + ".tmp.avi"
-	w, err := gocv.VideoWriterFile(tmp, "MJPG", 20, 320, 240, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tray := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(60, 60, 60, 0), 240, 320, gocv.MatTypeCV8UC3)
-	defer tray.Close()
-	for i := 0; i < gap; i++ {
-		w.Write(tray)
-	}
-	for _, p := range photos {
-		img := gocv.IMRead(p, gocv.IMReadColor)
-		if img.Empty() {
-			t.Fatalf("cannot read %s", p)
-		}
-		frame := tray.Clone()
-		roi := frame.Region(image.Rect(40, 20, 280, 220))
-		gocv.Resize(img, &roi, image.Pt(240, 200), 0, 0, gocv.InterpolationArea)
-		roi.Close()
-		img.Close()
-		for i := 0; i < hold; i++ {
-			w.Write(frame)
-		}
-		frame.Close()
-		for i := 0; i < gap; i++ {
-			w.Write(tray)
-		}
-	}
-	w.Close()
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // FreePort returns a loopback port nobody listens on.
 func FreePort(t testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -213,4 +177,18 @@ func Eventually(t testing.TB, what string, d time.Duration, cond func() bool) {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
+}
+
+// Shared is ../shared beside the checkout (SORTERD_SHARED when set).
+func Shared() string {
+	if s := os.Getenv("SORTERD_SHARED"); s != "" {
+		return s
+	}
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "..", "shared")
+}
+
+// Photo is TrashNet's photo <class><n>.jpg from ../shared (see Need).
+func Photo(t testing.TB, class string, n int) string {
+	return Need(t, filepath.Join(Shared(), "data", "trashnet", class, fmt.Sprintf("%s%d.jpg", class, n)))
 }

@@ -139,9 +139,10 @@ function livePage() {
 // ---- recent items ----
 function itemsPage() {
   let labels = [];
-  const thumb = async (img, id) => {
+  // The frame with the item's box drawn, and what the model saw.
+  const thumb = async (img, id, query) => {
     try {
-      img.src = URL.createObjectURL(await (await api("/api/events/" + encodeURIComponent(id) + "/image?thumb=1")).blob());
+      img.src = URL.createObjectURL(await (await api("/api/events/" + encodeURIComponent(id) + "/image?" + query)).blob());
     } catch (e) { img.alt = "no frame"; }
   };
   const correct = async (id, sel, note) => {
@@ -170,13 +171,17 @@ function itemsPage() {
       $("empty").hidden = items.length > 0;
       const tbody = $("items").tBodies[0];
       tbody.replaceChildren(...items.map((it) => {
-        const img = el("img", { alt: it.label });
-        if (it.has_image) thumb(img, it.id);
+        const img = el("img", { alt: "frame" });
+        const crop = el("img", { alt: "what the model saw", class: "crop" });
+        if (it.has_image) {
+          thumb(img, it.id, "thumb=1");
+          if (it.box) thumb(crop, it.id, "kind=crop");
+        }
         const sel = el("select", { "aria-label": "correct class" }, ...labels.map((l) => el("option", { value: l }, l)));
         sel.value = it.corrected || it.label;
         const note = el("span", { class: "saved" }, it.corrected ? "saved as " + it.corrected : "");
         return el("tr", { "data-id": it.id },
-          el("td", {}, img), el("td", {}, new Date(it.ts).toLocaleTimeString()), el("td", {}, it.label),
+          el("td", { class: "pics" }, img, it.box ? crop : ""), el("td", {}, new Date(it.ts).toLocaleTimeString()), el("td", {}, it.label),
           el("td", {}, pct(it.score)), el("td", {}, it.bin + (it.action === "reject" ? " (reject)" : "")),
           el("td", {}, sel, " ", el("button", { onclick: () => correct(it.id, sel, note) }, "Save"), " ", note));
       }));

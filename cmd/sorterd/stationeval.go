@@ -1,0 +1,277 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sorterd/sorterd/actuator"
+	"github.com/sorterd/sorterd/camera"
+	"github.com/sorterd/sorterd/config"
+	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/pipeline"
+	"github.com/sorterd/sorterd/recording"
+	"github.com/sorterd/sorterd/train"
+)
+
+// defaultScenes are the station benchmark's recordings: the plain light
+// tray with items at half and at 30% of the frame's width, and the dark
+// and textured trays with items of 30-70%.
+const defaultScenes = "light:0.5,light:0.3,dark:0.3-0.7,textured:0.3-0.7"
+
+// exampleBins are sorterd.example.yaml's bins: the station benchmark's
+// without --config.
+var exampleBins = []config.Bin{
+	{Name: "glass", Labels: []string{"glass"}}, {Name: "metal", Labels: []string{"metal"}},
+	{Name: "paper", Labels: []string{"paper", "cardboard"}}, {Name: "plastic", Labels: []string{"plastic"}},
+	{Name: "reject", Labels: []string{"trash"}, Reject: true},
+}
+
+// scene is one recording of the benchmark.
+type scene struct {
+	Name  string
+	Tray  recording.Tray
+	Width [2]float64
+}
+
+// parseScenes reads "tray:w" or "tray:lo-hi" items, comma-separated.
+func parseScenes(s string) ([]scene, error) {
+	var out []scene
+	for _, part := range splitList(s) {
+		tray, width, ok := strings.Cut(part, ":")
+		if !ok {
+			return nil, fmt.Errorf("scene %q: want tray:width, like light:0.5 or dark:0.3-0.7", part)
+		}
+		t, err := recording.ParseTray(tray)
+		if err != nil {
+			return nil, fmt.Errorf("scene %q: %w", part, err)
+		}
+		lo, hi, _ := strings.Cut(width, "-")
+		if hi == "" {
+			hi = lo
+		}
+		a, err1 := strconv.ParseFloat(lo, 64)
+		b, err2 := strconv.ParseFloat(hi, 64)
+		if err1 != nil || err2 != nil || a <= 0 || b > 1 || a > b {
+			return nil, fmt.Errorf("scene %q: width must be a share of the frame in (0, 1], or lo-hi", part)
+		}
+		out = append(out, scene{Name: part, Tray: t, Width: [2]float64{a, b}})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no scenes")
+	}
+	return out, nil
+}
+
+// stationEvalOptions are eval --station's settings.
+type stationEvalOptions struct {
+	Model, Data, Config, Split, Keep string
+	Scenes                           []scene
+	Seed                             int64
+	Limit, Hold, Gap                 int
+}
+
+// stationReport is eval --station's JSON.
+type stationReport struct {
+	Model  string             `json:"model"`
+	Data   string             `json:"data"`
+	Split  string             `json:"split"`
+	Photos int                `json:"photos"`
+	Scenes []recording.Report `json:"scenes"`
+}
+
+// stationEval makes a recording per scene from the split's photos and
+// plays each through the daemon's own path (stationOptions: background,
+// trigger, locate, crop, views, vote, threshold), with dry-run flaps.
+func stationEval(ctx context.Context, o stationEvalOptions, stdout, stderr io.Writer, asJSON bool) int {
+	cfg := config.Default()
+	cfg.Trigger.Mode = pipeline.Motion
+	cfg.Bins = exampleBins
+	if o.Config != "" {
+		c, err := config.Load(o.Config)
+		if err != nil {
+			errLine(stderr, err)
+			return 2
+		}
+		cfg = c
+	}
+	if cfg.Trigger.Mode == pipeline.GPIO {
+		// No presence sensor in a recording: the tray tells.
+		cfg.Trigger.Mode = pipeline.Motion
+	}
+	cfg.Model.Path = o.Model
+	photos, err := benchPhotos(o)
+	if err != nil {
+		errLine(stderr, err)
+		return 2
+	}
+	clf, err := infer.New(infer.Options{Model: cfg.Model.Path, Delegate: cfg.Model.Delegate, Threads: cfg.Model.Threads,
+		Fallback: cfg.Model.Fallback, TTA: cfg.Model.TTA, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		errLine(stderr, err)
+		return 2
+	}
+	defer clf.Close()
+	dir := o.Keep
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "sorterd-station-"); err != nil {
+			errLine(stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		errLine(stderr, err)
+		return 1
+	}
+	rep := stationReport{Model: o.Model, Data: o.Data, Split: o.Split, Photos: len(photos)}
+	if !asJSON {
+		fmt.Fprintf(stdout, "station benchmark: model %s, %d photos (%s split of %s)\n", o.Model, len(photos), o.Split, o.Data)
+	}
+	for i, sc := range o.Scenes {
+		path := filepath.Join(dir, fmt.Sprintf("%02d-%s.avi", i, strings.NewReplacer(":", "-", ".", "").Replace(sc.Name)))
+		t0 := time.Now()
+		items, err := recording.Write(path, recording.Options{Photos: photos, Tray: sc.Tray, ItemWidth: sc.Width,
+			Hold: o.Hold, Gap: o.Gap, Seed: o.Seed + int64(i)})
+		if err != nil {
+			errLine(stderr, err)
+			return 1
+		}
+		made := time.Since(t0)
+		r, err := playRecording(ctx, cfg, clf, path, sc.Name, items)
+		if err != nil {
+			errLine(stderr, fmt.Errorf("scene %s: %w", sc.Name, err))
+			return 1
+		}
+		rep.Scenes = append(rep.Scenes, r)
+		if !asJSON {
+			r.Write(stdout)
+			fmt.Fprintf(stdout, "  (recording made in %s, played in %s)\n", made.Round(time.Second), (time.Since(t0) - made).Round(time.Second))
+		}
+		if ctx.Err() != nil {
+			return 1
+		}
+	}
+	if asJSON {
+		_ = json.NewEncoder(stdout).Encode(rep)
+	}
+	return 0
+}
+
+// benchPhotos are the split's photos, in an order shuffled by the seed
+// (so classes mix along the recording), at most Limit of them.
+func benchPhotos(o stationEvalOptions) ([]recording.Photo, error) {
+	ds, err := train.Scan(o.Data)
+	if err != nil {
+		return nil, err
+	}
+	var idx []int
+	switch o.Split {
+	case "test":
+		// The split train makes with the same seed and fractions: photos
+		// a model trained with them has never seen.
+		idx = ds.StratifiedSplit(o.Seed, 0.1, 0.2).Test
+	case "all":
+		for i := range ds.Items {
+			idx = append(idx, i)
+		}
+	default:
+		return nil, fmt.Errorf("--split %q: want test or all", o.Split)
+	}
+	var photos []recording.Photo
+	for _, i := range idx {
+		it := ds.Items[i]
+		photos = append(photos, recording.Photo{Path: it.Path, Class: ds.Classes[it.Class]})
+	}
+	rng := rand.New(rand.NewSource(o.Seed))
+	rng.Shuffle(len(photos), func(i, j int) { photos[i], photos[j] = photos[j], photos[i] })
+	if o.Limit > 0 && o.Limit < len(photos) {
+		photos = photos[:o.Limit]
+	}
+	if len(photos) == 0 {
+		return nil, fmt.Errorf("no photos in the %s split of %s", o.Split, o.Data)
+	}
+	return photos, nil
+}
+
+// playRecording runs a station on the recording as fast as it decodes,
+// in the recording's own time (frame n at n/15 s), and scores its events.
+func playRecording(ctx context.Context, cfg config.Config, clf *infer.Classifier, path, name string, items []recording.Item) (recording.Report, error) {
+	capt, err := camera.Open(camera.Options{Source: path})
+	if err != nil {
+		return recording.Report{}, err
+	}
+	src := &clockedSource{src: capt, period: time.Duration(float64(time.Second) / cfg.Camera.FPS), t0: time.Now()}
+	defer src.Close()
+	o, err := stationOptions(cfg, clf)
+	if o.Tray != nil {
+		defer o.Tray.Close()
+	}
+	if err != nil {
+		return recording.Report{}, err
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	o.Source, o.Log, o.Flaps = src, quiet, map[string]actuator.Flap{}
+	for _, b := range o.Bins {
+		o.Flaps[b.Name] = actuator.NewDryRun(actuator.Options{Name: b.Name, Log: quiet})
+	}
+	var ds []recording.Decision
+	o.OnEvent = func(e pipeline.Event) {
+		ds = append(ds, recording.Decision{Frame: src.n - 1, Label: e.Label, Bin: e.Bin, Action: e.Action})
+		if os.Getenv("SORTERD_DEBUG") != "" {
+			fmt.Fprintln(os.Stderr, "event", src.n-1, e.Label, e.Score, e.Bin, e.Action, e.Box)
+		}
+	}
+	st, err := pipeline.New(o)
+	if err != nil {
+		return recording.Report{}, err
+	}
+	if err := st.Run(ctx); err != nil && !errors.Is(err, camera.ErrEnded) {
+		return recording.Report{}, err
+	}
+	binOf := func(class string) string {
+		reject := ""
+		for _, b := range o.Bins {
+			for _, l := range b.Labels {
+				if l == class {
+					return b.Name
+				}
+			}
+			if b.Reject {
+				reject = b.Name
+			}
+		}
+		return reject
+	}
+	return recording.Score(name, items, ds, 3, binOf), nil
+}
+
+// clockedSource stamps frames with the recording's own clock, so cooldowns
+// and item timing play as on the station however fast frames decode, and
+// counts them.
+type clockedSource struct {
+	src    camera.Source
+	period time.Duration
+	t0     time.Time
+	n      int
+}
+
+func (c *clockedSource) Read(ctx context.Context) (camera.Frame, error) {
+	f, err := c.src.Read(ctx)
+	if err != nil {
+		return f, err
+	}
+	f.At = c.t0.Add(time.Duration(c.n) * c.period)
+	c.n++
+	return f, nil
+}
+
+func (c *clockedSource) Close() error { return c.src.Close() }

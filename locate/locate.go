@@ -1,0 +1,519 @@
+// Package locate finds the item on the station's tray. It learns the
+// empty tray from quiet frames (a running average, per colour channel),
+// says an item is there when enough of the tray differs from it, and turns
+// that difference into the item's box: the box the station crops from the
+// full-resolution frame and classifies, so the model sees the item and not
+// the tray around it.
+//
+// One Tray serves every trigger mode: the motion trigger asks it
+// whether an item is present, and the continuous and gpio triggers still
+// feed it every frame so that it knows the empty tray when they ask for a
+// box.
+package locate
+
+import (
+	"fmt"
+	"image"
+	"math"
+	"unsafe"
+
+	"gocv.io/x/gocv"
+)
+
+// Method is how the station chooses what the model sees.
+type Method int
+
+// Methods.
+const (
+	// Background crops the box of what differs from the learned empty
+	// tray (the default: it measured best on station recordings).
+	Background Method = iota
+	// ROI classifies the fixed region camera.roi, item or not.
+	ROI
+	// Whole classifies the whole frame ("none": the old behaviour).
+	Whole
+)
+
+var methodNames = [...]string{Background: "background", ROI: "roi", Whole: "none"}
+
+func (m Method) String() string {
+	if m >= 0 && int(m) < len(methodNames) {
+		return methodNames[m]
+	}
+	return fmt.Sprintf("Method(%d)", int(m))
+}
+
+// MethodNames lists the names a config may use.
+func MethodNames() []string { return methodNames[:] }
+
+// ParseMethod reads a method's name.
+func ParseMethod(s string) (Method, error) {
+	for i, n := range methodNames {
+		if n == s {
+			return Method(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown locate method %q (have %v)", s, methodNames)
+}
+
+// UnmarshalText makes Method a config value.
+func (m *Method) UnmarshalText(b []byte) error {
+	v, err := ParseMethod(string(b))
+	if err != nil {
+		return err
+	}
+	*m = v
+	return nil
+}
+
+// MarshalText writes the method's name.
+func (m Method) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// Outcome is what one frame showed.
+type Outcome int
+
+// Outcomes.
+const (
+	Empty Outcome = iota // the tray as learned: no item
+	Small                // something differs, but its box is too small to be an item
+	Found                // an item, with its box
+)
+
+var outcomeNames = [...]string{Empty: "empty", Small: "too_small", Found: "found"}
+
+func (o Outcome) String() string {
+	if o >= 0 && int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
+}
+
+// Options tune a Tray. Zero values take the defaults.
+type Options struct {
+	// ROI is the part of the frame that counts (the tray), in frame
+	// pixels; empty: the whole frame. Nothing outside it starts an item
+	// or enters a crop.
+	ROI image.Rectangle
+	// Delta is the colour difference (0..255, the largest over B, G, R,
+	// after the global light change is taken out) that marks a pixel as
+	// not tray. Default 25.
+	Delta float64
+	// Area is the share of the ROI that must differ for an item to be
+	// present. Default 0.005: a pen at 30% of the frame's width covers
+	// under 1% of it.
+	Area float64
+	// Rate is how fast quiet frames teach the empty tray. Default 0.05.
+	Rate float64
+	// MinSize is the smallest box side that is an item, as a share of the
+	// ROI's shorter side. Default 0.08.
+	MinSize float64
+	// Margin widens the box on every side by this share of its longer
+	// side before it is made square (0: none; the config's default is
+	// 0.15).
+	Margin float64
+	// Tight keeps the box's own shape (margin added) instead of making
+	// it square: the model squeezes it to its square input, as it
+	// squeezed the 4:3 photos it was trained on.
+	Tight bool
+	// Width is the width the difference is computed at; the box is scaled
+	// back to frame pixels. Default 160.
+	Width int
+}
+
+// Defaults used for zero Options fields.
+const (
+	DefaultDelta   = 25
+	DefaultArea    = 0.005
+	DefaultRate    = 0.05
+	DefaultMinSize = 0.08
+	DefaultWidth   = 160
+	// DefaultMargin is the config's default margin, which training's
+	// station views crop with too.
+	DefaultMargin = 0.15
+)
+
+func (o *Options) defaults() {
+	if o.Delta <= 0 {
+		o.Delta = DefaultDelta
+	}
+	if o.Area <= 0 {
+		o.Area = DefaultArea
+	}
+	if o.Rate <= 0 {
+		o.Rate = DefaultRate
+	}
+	if o.MinSize <= 0 {
+		o.MinSize = DefaultMinSize
+	}
+	o.Margin = max(o.Margin, 0)
+	if o.Width <= 0 {
+		o.Width = DefaultWidth
+	}
+}
+
+// Observation is what Observe saw in one frame.
+type Observation struct {
+	Outcome Outcome
+	// Present: enough of the tray differs for an item (the motion
+	// trigger's question). An item can be present and its box Small.
+	Present bool
+	// Changed is the share of the ROI that differs, after clean-up.
+	Changed float64
+	// Box is the item's crop in frame pixels (margin added, square where
+	// the ROI allows); empty unless Outcome is Found.
+	Box image.Rectangle
+	// Blob is the tight box of what differs, in frame pixels, before the
+	// margin.
+	Blob image.Rectangle
+	// Gain is the light's change since the tray was learned (brightness
+	// ratio, 1: unchanged), taken out before comparing.
+	Gain float32
+	// Relearned: the whole tray changed for long (the light was switched,
+	// the camera moved), so the tray was learned anew from this frame.
+	Relearned bool
+}
+
+// relearnAfter consecutive frames with most of the ROI changed teach the
+// tray anew: no item covers the whole tray.
+const (
+	relearnShare  = 0.85
+	relearnFrames = 10
+)
+
+// Shadows: a pixel darker than the tray by a similar factor in every
+// channel is the item's shadow, not the item.
+const (
+	shadowLo     = 0.55
+	shadowHi     = 0.90
+	shadowSpread = 0.06
+)
+
+// Tray learns the empty tray and locates items on it. It is used by
+// one goroutine (the station's); Close frees its Mats.
+type Tray struct {
+	o                 Options
+	roi               image.Rectangle // o.ROI clipped to the last frame
+	small, mask, tmp  gocv.Mat
+	weak              gocv.Mat // pixels that differ by half of Delta: how far an item reaches
+	labels, stats, cc gocv.Mat
+	open, close       gocv.Mat // structuring elements
+	bg                []float32
+	strong            []int // strong pixels per weak blob (blob's scratch)
+	ready             bool
+	busy              int // consecutive frames with most of the tray changed
+	hist              [gainBins]int
+}
+
+// New makes a Tray with o's settings.
+func New(o Options) *Tray {
+	o.defaults()
+	return &Tray{o: o,
+		small: gocv.NewMat(), mask: gocv.NewMat(), tmp: gocv.NewMat(), weak: gocv.NewMat(),
+		labels: gocv.NewMat(), stats: gocv.NewMat(), cc: gocv.NewMat(),
+		open:  gocv.GetStructuringElement(gocv.MorphRect, image.Pt(3, 3)),
+		close: gocv.GetStructuringElement(gocv.MorphEllipse, image.Pt(7, 7)),
+	}
+}
+
+// Options returns the settings in force (defaults filled in).
+func (b *Tray) Options() Options { return b.o }
+
+// Reset forgets the tray: the next frame is learned as empty.
+func (b *Tray) Reset() { b.ready = false; b.busy = 0 }
+
+// Ready reports whether the empty tray has been learned.
+func (b *Tray) Ready() bool { return b.ready }
+
+// Observe compares frame (8-bit BGR) with the learned tray, learns from it
+// when it is quiet, and locates the item when there is one. The first
+// frame is learned as the empty tray.
+func (b *Tray) Observe(frame gocv.Mat) Observation {
+	roi := clipROI(b.o.ROI, frame.Cols(), frame.Rows())
+	if roi.Empty() || frame.Type() != gocv.MatTypeCV8UC3 {
+		return Observation{}
+	}
+	w := b.o.Width
+	h := max(1, int(math.Round(float64(w)*float64(roi.Dy())/float64(roi.Dx()))))
+	region := frame.Region(roi)
+	gocv.Resize(region, &b.small, image.Pt(w, h), 0, 0, gocv.InterpolationArea)
+	region.Close()
+	px, err := b.small.DataPtrUint8()
+	if err != nil || len(px) != w*h*3 {
+		return Observation{}
+	}
+	if !b.ready || len(b.bg) != len(px) || roi != b.roi {
+		b.learnAll(px)
+		b.roi = roi
+		return Observation{}
+	}
+	gain := b.gain(px)
+	b.diff(px, gain, w, h)
+	for _, m := range []*gocv.Mat{&b.mask, &b.weak} {
+		gocv.MorphologyEx(*m, &b.tmp, gocv.MorphOpen, b.open)
+		gocv.MorphologyEx(b.tmp, m, gocv.MorphClose, b.close)
+	}
+	changed := float64(gocv.CountNonZero(b.mask)) / float64(w*h)
+	ob := Observation{Changed: changed, Present: changed >= b.o.Area, Gain: gain}
+	if changed >= relearnShare {
+		if b.busy++; b.busy >= relearnFrames {
+			b.learnAll(px)
+			return Observation{Relearned: true}
+		}
+	} else {
+		b.busy = 0
+	}
+	b.learn(px, ob.Present)
+	if !ob.Present {
+		return ob
+	}
+	blob, ok := b.blob(w, h)
+	if !ok {
+		ob.Outcome = Small
+		return ob
+	}
+	sx, sy := float64(roi.Dx())/float64(w), float64(roi.Dy())/float64(h)
+	ob.Blob = image.Rect(
+		roi.Min.X+int(float64(blob.Min.X)*sx), roi.Min.Y+int(float64(blob.Min.Y)*sy),
+		roi.Min.X+int(math.Ceil(float64(blob.Max.X)*sx)), roi.Min.Y+int(math.Ceil(float64(blob.Max.Y)*sy)))
+	short := float64(min(w, h))
+	if float64(max(blob.Dx(), blob.Dy())) < b.o.MinSize*short {
+		ob.Outcome = Small
+		return ob
+	}
+	ob.Outcome = Found
+	if b.o.Tight {
+		ob.Box = Widen(ob.Blob, b.o.Margin, roi)
+	} else {
+		ob.Box = Square(ob.Blob, b.o.Margin, roi)
+	}
+	return ob
+}
+
+func (b *Tray) learnAll(px []byte) {
+	if cap(b.bg) < len(px) {
+		b.bg = make([]float32, len(px))
+	}
+	b.bg = b.bg[:len(px)]
+	for i, v := range px {
+		b.bg[i] = float32(v)
+	}
+	b.ready, b.busy = true, 0
+}
+
+// learn moves the tray toward the frame where the frame shows tray.
+// Where it shows something else (the mask), the tray learns 50 times
+// slower: a thin item too small to count as present does not melt into
+// the tray while it lies there, and a lasting change of the tray itself (a
+// stain) still fades in, in about a minute. A frame with an item present
+// teaches nothing.
+func (b *Tray) learn(px []byte, present bool) {
+	if present {
+		return
+	}
+	r := float32(b.o.Rate)
+	slow := r / 50
+	m, _ := b.weak.DataPtrUint8()
+	for p, on := range m {
+		k := r
+		if on != 0 {
+			k = slow
+		}
+		i := 3 * p
+		b.bg[i] += k * (float32(px[i]) - b.bg[i])
+		b.bg[i+1] += k * (float32(px[i+1]) - b.bg[i+1])
+		b.bg[i+2] += k * (float32(px[i+2]) - b.bg[i+2])
+	}
+}
+
+// gainBins cover brightness ratios 0.5..1.5 (frame / tray).
+const gainBins = 200
+
+// gain is the median brightness ratio of the frame to the tray: a light
+// that dims or brightens the whole tray moves it, an item covering less
+// than half the tray does not.
+func (b *Tray) gain(px []byte) float32 {
+	clear(b.hist[:])
+	n := 0
+	for i := 0; i+2 < len(px); i += 3 {
+		t := b.bg[i] + b.bg[i+1] + b.bg[i+2]
+		if t < 15 {
+			continue
+		}
+		r := float32(int(px[i])+int(px[i+1])+int(px[i+2])) / t
+		k := int((r - 0.5) * gainBins)
+		if k < 0 || k >= gainBins {
+			continue
+		}
+		b.hist[k]++
+		n++
+	}
+	if n == 0 {
+		return 1
+	}
+	acc := 0
+	for k, c := range b.hist {
+		if acc += c; 2*acc >= n {
+			return 0.5 + (float32(k)+0.5)/gainBins
+		}
+	}
+	return 1
+}
+
+// diff marks in b.mask the pixels that differ from the tray (times gain)
+// by more than Delta in some channel and are not a shadow, and in b.weak
+// those that differ by more than half of it. Strong pixels say an item is
+// there; the weak ones around them say how far it reaches (the faint rim
+// of a glass, paper a little whiter than the tray).
+func (b *Tray) diff(px []byte, gain float32, w, h int) {
+	for _, mm := range []*gocv.Mat{&b.mask, &b.weak} {
+		if mm.Rows() != h || mm.Cols() != w || mm.Type() != gocv.MatTypeCV8U {
+			mm.Close()
+			*mm = gocv.NewMatWithSize(h, w, gocv.MatTypeCV8U)
+		}
+	}
+	m, _ := b.mask.DataPtrUint8()
+	wk, _ := b.weak.DataPtrUint8()
+	delta := float32(b.o.Delta)
+	for p := range m {
+		i := 3 * p
+		var d, rlo, rhi float32 = 0, 10, 0
+		for c := 0; c < 3; c++ {
+			e := gain * b.bg[i+c]
+			v := float32(px[i+c])
+			if ad := abs32(v - e); ad > d {
+				d = ad
+			}
+			r := v / max(e, 1)
+			rlo, rhi = min(rlo, r), max(rhi, r)
+		}
+		m[p], wk[p] = 0, 0
+		if d <= delta/2 || (rlo >= shadowLo && rhi <= shadowHi && rhi-rlo <= shadowSpread) {
+			continue // the tray, or a shadow: darker by one factor in every channel
+		}
+		wk[p] = 255
+		if d > delta {
+			m[p] = 255
+		}
+	}
+}
+
+func abs32(v float32) float32 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// blob is the box (analysis pixels) around the item: the weak mask's
+// blobs that hold enough strong pixels, every one at least a tenth of the
+// largest, so a glass whose middle shows the tray through it is one item,
+// and specks of noise or a faint stain alone are not part of it.
+func (b *Tray) blob(w, h int) (image.Rectangle, bool) {
+	n := gocv.ConnectedComponentsWithStats(b.weak, &b.labels, &b.stats, &b.cc)
+	if n < 2 {
+		return image.Rectangle{}, false
+	}
+	if cap(b.strong) < n {
+		b.strong = make([]int, n)
+	}
+	strong := b.strong[:n]
+	clear(strong)
+	lab, err := int32s(b.labels)
+	m, _ := b.mask.DataPtrUint8()
+	if err != nil || len(lab) != len(m) {
+		return image.Rectangle{}, false
+	}
+	for p, l := range lab {
+		if m[p] != 0 {
+			strong[l]++
+		}
+	}
+	minArea := max(4, w*h/1000)
+	largest := 0
+	for i := 1; i < n; i++ {
+		if strong[i] >= minArea {
+			largest = max(largest, int(b.stats.GetIntAt(i, int(gocv.CC_STAT_AREA))))
+		}
+	}
+	var box image.Rectangle
+	for i := 1; i < n; i++ {
+		a := int(b.stats.GetIntAt(i, int(gocv.CC_STAT_AREA)))
+		if strong[i] < minArea || 10*a < largest {
+			continue
+		}
+		x, y := int(b.stats.GetIntAt(i, int(gocv.CC_STAT_LEFT))), int(b.stats.GetIntAt(i, int(gocv.CC_STAT_TOP)))
+		r := image.Rect(x, y, x+int(b.stats.GetIntAt(i, int(gocv.CC_STAT_WIDTH))), y+int(b.stats.GetIntAt(i, int(gocv.CC_STAT_HEIGHT))))
+		box = box.Union(r)
+	}
+	return box, !box.Empty()
+}
+
+// int32s is a CV_32S Mat's data (gocv has no accessor for it).
+func int32s(m gocv.Mat) ([]int32, error) {
+	if m.Type() != gocv.MatTypeCV32S {
+		return nil, fmt.Errorf("labels are %v, want CV_32S", m.Type())
+	}
+	b, err := m.DataPtrUint8()
+	if err != nil || len(b) < 4 {
+		return nil, err
+	}
+	return unsafe.Slice((*int32)(unsafe.Pointer(&b[0])), len(b)/4), nil
+}
+
+// Square widens box by margin (a share of its longer side) on every side
+// and makes it square, the framing the model was trained on, then moves
+// it inside within (shrinking a side only where within is narrower).
+func Square(box image.Rectangle, margin float64, within image.Rectangle) image.Rectangle {
+	side := int(math.Round(float64(max(box.Dx(), box.Dy())) * (1 + 2*margin)))
+	w, h := min(side, within.Dx()), min(side, within.Dy())
+	c := image.Pt((box.Min.X+box.Max.X)/2, (box.Min.Y+box.Max.Y)/2)
+	r := image.Rect(c.X-w/2, c.Y-h/2, c.X-w/2+w, c.Y-h/2+h)
+	if r.Min.X < within.Min.X {
+		r = r.Add(image.Pt(within.Min.X-r.Min.X, 0))
+	}
+	if r.Max.X > within.Max.X {
+		r = r.Add(image.Pt(within.Max.X-r.Max.X, 0))
+	}
+	if r.Min.Y < within.Min.Y {
+		r = r.Add(image.Pt(0, within.Min.Y-r.Min.Y))
+	}
+	if r.Max.Y > within.Max.Y {
+		r = r.Add(image.Pt(0, within.Max.Y-r.Max.Y))
+	}
+	return r.Intersect(within)
+}
+
+// Widen adds margin (a share of box's longer side) on every side of box,
+// inside within.
+func Widen(box image.Rectangle, margin float64, within image.Rectangle) image.Rectangle {
+	m := int(math.Round(float64(max(box.Dx(), box.Dy())) * margin))
+	return box.Inset(-m).Intersect(within)
+}
+
+// clipROI is roi inside a w×h frame; an empty roi is the whole frame.
+func clipROI(roi image.Rectangle, w, h int) image.Rectangle {
+	full := image.Rect(0, 0, w, h)
+	if roi.Empty() {
+		return full
+	}
+	return roi.Intersect(full)
+}
+
+// Region is the part of a w×h frame that method m classifies when no box
+// was found by Observe: the ROI for ROI, the whole frame for Whole.
+func Region(m Method, roi image.Rectangle, w, h int) image.Rectangle {
+	if m == ROI {
+		return clipROI(roi, w, h)
+	}
+	return image.Rect(0, 0, w, h)
+}
+
+// Close frees the Mats.
+func (b *Tray) Close() {
+	for _, m := range []*gocv.Mat{&b.small, &b.mask, &b.weak, &b.tmp, &b.labels, &b.stats, &b.cc, &b.open, &b.close} {
+		if m.Ptr() != nil {
+			m.Close()
+			*m = gocv.Mat{}
+		}
+	}
+}

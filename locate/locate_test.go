@@ -1,0 +1,213 @@
+package locate
+
+import (
+	"image"
+	"image/color"
+	"testing"
+
+	"gocv.io/x/gocv"
+)
+
+// tray is a plain 640×480 tray with mild noise.
+func tray(t testing.TB, bgr [3]float64) gocv.Mat {
+	m := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(bgr[0], bgr[1], bgr[2], 0), 480, 640, gocv.MatTypeCV8UC3)
+	noise := gocv.NewMatWithSize(480, 640, gocv.MatTypeCV8UC3)
+	defer noise.Close()
+	gocv.RandN(&noise, gocv.NewScalar(0, 0, 0, 0), gocv.NewScalar(3, 3, 3, 0))
+	gocv.Add(m, noise, &m)
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func with(t testing.TB, base gocv.Mat, r image.Rectangle, c color.RGBA) gocv.Mat {
+	m := base.Clone()
+	gocv.Rectangle(&m, r, c, -1)
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func learned(t testing.TB, o Options, empty gocv.Mat) *Tray {
+	tr := New(o)
+	t.Cleanup(tr.Close)
+	for range 3 {
+		if ob := tr.Observe(empty); ob.Present {
+			t.Fatalf("empty tray seen as an item: %+v", ob)
+		}
+	}
+	return tr
+}
+
+func near(a, b image.Rectangle, tol int) bool {
+	d := func(x, y int) bool { return x-y <= tol && y-x <= tol }
+	return d(a.Min.X, b.Min.X) && d(a.Min.Y, b.Min.Y) && d(a.Max.X, b.Max.X) && d(a.Max.Y, b.Max.Y)
+}
+
+func TestFindsItemBox(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		tray [3]float64
+		item color.RGBA
+	}{
+		{"dark item on light tray", [3]float64{200, 205, 210}, color.RGBA{40, 60, 90, 0}},
+		{"light item on dark tray", [3]float64{50, 55, 60}, color.RGBA{230, 220, 210, 0}},
+		// A colour of the tray's brightness: grey difference alone
+		// would miss it.
+		{"same brightness, other colour", [3]float64{120, 120, 120}, color.RGBA{170, 120, 80, 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			empty := tray(t, tc.tray)
+			tr := learned(t, Options{Margin: 0.1}, empty)
+			item := image.Rect(100, 120, 260, 400)
+			ob := tr.Observe(with(t, empty, item, tc.item))
+			if ob.Outcome != Found || !ob.Present {
+				t.Fatalf("outcome %v (changed %.3f), want found", ob.Outcome, ob.Changed)
+			}
+			if !near(ob.Blob, item, 8) {
+				t.Errorf("blob %v, item at %v", ob.Blob, item)
+			}
+			if !item.In(ob.Box) || ob.Box.Dx() != ob.Box.Dy() {
+				t.Errorf("box %v: want a square around %v", ob.Box, item)
+			}
+			// 10% margin of the longer side (280) on each side.
+			if side := ob.Box.Dx(); side < 330 || side > 350 {
+				t.Errorf("box side %d, want about 336", side)
+			}
+		})
+	}
+}
+
+func TestLightChangeIsNoItem(t *testing.T) {
+	empty := tray(t, [3]float64{180, 185, 190})
+	tr := learned(t, Options{}, empty)
+	dim := gocv.NewMat()
+	defer dim.Close()
+	empty.ConvertToWithParams(&dim, gocv.MatTypeCV8UC3, 0.85, 0)
+	if ob := tr.Observe(dim); ob.Present {
+		t.Fatalf("a dimmer light seen as an item (changed %.3f, gain %.3f)", ob.Changed, ob.Gain)
+	}
+	// An item under the dimmer light is still found.
+	item := image.Rect(300, 200, 420, 330)
+	if ob := tr.Observe(with(t, dim, item, color.RGBA{30, 90, 40, 0})); ob.Outcome != Found || !near(ob.Blob, item, 8) {
+		t.Fatalf("item under a dimmer light: %v blob %v", ob.Outcome, ob.Blob)
+	}
+}
+
+func TestShadowIsNoItem(t *testing.T) {
+	empty := tray(t, [3]float64{180, 185, 190})
+	tr := learned(t, Options{}, empty)
+	shadow := empty.Clone()
+	defer shadow.Close()
+	r := shadow.Region(image.Rect(200, 150, 400, 350))
+	r.ConvertToWithParams(&r, gocv.MatTypeCV8UC3, 0.75, 0)
+	r.Close()
+	if ob := tr.Observe(shadow); ob.Outcome == Found {
+		t.Fatalf("a shadow located as an item at %v", ob.Blob)
+	}
+}
+
+func TestROI(t *testing.T) {
+	empty := tray(t, [3]float64{200, 200, 200})
+	roi := image.Rect(160, 80, 560, 460)
+	tr := learned(t, Options{ROI: roi, Margin: 0.3}, empty)
+	// Something beside the tray: not an item.
+	if ob := tr.Observe(with(t, empty, image.Rect(0, 0, 140, 200), color.RGBA{20, 20, 20, 0})); ob.Present {
+		t.Fatalf("outside the ROI seen as an item: %+v", ob)
+	}
+	// An item at the tray's edge: the crop stays on the tray.
+	item := image.Rect(170, 300, 300, 450)
+	ob := tr.Observe(with(t, empty, item, color.RGBA{20, 20, 200, 0}))
+	if ob.Outcome != Found || !ob.Box.In(roi) {
+		t.Fatalf("outcome %v box %v, want found inside %v", ob.Outcome, ob.Box, roi)
+	}
+}
+
+func TestSmallIsNoItem(t *testing.T) {
+	empty := tray(t, [3]float64{200, 200, 200})
+	tr := learned(t, Options{Area: 0.0005}, empty)
+	ob := tr.Observe(with(t, empty, image.Rect(300, 200, 320, 225), color.RGBA{0, 0, 0, 0}))
+	if ob.Outcome != Small {
+		t.Fatalf("a 20×25 speck: %v, want too_small", ob.Outcome)
+	}
+}
+
+// A thin item that covers too little to be present is not learned into
+// the tray while it lies there.
+func TestThinItemNotLearned(t *testing.T) {
+	empty := tray(t, [3]float64{200, 200, 200})
+	tr := learned(t, Options{Area: 0.05}, empty)
+	pen := with(t, empty, image.Rect(100, 200, 500, 215), color.RGBA{20, 20, 120, 0})
+	for range 60 {
+		tr.Observe(pen)
+	}
+	tr.o.Area = 0.005
+	if ob := tr.Observe(pen); ob.Outcome != Found {
+		t.Fatalf("after 60 frames the pen is %v (changed %.4f): learned into the tray", ob.Outcome, ob.Changed)
+	}
+}
+
+// The whole tray changed for long (a camera knocked): learned anew.
+func TestRelearn(t *testing.T) {
+	tr := learned(t, Options{}, tray(t, [3]float64{200, 200, 200}))
+	other := tray(t, [3]float64{30, 140, 60})
+	relearned := false
+	for range relearnFrames + 1 {
+		relearned = relearned || tr.Observe(other).Relearned
+	}
+	if !relearned {
+		t.Fatal("not relearned")
+	}
+	if ob := tr.Observe(other); ob.Present {
+		t.Fatalf("after relearning: %+v", ob)
+	}
+}
+
+func TestSquare(t *testing.T) {
+	within := image.Rect(0, 0, 640, 480)
+	for _, tc := range []struct {
+		box    image.Rectangle
+		margin float64
+		want   image.Rectangle
+	}{
+		{image.Rect(200, 100, 300, 300), 0, image.Rect(150, 100, 350, 300)},
+		{image.Rect(200, 100, 300, 300), 0.1, image.Rect(130, 80, 370, 320)},
+		{image.Rect(0, 0, 100, 50), 0, image.Rect(0, 0, 100, 100)}, // moved inside
+		{image.Rect(100, 0, 300, 480), 0.1, image.Rectangle{}},     // too tall: 576×480, clipped to the frame
+	} {
+		got := Square(tc.box, tc.margin, within)
+		if tc.box.Dy() == 480 {
+			if got.Dy() != 480 || got.Dx() != 576 || !tc.box.In(got) {
+				t.Errorf("Square(%v, %v) = %v, want 576×480 around it", tc.box, tc.margin, got)
+			}
+			continue
+		}
+		if got != tc.want {
+			t.Errorf("Square(%v, %v) = %v, want %v", tc.box, tc.margin, got, tc.want)
+		}
+	}
+}
+
+func TestMethodNames(t *testing.T) {
+	for _, m := range []Method{Background, ROI, Whole} {
+		var back Method
+		if err := back.UnmarshalText([]byte(m.String())); err != nil || back != m {
+			t.Errorf("%v: round trip gave %v, %v", m, back, err)
+		}
+	}
+	if _, err := ParseMethod("magic"); err == nil {
+		t.Error("unknown method accepted")
+	}
+}
+
+// Locating on a 640×480 frame (the budget: ≤ 1 ms; figures in
+// the README).
+func BenchmarkObserve(b *testing.B) {
+	empty := tray(b, [3]float64{200, 205, 210})
+	item := with(b, empty, image.Rect(200, 120, 460, 400), color.RGBA{40, 60, 90, 0})
+	tr := New(Options{})
+	defer tr.Close()
+	tr.Observe(empty)
+	b.ResetTimer()
+	for range b.N {
+		tr.Observe(item)
+	}
+}

@@ -1,0 +1,203 @@
+package pipeline
+
+import (
+	"context"
+	"image"
+	"image/color"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sorterd/sorterd/actuator"
+	"github.com/sorterd/sorterd/camera"
+	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/internal/testenv"
+	"github.com/sorterd/sorterd/locate"
+	"github.com/sorterd/sorterd/recording"
+	"gocv.io/x/gocv"
+)
+
+// trayStation is a station on a video with the real model, dry-run flaps,
+// the default locate settings and the given trigger.
+func trayStation(t *testing.T, video string, trigger string, presence chan time.Time, samples string) (*Station, func() []Event) {
+	c, err := infer.New(infer.Options{Model: garbageModel(t), Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	src, err := camera.Open(camera.Options{Source: video})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	bins := []Bin{{Name: "glass", Labels: []string{"glass"}}, {Name: "metal", Labels: []string{"metal"}},
+		{Name: "paper", Labels: []string{"paper", "cardboard"}}, {Name: "plastic", Labels: []string{"plastic"}},
+		{Name: "reject", Labels: []string{"trash"}, Reject: true}}
+	flaps := map[string]actuator.Flap{}
+	for _, b := range bins {
+		flaps[b.Name] = actuator.NewDryRun(actuator.Options{Name: b.Name})
+	}
+	tray := locate.New(locate.Options{Margin: locate.DefaultMargin})
+	t.Cleanup(tray.Close)
+	var mu sync.Mutex
+	var events []Event
+	s, err := New(Options{Station: "t", ModelSHA: c.SHA256(), Source: src, Classify: c, Flaps: flaps, Bins: bins,
+		Trigger: trigger, Every: 5, Presence: presence, Tray: tray, Frames: 3, Vote: "mean", SamplesDir: samples,
+		OnEvent: func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, func() []Event { mu.Lock(); defer mu.Unlock(); return append([]Event(nil), events...) }
+}
+
+// Photos lying on a light tray, as the camera sees them: one event per
+// item, with the item's box, and the label of the item (these photos are
+// ones the shipped model knows).
+func TestItemsOnTrayLabelled(t *testing.T) {
+	photos := []recording.Photo{
+		{Path: testenv.Photo(t, "glass", 12), Class: "glass"},
+		{Path: testenv.Photo(t, "metal", 5), Class: "metal"},
+		{Path: testenv.Photo(t, "plastic", 5), Class: "plastic"},
+	}
+	video := filepath.Join(t.TempDir(), "tray.avi")
+	items, err := recording.Write(video, recording.Options{Photos: photos, ItemWidth: [2]float64{0.4, 0.6}, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	samples := t.TempDir()
+	s, events := trayStation(t, video, Motion, nil, samples)
+	s.Run(context.Background())
+	evs := events()
+	if len(evs) != len(items) {
+		t.Fatalf("%d events for %d items: %+v", len(evs), len(items), evs)
+	}
+	for i, e := range evs {
+		it := items[i]
+		if e.Label != it.Class {
+			t.Errorf("item %d (%s): labelled %s %.2f", i, it.Path, e.Label, e.Score)
+		}
+		if e.Box == nil {
+			t.Fatalf("item %d: no box in the event", i)
+		}
+		// The photo's own backdrop takes the tray's colour, so the box
+		// is the object's, inside the photo's place, with the margin.
+		c := e.Box.Rect()
+		if in := c.Intersect(it.Box); in.Dx()*in.Dy() < it.Box.Dx()*it.Box.Dy()/4 {
+			t.Errorf("item %d: box %v hardly covers the item at %v", i, c, it.Box)
+		}
+	}
+	// A correction keeps what the model saw, and the frame beside it.
+	id := evs[0].ID
+	path, err := s.Correct(id, "glass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	crop := gocv.IMRead(path, gocv.IMReadColor)
+	defer crop.Close()
+	if b := evs[0].Box; crop.Cols() != b.W || crop.Rows() != b.H {
+		t.Errorf("saved sample is %dx%d, the crop was %dx%d", crop.Cols(), crop.Rows(), b.W, b.H)
+	}
+	frame := gocv.IMRead(filepath.Join(samples, FramesDir, id+".jpg"), gocv.IMReadColor)
+	defer frame.Close()
+	if frame.Cols() != 640 || frame.Rows() != 480 {
+		t.Errorf("saved frame is %dx%d, want 640x480", frame.Cols(), frame.Rows())
+	}
+	for _, kind := range []string{ImageFrame, ImageThumb, ImageCrop} {
+		if b, err := s.Image(id, kind); err != nil || len(b) == 0 {
+			t.Errorf("image %s: %d bytes, %v", kind, len(b), err)
+		}
+	}
+}
+
+// A sensor says an item came, the tray shows none: the item goes to the
+// reject bin with the reason, and nothing is classified.
+func TestGPIONoItemRejected(t *testing.T) {
+	video := itemsVideo(t, nil, 0, 30)
+	presence := make(chan time.Time, 1)
+	s, events := trayStation(t, video, GPIO, presence, "")
+	// The tray is learned from the first frame; the sensor fires after.
+	go func() {
+		for s.Stats().Frames < 3 {
+			time.Sleep(time.Millisecond)
+		}
+		presence <- time.Now()
+	}()
+	src := s.o.Source
+	s.o.Source = &slowSource{Source: src, d: 5 * time.Millisecond}
+	s.Run(context.Background())
+	evs := events()
+	if len(evs) != 1 || evs[0].Action != "reject" || evs[0].Bin != "reject" || evs[0].Reason != "no_item" || evs[0].Label != "" {
+		t.Fatalf("events %+v, want one reject with reason no_item", evs)
+	}
+	st := s.Stats()
+	if st.Locate["no_item"] != 1 || st.InferP50MS != 0 {
+		t.Errorf("stats: locate %v, inference p50 %v (want no_item 1, nothing classified)", st.Locate, st.InferP50MS)
+	}
+}
+
+// slowSource paces a video so that a test's goroutine can act between
+// frames.
+type slowSource struct {
+	camera.Source
+	d time.Duration
+}
+
+func (s *slowSource) Read(ctx context.Context) (camera.Frame, error) {
+	time.Sleep(s.d)
+	return s.Source.Read(ctx)
+}
+
+// The continuous trigger never classifies the bare tray, and says so.
+func TestContinuousSkipsEmptyTray(t *testing.T) {
+	video := itemsVideo(t, []color.RGBA{{40, 90, 200, 0}}, 10, 20)
+	s, events := trayStation(t, video, Continuous, nil, "")
+	s.Run(context.Background())
+	if n := len(events()); n < 1 {
+		t.Fatalf("%d events, want the item sorted", n)
+	}
+	for _, e := range events() {
+		if e.Box == nil {
+			t.Errorf("event without a box: %+v", e)
+		}
+	}
+	if st := s.Stats(); st.Dropped["empty"] == 0 {
+		t.Errorf("dropped %v: want empty-tray frames counted", st.Dropped)
+	}
+}
+
+// Two items back to back, the second laid down as the first is taken,
+// elsewhere on the tray: two decisions.
+func TestBackToBack(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b2b.avi")
+	w, err := gocv.VideoWriterFile(path, "MJPG", 15, 320, 240, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := func(r image.Rectangle, c color.RGBA) {
+		m := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(60, 60, 60, 0), 240, 320, gocv.MatTypeCV8UC3)
+		if !r.Empty() {
+			gocv.Rectangle(&m, r, c, -1)
+		}
+		w.Write(m)
+		m.Close()
+	}
+	for range 5 {
+		frame(image.Rectangle{}, color.RGBA{})
+	}
+	for range 8 {
+		frame(image.Rect(20, 40, 130, 200), color.RGBA{230, 230, 230, 0})
+	}
+	for range 8 {
+		frame(image.Rect(180, 40, 300, 200), color.RGBA{40, 90, 200, 0})
+	}
+	for range 5 {
+		frame(image.Rectangle{}, color.RGBA{})
+	}
+	w.Close()
+	s, events := trayStation(t, path, Motion, nil, "")
+	s.Run(context.Background())
+	if n := len(events()); n != 2 {
+		t.Fatalf("%d events for two items back to back", n)
+	}
+}

@@ -1,0 +1,74 @@
+package train
+
+import (
+	"fmt"
+	"hash/fnv"
+	"image"
+	"math/rand"
+
+	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/locate"
+	"github.com/sorterd/sorterd/recording"
+	"gocv.io/x/gocv"
+)
+
+// Station views make training look like the station: the photo is laid on
+// a random tray (any grey, colour or wood) at 30-70% of a 640×480
+// frame's width, at a random place, in a random light with sensor noise;
+// the station's own locate.Tray finds it against the empty tray, and the
+// crop the daemon would classify (square, the default margin) is the view,
+// turned by a random quarter turn or flip. So the model learns the tray
+// around the item, tighter and looser framing, off-centre items and light
+// changes.
+//
+// A view's randomness is seeded by the photo's pixels and the view's name:
+// the same photo gives the same view every run, which the feature cache
+// and `make model`'s byte-for-byte rebuild rely on.
+
+// stationFrame is the frame the photos are laid in (the camera's default).
+const stationW, stationH = 640, 480
+
+// StationViews returns n station views, named station1..stationN.
+func StationViews(n int) []Augment {
+	var out []Augment
+	for i := 1; i <= n; i++ {
+		name := fmt.Sprintf("station%d", i)
+		out = append(out, Augment{Name: name, Apply: func(src gocv.Mat, dst *gocv.Mat) { stationView(name, src, dst) }})
+	}
+	return out
+}
+
+func stationView(name string, src gocv.Mat, dst *gocv.Mat) {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	if b, err := src.DataPtrUint8(); err == nil {
+		h.Write(b)
+	}
+	rng := rand.New(rand.NewSource(int64(h.Sum64())))
+	shot, err := recording.NewShot(src, stationW, stationH, rng)
+	if err != nil {
+		src.CopyTo(dst)
+		return
+	}
+	defer shot.Close()
+	tr := locate.New(locate.Options{Margin: locate.DefaultMargin})
+	defer tr.Close()
+	tr.Observe(shot.Empty)
+	box := locate.Square(shot.Box, locate.DefaultMargin, shotBounds)
+	if ob := tr.Observe(shot.Frame); ob.Outcome == locate.Found {
+		box = ob.Box
+	}
+	crop := shot.Frame.Region(box)
+	defer crop.Close()
+	// A quarter turn or a flip, as items lie any way on a tray.
+	turns := infer.Views[:5] // flip, rot180, rot90, rot270, vflip
+	if k := rng.Intn(len(turns) + 1); k < len(turns) {
+		turns[k].Apply(crop, dst)
+		return
+	}
+	crop.CopyTo(dst)
+}
+
+var shotBounds = rectWH(stationW, stationH)
+
+func rectWH(w, h int) image.Rectangle { return image.Rect(0, 0, w, h) }
