@@ -28,11 +28,16 @@ import (
 // stationFrame is the frame the photos are laid in (the camera's default).
 const stationW, stationH = 640, 480
 
-// StationViews returns n station views, named station1..stationN.
+// stationViewsVersion names the views' recipe: the feature cache is keyed
+// by view name, so a change to what a station view looks like (here, in
+// recording.NewShot or in locate) takes a new version.
+const stationViewsVersion = 2
+
+// StationViews returns n station views, named tray<version>.<i>.
 func StationViews(n int) []Augment {
 	var out []Augment
 	for i := 1; i <= n; i++ {
-		name := fmt.Sprintf("station%d", i)
+		name := fmt.Sprintf("tray%d.%d", stationViewsVersion, i)
 		out = append(out, Augment{Name: name, Apply: func(src gocv.Mat, dst *gocv.Mat) { stationView(name, src, dst) }})
 	}
 	return out
