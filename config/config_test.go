@@ -62,16 +62,20 @@ func TestInvalidFields(t *testing.T) {
 	cases := []struct{ from, to, want string }{
 		{"  fps: 15\n", "  fps: 0\n", "camera.fps: must be > 0 (line 13)"},
 		{"  fps: 15\n", "  fps: 15\n  fsp: 3\n", "camera.fsp: unknown key (line 14)"},
-		{"  mode: continuous ", "  mode: sometimes ", `trigger.mode: "sometimes" is not one of continuous, gpio, motion (line 20)`},
+		{"  mode: continuous ", "  mode: sometimes ", `trigger.mode: "sometimes" is not one of continuous, gpio, motion (line 21)`},
 		{"  delegate: xnnpack ", "  delegate: npu ", `model.delegate: "npu" is not one of cpu, xnnpack, edgetpu, gpu`},
 		{"  reconnect_min: 500ms", "  reconnect_min: soon", `"soon" is not a duration`},
-		{"    pin: GPIO6\n", "    pin: \"\"\n", "bins.1.pin: must be set (or gpio.driver: dry-run) (line 57)"},
+		{"    pin: GPIO6\n", "    pin: \"\"\n", "bins.1.pin: must be set (or gpio.driver: dry-run) (line 64)"},
 		{"    labels: [plastic]\n", "    labels: [glass]\n", `bins.3.labels: label "glass" already goes to bin "glass"`},
 		{"    reject: true ", "    reject: false ", "bins: exactly one bin must have reject: true (found 0)"},
 		{"broker: tcp://127.0.0.1:1883", "broker: 127.0.0.1:1883", "mqtt.broker: \"127.0.0.1:1883\" needs a scheme"},
 		{"station: station1 ", "station: \"my station\" ", "station: must be letters"},
-		{"  tta_per_frame: 2 ", "  tta_per_frame: 6 ", "model.tta_per_frame: must be in 0..5 (the number of views in model.tta; 0: all on every frame) (line 36)"},
-		{"  listen: 127.0.0.1:8080", "  listen: 8080", `http.listen: "8080" must be host:port, like 127.0.0.1:8080 or :8080 (line 89)`},
+		{"  tta_per_frame: 2 ", "  tta_per_frame: 6 ", "model.tta_per_frame: must be in 0..5 (the number of views in model.tta; 0: all on every frame) (line 43)"},
+		{"  method: background ", "  method: magic ", `locate.method: "magic" is not one of background, roi, none (line 30)`},
+		{"  shape: square ", "  shape: round ", `locate.shape: "round" is not one of square, tight (line 33)`},
+		{"  roi: {x: 0, y: 0, width: 0, height: 0}", "  roi: {x: 600, y: 0, width: 100, height: 100}", "camera.roi: x+width and y+height must fit in camera.width x camera.height (640x480) (line 18)"},
+		{"  roi: {x: 0, y: 0, width: 0, height: 0}", "  roi: {x: 10, y: 0, width: 0, height: 100}", "camera.roi: width and height must be > 0"},
+		{"  listen: 127.0.0.1:8080", "  listen: 8080", `http.listen: "8080" must be host:port, like 127.0.0.1:8080 or :8080 (line 96)`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.want, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/locate"
 	"gocv.io/x/gocv"
 )
 
@@ -48,6 +49,7 @@ type benchReport struct {
 }
 
 // cmdBench measures the camera path: a decoded 640×480 BGR frame through
+// locate (item box against the learned empty tray, and its crop),
 // preprocess, invoke and postprocess; JPEG decode of the image as its own
 // stage; and TFLite's bare Invoke on the same interpreter.
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -79,7 +81,14 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer frame.Close()
 
-	var decode, pre, inv, post, total, raw []time.Duration
+	// The station locates the item before classifying: the tray learned
+	// from an empty frame of the scene's background colour.
+	tray := locate.New(locate.Options{Margin: locate.DefaultMargin})
+	defer tray.Close()
+	empty := gocv.NewMatWithSizeFromScalar(frame.Mean(), frame.Rows(), frame.Cols(), gocv.MatTypeCV8UC3)
+	tray.Observe(empty)
+	empty.Close()
+	var decode, loc, pre, inv, post, total, raw []time.Duration
 	for i := 0; i < 5; i++ { // warm-up: first invokes allocate and pack weights
 		if _, err := c.Classify(ctx, frame, 5); err != nil {
 			errLine(stderr, err)
@@ -95,6 +104,15 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		decode = append(decode, time.Since(t0))
 		m.Close()
+		tl := time.Now()
+		ob := tray.Observe(frame)
+		crop := frame.Region(locate.Region(locate.Whole, image.Rectangle{}, frame.Cols(), frame.Rows()))
+		if ob.Outcome == locate.Found {
+			crop.Close()
+			crop = frame.Region(ob.Box)
+		}
+		crop.Close()
+		loc = append(loc, time.Since(tl))
 		t1 := time.Now()
 		r, err := c.Classify(ctx, frame, 5)
 		if err != nil {
@@ -121,7 +139,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	rep := benchReport{
 		Model: c.ModelPath(), Delegate: c.Delegate(), Threads: c.Threads(), N: len(total), Image: *imgPath,
 		Stages: map[string]quantiles{
-			"decode": quantilesOf(decode), "preprocess": quantilesOf(pre), "invoke": quantilesOf(inv),
+			"decode": quantilesOf(decode), "locate": quantilesOf(loc), "preprocess": quantilesOf(pre), "invoke": quantilesOf(inv),
 			"postprocess": quantilesOf(post), "total": quantilesOf(total),
 		},
 		RawInvoke: quantilesOf(raw),
@@ -141,6 +159,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stdout, "%-22s %8.2f %8.2f %8.2f\n", name, q.P50, q.P90, q.P99)
 	}
 	row("decode (JPEG file)", rep.Stages["decode"])
+	row("locate + crop", rep.Stages["locate"])
 	row("preprocess", rep.Stages["preprocess"])
 	row("invoke", rep.Stages["invoke"])
 	row("postprocess", rep.Stages["postprocess"])

@@ -246,7 +246,7 @@ func TestBenchJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"decode", "preprocess", "invoke", "postprocess", "total"} {
+	for _, s := range []string{"decode", "locate", "preprocess", "invoke", "postprocess", "total"} {
 		q, ok := r.Stages[s]
 		if !ok || q.P50 <= 0 || q.P99 < q.P50 {
 			t.Errorf("stage %s: %+v", s, q)
