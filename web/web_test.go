@@ -249,8 +249,8 @@ func TestStationEndpoints(t *testing.T) {
 			t.Errorf("limit=%s: %d", bad, code)
 		}
 	}
-	// The item's frame and thumbnail are JPEGs of the right sizes.
-	for thumb, width := range map[string]int{"": 320, "?thumb=1": 160} {
+	// The item's frame, thumbnail and crop are JPEGs of the right sizes.
+	for thumb, width := range map[string]int{"": 640, "?thumb=1": 160, "?kind=crop": it.Box.W} {
 		code, b, h := get(t, ts.URL+"/api/events/"+it.ID+"/image"+thumb)
 		if code != 200 || h.Get("Content-Type") != "image/jpeg" {
 			t.Fatalf("image%s: %d %s", thumb, code, h.Get("Content-Type"))
@@ -281,9 +281,15 @@ func TestStationEndpoints(t *testing.T) {
 	if lr.File != want {
 		t.Errorf("file %s, want %s", lr.File, want)
 	}
+	// The sample is what the model saw (the crop); the full frame is
+	// kept beside it.
+	_, crop, _ := get(t, ts.URL+"/api/events/"+it.ID+"/image?kind=crop")
+	if saved, err := os.ReadFile(want); err != nil || !bytes.Equal(saved, crop) {
+		t.Errorf("saved sample %s: %v (same bytes as the item's crop: %v)", want, err, bytes.Equal(saved, crop))
+	}
 	_, full, _ := get(t, ts.URL+"/api/events/"+it.ID+"/image")
-	if saved, err := os.ReadFile(want); err != nil || !bytes.Equal(saved, full) {
-		t.Errorf("saved sample %s: %v (same bytes as the item's frame: %v)", want, err, bytes.Equal(saved, full))
+	if saved, err := os.ReadFile(filepath.Join(samples, pipeline.FramesDir, it.ID+".jpg")); err != nil || !bytes.Equal(saved, full) {
+		t.Errorf("saved frame: %v (same bytes as the item's frame: %v)", err, bytes.Equal(saved, full))
 	}
 	if code, _ := post(t, labelURL, "application/json", []byte(`{"label":"glass"}`)); code != 200 {
 		t.Errorf("relabel: %d", code)
