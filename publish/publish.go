@@ -73,8 +73,13 @@ func New(o Options) (*Publisher, error) {
 		o.OutboxSize = 10000
 	}
 	ob, err := OpenOutbox(o.OutboxDir, o.OutboxSize)
-	if err != nil {
+	if ob == nil {
 		return nil, err
+	}
+	if err != nil {
+		// The station still sorts and still publishes: events wait in
+		// memory until the broker takes them, and /healthz says so.
+		o.Log.Error("outbox degraded: events are kept in memory only and a crash or restart loses the undelivered ones", "dir", o.OutboxDir, "err", err)
 	}
 	p := &Publisher{o: o, outbox: ob, log: o.Log}
 	co := mqtt.NewClientOptions().
@@ -191,6 +196,8 @@ func truncate(b []byte, n int) string {
 
 // Event queues one item's event (JSON). It is written to the outbox first
 // and delivered in order whenever the broker is reachable.
+// A non-nil error means the disk refused it: the event is then kept in
+// memory, still delivered, and counted (OutboxFailed).
 func (p *Publisher) Event(payload []byte) error { return p.outbox.Put(payload) }
 
 // Stats publishes a stats snapshot if connected (stats are not queued:
@@ -209,6 +216,18 @@ func (p *Publisher) OutboxDepth() int { return p.outbox.Len() }
 
 // Dropped counts events lost because the outbox was full.
 func (p *Publisher) Dropped() int { return p.outbox.Dropped() }
+
+// OutboxFailed counts events the disk did not take (kept in memory).
+func (p *Publisher) OutboxFailed() int { return p.outbox.Failed() }
+
+// OutboxInMemory is the number of waiting events held only in memory.
+func (p *Publisher) OutboxInMemory() int { return p.outbox.InMemory() }
+
+// Quarantined counts outbox files that were not an event.
+func (p *Publisher) Quarantined() int { return p.outbox.Quarantined() }
+
+// OutboxProblem says why the outbox is degraded ("" when it is not).
+func (p *Publisher) OutboxProblem() string { return p.outbox.Problem() }
 
 // Run connects and delivers queued events until ctx ends; then it sends
 // what it can within drain, publishes "offline" and disconnects.

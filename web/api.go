@@ -149,6 +149,8 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		st.Station, st.Running = &stats, true
 		if err := s.o.Station.Health(time.Now(), s.o.Stall); err != nil {
 			st.Problem = err.Error()
+		} else if p := linkProblem(st.Links); p != "" {
+			st.Problem = p
 		} else {
 			st.Healthy = true
 		}
@@ -359,7 +361,9 @@ type health struct {
 }
 
 // healthz is 200 while the pipeline progresses (frames arrive, no
-// inference hangs), 503 with the reason otherwise.
+// inference hangs) and events reach the disk; 503 with the reason
+// otherwise: "unhealthy" for a stuck pipeline, "degraded" for an outbox
+// that keeps events in memory only (the station still sorts).
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if s.o.Station == nil {
 		writeJSON(w, http.StatusOK, health{Status: "ok"})
@@ -369,5 +373,18 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, health{Status: "unhealthy", Reason: err.Error()})
 		return
 	}
+	if p := linkProblem(s.o.Links()); p != "" {
+		writeJSON(w, http.StatusServiceUnavailable, health{Status: "degraded", Reason: p})
+		return
+	}
 	writeJSON(w, http.StatusOK, health{Status: "ok"})
+}
+
+// linkProblem is what is wrong with the links that makes the station
+// degraded, or "".
+func linkProblem(l Links) string {
+	if l.MQTT != nil {
+		return l.MQTT.Problem
+	}
+	return ""
 }

@@ -108,6 +108,15 @@ type MQTTLink struct {
 	Connected bool `json:"connected"`
 	Outbox    int  `json:"outbox"`
 	Dropped   int  `json:"dropped"`
+	// Failed counts events the disk refused (kept in memory instead);
+	// InMemory is how many of those still wait; Quarantined counts outbox
+	// files that were not an event.
+	Failed      int `json:"failed"`
+	InMemory    int `json:"in_memory"`
+	Quarantined int `json:"quarantined"`
+	// Problem is why the outbox is degraded ("" when it is not): /healthz
+	// answers 503 "degraded" with it.
+	Problem string `json:"problem,omitempty"`
 }
 
 // Options configure the server. Station may be nil (`sorterd serve`: the

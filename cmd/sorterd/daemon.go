@@ -175,7 +175,7 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 		opts.OnEvent = func(e pipeline.Event) {
 			b, _ := json.Marshal(e)
 			if err := pub.Event(b); err != nil {
-				log.Error("event not queued", "id", e.ID, "err", err)
+				log.Error("event not written to the outbox; kept in memory until the broker takes it", "id", e.ID, "err", err)
 			}
 		}
 	}
@@ -207,7 +207,10 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 		}()
 	}
 	wg.Add(1)
-	go func() { defer wg.Done(); watchdog(ctx, station, cfg.Camera.StallTimeout.D(), log) }()
+	go func() {
+		defer wg.Done()
+		watchdog(ctx, station, cfg.Camera.StallTimeout.D(), func() string { return linksProblem(links(&camState, pub)) }, log)
+	}()
 	if cfg.HTTP.Enabled {
 		srv, err := web.New(web.Options{
 			Listen: cfg.HTTP.Listen, Token: cfg.HTTP.Token, TokenAll: cfg.HTTP.TokenForAll,
@@ -262,7 +265,8 @@ func links(cam *sync.Map, pub *publish.Publisher) web.Links {
 		l.Camera = &web.CameraLink{Connected: cs.Connected, Reconnects: cs.Reconnects, LastError: cs.LastError}
 	}
 	if pub != nil {
-		l.MQTT = &web.MQTTLink{Connected: pub.Connected(), Outbox: pub.OutboxDepth(), Dropped: pub.Dropped()}
+		l.MQTT = &web.MQTTLink{Connected: pub.Connected(), Outbox: pub.OutboxDepth(), Dropped: pub.Dropped(),
+			Failed: pub.OutboxFailed(), InMemory: pub.OutboxInMemory(), Quarantined: pub.Quarantined(), Problem: pub.OutboxProblem()}
 	}
 	return l
 }
@@ -295,22 +299,47 @@ func command(ctx context.Context, s *pipeline.Station, c publish.Command, reload
 	return nil
 }
 
+// linksProblem is why a link makes the station degraded ("" if none).
+func linksProblem(l web.Links) string {
+	if l.MQTT != nil && l.MQTT.Problem != "" {
+		return "degraded: " + l.MQTT.Problem
+	}
+	return ""
+}
+
 // watchdog pings systemd (WATCHDOG=1) at half of WATCHDOG_USEC, but only
 // while frames arrive and no inference hangs: a stuck pipeline stops the
-// pings and systemd restarts the service.
-func watchdog(ctx context.Context, s *pipeline.Station, stall time.Duration, log *slog.Logger) {
+// pings and systemd restarts the service. A degraded link (an outbox the
+// disk refuses) keeps the pings, since a restart would not mend the disk,
+// but sets systemd's STATUS line and logs each change.
+func watchdog(ctx context.Context, s *pipeline.Station, stall time.Duration, problem func() string, log *slog.Logger) {
+	period := time.Second
 	usec, err := strconv.ParseInt(os.Getenv("WATCHDOG_USEC"), 10, 64)
-	if err != nil || usec <= 0 {
-		return
+	ping := err == nil && usec > 0
+	if ping {
+		period = time.Duration(usec) * time.Microsecond / 2
 	}
-	period := time.Duration(usec) * time.Microsecond / 2
 	t := time.NewTicker(period)
 	defer t.Stop()
+	last := ""
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			if p := problem(); p != last {
+				if p != "" {
+					log.Error("station degraded", "problem", p)
+					sdNotify("STATUS=" + p)
+				} else {
+					log.Info("station no longer degraded")
+					sdNotify("STATUS=sorting")
+				}
+				last = p
+			}
+			if !ping {
+				continue
+			}
 			if err := s.Health(now, stall); err != nil {
 				log.Warn("watchdog: station not progressing", "err", err)
 				continue
