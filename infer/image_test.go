@@ -129,3 +129,20 @@ func FuzzDecodeImage(f *testing.F) {
 		}
 	})
 }
+
+// A JPEG over DecodePixels is decoded scaled down, never at full size.
+func TestDecodeImageReduced(t *testing.T) {
+	big := encodeJPEG(t, 1600, 1200) // 1.92 MP
+	for _, tc := range []struct {
+		budget, w, h int
+	}{{0, 1600, 1200}, {2_000_000, 1600, 1200}, {500_000, 800, 600}, {120_000, 400, 300}, {1000, 200, 150}} {
+		m, err := DecodeImage(big, ImageLimits{DecodePixels: tc.budget})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Cols() != tc.w || m.Rows() != tc.h {
+			t.Errorf("budget %d: decoded %dx%d, want %dx%d", tc.budget, m.Cols(), m.Rows(), tc.w, tc.h)
+		}
+		m.Close()
+	}
+}

@@ -28,7 +28,18 @@ type ClassifyResponse struct {
 }
 
 // classify takes a multipart upload (field "image") or a raw JPEG/PNG body.
+// Uploads are admitted into a bounded queue before their body is read and
+// run one (Options.Uploads) at a time; a full queue answers 503 at once.
 func (s *Server) classify(w http.ResponseWriter, r *http.Request) {
+	select {
+	case s.admit <- struct{}{}:
+		defer func() { <-s.admit }()
+	default:
+		s.refused.Inc()
+		w.Header().Set("Retry-After", "1")
+		jsonError(w, http.StatusServiceUnavailable, fmt.Sprintf("busy: %d uploads are being classified or waiting; try again", cap(s.admit)))
+		return
+	}
 	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil && r.Header.Get("Content-Type") != "" {
 		jsonError(w, http.StatusUnsupportedMediaType, "bad Content-Type: "+err.Error())
@@ -56,6 +67,12 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request) {
 		}
 		jsonError(w, http.StatusBadRequest, "read upload: "+err.Error())
 		return
+	}
+	select {
+	case s.run <- struct{}{}:
+		defer func() { <-s.run }()
+	case <-r.Context().Done():
+		return // the client left while waiting
 	}
 	t0 := time.Now()
 	img, err := infer.DecodeImage(data, s.o.Limits)

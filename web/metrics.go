@@ -108,12 +108,15 @@ func (s *Server) metrics() {
 		Name: "sorterd_classify_upload_seconds", Help: "Decode + classify time of uploaded photos.",
 		Buckets: []float64{.01, .02, .05, .1, .2, .5, 1, 2},
 	})
+	s.refused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "sorterd_classify_uploads_refused_total", Help: "Uploads answered 503 because the upload queue was full.",
+	})
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "sorterd_build_info", Help: "Always 1; the labels say which sorterd runs.",
 		ConstLabels: prometheus.Labels{"version": s.o.Version, "goversion": runtime.Version()},
 	})
 	build.Set(1)
-	s.reg.MustRegister(collector{s}, s.requests, s.uploads, build,
+	s.reg.MustRegister(collector{s}, s.requests, s.uploads, s.refused, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 

@@ -132,8 +132,13 @@ type Options struct {
 	Threshold  float64
 	Stall      time.Duration // /healthz: longest gap between frames
 	Limits     infer.ImageLimits
-	Version    string
-	Log        *slog.Logger
+	// Uploads classified at once (default 1) and uploads allowed to wait
+	// for one of those (default 4). An upload beyond both is answered
+	// 503 with Retry-After at once, before its body is read: a flood of
+	// uploads costs neither memory nor the station's time.
+	Uploads, UploadQueue int
+	Version              string
+	Log                  *slog.Logger
 }
 
 // Server is the HTTP server.
@@ -147,13 +152,19 @@ type Server struct {
 	started  time.Time
 	requests *prometheus.CounterVec
 	uploads  prometheus.Histogram
+	refused  prometheus.Counter
+	admit    chan struct{} // uploads in the building: running or waiting
+	run      chan struct{} // uploads decoding or classifying
 }
 
 // Request limits: uploads are read whole, so their size bounds memory.
 const (
 	defaultMaxUpload = 16 << 20
 	defaultMaxPixels = 24_000_000
-	maxJSONBody      = 4 << 10
+	// Decoded uploads are at most this many pixels (JPEGs scale down on
+	// decode), whatever their size: 4 MP is 12 MB of BGR.
+	defaultDecodePixels = 4_000_000
+	maxJSONBody         = 4 << 10
 )
 
 // New builds the server; Run serves it.
@@ -173,13 +184,25 @@ func New(o Options) (*Server, error) {
 	if o.Limits.MaxPixels <= 0 {
 		o.Limits.MaxPixels = defaultMaxPixels
 	}
+	if o.Limits.DecodePixels <= 0 {
+		o.Limits.DecodePixels = defaultDecodePixels
+	}
+	if o.Uploads <= 0 {
+		o.Uploads = 1
+	}
+	if o.UploadQueue < 0 {
+		o.UploadQueue = 0
+	} else if o.UploadQueue == 0 {
+		o.UploadQueue = 4
+	}
 	if o.Stall <= 0 {
 		o.Stall = 10 * time.Second
 	}
 	if o.Links == nil {
 		o.Links = func() Links { return Links{} }
 	}
-	s := &Server{o: o, binOf: map[string]string{}, started: time.Now()}
+	s := &Server{o: o, binOf: map[string]string{}, started: time.Now(),
+		admit: make(chan struct{}, o.Uploads+o.UploadQueue), run: make(chan struct{}, o.Uploads)}
 	for _, b := range o.Bins {
 		if b.Reject {
 			s.reject = b.Name

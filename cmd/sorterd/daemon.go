@@ -212,9 +212,16 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 		watchdog(ctx, station, cfg.Camera.StallTimeout.D(), func() string { return linksProblem(links(&camState, pub)) }, log)
 	}()
 	if cfg.HTTP.Enabled {
+		up, err := uploadClassifier(cfg, clf, log)
+		if err != nil {
+			return err
+		}
+		if up != clf {
+			defer up.Close()
+		}
 		srv, err := web.New(web.Options{
 			Listen: cfg.HTTP.Listen, Token: cfg.HTTP.Token, TokenAll: cfg.HTTP.TokenForAll,
-			Classifier: clf, Station: station, Links: func() web.Links { return links(&camState, pub) },
+			Classifier: up, Station: station, Links: func() web.Links { return links(&camState, pub) },
 			Bins: bins, Threshold: threshold, Stall: cfg.Camera.StallTimeout.D(), Version: version, Log: log,
 		})
 		if err != nil {
@@ -249,6 +256,26 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 	err = station.Run(ctx)
 	sdNotify("STOPPING=1")
 	return err
+}
+
+// uploadClassifier is the classifier for photos uploaded to the page: an
+// interpreter of its own (one thread), so that an upload never holds the
+// one the station's frames need. The Edge TPU belongs to one interpreter
+// of one process: there, uploads share the station's (one at a time, the
+// web server's queue bounds how many wait).
+func uploadClassifier(cfg config.Config, clf *infer.Classifier, log *slog.Logger) (*infer.Classifier, error) {
+	if cfg.Model.Delegate == infer.DelegateEdgeTPU {
+		return clf, nil
+	}
+	up, err := infer.New(infer.Options{
+		Model: cfg.Model.Path, Labels: cfg.Model.Labels, Delegate: cfg.Model.Delegate,
+		Fallback: cfg.Model.Fallback, Threads: 1, Interpreters: 1, Logger: log.With("for", "uploads"),
+		TTA: cfg.Model.TTA,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("upload classifier: %w", err)
+	}
+	return up, nil
 }
 
 // stationStats is what the stats topic carries: the station's own

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
 	"image/color"
 	"io"
 	"net/http"
@@ -10,10 +12,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/sorterd/sorterd/internal/testenv"
+	"gocv.io/x/gocv"
 )
 
 // station is one daemon run by a fault test: its config file, web address,
@@ -153,4 +157,85 @@ func TestDaemonStartsWithReadOnlyStateDir(t *testing.T) {
 	if code, body := s.get("/metrics"); code != 200 || !strings.Contains(body, "sorterd_mqtt_outbox_degraded 1") {
 		t.Errorf("metrics: %d", code)
 	}
+}
+
+// vmHWM is the process's peak resident memory in kB.
+func vmHWM(t *testing.T) int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			var kb int
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "VmHWM:")), "%d", &kb)
+			return kb
+		}
+	}
+	t.Fatal("no VmHWM")
+	return 0
+}
+
+// 64 parallel uploads of a 24-MP JPEG while the station sorts: the station
+// goes on deciding items, uploads beyond the queue are answered 503 at
+// once, the admitted ones succeed, and memory stays bounded (it grew
+// ~70 MB per upload and the daemon was OOM-killed).
+func TestDaemonUploadFlood(t *testing.T) {
+	b := testenv.StartBroker(t)
+	rec := subscribe(t, b, "sorterd/faults/#")
+	s := stationConfig(t, b, "").start()
+	eventually(t, "first event", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= 1 })
+	big := bigJPEG(t, 6000, 4000)
+	before := len(rec.get("sorterd/faults/event"))
+	hwm0 := vmHWM(t)
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var wg sync.WaitGroup
+	for i := 0; i < 64; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := http.Post("http://"+s.web+"/api/classify", "image/jpeg", bytes.NewReader(big))
+			code := 0
+			if err == nil {
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				code = res.StatusCode
+			}
+			mu.Lock()
+			codes[code]++
+			mu.Unlock()
+		}()
+	}
+	// While the flood is on, the station keeps sorting.
+	eventually(t, "two events during the flood", 30*time.Second, func() bool {
+		return len(rec.get("sorterd/faults/event")) >= before+2
+	})
+	wg.Wait()
+	grew := (vmHWM(t) - hwm0) / 1024
+	t.Logf("%d KB JPEG x64: answers %v; peak RSS grew %d MB; events during the flood %d", len(big)>>10, codes, grew, len(rec.get("sorterd/faults/event"))-before)
+	if codes[200] == 0 || codes[503] == 0 || codes[200]+codes[503] != 64 {
+		t.Errorf("answers %v: want some 200, the rest 503, no dropped connection", codes)
+	}
+	if grew > 600 {
+		t.Errorf("peak RSS grew %d MB during the flood", grew)
+	}
+	if code, body := s.get("/healthz"); code != 200 {
+		t.Errorf("healthz after the flood: %d %s", code, body)
+	}
+}
+
+// bigJPEG encodes a w×h photo-like JPEG (a gradient with blocks).
+func bigJPEG(t *testing.T, w, h int) []byte {
+	m := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(200, 200, 200, 0), h, w, gocv.MatTypeCV8UC3)
+	defer m.Close()
+	for i := 0; i < 12; i++ {
+		gocv.Rectangle(&m, image.Rect(i*w/12, i*h/24, i*w/12+w/10, i*h/24+h/3), color.RGBA{uint8(20 * i), 90, 200 - uint8(10*i), 0}, -1)
+	}
+	buf, err := gocv.IMEncode(gocv.JPEGFileExt, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer buf.Close()
+	return append([]byte(nil), buf.GetBytes()...)
 }
