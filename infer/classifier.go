@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	tflite "github.com/mattn/go-tflite"
 	"gocv.io/x/gocv"
@@ -82,6 +83,7 @@ type Classifier struct {
 	sha256   string
 	labels   []string
 	model    *tflite.Model
+	modelBuf unsafe.Pointer // the C copy of the model's bytes, freed after model
 	pool     chan *interp
 	all      []*interp
 	report   DelegateReport
@@ -186,7 +188,9 @@ func (c *Classifier) load() error {
 			return err
 		}
 	}
-	c.model = tflite.NewModelFromFile(o.Model)
+	// From the bytes already read (and hashed, and checked), not from the
+	// file again: what runs is what was checked, and nothing is mmapped.
+	c.model, c.modelBuf = newModelFromMemory(data)
 	if c.model == nil {
 		return fmt.Errorf("%w: TFLite could not read the flatbuffer", ErrModelCorrupt)
 	}
@@ -802,6 +806,8 @@ func (c *Classifier) Close() error {
 			c.model.Delete()
 			c.model = nil
 		}
+		freeModelBuf(c.modelBuf)
+		c.modelBuf = nil
 	})
 	return nil
 }
