@@ -47,6 +47,17 @@ func cmdDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		return 2
 	}
+	lock, err := lockStateDir(cfg.StateDir)
+	if errors.Is(err, errStateLocked) {
+		fmt.Fprintln(stderr, "sorterd:", err)
+		return 1
+	}
+	if err != nil {
+		// No state dir at all: the station still sorts (the outbox says
+		// it is degraded), but nothing keeps a second daemon out.
+		fmt.Fprintf(stderr, "sorterd: %v; running without the state_dir lock\n", err)
+	}
+	defer lock.Close()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -74,6 +85,11 @@ func cmdDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 			c, err := config.Load(*path)
 			if err != nil {
 				log.Error("reload refused: the running configuration stays", "err", err)
+				continue
+			}
+			if c.StateDir != cfg.StateDir {
+				log.Error("reload refused: the running configuration stays", "err",
+					fmt.Sprintf("state_dir changed (%s → %s): the lock and outbox belong to the running one; restart to move it", cfg.StateDir, c.StateDir))
 				continue
 			}
 			next = &c

@@ -239,3 +239,29 @@ func bigJPEG(t *testing.T, w, h int) []byte {
 	defer buf.Close()
 	return append([]byte(nil), buf.GetBytes()...)
 }
+
+// Two daemons on one state dir: the second refuses to start and says why;
+// the first goes on delivering events. (Both used to run, the broker
+// kicked them in turn, and events were lost silently.)
+func TestSecondDaemonRefused(t *testing.T) {
+	b := testenv.StartBroker(t)
+	rec := subscribe(t, b, "sorterd/faults/#")
+	s := stationConfig(t, b, "").start()
+	eventually(t, "first event", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= 1 })
+	logs := &syncBuf{}
+	code := make(chan int, 1)
+	go func() { code <- cmdDaemon(context.Background(), []string{"--config", s.cfg}, logs) }()
+	select {
+	case c := <-code:
+		if c != 1 || !strings.Contains(logs.String(), "state_dir is in use by another sorterd: pid ") {
+			t.Errorf("second daemon: exit %d\n%s", c, logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the second daemon did not refuse to start")
+	}
+	n := len(rec.get("sorterd/faults/event"))
+	eventually(t, "the first daemon goes on", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= n+2 })
+	if strings.Contains(s.logs.String(), "mqtt connection lost") {
+		t.Error("the first daemon lost its broker connection")
+	}
+}
