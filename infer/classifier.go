@@ -233,6 +233,28 @@ func (c *Classifier) checkGraph() error {
 	return nil
 }
 
+// ModelLabels reads a model file and its labels (a labels file, or those
+// embedded in the model) and checks them against each other as New does,
+// without building an interpreter: for checking a model whose delegate
+// (an Edge TPU in use) cannot take another one.
+func ModelLabels(model, labels string) ([]string, error) {
+	data, err := os.ReadFile(model)
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: %w", model, err)
+	}
+	c := &Classifier{opts: Options{Model: model, Labels: labels, Delegate: DelegateEdgeTPU}}
+	if c.info, err = ParseModel(data); err != nil {
+		return nil, fmt.Errorf("load model %s: %w", model, err)
+	}
+	if err := c.checkGraph(); err != nil {
+		return nil, fmt.Errorf("load model %s: %w", model, err)
+	}
+	if err := c.loadLabels(); err != nil {
+		return nil, fmt.Errorf("load model %s: %w", model, err)
+	}
+	return c.labels, nil
+}
+
 func (c *Classifier) loadLabels() error {
 	out := c.info.Tensors[c.info.Outputs[0]]
 	n := 1

@@ -62,23 +62,39 @@ func cmdDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	reload := make(chan struct{}, 1)
+	var prev *config.Config // the configuration before a reload, until the new one is built
+run:
 	for {
 		log, _ := newLogger(stderr, cfg.LogLevel)
 		slog.SetDefault(log)
 		runCtx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- runStation(runCtx, cfg, log, reload) }()
+		built, isBuilt := make(chan struct{}), false
+		go func(cfg config.Config, built chan<- struct{}) { done <- runStation(runCtx, cfg, log, reload, built) }(cfg, built)
 		var next *config.Config
 	wait:
 		for {
 			select {
 			case err := <-done:
 				stop()
-				if err != nil {
-					log.Error("station stopped", "err", err)
-					return 1
+				if err == nil {
+					return 0
 				}
-				return 0
+				if !isBuilt && prev != nil && ctx.Err() == nil {
+					// The checks passed but the station still could not be
+					// built (a camera or pin it cannot have): the previous
+					// configuration goes back into service.
+					log.Error("reloaded configuration failed to start; the previous one runs again", "err", err)
+					sdNotify("RELOADING=1")
+					cfg, prev = *prev, nil
+					continue run
+				}
+				log.Error("station stopped", "err", err)
+				return 1
+			case <-built:
+				built, isBuilt = nil, true // a nil channel: this case fires once
+				prev = nil
+				continue
 			case <-hup:
 			case <-reload:
 			}
@@ -92,6 +108,12 @@ func cmdDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 					fmt.Sprintf("state_dir changed (%s → %s): the lock and outbox belong to the running one; restart to move it", cfg.StateDir, c.StateDir))
 				continue
 			}
+			// Build and check what the new station needs (the model, its
+			// labels, the bins' labels) while the old one still sorts.
+			if err := checkStation(c, &cfg, log); err != nil {
+				log.Error("reload refused: the running configuration stays", "err", err)
+				continue
+			}
 			next = &c
 			break wait
 		}
@@ -101,12 +123,14 @@ func cmdDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 		if err := <-done; err != nil {
 			log.Error("station stopped during reload", "err", err)
 		}
-		cfg = *next
+		old := cfg
+		cfg, prev = *next, &old
 	}
 }
 
-// runStation wires one configuration and runs it until ctx ends.
-func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload chan<- struct{}) error {
+// runStation wires one configuration and runs it until ctx ends; built is
+// closed once every part is built (an error before that is a build error).
+func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload chan<- struct{}, built chan<- struct{}) error {
 	clf, err := infer.New(infer.Options{
 		Model: cfg.Model.Path, Labels: cfg.Model.Labels, Delegate: cfg.Model.Delegate,
 		Fallback: cfg.Model.Fallback, Threads: cfg.Model.Threads, EdgeTPUDevice: cfg.Model.EdgeTPUDevice, Logger: log,
@@ -254,6 +278,7 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 		}()
 	}
 
+	close(built)
 	// READY once the model is loaded and the camera gave a frame; a camera
 	// still missing after a few seconds is reported, and the daemon keeps
 	// retrying it rather than failing its start.

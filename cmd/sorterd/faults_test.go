@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/sorterd/sorterd/internal/testenv"
 	"gocv.io/x/gocv"
 )
@@ -263,5 +264,60 @@ func TestSecondDaemonRefused(t *testing.T) {
 	eventually(t, "the first daemon goes on", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= n+2 })
 	if strings.Contains(s.logs.String(), "mqtt connection lost") {
 		t.Error("the first daemon lost its broker connection")
+	}
+}
+
+// command sends one MQTT command to the station.
+func (s *station) command(t *testing.T, b *testenv.Broker, payload string) {
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID(fmt.Sprintf("cmd-%d", time.Now().UnixNano())))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal("command client cannot connect")
+	}
+	defer c.Disconnect(100)
+	c.Publish("sorterd/faults/cmd", 1, false, payload).Wait()
+}
+
+// Reloads with files `config check` used to accept but the station cannot
+// run (a missing model, a bin label the model lacks) are refused while the
+// old station sorts on; one that fails only when built (a presence pin
+// that does not exist) brings the old configuration back. The daemon used
+// to stop the old station first and exit 1.
+func TestReloadBadStationKeepsRunning(t *testing.T) {
+	b := testenv.StartBroker(t)
+	rec := subscribe(t, b, "sorterd/faults/#")
+	s := stationConfig(t, b, "").start()
+	eventually(t, "first event", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= 1 })
+	events := func() int { return len(rec.get("sorterd/faults/event")) }
+	cases := []struct{ name, from, to, log string }{
+		{"missing model", "  threads: 1\n", "  threads: 1\n", "model.path: load model /nonexistent/garbage.tflite"},
+		{"unknown label", "labels: [glass]}", "labels: [glass, unobtainium]}", "unobtainium\\\" is not one of the model's labels"},
+	}
+	for _, tc := range cases {
+		text := strings.Replace(s.text, tc.from, tc.to, 1)
+		if tc.name == "missing model" {
+			i := strings.Index(text, "  path: ")
+			j := strings.Index(text[i:], "\n")
+			text = text[:i] + "  path: /nonexistent/garbage.tflite" + text[i+j:]
+		}
+		s.write(text)
+		s.command(t, b, `{"cmd":"reload"}`)
+		eventuallyLog(t, s.logs, tc.name+": reload refused", 20*time.Second, func() bool {
+			return strings.Contains(s.logs.String(), tc.log) && strings.Contains(s.logs.String(), "reload refused")
+		})
+		n := events()
+		eventually(t, tc.name+": station sorts on", 30*time.Second, func() bool { return events() >= n+1 })
+	}
+	// Passes the checks, fails when built: the old configuration returns.
+	s.write(strings.Replace(s.text, "  mode: motion\n", "  mode: gpio\n  pin: GPIO_NO_SUCH_PIN\n", 1))
+	s.command(t, b, `{"cmd":"reload"}`)
+	eventually(t, "fallback", 30*time.Second, func() bool {
+		return strings.Contains(s.logs.String(), "reloaded configuration failed to start; the previous one runs again")
+	})
+	n := events()
+	eventually(t, "sorting after the fallback", 30*time.Second, func() bool { return events() >= n+1 })
+	select {
+	case c := <-s.code:
+		t.Fatalf("daemon exited %d\n%s", c, s.logs.String())
+	default:
 	}
 }
