@@ -138,6 +138,10 @@ type HTTP struct {
 	// API; TokenForAll extends it to /healthz and /metrics.
 	Token       string `yaml:"token"`
 	TokenForAll bool   `yaml:"token_for_all"`
+	// AllowedHosts are host names (besides IP addresses, localhost and
+	// this machine's name) the page answers to: other Host headers are
+	// refused, which defeats DNS rebinding.
+	AllowedHosts []string `yaml:"allowed_hosts"`
 }
 
 // Duration is a time.Duration written as "250ms", "2s".

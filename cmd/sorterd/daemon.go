@@ -260,7 +260,7 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 			defer up.Close()
 		}
 		srv, err := web.New(web.Options{
-			Listen: cfg.HTTP.Listen, Token: cfg.HTTP.Token, TokenAll: cfg.HTTP.TokenForAll,
+			Listen: cfg.HTTP.Listen, Token: cfg.HTTP.Token, TokenAll: cfg.HTTP.TokenForAll, AllowedHosts: cfg.HTTP.AllowedHosts,
 			Classifier: up, Station: station, Links: func() web.Links { return links(&camState, pub) },
 			Bins: bins, Threshold: threshold, Stall: cfg.Camera.StallTimeout.D(), Version: version, Log: log,
 		})
