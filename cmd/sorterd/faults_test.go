@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -319,5 +320,43 @@ func TestReloadBadStationKeepsRunning(t *testing.T) {
 	case c := <-s.code:
 		t.Fatalf("daemon exited %d\n%s", c, s.logs.String())
 	default:
+	}
+}
+
+// A camera URL that accepts and stays silent: SIGTERM stops the daemon
+// while the open is still inside OpenCV (it took 26 s, past systemd's
+// TimeoutStopSec=15).
+func TestDaemonStopsWithSilentCamera(t *testing.T) {
+	b := testenv.StartBroker(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	s := stationConfig(t, b, "")
+	i := strings.Index(s.text, "  source: ")
+	j := strings.Index(s.text[i:], "\n")
+	s.write(s.text[:i] + "  source: http://" + l.Addr().String() + "/stream.mjpg" + s.text[i+j:])
+	ctx, cancel := context.WithCancel(context.Background())
+	code := make(chan int, 1)
+	go func() { code <- cmdDaemon(ctx, []string{"--config", s.cfg}, s.logs) }()
+	eventually(t, "web page up", 20*time.Second, func() bool { c, _ := s.get("/healthz"); return c != 0 })
+	cancel() // SIGTERM
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Errorf("exit %d\n%s", c, s.logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the daemon did not stop within 10 s of SIGTERM while opening a silent camera")
 	}
 }
