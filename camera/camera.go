@@ -177,6 +177,7 @@ var _ Source = (*Reconnecting)(nil)
 func (r *Reconnecting) setState(connected bool, err error) {
 	r.mu.Lock()
 	changed := r.state.Connected != connected || (err != nil && r.state.LastError != err.Error())
+	lost := r.state.Connected && !connected // a loss, not a new error message while down
 	if r.state.Connected != connected {
 		r.state.Since = time.Now()
 	}
@@ -184,7 +185,7 @@ func (r *Reconnecting) setState(connected bool, err error) {
 	if err != nil {
 		r.state.LastError = err.Error()
 	}
-	if !connected && changed {
+	if lost {
 		r.state.Reconnects++
 	}
 	s := r.state

@@ -3,6 +3,7 @@ package camera
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -133,3 +134,36 @@ func (g *gatedSource) Read(ctx context.Context) (Frame, error) {
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// Reconnects counts losses of a working camera, not each new error
+// message while it is away (it counted every change of message).
+func TestReconnectsCountLosses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v.avi")
+	writeVideo(t, path, 2, func(int) bool { return false })
+	fails := 0
+	r := &Reconnecting{Min: time.Millisecond, Max: time.Millisecond, Log: quiet(),
+		Open: func() (Source, error) {
+			if fails > 0 {
+				fails--
+				return nil, fmt.Errorf("open attempt failed differently: %d", fails)
+			}
+			return Open(Options{Source: path})
+		}}
+	defer r.Close()
+	read := func() {
+		t.Helper()
+		f, err := r.Read(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	fails = 5 // never connected yet: not a loss
+	read()
+	read()
+	fails = 5 // the video ends (a loss), then five different errors
+	read()
+	if n := r.State().Reconnects; n != 1 {
+		t.Errorf("%d reconnects after one loss, want 1", n)
+	}
+}
