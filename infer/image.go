@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	_ "image/jpeg" // DecodeConfig reads JPEG headers
-	_ "image/png"  // and PNG headers
+	"image/jpeg"  // DecodeConfig reads JPEG headers; scanJPEG decodes
+	_ "image/png" // DecodeConfig reads PNG headers
 	"io"
 	"os"
+	"strings"
 
 	"gocv.io/x/gocv"
 )
@@ -100,6 +101,11 @@ func DecodeImage(data []byte, lim ImageLimits) (gocv.Mat, error) {
 	if !complete(data, format) {
 		return gocv.Mat{}, fmt.Errorf("%w: no end-of-image marker", ErrImageTruncated)
 	}
+	if format == "jpeg" {
+		if err := scanJPEG(data); err != nil {
+			return gocv.Mat{}, err
+		}
+	}
 	m, err := gocv.IMDecode(data, decodeFlag(format, cfg.Width, cfg.Height, lim.DecodePixels))
 	if err != nil {
 		return gocv.Mat{}, fmt.Errorf("%w: %v", ErrImageCorrupt, err)
@@ -127,6 +133,26 @@ func decodeFlag(format string, w, h, budget int) gocv.IMReadFlag {
 		}
 	}
 	return gocv.IMReadReducedColor8
+}
+
+// scanJPEG decodes the whole entropy-coded data (Go's decoder, which,
+// unlike libjpeg through OpenCV, fails instead of padding): a JPEG cut
+// short with an end-of-image marker appended passes complete() but not
+// this. Features Go does not decode (arithmetic coding, say) are left to
+// OpenCV.
+func scanJPEG(data []byte) error {
+	_, err := jpeg.Decode(bytes.NewReader(data))
+	var unsupported jpeg.UnsupportedError
+	switch {
+	case err == nil, errors.As(err, &unsupported):
+		return nil
+	case errors.Is(err, io.ErrUnexpectedEOF), strings.Contains(err.Error(), "missing 0xff00"):
+		// The scan ran into the end of the data, or into a marker where
+		// coded data should be: the image was cut short.
+		return fmt.Errorf("%w: the coded data ends early (%v)", ErrImageTruncated, err)
+	default:
+		return fmt.Errorf("%w: %v", ErrImageCorrupt, err)
+	}
 }
 
 // complete reports whether the encoded image ends where its format says

@@ -79,6 +79,7 @@ func TestDecodeImage(t *testing.T) {
 		{"empty", nil, ImageLimits{}, ErrImageEmpty},
 		{"text", []byte("GIF? no, just text"), ImageLimits{}, ErrNotImage},
 		{"truncated jpeg", good[:len(good)*2/3], ImageLimits{}, ErrImageTruncated},
+		{"half a jpeg with EOI appended", append(append([]byte(nil), good[:len(good)/2]...), 0xFF, 0xD9), ImageLimits{}, ErrImageTruncated},
 		{"header only", good[:20], ImageLimits{}, ErrImageTruncated},
 		{"enormous", pngHeader(50000, 50000), ImageLimits{}, ErrImageTooLarge},
 		{"over pixel limit", good, ImageLimits{MaxPixels: 1000}, ErrImageTooLarge},
