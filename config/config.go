@@ -242,11 +242,11 @@ func Parse(b []byte) (Config, error) {
 					es = append(es, Error{Field: pathAtLine(&root, line, sm[2]), Msg: "unknown key", Line: line})
 					continue
 				}
-				es = append(es, Error{Field: "config", Msg: m})
+				es = append(es, lineError(&root, m))
 			}
 			return c, es
 		}
-		return c, fmt.Errorf("config: %w", err)
+		return c, Errors{lineError(&root, err.Error())}
 	}
 	if es := c.validate(&root); len(es) > 0 {
 		return c, es
@@ -290,7 +290,25 @@ func lineOf(root *yaml.Node, path string) int {
 	return line
 }
 
-// pathAtLine names the key at a line for an unknown-key message.
+var yamlAtLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// lineError turns "line 6: cannot unmarshal ..." into an Error that names
+// the field whose value is on that line.
+func lineError(root *yaml.Node, msg string) Error {
+	sm := yamlAtLine.FindStringSubmatch(msg)
+	if sm == nil {
+		return Error{Field: "config", Msg: msg}
+	}
+	line, _ := strconv.Atoi(sm[1])
+	field := pathAtLine(root, line, "")
+	if field == "" {
+		field = "config"
+	}
+	return Error{Field: field, Msg: sm[2], Line: line}
+}
+
+// pathAtLine names the key at a line for an unknown-key message; with key
+// "", the key whose scalar value is on that line.
 func pathAtLine(root *yaml.Node, line int, key string) string {
 	var walk func(n *yaml.Node, prefix string) string
 	walk = func(n *yaml.Node, prefix string) string {
@@ -308,7 +326,7 @@ func pathAtLine(root *yaml.Node, line int, key string) string {
 				if prefix != "" {
 					p = prefix + "." + k.Value
 				}
-				if k.Line == line && k.Value == key {
+				if k.Line == line && (k.Value == key || key == "" && n.Content[i+1].Kind == yaml.ScalarNode && n.Content[i+1].Line == line) {
 					return p
 				}
 				if r := walk(n.Content[i+1], p); r != "" {
