@@ -73,7 +73,7 @@ define fetch
 	  chmod 644 "$(MODELS)/$(1).part"; mv "$(MODELS)/$(1).part" "$(MODELS)/$(1)"; fi
 endef
 
-.PHONY: install verify-unit build run test deps opencv tflite mosquitto chromium screenshots model base-model models train bench fmt vet race fuzz clean version
+.PHONY: chaos install verify-unit build run test deps opencv tflite mosquitto chromium screenshots model base-model models train bench fmt vet race fuzz clean version
 
 build: deps
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/sorterd ./cmd/sorterd
@@ -88,6 +88,14 @@ test: deps chromium models
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); [ -z "$$bad" ] || { echo "gofmt: $$bad" >&2; exit 1; }
 	$(GO) test -tags matprofile -count=1 ./...
 	@if command -v systemd-analyze >/dev/null; then $(MAKE) -s verify-unit && echo "systemd-analyze verify: ok"; fi
+
+# The fault campaign alone (docs/reliability.md): disk full and read-only
+# state dir (a tmpfs mounted by the tests: run as root), upload and command
+# floods, reloads with bad files, two daemons, a silent camera URL, a model
+# truncated while running, DNS rebinding. make test runs these too.
+CHAOS := Outbox|Upload|SlowCommands|HugeCommand|Reload|SilentURL|SilentCamera|CancelledRead|SecondDaemon|ModelFileTruncated|HostAllowList|OpenListenWarns|HealthzDegraded|ReadOnlyStateDir|ReconnectsCountLosses|ConfigCheck
+chaos: deps models
+	$(GO) test -tags matprofile -count=1 -run '$(CHAOS)' ./publish/ ./web/ ./infer/ ./camera/ ./cmd/sorterd/
 
 race: deps chromium models
 	$(GO) test -tags matprofile -race -count=1 ./...
