@@ -54,6 +54,9 @@ func (r *Reconnecting) start(src Source) *call {
 			return
 		}
 		s, err := r.Open()
+		if err != nil {
+			s = nil // Open may return a typed nil (*Capture)(nil) with its error
+		}
 		c.done <- callResult{src: s, err: err}
 	}()
 	return c
