@@ -36,6 +36,10 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request) {
 		defer func() { <-s.admit }()
 	default:
 		s.refused.Inc()
+		// The body is read and thrown away (up to the upload limit, never
+		// held): a client still sending it would otherwise see its
+		// connection reset instead of this answer.
+		io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, s.o.Limits.MaxBytes+64<<10))
 		w.Header().Set("Retry-After", "1")
 		jsonError(w, http.StatusServiceUnavailable, fmt.Sprintf("busy: %d uploads are being classified or waiting; try again", cap(s.admit)))
 		return

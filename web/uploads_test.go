@@ -1,9 +1,12 @@
 package web
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -80,6 +83,22 @@ func TestUploadFloodIsBounded(t *testing.T) {
 			t.Fatalf("upload %d beyond the queue: %d %q retry %q", i, code, body, retry)
 		}
 	}
+	// A large upload refused while it is still being sent gets its 503:
+	// the body is read and thrown away, not left to a connection reset.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte{0xAB}, 4<<20)
+	fmt.Fprintf(conn, "POST /api/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n", len(big))
+	if _, err := conn.Write(big); err != nil {
+		t.Errorf("sending a refused 4 MB upload: %v", err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil || res.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("refused 4 MB upload: %v %v", res, err)
+	}
+	conn.Close()
 	close(g.gate)
 	wg.Wait()
 	close(admitted)
@@ -92,7 +111,7 @@ func TestUploadFloodIsBounded(t *testing.T) {
 		t.Errorf("%d uploads classified at once, want 1", g.maxSeen)
 	}
 	_, m, _ := get(t, ts.URL+"/metrics")
-	if !strings.Contains(string(m), "sorterd_classify_uploads_refused_total 20") {
+	if !strings.Contains(string(m), "sorterd_classify_uploads_refused_total 21") {
 		t.Error("refused uploads not counted")
 	}
 }
