@@ -201,8 +201,14 @@ install: deps model
 	[ -e $(DESTDIR)/etc/sorterd/sorterd.yaml ] || install -D -m 0640 sorterd.example.yaml $(DESTDIR)/etc/sorterd/sorterd.yaml
 	@echo "installed; then: systemd-sysusers && systemctl daemon-reload && systemctl enable --now sorterd"
 
-# systemd-analyze verify on the unit (with a stand-in binary path).
+# systemd-analyze verify on the unit (with a stand-in binary path), and its
+# security exposure at 2.0 or better (systemd >= 250 scores a unit file
+# offline; older ones skip that check).
 verify-unit:
 	@tmp=$$(mktemp -d); sed "s#/usr/local/bin/sorterd#$$tmp/sorterd#" systemd/sorterd.service > $$tmp/sorterd.service; \
 	  printf '#!/bin/sh\n' > $$tmp/sorterd; chmod +x $$tmp/sorterd; \
-	  systemd-analyze verify $$tmp/sorterd.service; rc=$$?; rm -rf $$tmp; exit $$rc
+	  systemd-analyze verify $$tmp/sorterd.service; rc=$$?; \
+	  if [ $$rc = 0 ] && systemd-analyze security --help 2>/dev/null | grep -q -- --offline; then \
+	    systemd-analyze security --offline=true --threshold=20 $$tmp/sorterd.service >/dev/null 2>&1 || \
+	      { echo "systemd-analyze security: the unit's exposure is above 2.0:" >&2; systemd-analyze security --offline=true $$tmp/sorterd.service | tail -1 >&2; rc=1; }; fi; \
+	  rm -rf $$tmp; exit $$rc

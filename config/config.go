@@ -120,6 +120,7 @@ type MQTT struct {
 	ClientID        string   `yaml:"client_id"`
 	Username        string   `yaml:"username"`
 	Password        string   `yaml:"password"`
+	PasswordFile    string   `yaml:"password_file"` // the password, read at start; else $CREDENTIALS_DIRECTORY/mqtt_password
 	CAFile          string   `yaml:"ca_file"`
 	CertFile        string   `yaml:"cert_file"`
 	KeyFile         string   `yaml:"key_file"`
@@ -493,6 +494,9 @@ func (c *Config) validate(root *yaml.Node) Errors {
 		}
 		if c.MQTT.StatsInterval <= 0 {
 			bad("mqtt.stats_interval", "must be > 0")
+		}
+		if c.MQTT.Password != "" && c.MQTT.PasswordFile != "" {
+			bad("mqtt.password_file", "password and password_file exclude each other")
 		}
 		if (c.MQTT.CertFile == "") != (c.MQTT.KeyFile == "") {
 			bad("mqtt.cert_file", "cert_file and key_file go together")

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -201,8 +202,12 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 	var pub *publish.Publisher
 	var station *pipeline.Station
 	if cfg.MQTT.Enabled {
+		password, err := mqttPassword(cfg.MQTT)
+		if err != nil {
+			return err
+		}
 		pub, err = publish.New(publish.Options{
-			Broker: cfg.MQTT.Broker, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password,
+			Broker: cfg.MQTT.Broker, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username, Password: password,
 			CAFile: cfg.MQTT.CAFile, CertFile: cfg.MQTT.CertFile, KeyFile: cfg.MQTT.KeyFile,
 			Prefix: cfg.MQTT.TopicPrefix, Station: cfg.Station, OutboxDir: filepath.Join(cfg.StateDir, "outbox"),
 			OutboxSize: cfg.MQTT.Outbox, Discovery: cfg.MQTT.Discovery, DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix,
@@ -297,6 +302,31 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 	err = station.Run(ctx)
 	sdNotify("STOPPING=1")
 	return err
+}
+
+// mqttPassword is mqtt.password, or the content of mqtt.password_file, or
+// of the systemd credential mqtt_password (LoadCredential=), in that
+// order; a trailing newline is not part of it.
+func mqttPassword(m config.MQTT) (string, error) {
+	path := m.PasswordFile
+	if m.Password != "" {
+		return m.Password, nil
+	}
+	if path == "" {
+		dir := os.Getenv("CREDENTIALS_DIRECTORY")
+		if dir == "" {
+			return "", nil
+		}
+		path = filepath.Join(dir, "mqtt_password")
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return "", nil
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("mqtt password: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // uploadClassifier is the classifier for photos uploaded to the page: an
