@@ -166,9 +166,10 @@ type Reconnecting struct {
 	Log      *slog.Logger
 	OnState  func(State)
 
-	mu    sync.Mutex
-	src   Source
-	state State
+	mu      sync.Mutex
+	src     Source
+	state   State
+	pending *call // an open or read a cancelled Read left running (cancel.go)
 }
 
 var _ Source = (*Reconnecting)(nil)
@@ -176,6 +177,7 @@ var _ Source = (*Reconnecting)(nil)
 func (r *Reconnecting) setState(connected bool, err error) {
 	r.mu.Lock()
 	changed := r.state.Connected != connected || (err != nil && r.state.LastError != err.Error())
+	lost := r.state.Connected && !connected // a loss, not a new error message while down
 	if r.state.Connected != connected {
 		r.state.Since = time.Now()
 	}
@@ -183,7 +185,7 @@ func (r *Reconnecting) setState(connected bool, err error) {
 	if err != nil {
 		r.state.LastError = err.Error()
 	}
-	if !connected && changed {
+	if lost {
 		r.state.Reconnects++
 	}
 	s := r.state
@@ -211,7 +213,10 @@ func (r *Reconnecting) Read(ctx context.Context) (Frame, error) {
 			return Frame{}, err
 		}
 		if r.src == nil {
-			src, err := r.Open()
+			src, err := r.open(ctx)
+			if err != nil && ctx.Err() != nil {
+				return Frame{}, ctx.Err()
+			}
 			if err != nil {
 				r.Log.Warn("camera unavailable", "err", err, "retry_in", wait)
 				r.setState(false, err)
@@ -223,7 +228,7 @@ func (r *Reconnecting) Read(ctx context.Context) (Frame, error) {
 			}
 			r.src = src
 		}
-		f, err := r.src.Read(ctx)
+		f, err := r.read(ctx)
 		if err == nil {
 			if !r.State().Connected {
 				r.Log.Info("camera connected")
@@ -246,8 +251,19 @@ func (r *Reconnecting) Read(ctx context.Context) (Frame, error) {
 	}
 }
 
-// Close closes the current source.
+// Close closes the current source. An open or read still running inside
+// OpenCV is not waited for: its goroutine closes what it returns.
 func (r *Reconnecting) Close() error {
+	r.mu.Lock()
+	p := r.pending
+	r.pending = nil
+	r.mu.Unlock()
+	if p != nil {
+		abandon(p)
+		if p.read && p.src == r.src {
+			r.src = nil // closed by abandon, after its read
+		}
+	}
 	if r.src != nil {
 		err := r.src.Close()
 		r.src = nil

@@ -149,6 +149,7 @@ type MQTT struct {
 	ClientID        string   `yaml:"client_id"`
 	Username        string   `yaml:"username"`
 	Password        string   `yaml:"password"`
+	PasswordFile    string   `yaml:"password_file"` // the password, read at start; else $CREDENTIALS_DIRECTORY/mqtt_password
 	CAFile          string   `yaml:"ca_file"`
 	CertFile        string   `yaml:"cert_file"`
 	KeyFile         string   `yaml:"key_file"`
@@ -167,6 +168,10 @@ type HTTP struct {
 	// API; TokenForAll extends it to /healthz and /metrics.
 	Token       string `yaml:"token"`
 	TokenForAll bool   `yaml:"token_for_all"`
+	// AllowedHosts are host names (besides IP addresses, localhost and
+	// this machine's name) the page answers to: other Host headers are
+	// refused, which defeats DNS rebinding.
+	AllowedHosts []string `yaml:"allowed_hosts"`
 }
 
 // Duration is a time.Duration written as "250ms", "2s".
@@ -268,11 +273,11 @@ func Parse(b []byte) (Config, error) {
 					es = append(es, Error{Field: pathAtLine(&root, line, sm[2]), Msg: "unknown key", Line: line})
 					continue
 				}
-				es = append(es, Error{Field: "config", Msg: m})
+				es = append(es, lineError(&root, m))
 			}
 			return c, es
 		}
-		return c, fmt.Errorf("config: %w", err)
+		return c, Errors{lineError(&root, err.Error())}
 	}
 	if es := c.validate(&root); len(es) > 0 {
 		return c, es
@@ -316,7 +321,25 @@ func lineOf(root *yaml.Node, path string) int {
 	return line
 }
 
-// pathAtLine names the key at a line for an unknown-key message.
+var yamlAtLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// lineError turns "line 6: cannot unmarshal ..." into an Error that names
+// the field whose value is on that line.
+func lineError(root *yaml.Node, msg string) Error {
+	sm := yamlAtLine.FindStringSubmatch(msg)
+	if sm == nil {
+		return Error{Field: "config", Msg: msg}
+	}
+	line, _ := strconv.Atoi(sm[1])
+	field := pathAtLine(root, line, "")
+	if field == "" {
+		field = "config"
+	}
+	return Error{Field: field, Msg: sm[2], Line: line}
+}
+
+// pathAtLine names the key at a line for an unknown-key message; with key
+// "", the key whose scalar value is on that line.
 func pathAtLine(root *yaml.Node, line int, key string) string {
 	var walk func(n *yaml.Node, prefix string) string
 	walk = func(n *yaml.Node, prefix string) string {
@@ -334,7 +357,7 @@ func pathAtLine(root *yaml.Node, line int, key string) string {
 				if prefix != "" {
 					p = prefix + "." + k.Value
 				}
-				if k.Line == line && k.Value == key {
+				if k.Line == line && (k.Value == key || key == "" && n.Content[i+1].Kind == yaml.ScalarNode && n.Content[i+1].Line == line) {
 					return p
 				}
 				if r := walk(n.Content[i+1], p); r != "" {
@@ -519,6 +542,9 @@ func (c *Config) validate(root *yaml.Node) Errors {
 		}
 		if c.MQTT.StatsInterval <= 0 {
 			bad("mqtt.stats_interval", "must be > 0")
+		}
+		if c.MQTT.Password != "" && c.MQTT.PasswordFile != "" {
+			bad("mqtt.password_file", "password and password_file exclude each other")
 		}
 		if (c.MQTT.CertFile == "") != (c.MQTT.KeyFile == "") {
 			bad("mqtt.cert_file", "cert_file and key_file go together")

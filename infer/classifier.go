@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	tflite "github.com/mattn/go-tflite"
 	"gocv.io/x/gocv"
@@ -82,6 +83,7 @@ type Classifier struct {
 	sha256   string
 	labels   []string
 	model    *tflite.Model
+	modelBuf unsafe.Pointer // the C copy of the model's bytes, freed after model
 	pool     chan *interp
 	all      []*interp
 	report   DelegateReport
@@ -186,7 +188,9 @@ func (c *Classifier) load() error {
 			return err
 		}
 	}
-	c.model = tflite.NewModelFromFile(o.Model)
+	// From the bytes already read (and hashed, and checked), not from the
+	// file again: what runs is what was checked, and nothing is mmapped.
+	c.model, c.modelBuf = newModelFromMemory(data)
 	if c.model == nil {
 		return fmt.Errorf("%w: TFLite could not read the flatbuffer", ErrModelCorrupt)
 	}
@@ -227,6 +231,28 @@ func (c *Classifier) checkGraph() error {
 		return fmt.Errorf("%w: custom op %q is not available in this TFLite runtime", ErrModelUnsupported, op)
 	}
 	return nil
+}
+
+// ModelLabels reads a model file and its labels (a labels file, or those
+// embedded in the model) and checks them against each other as New does,
+// without building an interpreter: for checking a model whose delegate
+// (an Edge TPU in use) cannot take another one.
+func ModelLabels(model, labels string) ([]string, error) {
+	data, err := os.ReadFile(model)
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: %w", model, err)
+	}
+	c := &Classifier{opts: Options{Model: model, Labels: labels, Delegate: DelegateEdgeTPU}}
+	if c.info, err = ParseModel(data); err != nil {
+		return nil, fmt.Errorf("load model %s: %w", model, err)
+	}
+	if err := c.checkGraph(); err != nil {
+		return nil, fmt.Errorf("load model %s: %w", model, err)
+	}
+	if err := c.loadLabels(); err != nil {
+		return nil, fmt.Errorf("load model %s: %w", model, err)
+	}
+	return c.labels, nil
 }
 
 func (c *Classifier) loadLabels() error {
@@ -802,6 +828,8 @@ func (c *Classifier) Close() error {
 			c.model.Delete()
 			c.model = nil
 		}
+		freeModelBuf(c.modelBuf)
+		c.modelBuf = nil
 	})
 	return nil
 }

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	_ "image/jpeg" // DecodeConfig reads JPEG headers
-	_ "image/png"  // and PNG headers
+	"image/jpeg"  // DecodeConfig reads JPEG headers; scanJPEG decodes
+	_ "image/png" // DecodeConfig reads PNG headers
 	"io"
 	"os"
+	"strings"
 
 	"gocv.io/x/gocv"
 )
@@ -27,6 +28,12 @@ var (
 type ImageLimits struct {
 	MaxBytes  int64 // file size; 0: 64 MiB
 	MaxPixels int   // width × height; 0: 40 megapixels
+	// DecodePixels, when > 0, bounds the decoded image instead of refusing
+	// it: a larger JPEG is decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT
+	// scaling, which never holds the full-size image), the first that fits.
+	// The models see 224–384 pixels, so a 24-MP photo loses nothing.
+	// 0: full size.
+	DecodePixels int
 }
 
 func (l ImageLimits) withDefaults() ImageLimits {
@@ -94,7 +101,12 @@ func DecodeImage(data []byte, lim ImageLimits) (gocv.Mat, error) {
 	if !complete(data, format) {
 		return gocv.Mat{}, fmt.Errorf("%w: no end-of-image marker", ErrImageTruncated)
 	}
-	m, err := gocv.IMDecode(data, gocv.IMReadColor)
+	if format == "jpeg" {
+		if err := scanJPEG(data); err != nil {
+			return gocv.Mat{}, err
+		}
+	}
+	m, err := gocv.IMDecode(data, decodeFlag(format, cfg.Width, cfg.Height, lim.DecodePixels))
 	if err != nil {
 		return gocv.Mat{}, fmt.Errorf("%w: %v", ErrImageCorrupt, err)
 	}
@@ -103,6 +115,44 @@ func DecodeImage(data []byte, lim ImageLimits) (gocv.Mat, error) {
 		return gocv.Mat{}, fmt.Errorf("%w: OpenCV could not decode it", ErrImageCorrupt)
 	}
 	return m, nil
+}
+
+// decodeFlag is the OpenCV read mode that decodes at most budget pixels
+// where the format allows scaling (JPEG) and budget is set.
+func decodeFlag(format string, w, h, budget int) gocv.IMReadFlag {
+	if budget <= 0 || format != "jpeg" {
+		return gocv.IMReadColor
+	}
+	px := int64(w) * int64(h)
+	for _, r := range []struct {
+		div  int64
+		flag gocv.IMReadFlag
+	}{{1, gocv.IMReadColor}, {2, gocv.IMReadReducedColor2}, {4, gocv.IMReadReducedColor4}} {
+		if px/(r.div*r.div) <= int64(budget) {
+			return r.flag
+		}
+	}
+	return gocv.IMReadReducedColor8
+}
+
+// scanJPEG decodes the whole entropy-coded data (Go's decoder, which,
+// unlike libjpeg through OpenCV, fails instead of padding): a JPEG cut
+// short with an end-of-image marker appended passes complete() but not
+// this. Features Go does not decode (arithmetic coding, say) are left to
+// OpenCV.
+func scanJPEG(data []byte) error {
+	_, err := jpeg.Decode(bytes.NewReader(data))
+	var unsupported jpeg.UnsupportedError
+	switch {
+	case err == nil, errors.As(err, &unsupported):
+		return nil
+	case errors.Is(err, io.ErrUnexpectedEOF), strings.Contains(err.Error(), "missing 0xff00"):
+		// The scan ran into the end of the data, or into a marker where
+		// coded data should be: the image was cut short.
+		return fmt.Errorf("%w: the coded data ends early (%v)", ErrImageTruncated, err)
+	default:
+		return fmt.Errorf("%w: %v", ErrImageCorrupt, err)
+	}
 }
 
 // complete reports whether the encoded image ends where its format says

@@ -79,6 +79,7 @@ func TestDecodeImage(t *testing.T) {
 		{"empty", nil, ImageLimits{}, ErrImageEmpty},
 		{"text", []byte("GIF? no, just text"), ImageLimits{}, ErrNotImage},
 		{"truncated jpeg", good[:len(good)*2/3], ImageLimits{}, ErrImageTruncated},
+		{"half a jpeg with EOI appended", append(append([]byte(nil), good[:len(good)/2]...), 0xFF, 0xD9), ImageLimits{}, ErrImageTruncated},
 		{"header only", good[:20], ImageLimits{}, ErrImageTruncated},
 		{"enormous", pngHeader(50000, 50000), ImageLimits{}, ErrImageTooLarge},
 		{"over pixel limit", good, ImageLimits{MaxPixels: 1000}, ErrImageTooLarge},
@@ -128,4 +129,21 @@ func FuzzDecodeImage(f *testing.F) {
 			m.Close()
 		}
 	})
+}
+
+// A JPEG over DecodePixels is decoded scaled down, never at full size.
+func TestDecodeImageReduced(t *testing.T) {
+	big := encodeJPEG(t, 1600, 1200) // 1.92 MP
+	for _, tc := range []struct {
+		budget, w, h int
+	}{{0, 1600, 1200}, {2_000_000, 1600, 1200}, {500_000, 800, 600}, {120_000, 400, 300}, {1000, 200, 150}} {
+		m, err := DecodeImage(big, ImageLimits{DecodePixels: tc.budget})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Cols() != tc.w || m.Rows() != tc.h {
+			t.Errorf("budget %d: decoded %dx%d, want %dx%d", tc.budget, m.Cols(), m.Rows(), tc.w, tc.h)
+		}
+		m.Close()
+	}
 }

@@ -50,6 +50,38 @@ func sorterdReport(h C.uintptr_t, msg *C.char) {
 	cgo.Handle(h).Value().(*reporter).add(C.GoString(msg))
 }
 
+// newModelFromMemory builds a TFLite model from a copy of data in C
+// memory, which TFLite needs to outlive the model: the caller frees buf
+// (C.free via freeModelBuf) after deleting the model. Unlike
+// TfLiteModelCreateFromFile, nothing is mmapped, so a model file truncated
+// or rewritten while the daemon runs cannot fault (SIGBUS) the process.
+// go-tflite's own NewModel copies too but never frees its copy.
+func newModelFromMemory(data []byte) (*tflite.Model, unsafe.Pointer) {
+	if len(data) == 0 {
+		return nil, nil
+	}
+	buf := C.CBytes(data)
+	m := C.TfLiteModelCreate(buf, C.size_t(len(data)))
+	if m == nil {
+		C.free(buf)
+		return nil, nil
+	}
+	tm := new(tflite.Model)
+	*(**C.TfLiteModel)(unsafe.Pointer(tm)) = m // go-tflite's Model holds only this pointer; TestModelLayout guards it
+	return tm, buf
+}
+
+func freeModelBuf(buf unsafe.Pointer) {
+	if buf != nil {
+		C.free(buf)
+	}
+}
+
+// modelPtr is the C model inside go-tflite's Model (for TestModelLayout).
+func modelPtr(m *tflite.Model) unsafe.Pointer {
+	return unsafe.Pointer(*(**C.TfLiteModel)(unsafe.Pointer(m)))
+}
+
 // optionsPtr reaches the C options inside go-tflite's InterpreterOptions.
 // go-tflite v1.0.4 (pinned in go.mod) keeps it as the only field; its own
 // SetErrorReporter is unusable (see the C comment above) and it has no

@@ -1,6 +1,8 @@
 package publish
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,94 +14,239 @@ import (
 
 // Outbox is a bounded on-disk queue of messages waiting for the broker:
 // one file per message, named by a sequence number, so order survives a
-// restart and a crash loses at most the message being written. When it
-// is full the oldest message is dropped and counted.
+// restart and a crash loses at most the message being written. Each file
+// is fsynced, then renamed into place, then the directory is fsynced, so
+// a power cut leaves either the whole message or none of it.
+//
+// When the disk fails (full, read-only, gone) a message is kept in memory
+// instead, in its place in the queue, and delivered from there: it is
+// lost only if the daemon stops before the broker takes it. Every failed
+// write is counted and the outbox reports itself degraded (Problem) until
+// a write succeeds again.
+//
+// What a file holds is checked before it is sent: a file that is not a
+// JSON value (empty, cut short, garbage) is moved to the quarantine
+// subdirectory and counted, never published. When the queue is full the
+// oldest message is dropped and counted.
 type Outbox struct {
 	dir   string
 	limit int
 
-	mu      sync.Mutex
-	seqs    []uint64 // queued, oldest first
-	next    uint64
-	dropped int
-	notify  chan struct{}
+	mu          sync.Mutex
+	queue       []entry // oldest first
+	next        uint64
+	dropped     int // lost to the size limit
+	failed      int // writes that did not reach the disk
+	quarantined int // files that were not a message
+	lastErr     error
+	notify      chan struct{}
+
+	// inject, when set (tests where mounting a small filesystem is
+	// refused), fails every write with its error.
+	inject error
 }
 
+// entry is one queued message: on disk (mem == nil) or, when the disk
+// failed, in memory.
+type entry struct {
+	seq uint64
+	mem []byte
+}
+
+// QuarantineDir is the subdirectory of the outbox that bad files move to.
+const QuarantineDir = "quarantine"
+
 // OpenOutbox opens (or creates) the queue in dir, keeping what a previous
-// run left there.
+// run left there. A directory that cannot be created, read or written is
+// not an error: the outbox starts degraded (memory only) and says so in
+// Problem; the error returned alongside is for the log. Only a bad limit
+// returns a nil outbox.
 func OpenOutbox(dir string, limit int) (*Outbox, error) {
 	if limit < 1 {
 		return nil, fmt.Errorf("outbox: limit must be >= 1")
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("outbox: %w", err)
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("outbox: %w", err)
-	}
 	o := &Outbox{dir: dir, limit: limit, next: 1, notify: make(chan struct{}, 1)}
+	if err := o.load(); err != nil {
+		o.lastErr = err
+		o.failed++
+		return o, err
+	}
+	return o, nil
+}
+
+// load reads what a previous run left, quarantines stray files and
+// checks that the directory takes a write.
+func (o *Outbox) load() error {
+	if err := os.MkdirAll(o.dir, 0o750); err != nil {
+		return fmt.Errorf("outbox %s: %w", o.dir, err)
+	}
+	entries, err := os.ReadDir(o.dir)
+	if err != nil {
+		return fmt.Errorf("outbox %s: %w", o.dir, err)
+	}
 	for _, e := range entries {
 		name := e.Name()
+		if e.IsDir() {
+			continue
+		}
 		if strings.HasSuffix(name, ".tmp") {
-			os.Remove(filepath.Join(dir, name)) // a write cut short
+			os.Remove(filepath.Join(o.dir, name)) // a write cut short: never renamed, never acknowledged
 			continue
 		}
 		n, err := strconv.ParseUint(strings.TrimSuffix(name, ".json"), 10, 64)
 		if err != nil || !strings.HasSuffix(name, ".json") {
+			o.quarantine(name) // a stray file would otherwise stay forever
 			continue
 		}
-		o.seqs = append(o.seqs, n)
+		o.queue = append(o.queue, entry{seq: n})
 		if n >= o.next {
 			o.next = n + 1
 		}
 	}
-	sort.Slice(o.seqs, func(i, j int) bool { return o.seqs[i] < o.seqs[j] })
-	return o, nil
+	sort.Slice(o.queue, func(i, j int) bool { return o.queue[i].seq < o.queue[j].seq })
+	// A directory we can read but not write (read-only mount) is found now,
+	// not at the first event.
+	probe := filepath.Join(o.dir, ".probe.tmp")
+	if err := o.writeSynced(probe, []byte("{}")); err != nil {
+		return fmt.Errorf("outbox %s is not writable: %w", o.dir, err)
+	}
+	os.Remove(probe)
+	return nil
 }
 
 func (o *Outbox) path(seq uint64) string {
 	return filepath.Join(o.dir, fmt.Sprintf("%020d.json", seq))
 }
 
-// Put appends a message.
+// writeSynced writes b to name and fsyncs it; on failure nothing is left.
+func (o *Outbox) writeSynced(name string, b []byte) (err error) {
+	if o.inject != nil {
+		return o.inject
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(name)
+		}
+	}()
+	if _, err = f.Write(b); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// syncDir makes a rename in the directory durable.
+func (o *Outbox) syncDir() error {
+	d, err := os.Open(o.dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// store puts msg on disk as message seq.
+func (o *Outbox) store(seq uint64, msg []byte) error {
+	tmp := o.path(seq) + ".tmp"
+	err := o.writeSynced(tmp, msg)
+	if errors.Is(err, os.ErrNotExist) {
+		// The directory could not be made at start (or was removed):
+		// make it now, which also says why when that fails again.
+		if err = os.MkdirAll(o.dir, 0o750); err == nil {
+			err = o.writeSynced(tmp, msg)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("outbox: write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, o.path(seq)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("outbox: rename %s: %w", tmp, err)
+	}
+	if err := o.syncDir(); err != nil {
+		// The file is complete; only its name may not survive a power cut.
+		// Keep the message in memory as well so this run still delivers it.
+		os.Remove(o.path(seq))
+		return fmt.Errorf("outbox: fsync %s: %w", o.dir, err)
+	}
+	return nil
+}
+
+// Put appends a message. When the disk refuses it, the message is queued
+// in memory, the failure is counted and returned (for the log), and the
+// message is still delivered: a non-nil error does not mean it is lost.
 func (o *Outbox) Put(msg []byte) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	seq := o.next
-	tmp := o.path(seq) + ".tmp"
-	if err := os.WriteFile(tmp, msg, 0o640); err != nil {
-		return fmt.Errorf("outbox: %w", err)
-	}
-	if err := os.Rename(tmp, o.path(seq)); err != nil {
-		return fmt.Errorf("outbox: %w", err)
-	}
 	o.next++
-	o.seqs = append(o.seqs, seq)
-	for len(o.seqs) > o.limit {
-		os.Remove(o.path(o.seqs[0]))
-		o.seqs = o.seqs[1:]
+	err := o.store(seq, msg)
+	e := entry{seq: seq}
+	if err != nil {
+		o.failed++
+		o.lastErr = err
+		e.mem = append([]byte(nil), msg...)
+	} else {
+		o.lastErr = nil
+	}
+	o.queue = append(o.queue, e)
+	for len(o.queue) > o.limit {
+		o.remove(o.queue[0])
+		o.queue = o.queue[1:]
 		o.dropped++
 	}
 	select {
 	case o.notify <- struct{}{}:
 	default:
 	}
-	return nil
+	return err
 }
 
-// Peek returns the oldest message without removing it.
+func (o *Outbox) remove(e entry) {
+	if e.mem == nil {
+		os.Remove(o.path(e.seq)) // on a read-only disk it stays: a restart sends it again (at least once)
+	}
+}
+
+// quarantine moves a file that is not a message out of the queue's way.
+func (o *Outbox) quarantine(name string) {
+	o.quarantined++
+	q := filepath.Join(o.dir, QuarantineDir)
+	if err := os.MkdirAll(q, 0o750); err == nil {
+		if os.Rename(filepath.Join(o.dir, name), filepath.Join(q, name)) == nil {
+			return
+		}
+	}
+	os.Remove(filepath.Join(o.dir, name))
+}
+
+// Peek returns the oldest message without removing it. A file that does
+// not hold a JSON value is quarantined and skipped; one that cannot be
+// read is skipped; both are counted.
 func (o *Outbox) Peek() (uint64, []byte, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for len(o.seqs) > 0 {
-		seq := o.seqs[0]
-		b, err := os.ReadFile(o.path(seq))
-		if err == nil {
-			return seq, b, true
+	for len(o.queue) > 0 {
+		e := o.queue[0]
+		if e.mem != nil {
+			return e.seq, e.mem, true
 		}
-		o.seqs = o.seqs[1:] // unreadable: skip it
-		o.dropped++
+		b, err := os.ReadFile(o.path(e.seq))
+		if err == nil && json.Valid(b) {
+			return e.seq, b, true
+		}
+		o.queue = o.queue[1:]
+		if err == nil || !errors.Is(err, os.ErrNotExist) {
+			o.quarantine(filepath.Base(o.path(e.seq)))
+		} else {
+			o.quarantined++
+		}
 	}
 	return 0, nil, false
 }
@@ -108,17 +255,30 @@ func (o *Outbox) Peek() (uint64, []byte, bool) {
 func (o *Outbox) Done(seq uint64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if len(o.seqs) > 0 && o.seqs[0] == seq {
-		os.Remove(o.path(seq))
-		o.seqs = o.seqs[1:]
+	if len(o.queue) > 0 && o.queue[0].seq == seq {
+		o.remove(o.queue[0])
+		o.queue = o.queue[1:]
 	}
 }
 
-// Len is the number of queued messages.
+// Len is the number of queued messages (on disk and in memory).
 func (o *Outbox) Len() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return len(o.seqs)
+	return len(o.queue)
+}
+
+// InMemory is the number of queued messages the disk did not take.
+func (o *Outbox) InMemory() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for _, e := range o.queue {
+		if e.mem != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // Dropped counts messages lost to the size limit.
@@ -126,6 +286,33 @@ func (o *Outbox) Dropped() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.dropped
+}
+
+// Failed counts writes that did not reach the disk (the message was kept
+// in memory instead).
+func (o *Outbox) Failed() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.failed
+}
+
+// Quarantined counts files found in the outbox that were not a message
+// (stray, empty, cut short, unreadable).
+func (o *Outbox) Quarantined() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.quarantined
+}
+
+// Problem is why the outbox is degraded ("" when the last write reached
+// the disk): events are then kept in memory and a crash loses them.
+func (o *Outbox) Problem() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.lastErr == nil {
+		return ""
+	}
+	return "outbox not on disk, events kept in memory: " + o.lastErr.Error()
 }
 
 // Wait returns a channel that receives after a Put.

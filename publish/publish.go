@@ -16,6 +16,7 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
@@ -35,10 +36,22 @@ type Options struct {
 	Bins               []string // for the per-bin discovery sensors
 	Model              string   // shown in the discovery device
 	// OnCommand handles a command from <prefix>/<station>/cmd; its error
-	// (or nil) is answered on cmd/result. It must not block long.
-	OnCommand func(Command) error
-	Log       *slog.Logger
+	// (or nil) is answered on cmd/result. Commands run one at a time, in
+	// order, outside paho's handler (a slow one delays the next command,
+	// never event delivery); CommandQueue (default 16) may wait, and a
+	// command beyond those is answered "busy" at once.
+	OnCommand    func(Command) error
+	CommandQueue int
+	Log          *slog.Logger
 }
+
+// Commands larger than this are refused unread, and errors echoed in
+// results and logs are cut to maxEcho bytes: a 1 MB command makes neither
+// a 1 MB log line nor a 2 MB result.
+const (
+	maxCommand = 4 << 10
+	maxEcho    = 200
+)
 
 // Command is a JSON command: {"cmd": "pause"} or {"cmd": "test_flap", "bin": "glass"}.
 type Command struct {
@@ -54,6 +67,8 @@ type Publisher struct {
 	outbox    *Outbox
 	connected atomic.Bool
 	log       *slog.Logger
+	cmds      chan []byte // commands waiting for the command worker
+	busy      atomic.Int64
 }
 
 // Topic returns <prefix>/<station>/<name>.
@@ -72,11 +87,19 @@ func New(o Options) (*Publisher, error) {
 	if o.OutboxSize <= 0 {
 		o.OutboxSize = 10000
 	}
+	if o.CommandQueue <= 0 {
+		o.CommandQueue = 16
+	}
 	ob, err := OpenOutbox(o.OutboxDir, o.OutboxSize)
-	if err != nil {
+	if ob == nil {
 		return nil, err
 	}
-	p := &Publisher{o: o, outbox: ob, log: o.Log}
+	if err != nil {
+		// The station still sorts and still publishes: events wait in
+		// memory until the broker takes them, and /healthz says so.
+		o.Log.Error("outbox degraded: events are kept in memory only and a crash or restart loses the undelivered ones", "dir", o.OutboxDir, "err", err)
+	}
+	p := &Publisher{o: o, outbox: ob, log: o.Log, cmds: make(chan []byte, o.CommandQueue)}
 	co := mqtt.NewClientOptions().
 		AddBroker(o.Broker).
 		SetClientID(o.ClientID).
@@ -145,32 +168,74 @@ func (p *Publisher) onConnect(c mqtt.Client) {
 	}
 }
 
+// onCommand runs inside paho's ordered message handler, which must return
+// at once (while it runs, no acknowledgement of our events is read): it
+// only queues the command for runCommands, or answers "busy".
 func (p *Publisher) onCommand(c mqtt.Client, m mqtt.Message) {
+	select {
+	case p.cmds <- append([]byte(nil), m.Payload()...):
+	default:
+		p.busy.Add(1)
+		p.log.Warn("mqtt command refused: queue full", "payload", truncate(m.Payload(), maxEcho), "queued", cap(p.cmds))
+		p.result(c, map[string]any{"ok": false, "error": fmt.Sprintf("busy: %d commands waiting; try again", cap(p.cmds))})
+	}
+}
+
+// runCommands carries out queued commands, one at a time and in order,
+// until ctx ends.
+func (p *Publisher) runCommands(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case b := <-p.cmds:
+			p.command(p.client, b)
+		}
+	}
+}
+
+// command carries out one command and answers it on cmd/result.
+func (p *Publisher) command(c mqtt.Client, payload []byte) {
 	var cmd Command
 	res := map[string]any{"ok": true}
-	err := json.Unmarshal(m.Payload(), &cmd)
+	var err error
+	if len(payload) > maxCommand {
+		err = fmt.Errorf("command too large: %d bytes, limit %d", len(payload), maxCommand)
+	} else {
+		err = json.Unmarshal(payload, &cmd)
+	}
 	switch {
 	case err != nil:
-		err = fmt.Errorf("invalid command: %v", err)
+		if len(payload) <= maxCommand {
+			err = fmt.Errorf("invalid command: %v", err)
+		}
 	case cmd.Cmd == "":
 		err = errors.New(`invalid command: no "cmd"`)
 	case p.o.OnCommand == nil:
 		err = errors.New("commands are not accepted")
 	default:
-		res["cmd"] = cmd.Cmd
+		res["cmd"] = truncate([]byte(cmd.Cmd), maxEcho)
 		if cmd.ID != "" {
-			res["id"] = cmd.ID
+			res["id"] = truncate([]byte(cmd.ID), maxEcho)
 		}
 		err = safeCall(p.o.OnCommand, cmd)
 	}
 	if err != nil {
+		msg := truncate([]byte(err.Error()), maxEcho)
 		res["ok"] = false
-		res["error"] = err.Error()
-		p.log.Warn("mqtt command refused", "payload", truncate(m.Payload(), 200), "err", err)
+		res["error"] = msg
+		p.log.Warn("mqtt command refused", "payload", truncate(payload, maxEcho), "err", msg)
 	}
-	b, _ := json.Marshal(res)
-	c.Publish(p.Topic("cmd/result"), 1, false, b)
+	p.result(c, res)
 }
+
+func (p *Publisher) result(c mqtt.Client, res map[string]any) {
+	b, _ := json.Marshal(res)
+	c.Publish(p.Topic("cmd/result"), 1, false, b) // not waited for: the broker may be away
+}
+
+// CommandsBusy counts commands answered "busy" because the queue was full.
+func (p *Publisher) CommandsBusy() int { return int(p.busy.Load()) }
 
 // safeCall keeps a panicking handler from taking the daemon down.
 func safeCall(f func(Command) error, c Command) (err error) {
@@ -182,15 +247,21 @@ func safeCall(f func(Command) error, c Command) (err error) {
 	return f(c)
 }
 
+// truncate cuts b to at most n bytes, at a rune boundary, marking the cut.
 func truncate(b []byte, n int) string {
-	if len(b) > n {
-		b = b[:n]
+	if len(b) <= n {
+		return string(b)
 	}
-	return string(b)
+	for n > 0 && !utf8.RuneStart(b[n]) {
+		n--
+	}
+	return string(b[:n]) + fmt.Sprintf("…(%d bytes)", len(b))
 }
 
 // Event queues one item's event (JSON). It is written to the outbox first
 // and delivered in order whenever the broker is reachable.
+// A non-nil error means the disk refused it: the event is then kept in
+// memory, still delivered, and counted (OutboxFailed).
 func (p *Publisher) Event(payload []byte) error { return p.outbox.Put(payload) }
 
 // Stats publishes a stats snapshot if connected (stats are not queued:
@@ -210,9 +281,25 @@ func (p *Publisher) OutboxDepth() int { return p.outbox.Len() }
 // Dropped counts events lost because the outbox was full.
 func (p *Publisher) Dropped() int { return p.outbox.Dropped() }
 
+// OutboxFailed counts events the disk did not take (kept in memory).
+func (p *Publisher) OutboxFailed() int { return p.outbox.Failed() }
+
+// OutboxInMemory is the number of waiting events held only in memory.
+func (p *Publisher) OutboxInMemory() int { return p.outbox.InMemory() }
+
+// Quarantined counts outbox files that were not an event.
+func (p *Publisher) Quarantined() int { return p.outbox.Quarantined() }
+
+// OutboxProblem says why the outbox is degraded ("" when it is not).
+func (p *Publisher) OutboxProblem() string { return p.outbox.Problem() }
+
 // Run connects and delivers queued events until ctx ends; then it sends
 // what it can within drain, publishes "offline" and disconnects.
 func (p *Publisher) Run(ctx context.Context, drain time.Duration) error {
+	cctx, stopCmds := context.WithCancel(ctx)
+	cmdsDone := make(chan struct{})
+	go func() { defer close(cmdsDone); p.runCommands(cctx) }()
+	defer func() { stopCmds(); <-cmdsDone }()
 	p.client.Connect() // retries in the background (SetConnectRetry)
 	for {
 		p.deliver(ctx)

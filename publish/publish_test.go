@@ -252,6 +252,6 @@ func FuzzCommand(f *testing.F) {
 	}}}
 	p.log = slogDiscard()
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p.onCommand(nopClient{}, fakeMsg{b})
+		p.command(nopClient{}, b)
 	})
 }

@@ -28,7 +28,22 @@ type ClassifyResponse struct {
 }
 
 // classify takes a multipart upload (field "image") or a raw JPEG/PNG body.
+// Uploads are admitted into a bounded queue before their body is read and
+// run one (Options.Uploads) at a time; a full queue answers 503 at once.
 func (s *Server) classify(w http.ResponseWriter, r *http.Request) {
+	select {
+	case s.admit <- struct{}{}:
+		defer func() { <-s.admit }()
+	default:
+		s.refused.Inc()
+		// The body is read and thrown away (up to the upload limit, never
+		// held): a client still sending it would otherwise see its
+		// connection reset instead of this answer.
+		io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, s.o.Limits.MaxBytes+64<<10))
+		w.Header().Set("Retry-After", "1")
+		jsonError(w, http.StatusServiceUnavailable, fmt.Sprintf("busy: %d uploads are being classified or waiting; try again", cap(s.admit)))
+		return
+	}
 	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil && r.Header.Get("Content-Type") != "" {
 		jsonError(w, http.StatusUnsupportedMediaType, "bad Content-Type: "+err.Error())
@@ -56,6 +71,12 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request) {
 		}
 		jsonError(w, http.StatusBadRequest, "read upload: "+err.Error())
 		return
+	}
+	select {
+	case s.run <- struct{}{}:
+		defer func() { <-s.run }()
+	case <-r.Context().Done():
+		return // the client left while waiting
 	}
 	t0 := time.Now()
 	img, err := infer.DecodeImage(data, s.o.Limits)
@@ -149,6 +170,8 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		st.Station, st.Running = &stats, true
 		if err := s.o.Station.Health(time.Now(), s.o.Stall); err != nil {
 			st.Problem = err.Error()
+		} else if p := linkProblem(st.Links); p != "" {
+			st.Problem = p
 		} else {
 			st.Healthy = true
 		}
@@ -365,7 +388,9 @@ type health struct {
 }
 
 // healthz is 200 while the pipeline progresses (frames arrive, no
-// inference hangs), 503 with the reason otherwise.
+// inference hangs) and events reach the disk; 503 with the reason
+// otherwise: "unhealthy" for a stuck pipeline, "degraded" for an outbox
+// that keeps events in memory only (the station still sorts).
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if s.o.Station == nil {
 		writeJSON(w, http.StatusOK, health{Status: "ok"})
@@ -375,5 +400,18 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, health{Status: "unhealthy", Reason: err.Error()})
 		return
 	}
+	if p := linkProblem(s.o.Links()); p != "" {
+		writeJSON(w, http.StatusServiceUnavailable, health{Status: "degraded", Reason: p})
+		return
+	}
 	writeJSON(w, http.StatusOK, health{Status: "ok"})
+}
+
+// linkProblem is what is wrong with the links that makes the station
+// degraded, or "".
+func linkProblem(l Links) string {
+	if l.MQTT != nil {
+		return l.MQTT.Problem
+	}
+	return ""
 }

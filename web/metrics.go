@@ -29,6 +29,10 @@ var (
 	descMQTT        = prometheus.NewDesc("sorterd_mqtt_connected", "1 while connected to the MQTT broker.", nil, nil)
 	descOutbox      = prometheus.NewDesc("sorterd_mqtt_outbox_depth", "Events waiting in the on-disk outbox.", nil, nil)
 	descOutDropped  = prometheus.NewDesc("sorterd_mqtt_outbox_dropped_total", "Events dropped because the outbox was full.", nil, nil)
+	descOutFailed   = prometheus.NewDesc("sorterd_mqtt_outbox_failed_total", "Events the disk refused (full, read-only); kept in memory instead.", nil, nil)
+	descOutMemory   = prometheus.NewDesc("sorterd_mqtt_outbox_in_memory", "Waiting events held only in memory (a crash loses them).", nil, nil)
+	descOutQuar     = prometheus.NewDesc("sorterd_mqtt_outbox_quarantined_total", "Outbox files that were not an event (empty, cut short, stray), moved aside.", nil, nil)
+	descOutDegraded = prometheus.NewDesc("sorterd_mqtt_outbox_degraded", "1 while events cannot be written to disk.", nil, nil)
 )
 
 type collector struct{ s *Server }
@@ -88,6 +92,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descMQTT, prometheus.GaugeValue, b(l.MQTT.Connected))
 		ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(l.MQTT.Outbox))
 		ch <- prometheus.MustNewConstMetric(descOutDropped, prometheus.CounterValue, float64(l.MQTT.Dropped))
+		ch <- prometheus.MustNewConstMetric(descOutFailed, prometheus.CounterValue, float64(l.MQTT.Failed))
+		ch <- prometheus.MustNewConstMetric(descOutMemory, prometheus.GaugeValue, float64(l.MQTT.InMemory))
+		ch <- prometheus.MustNewConstMetric(descOutQuar, prometheus.CounterValue, float64(l.MQTT.Quarantined))
+		ch <- prometheus.MustNewConstMetric(descOutDegraded, prometheus.GaugeValue, b(l.MQTT.Problem != ""))
 	}
 }
 
@@ -100,12 +108,15 @@ func (s *Server) metrics() {
 		Name: "sorterd_classify_upload_seconds", Help: "Decode + classify time of uploaded photos.",
 		Buckets: []float64{.01, .02, .05, .1, .2, .5, 1, 2},
 	})
+	s.refused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "sorterd_classify_uploads_refused_total", Help: "Uploads answered 503 because the upload queue was full.",
+	})
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "sorterd_build_info", Help: "Always 1; the labels say which sorterd runs.",
 		ConstLabels: prometheus.Labels{"version": s.o.Version, "goversion": runtime.Version()},
 	})
 	build.Set(1)
-	s.reg.MustRegister(collector{s}, s.requests, s.uploads, build,
+	s.reg.MustRegister(collector{s}, s.requests, s.uploads, s.refused, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 

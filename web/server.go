@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -108,23 +109,42 @@ type MQTTLink struct {
 	Connected bool `json:"connected"`
 	Outbox    int  `json:"outbox"`
 	Dropped   int  `json:"dropped"`
+	// Failed counts events the disk refused (kept in memory instead);
+	// InMemory is how many of those still wait; Quarantined counts outbox
+	// files that were not an event.
+	Failed      int `json:"failed"`
+	InMemory    int `json:"in_memory"`
+	Quarantined int `json:"quarantined"`
+	// Problem is why the outbox is degraded ("" when it is not): /healthz
+	// answers 503 "degraded" with it.
+	Problem string `json:"problem,omitempty"`
 }
 
 // Options configure the server. Station may be nil (`sorterd serve`: the
 // classify page and API only).
 type Options struct {
-	Listen     string
-	Token      string // bearer token; "" for none
-	TokenAll   bool   // also for /healthz and /metrics
-	Classifier Classifier
-	Station    Station
-	Links      func() Links
-	Bins       []pipeline.Bin
-	Threshold  float64
-	Stall      time.Duration // /healthz: longest gap between frames
-	Limits     infer.ImageLimits
-	Version    string
-	Log        *slog.Logger
+	Listen   string
+	Token    string // bearer token; "" for none
+	TokenAll bool   // also for /healthz and /metrics
+	// AllowedHosts are the host names the server answers to, besides IP
+	// addresses, localhost and this machine's name (and name.local): a
+	// request with another Host header is refused, so a page on a
+	// DNS-rebound name cannot reach the API.
+	AllowedHosts []string
+	Classifier   Classifier
+	Station      Station
+	Links        func() Links
+	Bins         []pipeline.Bin
+	Threshold    float64
+	Stall        time.Duration // /healthz: longest gap between frames
+	Limits       infer.ImageLimits
+	// Uploads classified at once (default 1) and uploads allowed to wait
+	// for one of those (default 4). An upload beyond both is answered
+	// 503 with Retry-After at once, before its body is read: a flood of
+	// uploads costs neither memory nor the station's time.
+	Uploads, UploadQueue int
+	Version              string
+	Log                  *slog.Logger
 }
 
 // Server is the HTTP server.
@@ -138,13 +158,20 @@ type Server struct {
 	started  time.Time
 	requests *prometheus.CounterVec
 	uploads  prometheus.Histogram
+	refused  prometheus.Counter
+	hosts    map[string]bool
+	admit    chan struct{} // uploads in the building: running or waiting
+	run      chan struct{} // uploads decoding or classifying
 }
 
 // Request limits: uploads are read whole, so their size bounds memory.
 const (
 	defaultMaxUpload = 16 << 20
 	defaultMaxPixels = 24_000_000
-	maxJSONBody      = 4 << 10
+	// Decoded uploads are at most this many pixels (JPEGs scale down on
+	// decode), whatever their size: 4 MP is 12 MB of BGR.
+	defaultDecodePixels = 4_000_000
+	maxJSONBody         = 4 << 10
 )
 
 // New builds the server; Run serves it.
@@ -164,13 +191,25 @@ func New(o Options) (*Server, error) {
 	if o.Limits.MaxPixels <= 0 {
 		o.Limits.MaxPixels = defaultMaxPixels
 	}
+	if o.Limits.DecodePixels <= 0 {
+		o.Limits.DecodePixels = defaultDecodePixels
+	}
+	if o.Uploads <= 0 {
+		o.Uploads = 1
+	}
+	if o.UploadQueue < 0 {
+		o.UploadQueue = 0
+	} else if o.UploadQueue == 0 {
+		o.UploadQueue = 4
+	}
 	if o.Stall <= 0 {
 		o.Stall = 10 * time.Second
 	}
 	if o.Links == nil {
 		o.Links = func() Links { return Links{} }
 	}
-	s := &Server{o: o, binOf: map[string]string{}, started: time.Now()}
+	s := &Server{o: o, binOf: map[string]string{}, started: time.Now(),
+		admit: make(chan struct{}, o.Uploads+o.UploadQueue), run: make(chan struct{}, o.Uploads)}
 	for _, b := range o.Bins {
 		if b.Reject {
 			s.reject = b.Name
@@ -178,6 +217,14 @@ func New(o Options) (*Server, error) {
 		for _, l := range b.Labels {
 			s.binOf[l] = b.Name
 		}
+	}
+	s.hosts = map[string]bool{"localhost": true}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		h = strings.ToLower(h)
+		s.hosts[h], s.hosts[h+".local"] = true, true
+	}
+	for _, h := range o.AllowedHosts {
+		s.hosts[strings.TrimSuffix(strings.ToLower(h), ".")] = true
 	}
 	var err error
 	if s.pages, err = renderPages(); err != nil {
@@ -213,6 +260,10 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 	s.o.Log.Info("web page", "url", "http://"+l.Addr().String()+"/", "token", s.o.Token != "")
+	if a, ok := l.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() && s.o.Token == "" {
+		s.o.Log.Warn("the page and API listen beyond this machine without a token: anyone on the network can pause the station and fire flaps; set http.token (or listen on 127.0.0.1)",
+			"listen", l.Addr().String())
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()
 	select {
@@ -280,7 +331,32 @@ func (s *Server) routes() http.Handler {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusForbidden, "cross-site request refused")
 	}))
-	return s.recover(cop.Handler(mux))
+	return s.recover(s.hostCheck(cop.Handler(mux)))
+}
+
+// hostCheck refuses a Host header that is neither an IP address nor an
+// allowed name. A DNS-rebinding page (evil.example resolving to the
+// station) is same-origin to the browser, so only the Host tells it apart.
+func (s *Server) hostCheck(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if hh, _, err := net.SplitHostPort(host); err == nil {
+			host = hh
+		}
+		host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+		if net.ParseIP(host) == nil && !s.hosts[host] {
+			jsonError(w, http.StatusMisdirectedRequest, fmt.Sprintf("host %q is not allowed: add it to http.allowed_hosts", truncateString(host, 100)))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func truncateString(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }
 
 // auth requires the bearer token when one is configured. Pages and static

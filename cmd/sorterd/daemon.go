@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -47,32 +48,70 @@ func cmdDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		return 2
 	}
+	lock, err := lockStateDir(cfg.StateDir)
+	if errors.Is(err, errStateLocked) {
+		fmt.Fprintln(stderr, "sorterd:", err)
+		return 1
+	}
+	if err != nil {
+		// No state dir at all: the station still sorts (the outbox says
+		// it is degraded), but nothing keeps a second daemon out.
+		fmt.Fprintf(stderr, "sorterd: %v; running without the state_dir lock\n", err)
+	}
+	defer lock.Close()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	reload := make(chan struct{}, 1)
+	var prev *config.Config // the configuration before a reload, until the new one is built
+run:
 	for {
 		log, _ := newLogger(stderr, cfg.LogLevel)
 		slog.SetDefault(log)
 		runCtx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- runStation(runCtx, cfg, log, reload) }()
+		built, isBuilt := make(chan struct{}), false
+		go func(cfg config.Config, built chan<- struct{}) { done <- runStation(runCtx, cfg, log, reload, built) }(cfg, built)
 		var next *config.Config
 	wait:
 		for {
 			select {
 			case err := <-done:
 				stop()
-				if err != nil {
-					log.Error("station stopped", "err", err)
-					return 1
+				if err == nil {
+					return 0
 				}
-				return 0
+				if !isBuilt && prev != nil && ctx.Err() == nil {
+					// The checks passed but the station still could not be
+					// built (a camera or pin it cannot have): the previous
+					// configuration goes back into service.
+					log.Error("reloaded configuration failed to start; the previous one runs again", "err", err)
+					sdNotify("RELOADING=1")
+					cfg, prev = *prev, nil
+					continue run
+				}
+				log.Error("station stopped", "err", err)
+				return 1
+			case <-built:
+				built, isBuilt = nil, true // a nil channel: this case fires once
+				prev = nil
+				continue
 			case <-hup:
 			case <-reload:
 			}
 			c, err := config.Load(*path)
 			if err != nil {
+				log.Error("reload refused: the running configuration stays", "err", err)
+				continue
+			}
+			if c.StateDir != cfg.StateDir {
+				log.Error("reload refused: the running configuration stays", "err",
+					fmt.Sprintf("state_dir changed (%s → %s): the lock and outbox belong to the running one; restart to move it", cfg.StateDir, c.StateDir))
+				continue
+			}
+			// Build and check what the new station needs (the model, its
+			// labels, the bins' labels) while the old one still sorts.
+			if err := checkStation(c, &cfg, log); err != nil {
 				log.Error("reload refused: the running configuration stays", "err", err)
 				continue
 			}
@@ -85,12 +124,14 @@ func cmdDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 		if err := <-done; err != nil {
 			log.Error("station stopped during reload", "err", err)
 		}
-		cfg = *next
+		old := cfg
+		cfg, prev = *next, &old
 	}
 }
 
-// runStation wires one configuration and runs it until ctx ends.
-func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload chan<- struct{}) error {
+// runStation wires one configuration and runs it until ctx ends; built is
+// closed once every part is built (an error before that is a build error).
+func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload chan<- struct{}, built chan<- struct{}) error {
 	clf, err := infer.New(infer.Options{
 		Model: cfg.Model.Path, Labels: cfg.Model.Labels, Delegate: cfg.Model.Delegate,
 		Fallback: cfg.Model.Fallback, Threads: cfg.Model.Threads, EdgeTPUDevice: cfg.Model.EdgeTPUDevice, Logger: log,
@@ -149,8 +190,12 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 	var pub *publish.Publisher
 	var station *pipeline.Station
 	if cfg.MQTT.Enabled {
+		password, err := mqttPassword(cfg.MQTT)
+		if err != nil {
+			return err
+		}
 		pub, err = publish.New(publish.Options{
-			Broker: cfg.MQTT.Broker, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password,
+			Broker: cfg.MQTT.Broker, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username, Password: password,
 			CAFile: cfg.MQTT.CAFile, CertFile: cfg.MQTT.CertFile, KeyFile: cfg.MQTT.KeyFile,
 			Prefix: cfg.MQTT.TopicPrefix, Station: cfg.Station, OutboxDir: filepath.Join(cfg.StateDir, "outbox"),
 			OutboxSize: cfg.MQTT.Outbox, Discovery: cfg.MQTT.Discovery, DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix,
@@ -163,7 +208,7 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 		opts.OnEvent = func(e pipeline.Event) {
 			b, _ := json.Marshal(e)
 			if err := pub.Event(b); err != nil {
-				log.Error("event not queued", "id", e.ID, "err", err)
+				log.Error("event not written to the outbox; kept in memory until the broker takes it", "id", e.ID, "err", err)
 			}
 		}
 	}
@@ -195,11 +240,21 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 		}()
 	}
 	wg.Add(1)
-	go func() { defer wg.Done(); watchdog(ctx, station, cfg.Camera.StallTimeout.D(), log) }()
+	go func() {
+		defer wg.Done()
+		watchdog(ctx, station, cfg.Camera.StallTimeout.D(), func() string { return linksProblem(links(&camState, pub)) }, log)
+	}()
 	if cfg.HTTP.Enabled {
+		up, err := uploadClassifier(cfg, clf, log)
+		if err != nil {
+			return err
+		}
+		if up != clf {
+			defer up.Close()
+		}
 		srv, err := web.New(web.Options{
-			Listen: cfg.HTTP.Listen, Token: cfg.HTTP.Token, TokenAll: cfg.HTTP.TokenForAll,
-			Classifier: clf, Station: station, Links: func() web.Links { return links(&camState, pub) },
+			Listen: cfg.HTTP.Listen, Token: cfg.HTTP.Token, TokenAll: cfg.HTTP.TokenForAll, AllowedHosts: cfg.HTTP.AllowedHosts,
+			Classifier: up, Station: station, Links: func() web.Links { return links(&camState, pub) },
 			Bins: bins, Threshold: threshold, Stall: cfg.Camera.StallTimeout.D(), Version: version, Log: log,
 		})
 		if err != nil {
@@ -216,6 +271,7 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 		}()
 	}
 
+	close(built)
 	// READY once the model is loaded and the camera gave a frame; a camera
 	// still missing after a few seconds is reported, and the daemon keeps
 	// retrying it rather than failing its start.
@@ -236,6 +292,51 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 	return err
 }
 
+// mqttPassword is mqtt.password, or the content of mqtt.password_file, or
+// of the systemd credential mqtt_password (LoadCredential=), in that
+// order; a trailing newline is not part of it.
+func mqttPassword(m config.MQTT) (string, error) {
+	path := m.PasswordFile
+	if m.Password != "" {
+		return m.Password, nil
+	}
+	if path == "" {
+		dir := os.Getenv("CREDENTIALS_DIRECTORY")
+		if dir == "" {
+			return "", nil
+		}
+		path = filepath.Join(dir, "mqtt_password")
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return "", nil
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("mqtt password: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// uploadClassifier is the classifier for photos uploaded to the page: an
+// interpreter of its own (one thread), so that an upload never holds the
+// one the station's frames need. The Edge TPU belongs to one interpreter
+// of one process: there, uploads share the station's (one at a time, the
+// web server's queue bounds how many wait).
+func uploadClassifier(cfg config.Config, clf *infer.Classifier, log *slog.Logger) (*infer.Classifier, error) {
+	if cfg.Model.Delegate == infer.DelegateEdgeTPU {
+		return clf, nil
+	}
+	up, err := infer.New(infer.Options{
+		Model: cfg.Model.Path, Labels: cfg.Model.Labels, Delegate: cfg.Model.Delegate,
+		Fallback: cfg.Model.Fallback, Threads: 1, Interpreters: 1, Logger: log.With("for", "uploads"),
+		TTA: cfg.Model.TTA,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("upload classifier: %w", err)
+	}
+	return up, nil
+}
+
 // stationStats is what the stats topic carries: the station's own
 // snapshot plus the camera and MQTT state the station does not know.
 type stationStats struct {
@@ -250,7 +351,8 @@ func links(cam *sync.Map, pub *publish.Publisher) web.Links {
 		l.Camera = &web.CameraLink{Connected: cs.Connected, Reconnects: cs.Reconnects, LastError: cs.LastError}
 	}
 	if pub != nil {
-		l.MQTT = &web.MQTTLink{Connected: pub.Connected(), Outbox: pub.OutboxDepth(), Dropped: pub.Dropped()}
+		l.MQTT = &web.MQTTLink{Connected: pub.Connected(), Outbox: pub.OutboxDepth(), Dropped: pub.Dropped(),
+			Failed: pub.OutboxFailed(), InMemory: pub.OutboxInMemory(), Quarantined: pub.Quarantined(), Problem: pub.OutboxProblem()}
 	}
 	return l
 }
@@ -283,22 +385,47 @@ func command(ctx context.Context, s *pipeline.Station, c publish.Command, reload
 	return nil
 }
 
+// linksProblem is why a link makes the station degraded ("" if none).
+func linksProblem(l web.Links) string {
+	if l.MQTT != nil && l.MQTT.Problem != "" {
+		return "degraded: " + l.MQTT.Problem
+	}
+	return ""
+}
+
 // watchdog pings systemd (WATCHDOG=1) at half of WATCHDOG_USEC, but only
 // while frames arrive and no inference hangs: a stuck pipeline stops the
-// pings and systemd restarts the service.
-func watchdog(ctx context.Context, s *pipeline.Station, stall time.Duration, log *slog.Logger) {
+// pings and systemd restarts the service. A degraded link (an outbox the
+// disk refuses) keeps the pings, since a restart would not mend the disk,
+// but sets systemd's STATUS line and logs each change.
+func watchdog(ctx context.Context, s *pipeline.Station, stall time.Duration, problem func() string, log *slog.Logger) {
+	period := time.Second
 	usec, err := strconv.ParseInt(os.Getenv("WATCHDOG_USEC"), 10, 64)
-	if err != nil || usec <= 0 {
-		return
+	ping := err == nil && usec > 0
+	if ping {
+		period = time.Duration(usec) * time.Microsecond / 2
 	}
-	period := time.Duration(usec) * time.Microsecond / 2
 	t := time.NewTicker(period)
 	defer t.Stop()
+	last := ""
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			if p := problem(); p != last {
+				if p != "" {
+					log.Error("station degraded", "problem", p)
+					sdNotify("STATUS=" + p)
+				} else {
+					log.Info("station no longer degraded")
+					sdNotify("STATUS=sorting")
+				}
+				last = p
+			}
+			if !ping {
+				continue
+			}
 			if err := s.Health(now, stall); err != nil {
 				log.Warn("watchdog: station not progressing", "err", err)
 				continue

@@ -257,17 +257,36 @@ func TestBenchJSON(t *testing.T) {
 	}
 }
 
+// config check loads the model and its labels: the example (pointed at the
+// repository's model) passes; a bad field, a missing model and a bin
+// label the model lacks fail, each named.
 func TestConfigCheck(t *testing.T) {
-	example := filepath.Join(repoRoot(), "sorterd.example.yaml")
-	code, out, errs := runCLI(t, "config", "check", example)
+	b, err := os.ReadFile(filepath.Join(repoRoot(), "sorterd.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := need(t, filepath.Join(repoRoot(), "models", "garbage.tflite"))
+	text := strings.Replace(string(b), "/usr/local/share/sorterd/models/garbage.tflite", model, 1)
+	write := func(s string) string {
+		p := filepath.Join(t.TempDir(), "sorterd.yaml")
+		os.WriteFile(p, []byte(s), 0o644)
+		return p
+	}
+	code, out, errs := runCLI(t, "config", "check", write(text))
 	if code != 0 || !strings.Contains(out, ": ok (station station1, 5 bins") {
 		t.Errorf("example: exit %d %q %q", code, out, errs)
 	}
-	bad := filepath.Join(t.TempDir(), "bad.yaml")
-	b, _ := os.ReadFile(example)
-	os.WriteFile(bad, []byte(strings.Replace(string(b), "  fps: 15", "  fps: -1", 1)), 0o644)
-	code, _, errs = runCLI(t, "config", "check", bad)
-	if code != 1 || !strings.Contains(errs, "camera.fps: must be > 0 (line 13)") {
-		t.Errorf("bad: exit %d %q", code, errs)
+	for _, tc := range []struct{ from, to, want string }{
+		{"  fps: 15", "  fps: -1", "camera.fps: must be > 0 (line 13)"},
+		{model, "/nonexistent/garbage.tflite", "model.path: load model /nonexistent/garbage.tflite"},
+		{"labels: [glass]", "labels: [glass, unobtainium]", `label "unobtainium" is not one of the model's labels`},
+	} {
+		if !strings.Contains(text, tc.from) {
+			t.Fatalf("the example has no %q", tc.from)
+		}
+		code, _, errs = runCLI(t, "config", "check", write(strings.Replace(text, tc.from, tc.to, 1)))
+		if code != 1 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%s: exit %d %q, want %q", tc.to, code, errs, tc.want)
+		}
 	}
 }

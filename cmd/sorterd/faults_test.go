@@ -1,0 +1,396 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/sorterd/sorterd/config"
+	"github.com/sorterd/sorterd/internal/testenv"
+	"gocv.io/x/gocv"
+)
+
+// station is one daemon run by a fault test: its config file, web address,
+// log and exit code.
+type station struct {
+	t      *testing.T
+	dir    string
+	cfg    string // the file
+	text   string // what it holds
+	web    string
+	logs   *syncBuf
+	code   chan int
+	cancel context.CancelFunc
+}
+
+// stationConfig writes a configuration for a looping video of items, the
+// real model, dry-run flaps, broker b and a web page on a free port.
+func stationConfig(t *testing.T, b *testenv.Broker, stateDir string) *station {
+	t.Helper()
+	wd, _ := os.Getwd()
+	model := need(t, filepath.Join(wd, "..", "..", "models", "garbage.tflite"))
+	dir := t.TempDir()
+	video := filepath.Join(dir, "tray.avi")
+	testenv.ItemsVideo(t, video, []color.RGBA{{230, 230, 230, 0}, {40, 90, 200, 0}}, 8, 20)
+	if stateDir == "" {
+		stateDir = filepath.Join(dir, "state")
+	}
+	s := &station{t: t, dir: dir, cfg: filepath.Join(dir, "sorterd.yaml"), web: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), logs: &syncBuf{}}
+	s.text = fmt.Sprintf(`station: faults
+log_level: info
+state_dir: %s
+camera:
+  source: %s
+  fps: 50
+  loop: true
+  reconnect_min: 50ms
+  reconnect_max: 200ms
+  stall_timeout: 2s
+trigger:
+  mode: motion
+  frames: 3
+  motion_area: 0.05
+  motion_delta: 25
+model:
+  path: %s
+  threads: 1
+decision:
+  cooldown: 0s
+bins:
+  - {name: glass, labels: [glass]}
+  - {name: metal, labels: [metal]}
+  - {name: paper, labels: [paper, cardboard]}
+  - {name: plastic, labels: [plastic]}
+  - {name: reject, labels: [trash], reject: true}
+gpio:
+  driver: dry-run
+mqtt:
+  broker: %s
+  stats_interval: 200ms
+http:
+  listen: %s
+`, stateDir, video, model, b.URL(), s.web)
+	s.write(s.text)
+	return s
+}
+
+func (s *station) write(text string) {
+	if err := os.WriteFile(s.cfg, []byte(text), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// start runs the daemon until the test ends.
+func (s *station) start() *station {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel, s.code = cancel, make(chan int, 1)
+	go func() { s.code <- cmdDaemon(ctx, []string{"--config", s.cfg}, s.logs) }()
+	s.t.Cleanup(func() {
+		cancel()
+		select {
+		case <-s.code:
+		case <-time.After(15 * time.Second):
+			s.t.Error("daemon did not stop")
+		}
+	})
+	return s
+}
+
+func (s *station) get(path string) (int, string) {
+	res, err := http.Get("http://" + s.web + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// readOnlyDir is a tmpfs mounted read-only, or "" where mounting is refused.
+func readOnlyDir(t *testing.T) string {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", dir).CombinedOutput(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("mounting a tmpfs was refused: %v: %s", err, out)
+		}
+		t.Skipf("mounting a tmpfs was refused: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	return dir
+}
+
+// A read-only state dir at start used to be fatal (a restart loop). Now
+// the daemon starts, sorts, delivers every event from memory, logs an
+// ERROR and says "degraded" on /healthz and on systemd's STATUS line.
+func TestDaemonStartsWithReadOnlyStateDir(t *testing.T) {
+	b := testenv.StartBroker(t)
+	rec := subscribe(t, b, "sorterd/faults/#")
+	notes, sock := notifySocket(t)
+	t.Setenv("NOTIFY_SOCKET", sock)
+	s := stationConfig(t, b, readOnlyDir(t)).start()
+	eventually(t, "two events", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= 2 })
+	if !strings.Contains(s.logs.String(), "level=ERROR msg=\"outbox degraded") {
+		t.Errorf("no loud log line:\n%s", s.logs.String())
+	}
+	eventually(t, "healthz degraded", 10*time.Second, func() bool {
+		code, body := s.get("/healthz")
+		return code == 503 && strings.Contains(body, "degraded") && strings.Contains(body, "read-only")
+	})
+	eventually(t, "systemd STATUS degraded", 10*time.Second, func() bool {
+		for _, l := range notes.get("all") {
+			if strings.HasPrefix(l, "STATUS=degraded: outbox") {
+				return true
+			}
+		}
+		return false
+	})
+	if code, body := s.get("/metrics"); code != 200 || !strings.Contains(body, "sorterd_mqtt_outbox_degraded 1") {
+		t.Errorf("metrics: %d", code)
+	}
+}
+
+// vmHWM is the process's peak resident memory in kB.
+func vmHWM(t *testing.T) int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			var kb int
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "VmHWM:")), "%d", &kb)
+			return kb
+		}
+	}
+	t.Fatal("no VmHWM")
+	return 0
+}
+
+// 64 parallel uploads of a 24-MP JPEG while the station sorts: the station
+// goes on deciding items, uploads beyond the queue are answered 503 at
+// once, the admitted ones succeed, and memory stays bounded (it grew
+// ~70 MB per upload and the daemon was OOM-killed).
+func TestDaemonUploadFlood(t *testing.T) {
+	b := testenv.StartBroker(t)
+	rec := subscribe(t, b, "sorterd/faults/#")
+	s := stationConfig(t, b, "").start()
+	eventually(t, "first event", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= 1 })
+	big := bigJPEG(t, 6000, 4000)
+	before := len(rec.get("sorterd/faults/event"))
+	hwm0 := vmHWM(t)
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var wg sync.WaitGroup
+	for i := 0; i < 64; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := http.Post("http://"+s.web+"/api/classify", "image/jpeg", bytes.NewReader(big))
+			code := 0
+			if err == nil {
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				code = res.StatusCode
+			}
+			mu.Lock()
+			codes[code]++
+			mu.Unlock()
+		}()
+	}
+	// While the flood is on, the station keeps sorting.
+	eventually(t, "two events during the flood", 30*time.Second, func() bool {
+		return len(rec.get("sorterd/faults/event")) >= before+2
+	})
+	wg.Wait()
+	grew := (vmHWM(t) - hwm0) / 1024
+	t.Logf("%d KB JPEG x64: answers %v; peak RSS grew %d MB; events during the flood %d", len(big)>>10, codes, grew, len(rec.get("sorterd/faults/event"))-before)
+	if codes[200] == 0 || codes[503] == 0 || codes[200]+codes[503] != 64 {
+		t.Errorf("answers %v: want some 200, the rest 503, no dropped connection", codes)
+	}
+	if grew > 600 {
+		t.Errorf("peak RSS grew %d MB during the flood", grew)
+	}
+	if code, body := s.get("/healthz"); code != 200 {
+		t.Errorf("healthz after the flood: %d %s", code, body)
+	}
+}
+
+// bigJPEG encodes a w×h photo-like JPEG (a gradient with blocks).
+func bigJPEG(t *testing.T, w, h int) []byte {
+	m := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(200, 200, 200, 0), h, w, gocv.MatTypeCV8UC3)
+	defer m.Close()
+	for i := 0; i < 12; i++ {
+		gocv.Rectangle(&m, image.Rect(i*w/12, i*h/24, i*w/12+w/10, i*h/24+h/3), color.RGBA{uint8(20 * i), 90, 200 - uint8(10*i), 0}, -1)
+	}
+	buf, err := gocv.IMEncode(gocv.JPEGFileExt, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer buf.Close()
+	return append([]byte(nil), buf.GetBytes()...)
+}
+
+// Two daemons on one state dir: the second refuses to start and says why;
+// the first goes on delivering events. (Both used to run, the broker
+// kicked them in turn, and events were lost silently.)
+func TestSecondDaemonRefused(t *testing.T) {
+	b := testenv.StartBroker(t)
+	rec := subscribe(t, b, "sorterd/faults/#")
+	s := stationConfig(t, b, "").start()
+	eventually(t, "first event", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= 1 })
+	logs := &syncBuf{}
+	code := make(chan int, 1)
+	go func() { code <- cmdDaemon(context.Background(), []string{"--config", s.cfg}, logs) }()
+	select {
+	case c := <-code:
+		if c != 1 || !strings.Contains(logs.String(), "state_dir is in use by another sorterd: pid ") {
+			t.Errorf("second daemon: exit %d\n%s", c, logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the second daemon did not refuse to start")
+	}
+	n := len(rec.get("sorterd/faults/event"))
+	eventually(t, "the first daemon goes on", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= n+2 })
+	if strings.Contains(s.logs.String(), "mqtt connection lost") {
+		t.Error("the first daemon lost its broker connection")
+	}
+}
+
+// command sends one MQTT command to the station.
+func (s *station) command(t *testing.T, b *testenv.Broker, payload string) {
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID(fmt.Sprintf("cmd-%d", time.Now().UnixNano())))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal("command client cannot connect")
+	}
+	defer c.Disconnect(100)
+	c.Publish("sorterd/faults/cmd", 1, false, payload).Wait()
+}
+
+// Reloads with files `config check` used to accept but the station cannot
+// run (a missing model, a bin label the model lacks) are refused while the
+// old station sorts on; one that fails only when built (a presence pin
+// that does not exist) brings the old configuration back. The daemon used
+// to stop the old station first and exit 1.
+func TestReloadBadStationKeepsRunning(t *testing.T) {
+	b := testenv.StartBroker(t)
+	rec := subscribe(t, b, "sorterd/faults/#")
+	s := stationConfig(t, b, "").start()
+	eventually(t, "first event", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= 1 })
+	events := func() int { return len(rec.get("sorterd/faults/event")) }
+	cases := []struct{ name, from, to, log string }{
+		{"missing model", "  threads: 1\n", "  threads: 1\n", "model.path: load model /nonexistent/garbage.tflite"},
+		{"unknown label", "labels: [glass]}", "labels: [glass, unobtainium]}", "unobtainium\\\" is not one of the model's labels"},
+	}
+	for _, tc := range cases {
+		text := strings.Replace(s.text, tc.from, tc.to, 1)
+		if tc.name == "missing model" {
+			i := strings.Index(text, "  path: ")
+			j := strings.Index(text[i:], "\n")
+			text = text[:i] + "  path: /nonexistent/garbage.tflite" + text[i+j:]
+		}
+		s.write(text)
+		s.command(t, b, `{"cmd":"reload"}`)
+		eventuallyLog(t, s.logs, tc.name+": reload refused", 20*time.Second, func() bool {
+			return strings.Contains(s.logs.String(), tc.log) && strings.Contains(s.logs.String(), "reload refused")
+		})
+		n := events()
+		eventually(t, tc.name+": station sorts on", 30*time.Second, func() bool { return events() >= n+1 })
+	}
+	// Passes the checks, fails when built: the old configuration returns.
+	s.write(strings.Replace(s.text, "  mode: motion\n", "  mode: gpio\n  pin: GPIO_NO_SUCH_PIN\n", 1))
+	s.command(t, b, `{"cmd":"reload"}`)
+	eventually(t, "fallback", 30*time.Second, func() bool {
+		return strings.Contains(s.logs.String(), "reloaded configuration failed to start; the previous one runs again")
+	})
+	n := events()
+	eventually(t, "sorting after the fallback", 30*time.Second, func() bool { return events() >= n+1 })
+	select {
+	case c := <-s.code:
+		t.Fatalf("daemon exited %d\n%s", c, s.logs.String())
+	default:
+	}
+}
+
+// A camera URL that accepts and stays silent: SIGTERM stops the daemon
+// while the open is still inside OpenCV (it took 26 s, past systemd's
+// TimeoutStopSec=15).
+func TestDaemonStopsWithSilentCamera(t *testing.T) {
+	b := testenv.StartBroker(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	s := stationConfig(t, b, "")
+	i := strings.Index(s.text, "  source: ")
+	j := strings.Index(s.text[i:], "\n")
+	s.write(s.text[:i] + "  source: http://" + l.Addr().String() + "/stream.mjpg" + s.text[i+j:])
+	ctx, cancel := context.WithCancel(context.Background())
+	code := make(chan int, 1)
+	go func() { code <- cmdDaemon(ctx, []string{"--config", s.cfg}, s.logs) }()
+	eventually(t, "web page up", 20*time.Second, func() bool { c, _ := s.get("/healthz"); return c != 0 })
+	cancel() // SIGTERM
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Errorf("exit %d\n%s", c, s.logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the daemon did not stop within 10 s of SIGTERM while opening a silent camera")
+	}
+}
+
+// The MQTT password comes from mqtt.password, else mqtt.password_file,
+// else the systemd credential mqtt_password; a named file that cannot be
+// read is an error, an absent credential is no password.
+func TestMQTTPassword(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pw")
+	os.WriteFile(file, []byte("from-file\n"), 0o600)
+	creds := filepath.Join(dir, "creds")
+	os.Mkdir(creds, 0o700)
+	t.Setenv("CREDENTIALS_DIRECTORY", creds)
+	for _, tc := range []struct {
+		m    config.MQTT
+		cred string
+		want string
+		err  bool
+	}{
+		{config.MQTT{Password: "inline"}, "", "inline", false},
+		{config.MQTT{PasswordFile: file}, "", "from-file", false},
+		{config.MQTT{}, "from-credential\n", "from-credential", false},
+		{config.MQTT{}, "", "", false},
+		{config.MQTT{PasswordFile: filepath.Join(dir, "missing")}, "", "", true},
+	} {
+		os.Remove(filepath.Join(creds, "mqtt_password"))
+		if tc.cred != "" {
+			os.WriteFile(filepath.Join(creds, "mqtt_password"), []byte(tc.cred), 0o600)
+		}
+		got, err := mqttPassword(tc.m)
+		if got != tc.want || (err != nil) != tc.err {
+			t.Errorf("%+v cred %q: %q %v, want %q (error %v)", tc.m, tc.cred, got, err, tc.want, tc.err)
+		}
+	}
+}

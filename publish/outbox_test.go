@@ -1,0 +1,257 @@
+package publish
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sorterd/sorterd/internal/testenv"
+)
+
+// smallFS mounts a tmpfs of size bytes on a fresh directory, unmounted when
+// the test ends. Where mounting is refused (not root, no CAP_SYS_ADMIN) it
+// says so and returns "": the caller then injects the failure instead.
+func smallFS(t *testing.T, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=0750", "tmpfs", dir).CombinedOutput()
+	if err != nil {
+		t.Logf("mounting a tmpfs was refused (%v: %s); injecting the disk failure instead", err, strings.TrimSpace(string(out)))
+		return ""
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	return dir
+}
+
+func remountRO(t *testing.T, dir string) {
+	t.Helper()
+	if out, err := exec.Command("mount", "-o", "remount,ro", dir).CombinedOutput(); err != nil {
+		t.Fatalf("remount read-only: %v: %s", err, out)
+	}
+}
+
+func event(i int) []byte {
+	return []byte(fmt.Sprintf(`{"id":"%d","pad":%q}`, i, strings.Repeat("x", 900)))
+}
+
+// collect runs a publisher on ob's directory against a real broker and
+// returns the distinct events the subscriber got, in order.
+func distinct(msgs []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range msgs {
+		if !seen[m] {
+			seen[m] = true
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// A disk that fills up while running: every event still reaches the
+// broker (from memory), every refused write is counted, the outbox says
+// it is degraded, and no .tmp file is left behind. Once the disk has room
+// again the outbox heals.
+func TestOutboxDiskFullLosesNothing(t *testing.T) {
+	b := testenv.StartBroker(t)
+	w := watch(t, b, "sorterd/t1/event")
+	dir := smallFS(t, "16k")
+	inject := dir == ""
+	if inject {
+		dir = t.TempDir()
+	}
+	p, err := New(Options{Broker: b.URL(), Prefix: "sorterd", Station: "t1", OutboxDir: filepath.Join(dir, "outbox"), OutboxSize: 100, Log: slogDiscard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fill the disk before the broker is reachable, so nothing drains.
+	if !inject {
+		os.WriteFile(filepath.Join(dir, "filler"), make([]byte, 64<<10), 0o600) // cut short at the limit: ENOSPC
+	} else {
+		p.outbox.inject = syscall.ENOSPC
+	}
+	var failed int
+	for i := 0; i < 12; i++ {
+		if err := p.Event(event(i)); err != nil {
+			failed++
+			if !inject && !strings.Contains(err.Error(), "no space") {
+				t.Errorf("event %d: %v, want ENOSPC", i, err)
+			}
+		}
+	}
+	if failed == 0 || p.OutboxFailed() != failed {
+		t.Fatalf("%d puts failed, OutboxFailed %d: the full disk went unnoticed", failed, p.OutboxFailed())
+	}
+	if p.OutboxProblem() == "" {
+		t.Error("a full disk did not make the outbox degraded")
+	}
+	if p.OutboxDepth() != 12 || p.OutboxInMemory() != failed {
+		t.Errorf("depth %d in memory %d, want 12 and %d", p.OutboxDepth(), p.OutboxInMemory(), failed)
+	}
+	ents, _ := os.ReadDir(filepath.Join(dir, "outbox"))
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".tmp") {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.Run(ctx, time.Second)
+	waitFor(t, "12 events", func() bool { return len(distinct(w.get("sorterd/t1/event"))) >= 12 })
+	got := distinct(w.get("sorterd/t1/event"))
+	for i, m := range got {
+		if m != string(event(i)) {
+			t.Fatalf("event %d out of order or changed: %.30s", i, m)
+		}
+	}
+	// Room again: the next write reaches the disk and the problem clears.
+	if inject {
+		p.outbox.inject = nil
+	} else {
+		os.Remove(filepath.Join(dir, "filler"))
+	}
+	if err := p.Event(event(12)); err != nil {
+		t.Fatalf("after freeing the disk: %v", err)
+	}
+	if p.OutboxProblem() != "" {
+		t.Errorf("still degraded: %s", p.OutboxProblem())
+	}
+}
+
+// A state dir that turns read-only while running loses no event; one that
+// is read-only at start starts the outbox degraded rather than failing.
+func TestOutboxReadOnlyDir(t *testing.T) {
+	b := testenv.StartBroker(t)
+	w := watch(t, b, "sorterd/t1/event")
+	dir := smallFS(t, "1m")
+	inject := dir == ""
+	if inject {
+		dir = t.TempDir()
+	}
+	ob := filepath.Join(dir, "outbox")
+	p, err := New(Options{Broker: b.URL(), Prefix: "sorterd", Station: "t1", OutboxDir: ob, OutboxSize: 100, Log: slogDiscard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Event(event(0)) // on disk
+	if inject {
+		p.outbox.inject = syscall.EROFS
+	} else {
+		remountRO(t, dir)
+	}
+	for i := 1; i < 9; i++ {
+		if err := p.Event(event(i)); err == nil {
+			t.Fatalf("event %d: a read-only disk took it", i)
+		}
+	}
+	if p.OutboxFailed() != 8 || p.OutboxProblem() == "" {
+		t.Errorf("failed %d problem %q", p.OutboxFailed(), p.OutboxProblem())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go p.Run(ctx, time.Second)
+	waitFor(t, "9 events", func() bool { return len(distinct(w.get("sorterd/t1/event"))) >= 9 })
+	cancel()
+
+	// A restart on the read-only dir: the outbox opens degraded, and the
+	// event on disk that could not be removed is sent again (at least once).
+	p2, err := New(Options{Broker: b.URL(), Prefix: "sorterd", Station: "t1", OutboxDir: ob, OutboxSize: 100, Log: slogDiscard()})
+	if err != nil {
+		t.Fatalf("a read-only state dir stopped the start: %v", err)
+	}
+	if inject {
+		p2.outbox.inject = syscall.EROFS
+		p2.outbox.lastErr = syscall.EROFS // as load() would have found
+	}
+	if p2.OutboxProblem() == "" {
+		t.Error("started on a read-only dir without saying so")
+	}
+	if err := p2.Event(event(9)); err == nil {
+		t.Error("read-only dir took an event")
+	}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	go p2.Run(ctx2, time.Second)
+	waitFor(t, "10 events", func() bool { return len(distinct(w.get("sorterd/t1/event"))) >= 10 })
+
+	// A state dir that cannot even be created.
+	p3, err := New(Options{Broker: b.URL(), Prefix: "sorterd", Station: "t1", OutboxDir: "/proc/sorterd-no-such/outbox", Log: slogDiscard()})
+	if err != nil || p3.OutboxProblem() == "" {
+		t.Errorf("uncreatable dir: err %v problem %q", err, p3.OutboxProblem())
+	}
+}
+
+// Files a power cut or a stray hand can leave: empty, cut short, random,
+// not a message at all. None is published; each is counted and moved to
+// the quarantine directory; the good ones go out in order.
+func TestOutboxQuarantinesBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(fmt.Sprintf("%020d.json", 1), `{"id":"a"}`)
+	write(fmt.Sprintf("%020d.json", 2), ``)
+	write(fmt.Sprintf("%020d.json", 3), `{"id":"b","lab`)
+	write(fmt.Sprintf("%020d.json", 4), "\x8f\x01\xffrandom")
+	write(fmt.Sprintf("%020d.json", 5), `{"id":"c"}`)
+	write(fmt.Sprintf("%020d.json.tmp", 6), `{"id":"half`)
+	write("notes.txt", "stray")
+	o, err := OpenOutbox(dir, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		seq, m, ok := o.Peek()
+		if !ok {
+			break
+		}
+		got = append(got, string(m))
+		o.Done(seq)
+	}
+	if strings.Join(got, " ") != `{"id":"a"} {"id":"c"}` {
+		t.Errorf("published %q", got)
+	}
+	if o.Quarantined() != 4 {
+		t.Errorf("quarantined %d, want 4 (3 bad events, 1 stray file)", o.Quarantined())
+	}
+	q, _ := os.ReadDir(filepath.Join(dir, QuarantineDir))
+	if len(q) != 4 {
+		t.Errorf("quarantine holds %d files, want 4", len(q))
+	}
+	left, _ := os.ReadDir(dir)
+	for _, e := range left {
+		if !e.IsDir() {
+			t.Errorf("left in the outbox: %s", e.Name())
+		}
+	}
+}
+
+// Put makes the message durable: file and directory fsynced. (What this
+// can check without cutting power: the file is complete and named when
+// Put returns, and no temporary file stays.)
+func TestOutboxPutIsComplete(t *testing.T) {
+	dir := t.TempDir()
+	o, err := OpenOutbox(dir, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Put(event(1)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(o.path(1))
+	if err != nil || string(b) != string(event(1)) {
+		t.Fatalf("%v %.20s", err, b)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Errorf("dir holds %d entries", len(ents))
+	}
+}

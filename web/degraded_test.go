@@ -1,0 +1,42 @@
+package web
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sorterd/sorterd/pipeline"
+)
+
+// healthyStation is a station whose pipeline progresses.
+type healthyStation struct{ Station }
+
+func (healthyStation) Health(time.Time, time.Duration) error { return nil }
+func (healthyStation) Stats() pipeline.Stats                 { return pipeline.Stats{} }
+
+// An outbox the disk refuses turns /healthz to 503 "degraded" with the
+// reason, shows in /api/status, and is counted in /metrics.
+func TestHealthzDegradedOutbox(t *testing.T) {
+	c := classifier(t)
+	problem := "outbox not on disk, events kept in memory: no space left on device"
+	ts := server(t, Options{Classifier: c, Station: healthyStation{}, Links: func() Links {
+		return Links{MQTT: &MQTTLink{Connected: true, Outbox: 2, Failed: 5, InMemory: 2, Quarantined: 1, Problem: problem}}
+	}})
+	code, b, _ := get(t, ts.URL+"/healthz")
+	if code != 503 || !strings.Contains(string(b), `"degraded"`) || !strings.Contains(string(b), "no space left") {
+		t.Errorf("healthz: %d %s", code, b)
+	}
+	ts2 := server(t, Options{Classifier: c, Station: healthyStation{}, Links: func() Links {
+		return Links{MQTT: &MQTTLink{Connected: true}}
+	}})
+	if code, b, _ := get(t, ts2.URL+"/healthz"); code != 200 {
+		t.Errorf("healthy outbox: %d %s", code, b)
+	}
+	_, m, _ := get(t, ts.URL+"/metrics")
+	for _, want := range []string{"sorterd_mqtt_outbox_failed_total 5", "sorterd_mqtt_outbox_in_memory 2",
+		"sorterd_mqtt_outbox_quarantined_total 1", "sorterd_mqtt_outbox_degraded 1"} {
+		if !strings.Contains(string(m), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}

@@ -1,0 +1,117 @@
+package web
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sorterd/sorterd/infer"
+	"gocv.io/x/gocv"
+)
+
+// gatedClassifier is the real classifier behind a gate: Classify waits
+// until the test opens it, and counts who is inside.
+type gatedClassifier struct {
+	*infer.Classifier
+	gate    chan struct{}
+	mu      sync.Mutex
+	inside  int
+	maxSeen int
+	entered chan struct{}
+}
+
+func (g *gatedClassifier) Classify(ctx context.Context, img gocv.Mat, k int) (infer.Result, error) {
+	g.mu.Lock()
+	g.inside++
+	g.maxSeen = max(g.maxSeen, g.inside)
+	g.mu.Unlock()
+	g.entered <- struct{}{}
+	<-g.gate
+	defer func() { g.mu.Lock(); g.inside--; g.mu.Unlock() }()
+	return g.Classifier.Classify(ctx, img, k)
+}
+
+// A flood of uploads: one is classified at a time, four wait, every other
+// one is answered 503 with Retry-After while those five are still held
+// (so no answer waits on the classifier), and the admitted ones all
+// succeed once it is free.
+func TestUploadFloodIsBounded(t *testing.T) {
+	g := &gatedClassifier{Classifier: classifier(t), gate: make(chan struct{}), entered: make(chan struct{}, 100)}
+	s, err := New(Options{Classifier: g, Bins: testBins})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	glass := readFile(t, photo(t, "glass", 12))
+	send := func() (int, string, string) {
+		res, err := http.Post(ts.URL+"/api/classify", "image/jpeg", bytes.NewReader(glass))
+		if err != nil {
+			return 0, err.Error(), ""
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b), res.Header.Get("Retry-After")
+	}
+	type answer struct {
+		code int
+		body string
+	}
+	admitted := make(chan answer, 5)
+	var wg sync.WaitGroup
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); c, b, _ := send(); admitted <- answer{c, b} }()
+		if i == 0 {
+			<-g.entered // the first holds the classifier
+		}
+	}
+	// The four others are in the queue once it is full.
+	eventually(t, "queue full", 10*time.Second, func() bool { return len(s.admit) == 5 })
+	for i := 0; i < 20; i++ {
+		code, body, retry := send()
+		if code != http.StatusServiceUnavailable || retry == "" || !strings.Contains(body, "busy") {
+			t.Fatalf("upload %d beyond the queue: %d %q retry %q", i, code, body, retry)
+		}
+	}
+	// A large upload refused while it is still being sent gets its 503:
+	// the body is read and thrown away, not left to a connection reset.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte{0xAB}, 4<<20)
+	fmt.Fprintf(conn, "POST /api/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n", len(big))
+	if _, err := conn.Write(big); err != nil {
+		t.Errorf("sending a refused 4 MB upload: %v", err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil || res.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("refused 4 MB upload: %v %v", res, err)
+	}
+	conn.Close()
+	close(g.gate)
+	wg.Wait()
+	close(admitted)
+	for a := range admitted {
+		if a.code != 200 {
+			t.Errorf("admitted upload: %d %s", a.code, a.body)
+		}
+	}
+	if g.maxSeen != 1 {
+		t.Errorf("%d uploads classified at once, want 1", g.maxSeen)
+	}
+	_, m, _ := get(t, ts.URL+"/metrics")
+	if !strings.Contains(string(m), "sorterd_classify_uploads_refused_total 21") {
+		t.Error("refused uploads not counted")
+	}
+}
