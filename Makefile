@@ -73,7 +73,7 @@ define fetch
 	  chmod 644 "$(MODELS)/$(1).part"; mv "$(MODELS)/$(1).part" "$(MODELS)/$(1)"; fi
 endef
 
-.PHONY: install verify-unit build run test deps opencv tflite mosquitto chromium screenshots model base-model models train bench fmt vet race fuzz clean version
+.PHONY: all install install-bin verify-unit build run test deps opencv tflite mosquitto chromium screenshots model base-model models train bench fmt vet race fuzz clean version
 
 build: deps
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/sorterd ./cmd/sorterd
@@ -178,20 +178,40 @@ clean:
 # Install under $(DESTDIR)$(PREFIX): binary, the TFLite libraries it
 # links (rpath set to their installed place), the model, the unit and an
 # example configuration (never overwriting one that exists).
-LIBDIR := $(PREFIX)/lib/sorterd
-install: deps model
-	CGO_LDFLAGS="-L$(TFLITE_DIR)/lib -Wl,-rpath,$(LIBDIR)" $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" \
+#
+#   make all                 as yourself: builds bin/sorterd.install (rpath and
+#                            default model under PREFIX) and the model; needs Go
+#   sudo make install        as root: copies files, creates the sorterd user
+#                            (systemd-sysusers), never runs Go
+LIBDIR        := $(PREFIX)/lib/sorterd
+INSTALL_MODEL := $(PREFIX)/share/sorterd/models/garbage.tflite
+all: build model install-bin
+
+install-bin: deps
+	CGO_LDFLAGS="-L$(TFLITE_DIR)/lib -Wl,-rpath,$(LIBDIR)" $(GO) build -trimpath \
+	  -ldflags "-X main.version=$(VERSION) -X github.com/sorterd/sorterd/config.DefaultModelPath=$(INSTALL_MODEL)" \
 	  -o bin/sorterd.install ./cmd/sorterd
+	echo "$(PREFIX)" > bin/sorterd.install.prefix
+
+install:
+	@[ -x bin/sorterd.install ] && [ -f $(DEFAULT_MODEL) ] || { echo "install: run 'make all' as your user first (it builds with Go; install only copies)" >&2; exit 1; }
+	@[ "$$(cat bin/sorterd.install.prefix)" = "$(PREFIX)" ] || { echo "install: bin/sorterd.install was built for PREFIX=$$(cat bin/sorterd.install.prefix); run 'make all PREFIX=$(PREFIX)' as your user" >&2; exit 1; }
+	install -D -m 0644 systemd/sysusers.conf $(DESTDIR)/usr/lib/sysusers.d/sorterd.conf
+	@# The user and group first: the configuration below is group-owned by it.
+	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then systemd-sysusers /usr/lib/sysusers.d/sorterd.conf; fi
 	install -D -m 0755 bin/sorterd.install $(DESTDIR)$(PREFIX)/bin/sorterd
 	install -D -m 0644 $(TFLITE_DIR)/lib/libtensorflowlite_c.so $(DESTDIR)$(LIBDIR)/libtensorflowlite_c.so
 	install -D -m 0644 $(TFLITE_DIR)/lib/libexternal_delegate_obj.so $(DESTDIR)$(LIBDIR)/libexternal_delegate_obj.so
-	install -D -m 0644 $(DEFAULT_MODEL) $(DESTDIR)$(PREFIX)/share/sorterd/models/garbage.tflite
+	install -D -m 0644 $(DEFAULT_MODEL) $(DESTDIR)$(INSTALL_MODEL)
 	sed 's#/usr/local/bin/sorterd#$(PREFIX)/bin/sorterd#' systemd/sorterd.service > bin/sorterd.service
 	install -D -m 0644 bin/sorterd.service $(DESTDIR)/etc/systemd/system/sorterd.service
-	install -D -m 0644 systemd/sysusers.conf $(DESTDIR)/usr/lib/sysusers.d/sorterd.conf
-	install -D -m 0644 sorterd.example.yaml $(DESTDIR)$(PREFIX)/share/sorterd/sorterd.example.yaml
-	[ -e $(DESTDIR)/etc/sorterd/sorterd.yaml ] || install -D -m 0640 sorterd.example.yaml $(DESTDIR)/etc/sorterd/sorterd.yaml
-	@echo "installed; then: systemd-sysusers && systemctl daemon-reload && systemctl enable --now sorterd"
+	sed 's#/usr/share/sorterd/models/garbage.tflite#$(INSTALL_MODEL)#' sorterd.example.yaml > bin/sorterd.example.yaml
+	install -D -m 0644 bin/sorterd.example.yaml $(DESTDIR)$(PREFIX)/share/sorterd/sorterd.example.yaml
+	[ -e $(DESTDIR)/etc/sorterd/sorterd.yaml ] || install -D -m 0640 bin/sorterd.example.yaml $(DESTDIR)/etc/sorterd/sorterd.yaml
+	@# Readable by the service's group (an earlier make install left it root:root).
+	if getent group sorterd >/dev/null; then chgrp sorterd $(DESTDIR)/etc/sorterd $(DESTDIR)/etc/sorterd/sorterd.yaml && chmod g+r $(DESTDIR)/etc/sorterd/sorterd.yaml; \
+	  else echo "install: no group sorterd here; after systemd-sysusers: chgrp sorterd /etc/sorterd/sorterd.yaml"; fi
+	@echo "installed; then: systemctl daemon-reload, edit /etc/sorterd/sorterd.yaml, sorterd config check, systemctl enable --now sorterd"
 
 # systemd-analyze verify on the unit (with a stand-in binary path).
 verify-unit:

@@ -22,6 +22,11 @@ import (
 // DefaultPath is where the systemd unit expects the file.
 const DefaultPath = "/etc/sorterd/sorterd.yaml"
 
+// DefaultModelPath is where the package installs the default model, the
+// default model.path. make install sets it to its PREFIX at link time
+// (-X github.com/sorterd/sorterd/config.DefaultModelPath=...).
+var DefaultModelPath = "/usr/share/sorterd/models/garbage.tflite"
+
 // Config is the whole file.
 type Config struct {
 	Station  string   `yaml:"station"`
@@ -169,7 +174,7 @@ func Default() Config {
 			ReconnectMin: Duration(500 * time.Millisecond), ReconnectMax: Duration(30 * time.Second),
 			StallTimeout: Duration(5 * time.Second)},
 		Trigger:  Trigger{Mode: "continuous", Every: 15, Frames: 3, Debounce: Duration(50 * time.Millisecond), MotionArea: 0.02, MotionDelta: 30},
-		Model:    Model{Path: "/usr/local/share/sorterd/models/garbage.tflite", Delegate: "xnnpack", Fallback: true, TTA: []string{"flip", "rot180", "rot90", "rot270", "vflip"}, TTAPerFrame: 2},
+		Model:    Model{Path: DefaultModelPath, Delegate: "xnnpack", Fallback: true, TTA: []string{"flip", "rot180", "rot90", "rot270", "vflip"}, TTAPerFrame: 2},
 		Decision: Decision{Vote: "mean", Geometry: "chute", Cooldown: Duration(time.Second)},
 		GPIO:     GPIO{Driver: "periph"},
 		MQTT: MQTT{Enabled: true, Broker: "tcp://127.0.0.1:1883", TopicPrefix: "sorterd", Outbox: 10000,

@@ -28,7 +28,7 @@ Usage:
   sorterd eval --model M --data DIR     accuracy, per-class metrics, confusion matrix
   sorterd export --head H --base B      rebuild a model from a trained head and its base
   sorterd config check [FILE]           validate a configuration file
-  sorterd version                       print versions
+  sorterd version                       print versions (also --version)
 
 Run "sorterd --once -h" or "sorterd bench -h" for flags.
 `
@@ -44,7 +44,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
-		case "version":
+		case "version", "--version", "-version":
 			return cmdVersion(stdout)
 		case "bench":
 			return cmdBench(ctx, args[1:], stdout, stderr)

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"flag"
+	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/internal/testenv"
 	"hash/crc32"
 	"image"
@@ -269,5 +270,45 @@ func TestConfigCheck(t *testing.T) {
 	code, _, errs = runCLI(t, "config", "check", bad)
 	if code != 1 || !strings.Contains(errs, "camera.fps: must be > 0 (line 13)") {
 		t.Errorf("bad: exit %d %q", code, errs)
+	}
+}
+
+// version reports the gocv module actually linked (go.mod's), not the
+// constant in gocv's source; --version is the same command.
+func TestVersionGocvFromBuildInfo(t *testing.T) {
+	mod, err := os.ReadFile(filepath.Join(repoRoot(), "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`gocv\.io/x/gocv (v\S+)`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatal("go.mod has no gocv")
+	}
+	for _, arg := range []string{"version", "--version"} {
+		code, out, _ := runCLI(t, arg)
+		if code != 0 || !strings.Contains(out, "(gocv "+string(m[1])+")") {
+			t.Errorf("%s: exit %d, want gocv %s:\n%s", arg, code, m[1], out)
+		}
+	}
+}
+
+// Without --model, a command run outside a checkout reads the installed
+// default model; inside one, models/garbage.tflite.
+func TestResolveModel(t *testing.T) {
+	if got := resolveModel("x.tflite"); got != "x.tflite" {
+		t.Errorf("given: %s", got)
+	}
+	t.Chdir(t.TempDir())
+	if got := resolveModel(""); got != config.DefaultModelPath {
+		t.Errorf("outside a checkout: %s, want %s", got, config.DefaultModelPath)
+	}
+	code, _, errs := runCLI(t, "--once", "--tta", "", filepath.Join(repoRoot(), "testdata", "images", "red.png"))
+	if _, err := os.Stat(config.DefaultModelPath); err != nil && (code != 2 || !strings.Contains(errs, config.DefaultModelPath)) {
+		t.Errorf("--once without the installed model: exit %d, error should name %s: %s", code, config.DefaultModelPath, errs)
+	}
+	os.MkdirAll("models", 0o755)
+	os.WriteFile(defaultModel, []byte("x"), 0o644)
+	if got := resolveModel(""); got != defaultModel {
+		t.Errorf("in a checkout: %s", got)
 	}
 }
