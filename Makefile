@@ -73,7 +73,7 @@ define fetch
 	  chmod 644 "$(MODELS)/$(1).part"; mv "$(MODELS)/$(1).part" "$(MODELS)/$(1)"; fi
 endef
 
-.PHONY: all install install-bin verify-unit build run test deps opencv tflite mosquitto chromium screenshots model base-model models train bench fmt vet race fuzz clean version
+.PHONY: gstreamer all install install-bin verify-unit build run test deps opencv tflite mosquitto chromium screenshots model base-model models train bench fmt vet race fuzz clean version
 
 build: deps
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/sorterd ./cmd/sorterd
@@ -83,7 +83,7 @@ run: build model
 
 # Tests need every model (the Edge TPU one only to check it is refused),
 # and Chromium for the web page's browser test.
-test: deps chromium models
+test: deps chromium gstreamer models
 	$(GO) vet -tags matprofile ./...
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); [ -z "$$bad" ] || { echo "gofmt: $$bad" >&2; exit 1; }
 	$(GO) test -tags matprofile -count=1 ./...
@@ -116,6 +116,13 @@ chromium:
 # Regenerate the README's screenshots of the web page (docs/screenshots).
 screenshots: deps chromium model
 	SORTERD_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -tags matprofile -count=1 -run TestBrowser ./web/
+
+# The camera tests open a GStreamer pipeline (videotestsrc ! ... ! appsink).
+gstreamer:
+	@if ! ls /usr/lib/*/gstreamer-1.0/libgstvideotestsrc.so >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null; then echo "deps: installing Debian's gstreamer1.0-plugins-base (videotestsrc, for the camera tests)"; \
+	    $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends gstreamer1.0-plugins-base; \
+	  else echo "deps: gstreamer1.0-plugins-base is missing; install it for the camera tests" >&2; exit 1; fi; fi
 
 # Tests start their own broker on a free loopback port.
 mosquitto:

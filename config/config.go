@@ -45,7 +45,8 @@ type Config struct {
 // Camera is the frame source.
 type Camera struct {
 	// Source is a V4L2 device index ("0"), a device path (/dev/video0), a
-	// video file, or an rtsp:// or http(s):// URL.
+	// video file, an rtsp:// or http(s):// URL, or a GStreamer pipeline
+	// ending in appsink (any source containing "!").
 	Source       string   `yaml:"source"`
 	Width        int      `yaml:"width"`
 	Height       int      `yaml:"height"`
@@ -55,6 +56,42 @@ type Camera struct {
 	ReconnectMax Duration `yaml:"reconnect_max"`
 	// StallTimeout: no frame for this long counts as a lost source.
 	StallTimeout Duration `yaml:"stall_timeout"`
+	// Rotate and Flip say how the camera is mounted: each frame is turned
+	// Rotate degrees clockwise, then flipped.
+	Rotate Rotation `yaml:"rotate"`
+	Flip   Flip     `yaml:"flip"`
+}
+
+// Rotation is a clockwise turn of the camera's frames: 0, 90, 180 or 270.
+type Rotation int
+
+// Rotations.
+const (
+	Rotate0   Rotation = 0
+	Rotate90  Rotation = 90
+	Rotate180 Rotation = 180
+	Rotate270 Rotation = 270
+)
+
+// Valid reports whether r is one of the four rotations.
+func (r Rotation) Valid() bool {
+	return r == Rotate0 || r == Rotate90 || r == Rotate180 || r == Rotate270
+}
+
+// Flip mirrors the camera's frames after the rotation.
+type Flip string
+
+// Flips.
+const (
+	FlipNone       Flip = "none"
+	FlipHorizontal Flip = "horizontal" // left-right
+	FlipVertical   Flip = "vertical"   // top-bottom
+	FlipBoth       Flip = "both"
+)
+
+// Valid reports whether f is one of the flips.
+func (f Flip) Valid() bool {
+	return f == FlipNone || f == FlipHorizontal || f == FlipVertical || f == FlipBoth
 }
 
 // Trigger decides when an item is present.
@@ -172,7 +209,7 @@ func Default() Config {
 		StateDir: "/var/lib/sorterd",
 		Camera: Camera{Source: "0", Width: 640, Height: 480, FPS: 15,
 			ReconnectMin: Duration(500 * time.Millisecond), ReconnectMax: Duration(30 * time.Second),
-			StallTimeout: Duration(5 * time.Second)},
+			StallTimeout: Duration(5 * time.Second), Rotate: Rotate0, Flip: FlipNone},
 		Trigger:  Trigger{Mode: "continuous", Every: 15, Frames: 3, Debounce: Duration(50 * time.Millisecond), MotionArea: 0.02, MotionDelta: 30},
 		Model:    Model{Path: DefaultModelPath, Delegate: "xnnpack", Fallback: true, TTA: []string{"flip", "rot180", "rot90", "rot270", "vflip"}, TTAPerFrame: 2},
 		Decision: Decision{Vote: "mean", Geometry: "chute", Cooldown: Duration(time.Second)},
@@ -353,6 +390,15 @@ func (c *Config) validate(root *yaml.Node) Errors {
 	}
 	if c.Camera.Source == "" {
 		bad("camera.source", "must be set")
+	}
+	if strings.Contains(c.Camera.Source, "!") && !regexp.MustCompile(`!\s*appsink(\s|$)`).MatchString(c.Camera.Source) {
+		bad("camera.source", "a GStreamer pipeline (a source with \"!\") must end in \"! appsink\"")
+	}
+	if !c.Camera.Rotate.Valid() {
+		bad("camera.rotate", "%d is not one of 0, 90, 180, 270 (degrees clockwise)", c.Camera.Rotate)
+	}
+	if !c.Camera.Flip.Valid() {
+		bad("camera.flip", "%q is not one of none, horizontal, vertical, both", c.Camera.Flip)
 	}
 	if c.Camera.Width <= 0 {
 		bad("camera.width", "must be > 0")

@@ -28,6 +28,8 @@ Usage:
   sorterd eval --model M --data DIR     accuracy, per-class metrics, confusion matrix
   sorterd export --head H --base B      rebuild a model from a trained head and its base
   sorterd config check [FILE]           validate a configuration file
+  sorterd camera snapshot [--config FILE] OUT.jpg
+                                        save one frame from the configured camera (rotated/flipped), to aim it
   sorterd version                       print versions (also --version)
 
 Run "sorterd --once -h" or "sorterd bench -h" for flags.
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return cmdExport(args[1:], stdout, stderr)
 		case "config":
 			return cmdConfig(args[1:], stdout, stderr)
+		case "camera":
+			return cmdCamera(ctx, args[1:], stdout, stderr)
 		case "serve":
 			return cmdServe(ctx, args[1:], stderr)
 		case "help", "-h", "--help":

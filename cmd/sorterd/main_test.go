@@ -312,3 +312,42 @@ func TestResolveModel(t *testing.T) {
 		t.Errorf("in a checkout: %s", got)
 	}
 }
+
+// camera snapshot grabs a frame through the configured GStreamer pipeline
+// and orientation: a 320x200 test pattern turned 90 degrees is 200x320.
+func TestCameraSnapshot(t *testing.T) {
+	if m, _ := filepath.Glob("/usr/lib/*/gstreamer-1.0/libgstvideotestsrc.so"); len(m) == 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("no GStreamer videotestsrc (make gstreamer)")
+		}
+		t.Skip("no GStreamer videotestsrc (make gstreamer)")
+	}
+	b, err := os.ReadFile(filepath.Join(repoRoot(), "sorterd.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(b), `  source: "0" `, `  source: "videotestsrc num-buffers=20 ! video/x-raw,width=320,height=200 ! videoconvert ! appsink" `, 1)
+	s = strings.Replace(s, "  rotate: 0 ", "  rotate: 90 ", 1)
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfg, []byte(s), 0o644)
+	out := filepath.Join(t.TempDir(), "snap.jpg")
+	code, stdout, errs := runCLI(t, "camera", "snapshot", "--config", cfg, out)
+	if code != 0 || !strings.Contains(stdout, "rotate 90") {
+		t.Fatalf("exit %d: %s %s", code, stdout, errs)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := jpeg.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 200 || b.Dy() != 320 {
+		t.Errorf("snapshot %dx%d, want 200x320 (rotated)", b.Dx(), b.Dy())
+	}
+	if code, _, _ := runCLI(t, "camera", "snapshot", "--config", cfg); code != 2 {
+		t.Errorf("no output file: exit %d", code)
+	}
+}
