@@ -73,7 +73,7 @@ define fetch
 	  chmod 644 "$(MODELS)/$(1).part"; mv "$(MODELS)/$(1).part" "$(MODELS)/$(1)"; fi
 endef
 
-.PHONY: gstreamer all install install-bin verify-unit build run test deps opencv tflite mosquitto chromium screenshots model base-model models train bench fmt vet race fuzz clean version
+.PHONY: deb debs deb-tools gstreamer all install install-bin verify-unit build run test deps opencv tflite mosquitto chromium screenshots model base-model models train bench fmt vet race fuzz clean version
 
 build: deps
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/sorterd ./cmd/sorterd
@@ -219,6 +219,36 @@ install:
 	if getent group sorterd >/dev/null; then chgrp sorterd $(DESTDIR)/etc/sorterd $(DESTDIR)/etc/sorterd/sorterd.yaml && chmod g+r $(DESTDIR)/etc/sorterd/sorterd.yaml; \
 	  else echo "install: no group sorterd here; after systemd-sysusers: chgrp sorterd /etc/sorterd/sorterd.yaml"; fi
 	@echo "installed; then: systemctl daemon-reload, edit /etc/sorterd/sorterd.yaml, sorterd config check, systemctl enable --now sorterd"
+
+# --- Debian packages ---------------------------------------------------------
+# make deb DEB_ARCH=amd64|arm64 DEB_DIST=bookworm|trixie writes
+# dist/<dist>/sorterd_<version>_<arch>.deb, cross-built in a cached build root
+# of the target distribution (debian/build-deb; needs root for mmdebstrap and
+# chroot). make debs builds all four.
+DEB_ARCH    ?= $(if $(filter aarch64 arm64,$(UNAME_M)),arm64,amd64)
+DEB_DIST    ?= bookworm
+DEB_VERSION ?= 0~git$(shell git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null).$(shell git rev-parse --short=7 HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo +dirty)
+TFLITE_TGZ  := $(DEPS)/npm/tfjs-tflite-node-0.0.2.tgz
+DEB         = dist/$(DEB_DIST)/sorterd_$(DEB_VERSION)_$(DEB_ARCH).deb
+
+deb: model $(TFLITE_TGZ) deb-tools
+	DEB_VERSION=$(DEB_VERSION) TFLITE_TGZ=$(TFLITE_TGZ) debian/build-deb $(DEB_DIST) $(DEB_ARCH) dist/$(DEB_DIST)
+
+debs:
+	for d in bookworm trixie; do for a in amd64 arm64; do $(MAKE) deb DEB_DIST=$$d DEB_ARCH=$$a || exit 1; done; done
+
+# The npm package, kept: make deb takes the TFLite library for each arch from it.
+$(TFLITE_TGZ):
+	@command -v npm >/dev/null || { echo "tflite: npm is needed to fetch $(TFLITE_NPM) (apt-get install npm)" >&2; exit 1; }
+	mkdir -p $(DEPS)/npm && cd $(DEPS)/npm && npm pack --silent $(TFLITE_NPM) >/dev/null
+	echo "$(TFLITE_SHA256)  $@" | sha256sum -c --status || { echo "tflite: sha256 mismatch for $(TFLITE_NPM)" >&2; rm -f $@; exit 1; }
+
+# Host tools for packages and their checks (Debian's).
+DEB_TOOLS := mmdebstrap qemu-user-static lintian dpkg-dev curl
+deb-tools:
+	@missing=""; for p in $(DEB_TOOLS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then echo "deps: installing$$missing"; $(SUDO) apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; fi
 
 # systemd-analyze verify on the unit (with a stand-in binary path).
 verify-unit:
