@@ -73,7 +73,7 @@ define fetch
 	  chmod 644 "$(MODELS)/$(1).part"; mv "$(MODELS)/$(1).part" "$(MODELS)/$(1)"; fi
 endef
 
-.PHONY: deb debs deb-tools gstreamer all install install-bin verify-unit build run test deps opencv tflite mosquitto chromium screenshots model base-model models train bench fmt vet race fuzz clean version
+.PHONY: deb deb-check debs deb-tools gstreamer all install install-bin verify-unit build run test deps opencv tflite mosquitto chromium screenshots model base-model models train bench fmt vet race fuzz clean version
 
 build: deps
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/sorterd ./cmd/sorterd
@@ -236,6 +236,21 @@ deb: model $(TFLITE_TGZ) deb-tools
 
 debs:
 	for d in bookworm trixie; do for a in amd64 arm64; do $(MAKE) deb DEB_DIST=$$d DEB_ARCH=$$a || exit 1; done; done
+
+# The packages verified without a Pi (CI runs it after make test): the
+# bookworm arm64 and amd64 packages built, lintian clean (warnings fail),
+# then debian/check-deb: arm64 under qemu-aarch64-static in a root made from
+# its Depends (version, config check, --once on photos against amd64, serve
+# /healthz) and the amd64 package installed into a clean root (config check
+# as the sorterd user). Roots are cached under .deps/roots.
+deb-check: deb-tools
+	@t0=$$(date +%s); \
+	$(MAKE) -s deb DEB_DIST=bookworm DEB_ARCH=arm64 DEB_VERSION=$(DEB_VERSION) && \
+	$(MAKE) -s deb DEB_DIST=bookworm DEB_ARCH=amd64 DEB_VERSION=$(DEB_VERSION) && \
+	lintian --fail-on error,warning dist/bookworm/sorterd_$(DEB_VERSION)_arm64.deb dist/bookworm/sorterd_$(DEB_VERSION)_amd64.deb && \
+	echo "lintian: ok" && \
+	DEB_DIST=bookworm debian/check-deb dist/bookworm/sorterd_$(DEB_VERSION)_arm64.deb dist/bookworm/sorterd_$(DEB_VERSION)_amd64.deb && \
+	echo "deb-check: total $$(( $$(date +%s) - t0 )) s"
 
 # The npm package, kept: make deb takes the TFLite library for each arch from it.
 $(TFLITE_TGZ):
