@@ -73,7 +73,7 @@ define fetch
 	  chmod 644 "$(MODELS)/$(1).part"; mv "$(MODELS)/$(1).part" "$(MODELS)/$(1)"; fi
 endef
 
-.PHONY: chaos install verify-unit build run test deps opencv tflite mosquitto chromium screenshots model base-model models train bench fmt vet race fuzz clean version
+.PHONY: chaos deb deb-check debs deb-tools gstreamer all install install-bin verify-unit build run test deps opencv tflite mosquitto chromium screenshots model base-model models train bench fmt vet race fuzz clean version
 
 build: deps
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/sorterd ./cmd/sorterd
@@ -83,7 +83,7 @@ run: build model
 
 # Tests need every model (the Edge TPU one only to check it is refused),
 # and Chromium for the web page's browser test.
-test: deps chromium models
+test: deps chromium gstreamer models
 	$(GO) vet -tags matprofile ./...
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); [ -z "$$bad" ] || { echo "gofmt: $$bad" >&2; exit 1; }
 	$(GO) test -tags matprofile -count=1 ./...
@@ -124,6 +124,13 @@ chromium:
 # Regenerate the README's screenshots of the web page (docs/screenshots).
 screenshots: deps chromium model
 	SORTERD_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -tags matprofile -count=1 -run TestBrowser ./web/
+
+# The camera tests open a GStreamer pipeline (videotestsrc ! ... ! appsink).
+gstreamer:
+	@if ! ls /usr/lib/*/gstreamer-1.0/libgstvideotestsrc.so >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null; then echo "deps: installing Debian's gstreamer1.0-plugins-base (videotestsrc, for the camera tests)"; \
+	    $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends gstreamer1.0-plugins-base; \
+	  else echo "deps: gstreamer1.0-plugins-base is missing; install it for the camera tests" >&2; exit 1; fi; fi
 
 # Tests start their own broker on a free loopback port.
 mosquitto:
@@ -186,20 +193,85 @@ clean:
 # Install under $(DESTDIR)$(PREFIX): binary, the TFLite libraries it
 # links (rpath set to their installed place), the model, the unit and an
 # example configuration (never overwriting one that exists).
-LIBDIR := $(PREFIX)/lib/sorterd
-install: deps model
-	CGO_LDFLAGS="-L$(TFLITE_DIR)/lib -Wl,-rpath,$(LIBDIR)" $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" \
+#
+#   make all                 as yourself: builds bin/sorterd.install (rpath and
+#                            default model under PREFIX) and the model; needs Go
+#   sudo make install        as root: copies files, creates the sorterd user
+#                            (systemd-sysusers), never runs Go
+LIBDIR        := $(PREFIX)/lib/sorterd
+INSTALL_MODEL := $(PREFIX)/share/sorterd/models/garbage.tflite
+all: build model install-bin
+
+install-bin: deps
+	CGO_LDFLAGS="-L$(TFLITE_DIR)/lib -Wl,-rpath,$(LIBDIR)" $(GO) build -trimpath \
+	  -ldflags "-X main.version=$(VERSION) -X github.com/sorterd/sorterd/config.DefaultModelPath=$(INSTALL_MODEL)" \
 	  -o bin/sorterd.install ./cmd/sorterd
+	echo "$(PREFIX)" > bin/sorterd.install.prefix
+
+install:
+	@[ -x bin/sorterd.install ] && [ -f $(DEFAULT_MODEL) ] || { echo "install: run 'make all' as your user first (it builds with Go; install only copies)" >&2; exit 1; }
+	@[ "$$(cat bin/sorterd.install.prefix)" = "$(PREFIX)" ] || { echo "install: bin/sorterd.install was built for PREFIX=$$(cat bin/sorterd.install.prefix); run 'make all PREFIX=$(PREFIX)' as your user" >&2; exit 1; }
+	install -D -m 0644 systemd/sysusers.conf $(DESTDIR)/usr/lib/sysusers.d/sorterd.conf
+	@# The user and group first: the configuration below is group-owned by it.
+	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then systemd-sysusers /usr/lib/sysusers.d/sorterd.conf; fi
 	install -D -m 0755 bin/sorterd.install $(DESTDIR)$(PREFIX)/bin/sorterd
 	install -D -m 0644 $(TFLITE_DIR)/lib/libtensorflowlite_c.so $(DESTDIR)$(LIBDIR)/libtensorflowlite_c.so
 	install -D -m 0644 $(TFLITE_DIR)/lib/libexternal_delegate_obj.so $(DESTDIR)$(LIBDIR)/libexternal_delegate_obj.so
-	install -D -m 0644 $(DEFAULT_MODEL) $(DESTDIR)$(PREFIX)/share/sorterd/models/garbage.tflite
+	install -D -m 0644 $(DEFAULT_MODEL) $(DESTDIR)$(INSTALL_MODEL)
 	sed 's#/usr/local/bin/sorterd#$(PREFIX)/bin/sorterd#' systemd/sorterd.service > bin/sorterd.service
 	install -D -m 0644 bin/sorterd.service $(DESTDIR)/etc/systemd/system/sorterd.service
-	install -D -m 0644 systemd/sysusers.conf $(DESTDIR)/usr/lib/sysusers.d/sorterd.conf
-	install -D -m 0644 sorterd.example.yaml $(DESTDIR)$(PREFIX)/share/sorterd/sorterd.example.yaml
-	[ -e $(DESTDIR)/etc/sorterd/sorterd.yaml ] || install -D -m 0640 sorterd.example.yaml $(DESTDIR)/etc/sorterd/sorterd.yaml
-	@echo "installed; then: systemd-sysusers && systemctl daemon-reload && systemctl enable --now sorterd"
+	sed 's#/usr/share/sorterd/models/garbage.tflite#$(INSTALL_MODEL)#' sorterd.example.yaml > bin/sorterd.example.yaml
+	install -D -m 0644 bin/sorterd.example.yaml $(DESTDIR)$(PREFIX)/share/sorterd/sorterd.example.yaml
+	[ -e $(DESTDIR)/etc/sorterd/sorterd.yaml ] || install -D -m 0640 bin/sorterd.example.yaml $(DESTDIR)/etc/sorterd/sorterd.yaml
+	@# Readable by the service's group (an earlier make install left it root:root).
+	if getent group sorterd >/dev/null; then chgrp sorterd $(DESTDIR)/etc/sorterd $(DESTDIR)/etc/sorterd/sorterd.yaml && chmod g+r $(DESTDIR)/etc/sorterd/sorterd.yaml; \
+	  else echo "install: no group sorterd here; after systemd-sysusers: chgrp sorterd /etc/sorterd/sorterd.yaml"; fi
+	@echo "installed; then: systemctl daemon-reload, edit /etc/sorterd/sorterd.yaml, sorterd config check, systemctl enable --now sorterd"
+
+# --- Debian packages ---------------------------------------------------------
+# make deb DEB_ARCH=amd64|arm64 DEB_DIST=bookworm|trixie writes
+# dist/<dist>/sorterd_<version>_<arch>.deb, cross-built in a cached build root
+# of the target distribution (debian/build-deb; needs root for mmdebstrap and
+# chroot). make debs builds all four.
+DEB_ARCH    ?= $(if $(filter aarch64 arm64,$(UNAME_M)),arm64,amd64)
+DEB_DIST    ?= bookworm
+DEB_VERSION ?= 0~git$(shell git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null).$(shell git rev-parse --short=7 HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo +dirty)
+TFLITE_TGZ  := $(DEPS)/npm/tfjs-tflite-node-0.0.2.tgz
+DEB         = dist/$(DEB_DIST)/sorterd_$(DEB_VERSION)_$(DEB_ARCH).deb
+
+deb: model $(TFLITE_TGZ) deb-tools
+	DEB_VERSION=$(DEB_VERSION) TFLITE_TGZ=$(TFLITE_TGZ) debian/build-deb $(DEB_DIST) $(DEB_ARCH) dist/$(DEB_DIST)
+
+debs:
+	for d in bookworm trixie; do for a in amd64 arm64; do $(MAKE) deb DEB_DIST=$$d DEB_ARCH=$$a || exit 1; done; done
+
+# The packages verified without a Pi (CI runs it after make test): the
+# bookworm arm64 and amd64 packages built, lintian clean (warnings fail),
+# then debian/check-deb: arm64 under qemu-aarch64-static in a root made from
+# its Depends (version, config check, --once on photos against amd64, serve
+# /healthz) and the amd64 package installed into a clean root (config check
+# as the sorterd user). Roots are cached under .deps/roots.
+deb-check: deb-tools
+	@t0=$$(date +%s); \
+	$(MAKE) -s deb DEB_DIST=bookworm DEB_ARCH=arm64 DEB_VERSION=$(DEB_VERSION) && \
+	$(MAKE) -s deb DEB_DIST=bookworm DEB_ARCH=amd64 DEB_VERSION=$(DEB_VERSION) && \
+	lintian --fail-on error,warning dist/bookworm/sorterd_$(DEB_VERSION)_arm64.deb dist/bookworm/sorterd_$(DEB_VERSION)_amd64.deb && \
+	echo "lintian: ok" && \
+	DEB_DIST=bookworm debian/check-deb dist/bookworm/sorterd_$(DEB_VERSION)_arm64.deb dist/bookworm/sorterd_$(DEB_VERSION)_amd64.deb && \
+	echo "deb-check: total $$(( $$(date +%s) - t0 )) s"
+
+# The npm package, kept: make deb takes the TFLite library for each arch from it.
+$(TFLITE_TGZ):
+	@command -v npm >/dev/null || { echo "tflite: npm is needed to fetch $(TFLITE_NPM) (apt-get install npm)" >&2; exit 1; }
+	mkdir -p $(DEPS)/npm && cd $(DEPS)/npm && npm pack --silent $(TFLITE_NPM) >/dev/null
+	echo "$(TFLITE_SHA256)  $@" | sha256sum -c --status || { echo "tflite: sha256 mismatch for $(TFLITE_NPM)" >&2; rm -f $@; exit 1; }
+
+# Host tools for packages and their checks (Debian's).
+DEB_TOOLS := mmdebstrap qemu-user-static lintian dpkg-dev curl
+deb-tools:
+	@missing=""; for p in $(DEB_TOOLS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then echo "deps: installing$$missing"; $(SUDO) apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; fi
 
 # systemd-analyze verify on the unit (with a stand-in binary path), and its
 # security exposure at 2.0 or better (systemd >= 250 scores a unit file

@@ -43,8 +43,9 @@ var ErrEnded = errors.New("video ended")
 
 // Options configure a gocv source.
 type Options struct {
-	// Source: a V4L2 index ("0"), a device path, a video file, or an
-	// rtsp:// / http(s):// URL.
+	// Source: a V4L2 index ("0"), a device path, a video file, an
+	// rtsp:// / http(s):// URL, or a GStreamer pipeline ending in appsink
+	// (any source containing "!"; see IsPipeline).
 	Source        string
 	Width, Height int
 	FPS           float64
@@ -67,7 +68,11 @@ var _ Source = (*Capture)(nil)
 func Open(o Options) (*Capture, error) {
 	c := &Capture{o: o}
 	var err error
-	if idx, e := strconv.Atoi(o.Source); e == nil {
+	pipeline := IsPipeline(o.Source)
+	if pipeline {
+		// The pipeline's caps set size and rate: nothing to Set.
+		c.vc, err = gocv.OpenVideoCaptureWithAPI(o.Source, gocv.VideoCaptureGstreamer)
+	} else if idx, e := strconv.Atoi(o.Source); e == nil {
 		c.vc, err = gocv.OpenVideoCaptureWithAPI(idx, gocv.VideoCaptureV4L2)
 	} else {
 		c.file = !strings.Contains(o.Source, "://") && !strings.HasPrefix(o.Source, "/dev/")
@@ -87,7 +92,7 @@ func Open(o Options) (*Capture, error) {
 		c.vc.Close()
 		return nil, fmt.Errorf("open camera %s: cannot open", o.Source)
 	}
-	if !c.file {
+	if !c.file && !pipeline {
 		if o.Width > 0 {
 			c.vc.Set(gocv.VideoCaptureFrameWidth, float64(o.Width))
 			c.vc.Set(gocv.VideoCaptureFrameHeight, float64(o.Height))
@@ -101,6 +106,10 @@ func Open(o Options) (*Capture, error) {
 	}
 	return c, nil
 }
+
+// IsPipeline tells a GStreamer pipeline ("libcamerasrc ! ... ! appsink")
+// from a device, file or URL: only a pipeline contains "!".
+func IsPipeline(source string) bool { return strings.Contains(source, "!") }
 
 // Read returns the next frame.
 func (c *Capture) Read(ctx context.Context) (Frame, error) {

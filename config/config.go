@@ -22,6 +22,11 @@ import (
 // DefaultPath is where the systemd unit expects the file.
 const DefaultPath = "/etc/sorterd/sorterd.yaml"
 
+// DefaultModelPath is where the package installs the default model, the
+// default model.path. make install sets it to its PREFIX at link time
+// (-X github.com/sorterd/sorterd/config.DefaultModelPath=...).
+var DefaultModelPath = "/usr/share/sorterd/models/garbage.tflite"
+
 // Config is the whole file.
 type Config struct {
 	Station  string   `yaml:"station"`
@@ -41,7 +46,8 @@ type Config struct {
 // Camera is the frame source.
 type Camera struct {
 	// Source is a V4L2 device index ("0"), a device path (/dev/video0), a
-	// video file, or an rtsp:// or http(s):// URL.
+	// video file, an rtsp:// or http(s):// URL, or a GStreamer pipeline
+	// ending in appsink (any source containing "!").
 	Source       string   `yaml:"source"`
 	Width        int      `yaml:"width"`
 	Height       int      `yaml:"height"`
@@ -54,6 +60,10 @@ type Camera struct {
 	// ROI is the tray's part of the frame, in frame pixels: only it starts
 	// items and enters crops. Zero width and height: the whole frame.
 	ROI ROI `yaml:"roi"`
+	// Rotate and Flip say how the camera is mounted: each frame is turned
+	// Rotate degrees clockwise, then flipped.
+	Rotate Rotation `yaml:"rotate"`
+	Flip   Flip     `yaml:"flip"`
 }
 
 // ROI is a rectangle in frame pixels.
@@ -79,6 +89,38 @@ type Locate struct {
 	// long item) or tight (the box as it is, squeezed to the model's
 	// square input).
 	Shape string `yaml:"shape"`
+}
+
+// Rotation is a clockwise turn of the camera's frames: 0, 90, 180 or 270.
+type Rotation int
+
+// Rotations.
+const (
+	Rotate0   Rotation = 0
+	Rotate90  Rotation = 90
+	Rotate180 Rotation = 180
+	Rotate270 Rotation = 270
+)
+
+// Valid reports whether r is one of the four rotations.
+func (r Rotation) Valid() bool {
+	return r == Rotate0 || r == Rotate90 || r == Rotate180 || r == Rotate270
+}
+
+// Flip mirrors the camera's frames after the rotation.
+type Flip string
+
+// Flips.
+const (
+	FlipNone       Flip = "none"
+	FlipHorizontal Flip = "horizontal" // left-right
+	FlipVertical   Flip = "vertical"   // top-bottom
+	FlipBoth       Flip = "both"
+)
+
+// Valid reports whether f is one of the flips.
+func (f Flip) Valid() bool {
+	return f == FlipNone || f == FlipHorizontal || f == FlipVertical || f == FlipBoth
 }
 
 // Trigger decides when an item is present.
@@ -201,10 +243,10 @@ func Default() Config {
 		StateDir: "/var/lib/sorterd",
 		Camera: Camera{Source: "0", Width: 640, Height: 480, FPS: 15,
 			ReconnectMin: Duration(500 * time.Millisecond), ReconnectMax: Duration(30 * time.Second),
-			StallTimeout: Duration(5 * time.Second)},
+			StallTimeout: Duration(5 * time.Second), Rotate: Rotate0, Flip: FlipNone},
 		Trigger:  Trigger{Mode: "continuous", Every: 15, Frames: 3, Debounce: Duration(50 * time.Millisecond), MotionArea: 0.005, MotionDelta: 25},
 		Locate:   Locate{Method: "background", Margin: 0.15, MinSize: 0.08, Shape: "square"},
-		Model:    Model{Path: "/usr/local/share/sorterd/models/garbage.tflite", Delegate: "xnnpack", Fallback: true, TTA: []string{"flip", "rot180", "rot90", "rot270", "vflip"}, TTAPerFrame: 2},
+		Model:    Model{Path: DefaultModelPath, Delegate: "xnnpack", Fallback: true, TTA: []string{"flip", "rot180", "rot90", "rot270", "vflip"}, TTAPerFrame: 2},
 		Decision: Decision{Vote: "mean", Geometry: "chute", Cooldown: Duration(time.Second)},
 		GPIO:     GPIO{Driver: "periph"},
 		MQTT: MQTT{Enabled: true, Broker: "tcp://127.0.0.1:1883", TopicPrefix: "sorterd", Outbox: 10000,
@@ -402,6 +444,15 @@ func (c *Config) validate(root *yaml.Node) Errors {
 	if c.Camera.Source == "" {
 		bad("camera.source", "must be set")
 	}
+	if strings.Contains(c.Camera.Source, "!") && !regexp.MustCompile(`!\s*appsink(\s|$)`).MatchString(c.Camera.Source) {
+		bad("camera.source", "a GStreamer pipeline (a source with \"!\") must end in \"! appsink\"")
+	}
+	if !c.Camera.Rotate.Valid() {
+		bad("camera.rotate", "%d is not one of 0, 90, 180, 270 (degrees clockwise)", c.Camera.Rotate)
+	}
+	if !c.Camera.Flip.Valid() {
+		bad("camera.flip", "%q is not one of none, horizontal, vertical, both", c.Camera.Flip)
+	}
 	if c.Camera.Width <= 0 {
 		bad("camera.width", "must be > 0")
 	}
@@ -421,13 +472,18 @@ func (c *Config) validate(root *yaml.Node) Errors {
 		bad("camera.stall_timeout", "must be > 0")
 	}
 	if r := c.Camera.ROI; r != (ROI{}) {
+		// The ROI is in the frame's pixels after the mount's rotation.
+		fw, fh := c.Camera.Width, c.Camera.Height
+		if c.Camera.Rotate == Rotate90 || c.Camera.Rotate == Rotate270 {
+			fw, fh = fh, fw
+		}
 		switch {
 		case r.X < 0 || r.Y < 0:
 			bad("camera.roi", "x and y must be >= 0")
 		case r.Width <= 0 || r.Height <= 0:
 			bad("camera.roi", "width and height must be > 0 (or all four 0: the whole frame)")
-		case r.X+r.Width > c.Camera.Width || r.Y+r.Height > c.Camera.Height:
-			bad("camera.roi", "x+width and y+height must fit in camera.width x camera.height (%dx%d)", c.Camera.Width, c.Camera.Height)
+		case r.X+r.Width > fw || r.Y+r.Height > fh:
+			bad("camera.roi", "x+width and y+height must fit in the frame (%dx%d, after camera.rotate)", fw, fh)
 		}
 	}
 	oneOf("locate.method", c.Locate.Method, "background", "roi", "none")

@@ -46,6 +46,27 @@ func TestNoTTAWithPerFrame(t *testing.T) {
 	}
 }
 
+// A GStreamer pipeline with its appsink, and the mounting keys, load.
+func TestPipelineSourceAndOrientation(t *testing.T) {
+	base, err := os.ReadFile(examplePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(base), `  source: "0" `, `  source: "libcamerasrc ! video/x-raw,width=1280,height=720,format=NV12 ! videoconvert ! appsink drop=true max-buffers=1" `, 1)
+	s = strings.Replace(s, "  rotate: 0 ", "  rotate: 270 ", 1)
+	s = strings.Replace(s, "  flip: none ", "  flip: horizontal ", 1)
+	c, err := Parse([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Camera.Rotate != Rotate270 || c.Camera.Flip != FlipHorizontal || !strings.HasPrefix(c.Camera.Source, "libcamerasrc !") {
+		t.Errorf("camera %+v", c.Camera)
+	}
+	if d := Default(); d.Camera.Rotate != Rotate0 || d.Camera.Flip != FlipNone {
+		t.Errorf("defaults %+v", d.Camera)
+	}
+}
+
 func TestEmptyFileIsDefaultsButNeedsBins(t *testing.T) {
 	_, err := Parse(nil)
 	if err == nil || !strings.Contains(err.Error(), "bins: at least one bin") {
@@ -62,22 +83,26 @@ func TestInvalidFields(t *testing.T) {
 	cases := []struct{ from, to, want string }{
 		{"  fps: 15\n", "  fps: 0\n", "camera.fps: must be > 0 (line 13)"},
 		{"  fps: 15\n", "  fps: 15\n  fsp: 3\n", "camera.fsp: unknown key (line 14)"},
-		{"  mode: continuous ", "  mode: sometimes ", `trigger.mode: "sometimes" is not one of continuous, gpio, motion (line 21)`},
+		{"  mode: continuous ", "  mode: sometimes ", `trigger.mode: "sometimes" is not one of continuous, gpio, motion (line 23)`},
 		{"  delegate: xnnpack ", "  delegate: npu ", `model.delegate: "npu" is not one of cpu, xnnpack, edgetpu, gpu`},
 		{"  reconnect_min: 500ms", "  reconnect_min: soon", `camera.reconnect_min: "soon" is not a duration (like 250ms or 2s) (line 15)`},
 		{"  fps: 15\n", "  fps: fast\n", "camera.fps: cannot unmarshal !!str `fast` into float64 (line 13)"},
-		{"    pin: GPIO6\n", "    pin: \"\"\n", "bins.1.pin: must be set (or gpio.driver: dry-run) (line 64)"},
+		{"    pin: GPIO6\n", "    pin: \"\"\n", "bins.1.pin: must be set (or gpio.driver: dry-run) (line 66)"},
 		{"    labels: [plastic]\n", "    labels: [glass]\n", `bins.3.labels: label "glass" already goes to bin "glass"`},
 		{"    reject: true ", "    reject: false ", "bins: exactly one bin must have reject: true (found 0)"},
 		{"  password: \"\" ", "  password: secret\n  password_file: /etc/sorterd/pw ", "mqtt.password_file: password and password_file exclude each other"},
 		{"broker: tcp://127.0.0.1:1883", "broker: 127.0.0.1:1883", "mqtt.broker: \"127.0.0.1:1883\" needs a scheme"},
 		{"station: station1 ", "station: \"my station\" ", "station: must be letters"},
-		{"  tta_per_frame: 2 ", "  tta_per_frame: 6 ", "model.tta_per_frame: must be in 0..5 (the number of views in model.tta; 0: all on every frame) (line 43)"},
-		{"  method: background ", "  method: magic ", `locate.method: "magic" is not one of background, roi, none (line 30)`},
-		{"  shape: square ", "  shape: round ", `locate.shape: "round" is not one of square, tight (line 33)`},
-		{"  roi: {x: 0, y: 0, width: 0, height: 0}", "  roi: {x: 600, y: 0, width: 100, height: 100}", "camera.roi: x+width and y+height must fit in camera.width x camera.height (640x480) (line 18)"},
+		{"  tta_per_frame: 2 ", "  tta_per_frame: 6 ", "model.tta_per_frame: must be in 0..5 (the number of views in model.tta; 0: all on every frame) (line 45)"},
+		{"  method: background ", "  method: magic ", `locate.method: "magic" is not one of background, roi, none (line 32)`},
+		{"  shape: square ", "  shape: round ", `locate.shape: "round" is not one of square, tight (line 35)`},
+		{"  roi: {x: 0, y: 0, width: 0, height: 0}", "  roi: {x: 600, y: 0, width: 100, height: 100}", "camera.roi: x+width and y+height must fit in the frame (640x480, after camera.rotate) (line 18)"},
 		{"  roi: {x: 0, y: 0, width: 0, height: 0}", "  roi: {x: 10, y: 0, width: 0, height: 100}", "camera.roi: width and height must be > 0"},
-		{"  listen: 127.0.0.1:8080", "  listen: 8080", `http.listen: "8080" must be host:port, like 127.0.0.1:8080 or :8080 (line 96)`},
+		{"  listen: 127.0.0.1:8080", "  listen: 8080", `http.listen: "8080" must be host:port, like 127.0.0.1:8080 or :8080 (line 98)`},
+		{"  rotate: 0 ", "  rotate: 45 ", "camera.rotate: 45 is not one of 0, 90, 180, 270 (degrees clockwise) (line 19)"},
+		{"  rotate: 0 ", "  rotate: left ", "camera.rotate: cannot unmarshal !!str `left` into config.Rotation (line 19)"},
+		{"  flip: none ", "  flip: sideways ", `camera.flip: "sideways" is not one of none, horizontal, vertical, both (line 20)`},
+		{`  source: "0" `, `  source: "videotestsrc ! videoconvert" `, `camera.source: a GStreamer pipeline (a source with "!") must end in "! appsink" (line 10)`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.want, func(t *testing.T) {

@@ -87,7 +87,14 @@ func newDelegate(o *Options, m *ModelInfo) (*cDelegate, error) {
 	case DelegateCPU:
 		return nil, nil
 	case DelegateXNNPACK:
-		return newXNNPACK(o.Threads, xnnpackFlags(m))
+		var d *cDelegate
+		var err error
+		lines, cerr := captureStderr(func() { d, err = newXNNPACK(o.Threads, xnnpackFlags(m)) })
+		if cerr != nil {
+			return nil, cerr
+		}
+		logTFLite(o.Logger, lines)
+		return d, err
 	case DelegateEdgeTPU:
 		lib := o.EdgeTPULibrary
 		if lib == "" {

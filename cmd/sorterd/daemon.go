@@ -160,11 +160,8 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 
 	var camState sync.Map
 	src := &camera.Reconnecting{
-		Open: func() (camera.Source, error) {
-			return camera.Open(camera.Options{Source: cfg.Camera.Source, Width: cfg.Camera.Width,
-				Height: cfg.Camera.Height, FPS: cfg.Camera.FPS, Loop: cfg.Camera.Loop})
-		},
-		Min: cfg.Camera.ReconnectMin.D(), Max: cfg.Camera.ReconnectMax.D(), Log: log,
+		Open: func() (camera.Source, error) { return openCamera(cfg.Camera) },
+		Min:  cfg.Camera.ReconnectMin.D(), Max: cfg.Camera.ReconnectMax.D(), Log: log,
 		OnState: func(s camera.State) { camState.Store("s", s) },
 	}
 	defer src.Close()

@@ -28,7 +28,9 @@ Usage:
   sorterd eval --model M --data DIR     accuracy, per-class metrics, confusion matrix
   sorterd export --head H --base B      rebuild a model from a trained head and its base
   sorterd config check [FILE]           validate a configuration file
-  sorterd version                       print versions
+  sorterd camera snapshot [--config FILE] OUT.jpg
+                                        save one frame from the configured camera (rotated/flipped), to aim it
+  sorterd version                       print versions (also --version)
 
 Run "sorterd --once -h" or "sorterd bench -h" for flags.
 `
@@ -44,7 +46,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
-		case "version":
+		case "version", "--version", "-version":
 			return cmdVersion(stdout)
 		case "bench":
 			return cmdBench(ctx, args[1:], stdout, stderr)
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return cmdExport(args[1:], stdout, stderr)
 		case "config":
 			return cmdConfig(args[1:], stdout, stderr)
+		case "camera":
+			return cmdCamera(ctx, args[1:], stdout, stderr)
 		case "serve":
 			return cmdServe(ctx, args[1:], stderr)
 		case "help", "-h", "--help":

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"flag"
+	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/internal/testenv"
 	"hash/crc32"
 	"image"
@@ -288,5 +289,84 @@ func TestConfigCheck(t *testing.T) {
 		if code != 1 || !strings.Contains(errs, tc.want) {
 			t.Errorf("%s: exit %d %q, want %q", tc.to, code, errs, tc.want)
 		}
+	}
+}
+
+// version reports the gocv module actually linked (go.mod's), not the
+// constant in gocv's source; --version is the same command.
+func TestVersionGocvFromBuildInfo(t *testing.T) {
+	mod, err := os.ReadFile(filepath.Join(repoRoot(), "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`gocv\.io/x/gocv (v\S+)`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatal("go.mod has no gocv")
+	}
+	for _, arg := range []string{"version", "--version"} {
+		code, out, _ := runCLI(t, arg)
+		if code != 0 || !strings.Contains(out, "(gocv "+string(m[1])+")") {
+			t.Errorf("%s: exit %d, want gocv %s:\n%s", arg, code, m[1], out)
+		}
+	}
+}
+
+// Without --model, a command run outside a checkout reads the installed
+// default model; inside one, models/garbage.tflite.
+func TestResolveModel(t *testing.T) {
+	if got := resolveModel("x.tflite"); got != "x.tflite" {
+		t.Errorf("given: %s", got)
+	}
+	t.Chdir(t.TempDir())
+	if got := resolveModel(""); got != config.DefaultModelPath {
+		t.Errorf("outside a checkout: %s, want %s", got, config.DefaultModelPath)
+	}
+	code, _, errs := runCLI(t, "--once", "--tta", "", filepath.Join(repoRoot(), "testdata", "images", "red.png"))
+	if _, err := os.Stat(config.DefaultModelPath); err != nil && (code != 2 || !strings.Contains(errs, config.DefaultModelPath)) {
+		t.Errorf("--once without the installed model: exit %d, error should name %s: %s", code, config.DefaultModelPath, errs)
+	}
+	os.MkdirAll("models", 0o755)
+	os.WriteFile(defaultModel, []byte("x"), 0o644)
+	if got := resolveModel(""); got != defaultModel {
+		t.Errorf("in a checkout: %s", got)
+	}
+}
+
+// camera snapshot grabs a frame through the configured GStreamer pipeline
+// and orientation: a 320x200 test pattern turned 90 degrees is 200x320.
+func TestCameraSnapshot(t *testing.T) {
+	if m, _ := filepath.Glob("/usr/lib/*/gstreamer-1.0/libgstvideotestsrc.so"); len(m) == 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("no GStreamer videotestsrc (make gstreamer)")
+		}
+		t.Skip("no GStreamer videotestsrc (make gstreamer)")
+	}
+	b, err := os.ReadFile(filepath.Join(repoRoot(), "sorterd.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(b), `  source: "0" `, `  source: "videotestsrc num-buffers=20 ! video/x-raw,width=320,height=200 ! videoconvert ! appsink" `, 1)
+	s = strings.Replace(s, "  rotate: 0 ", "  rotate: 90 ", 1)
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfg, []byte(s), 0o644)
+	out := filepath.Join(t.TempDir(), "snap.jpg")
+	code, stdout, errs := runCLI(t, "camera", "snapshot", "--config", cfg, out)
+	if code != 0 || !strings.Contains(stdout, "rotate 90") {
+		t.Fatalf("exit %d: %s %s", code, stdout, errs)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := jpeg.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 200 || b.Dy() != 320 {
+		t.Errorf("snapshot %dx%d, want 200x320 (rotated)", b.Dx(), b.Dy())
+	}
+	if code, _, _ := runCLI(t, "camera", "snapshot", "--config", cfg); code != 2 {
+		t.Errorf("no output file: exit %d", code)
 	}
 }

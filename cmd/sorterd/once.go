@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -14,13 +15,31 @@ import (
 	"github.com/sorterd/sorterd/infer"
 )
 
-// defaultModel is the model used when --model is not given; defaultBase
-// is the ImageNet classifier whose backbone train reuses (the uint8
-// quantization-aware trained one, which train runs as int8: README).
+// defaultModel is where make model writes the model (and train and export
+// their output); defaultBase is the ImageNet classifier whose backbone
+// train reuses (the uint8 quantization-aware trained one, which train runs
+// as int8: README).
 const (
 	defaultModel = "models/garbage.tflite"
 	defaultBase  = "models/mobilenet_v2_1.0_224_quant.tflite"
 )
+
+// modelDefaultHelp describes the --model default of the commands that read
+// a model.
+var modelDefaultHelp = "TFLite model `file` (default: " + defaultModel + " when it exists here, else " + config.DefaultModelPath + ")"
+
+// resolveModel is the model a command reads: the one given, else the
+// checkout's models/garbage.tflite when run from a checkout, else the
+// installed default (config.DefaultModelPath).
+func resolveModel(given string) string {
+	if given != "" {
+		return given
+	}
+	if _, err := os.Stat(defaultModel); err == nil {
+		return defaultModel
+	}
+	return config.DefaultModelPath
+}
 
 // modelFlags are the classifier flags shared by --once and bench.
 type modelFlags struct {
@@ -30,7 +49,7 @@ type modelFlags struct {
 }
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&m.model, "model", defaultModel, "TFLite model `file`")
+	fs.StringVar(&m.model, "model", "", modelDefaultHelp)
 	fs.StringVar(&m.labels, "labels", "", "labels `file` (default: the labels embedded in the model)")
 	fs.StringVar(&m.delegate, "delegate", infer.DelegateXNNPACK, "cpu, xnnpack, edgetpu or gpu")
 	fs.StringVar(&m.device, "edgetpu-device", "", "Edge TPU device (usb, pci, usb:0, ...); default: the first found")
@@ -61,6 +80,7 @@ func (m *modelFlags) open(stderr io.Writer) (*infer.Classifier, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.model = resolveModel(m.model)
 	return infer.New(infer.Options{
 		Model: m.model, Labels: m.labels, Delegate: m.delegate, Fallback: m.fallback,
 		EdgeTPUDevice: m.device, Threads: m.threads, Logger: log, TTA: splitList(m.tta),

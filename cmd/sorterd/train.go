@@ -74,7 +74,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sorterd eval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	model := fs.String("model", defaultModel, "model `file` to evaluate")
+	model := fs.String("model", "", strings.Replace(modelDefaultHelp, "TFLite model `file`", "model `file` to evaluate", 1))
 	data := fs.String("data", "", "labelled folder tree (one subfolder per class; required)")
 	delegate := fs.String("delegate", infer.DelegateXNNPACK, "cpu, xnnpack, edgetpu or gpu")
 	asJSON := fs.Bool("json", false, "print one JSON object")
@@ -113,7 +113,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		errLine(stderr, err)
 		return 2
 	}
-	m, err := train.EvalModel(ctx, infer.Options{Model: *model, Delegate: *delegate, TTA: splitList(*tta)}, ds.Classes, ds.Items)
+	m, err := train.EvalModel(ctx, infer.Options{Model: resolveModel(*model), Delegate: *delegate, TTA: splitList(*tta)}, ds.Classes, ds.Items)
 	if err != nil {
 		errLine(stderr, err)
 		return 2
