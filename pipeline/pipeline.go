@@ -134,6 +134,14 @@ func boxOf(r image.Rectangle) *Box {
 	return &Box{X: r.Min.X, Y: r.Min.Y, W: r.Dx(), H: r.Dy()}
 }
 
+// String is "x,y wxh", as logs show it.
+func (b *Box) String() string {
+	if b == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%d,%d %dx%d", b.X, b.Y, b.W, b.H)
+}
+
 // Rect is the box as an image.Rectangle.
 func (b Box) Rect() image.Rectangle { return image.Rect(b.X, b.Y, b.X+b.W, b.Y+b.H) }
 
@@ -711,7 +719,7 @@ func (s *Station) fire(ctx context.Context, it *item, rec *record, delay time.Du
 		rec.ev, rec.fired = ev, true
 		s.mu.Unlock()
 		s.log.Info("item", "id", ev.ID, "label", ev.Label, "score", ev.Score, "bin", ev.Bin, "action", ev.Action,
-			"box", ev.Box, "reason", ev.Reason, "latency_ms", ev.LatencyMS)
+			"box", ev.Box.String(), "reason", ev.Reason, "latency_ms", ev.LatencyMS)
 		if s.o.OnEvent != nil {
 			s.o.OnEvent(ev)
 		}
