@@ -86,6 +86,9 @@ type Options struct {
 	Threshold float64 // below it: the reject bin
 	Conveyor  bool    // flaps fire after their bin's delay, items overlap
 	Cooldown  time.Duration
+	// ItemGap: an item whose next frame comes later than this after its
+	// last (the camera was lost or stalled) is abandoned. 0: 2 s.
+	ItemGap time.Duration
 
 	OnEvent func(Event)
 	Log     *slog.Logger
@@ -170,6 +173,7 @@ type Station struct {
 	corrections map[string]int
 	located     map[string]int64
 	flapsWG     sync.WaitGroup // scheduled conveyor actuations
+	flapMu      sync.Mutex     // one flap moves at a time (openFlap)
 
 	corrMu    sync.Mutex
 	liveMu    sync.Mutex
@@ -195,6 +199,9 @@ func New(o Options) (*Station, error) {
 	}
 	if o.Recent < 1 {
 		o.Recent = 50
+	}
+	if o.ItemGap <= 0 {
+		o.ItemGap = 2 * time.Second
 	}
 	s := &Station{o: o, binOf: map[string]string{}, log: o.Log, perBin: map[string]int{}, perAction: map[string]int{},
 		dropped: map[string]int64{}, sorted: map[BinAction]int{}, corrections: map[string]int{}, located: map[string]int64{}, hist: newHistogram()}
@@ -296,7 +303,8 @@ type Stats struct {
 	Corrections map[string]int   `json:"corrections"`
 	// Locate counts what locating the item found: no_item (a trigger
 	// with no item to classify: given up, or rejected on a gpio
-	// trigger), relearned (the whole tray changed and was learned anew).
+	// trigger), relearned (the whole tray changed and was learned anew),
+	// abandoned (an item whose frames stopped: camera lost or stalled).
 	Locate map[string]int64 `json:"locate"`
 	// Sorted counts items by bin and action (what metrics label them by).
 	Sorted    map[BinAction]int `json:"-"`
@@ -379,6 +387,7 @@ func (s *Station) Stats() Stats {
 // item is one item being classified.
 type item struct {
 	start  time.Time
+	last   time.Time // frame time of its last frame
 	scores []float32
 	votes  map[int]int
 	frames int
@@ -432,6 +441,11 @@ func (s *Station) Run(ctx context.Context) error {
 		}
 		f, err := s.o.Source.Read(rctx)
 		if err != nil {
+			if ctx.Err() != nil && rctx == ctx && cur != nil {
+				// Stopped while waiting for the item's next frame: the
+				// next pass reads on, on the grace context.
+				continue
+			}
 			if ctx.Err() != nil || rctx.Err() != nil {
 				if cur != nil && cur.frames > 0 {
 					s.decide(context.Background(), cur)
@@ -460,6 +474,14 @@ func (s *Station) Run(ctx context.Context) error {
 			s.busy.Store(false)
 			f.Close()
 			continue
+		}
+		if cur != nil && f.At.Sub(cur.last) > s.o.ItemGap {
+			// The camera stopped mid-item (lost, stalled, reconnected):
+			// what it shows now may be anything. Abandoned, no flap.
+			s.log.Warn("item abandoned: its frames stopped", "gap", f.At.Sub(cur.last).Round(time.Millisecond), "frames", cur.frames)
+			s.count("abandoned")
+			cur = nil
+			s.busy.Store(false)
 		}
 		if cur == nil {
 			start := false
@@ -492,9 +514,10 @@ func (s *Station) Run(ctx context.Context) error {
 				f.Close()
 				continue
 			}
-			cur = &item{start: f.At, votes: map[int]int{}}
+			cur = &item{start: f.At, last: f.At, votes: map[int]int{}}
 			s.busy.Store(true)
 		}
+		cur.last = f.At
 		region, ok := s.region(ob, f.Mat)
 		if !ok {
 			f.Close()
@@ -709,9 +732,7 @@ func (s *Station) fire(ctx context.Context, it *item, rec *record, delay time.Du
 		opened := time.Now()
 		ev.TS = opened.UTC().Format(time.RFC3339Nano)
 		ev.LatencyMS = float64(opened.Sub(it.start).Microseconds()) / 1000
-		if err := s.o.Flaps[ev.Bin].Open(context.WithoutCancel(ctx)); err != nil {
-			s.log.Error("flap", "bin", ev.Bin, "err", err)
-		}
+		s.openFlap(ctx, ev.Bin)
 		s.mu.Lock()
 		s.perBin[ev.Bin]++
 		s.perAction[ev.Action]++
@@ -735,6 +756,26 @@ func (s *Station) fire(ctx context.Context, it *item, rec *record, delay time.Du
 		defer s.flapsWG.Done()
 		open()
 	})
+}
+
+// openFlap opens bin's flap with every other flap closed first: a hold
+// flap stays open until the next item, and at most one flap is open at any
+// time, on a chute and on a conveyor (whose timers may fire together: the
+// second waits for the first's pulse).
+func (s *Station) openFlap(ctx context.Context, bin string) {
+	s.flapMu.Lock()
+	defer s.flapMu.Unlock()
+	for name, f := range s.o.Flaps {
+		if name == bin {
+			continue
+		}
+		if err := f.Close(); err != nil {
+			s.log.Error("flap", "bin", name, "err", err)
+		}
+	}
+	if err := s.o.Flaps[bin].Open(context.WithoutCancel(ctx)); err != nil {
+		s.log.Error("flap", "bin", bin, "err", err)
+	}
 }
 
 func newID() string {
