@@ -210,11 +210,19 @@ func TestDaemonUploadFlood(t *testing.T) {
 			mu.Unlock()
 		}()
 	}
-	// While the flood is on, the station keeps sorting.
+	// While the flood is on, the station keeps sorting, and /healthz is
+	// probed (it answered 503 to 69 of 120 probes in the campaign).
+	probes := map[int]int{}
 	eventually(t, "two events during the flood", 30*time.Second, func() bool {
+		code, _ := s.get("/healthz")
+		probes[code]++
 		return len(rec.get("sorterd/faults/event")) >= before+2
 	})
 	wg.Wait()
+	t.Logf("/healthz during the flood: %v", probes)
+	if probes[0] > 0 {
+		t.Errorf("/healthz unanswered %d times during the flood", probes[0])
+	}
 	grew := (vmHWM(t) - hwm0) / 1024
 	t.Logf("%d KB JPEG x64: answers %v; peak RSS grew %d MB; events during the flood %d", len(big)>>10, codes, grew, len(rec.get("sorterd/faults/event"))-before)
 	if codes[200] == 0 || codes[503] == 0 || codes[200]+codes[503] != 64 {
