@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -400,5 +401,48 @@ func TestMQTTPassword(t *testing.T) {
 		if got != tc.want || (err != nil) != tc.err {
 			t.Errorf("%+v cred %q: %q %v, want %q (error %v)", tc.m, tc.cred, got, err, tc.want, tc.err)
 		}
+	}
+}
+
+// 200 test_flap commands (300 ms each) while the station sorts: events go
+// on being delivered, every command is answered (run, or "busy" at once),
+// and no event arrives twice. (They blocked paho for 60 s: one event came
+// 12 times, delivery was delayed up to 56 s.)
+func TestDaemonCommandFlood(t *testing.T) {
+	b := testenv.StartBroker(t)
+	rec := subscribe(t, b, "sorterd/faults/#")
+	stationConfig(t, b, "").start()
+	eventually(t, "first event", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= 1 })
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("flood"))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal("cannot connect")
+	}
+	defer c.Disconnect(100)
+	before := len(rec.get("sorterd/faults/event"))
+	for i := 0; i < 200; i++ {
+		c.Publish("sorterd/faults/cmd", 1, false, fmt.Sprintf(`{"cmd":"test_flap","bin":"glass","id":"%d"}`, i))
+	}
+	eventually(t, "two events during the flood", 30*time.Second, func() bool {
+		return len(rec.get("sorterd/faults/event")) >= before+2
+	})
+	eventually(t, "200 answers", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/cmd/result")) >= 200 })
+	busy := 0
+	for _, r := range rec.get("sorterd/faults/cmd/result") {
+		if strings.Contains(r, "busy") {
+			busy++
+		}
+	}
+	seen := map[string]bool{}
+	for _, e := range rec.get("sorterd/faults/event") {
+		var ev struct{ ID string }
+		json.Unmarshal([]byte(e), &ev)
+		if seen[ev.ID] {
+			t.Errorf("event %s delivered twice", ev.ID)
+		}
+		seen[ev.ID] = true
+	}
+	t.Logf("200 commands: %d answered busy; %d events during the flood", busy, len(rec.get("sorterd/faults/event"))-before)
+	if busy == 0 {
+		t.Error("no command answered busy: the queue is not bounded")
 	}
 }
