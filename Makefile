@@ -93,7 +93,7 @@ test: deps chromium gstreamer models
 # state dir (a tmpfs mounted by the tests: run as root), upload and command
 # floods, reloads with bad files, two daemons, a silent camera URL, a model
 # truncated while running, DNS rebinding. make test runs these too.
-CHAOS := Outbox|Upload|SlowCommands|HugeCommand|Reload|SilentURL|SilentCamera|CancelledRead|SecondDaemon|ModelFileTruncated|HostAllowList|OpenListenWarns|HealthzDegraded|ReadOnlyStateDir|ReconnectsCountLosses|ConfigCheck
+CHAOS := Outbox|Upload|SlowCommands|CommandFlood|HugeCommand|Reload|SilentURL|SilentCamera|CancelledRead|SecondDaemon|ModelFileTruncated|HostAllowList|OpenListenWarns|HealthzDegraded|ReadOnlyStateDir|ReconnectsCountLosses|ConfigCheck
 chaos: deps models
 	$(GO) test -tags matprofile -count=1 -run '$(CHAOS)' ./publish/ ./web/ ./infer/ ./camera/ ./cmd/sorterd/
 

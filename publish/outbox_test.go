@@ -255,3 +255,20 @@ func TestOutboxPutIsComplete(t *testing.T) {
 		t.Errorf("dir holds %d entries", len(ents))
 	}
 }
+
+// BenchmarkOutboxPut is the cost of making one event durable (write,
+// fsync file, rename, fsync directory) on the test's temporary disk; the
+// pipeline pays it once per item, after the flap.
+func BenchmarkOutboxPut(b *testing.B) {
+	o, err := OpenOutbox(b.TempDir(), b.N+1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := event(1)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := o.Put(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -72,11 +72,19 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusBadRequest, "read upload: "+err.Error())
 		return
 	}
+	wait := time.NewTimer(s.o.UploadWait)
+	defer wait.Stop()
 	select {
 	case s.run <- struct{}{}:
 		defer func() { <-s.run }()
 	case <-r.Context().Done():
 		return // the client left while waiting
+	case <-wait.C:
+		// Answer before the server's write timeout cuts the connection.
+		s.refused.Inc()
+		w.Header().Set("Retry-After", "1")
+		jsonError(w, http.StatusServiceUnavailable, fmt.Sprintf("busy: waited %s for the classifier; try again", s.o.UploadWait))
+		return
 	}
 	t0 := time.Now()
 	img, err := infer.DecodeImage(data, s.o.Limits)

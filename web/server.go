@@ -143,8 +143,12 @@ type Options struct {
 	// 503 with Retry-After at once, before its body is read: a flood of
 	// uploads costs neither memory nor the station's time.
 	Uploads, UploadQueue int
-	Version              string
-	Log                  *slog.Logger
+	// UploadWait is how long an admitted upload waits for the classifier
+	// before it is answered 503 (default 10 s, under the 30 s write
+	// timeout).
+	UploadWait time.Duration
+	Version    string
+	Log        *slog.Logger
 }
 
 // Server is the HTTP server.
@@ -201,6 +205,9 @@ func New(o Options) (*Server, error) {
 		o.UploadQueue = 0
 	} else if o.UploadQueue == 0 {
 		o.UploadQueue = 4
+	}
+	if o.UploadWait <= 0 {
+		o.UploadWait = 10 * time.Second
 	}
 	if o.Stall <= 0 {
 		o.Stall = 10 * time.Second

@@ -115,3 +115,31 @@ func TestUploadFloodIsBounded(t *testing.T) {
 		t.Error("refused uploads not counted")
 	}
 }
+
+// An admitted upload that cannot get the classifier within UploadWait is
+// answered 503 rather than left to the server's write timeout (a dropped
+// connection).
+func TestUploadWaitBounded(t *testing.T) {
+	g := &gatedClassifier{Classifier: classifier(t), gate: make(chan struct{}), entered: make(chan struct{}, 10)}
+	s, err := New(Options{Classifier: g, Bins: testBins, UploadWait: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	glass := readFile(t, photo(t, "glass", 12))
+	first := make(chan int, 1)
+	go func() {
+		code, _ := post(t, ts.URL+"/api/classify", "image/jpeg", glass)
+		first <- code
+	}()
+	<-g.entered
+	code, body := post(t, ts.URL+"/api/classify", "image/jpeg", glass)
+	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), "waited") {
+		t.Errorf("second upload while the first holds the classifier: %d %s", code, body)
+	}
+	close(g.gate)
+	if c := <-first; c != 200 {
+		t.Errorf("first upload: %d", c)
+	}
+}

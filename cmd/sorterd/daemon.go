@@ -216,7 +216,11 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 
 	var wg sync.WaitGroup
 	pubCtx, stopPub := context.WithCancel(context.Background())
-	defer func() { stopPub(); wg.Wait() }()
+	// The goroutines below end with ctx; a build error after they start
+	// (the upload classifier, the web server) must end them too, or
+	// wg.Wait would wait for ever.
+	ctx, stopLocal := context.WithCancel(ctx)
+	defer func() { stopLocal(); stopPub(); wg.Wait() }()
 	if pub != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); pub.Run(pubCtx, 3*time.Second) }()
