@@ -214,6 +214,9 @@ type HTTP struct {
 	// this machine's name) the page answers to: other Host headers are
 	// refused, which defeats DNS rebinding.
 	AllowedHosts []string `yaml:"allowed_hosts"`
+	// PublicURL is the page's address for other machines (Home
+	// Assistant's device link), when http.listen does not tell it.
+	PublicURL string `yaml:"public_url"`
 }
 
 // Duration is a time.Duration written as "250ms", "2s".
@@ -281,13 +284,14 @@ func (es Errors) Error() string {
 	return strings.Join(s, "\n")
 }
 
-// Load reads and checks a file.
+// Load reads and checks a file, with SORTERD_<SECTION>_<KEY> variables
+// of the environment applied over it (see ParseEnv).
 func Load(path string) (Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, err
 	}
-	c, err := Parse(b)
+	c, err := ParseEnv(b, os.Environ())
 	if err != nil {
 		return Config{}, fmt.Errorf("%s:\n%w", path, err)
 	}
@@ -297,15 +301,17 @@ func Load(path string) (Config, error) {
 var yamlLine = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
 
 // Parse reads YAML over the defaults, strictly, and validates the result.
-func Parse(b []byte) (Config, error) {
-	c := Default()
+func Parse(b []byte) (Config, error) { return ParseEnv(b, nil) }
+
+// decode reads YAML over c, strictly.
+func decode(b []byte, c *Config) (*yaml.Node, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
-		return c, fmt.Errorf("not valid YAML: %w", err)
+		return &root, fmt.Errorf("not valid YAML: %w", err)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
 			var es Errors
@@ -317,14 +323,11 @@ func Parse(b []byte) (Config, error) {
 				}
 				es = append(es, lineError(&root, m))
 			}
-			return c, es
+			return &root, es
 		}
-		return c, Errors{lineError(&root, err.Error())}
+		return &root, Errors{lineError(&root, err.Error())}
 	}
-	if es := c.validate(&root); len(es) > 0 {
-		return c, es
-	}
-	return c, nil
+	return &root, nil
 }
 
 // lineOf finds the line of a dotted path ("camera.fps", "bins.2.pin").
@@ -610,4 +613,31 @@ func (c *Config) validate(root *yaml.Node) Errors {
 		}
 	}
 	return es
+}
+
+// PageURL is the web page's address as another machine reaches it (Home
+// Assistant's "visit device" link): http.public_url when set; else
+// http://<host>:<port>/ from http.listen, with this machine's name for a
+// wildcard address; "" when the page is off or listens on loopback only.
+func (h HTTP) PageURL(hostname string) string {
+	if !h.Enabled {
+		return ""
+	}
+	if h.PublicURL != "" {
+		return h.PublicURL
+	}
+	host, port, err := net.SplitHostPort(h.Listen)
+	if err != nil {
+		return ""
+	}
+	switch ip := net.ParseIP(host); {
+	case host == "localhost" || (ip != nil && ip.IsLoopback()):
+		return ""
+	case host == "" || (ip != nil && ip.IsUnspecified()):
+		if hostname == "" {
+			return ""
+		}
+		host = hostname
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
 }
