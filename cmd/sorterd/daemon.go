@@ -186,6 +186,7 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 
 	var pub *publish.Publisher
 	var station *pipeline.Station
+	snaps := newItemImages()
 	if cfg.MQTT.Enabled {
 		password, err := mqttPassword(cfg.MQTT)
 		if err != nil {
@@ -196,7 +197,8 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 			CAFile: cfg.MQTT.CAFile, CertFile: cfg.MQTT.CertFile, KeyFile: cfg.MQTT.KeyFile,
 			Prefix: cfg.MQTT.TopicPrefix, Station: cfg.Station, OutboxDir: filepath.Join(cfg.StateDir, "outbox"),
 			OutboxSize: cfg.MQTT.Outbox, Discovery: cfg.MQTT.Discovery, DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix,
-			Bins: binNames, Model: filepath.Base(cfg.Model.Path), Log: log,
+			Bins: binNames, Model: filepath.Base(cfg.Model.Path), Version: version, Log: log,
+			ConfigURL: cfg.HTTP.PageURL(hostname()),
 			OnCommand: func(c publish.Command) error { return command(ctx, station, c, reload) },
 		})
 		if err != nil {
@@ -207,6 +209,7 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 			if err := pub.Event(b); err != nil {
 				log.Error("event not written to the outbox; kept in memory until the broker takes it", "id", e.ID, "err", err)
 			}
+			snaps.add(e.ID)
 		}
 	}
 	station, err = pipeline.New(opts)
@@ -224,6 +227,8 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 	if pub != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); pub.Run(pubCtx, 3*time.Second) }()
+		wg.Add(1)
+		go func() { defer wg.Done(); snaps.run(ctx, station, pub, log) }()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
