@@ -118,6 +118,12 @@ func (s *Server) metrics() {
 	build.Set(1)
 	s.reg.MustRegister(collector{s}, s.requests, s.uploads, s.refused, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if s.o.Items != nil {
+		s.reg.MustRegister(s.o.Items.latency, s.o.Items.labels)
+	}
+	if s.o.Model.SHA256 != "" {
+		s.reg.MustRegister(modelInfoGauge(s.o.Model))
+	}
 }
 
 func (s *Server) metricsHandler() http.Handler {

@@ -187,6 +187,8 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 	var pub *publish.Publisher
 	var station *pipeline.Station
 	snaps := newItemImages()
+	items := web.NewItemMetrics(clf.Labels())
+	opts.OnEvent = items.Observe
 	if cfg.MQTT.Enabled {
 		password, err := mqttPassword(cfg.MQTT)
 		if err != nil {
@@ -205,6 +207,7 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 			return err
 		}
 		opts.OnEvent = func(e pipeline.Event) {
+			items.Observe(e)
 			b, _ := json.Marshal(e)
 			if err := pub.Event(b); err != nil {
 				log.Error("event not written to the outbox; kept in memory until the broker takes it", "id", e.ID, "err", err)
@@ -262,6 +265,7 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 			Listen: cfg.HTTP.Listen, Token: cfg.HTTP.Token, TokenAll: cfg.HTTP.TokenForAll, AllowedHosts: cfg.HTTP.AllowedHosts,
 			Classifier: up, Station: station, Links: func() web.Links { return links(&camState, pub) },
 			Bins: bins, Threshold: threshold, Stall: cfg.Camera.StallTimeout.D(), Version: version, Log: log,
+			Items: items, Model: modelInfo(clf),
 		})
 		if err != nil {
 			return err

@@ -6,8 +6,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/publish"
+	"github.com/sorterd/sorterd/web"
 )
 
 // itemImages hands each decided item's crop to the MQTT snapshot topic,
@@ -60,4 +62,10 @@ func hostname() string {
 		return ""
 	}
 	return h
+}
+
+func modelInfo(clf *infer.Classifier) web.ModelInfo {
+	w, h := clf.InputSize()
+	d := clf.Delegate()
+	return web.ModelInfo{SHA256: clf.SHA256(), InputW: w, InputH: h, Delegate: d.Active, Coverage: d.Coverage}
 }
