@@ -41,6 +41,15 @@ type Config struct {
 	GPIO     GPIO     `yaml:"gpio"`
 	MQTT     MQTT     `yaml:"mqtt"`
 	HTTP     HTTP     `yaml:"http"`
+	Archive  Archive  `yaml:"archive"`
+}
+
+// Archive keeps every decided item's crop and event in
+// <state_dir>/items/, the oldest removed beyond MaxItems or MaxMB.
+type Archive struct {
+	Enabled  bool `yaml:"enabled"`
+	MaxItems int  `yaml:"max_items"`
+	MaxMB    int  `yaml:"max_mb"`
 }
 
 // Camera is the frame source.
@@ -254,7 +263,8 @@ func Default() Config {
 		GPIO:     GPIO{Driver: "periph"},
 		MQTT: MQTT{Enabled: true, Broker: "tcp://127.0.0.1:1883", TopicPrefix: "sorterd", Outbox: 10000,
 			StatsInterval: Duration(30 * time.Second), Discovery: true, DiscoveryPrefix: "homeassistant"},
-		HTTP: HTTP{Enabled: true, Listen: "127.0.0.1:8080"},
+		HTTP:    HTTP{Enabled: true, Listen: "127.0.0.1:8080"},
+		Archive: Archive{MaxItems: 10000, MaxMB: 1024},
 	}
 }
 
@@ -591,6 +601,9 @@ func (c *Config) validate(root *yaml.Node) Errors {
 		if c.HTTP.TokenForAll && c.HTTP.Token == "" {
 			bad("http.token_for_all", "needs http.token")
 		}
+	}
+	if c.Archive.Enabled && (c.Archive.MaxItems < 1 || c.Archive.MaxMB < 1) {
+		bad("archive.max_items", "max_items and max_mb must be >= 1")
 	}
 	if c.MQTT.Enabled {
 		if !regexp.MustCompile(`^(tcp|ssl|tls|mqtt|mqtts|ws|wss)://`).MatchString(c.MQTT.Broker) {

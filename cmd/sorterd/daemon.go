@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sorterd/sorterd/actuator"
+	"github.com/sorterd/sorterd/archive"
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
@@ -186,9 +187,25 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 
 	var pub *publish.Publisher
 	var station *pipeline.Station
-	snaps := newItemImages()
 	items := web.NewItemMetrics(clf.Labels())
-	opts.OnEvent = items.Observe
+	snaps := &itemImages{ids: make(chan pipeline.Event, 64), log: log}
+	if cfg.Archive.Enabled {
+		snaps.archive, err = archive.Open(archive.Options{Dir: filepath.Join(cfg.StateDir, "items"),
+			MaxItems: cfg.Archive.MaxItems, MaxBytes: int64(cfg.Archive.MaxMB) << 20})
+		if err != nil {
+			return err
+		}
+	}
+	opts.OnEvent = func(e pipeline.Event) {
+		items.Observe(e)
+		if pub != nil {
+			b, _ := json.Marshal(e)
+			if err := pub.Event(b); err != nil {
+				log.Error("event not written to the outbox; kept in memory until the broker takes it", "id", e.ID, "err", err)
+			}
+		}
+		snaps.add(e)
+	}
 	if cfg.MQTT.Enabled {
 		password, err := mqttPassword(cfg.MQTT)
 		if err != nil {
@@ -206,14 +223,6 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 		if err != nil {
 			return err
 		}
-		opts.OnEvent = func(e pipeline.Event) {
-			items.Observe(e)
-			b, _ := json.Marshal(e)
-			if err := pub.Event(b); err != nil {
-				log.Error("event not written to the outbox; kept in memory until the broker takes it", "id", e.ID, "err", err)
-			}
-			snaps.add(e.ID)
-		}
 	}
 	station, err = pipeline.New(opts)
 	if err != nil {
@@ -227,11 +236,12 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 	// wg.Wait would wait for ever.
 	ctx, stopLocal := context.WithCancel(ctx)
 	defer func() { stopLocal(); stopPub(); wg.Wait() }()
+	snaps.station, snaps.pub = station, pub
+	wg.Add(1)
+	go func() { defer wg.Done(); snaps.run(ctx) }()
 	if pub != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); pub.Run(pubCtx, 3*time.Second) }()
-		wg.Add(1)
-		go func() { defer wg.Done(); snaps.run(ctx, station, pub, log) }()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

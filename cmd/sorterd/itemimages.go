@@ -2,56 +2,74 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"os"
 	"time"
 
+	"github.com/sorterd/sorterd/archive"
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/publish"
 	"github.com/sorterd/sorterd/web"
 )
 
-// itemImages hands each decided item's crop to the MQTT snapshot topic,
-// off the pipeline's path: OnEvent only queues the id; when items come
-// faster than the images are sent, the older ids are skipped (only the
-// last item's image is retained anyway).
-type itemImages struct{ ids chan string }
+// itemImages takes each decided item's crop, off the pipeline's path, to
+// the MQTT snapshot topic (pub, when MQTT is on) and the item archive
+// (archive, when on): OnEvent only queues the event. Should the queue
+// fill up, the oldest waiting item is skipped, and logged.
+type itemImages struct {
+	ids     chan pipeline.Event
+	station *pipeline.Station
+	pub     *publish.Publisher
+	archive *archive.Archive
+	log     *slog.Logger
+}
 
-func newItemImages() *itemImages { return &itemImages{ids: make(chan string, 4)} }
-
-func (q *itemImages) add(id string) {
+func (q *itemImages) add(e pipeline.Event) {
+	if q.pub == nil && q.archive == nil {
+		return
+	}
 	for {
 		select {
-		case q.ids <- id:
+		case q.ids <- e:
 			return
 		default:
 		}
 		select { // full: drop the oldest
-		case <-q.ids:
+		case old := <-q.ids:
+			q.log.Warn("item image skipped: too many items waiting", "id", old.ID)
 		default:
 		}
 	}
 }
 
-// run publishes the crop of each queued item until ctx ends.
-func (q *itemImages) run(ctx context.Context, s *pipeline.Station, pub *publish.Publisher, log *slog.Logger) {
+// run handles queued items until ctx ends.
+func (q *itemImages) run(ctx context.Context) {
 	for {
-		var id string
+		var e pipeline.Event
 		select {
 		case <-ctx.Done():
 			return
-		case id = <-q.ids:
+		case e = <-q.ids:
 		}
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		img, err := s.WaitImage(wctx, id, pipeline.ImageCrop)
+		img, err := q.station.WaitImage(wctx, e.ID, pipeline.ImageCrop)
 		cancel()
 		if err != nil {
-			log.Debug("no image for the snapshot", "id", id, "err", err)
+			q.log.Debug("no image for the item", "id", e.ID, "err", err)
 			continue
 		}
-		if _, err := pub.Snapshot(img); err != nil {
-			log.Warn("snapshot not published", "id", id, "err", err)
+		if q.pub != nil {
+			if _, err := q.pub.Snapshot(img); err != nil {
+				q.log.Warn("snapshot not published", "id", e.ID, "err", err)
+			}
+		}
+		if q.archive != nil {
+			b, _ := json.Marshal(e)
+			if err := q.archive.Add(e.ID, img, b); err != nil {
+				q.log.Warn("item not archived", "id", e.ID, "err", err)
+			}
 		}
 	}
 }

@@ -59,6 +59,7 @@ bins:
 gpio: {driver: dry-run}
 mqtt: {broker: tcp://nowhere.invalid:1883, stats_interval: 100ms}
 http: {listen: %s}
+archive: {enabled: true, max_items: 1}
 `, filepath.Join(dir, "state"), video, model, web)), 0o644)
 	// The file's broker is wrong: the environment's wins.
 	t.Setenv("SORTERD_MQTT_BROKER", b.URL())
@@ -114,6 +115,19 @@ http: {listen: %s}
 		st, body := get(t, "http://"+web+"/api/events/"+ev.ID+"/image?kind=crop")
 		return st == 200 && body == string(snap)
 	})
+
+	// The archive holds the last item only (max_items: 1): its crop and event.
+	itemsDir := filepath.Join(dir, "state", "items")
+	eventually(t, "archived", 5*time.Second, func() bool {
+		b, err := os.ReadFile(filepath.Join(itemsDir, ev.ID+".jpg"))
+		return err == nil && bytes.Equal(b, snap)
+	})
+	if des, _ := os.ReadDir(itemsDir); len(des) != 2 {
+		t.Errorf("archive holds %d files, want the last item's 2", len(des))
+	}
+	if b, err := os.ReadFile(filepath.Join(itemsDir, ev.ID+".json")); err != nil || !strings.Contains(string(b), `"label"`) {
+		t.Errorf("archived event: %s %v", b, err)
+	}
 
 	// /metrics has every metric the dashboard queries.
 	st, scrape := get(t, "http://"+web+"/metrics")
