@@ -58,7 +58,7 @@ http: {enabled: false}
 	})
 	for _, st := range []string{"a", "b"} {
 		var ev struct{ Station string }
-		json.Unmarshal([]byte(rec.get("sorterd/"+st+"/event")[0]), &ev)
+		json.Unmarshal([]byte(rec.get("sorterd/" + st + "/event")[0]), &ev)
 		if ev.Station != st {
 			t.Errorf("event on sorterd/%s/event is from station %q", st, ev.Station)
 		}
