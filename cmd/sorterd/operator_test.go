@@ -283,3 +283,32 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// config show prints the configuration in effect: the environment's
+// overrides applied, the secrets masked.
+func TestConfigShow(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot(), "sorterd.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "sorterd.yaml")
+	os.WriteFile(p, []byte(strings.Replace(string(b), `  password: ""`, `  password: "s3cret"`, 1)), 0o644)
+	t.Setenv("SORTERD_MQTT_BROKER", "tcp://broker.lan:1883")
+	t.Setenv("SORTERD_HTTP_TOKEN", "t0ken")
+	code, out, errs := runCLI(t, "config", "show", p)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"broker: tcp://broker.lan:1883", "password: '********'", "token: '********'", "stats_interval: 30s", "name: glass"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config show lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "s3cret") || strings.Contains(out, "t0ken") {
+		t.Error("a secret is shown")
+	}
+	t.Setenv("SORTERD_MQTT_OUTBOX", "lots")
+	if code, _, errs := runCLI(t, "config", "show", p); code != 1 || !strings.Contains(errs, "SORTERD_MQTT_OUTBOX") {
+		t.Errorf("bad variable: exit %d %s", code, errs)
+	}
+}
