@@ -74,7 +74,8 @@ type Publisher struct {
 	log       *slog.Logger
 	cmds      chan []byte // commands waiting for the command worker
 	busy      atomic.Int64
-	snapshot  atomic.Pointer[[]byte] // the last item's crop, republished on reconnect
+	// The last item's crop and frame, republished on reconnect.
+	snapshot, snapshotFrame atomic.Pointer[[]byte]
 }
 
 // Topic returns <prefix>/<station>/<name>.

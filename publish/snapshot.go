@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"sync/atomic"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"golang.org/x/image/draw"
@@ -15,18 +16,28 @@ import (
 // new subscriber, so it is kept small.
 const DefaultSnapshotLimit = 256 << 10
 
-// Snapshot publishes the last item's image (JPEG), retained, on
+// Snapshot publishes the last item's crop (JPEG), retained, on
 // <prefix>/<station>/snapshot, made to fit Options.SnapshotLimit. While
 // the broker is away the latest is kept and published on reconnection.
 // It returns the bytes published (or kept).
 func (p *Publisher) Snapshot(jpg []byte) ([]byte, error) {
+	return p.retainImage(&p.snapshot, "snapshot", jpg)
+}
+
+// SnapshotFrame is Snapshot for the item's full frame, on
+// <prefix>/<station>/snapshot/frame.
+func (p *Publisher) SnapshotFrame(jpg []byte) ([]byte, error) {
+	return p.retainImage(&p.snapshotFrame, "snapshot/frame", jpg)
+}
+
+func (p *Publisher) retainImage(last *atomic.Pointer[[]byte], topic string, jpg []byte) ([]byte, error) {
 	b, err := FitJPEG(jpg, p.o.SnapshotLimit)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: %w", err)
+		return nil, fmt.Errorf("%s: %w", topic, err)
 	}
-	p.snapshot.Store(&b)
+	last.Store(&b)
 	if p.connected.Load() {
-		p.client.Publish(p.Topic("snapshot"), 1, true, b)
+		p.client.Publish(p.Topic(topic), 1, true, b)
 	}
 	return b, nil
 }
@@ -34,6 +45,9 @@ func (p *Publisher) Snapshot(jpg []byte) ([]byte, error) {
 func (p *Publisher) republishSnapshot(c mqtt.Client) {
 	if b := p.snapshot.Load(); b != nil {
 		c.Publish(p.Topic("snapshot"), 1, true, *b)
+	}
+	if b := p.snapshotFrame.Load(); b != nil {
+		c.Publish(p.Topic("snapshot/frame"), 1, true, *b)
 	}
 }
 

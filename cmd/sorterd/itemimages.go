@@ -64,6 +64,11 @@ func (q *itemImages) run(ctx context.Context) {
 			if _, err := q.pub.Snapshot(img); err != nil {
 				q.log.Warn("snapshot not published", "id", e.ID, "err", err)
 			}
+			if frame, err := q.station.Image(e.ID, pipeline.ImageFrame); err == nil {
+				if _, err := q.pub.SnapshotFrame(frame); err != nil {
+					q.log.Warn("snapshot frame not published", "id", e.ID, "err", err)
+				}
+			}
 		}
 		if q.archive != nil {
 			b, _ := json.Marshal(e)

@@ -107,7 +107,7 @@ archive: {enabled: true, max_items: 1}
 	} else {
 		t.Logf("snapshot %d bytes, %dx%d", len(snap), c.Width, c.Height)
 	}
-	// The same crop at /api/events/{id}/image?kind=crop.
+	// The same crop at /api/events/{id}/image?kind=crop, the frame too.
 	var ev struct{ ID string }
 	evs := rec.get("sorterd/ops/event")
 	json.Unmarshal([]byte(evs[len(evs)-1]), &ev)
@@ -115,6 +115,13 @@ archive: {enabled: true, max_items: 1}
 		st, body := get(t, "http://"+web+"/api/events/"+ev.ID+"/image?kind=crop")
 		return st == 200 && body == string(snap)
 	})
+	frame := lateRetained(t, b, "sorterd/ops/snapshot/frame")
+	if st, body := get(t, "http://"+web+"/api/events/"+ev.ID+"/image?kind=frame"); st != 200 || body != string(frame) {
+		t.Errorf("retained frame (%d bytes) is not the item's frame (%d, %d bytes)", len(frame), st, len(body))
+	}
+	if c, err := jpeg.DecodeConfig(bytes.NewReader(frame)); err != nil || c.Width <= 510 {
+		t.Errorf("frame: %+v %v", c, err)
+	}
 
 	// The archive holds the last item only (max_items: 1): its crop and event.
 	itemsDir := filepath.Join(dir, "state", "items")
