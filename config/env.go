@@ -27,17 +27,27 @@ func ParseEnv(b []byte, env []string) (Config, error) {
 	if err != nil {
 		return c, err
 	}
-	if err := applyEnv(&c, env); err != nil {
+	set, err := applyEnv(&c, env)
+	if err != nil {
 		return c, err
 	}
 	if es := c.validate(root); len(es) > 0 {
+		// A value from the environment is not on the file's line.
+		for i, e := range es {
+			if name, ok := set[e.Field]; ok {
+				es[i].Line = 0
+				es[i].Msg += " (from " + name + ")"
+			}
+		}
 		return c, es
 	}
 	return c, nil
 }
 
-// applyEnv sets the fields env names; see ParseEnv.
-func applyEnv(c *Config, env []string) error {
+// applyEnv sets the fields env names (see ParseEnv) and returns them:
+// field path → variable.
+func applyEnv(c *Config, env []string) (map[string]string, error) {
+	set := map[string]string{}
 	sort.Strings(env) // errors in a stable order
 	var errs []error
 	v := reflect.ValueOf(c).Elem()
@@ -57,9 +67,11 @@ func applyEnv(c *Config, env []string) error {
 		}
 		if err := setField(f, val); err != nil {
 			errs = append(errs, fmt.Errorf("%s (%s): %w", name, path, err))
+			continue
 		}
+		set[path] = name
 	}
-	return errors.Join(errs...)
+	return set, errors.Join(errs...)
 }
 
 // envField finds the field rest (section_key or key) names; an invalid

@@ -55,7 +55,8 @@ func TestEnvErrorsNameTheVariable(t *testing.T) {
 		"SORTERD_MQTT_STATS_INTERVAL=5":    "SORTERD_MQTT_STATS_INTERVAL (mqtt.stats_interval)",
 		"SORTERD_MQTT_DISCOVERY=maybe":     "SORTERD_MQTT_DISCOVERY (mqtt.discovery): \"maybe\" is not a valid bool",
 		"SORTERD_BINS=[]":                  "SORTERD_BINS: bins is a list of sections",
-		"SORTERD_MQTT_BROKER=broker:1883":  "mqtt.broker", // validated after the override
+		"SORTERD_MQTT_BROKER=broker:1883":  "needs a scheme, like tcp://host:1883 or ssl://host:8883 (from SORTERD_MQTT_BROKER)", // validated after the override, no file line
+		"SORTERD_CAMERA_FPS=0":             "camera.fps: must be > 0 (from SORTERD_CAMERA_FPS)",
 		"SORTERD_TRIGGER_MODE=sometimes":   "trigger.mode",
 		"SORTERD_HTTP_ALLOWED_HOSTS=[a, b": "SORTERD_HTTP_ALLOWED_HOSTS (http.allowed_hosts)",
 	} {

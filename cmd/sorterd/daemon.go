@@ -190,10 +190,12 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 	items := web.NewItemMetrics(clf.Labels())
 	snaps := &itemImages{ids: make(chan pipeline.Event, 64), log: log}
 	if cfg.Archive.Enabled {
+		// Like the outbox, an archive the disk refuses does not stop sorting.
 		snaps.archive, err = archive.Open(archive.Options{Dir: filepath.Join(cfg.StateDir, "items"),
 			MaxItems: cfg.Archive.MaxItems, MaxBytes: int64(cfg.Archive.MaxMB) << 20})
 		if err != nil {
-			return err
+			log.Error("item archive off: its folder cannot be used", "err", err)
+			snaps.archive = nil
 		}
 	}
 	opts.OnEvent = func(e pipeline.Event) {
