@@ -218,6 +218,7 @@ type HTTP struct {
 	// Token, when set, is required as "Authorization: Bearer TOKEN" by the
 	// API; TokenForAll extends it to /healthz and /metrics.
 	Token       string `yaml:"token"`
+	TokenFile   string `yaml:"token_file"` // the token, read at start (a systemd credential: SORTERD_HTTP_TOKEN_FILE=%d/http_token)
 	TokenForAll bool   `yaml:"token_for_all"`
 	// AllowedHosts are host names (besides IP addresses, localhost and
 	// this machine's name) the page answers to: other Host headers are
@@ -598,8 +599,11 @@ func (c *Config) validate(root *yaml.Node) Errors {
 		if _, port, err := net.SplitHostPort(c.HTTP.Listen); err != nil || port == "" {
 			bad("http.listen", "%q must be host:port, like 127.0.0.1:8080 or :8080", c.HTTP.Listen)
 		}
-		if c.HTTP.TokenForAll && c.HTTP.Token == "" {
-			bad("http.token_for_all", "needs http.token")
+		if c.HTTP.Token != "" && c.HTTP.TokenFile != "" {
+			bad("http.token_file", "token and token_file exclude each other")
+		}
+		if c.HTTP.TokenForAll && c.HTTP.Token == "" && c.HTTP.TokenFile == "" {
+			bad("http.token_for_all", "needs http.token or http.token_file")
 		}
 	}
 	if c.Archive.Enabled && (c.Archive.MaxItems < 1 || c.Archive.MaxMB < 1) {

@@ -273,8 +273,12 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 		if up != clf {
 			defer up.Close()
 		}
+		token, err := httpToken(cfg.HTTP)
+		if err != nil {
+			return err
+		}
 		srv, err := web.New(web.Options{
-			Listen: cfg.HTTP.Listen, Token: cfg.HTTP.Token, TokenAll: cfg.HTTP.TokenForAll, AllowedHosts: cfg.HTTP.AllowedHosts,
+			Listen: cfg.HTTP.Listen, Token: token, TokenAll: cfg.HTTP.TokenForAll, AllowedHosts: cfg.HTTP.AllowedHosts,
 			Classifier: up, Station: station, Links: func() web.Links { return links(&camState, pub) },
 			Bins: bins, Threshold: threshold, Stall: cfg.Camera.StallTimeout.D(), Version: version, Log: log,
 			Items: items, Model: modelInfo(clf),
@@ -337,6 +341,23 @@ func mqttPassword(m config.MQTT) (string, error) {
 		return "", fmt.Errorf("mqtt password: %w", err)
 	}
 	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// httpToken is http.token, or the content of http.token_file (a trailing
+// newline is not part of it).
+func httpToken(h config.HTTP) (string, error) {
+	if h.Token != "" || h.TokenFile == "" {
+		return h.Token, nil
+	}
+	b, err := os.ReadFile(h.TokenFile)
+	if err != nil {
+		return "", fmt.Errorf("http token: %w", err)
+	}
+	t := strings.TrimRight(string(b), "\r\n")
+	if t == "" {
+		return "", fmt.Errorf("http token: %s is empty", h.TokenFile)
+	}
+	return t, nil
 }
 
 // uploadClassifier is the classifier for photos uploaded to the page: an
