@@ -220,6 +220,8 @@ install:
 	install -D -m 0644 $(DEFAULT_MODEL) $(DESTDIR)$(INSTALL_MODEL)
 	sed 's#/usr/local/bin/sorterd#$(PREFIX)/bin/sorterd#' systemd/sorterd.service > bin/sorterd.service
 	install -D -m 0644 bin/sorterd.service $(DESTDIR)/etc/systemd/system/sorterd.service
+	sed 's#/usr/local/bin/sorterd#$(PREFIX)/bin/sorterd#' systemd/sorterd@.service > bin/sorterd@.service
+	install -D -m 0644 bin/sorterd@.service $(DESTDIR)/etc/systemd/system/sorterd@.service
 	sed 's#/usr/share/sorterd/models/garbage.tflite#$(INSTALL_MODEL)#' sorterd.example.yaml > bin/sorterd.example.yaml
 	install -D -m 0644 bin/sorterd.example.yaml $(DESTDIR)$(PREFIX)/share/sorterd/sorterd.example.yaml
 	[ -e $(DESTDIR)/etc/sorterd/sorterd.yaml ] || install -D -m 0640 bin/sorterd.example.yaml $(DESTDIR)/etc/sorterd/sorterd.yaml
@@ -283,4 +285,7 @@ verify-unit:
 	  if [ $$rc = 0 ] && systemd-analyze security --help 2>/dev/null | grep -q -- --offline; then \
 	    systemd-analyze security --offline=true --threshold=20 $$tmp/sorterd.service >/dev/null 2>&1 || \
 	      { echo "systemd-analyze security: the unit's exposure is above 2.0:" >&2; systemd-analyze security --offline=true $$tmp/sorterd.service | tail -1 >&2; rc=1; }; fi; \
+	  sed "s#/usr/local/bin/sorterd#$$tmp/sorterd#" systemd/sorterd@.service > $$tmp/sorterd@.service; \
+	  cp $$tmp/sorterd@.service $$tmp/sorterd@line2.service; \
+	  if [ $$rc = 0 ]; then systemd-analyze verify $$tmp/sorterd@line2.service || rc=1; fi; \
 	  rm -rf $$tmp; exit $$rc

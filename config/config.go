@@ -41,6 +41,15 @@ type Config struct {
 	GPIO     GPIO     `yaml:"gpio"`
 	MQTT     MQTT     `yaml:"mqtt"`
 	HTTP     HTTP     `yaml:"http"`
+	Archive  Archive  `yaml:"archive"`
+}
+
+// Archive keeps every decided item's crop and event in
+// <state_dir>/items/, the oldest removed beyond MaxItems or MaxMB.
+type Archive struct {
+	Enabled  bool `yaml:"enabled"`
+	MaxItems int  `yaml:"max_items"`
+	MaxMB    int  `yaml:"max_mb"`
 }
 
 // Camera is the frame source.
@@ -209,11 +218,15 @@ type HTTP struct {
 	// Token, when set, is required as "Authorization: Bearer TOKEN" by the
 	// API; TokenForAll extends it to /healthz and /metrics.
 	Token       string `yaml:"token"`
+	TokenFile   string `yaml:"token_file"` // the token, read at start (a systemd credential: SORTERD_HTTP_TOKEN_FILE=%d/http_token)
 	TokenForAll bool   `yaml:"token_for_all"`
 	// AllowedHosts are host names (besides IP addresses, localhost and
 	// this machine's name) the page answers to: other Host headers are
 	// refused, which defeats DNS rebinding.
 	AllowedHosts []string `yaml:"allowed_hosts"`
+	// PublicURL is the page's address for other machines (Home
+	// Assistant's device link), when http.listen does not tell it.
+	PublicURL string `yaml:"public_url"`
 }
 
 // Duration is a time.Duration written as "250ms", "2s".
@@ -251,7 +264,8 @@ func Default() Config {
 		GPIO:     GPIO{Driver: "periph"},
 		MQTT: MQTT{Enabled: true, Broker: "tcp://127.0.0.1:1883", TopicPrefix: "sorterd", Outbox: 10000,
 			StatsInterval: Duration(30 * time.Second), Discovery: true, DiscoveryPrefix: "homeassistant"},
-		HTTP: HTTP{Enabled: true, Listen: "127.0.0.1:8080"},
+		HTTP:    HTTP{Enabled: true, Listen: "127.0.0.1:8080"},
+		Archive: Archive{MaxItems: 10000, MaxMB: 1024},
 	}
 }
 
@@ -281,13 +295,14 @@ func (es Errors) Error() string {
 	return strings.Join(s, "\n")
 }
 
-// Load reads and checks a file.
+// Load reads and checks a file, with SORTERD_<SECTION>_<KEY> variables
+// of the environment applied over it (see ParseEnv).
 func Load(path string) (Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, err
 	}
-	c, err := Parse(b)
+	c, err := ParseEnv(b, os.Environ())
 	if err != nil {
 		return Config{}, fmt.Errorf("%s:\n%w", path, err)
 	}
@@ -297,15 +312,17 @@ func Load(path string) (Config, error) {
 var yamlLine = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
 
 // Parse reads YAML over the defaults, strictly, and validates the result.
-func Parse(b []byte) (Config, error) {
-	c := Default()
+func Parse(b []byte) (Config, error) { return ParseEnv(b, nil) }
+
+// decode reads YAML over c, strictly.
+func decode(b []byte, c *Config) (*yaml.Node, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
-		return c, fmt.Errorf("not valid YAML: %w", err)
+		return &root, fmt.Errorf("not valid YAML: %w", err)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
 			var es Errors
@@ -317,14 +334,11 @@ func Parse(b []byte) (Config, error) {
 				}
 				es = append(es, lineError(&root, m))
 			}
-			return c, es
+			return &root, es
 		}
-		return c, Errors{lineError(&root, err.Error())}
+		return &root, Errors{lineError(&root, err.Error())}
 	}
-	if es := c.validate(&root); len(es) > 0 {
-		return c, es
-	}
-	return c, nil
+	return &root, nil
 }
 
 // lineOf finds the line of a dotted path ("camera.fps", "bins.2.pin").
@@ -585,9 +599,15 @@ func (c *Config) validate(root *yaml.Node) Errors {
 		if _, port, err := net.SplitHostPort(c.HTTP.Listen); err != nil || port == "" {
 			bad("http.listen", "%q must be host:port, like 127.0.0.1:8080 or :8080", c.HTTP.Listen)
 		}
-		if c.HTTP.TokenForAll && c.HTTP.Token == "" {
-			bad("http.token_for_all", "needs http.token")
+		if c.HTTP.Token != "" && c.HTTP.TokenFile != "" {
+			bad("http.token_file", "token and token_file exclude each other")
 		}
+		if c.HTTP.TokenForAll && c.HTTP.Token == "" && c.HTTP.TokenFile == "" {
+			bad("http.token_for_all", "needs http.token or http.token_file")
+		}
+	}
+	if c.Archive.Enabled && (c.Archive.MaxItems < 1 || c.Archive.MaxMB < 1) {
+		bad("archive.max_items", "max_items and max_mb must be >= 1")
 	}
 	if c.MQTT.Enabled {
 		if !regexp.MustCompile(`^(tcp|ssl|tls|mqtt|mqtts|ws|wss)://`).MatchString(c.MQTT.Broker) {
@@ -610,4 +630,31 @@ func (c *Config) validate(root *yaml.Node) Errors {
 		}
 	}
 	return es
+}
+
+// PageURL is the web page's address as another machine reaches it (Home
+// Assistant's "visit device" link): http.public_url when set; else
+// http://<host>:<port>/ from http.listen, with this machine's name for a
+// wildcard address; "" when the page is off or listens on loopback only.
+func (h HTTP) PageURL(hostname string) string {
+	if !h.Enabled {
+		return ""
+	}
+	if h.PublicURL != "" {
+		return h.PublicURL
+	}
+	host, port, err := net.SplitHostPort(h.Listen)
+	if err != nil {
+		return ""
+	}
+	switch ip := net.ParseIP(host); {
+	case host == "localhost" || (ip != nil && ip.IsLoopback()):
+		return ""
+	case host == "" || (ip != nil && ip.IsUnspecified()):
+		if hostname == "" {
+			return ""
+		}
+		host = hostname
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
 }

@@ -35,6 +35,11 @@ type Options struct {
 	DiscoveryPrefix    string
 	Bins               []string // for the per-bin discovery sensors
 	Model              string   // shown in the discovery device
+	Version            string   // sw_version of the discovery device and origin
+	ConfigURL          string   // the web page, as the device's configuration_url ("" if none)
+	// SnapshotLimit bounds the retained JPEG on <prefix>/<station>/snapshot
+	// (default 256 KiB): a larger one is re-encoded smaller.
+	SnapshotLimit int
 	// OnCommand handles a command from <prefix>/<station>/cmd; its error
 	// (or nil) is answered on cmd/result. Commands run one at a time, in
 	// order, outside paho's handler (a slow one delays the next command,
@@ -69,6 +74,8 @@ type Publisher struct {
 	log       *slog.Logger
 	cmds      chan []byte // commands waiting for the command worker
 	busy      atomic.Int64
+	// The last item's crop and frame, republished on reconnect.
+	snapshot, snapshotFrame atomic.Pointer[[]byte]
 }
 
 // Topic returns <prefix>/<station>/<name>.
@@ -86,6 +93,9 @@ func New(o Options) (*Publisher, error) {
 	}
 	if o.OutboxSize <= 0 {
 		o.OutboxSize = 10000
+	}
+	if o.SnapshotLimit <= 0 {
+		o.SnapshotLimit = DefaultSnapshotLimit
 	}
 	if o.CommandQueue <= 0 {
 		o.CommandQueue = 16
@@ -158,9 +168,8 @@ func (p *Publisher) onConnect(c mqtt.Client) {
 	p.log.Info("mqtt connected", "broker", p.o.Broker)
 	c.Publish(p.Topic("status"), 1, true, "online")
 	c.Subscribe(p.Topic("cmd"), 1, p.onCommand)
-	if p.o.Discovery {
-		p.discovery(c)
-	}
+	p.discovery(c) // with discovery off, it empties what an earlier run announced
+	p.republishSnapshot(c)
 	p.connected.Store(true)
 	select { // wake the sender
 	case p.outbox.notify <- struct{}{}:
@@ -335,36 +344,5 @@ func (p *Publisher) deliver(ctx context.Context) {
 			return
 		}
 		p.outbox.Done(seq)
-	}
-}
-
-// discovery announces the station to Home Assistant (retained configs).
-func (p *Publisher) discovery(c mqtt.Client) {
-	dev := map[string]any{
-		"identifiers":  []string{"sorterd_" + p.o.Station},
-		"name":         "sorterd " + p.o.Station,
-		"manufacturer": "sorterd",
-		"model":        p.o.Model,
-	}
-	avail := p.Topic("status")
-	send := func(component, object string, cfg map[string]any) {
-		cfg["unique_id"] = "sorterd_" + p.o.Station + "_" + object
-		cfg["device"] = dev
-		cfg["availability_topic"] = avail
-		cfg["payload_available"] = "online"
-		cfg["payload_not_available"] = "offline"
-		b, _ := json.Marshal(cfg)
-		c.Publish(fmt.Sprintf("%s/%s/sorterd_%s/%s/config", p.o.DiscoveryPrefix, component, p.o.Station, object), 1, true, b)
-	}
-	send("sensor", "last_label", map[string]any{
-		"name": "Last item", "state_topic": p.Topic("event"), "value_template": "{{ value_json.label }}",
-		"json_attributes_topic": p.Topic("event"), "icon": "mdi:recycle",
-	})
-	for _, bin := range p.o.Bins {
-		send("sensor", "items_"+bin, map[string]any{
-			"name": "Items " + bin, "state_topic": p.Topic("stats"),
-			"value_template": fmt.Sprintf("{{ value_json.items_per_bin[%q] | default(0) }}", bin),
-			"state_class":    "total_increasing", "unit_of_measurement": "items",
-		})
 	}
 }

@@ -23,6 +23,7 @@ var (
 	descLocate      = prometheus.NewDesc("sorterd_locate_total", "What locating the item found, by what: no_item (a trigger with no item to classify), abandoned (an item whose frames stopped), relearned (the whole tray changed and was learned anew).", []string{"what"}, nil)
 	descItems       = prometheus.NewDesc("sorterd_items_total", "Decided items by bin and action (sort, reject).", []string{"bin", "action"}, nil)
 	descCorrections = prometheus.NewDesc("sorterd_corrections_total", "Items an operator labelled, by the class given.", []string{"class"}, nil)
+	descLocate      = prometheus.NewDesc("sorterd_locate_total", "What locating items found: no_item (a trigger with no item: given up), abandoned (an item whose frames stopped), relearned (the tray learned anew).", []string{"result"}, nil)
 	descPaused      = prometheus.NewDesc("sorterd_paused", "1 while the station is paused.", nil, nil)
 	descHealthy     = prometheus.NewDesc("sorterd_healthy", "1 while the pipeline progresses (as /healthz).", nil, nil)
 	descCamera      = prometheus.NewDesc("sorterd_camera_connected", "1 while the camera delivers frames.", nil, nil)
@@ -84,6 +85,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		for _, l := range c.s.o.Classifier.Labels() {
 			ch <- prometheus.MustNewConstMetric(descCorrections, prometheus.CounterValue, float64(s.Corrections[l]), l)
 		}
+		for _, r := range []string{"no_item", "abandoned", "relearned"} {
+			ch <- prometheus.MustNewConstMetric(descLocate, prometheus.CounterValue, float64(s.Locate[r]), r)
+		}
 		ch <- prometheus.MustNewConstMetric(descPaused, prometheus.GaugeValue, b(s.Paused))
 		ch <- prometheus.MustNewConstMetric(descHealthy, prometheus.GaugeValue, b(st.Health(time.Now(), c.s.o.Stall) == nil))
 	}
@@ -122,6 +126,12 @@ func (s *Server) metrics() {
 	build.Set(1)
 	s.reg.MustRegister(collector{s}, s.requests, s.uploads, s.refused, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if s.o.Items != nil {
+		s.reg.MustRegister(s.o.Items.latency, s.o.Items.labels)
+	}
+	if s.o.Model.SHA256 != "" {
+		s.reg.MustRegister(modelInfoGauge(s.o.Model))
+	}
 }
 
 func (s *Server) metricsHandler() http.Handler {

@@ -149,6 +149,10 @@ type Options struct {
 	UploadWait time.Duration
 	Version    string
 	Log        *slog.Logger
+	// Items, when set, is exported on /metrics (the daemon feeds it);
+	// Model, when its SHA256 is set, as sorterd_model_info.
+	Items *ItemMetrics
+	Model ModelInfo
 }
 
 // Server is the HTTP server.

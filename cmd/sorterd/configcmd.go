@@ -9,14 +9,20 @@ import (
 
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
+	"go.yaml.in/yaml/v3"
 )
 
 // cmdConfig: `sorterd config check [FILE]` validates a configuration file
-// and prints every problem with its field and line.
+// and prints every problem with its field and line; `sorterd config show
+// [FILE]` prints the configuration in effect (the file, its defaults and
+// the SORTERD_* environment), secrets masked.
 func cmdConfig(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "check" || len(args) > 2 {
-		fmt.Fprintln(stderr, "usage: sorterd config check [FILE]")
+	if len(args) == 0 || (args[0] != "check" && args[0] != "show") || len(args) > 2 {
+		fmt.Fprintln(stderr, "usage: sorterd config check|show [FILE]")
 		return 2
+	}
+	if args[0] == "show" {
+		return configShow(args[1:], stdout, stderr)
 	}
 	path := config.DefaultPath
 	if len(args) == 2 {
@@ -79,4 +85,32 @@ func checkStation(c config.Config, running *config.Config, log *slog.Logger) err
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// configShow prints the effective configuration as YAML, with
+// mqtt.password and http.token masked.
+func configShow(args []string, stdout, stderr io.Writer) int {
+	path := config.DefaultPath
+	if len(args) == 1 {
+		path = args[0]
+	}
+	c, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	mask := func(s *string) {
+		if *s != "" {
+			*s = "********"
+		}
+	}
+	mask(&c.MQTT.Password)
+	mask(&c.HTTP.Token)
+	b, err := yaml.Marshal(c)
+	if err != nil {
+		fmt.Fprintln(stderr, fmt.Errorf("config show: %w", err))
+		return 1
+	}
+	fmt.Fprintf(stdout, "# %s, with defaults and SORTERD_* variables applied\n%s", path, b)
+	return 0
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sorterd/sorterd/actuator"
+	"github.com/sorterd/sorterd/archive"
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
@@ -186,6 +187,27 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 
 	var pub *publish.Publisher
 	var station *pipeline.Station
+	items := web.NewItemMetrics(clf.Labels())
+	snaps := &itemImages{ids: make(chan pipeline.Event, 64), log: log}
+	if cfg.Archive.Enabled {
+		// Like the outbox, an archive the disk refuses does not stop sorting.
+		snaps.archive, err = archive.Open(archive.Options{Dir: filepath.Join(cfg.StateDir, "items"),
+			MaxItems: cfg.Archive.MaxItems, MaxBytes: int64(cfg.Archive.MaxMB) << 20})
+		if err != nil {
+			log.Error("item archive off: its folder cannot be used", "err", err)
+			snaps.archive = nil
+		}
+	}
+	opts.OnEvent = func(e pipeline.Event) {
+		items.Observe(e)
+		if pub != nil {
+			b, _ := json.Marshal(e)
+			if err := pub.Event(b); err != nil {
+				log.Error("event not written to the outbox; kept in memory until the broker takes it", "id", e.ID, "err", err)
+			}
+		}
+		snaps.add(e)
+	}
 	if cfg.MQTT.Enabled {
 		password, err := mqttPassword(cfg.MQTT)
 		if err != nil {
@@ -196,17 +218,12 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 			CAFile: cfg.MQTT.CAFile, CertFile: cfg.MQTT.CertFile, KeyFile: cfg.MQTT.KeyFile,
 			Prefix: cfg.MQTT.TopicPrefix, Station: cfg.Station, OutboxDir: filepath.Join(cfg.StateDir, "outbox"),
 			OutboxSize: cfg.MQTT.Outbox, Discovery: cfg.MQTT.Discovery, DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix,
-			Bins: binNames, Model: filepath.Base(cfg.Model.Path), Log: log,
+			Bins: binNames, Model: filepath.Base(cfg.Model.Path), Version: version, Log: log,
+			ConfigURL: cfg.HTTP.PageURL(hostname()),
 			OnCommand: func(c publish.Command) error { return command(ctx, station, c, reload) },
 		})
 		if err != nil {
 			return err
-		}
-		opts.OnEvent = func(e pipeline.Event) {
-			b, _ := json.Marshal(e)
-			if err := pub.Event(b); err != nil {
-				log.Error("event not written to the outbox; kept in memory until the broker takes it", "id", e.ID, "err", err)
-			}
 		}
 	}
 	station, err = pipeline.New(opts)
@@ -221,6 +238,9 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 	// wg.Wait would wait for ever.
 	ctx, stopLocal := context.WithCancel(ctx)
 	defer func() { stopLocal(); stopPub(); wg.Wait() }()
+	snaps.station, snaps.pub = station, pub
+	wg.Add(1)
+	go func() { defer wg.Done(); snaps.run(ctx) }()
 	if pub != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); pub.Run(pubCtx, 3*time.Second) }()
@@ -253,10 +273,15 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 		if up != clf {
 			defer up.Close()
 		}
+		token, err := httpToken(cfg.HTTP)
+		if err != nil {
+			return err
+		}
 		srv, err := web.New(web.Options{
-			Listen: cfg.HTTP.Listen, Token: cfg.HTTP.Token, TokenAll: cfg.HTTP.TokenForAll, AllowedHosts: cfg.HTTP.AllowedHosts,
+			Listen: cfg.HTTP.Listen, Token: token, TokenAll: cfg.HTTP.TokenForAll, AllowedHosts: cfg.HTTP.AllowedHosts,
 			Classifier: up, Station: station, Links: func() web.Links { return links(&camState, pub) },
 			Bins: bins, Threshold: threshold, Stall: cfg.Camera.StallTimeout.D(), Version: version, Log: log,
+			Items: items, Model: modelInfo(clf),
 		})
 		if err != nil {
 			return err
@@ -316,6 +341,23 @@ func mqttPassword(m config.MQTT) (string, error) {
 		return "", fmt.Errorf("mqtt password: %w", err)
 	}
 	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// httpToken is http.token, or the content of http.token_file (a trailing
+// newline is not part of it).
+func httpToken(h config.HTTP) (string, error) {
+	if h.Token != "" || h.TokenFile == "" {
+		return h.Token, nil
+	}
+	b, err := os.ReadFile(h.TokenFile)
+	if err != nil {
+		return "", fmt.Errorf("http token: %w", err)
+	}
+	t := strings.TrimRight(string(b), "\r\n")
+	if t == "" {
+		return "", fmt.Errorf("http token: %s is empty", h.TokenFile)
+	}
+	return t, nil
 }
 
 // uploadClassifier is the classifier for photos uploaded to the page: an

@@ -28,6 +28,7 @@ Usage:
   sorterd eval --model M --data DIR     accuracy, per-class metrics, confusion matrix
   sorterd export --head H --base B      rebuild a model from a trained head and its base
   sorterd config check [FILE]           validate a configuration file
+  sorterd config show [FILE]            print the configuration in effect (defaults, file, SORTERD_* variables; secrets masked)
   sorterd camera snapshot [--config FILE] OUT.jpg
                                         save one frame from the configured camera (rotated/flipped), to aim it
   sorterd version                       print versions (also --version)
@@ -100,7 +101,7 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	return slog.New(slog.NewTextHandler(logWriter(w), &slog.HandlerOptions{Level: l})), nil
 }
 
 // errLine prints the one line the CLI gives for a failure.
