@@ -20,7 +20,6 @@ var (
 	descInference   = prometheus.NewDesc("sorterd_inference_seconds", "Time to classify one frame (all TTA views).", nil, nil)
 	descFrames      = prometheus.NewDesc("sorterd_frames_read_total", "Frames read from the camera.", nil, nil)
 	descDropped     = prometheus.NewDesc("sorterd_frames_dropped_total", "Frames read but not looked at, by reason (paused, cooldown, error; empty, too_small: no item located in it).", []string{"reason"}, nil)
-	descLocate      = prometheus.NewDesc("sorterd_locate_total", "What locating the item found, by what: no_item (a trigger with no item to classify), abandoned (an item whose frames stopped), relearned (the whole tray changed and was learned anew).", []string{"what"}, nil)
 	descItems       = prometheus.NewDesc("sorterd_items_total", "Decided items by bin and action (sort, reject).", []string{"bin", "action"}, nil)
 	descCorrections = prometheus.NewDesc("sorterd_corrections_total", "Items an operator labelled, by the class given.", []string{"class"}, nil)
 	descLocate      = prometheus.NewDesc("sorterd_locate_total", "What locating items found: no_item (a trigger with no item: given up), abandoned (an item whose frames stopped), relearned (the tray learned anew).", []string{"result"}, nil)
@@ -60,9 +59,6 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descFrames, prometheus.CounterValue, float64(s.Frames))
 		for _, reason := range []string{"paused", "cooldown", "error", "empty", "too_small"} {
 			ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(s.Dropped[reason]), reason)
-		}
-		for _, what := range []string{"no_item", "abandoned", "relearned"} {
-			ch <- prometheus.MustNewConstMetric(descLocate, prometheus.CounterValue, float64(s.Locate[what]), what)
 		}
 		// Every bin appears from the start, so rate() sees the first item.
 		seen := map[pipeline.BinAction]bool{}
