@@ -253,14 +253,16 @@ debs:
 # its Depends (version, config check, --once on photos against amd64, serve
 # /healthz) and the amd64 package installed into a clean root (config check
 # as the sorterd user). Roots are cached under .deps/roots.
+# DEB_CHECK_DIST=trixie checks the Debian 13 packages the same way.
+DEB_CHECK_DIST ?= bookworm
 deb-check: deb-tools
-	@t0=$$(date +%s); \
-	$(MAKE) -s deb DEB_DIST=bookworm DEB_ARCH=arm64 DEB_VERSION=$(DEB_VERSION) && \
-	$(MAKE) -s deb DEB_DIST=bookworm DEB_ARCH=amd64 DEB_VERSION=$(DEB_VERSION) && \
-	lintian --fail-on error,warning dist/bookworm/sorterd_$(DEB_VERSION)_arm64.deb dist/bookworm/sorterd_$(DEB_VERSION)_amd64.deb && \
+	@t0=$$(date +%s); d=$(DEB_CHECK_DIST); \
+	$(MAKE) -s deb DEB_DIST=$$d DEB_ARCH=arm64 DEB_VERSION=$(DEB_VERSION) && \
+	$(MAKE) -s deb DEB_DIST=$$d DEB_ARCH=amd64 DEB_VERSION=$(DEB_VERSION) && \
+	lintian --fail-on error,warning dist/$$d/sorterd_$(DEB_VERSION)_arm64.deb dist/$$d/sorterd_$(DEB_VERSION)_amd64.deb && \
 	echo "lintian: ok" && \
-	DEB_DIST=bookworm debian/check-deb dist/bookworm/sorterd_$(DEB_VERSION)_arm64.deb dist/bookworm/sorterd_$(DEB_VERSION)_amd64.deb && \
-	echo "deb-check: total $$(( $$(date +%s) - t0 )) s"
+	DEB_DIST=$$d debian/check-deb dist/$$d/sorterd_$(DEB_VERSION)_arm64.deb dist/$$d/sorterd_$(DEB_VERSION)_amd64.deb && \
+	echo "deb-check ($$d): total $$(( $$(date +%s) - t0 )) s"
 
 # The npm package, kept: make deb takes the TFLite library for each arch from it.
 $(TFLITE_TGZ):

@@ -256,6 +256,22 @@ func TestBenchJSON(t *testing.T) {
 	if r.N != 5 || r.FPS <= 0 || r.RawInvoke.P50 <= 0 || r.Delegate.Active != "xnnpack" {
 		t.Errorf("report %+v", r)
 	}
+	if r.Views != 1 || r.PerView.P50 != r.Stages["total"].P50 {
+		t.Errorf("one view: views %d, per view %+v, total %+v", r.Views, r.PerView, r.Stages["total"])
+	}
+	// With two TTA views each frame is three classifications: the time
+	// per view is the total's third.
+	code, out, errs = runCLI(t, "bench", "--model", m, "-n", "3", "--json", "--tta", "flip,rot180")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	r = benchReport{}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if tot := r.Stages["total"].P50; r.Views != 3 || r.PerView.P50 <= 0 || r.PerView.P50 < tot/3-0.01 || r.PerView.P50 > tot/3+0.01 {
+		t.Errorf("three views: views %d, per view p50 %.3f, total p50 %.3f", r.Views, r.PerView.P50, tot)
+	}
 }
 
 // config check loads the model and its labels: the example (pointed at the
