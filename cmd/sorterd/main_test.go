@@ -283,7 +283,7 @@ func TestConfigCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	model := need(t, filepath.Join(repoRoot(), "models", "garbage.tflite"))
-	text := strings.Replace(string(b), "/usr/local/share/sorterd/models/garbage.tflite", model, 1)
+	text := strings.Replace(string(b), config.DefaultModelPath, model, 1)
 	write := func(s string) string {
 		p := filepath.Join(t.TempDir(), "sorterd.yaml")
 		os.WriteFile(p, []byte(s), 0o644)
