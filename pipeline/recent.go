@@ -286,7 +286,7 @@ func (s *Station) Snapshot() ([]byte, time.Time, error) {
 		}
 	}
 	if s.busy.Load() {
-		text = "classifying...  last: " + text
+		text = "classifying...  " + text
 	}
 	if paused {
 		text = "PAUSED  " + text
