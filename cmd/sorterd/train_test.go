@@ -44,7 +44,7 @@ func TestTrainEvalExportCLI(t *testing.T) {
 	tmp := t.TempDir()
 	out := filepath.Join(tmp, "g.tflite")
 	code, stdout, errs := runCLI(t, "train", "--data", data, "--out", out, "--base", base, "--size", "0",
-		"--augment", "1", "--cache", filepath.Join(tmp, "cache"))
+		"--augment", "1", "--station-views", "1", "--cache", filepath.Join(tmp, "cache"))
 	if code != 0 {
 		t.Fatalf("train: exit %d: %s", code, errs)
 	}
