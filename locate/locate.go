@@ -262,7 +262,7 @@ func (b *Tray) Observe(frame gocv.Mat) Observation {
 	} else {
 		b.busy = 0
 	}
-	b.learn(px, ob.Present)
+	b.learn(px, gain, ob.Present)
 	if !ob.Present {
 		return ob
 	}
@@ -306,10 +306,16 @@ func (b *Tray) learnAll(px []byte) {
 // the tray while it lies there, and a lasting change of the tray itself (a
 // stain) still fades in, in about a minute. A frame with an item present
 // teaches nothing.
-func (b *Tray) learn(px []byte, present bool) {
+//
+// The tray is kept in the light it was first learned in: the frame is
+// divided by the light's change (gain) before it is learned, so pixels
+// learned at different moments of a drifting light (the slow ones under
+// the mask, the fast ones around) stay comparable.
+func (b *Tray) learn(px []byte, gain float32, present bool) {
 	if present {
 		return
 	}
+	inv := 1 / gain
 	r := float32(b.o.Rate)
 	slow := r / 50
 	m, _ := b.weak.DataPtrUint8()
@@ -319,9 +325,9 @@ func (b *Tray) learn(px []byte, present bool) {
 			k = slow
 		}
 		i := 3 * p
-		b.bg[i] += k * (float32(px[i]) - b.bg[i])
-		b.bg[i+1] += k * (float32(px[i+1]) - b.bg[i+1])
-		b.bg[i+2] += k * (float32(px[i+2]) - b.bg[i+2])
+		b.bg[i] += k * (float32(px[i])*inv - b.bg[i])
+		b.bg[i+1] += k * (float32(px[i+1])*inv - b.bg[i+1])
+		b.bg[i+2] += k * (float32(px[i+2])*inv - b.bg[i+2])
 	}
 }
 
@@ -378,7 +384,9 @@ func (b *Tray) diff(px []byte, gain float32, w, h int) {
 		i := 3 * p
 		var d, rlo, rhi float32 = 0, 10, 0
 		for c := 0; c < 3; c++ {
-			e := gain * b.bg[i+c]
+			// A brighter light saturates the camera: the tray cannot
+			// show more than 255.
+			e := min(gain*b.bg[i+c], 255)
 			v := float32(px[i+c])
 			if ad := abs32(v - e); ad > d {
 				d = ad

@@ -211,3 +211,23 @@ func BenchmarkObserve(b *testing.B) {
 		tr.Observe(item)
 	}
 }
+
+// The light drifts while a thin item (too small to count as present)
+// lies there, then it is taken away: no ghost of it is left, because
+// the tray is learned in the light it was first seen in.
+func TestNoGhostAfterLightDrift(t *testing.T) {
+	empty := tray(t, [3]float64{170, 175, 180})
+	tr := learned(t, Options{Area: 0.05}, empty)
+	pen := with(t, empty, image.Rect(100, 200, 500, 215), color.RGBA{20, 20, 120, 0})
+	lit := gocv.NewMat()
+	defer lit.Close()
+	for i := range 60 {
+		pen.ConvertToWithParams(&lit, gocv.MatTypeCV8UC3, 1+0.2*float32(i)/60, 0)
+		tr.Observe(lit)
+	}
+	empty.ConvertToWithParams(&lit, gocv.MatTypeCV8UC3, 1.2, 0)
+	tr.o.Area = 0.002
+	if ob := tr.Observe(lit); ob.Outcome == Found || ob.Present {
+		t.Fatalf("the pen's ghost: %v, changed %.4f, blob %v", ob.Outcome, ob.Changed, ob.Blob)
+	}
+}
