@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sorterd/sorterd/actuator"
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
@@ -49,10 +48,7 @@ func sortRecording(t *testing.T, model, video, samples string) (*pipeline.Statio
 	src := &clockedSource{src: capt, period: time.Second / 15, t0: time.Now()}
 	t.Cleanup(func() { src.Close() })
 	quiet := slog.New(slog.DiscardHandler)
-	o.Source, o.Log, o.SamplesDir, o.Flaps = src, quiet, samples, map[string]actuator.Flap{}
-	for _, b := range o.Bins {
-		o.Flaps[b.Name] = actuator.NewDryRun(actuator.Options{Name: b.Name, Log: quiet})
-	}
+	o.Source, o.Log, o.SamplesDir, o.Flaps = src, quiet, samples, dryRunFlaps(o.Bins, quiet)
 	var evs []pipeline.Event
 	o.OnEvent = func(e pipeline.Event) { evs = append(evs, e) }
 	st, err := pipeline.New(o)

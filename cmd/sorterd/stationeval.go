@@ -219,16 +219,10 @@ func playRecording(ctx context.Context, cfg config.Config, clf *infer.Classifier
 		return recording.Report{}, err
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	o.Source, o.Log, o.Flaps = src, quiet, map[string]actuator.Flap{}
-	for _, b := range o.Bins {
-		o.Flaps[b.Name] = actuator.NewDryRun(actuator.Options{Name: b.Name, Log: quiet})
-	}
+	o.Source, o.Log, o.Flaps = src, quiet, dryRunFlaps(o.Bins, quiet)
 	var ds []recording.Decision
 	o.OnEvent = func(e pipeline.Event) {
 		ds = append(ds, recording.Decision{Frame: src.n - 1, Label: e.Label, Bin: e.Bin, Action: e.Action})
-		if os.Getenv("SORTERD_DEBUG") != "" {
-			fmt.Fprintln(os.Stderr, "event", src.n-1, e.Label, e.Score, e.Bin, e.Action, e.Box)
-		}
 	}
 	st, err := pipeline.New(o)
 	if err != nil {
@@ -275,3 +269,13 @@ func (c *clockedSource) Read(ctx context.Context) (camera.Frame, error) {
 }
 
 func (c *clockedSource) Close() error { return c.src.Close() }
+
+// dryRunFlaps is a dry-run flap per bin: the station benchmark's and the
+// tests' stations move no pins.
+func dryRunFlaps(bins []pipeline.Bin, log *slog.Logger) map[string]actuator.Flap {
+	flaps := map[string]actuator.Flap{}
+	for _, b := range bins {
+		flaps[b.Name] = actuator.NewDryRun(actuator.Options{Name: b.Name, Log: log})
+	}
+	return flaps
+}
