@@ -209,7 +209,7 @@ type Tray struct {
 	open, close       gocv.Mat // structuring elements
 	bg                []float32
 	shade             []bool // the last frame's shadow pixels: not tray as lit, learned slowly
-	strong            []int // strong pixels per weak blob (blob's scratch)
+	strong            []int  // strong pixels per weak blob (blob's scratch)
 	ready             bool
 	busy              int // consecutive frames with most of the tray changed
 	hist              [gainBins]int
