@@ -169,6 +169,9 @@ type Observation struct {
 	// Gain is the light's change since the tray was learned (brightness
 	// ratio, 1: unchanged), taken out before comparing.
 	Gain float32
+	// Settled: the blob is where it was in the last frame (an item that
+	// has landed, not one still falling, sliding or half there).
+	Settled bool
 	// Relearned: the whole tray changed for long (the light was switched,
 	// the camera moved), so the tray was learned anew from this frame.
 	Relearned bool
@@ -212,6 +215,7 @@ type Tray struct {
 	strong            []int  // strong pixels per weak blob (blob's scratch)
 	ready             bool
 	busy              int // consecutive frames with most of the tray changed
+	last              image.Rectangle // the last frame's blob (analysis pixels)
 	hist              [gainBins]int
 }
 
@@ -280,6 +284,8 @@ func (b *Tray) Observe(frame gocv.Mat) Observation {
 		b.busy = 0
 	}
 	b.learn(px, gain, ob.Present)
+	last := b.last
+	b.last = image.Rectangle{}
 	if !ob.Present {
 		return ob
 	}
@@ -288,6 +294,8 @@ func (b *Tray) Observe(frame gocv.Mat) Observation {
 		ob.Outcome = Small
 		return ob
 	}
+	b.last = blob
+	ob.Settled = overlap(blob, last) >= settledOverlap
 	sx, sy := float64(roi.Dx())/float64(w), float64(roi.Dy())/float64(h)
 	ob.Blob = image.Rect(
 		roi.Min.X+int(float64(blob.Min.X)*sx), roi.Min.Y+int(float64(blob.Min.Y)*sy),
@@ -306,6 +314,23 @@ func (b *Tray) Observe(frame gocv.Mat) Observation {
 	return ob
 }
 
+// settledOverlap is how much a blob must overlap the last frame's
+// (intersection over union) for the item to have landed: a blob jitters by
+// a few analysis pixels between frames of an item lying still (≥ 0.7
+// measured), while the frame an item lands in shows it half there, with a
+// blob a third of the size.
+const settledOverlap = 0.6
+
+// overlap is the intersection over union of a and b.
+func overlap(a, b image.Rectangle) float64 {
+	in := a.Intersect(b)
+	if in.Empty() {
+		return 0
+	}
+	ia := in.Dx() * in.Dy()
+	return float64(ia) / float64(a.Dx()*a.Dy()+b.Dx()*b.Dy()-ia)
+}
+
 func (b *Tray) learnAll(px []byte) {
 	if cap(b.bg) < len(px) {
 		b.bg = make([]float32, len(px))
@@ -314,7 +339,7 @@ func (b *Tray) learnAll(px []byte) {
 	for i, v := range px {
 		b.bg[i] = float32(v)
 	}
-	b.ready, b.busy = true, 0
+	b.ready, b.busy, b.last = true, 0, image.Rectangle{}
 }
 
 // learn moves the tray toward the frame where the frame shows tray.
