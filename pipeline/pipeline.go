@@ -37,21 +37,6 @@ type ViewClassifier interface {
 	ClassifyViews(ctx context.Context, img gocv.Mat, k int, views []infer.View) (infer.Result, error)
 }
 
-// Bin is one output of the station.
-type Bin struct {
-	Name   string
-	Labels []string
-	Reject bool
-	Delay  time.Duration // conveyor: camera → flap
-}
-
-// Trigger modes.
-const (
-	Continuous = "continuous"
-	Motion     = "motion"
-	GPIO       = "gpio"
-)
-
 // Options wire a station.
 type Options struct {
 	Station  string
@@ -61,9 +46,9 @@ type Options struct {
 	Flaps    map[string]actuator.Flap
 	Bins     []Bin
 
-	Trigger string // continuous, motion or gpio
-	Every   int    // continuous: every Nth frame starts an item
-	Frames  int    // frames classified per item
+	Trigger TriggerMode
+	Every   int // continuous: every Nth frame starts an item
+	Frames  int // frames classified per item
 	// Tray learns the empty tray from every frame, in every
 	// trigger mode: the motion trigger asks it whether an item is there,
 	// and Locate == locate.Background asks it where.
@@ -82,10 +67,10 @@ type Options struct {
 	Views         []infer.View
 	ViewsPerFrame int
 
-	Vote      string  // mean or majority
+	Vote      Vote
 	Threshold float64 // below it: the reject bin
-	Conveyor  bool    // flaps fire after their bin's delay, items overlap
-	Cooldown  time.Duration
+	Geometry  Geometry
+	Cooldown  time.Duration // chute: no item starts this long after a flap
 	// ItemGap: an item whose next frame comes later than this after its
 	// last (the camera was lost or stalled) is abandoned. 0: 2 s.
 	ItemGap time.Duration
@@ -109,7 +94,7 @@ type Event struct {
 	Score     float32       `json:"score"`
 	Top       []infer.Score `json:"top"`
 	Bin       string        `json:"bin"`
-	Action    string        `json:"action"` // sort or reject
+	Action    Action        `json:"action"`
 	Frames    int           `json:"frames"`
 	LatencyMS float64       `json:"latency_ms"` // trigger → flap
 	Model     string        `json:"model"`
@@ -151,8 +136,7 @@ func (b Box) Rect() image.Rectangle { return image.Rect(b.X, b.Y, b.X+b.W, b.Y+b
 // Station runs the pipeline.
 type Station struct {
 	o       Options
-	binOf   map[string]string
-	reject  string
+	router  *Router
 	paused  atomic.Bool
 	busy    atomic.Bool // an item is being classified (for the live view)
 	log     *slog.Logger
@@ -203,33 +187,23 @@ func New(o Options) (*Station, error) {
 	if o.ItemGap <= 0 {
 		o.ItemGap = 2 * time.Second
 	}
-	s := &Station{o: o, binOf: map[string]string{}, log: o.Log, perBin: map[string]int{}, perAction: map[string]int{},
+	s := &Station{o: o, log: o.Log, perBin: map[string]int{}, perAction: map[string]int{},
 		dropped: map[string]int64{}, sorted: map[BinAction]int{}, corrections: map[string]int{}, located: map[string]int64{}, hist: newHistogram()}
 	for _, b := range o.Bins {
 		if _, ok := o.Flaps[b.Name]; !ok {
 			return nil, fmt.Errorf("bin %s has no flap", b.Name)
 		}
-		if b.Reject {
-			s.reject = b.Name
-		}
-		for _, l := range b.Labels {
-			s.binOf[l] = b.Name
-		}
 	}
-	if s.reject == "" {
-		return nil, errors.New("no reject bin")
+	var err error
+	if s.router, err = NewRouter(o.Bins, o.Threshold); err != nil {
+		return nil, err
 	}
-	known := map[string]bool{}
-	for _, l := range o.Classify.Labels() {
-		known[l] = true
-		if _, ok := s.binOf[l]; !ok {
-			o.Log.Warn("label has no bin; its items go to the reject bin", "label", l, "bin", s.reject)
-		}
+	unbinned, unknown := s.router.Check(o.Classify.Labels())
+	for _, l := range unbinned {
+		o.Log.Warn("label has no bin; its items go to the reject bin", "label", l, "bin", s.router.RejectBin().Name)
 	}
-	for l := range s.binOf {
-		if !known[l] {
-			return nil, fmt.Errorf("bins name label %q, which the model does not have (it has %v)", l, o.Classify.Labels())
-		}
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("bins name label %q, which the model does not have (it has %v)", unknown[0], o.Classify.Labels())
 	}
 	if o.ViewsPerFrame > 0 {
 		if _, ok := o.Classify.(ViewClassifier); !ok {
@@ -311,8 +285,11 @@ type Stats struct {
 	Inference Histogram         `json:"-"`
 }
 
-// BinAction is a bin and what happened there (sort or reject).
-type BinAction struct{ Bin, Action string }
+// BinAction is a bin and what happened there.
+type BinAction struct {
+	Bin    string
+	Action Action
+}
 
 // Histogram is the inference-time distribution in Prometheus' shape:
 // cumulative counts per upper bound (seconds).
@@ -388,9 +365,7 @@ func (s *Station) Stats() Stats {
 type item struct {
 	start  time.Time
 	last   time.Time // frame time of its last frame
-	scores []float32
-	votes  map[int]int
-	frames int
+	tally  Tally
 	misses int // frames of the item in which no item was located
 }
 
@@ -447,7 +422,7 @@ func (s *Station) Run(ctx context.Context) error {
 				continue
 			}
 			if ctx.Err() != nil || rctx.Err() != nil {
-				if cur != nil && cur.frames > 0 {
+				if cur != nil && cur.tally.Frames > 0 {
 					s.decide(context.Background(), cur)
 				}
 				return nil
@@ -478,7 +453,7 @@ func (s *Station) Run(ctx context.Context) error {
 		if cur != nil && f.At.Sub(cur.last) > s.o.ItemGap {
 			// The camera stopped mid-item (lost, stalled, reconnected):
 			// what it shows now may be anything. Abandoned, no flap.
-			s.log.Warn("item abandoned: its frames stopped", "gap", f.At.Sub(cur.last).Round(time.Millisecond), "frames", cur.frames)
+			s.log.Warn("item abandoned: its frames stopped", "gap", f.At.Sub(cur.last).Round(time.Millisecond), "frames", cur.tally.Frames)
 			s.count("abandoned")
 			cur = nil
 			s.busy.Store(false)
@@ -514,7 +489,7 @@ func (s *Station) Run(ctx context.Context) error {
 				f.Close()
 				continue
 			}
-			cur = &item{start: f.At, last: f.At, votes: map[int]int{}}
+			cur = &item{start: f.At, last: f.At}
 			s.busy.Store(true)
 		}
 		cur.last = f.At
@@ -525,7 +500,7 @@ func (s *Station) Run(ctx context.Context) error {
 			if cur.misses++; cur.misses < s.maxMisses() {
 				continue
 			}
-			if cur.frames > 0 && s.o.Trigger == GPIO {
+			if cur.tally.Frames > 0 && s.o.Trigger == GPIO {
 				// The sensor saw an item, which left the camera's view
 				// before its last frames: decide on what was seen.
 				s.decide(ctx, cur)
@@ -547,7 +522,7 @@ func (s *Station) Run(ctx context.Context) error {
 			s.busy.Store(false)
 			continue
 		}
-		if cur.frames < s.o.Frames {
+		if cur.tally.Frames < s.o.Frames {
 			continue
 		}
 		s.decide(ctx, cur)
@@ -555,7 +530,7 @@ func (s *Station) Run(ctx context.Context) error {
 		s.busy.Store(false)
 		waitEmpty = s.o.Trigger == Motion
 		decided = ob.Blob
-		if !s.o.Conveyor && s.o.Cooldown > 0 {
+		if s.o.Geometry == Chute && s.o.Cooldown > 0 {
 			// Frame time, so that a recording played faster than real
 			// time cools down as the station would.
 			cooldownUntil = f.At.Add(s.o.Cooldown)
@@ -586,11 +561,11 @@ func (s *Station) giveUp(ctx context.Context, it *item, ob locate.Observation) {
 	}
 	s.count("no_item")
 	if s.o.Trigger != GPIO {
-		s.log.Info("no item located; nothing sorted", "reason", reason, "frames", it.frames, "changed", ob.Changed)
+		s.log.Info("no item located; nothing sorted", "reason", reason, "frames", it.tally.Frames, "changed", ob.Changed)
 		return
 	}
 	s.log.Warn("the sensor saw an item the camera cannot find; rejecting it", "reason", reason, "changed", ob.Changed)
-	ev := Event{ID: newID(), Station: s.o.Station, Bin: s.reject, Action: "reject", Reason: reason,
+	ev := Event{ID: newID(), Station: s.o.Station, Bin: s.router.RejectBin().Name, Action: Reject, Reason: reason,
 		Model: prefix(s.o.ModelSHA, 12)}
 	s.fire(ctx, it, &record{ev: ev}, 0)
 }
@@ -615,7 +590,7 @@ func (s *Station) classify(ctx context.Context, it *item, frame gocv.Mat, box im
 	var r infer.Result
 	var err error
 	if s.o.ViewsPerFrame > 0 {
-		r, err = s.o.Classify.(ViewClassifier).ClassifyViews(context.WithoutCancel(ctx), m, 3, s.frameViews(it.frames))
+		r, err = s.o.Classify.(ViewClassifier).ClassifyViews(context.WithoutCancel(ctx), m, 3, s.frameViews(it.tally.Frames))
 	} else {
 		r, err = s.o.Classify.Classify(context.WithoutCancel(ctx), m, 3)
 	}
@@ -633,14 +608,7 @@ func (s *Station) classify(ctx context.Context, it *item, frame gocv.Mat, box im
 	if err != nil {
 		return err
 	}
-	if it.scores == nil {
-		it.scores = make([]float32, len(r.Scores))
-	}
-	for i, v := range r.Scores {
-		it.scores[i] += v
-	}
-	it.votes[r.Index]++
-	it.frames++
+	it.tally.Add(r.Scores, r.Index)
 	frame.CopyTo(&s.itemFrame)
 	m.CopyTo(&s.itemCrop)
 	s.itemBox = box
@@ -676,35 +644,11 @@ func (s *Station) count(what string) {
 // (at once on a chute, after the bin's delay on a conveyor).
 func (s *Station) decide(ctx context.Context, it *item) {
 	labels := s.o.Classify.Labels()
-	mean := make([]float32, len(it.scores))
-	for i, v := range it.scores {
-		mean[i] = v / float32(it.frames)
-	}
-	best := 0
-	if s.o.Vote == "majority" {
-		for idx, n := range it.votes {
-			if n > it.votes[best] || (n == it.votes[best] && mean[idx] > mean[best]) {
-				best = idx
-			}
-		}
-	} else {
-		for i := range mean {
-			if mean[i] > mean[best] {
-				best = i
-			}
-		}
-	}
-	label := labels[best]
-	// A label the reject bin collects on purpose (trash) is a "sort";
-	// a label without a bin, or a score under the threshold, a "reject".
-	bin, ok := s.binOf[label]
-	action := "sort"
-	if !ok || float64(mean[best]) < s.o.Threshold {
-		bin, action = s.reject, "reject"
-	}
+	best, mean := Decide(s.o.Vote, it.tally)
+	bin, action := s.router.Route(labels[best], mean[best])
 	ev := Event{
-		ID: newID(), Station: s.o.Station, Label: label, Score: mean[best],
-		Top: infer.TopK(mean, labels, 3), Bin: bin, Action: action, Frames: it.frames,
+		ID: newID(), Station: s.o.Station, Label: labels[best], Score: mean[best],
+		Top: infer.TopK(mean, labels, 3), Bin: bin.Name, Action: action, Frames: it.tally.Frames,
 		Model: prefix(s.o.ModelSHA, 12),
 	}
 	if s.o.Locate != locate.Whole {
@@ -712,12 +656,8 @@ func (s *Station) decide(ctx context.Context, it *item) {
 	}
 	rec := &record{ev: ev}
 	delay := time.Duration(0)
-	if s.o.Conveyor {
-		for _, b := range s.o.Bins {
-			if b.Name == bin {
-				delay = b.Delay - time.Since(it.start)
-			}
-		}
+	if s.o.Geometry == Conveyor {
+		delay = bin.Delay - time.Since(it.start)
 	}
 	s.fire(ctx, it, rec, delay)
 	s.attachFrame(rec, s.itemFrame, s.itemCrop, s.itemBox)
@@ -735,7 +675,7 @@ func (s *Station) fire(ctx context.Context, it *item, rec *record, delay time.Du
 		s.openFlap(ctx, ev.Bin)
 		s.mu.Lock()
 		s.perBin[ev.Bin]++
-		s.perAction[ev.Action]++
+		s.perAction[ev.Action.String()]++
 		s.sorted[BinAction{ev.Bin, ev.Action}]++
 		rec.ev, rec.fired = ev, true
 		s.mu.Unlock()

@@ -281,7 +281,7 @@ func (s *Station) Snapshot() ([]byte, time.Time, error) {
 	text := "waiting for an item"
 	if last != nil {
 		text = fmt.Sprintf("last item: %s %.2f -> %s", last.Label, last.Score, last.Bin)
-		if last.Action == "reject" {
+		if last.Action == Reject {
 			text += " (reject)"
 		}
 	}

@@ -118,12 +118,9 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request) {
 	}
 	out := ClassifyResponse{Report: s.o.Classifier.NewReport(name, res, decode), Threshold: s.o.Threshold}
 	s.uploads.Observe(decode.Seconds() + res.Timing.Preprocess.Seconds() + res.Timing.Invoke.Seconds() + res.Timing.Postprocess.Seconds())
-	if len(s.o.Bins) > 0 {
-		bin, ok := s.binOf[res.Label]
-		out.Bin, out.Action = bin, "sort"
-		if !ok || float64(res.Score.Score) < s.o.Threshold {
-			out.Bin, out.Action = s.reject, "reject"
-		}
+	if s.router != nil {
+		bin, action := s.router.Route(res.Label, res.Score.Score)
+		out.Bin, out.Action = bin.Name, action.String()
 	}
 	writeJSON(w, http.StatusOK, out)
 }

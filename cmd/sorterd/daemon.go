@@ -151,7 +151,7 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 	var binNames []string
 	for _, b := range cfg.Bins {
 		f, err := actuator.New(cfg.GPIO.Driver, actuator.Options{Name: b.Name, Pin: b.Pin, ActiveLow: b.ActiveLow,
-			Hold: b.Mode == "hold", Pulse: b.Pulse.D(), Servo: b.Servo, OpenAngle: b.OpenAngle, ClosedAngle: b.ClosedAngle, Log: log})
+			Hold: b.Mode == config.FlapHold, Pulse: b.Pulse.D(), Servo: b.Servo, OpenAngle: b.OpenAngle, ClosedAngle: b.ClosedAngle, Log: log})
 		if err != nil {
 			return err
 		}
@@ -176,7 +176,7 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 	}
 	opts.Source, opts.Flaps, opts.Log, opts.SamplesDir = src, flaps, log, filepath.Join(cfg.StateDir, "samples")
 	bins, threshold := opts.Bins, opts.Threshold
-	switch cfg.Trigger.Mode {
+	switch opts.Trigger {
 	case pipeline.GPIO:
 		ch, err := presenceSensor(ctx, cfg.Trigger.Pin, cfg.Trigger.Debounce.D(), log)
 		if err != nil {

@@ -18,8 +18,8 @@ import (
 func stationOptions(cfg config.Config, clf *infer.Classifier) (pipeline.Options, error) {
 	o := pipeline.Options{
 		Station: cfg.Station, ModelSHA: clf.SHA256(), Classify: clf, Bins: pipelineBins(cfg),
-		Trigger: cfg.Trigger.Mode, Every: cfg.Trigger.Every, Frames: cfg.Trigger.Frames,
-		Vote: cfg.Decision.Vote, Threshold: threshold(cfg, clf), Conveyor: cfg.Decision.Geometry == "conveyor",
+		Trigger: cfg.Trigger.TriggerMode(), Every: cfg.Trigger.Every, Frames: cfg.Trigger.Frames,
+		Vote: cfg.Decision.VoteRule(), Threshold: threshold(cfg, clf), Geometry: cfg.Decision.GeometryKind(),
 		Cooldown: cfg.Decision.Cooldown.D(),
 	}
 	if cfg.Model.TTAPerFrame > 0 && len(cfg.Model.TTA) > 0 {
@@ -35,7 +35,7 @@ func stationOptions(cfg config.Config, clf *infer.Classifier) (pipeline.Options,
 	}
 	r := cfg.Camera.ROI
 	o.Locate, o.ROI = m, image.Rect(r.X, r.Y, r.X+r.Width, r.Y+r.Height)
-	if m == locate.Background || cfg.Trigger.Mode == pipeline.Motion {
+	if m == locate.Background || o.Trigger == pipeline.Motion {
 		o.Tray = locate.New(locate.Options{ROI: o.ROI, Delta: float64(cfg.Trigger.MotionDelta),
 			Area: cfg.Trigger.MotionArea, MinSize: cfg.Locate.MinSize, Margin: cfg.Locate.Margin,
 			Tight: cfg.Locate.Shape == "tight"})
