@@ -237,18 +237,9 @@ func (d *daemon) runStation(ctx context.Context, cfg config.Config, log *slog.Lo
 		start(&wg, func() { publishStats(ctx, pub, station, lk, cfg.MQTT.StatsInterval.D()) })
 	}
 	if cfg.HTTP.Enabled {
-		srv, closeUploads, err := newWebServer(cfg, clf, station, items, lk, log)
-		if err != nil {
+		if err := startWeb(ctx, &wg, cfg, clf, station, items, lk, log); err != nil {
 			return err
 		}
-		defer closeUploads()
-		// A page that cannot listen (port taken) is reported; the
-		// station sorts on without it.
-		start(&wg, func() {
-			if err := srv.Run(ctx); err != nil {
-				log.Error("web page not served; the station goes on without it", "err", err)
-			}
-		})
 	}
 	close(built)
 	status := awaitCamera(ctx, cam, cfg.Camera, log)
@@ -258,6 +249,24 @@ func (d *daemon) runStation(ctx context.Context, cfg config.Config, log *slog.Lo
 	err = station.Run(ctx)
 	notify(log, sdnotify.Stopping)
 	return err
+}
+
+// startWeb serves the operator's page until ctx ends. A page that cannot
+// listen (port taken) is reported; the station sorts on without it. The
+// upload classifier is freed once the server stopped.
+func startWeb(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, clf *infer.Classifier, station *pipeline.Station,
+	items *web.ItemMetrics, lk func() web.Links, log *slog.Logger) error {
+	srv, closeUploads, err := newWebServer(cfg, clf, station, items, lk, log)
+	if err != nil {
+		return err
+	}
+	start(wg, func() {
+		defer closeUploads()
+		if err := srv.Run(ctx); err != nil {
+			log.Error("web page not served; the station goes on without it", "err", err)
+		}
+	})
+	return nil
 }
 
 // start runs f in a goroutine wg waits for.
