@@ -129,6 +129,8 @@ func copyMap[K comparable, V any](m map[K]V) map[K]V {
 type Stats struct {
 	Station     string         `json:"station"`
 	Paused      bool           `json:"paused"`
+	// Frames, FPS, UptimeS and every count below run from the first
+	// station's start: a reload keeps them.
 	Frames      int64          `json:"frames"`
 	FPS         float64        `json:"fps"`
 	ItemsPerBin map[string]int `json:"items_per_bin"`
