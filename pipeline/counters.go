@@ -127,8 +127,8 @@ func copyMap[K comparable, V any](m map[K]V) map[K]V {
 
 // Stats is a snapshot for MQTT, the web page and metrics.
 type Stats struct {
-	Station     string         `json:"station"`
-	Paused      bool           `json:"paused"`
+	Station string `json:"station"`
+	Paused  bool   `json:"paused"`
 	// Frames, FPS, UptimeS and every count below run from the first
 	// station's start: a reload keeps them.
 	Frames      int64          `json:"frames"`
