@@ -214,7 +214,7 @@ type Tray struct {
 	shade             []bool // the last frame's shadow pixels: not tray as lit, learned slowly
 	strong            []int  // strong pixels per weak blob (blob's scratch)
 	ready             bool
-	busy              int // consecutive frames with most of the tray changed
+	busy              int             // consecutive frames with most of the tray changed
 	last              image.Rectangle // the last frame's blob (analysis pixels)
 	hist              [gainBins]int
 }
