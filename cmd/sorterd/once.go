@@ -19,7 +19,7 @@ import (
 // defaultModel is where make model writes the model (and train and export
 // their output); defaultBase is the ImageNet classifier whose backbone
 // train reuses (the uint8 quantization-aware trained one, which train runs
-// as int8: README).
+// as int8: docs/training.md).
 const (
 	defaultModel = "models/garbage.tflite"
 	defaultBase  = "models/mobilenet_v2_1.0_224_quant.tflite"
@@ -64,7 +64,7 @@ func (m *modelFlags) register(fs *flag.FlagSet, logLevel string) {
 // defaultTTA is the test-time augmentation --once, eval and serve use:
 // the daemon's views (the five training augments with), all on the one
 // photo. Chosen by 4-fold cross-validation of the training recipe
-// (README, "Test-time augmentation"): +0.8 to +1.2 points over one view,
+// (docs/training.md, "Test-time augmentation"): +0.8 to +1.2 points over one view,
 // where flip,rot180 alone gained nothing.
 var defaultTTA = strings.Join(config.Default().Model.TTA, ",")
 

@@ -175,8 +175,8 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// defaultStationViews: station views per training photo (see README's
-// station benchmark for the measurement).
+// defaultStationViews: station views per training photo (see
+// docs/station.md for the measurement).
 const defaultStationViews = 3
 
 // listFlag is a flag that may be repeated.
