@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -127,6 +128,19 @@ func flagExit(err error) int {
 		return 0
 	}
 	return 2
+}
+
+// ignoredFlags returns, of the flags named, those given on the command
+// line: flags that would be silently ignored in the mode chosen (eval's
+// station flags without --station, say), which a command refuses.
+func ignoredFlags(fs *flag.FlagSet, names ...string) []string {
+	var given []string
+	fs.Visit(func(f *flag.Flag) {
+		if slices.Contains(names, f.Name) {
+			given = append(given, "--"+f.Name)
+		}
+	})
+	return given
 }
 
 // noArgs refuses positional arguments for a command that takes none, so

@@ -112,6 +112,11 @@ func cmdOnce(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "sorterd: --once needs at least one image")
 		return 2
 	}
+	if *top < 1 {
+		// Classify reads k < 1 as its default, which is not what was asked.
+		fmt.Fprintf(stderr, "sorterd: --top %d: must be at least 1\n", *top)
+		return 2
+	}
 	c, err := mf.open(stderr)
 	if err != nil {
 		errLine(stderr, err)

@@ -44,6 +44,10 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "sorterd: train needs --data DIR")
 		return 2
 	}
+	if bad := ignoredFlags(fs, "finetune-epochs", "finetune-layers", "finetune-lr", "finetune-proj-lr"); !c.FineTune && len(bad) > 0 {
+		fmt.Fprintf(stderr, "sorterd: train: %s apply only with --finetune\n", strings.Join(bad, ", "))
+		return 2
+	}
 	if c.TestFraction < 0 || c.ValFraction <= 0 || c.TestFraction+c.ValFraction >= 1 {
 		fmt.Fprintf(stderr, "sorterd: train: --test-fraction %g and --val-fraction %g: need test >= 0, validation > 0 and their sum < 1\n", c.TestFraction, c.ValFraction)
 		return 2
@@ -95,6 +99,16 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *data == "" {
 		fmt.Fprintln(stderr, "sorterd: eval needs --data DIR")
+		return 2
+	}
+	// The station benchmark takes the model's settings from the station
+	// configuration; the photo evaluation has no recordings.
+	if bad := ignoredFlags(fs, "delegate", "tta", "plot"); *station && len(bad) > 0 {
+		fmt.Fprintf(stderr, "sorterd: eval --station: %s apply only without --station (the station's model settings come from --config)\n", strings.Join(bad, ", "))
+		return 2
+	}
+	if bad := ignoredFlags(fs, "scenes", "split", "seed", "limit", "hold", "gap", "config", "keep"); !*station && len(bad) > 0 {
+		fmt.Fprintf(stderr, "sorterd: eval: %s apply only with --station\n", strings.Join(bad, ", "))
 		return 2
 	}
 	if log, err := newLogger(stderr, "warn"); err == nil {
