@@ -28,6 +28,7 @@ Usage:
   sorterd bench [flags]                 measure the camera path and raw TFLite invoke
   sorterd train --data DIR [flags]      train the garbage head, export one .tflite
   sorterd eval --model M --data DIR     accuracy, per-class metrics, confusion matrix
+  sorterd eval --station --data DIR     the station benchmark: photos laid on trays, through the daemon's path
   sorterd export --head H --base B      rebuild a model from a trained head and its base
   sorterd config check [FILE]           validate a configuration file
   sorterd config show [FILE]            print the configuration in effect (defaults, file, SORTERD_* variables; secrets masked)
