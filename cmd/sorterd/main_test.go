@@ -431,9 +431,9 @@ func TestCLIConventions(t *testing.T) {
 		{args: []string{"bench", "--no-such-flag"}, code: 2, errs: "flag provided but not defined"},
 		// Flags are never silently ignored or reinterpreted.
 		{args: []string{"--once", "--top", "0", "x.jpg"}, code: 2, errs: "--top 0: must be at least 1"},
-		{args: []string{"eval", "--data", "d", "--scenes", "light:0.5", "--limit", "3"}, code: 2, errs: "--limit, --scenes apply only with --station"},
-		{args: []string{"eval", "--station", "--data", "d", "--tta", "flip"}, code: 2, errs: "--tta apply only without --station"},
-		{args: []string{"train", "--data", "d", "--finetune-epochs", "3"}, code: 2, errs: "--finetune-epochs apply only with --finetune"},
+		{args: []string{"eval", "--data", "d", "--scenes", "light:0.5", "--limit", "3"}, code: 2, errs: "--limit, --scenes: only with --station"},
+		{args: []string{"eval", "--station", "--data", "d", "--tta", "flip"}, code: 2, errs: "--tta: only without --station"},
+		{args: []string{"train", "--data", "d", "--finetune-epochs", "3"}, code: 2, errs: "--finetune-epochs: only with --finetune"},
 	}
 	for _, c := range cases {
 		code, out, errs := runCLI(t, c.args...)

@@ -45,7 +45,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 2
 	}
 	if bad := ignoredFlags(fs, "finetune-epochs", "finetune-layers", "finetune-lr", "finetune-proj-lr"); !c.FineTune && len(bad) > 0 {
-		fmt.Fprintf(stderr, "sorterd: train: %s apply only with --finetune\n", strings.Join(bad, ", "))
+		fmt.Fprintf(stderr, "sorterd: train: %s: only with --finetune\n", strings.Join(bad, ", "))
 		return 2
 	}
 	if c.TestFraction < 0 || c.ValFraction <= 0 || c.TestFraction+c.ValFraction >= 1 {
@@ -104,11 +104,11 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// The station benchmark takes the model's settings from the station
 	// configuration; the photo evaluation has no recordings.
 	if bad := ignoredFlags(fs, "delegate", "tta", "plot"); *station && len(bad) > 0 {
-		fmt.Fprintf(stderr, "sorterd: eval --station: %s apply only without --station (the station's model settings come from --config)\n", strings.Join(bad, ", "))
+		fmt.Fprintf(stderr, "sorterd: eval --station: %s: only without --station (the station's model settings come from --config)\n", strings.Join(bad, ", "))
 		return 2
 	}
 	if bad := ignoredFlags(fs, "scenes", "split", "seed", "limit", "hold", "gap", "config", "keep"); !*station && len(bad) > 0 {
-		fmt.Fprintf(stderr, "sorterd: eval: %s apply only with --station\n", strings.Join(bad, ", "))
+		fmt.Fprintf(stderr, "sorterd: eval: %s: only with --station\n", strings.Join(bad, ", "))
 		return 2
 	}
 	if log, err := newLogger(stderr, "warn"); err == nil {
