@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/tfmodel"
 )
 
 // ExportOptions describe the model Export writes.
@@ -37,11 +37,10 @@ func Export(base []byte, h *Head, o ExportOptions) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	info, err := infer.ParseModel(base)
-	if err != nil {
-		return nil, err
-	}
-	ft, _, err := g.PooledFeature()
+	// The input normalisation the base declares, before CutAt drops its
+	// metadata.
+	mean, std := g.Mean, g.Std
+	ft, _, err := pooledFeature(g)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +66,7 @@ func Export(base []byte, h *Head, o ExportOptions) ([]byte, error) {
 	}
 	f := g.Outputs[0]
 	feat := g.Tensors[f]
-	if len(feat.Scale) != 1 || (feat.Type != infer.Int8 && feat.Type != infer.UInt8) {
+	if len(feat.Scale) != 1 || (feat.Type != tfmodel.Int8 && feat.Type != tfmodel.UInt8) {
 		return nil, fmt.Errorf("export: feature tensor %q is %v with %d scales; want per-tensor int8 or uint8", feat.Name, feat.Type, len(feat.Scale))
 	}
 	d := int(feat.Shape[len(feat.Shape)-1])
@@ -89,7 +88,7 @@ func Export(base []byte, h *Head, o ExportOptions) ([]byte, error) {
 		}
 	}
 	sf := float64(feat.Scale[0])
-	signed := feat.Type == infer.Int8
+	signed := feat.Type == tfmodel.Int8
 	var wq []byte
 	var ws float64
 	var wzp int64
@@ -127,37 +126,37 @@ func Export(base []byte, h *Head, o ExportOptions) ([]byte, error) {
 	} else {
 		lzp = int64(clamp(math.Round(-lo/ls), 0, 255))
 	}
-	wt := g.AddTensor(infer.GraphTensor{Name: "sorterd/head/weights", Shape: []int32{int32(k), int32(d)}, Type: feat.Type,
+	wt := g.AddTensor(tfmodel.Tensor{Name: "sorterd/head/weights", Shape: []int32{int32(k), int32(d)}, Type: feat.Type,
 		Scale: []float32{float32(ws)}, ZeroPoint: []int64{wzp}}, wq)
-	bt := g.AddTensor(infer.GraphTensor{Name: "sorterd/head/bias", Shape: []int32{int32(k)}, Type: infer.Int32,
+	bt := g.AddTensor(tfmodel.Tensor{Name: "sorterd/head/bias", Shape: []int32{int32(k)}, Type: tfmodel.Int32,
 		Scale: []float32{float32(bs)}, ZeroPoint: []int64{0}}, bq)
-	lt := g.AddTensor(infer.GraphTensor{Name: "sorterd/head/logits", Shape: []int32{1, int32(k)}, Type: feat.Type,
+	lt := g.AddTensor(tfmodel.Tensor{Name: "sorterd/head/logits", Shape: []int32{1, int32(k)}, Type: feat.Type,
 		Scale: []float32{float32(ls)}, ZeroPoint: []int64{lzp}}, nil)
 	szp := int64(0)
 	if signed {
 		szp = -128 // TFLite's int8 softmax output: scale 1/256, zero point -128
 	}
-	st := g.AddTensor(infer.GraphTensor{Name: "scores", Shape: []int32{1, int32(k)}, Type: feat.Type,
+	st := g.AddTensor(tfmodel.Tensor{Name: "scores", Shape: []int32{1, int32(k)}, Type: feat.Type,
 		Scale: []float32{1.0 / 256}, ZeroPoint: []int64{szp}}, nil)
 	fcVer, smVer := int32(1), int32(1)
 	if signed {
 		fcVer, smVer = 4, 2
 	}
 	g.Ops = append(g.Ops,
-		infer.GraphOp{Opcode: g.AddOpCode(infer.OpFullyConnected, fcVer), Inputs: []int32{f, wt, bt}, Outputs: []int32{lt},
-			OptionsType: infer.OptFullyConnected, Options: []infer.OptionField{{Size: 1}, {Size: 1}, {Size: 1}, {Size: 1}}},
-		infer.GraphOp{Opcode: g.AddOpCode(infer.OpSoftmax, smVer), Inputs: []int32{lt}, Outputs: []int32{st},
-			OptionsType: infer.OptSoftmax, Options: []infer.OptionField{{Present: true, Size: 4, Bits: uint64(math.Float32bits(1))}}},
+		tfmodel.Op{Opcode: g.AddOpCode(tfmodel.OpFullyConnected, fcVer), Inputs: []int32{f, wt, bt}, Outputs: []int32{lt},
+			OptionsType: tfmodel.OptFullyConnected, Options: []tfmodel.OptionField{{Size: 1}, {Size: 1}, {Size: 1}, {Size: 1}}},
+		tfmodel.Op{Opcode: g.AddOpCode(tfmodel.OpSoftmax, smVer), Inputs: []int32{lt}, Outputs: []int32{st},
+			OptionsType: tfmodel.OptSoftmax, Options: []tfmodel.OptionField{{Present: true, Size: 4, Bits: uint64(math.Float32bits(1))}}},
 	)
 	g.Outputs = []int32{st}
 	g.Description = "sorterd garbage classifier"
-	meta := infer.SorterdMeta{Labels: h.Classes, Threshold: o.Threshold, Mean: info.Mean, Std: info.Std, Info: o.Info}
+	meta := tfmodel.SorterdMeta{Labels: h.Classes, Threshold: o.Threshold, Mean: mean, Std: std, Info: o.Info}
 	mb, err := json.Marshal(meta)
 	if err != nil {
 		return nil, err
 	}
-	g.AddMetadata(infer.SorterdMetadataName, mb)
-	return g.Write(), nil
+	g.AddMetadata(tfmodel.SorterdMetadataName, mb)
+	return g.Write()
 }
 
 // replaceProj writes a fine-tuned projection (the linear 1×1 CONV_2D
@@ -165,7 +164,7 @@ func Export(base []byte, h *Head, o ExportOptions) ([]byte, error) {
 // and bias buffers with their per-channel scales, and the int8
 // quantization of its output, ActQuant(OutMin, OutMax), which is that
 // convolution's input. The op stays the same CONV_2D.
-func replaceProj(g *infer.Graph, c *ConvExport) error {
+func replaceProj(g *tfmodel.Model, c *ConvExport) error {
 	pi, err := projConv(g)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
@@ -186,7 +185,7 @@ func replaceProj(g *infer.Graph, c *ConvExport) error {
 // setConvWeights gives a CONV_2D new int8 per-channel weights and an
 // int32 bias at its input's scale × the weight scales, in new buffers
 // (the base's bytes stay untouched).
-func setConvWeights(g *infer.Graph, op infer.GraphOp, c *ConvExport) error {
+func setConvWeights(g *tfmodel.Model, op tfmodel.Op, c *ConvExport) error {
 	in := g.Tensors[op.Inputs[0]]
 	w, b := &g.Tensors[op.Inputs[1]], &g.Tensors[op.Inputs[2]]
 	o, i := int(w.Shape[0]), int(w.Shape[3])
@@ -213,7 +212,7 @@ func setConvWeights(g *infer.Graph, op infer.GraphOp, c *ConvExport) error {
 // per-channel scales, and the int8 ranges of its output and of the
 // pooled tensor (ft), which the head's quantization then follows. The
 // ops stay the same CONV_2D and MEAN/AVERAGE_POOL_2D.
-func replaceConv(g *infer.Graph, ft int32, c *ConvExport) error {
+func replaceConv(g *tfmodel.Model, ft int32, c *ConvExport) error {
 	ci, err := poolConv(g)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
@@ -229,9 +228,9 @@ func replaceConv(g *infer.Graph, ft int32, c *ConvExport) error {
 	// Activations are int8 [0, max]: zero point −128, all 256 levels used.
 	outQ := []float32{c.OutMax / 255}
 	out.Scale, out.ZeroPoint, out.Min, out.Max = outQ, []int64{-128}, nil, nil
-	_, pool, _ := g.PooledFeature()
+	_, pool, _ := pooledFeature(g)
 	pooledQ := []float32{c.PooledMax / 255}
-	if pool >= 0 && g.OpCodes[g.Ops[pool].Opcode].Builtin == infer.OpAveragePool2D {
+	if pool >= 0 && g.OpCodes[g.Ops[pool].Opcode].Builtin == tfmodel.OpAveragePool2D {
 		// TFLite's int8 AVERAGE_POOL_2D needs its output quantized like its input.
 		pooledQ = outQ
 	}

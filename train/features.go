@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/tfmodel"
 	"gocv.io/x/gocv"
 )
 
@@ -78,23 +79,26 @@ type ExtractorOptions struct {
 	ConvInput bool
 	// Layers (with ConvInput) is how many 1×1 convolutions before the
 	// pooling fine-tuning retrains: 1 (default) cuts at Conv_1's input,
-	// 2 at the input of the projection before it (infer's ProjConv).
+	// 2 at the input of the projection before it (findProjConv).
 	Layers int
 	Logger *slog.Logger
 }
 
 // baseGraph parses a base model for train's every use (features,
 // fine-tuning, export). A uint8 (quantization-aware trained) base is
-// rewritten as int8 first (infer's ToInt8): XNNPACK then runs it whole,
+// rewritten as int8 first (tfmodel's ToInt8): XNNPACK then runs it whole,
 // about 10× faster than uint8 on built-in kernels here, and fine-tuning
 // gets the per-tensor int8 activations it works on. The rewrite is
 // deterministic, so a head file still names the base file it came from.
-func baseGraph(base []byte) (*infer.Graph, error) {
-	g, err := infer.ReadGraph(base)
+func baseGraph(base []byte) (*tfmodel.Model, error) {
+	g, err := tfmodel.Parse(base)
 	if err != nil {
 		return nil, err
 	}
-	if len(g.Inputs) == 1 && g.Tensors[g.Inputs[0]].Type == infer.UInt8 {
+	if err := g.Editable(); err != nil {
+		return nil, err
+	}
+	if len(g.Inputs) == 1 && g.Tensors[g.Inputs[0]].Type == tfmodel.UInt8 {
 		if err := g.ToInt8(); err != nil {
 			return nil, fmt.Errorf("uint8 base as int8: %w", err)
 		}
@@ -110,7 +114,7 @@ func FeatureModel(base []byte, size int) ([]byte, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	t, _, err := g.PooledFeature()
+	t, _, err := pooledFeature(g)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -121,12 +125,13 @@ func FeatureModel(base []byte, size int) ([]byte, int, error) {
 		}
 	}
 	shape := cut.Tensors[cut.Outputs[0]].Shape
-	return cut.Write(), int(shape[len(shape)-1]), nil
+	out, err := cut.Write()
+	return out, int(shape[len(shape)-1]), err
 }
 
 // ConvInputModel derives the activation extractor for fine-tuning: the
 // graph cut at the input of the convolution before the pooling (found by
-// infer's PoolConv), resized like FeatureModel. It returns the model
+// findPoolConv), resized like FeatureModel. It returns the model
 // bytes, the output tensor's shape and its int8 quantization.
 func ConvInputModel(base []byte, size int) ([]byte, []int32, Quant, error) {
 	return ConvInputModelLayers(base, size, 1)
@@ -134,7 +139,7 @@ func ConvInputModel(base []byte, size int) ([]byte, []int32, Quant, error) {
 
 // ConvInputModelLayers is ConvInputModel cut at the input of the first of
 // the last layers 1×1 convolutions (1: Conv_1; 2: the projection before
-// it, found by infer's ProjConv).
+// it, found by findProjConv).
 func ConvInputModelLayers(base []byte, size, layers int) ([]byte, []int32, Quant, error) {
 	g, err := baseGraph(base)
 	if err != nil {
@@ -143,9 +148,9 @@ func ConvInputModelLayers(base []byte, size, layers int) ([]byte, []int32, Quant
 	var conv int
 	switch layers {
 	case 0, 1:
-		conv, err = g.PoolConv()
+		conv, err = findPoolConv(g)
 	case 2:
-		conv, err = g.ProjConv()
+		conv, err = findProjConv(g)
 	default:
 		err = fmt.Errorf("fine-tuning %d layers: only 1 or 2 are supported", layers)
 	}
@@ -153,9 +158,9 @@ func ConvInputModelLayers(base []byte, size, layers int) ([]byte, []int32, Quant
 		return nil, nil, Quant{}, err
 	}
 	in := g.Tensors[g.Ops[conv].Inputs[0]]
-	if in.Type != infer.Int8 || len(in.Scale) != 1 {
+	if in.Type != tfmodel.Int8 || len(in.Scale) != 1 {
 		return nil, nil, Quant{}, fmt.Errorf("%w: the convolution's input %q is %v with %d scales; fine-tuning needs a per-tensor int8 input",
-			infer.ErrNoPoolConv, in.Name, in.Type, len(in.Scale))
+			ErrNoPoolConv, in.Name, in.Type, len(in.Scale))
 	}
 	cut := g.CutAt(g.Ops[conv].Inputs[0])
 	if size > 0 {
@@ -164,7 +169,8 @@ func ConvInputModelLayers(base []byte, size, layers int) ([]byte, []int32, Quant
 		}
 	}
 	out := cut.Tensors[cut.Outputs[0]]
-	return cut.Write(), out.Shape, Quant{Scale: out.Scale[0], ZeroPoint: int32(out.ZeroPoint[0])}, nil
+	model, err := cut.Write()
+	return model, out.Shape, Quant{Scale: out.Scale[0], ZeroPoint: int32(out.ZeroPoint[0])}, err
 }
 
 // NewExtractor writes the feature model next to the cache and loads it.

@@ -9,7 +9,7 @@ import (
 	"math/rand"
 	"time"
 
-	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/tfmodel"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 )
@@ -26,34 +26,31 @@ func (c *ConvLayer) clone() *ConvLayer {
 	return &ConvLayer{In: c.In, Out: c.Out, W: append([]float32(nil), c.W...), B: append([]float32(nil), c.B...)}
 }
 
-// fusedRelu6 is the schema's ActivationFunctionType RELU6.
-const fusedRelu6 = 3
-
 // poolConv finds the convolution before the pooling and checks it is one
 // fine-tuning can retrain and export again: int8 per-channel weights,
 // int32 bias, per-tensor int8 input and output, fused RELU6 (the float
 // model applies exactly that).
-func poolConv(g *infer.Graph) (int, error) {
-	ci, err := g.PoolConv()
+func poolConv(g *tfmodel.Model) (int, error) {
+	ci, err := findPoolConv(g)
 	if err != nil {
 		return -1, err
 	}
 	if err := checkQuantConv(g, ci); err != nil {
 		return -1, err
 	}
-	if op := g.Ops[ci]; len(op.Options) < 4 || op.Options[3].Bits != fusedRelu6 {
-		return -1, fmt.Errorf("%w: CONV_2D %d has no fused RELU6", infer.ErrNoPoolConv, ci)
+	if op := g.Ops[ci]; op.Option(tfmodel.Conv2DActivation, uint64(tfmodel.ActNone)) != uint64(tfmodel.ActRelu6) {
+		return -1, fmt.Errorf("%w: CONV_2D %d has no fused RELU6", ErrNoPoolConv, ci)
 	}
 	return ci, nil
 }
 
 // projConv finds the linear 1×1 projection that feeds poolConv's
-// convolution (infer's ProjConv) and checks it is quantized like it.
-func projConv(g *infer.Graph) (int, error) {
+// convolution (findProjConv) and checks it is quantized like it.
+func projConv(g *tfmodel.Model) (int, error) {
 	if _, err := poolConv(g); err != nil {
 		return -1, err
 	}
-	pi, err := g.ProjConv()
+	pi, err := findProjConv(g)
 	if err != nil {
 		return -1, err
 	}
@@ -65,20 +62,20 @@ func projConv(g *infer.Graph) (int, error) {
 
 // checkQuantConv checks a CONV_2D has int8 per-channel weights, a
 // per-channel int32 bias and per-tensor int8 input and output.
-func checkQuantConv(g *infer.Graph, ci int) error {
+func checkQuantConv(g *tfmodel.Model, ci int) error {
 	op := g.Ops[ci]
 	if len(op.Inputs) < 3 || op.Inputs[2] < 0 {
-		return fmt.Errorf("%w: CONV_2D %d has no bias", infer.ErrNoPoolConv, ci)
+		return fmt.Errorf("%w: CONV_2D %d has no bias", ErrNoPoolConv, ci)
 	}
 	in, w, b, out := g.Tensors[op.Inputs[0]], g.Tensors[op.Inputs[1]], g.Tensors[op.Inputs[2]], g.Tensors[op.Outputs[0]]
 	o := int(w.Shape[0])
 	switch {
-	case in.Type != infer.Int8 || len(in.Scale) != 1 || out.Type != infer.Int8 || len(out.Scale) != 1:
-		return fmt.Errorf("%w: CONV_2D %d reads %v and writes %v; fine-tuning needs per-tensor int8 activations", infer.ErrNoPoolConv, ci, in.Type, out.Type)
-	case w.Type != infer.Int8 || len(w.Scale) != o || w.QuantDim != 0:
-		return fmt.Errorf("%w: CONV_2D %d has %v weights with %d scales; fine-tuning needs int8 per-output-channel weights", infer.ErrNoPoolConv, ci, w.Type, len(w.Scale))
-	case b.Type != infer.Int32 || len(b.Scale) != o:
-		return fmt.Errorf("%w: CONV_2D %d has a %v bias with %d scales, want per-channel int32", infer.ErrNoPoolConv, ci, b.Type, len(b.Scale))
+	case in.Type != tfmodel.Int8 || len(in.Scale) != 1 || out.Type != tfmodel.Int8 || len(out.Scale) != 1:
+		return fmt.Errorf("%w: CONV_2D %d reads %v and writes %v; fine-tuning needs per-tensor int8 activations", ErrNoPoolConv, ci, in.Type, out.Type)
+	case w.Type != tfmodel.Int8 || len(w.Scale) != o || w.QuantDim != 0:
+		return fmt.Errorf("%w: CONV_2D %d has %v weights with %d scales; fine-tuning needs int8 per-output-channel weights", ErrNoPoolConv, ci, w.Type, len(w.Scale))
+	case b.Type != tfmodel.Int32 || len(b.Scale) != o:
+		return fmt.Errorf("%w: CONV_2D %d has a %v bias with %d scales, want per-channel int32", ErrNoPoolConv, ci, b.Type, len(b.Scale))
 	}
 	return nil
 }
@@ -97,7 +94,7 @@ func BaseProj(base []byte) (*ConvLayer, error) {
 }
 
 // baseLayer reads the layer find picks from a base model, dequantized.
-func baseLayer(base []byte, find func(*infer.Graph) (int, error)) (*ConvLayer, error) {
+func baseLayer(base []byte, find func(*tfmodel.Model) (int, error)) (*ConvLayer, error) {
 	g, err := baseGraph(base)
 	if err != nil {
 		return nil, err
@@ -109,13 +106,13 @@ func baseLayer(base []byte, find func(*infer.Graph) (int, error)) (*ConvLayer, e
 	return dequantConv(g, i)
 }
 
-func dequantConv(g *infer.Graph, ci int) (*ConvLayer, error) {
+func dequantConv(g *tfmodel.Model, ci int) (*ConvLayer, error) {
 	op := g.Ops[ci]
 	w, b := g.Tensors[op.Inputs[1]], g.Tensors[op.Inputs[2]]
 	o, i := int(w.Shape[0]), int(w.Shape[3])
 	wb, bb := g.Buffers[w.Buffer], g.Buffers[b.Buffer]
 	if len(wb) != o*i || len(bb) != 4*o {
-		return nil, fmt.Errorf("%w: CONV_2D %d: %d weight bytes and %d bias bytes for %d×%d", infer.ErrNoPoolConv, ci, len(wb), len(bb), o, i)
+		return nil, fmt.Errorf("%w: CONV_2D %d: %d weight bytes and %d bias bytes for %d×%d", ErrNoPoolConv, ci, len(wb), len(bb), o, i)
 	}
 	c := &ConvLayer{In: i, Out: o, W: make([]float32, o*i), B: make([]float32, o)}
 	for oc := 0; oc < o; oc++ {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/tfmodel"
 )
 
 // The analytic gradient of the fine-tuning loss (cross-entropy with class
@@ -211,11 +212,11 @@ func newFTFixture(t *testing.T, layers int) *ftFixture {
 	// of the pooled tensor (0.019 here) and one of the convolution's
 	// output (6/255).
 	// The base's pooled tensor saturates at its calibrated maximum.
-	g, err := infer.ReadGraph(base)
+	g, err := tfmodel.Parse(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pt, _, err := g.PooledFeature()
+	pt, _, err := pooledFeature(g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +228,7 @@ func newFTFixture(t *testing.T, layers int) *ftFixture {
 		// The projection's output rounded to the base's int8 grid, as
 		// the backbone does; TFLite's fixed-point rescaling may round a
 		// value one step the other way, which Conv_1 carries on.
-		ci, _ := g.PoolConv()
+		ci, _ := findPoolConv(g)
 		ct := g.Tensors[g.Ops[ci].Inputs[0]]
 		start.ProjQ = &Quant{Scale: ct.Scale[0], ZeroPoint: int32(ct.ZeroPoint[0])}
 		tol += 6.0 / 255
@@ -493,29 +494,29 @@ func TestFineTuneBadBase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := infer.ReadGraph(raw)
+	g, err := tfmodel.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ci, err := g.PoolConv()
+	ci, err := findPoolConv(g)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, pool, _ := g.PooledFeature()
+	_, pool, _ := pooledFeature(g)
 	// Let the pooling read what the convolution reads (the previous
 	// block's 1×1 projection, which has no RELU6), then what that reads
 	// (a depthwise convolution): neither is a convolution to fine-tune.
 	proj := g.Producer(g.Ops[ci].Inputs[0])
 	dir := t.TempDir()
 	for name, src := range map[string]int32{"no-relu6": g.Ops[ci].Inputs[0], "depthwise": g.Ops[proj].Inputs[0]} {
-		g2, _ := infer.ReadGraph(raw)
+		g2, _ := tfmodel.Parse(raw)
 		g2.Ops[pool].Inputs = append([]int32{src}, g2.Ops[pool].Inputs[1:]...)
 		path := filepath.Join(dir, name+".tflite")
-		if err := os.WriteFile(path, g2.Write(), 0o644); err != nil {
+		if err := os.WriteFile(path, mustWrite(t, g2), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		_, err := Run(context.Background(), Config{Data: []string{t.TempDir()}, Out: filepath.Join(dir, "x.tflite"), Base: path, CacheDir: dir, FineTune: true})
-		if !errors.Is(err, infer.ErrNoPoolConv) {
+		if !errors.Is(err, ErrNoPoolConv) {
 			t.Errorf("%s: %v", name, err)
 		} else {
 			t.Logf("%s: %v", name, err)
@@ -524,24 +525,24 @@ func TestFineTuneBadBase(t *testing.T) {
 	// Two layers: Conv_1 must read a linear 1×1 projection that only it
 	// reads. Let it read the depthwise convolution before the projection
 	// instead, or give the projection a fused RELU6.
-	for name, edit := range map[string]func(g *infer.Graph){
-		"conv reads depthwise": func(g *infer.Graph) { g.Ops[ci].Inputs[0] = g.Ops[proj].Inputs[0] },
-		"projection relu6": func(g *infer.Graph) {
-			g.Ops[proj].Options[3] = infer.OptionField{Present: true, Size: 1, Bits: fusedRelu6}
+	for name, edit := range map[string]func(g *tfmodel.Model){
+		"conv reads depthwise": func(g *tfmodel.Model) { g.Ops[ci].Inputs[0] = g.Ops[proj].Inputs[0] },
+		"projection relu6": func(g *tfmodel.Model) {
+			g.Ops[proj].Options[tfmodel.Conv2DActivation] = tfmodel.OptionField{Present: true, Size: 1, Bits: uint64(tfmodel.ActRelu6)}
 		},
 	} {
-		g2, _ := infer.ReadGraph(raw)
+		g2, _ := tfmodel.Parse(raw)
 		edit(g2)
-		if _, err := g2.ProjConv(); !errors.Is(err, infer.ErrNoPoolConv) {
-			t.Errorf("%s: ProjConv: %v", name, err)
+		if _, err := findProjConv(g2); !errors.Is(err, ErrNoPoolConv) {
+			t.Errorf("%s: findProjConv: %v", name, err)
 		}
 		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".tflite")
-		if err := os.WriteFile(path, g2.Write(), 0o644); err != nil {
+		if err := os.WriteFile(path, mustWrite(t, g2), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		_, err := Run(context.Background(), Config{Data: []string{t.TempDir()}, Out: filepath.Join(dir, "x.tflite"), Base: path, CacheDir: dir,
 			FineTune: true, FT: FineTuneOptions{Layers: 2}})
-		if !errors.Is(err, infer.ErrNoPoolConv) {
+		if !errors.Is(err, ErrNoPoolConv) {
 			t.Errorf("%s: %v", name, err)
 		} else {
 			t.Logf("%s: %v", name, err)

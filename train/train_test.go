@@ -18,6 +18,7 @@ import (
 
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/internal/testenv"
+	"github.com/sorterd/sorterd/tfmodel"
 	"gocv.io/x/gocv"
 )
 
@@ -230,7 +231,7 @@ func TestFeatureModelIsPooledTensor(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			g, err := infer.ReadGraph(raw)
+			g, err := tfmodel.Parse(raw)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -244,7 +245,7 @@ func TestFeatureModelIsPooledTensor(t *testing.T) {
 				if err := g.ToInt8(); err != nil {
 					t.Fatal(err)
 				}
-				raw = g.Write()
+				raw = mustWrite(t, g)
 				again, _, err := FeatureModel(raw, 0)
 				if err != nil {
 					t.Fatal(err)
@@ -253,7 +254,7 @@ func TestFeatureModelIsPooledTensor(t *testing.T) {
 					t.Fatal("the feature model of the uint8 base is not that of its int8 rewrite")
 				}
 			}
-			pooled, _, err := g.PooledFeature()
+			pooled, _, err := pooledFeature(g)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -261,7 +262,7 @@ func TestFeatureModelIsPooledTensor(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if typ := g.Tensors[pooled].Type; typ != infer.Int8 {
+			if typ := g.Tensors[pooled].Type; typ != tfmodel.Int8 {
 				t.Errorf("pooled tensor is %v", typ)
 			}
 			if dim != 1280 {
@@ -375,7 +376,7 @@ func TestBaseWithoutPooledTensor(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A feature extractor ends in MEAN, not a classifier: no pooled tensor.
-	if _, _, err := FeatureModel(feat, 0); !errors.Is(err, infer.ErrNoFeatureTensor) {
+	if _, _, err := FeatureModel(feat, 0); !errors.Is(err, ErrNoFeatureTensor) {
 		t.Errorf("feature model as base: %v", err)
 	}
 	if _, _, err := FeatureModel([]byte("nonsense"), 0); err == nil {
@@ -403,5 +404,41 @@ func TestSplitIsStratifiedAndSeeded(t *testing.T) {
 	}
 	if perClass[0] != 10 || perClass[1] != 10 {
 		t.Errorf("test split per class %v", perClass)
+	}
+}
+
+// mustWrite writes an edited model.
+func mustWrite(t testing.TB, g *tfmodel.Model) []byte {
+	t.Helper()
+	out, err := g.Write()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// pooledFeature finds the pooled tensor and the pooling by structure, in
+// both quantizations of MobileNetV2.
+func TestPooledFeatureByStructure(t *testing.T) {
+	for _, name := range []string{ptq, u8} {
+		raw, err := os.ReadFile(baseModel(t, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := tfmodel.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ti, pool, err := pooledFeature(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shape := g.Tensors[ti].Shape
+		if shape[len(shape)-1] != 1280 || pool < 0 {
+			t.Errorf("%s: tensor %d %q shape %v, pool op %d", name, ti, g.Tensors[ti].Name, shape, pool)
+		}
+		if op := g.Builtin(pool); op != tfmodel.OpMean && op != tfmodel.OpAveragePool2D {
+			t.Errorf("%s: pooling is %v", name, op)
+		}
 	}
 }
