@@ -33,48 +33,79 @@ type ExportOptions struct {
 // sorterd metadata (labels, threshold, normalisation). Every op is a
 // TFLite builtin that XNNPACK and the Edge TPU compiler accept.
 func Export(base []byte, h *Head, o ExportOptions) ([]byte, error) {
-	g, err := baseGraph(base)
+	g, mean, std, err := exportBackbone(base, o)
 	if err != nil {
 		return nil, err
 	}
-	// The input normalisation the base declares, before CutAt drops its
-	// metadata.
-	mean, std := g.Mean, g.Std
-	ft, _, err := pooledFeature(g)
+	feat := g.Tensors[g.Outputs[0]]
+	if len(feat.Scale) != 1 || (feat.Type != tfmodel.Int8 && feat.Type != tfmodel.UInt8) {
+		return nil, fmt.Errorf("export: feature tensor %q is %v with %d scales; want per-tensor int8 or uint8", feat.Name, feat.Type, len(feat.Scale))
+	}
+	if d := int(feat.Shape[len(feat.Shape)-1]); d != len(h.Mean) {
+		return nil, fmt.Errorf("export: head expects %d features, the backbone gives %d", len(h.Mean), d)
+	}
+	appendHead(g, h, o)
+	g.Description = "sorterd garbage classifier"
+	meta := tfmodel.SorterdMeta{Labels: h.Classes, Threshold: o.Threshold, Mean: mean, Std: std, Info: o.Info}
+	mb, err := json.Marshal(meta)
 	if err != nil {
 		return nil, err
+	}
+	g.AddMetadata(tfmodel.SorterdMetadataName, mb)
+	return g.Write()
+}
+
+// exportBackbone is the base model with the fine-tuned layers of o put
+// in, cut at the pooled tensor and resized; and the input normalisation
+// the base declares, which the cut drops with its metadata.
+func exportBackbone(base []byte, o ExportOptions) (g *tfmodel.Model, mean, std []float32, err error) {
+	g, err = baseGraph(base)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	mean, std = g.Mean, g.Std
+	ft, _, err := pooledFeature(g)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	if o.Proj != nil {
 		if o.Conv == nil {
-			return nil, fmt.Errorf("export: a fine-tuned projection without its convolution")
+			return nil, nil, nil, fmt.Errorf("export: a fine-tuned projection without its convolution")
 		}
 		// First: the convolution's bias scale follows its new input scale.
 		if err := replaceProj(g, o.Proj); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 	}
 	if o.Conv != nil {
 		if err := replaceConv(g, ft, o.Conv); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 	}
 	g = g.CutAt(ft)
 	if o.Size > 0 {
 		if err := g.SetInputSize(int32(o.Size), int32(o.Size)); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 	}
-	f := g.Outputs[0]
-	feat := g.Tensors[f]
-	if len(feat.Scale) != 1 || (feat.Type != tfmodel.Int8 && feat.Type != tfmodel.UInt8) {
-		return nil, fmt.Errorf("export: feature tensor %q is %v with %d scales; want per-tensor int8 or uint8", feat.Name, feat.Type, len(feat.Scale))
-	}
-	d := int(feat.Shape[len(feat.Shape)-1])
-	if d != len(h.Mean) {
-		return nil, fmt.Errorf("export: head expects %d features, the backbone gives %d", len(h.Mean), d)
-	}
-	k := len(h.B)
-	// Fold the standardisation: W' = W/σ, b' = b - W'·μ.
+	return g, mean, std, nil
+}
+
+// quantHead is the head quantized for the pooled features' type: weights
+// (per-tensor, symmetric for int8, asymmetric for uint8) and the int32
+// bias at the features' scale × the weights' scale.
+type quantHead struct {
+	w      []byte
+	wScale float64
+	wZero  int64
+	b      []byte
+	bScale float64
+}
+
+// quantizeHead folds the standardisation into the head (W' = W/σ,
+// b' = b - W'·μ) and quantizes it for features of scale sf.
+func quantizeHead(h *Head, sf float64, signed bool) quantHead {
+	k, d := len(h.B), len(h.Mean)
 	w := make([]float64, k*d)
 	b := make([]float64, k)
 	var wmax, wmin float64
@@ -87,49 +118,59 @@ func Export(base []byte, h *Head, o ExportOptions) ([]byte, error) {
 			wmax, wmin = math.Max(wmax, v), math.Min(wmin, v)
 		}
 	}
-	sf := float64(feat.Scale[0])
-	signed := feat.Type == tfmodel.Int8
-	var wq []byte
-	var ws float64
-	var wzp int64
+	var q quantHead
+	q.w = make([]byte, k*d)
 	if signed { // symmetric int8, zero point 0
-		ws = math.Max(math.Abs(wmax), math.Abs(wmin)) / 127
-		wq = make([]byte, k*d)
+		q.wScale = math.Max(math.Abs(wmax), math.Abs(wmin)) / 127
 		for i, v := range w {
-			wq[i] = byte(int8(clamp(math.Round(v/ws), -127, 127)))
+			q.w[i] = byte(int8(clamp(math.Round(v/q.wScale), -127, 127)))
 		}
 	} else { // asymmetric uint8
-		ws = (wmax - wmin) / 255
-		wzp = int64(clamp(math.Round(-wmin/ws), 0, 255))
-		wq = make([]byte, k*d)
+		q.wScale = (wmax - wmin) / 255
+		q.wZero = int64(clamp(math.Round(-wmin/q.wScale), 0, 255))
 		for i, v := range w {
-			wq[i] = byte(clamp(math.Round(v/ws)+float64(wzp), 0, 255))
+			q.w[i] = byte(clamp(math.Round(v/q.wScale)+float64(q.wZero), 0, 255))
 		}
 	}
-	bs := sf * ws
-	bq := make([]byte, 4*k)
+	q.bScale = sf * q.wScale
+	q.b = make([]byte, 4*k)
 	for c := 0; c < k; c++ {
-		v := int32(clamp(math.Round(b[c]/bs), math.MinInt32, math.MaxInt32))
-		bq[4*c], bq[4*c+1], bq[4*c+2], bq[4*c+3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+		v := int32(clamp(math.Round(b[c]/q.bScale), math.MinInt32, math.MaxInt32))
+		q.b[4*c], q.b[4*c+1], q.b[4*c+2], q.b[4*c+3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
 	}
-	// Logits: the training range with a margin.
+	return q
+}
+
+// logitQuant is the logits' quantization: the training range with a
+// margin, always holding 0.
+func logitQuant(o ExportOptions, signed bool) (scale float64, zero int64) {
 	lo, hi := float64(o.LogitMin), float64(o.LogitMax)
 	if hi <= lo {
 		lo, hi = -20, 20
 	}
 	margin := 0.1 * (hi - lo)
 	lo, hi = math.Min(lo-margin, 0), math.Max(hi+margin, 0)
-	ls := (hi - lo) / 255
-	var lzp int64
+	scale = (hi - lo) / 255
 	if signed {
-		lzp = int64(clamp(math.Round(-128-lo/ls), -128, 127))
-	} else {
-		lzp = int64(clamp(math.Round(-lo/ls), 0, 255))
+		return scale, int64(clamp(math.Round(-128-lo/scale), -128, 127))
 	}
+	return scale, int64(clamp(math.Round(-lo/scale), 0, 255))
+}
+
+// appendHead appends the quantized head to the backbone g, whose output
+// is the pooled features: FULLY_CONNECTED to the logits, then SOFTMAX to
+// the model's new output, "scores".
+func appendHead(g *tfmodel.Model, h *Head, o ExportOptions) {
+	f := g.Outputs[0]
+	feat := g.Tensors[f]
+	k, d := len(h.B), len(h.Mean)
+	signed := feat.Type == tfmodel.Int8
+	q := quantizeHead(h, float64(feat.Scale[0]), signed)
+	ls, lzp := logitQuant(o, signed)
 	wt := g.AddTensor(tfmodel.Tensor{Name: "sorterd/head/weights", Shape: []int32{int32(k), int32(d)}, Type: feat.Type,
-		Scale: []float32{float32(ws)}, ZeroPoint: []int64{wzp}}, wq)
+		Scale: []float32{float32(q.wScale)}, ZeroPoint: []int64{q.wZero}}, q.w)
 	bt := g.AddTensor(tfmodel.Tensor{Name: "sorterd/head/bias", Shape: []int32{int32(k)}, Type: tfmodel.Int32,
-		Scale: []float32{float32(bs)}, ZeroPoint: []int64{0}}, bq)
+		Scale: []float32{float32(q.bScale)}, ZeroPoint: []int64{0}}, q.b)
 	lt := g.AddTensor(tfmodel.Tensor{Name: "sorterd/head/logits", Shape: []int32{1, int32(k)}, Type: feat.Type,
 		Scale: []float32{float32(ls)}, ZeroPoint: []int64{lzp}}, nil)
 	szp := int64(0)
@@ -138,25 +179,21 @@ func Export(base []byte, h *Head, o ExportOptions) ([]byte, error) {
 	}
 	st := g.AddTensor(tfmodel.Tensor{Name: "scores", Shape: []int32{1, int32(k)}, Type: feat.Type,
 		Scale: []float32{1.0 / 256}, ZeroPoint: []int64{szp}}, nil)
-	fcVer, smVer := int32(1), int32(1)
+	fcVer, smVer := int32(1), int32(1) // uint8 kernels; int8 needs FULLY_CONNECTED 4, SOFTMAX 2
 	if signed {
 		fcVer, smVer = 4, 2
 	}
+	fcOpts := make([]tfmodel.OptionField, 4) // FullyConnectedOptions, every field at its default
+	for i := range fcOpts {
+		fcOpts[i].Size = 1
+	}
 	g.Ops = append(g.Ops,
 		tfmodel.Op{Opcode: g.AddOpCode(tfmodel.OpFullyConnected, fcVer), Inputs: []int32{f, wt, bt}, Outputs: []int32{lt},
-			OptionsType: tfmodel.OptFullyConnected, Options: []tfmodel.OptionField{{Size: 1}, {Size: 1}, {Size: 1}, {Size: 1}}},
+			OptionsType: tfmodel.OptFullyConnected, Options: fcOpts},
 		tfmodel.Op{Opcode: g.AddOpCode(tfmodel.OpSoftmax, smVer), Inputs: []int32{lt}, Outputs: []int32{st},
 			OptionsType: tfmodel.OptSoftmax, Options: []tfmodel.OptionField{{Present: true, Size: 4, Bits: uint64(math.Float32bits(1))}}},
 	)
 	g.Outputs = []int32{st}
-	g.Description = "sorterd garbage classifier"
-	meta := tfmodel.SorterdMeta{Labels: h.Classes, Threshold: o.Threshold, Mean: mean, Std: std, Info: o.Info}
-	mb, err := json.Marshal(meta)
-	if err != nil {
-		return nil, err
-	}
-	g.AddMetadata(tfmodel.SorterdMetadataName, mb)
-	return g.Write()
 }
 
 // replaceProj writes a fine-tuned projection (the linear 1×1 CONV_2D

@@ -16,7 +16,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/tfmodel"
@@ -458,35 +457,4 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
-}
-
-// Progress draws a one-line progress bar on a terminal (w), at most every
-// 100 ms; on anything else it stays quiet.
-func Progress(w *os.File, label string) func(done, total int) {
-	st, err := w.Stat()
-	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
-		return nil
-	}
-	var last time.Time
-	start := time.Now()
-	return func(done, total int) {
-		if done != total && time.Since(last) < 100*time.Millisecond {
-			return
-		}
-		last = time.Now()
-		const width = 30
-		n := done * width / max(total, 1)
-		bar := make([]byte, width)
-		for i := range bar {
-			bar[i] = '.'
-			if i < n {
-				bar[i] = '#'
-			}
-		}
-		rate := float64(done) / time.Since(start).Seconds()
-		fmt.Fprintf(w, "\r%-14s [%s] %d/%d  %.0f img/s ", label, bar, done, total, rate)
-		if done == total {
-			fmt.Fprintln(w)
-		}
-	}
 }

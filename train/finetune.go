@@ -286,90 +286,134 @@ func (o *FineTuneOptions) defaults() {
 	}
 }
 
-// FineTune trains the convolution before the pooling together with the
+// fineTuneInput is what fineTune starts from: the training and
+// validation activations, their quantization, the pre-trained layers
+// (Proj nil: one layer) and the head fitted on the frozen features.
+type fineTuneInput struct {
+	Train, Val ActSet
+	In         Quant
+	Proj, Conv *ConvLayer
+	Head       *Head
+}
+
+// fineTuneResult is the model of the chosen epoch, and every epoch's
+// figures (epoch 0: the starting point).
+type fineTuneResult struct {
+	Model  *FineTuned
+	Epochs []EpochReport
+	Chosen int
+}
+
+// fineTune trains the convolution before the pooling together with the
 // head, starting from the pre-trained convolution and a head fitted on
 // the frozen features (its standardisation is kept fixed), by Adam on
-// mini-batches with class weights. With proj (two layers), the
+// mini-batches with class weights. With Proj (two layers), the
 // activations are the input of that linear projection, whose output
 // feeds the convolution, and it is trained too (step size o.ProjLR);
-// with proj nil they are the convolution's input. After every epoch it
+// with Proj nil they are the convolution's input. After every epoch it
 // measures the validation accuracy and returns the model of the best
 // epoch (epoch 0, the starting point, is measured too but not a
 // candidate). Deterministic for a seed: the batch order is seeded and the
 // BLAS sums in a fixed order.
-func FineTune(ctx context.Context, tr, val ActSet, in Quant, proj, conv *ConvLayer, h *Head, o FineTuneOptions) (*FineTuned, []EpochReport, int, error) {
+func fineTune(ctx context.Context, in fineTuneInput, o FineTuneOptions) (fineTuneResult, error) {
 	o.defaults()
-	if len(tr.X) == 0 || (len(val.X) == 0 && o.StopAfter <= 0) {
-		return nil, nil, 0, errors.New("fine-tune: no training or validation examples")
+	m, err := in.start(o)
+	if err != nil {
+		return fineTuneResult{}, err
 	}
-	if len(h.Mean) != conv.Out {
-		return nil, nil, 0, fmt.Errorf("fine-tune: the head reads %d features, the convolution gives %d", len(h.Mean), conv.Out)
-	}
-	first := conv
-	if proj != nil {
-		if proj.Out != conv.In {
-			return nil, nil, 0, fmt.Errorf("fine-tune: the projection gives %d channels, the convolution reads %d", proj.Out, conv.In)
-		}
-		first = proj
-	}
-	if len(tr.X[0])%first.In != 0 {
-		return nil, nil, 0, fmt.Errorf("fine-tune: activations of %d values are not pixels × %d channels", len(tr.X[0]), first.In)
-	}
-	m := &FineTuned{Conv: conv.clone(), Head: cloneHead(h), In: in, P: len(tr.X[0]) / first.In}
-	if proj != nil {
-		m.Proj = proj.clone()
-	}
+	tr, val := in.Train, in.Val
 	st := newFTState(m, o.ConvL2)
-	sw := sampleWeights(tr.Y, len(h.B), o.ClassWeights)
-
+	sched := schedule{steps: o.Epochs * ((len(tr.X) + o.Batch - 1) / o.Batch)}
+	sw := sampleWeights(tr.Y, len(in.Head.B), o.ClassWeights)
 	rng := rand.New(rand.NewSource(o.Seed))
-	steps := o.Epochs * ((len(tr.X) + o.Batch - 1) / o.Batch)
-	step := 0
 	last := o.Epochs
 	if o.StopAfter > 0 {
 		last = min(o.StopAfter, o.Epochs)
 	}
 	best := m.accuracy(val)
-	o.Log.Info("fine-tune start", "val_accuracy", best, "train", len(tr.X), "val", len(val.X), "layers", 1+btoi(proj != nil))
-	reps := []EpochReport{{Epoch: 0, ValAccuracy: best}}
-	bestModel, bestEpoch := m, 0
+	o.Log.Info("fine-tune start", "val_accuracy", best, "train", len(tr.X), "val", len(val.X), "layers", 1+btoi(in.Proj != nil))
+	res := fineTuneResult{Model: m, Epochs: []EpochReport{{Epoch: 0, ValAccuracy: best}}}
 	best = -1 // epoch 0 is the reference, not a candidate
 	for ep := 1; ep <= last; ep++ {
 		start := time.Now()
-		perm := rng.Perm(len(tr.X))
-		var lossSum float64
-		for b := 0; b < len(perm); b += o.Batch {
-			// An epoch takes about a minute: Ctrl-C or a SIGTERM must not wait for it.
-			if err := ctx.Err(); err != nil {
-				return nil, nil, 0, fmt.Errorf("fine-tune: epoch %d: %w", ep, err)
-			}
-			idx := perm[b:min(b+o.Batch, len(perm))]
-			xs := make([][]byte, len(idx))
-			ys := make([]int, len(idx))
-			ws := make([]float32, len(idx))
-			for k, i := range idx {
-				xs[k], ys[k], ws[k] = tr.X[i], tr.Y[i], sw[i]
-			}
-			loss := st.lossGrad(xs, ys, ws)
-			lossSum += loss * float64(len(idx))
-			// Cosine decay: large steps early, settling by the last epoch.
-			f := 0.5 * (1 + math.Cos(math.Pi*float64(step)/float64(steps)))
-			st.adam(o.LR*f, o.HeadLR*f, o.ProjLR*f)
-			step++
-			if o.Progress != nil {
-				o.Progress(ep, min(b+o.Batch, len(perm)), len(perm))
-			}
+		loss, err := st.epoch(ctx, ep, tr, sw, rng.Perm(len(tr.X)), &sched, &o)
+		if err != nil {
+			return fineTuneResult{}, err
 		}
 		acc := m.accuracy(val)
-		r := EpochReport{Epoch: ep, TrainLoss: lossSum / float64(len(perm)), ValAccuracy: acc, Seconds: time.Since(start).Seconds()}
-		reps = append(reps, r)
+		r := EpochReport{Epoch: ep, TrainLoss: loss, ValAccuracy: acc, Seconds: time.Since(start).Seconds()}
+		res.Epochs = append(res.Epochs, r)
 		o.Log.Info("fine-tune epoch", "epoch", ep, "train_loss", r.TrainLoss, "val_accuracy", acc, "seconds", r.Seconds)
 		if acc > best+1e-9 || o.StopAfter > 0 {
-			best, bestEpoch = acc, ep
-			bestModel = m.clone()
+			best, res.Chosen = acc, ep
+			res.Model = m.clone()
 		}
 	}
-	return bestModel, reps, bestEpoch, nil
+	return res, nil
+}
+
+// start checks the input's shapes and returns the model fine-tuning
+// starts from (copies of the layers and the head).
+func (in *fineTuneInput) start(o FineTuneOptions) (*FineTuned, error) {
+	tr, conv, proj := in.Train, in.Conv, in.Proj
+	if len(tr.X) == 0 || (len(in.Val.X) == 0 && o.StopAfter <= 0) {
+		return nil, errors.New("fine-tune: no training or validation examples")
+	}
+	if len(in.Head.Mean) != conv.Out {
+		return nil, fmt.Errorf("fine-tune: the head reads %d features, the convolution gives %d", len(in.Head.Mean), conv.Out)
+	}
+	first := conv
+	if proj != nil {
+		if proj.Out != conv.In {
+			return nil, fmt.Errorf("fine-tune: the projection gives %d channels, the convolution reads %d", proj.Out, conv.In)
+		}
+		first = proj
+	}
+	if len(tr.X[0])%first.In != 0 {
+		return nil, fmt.Errorf("fine-tune: activations of %d values are not pixels × %d channels", len(tr.X[0]), first.In)
+	}
+	m := &FineTuned{Conv: conv.clone(), Head: cloneHead(in.Head), In: in.In, P: len(tr.X[0]) / first.In}
+	if proj != nil {
+		m.Proj = proj.clone()
+	}
+	return m, nil
+}
+
+// schedule is the cosine decay of the step sizes over all steps: large
+// steps early, settling by the last epoch.
+type schedule struct{ step, steps int }
+
+func (s *schedule) next() float64 {
+	f := 0.5 * (1 + math.Cos(math.Pi*float64(s.step)/float64(s.steps)))
+	s.step++
+	return f
+}
+
+// epoch runs one pass over the training set in the order perm, one Adam
+// step per mini-batch, and returns the mean training loss.
+func (st *ftState) epoch(ctx context.Context, ep int, tr ActSet, sw []float32, perm []int, sched *schedule, o *FineTuneOptions) (float64, error) {
+	var lossSum float64
+	for b := 0; b < len(perm); b += o.Batch {
+		// An epoch takes about a minute: Ctrl-C or a SIGTERM must not wait for it.
+		if err := ctx.Err(); err != nil {
+			return 0, fmt.Errorf("fine-tune: epoch %d: %w", ep, err)
+		}
+		idx := perm[b:min(b+o.Batch, len(perm))]
+		xs := make([][]byte, len(idx))
+		ys := make([]int, len(idx))
+		ws := make([]float32, len(idx))
+		for k, i := range idx {
+			xs[k], ys[k], ws[k] = tr.X[i], tr.Y[i], sw[i]
+		}
+		loss := st.lossGrad(xs, ys, ws)
+		lossSum += loss * float64(len(idx))
+		f := sched.next()
+		st.adam(o.LR*f, o.HeadLR*f, o.ProjLR*f)
+		if o.Progress != nil {
+			o.Progress(ep, min(b+o.Batch, len(perm)), len(perm))
+		}
+	}
+	return lossSum / float64(len(perm)), nil
 }
 
 func btoi(b bool) int {
@@ -588,15 +632,24 @@ func newFTState(m *FineTuned, convL2 float64) *ftState {
 // lossGrad computes the batch's loss, Σ w·CE / n + λ/2|W_head|² +
 // convL2/2(|W−W₀|² + |W_proj−W_proj₀|²), and its gradient into s.grads.
 func (s *ftState) lossGrad(xs [][]byte, ys []int, ws []float32) float64 {
-	m := s.m
-	c, h := m.Conv, m.Head
-	n, p := len(xs), m.P
-	k, d := len(h.B), c.Out
-	f := s.fw.forward(m, s.lut, xs)
+	f := s.fw.forward(s.m, s.lut, xs)
 	for i := range s.grads {
 		clear(s.grads[i])
 	}
-	gW, gB, gHW, gHB := s.grads[0], s.grads[1], s.grads[2], s.grads[3]
+	loss, df := s.headGrad(f, ys, ws)
+	s.convGrad(df, len(xs))
+	return s.penalties(loss)
+}
+
+// headGrad is the mean weighted cross-entropy of the head on the pooled
+// features f (n × d), with the head's gradients, and the gradient at
+// every pixel of the pooled features' input (df, n × d: the mean spreads
+// it evenly over P pixels).
+func (s *ftState) headGrad(f []float32, ys []int, ws []float32) (float64, []float32) {
+	h := s.m.Head
+	n, p := len(ys), s.m.P
+	k, d := len(h.B), s.m.Conv.Out
+	gHW, gHB := s.grads[2], s.grads[3]
 	df := make([]float32, n*d) // dLoss/dpooled
 	z := make([]float32, d)
 	logits := make([]float64, k)
@@ -641,9 +694,17 @@ func (s *ftState) lossGrad(xs [][]byte, ys []int, ws []float32) float64 {
 			dfe[j] /= h.Std[j] * float32(p)
 		}
 	}
-	loss /= float64(n)
-	// Back through the mean and RELU6 to the pre-activations: the
-	// gradient flows only where the activation was not clipped.
+	return loss / float64(n), df
+}
+
+// convGrad carries df back through the mean and RELU6 to the
+// convolution's weights and bias and, with two layers, through the
+// convolution to the projection's.
+func (s *ftState) convGrad(df []float32, n int) {
+	m := s.m
+	c, p, d := m.Conv, m.P, m.Conv.Out
+	gW, gB := s.grads[0], s.grads[1]
+	// The gradient flows only where the activation was not clipped.
 	rows := n * p
 	s.dpre = grow(s.dpre, rows*d)
 	for r := 0; r < rows; r++ {
@@ -666,20 +727,30 @@ func (s *ftState) lossGrad(xs [][]byte, ys []int, ws []float32) float64 {
 	}
 	impl := blas32.Implementation()
 	impl.Sgemm(blas.Trans, blas.NoTrans, d, c.In, rows, 1, s.dpre, d, cin, c.In, 0, gW, c.In)
-	if pr := m.Proj; pr != nil {
-		// Back through the convolution to its input, the projection's
-		// (linear) output: dy = dpre·W (n·P × In); then dW_proj = dyᵀ·x.
-		gPW, gPB := s.grads[4], s.grads[5]
-		s.dy = grow(s.dy, rows*c.In)
-		impl.Sgemm(blas.NoTrans, blas.NoTrans, rows, c.In, d, 1, s.dpre, d, c.W, c.In, 0, s.dy, c.In)
-		for r := 0; r < rows; r++ {
-			for o, v := range s.dy[r*c.In : (r+1)*c.In] {
-				gPB[o] += v
-			}
-		}
-		impl.Sgemm(blas.Trans, blas.NoTrans, pr.Out, pr.In, rows, 1, s.dy, pr.Out, s.fw.x, pr.In, 0, gPW, pr.In)
+	pr := m.Proj
+	if pr == nil {
+		return
 	}
-	lam := float32(h.Lambda)
+	// Back through the convolution to its input, the projection's
+	// (linear) output: dy = dpre·W (n·P × In); then dW_proj = dyᵀ·x.
+	gPW, gPB := s.grads[4], s.grads[5]
+	s.dy = grow(s.dy, rows*c.In)
+	impl.Sgemm(blas.NoTrans, blas.NoTrans, rows, c.In, d, 1, s.dpre, d, c.W, c.In, 0, s.dy, c.In)
+	for r := 0; r < rows; r++ {
+		for o, v := range s.dy[r*c.In : (r+1)*c.In] {
+			gPB[o] += v
+		}
+	}
+	impl.Sgemm(blas.Trans, blas.NoTrans, pr.Out, pr.In, rows, 1, s.dy, pr.Out, s.fw.x, pr.In, 0, gPW, pr.In)
+}
+
+// penalties adds the head's L2 (λ/2·|W|²) and the pull of the
+// convolutions toward their pre-trained weights to loss and the
+// gradients.
+func (s *ftState) penalties(loss float64) float64 {
+	m := s.m
+	gW, gHW := s.grads[0], s.grads[2]
+	lam := float32(m.Head.Lambda)
 	for i, v := range s.hw {
 		loss += 0.5 * float64(lam) * float64(v) * float64(v)
 		gHW[i] += lam * v
@@ -692,7 +763,7 @@ func (s *ftState) lossGrad(xs [][]byte, ys []int, ws []float32) float64 {
 				g[i] += s.convL2 * dv
 			}
 		}
-		anchor(c.W, s.w0, gW)
+		anchor(m.Conv.W, s.w0, gW)
 		if m.Proj != nil {
 			anchor(m.Proj.W, s.pw0, s.grads[4])
 		}

@@ -241,10 +241,12 @@ func newFTFixture(t *testing.T, layers int) *ftFixture {
 		}
 	}
 	set := ActSet{X: acts, Y: y}
-	m, epochs, chosen, err := FineTune(context.Background(), set, set, ax.Quant(), proj, conv, h, FineTuneOptions{Epochs: 2, Batch: 8, LR: 3e-4, ClassWeights: true, Seed: 1})
+	res, err := fineTune(context.Background(), fineTuneInput{Train: set, Val: set, In: ax.Quant(), Proj: proj, Conv: conv, Head: h},
+		FineTuneOptions{Epochs: 2, Batch: 8, LR: 3e-4, ClassWeights: true, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
+	m, epochs, chosen := res.Model, res.Epochs, res.Chosen
 	if len(epochs) != 3 || chosen < 1 {
 		t.Fatalf("epochs %+v, chosen %d", epochs, chosen)
 	}
@@ -410,12 +412,13 @@ func testTrainFineTuneSynthetic(t *testing.T, layers int) {
 	out := filepath.Join(t.TempDir(), "garbage.tflite")
 	cache := t.TempDir()
 	var log bytes.Buffer
-	cfg := Config{Data: []string{data}, Out: out, Base: base, Seed: 3, Augment: 1, Size: 96, CacheDir: cache, Out1: &log,
+	cfg := Config{Data: []string{data}, Out: out, Base: base, Seed: 3, Augment: 1, Size: 96, CacheDir: cache,
 		Lambdas: []float64{1e-2}, FineTune: true, FT: FineTuneOptions{Epochs: 2, Batch: 8, Layers: layers}}
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	rep.Write(&log)
 	t.Log(log.String())
 	f := rep.FineTune
 	if f == nil || len(f.Epochs) != 3 || f.Chosen < 1 || f.ValAccuracy != f.Epochs[f.Chosen].ValAccuracy || f.Layers != layers {
@@ -447,7 +450,6 @@ func testTrainFineTuneSynthetic(t *testing.T, layers int) {
 	if f.BackboneRuns == 0 || first <= f.BackboneRuns {
 		t.Errorf("backbone runs: %d in all, %d for activations", first, f.BackboneRuns)
 	}
-	cfg.Out1 = nil
 	rep2, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -463,12 +465,13 @@ func testTrainFineTuneSynthetic(t *testing.T, layers int) {
 	// NoTest (the run that makes the model to ship): the test photos
 	// train too, the same validation split chooses, a model comes out.
 	log.Reset()
-	cfg.NoTest, cfg.Out1 = true, &log
+	cfg.NoTest = true
 	cfg.Out = filepath.Join(t.TempDir(), "ship.tflite")
 	rep3, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	rep3.Write(&log)
 	if rep3.Test != 0 || rep3.Train+rep3.Val != rep.Train+rep.Val+rep.Test || rep3.ExportTest.N != 0 {
 		t.Errorf("no-test split: train %d val %d test %d (with a test: %d/%d/%d), export test n %d",
 			rep3.Train, rep3.Val, rep3.Test, rep.Train, rep.Val, rep.Test, rep3.ExportTest.N)
@@ -588,7 +591,8 @@ func TestFineTuneStopsOnCancel(t *testing.T) {
 	}
 	q := Quant{Scale: 0.02, ZeroPoint: -128}
 	o := FineTuneOptions{Epochs: 3, Batch: 8, Seed: 1}
-	if _, _, _, err := FineTune(context.Background(), set, set, q, nil, conv, h, o); err != nil {
+	start := fineTuneInput{Train: set, Val: set, In: q, Conv: conv, Head: h}
+	if _, err := fineTune(context.Background(), start, o); err != nil {
 		t.Fatalf("without a context: %v", err)
 	}
 	batches := 0
@@ -598,9 +602,9 @@ func TestFineTuneStopsOnCancel(t *testing.T) {
 			cancel()
 		}
 	}
-	m, _, _, err := FineTune(ctx, set, set, q, nil, conv, h, o)
-	if !errors.Is(err, context.Canceled) || m != nil {
-		t.Fatalf("cancelled run: model %v, err %v", m, err)
+	res, err := fineTune(ctx, start, o)
+	if !errors.Is(err, context.Canceled) || res.Model != nil {
+		t.Fatalf("cancelled run: model %v, err %v", res.Model, err)
 	}
 	if batches != 2 {
 		t.Errorf("%d mini-batches ran after the cancel at the 2nd", batches-2)

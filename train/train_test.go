@@ -109,12 +109,13 @@ func TestTrainExportSynthetic(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "garbage.tflite")
 	cache := t.TempDir()
 	var log bytes.Buffer
-	cfg := Config{Data: []string{data}, Out: out, Base: base, Seed: 3, Augment: 1, CacheDir: cache, Out1: &log,
+	cfg := Config{Data: []string{data}, Out: out, Base: base, Seed: 3, Augment: 1, CacheDir: cache,
 		Lambdas: []float64{1e-3, 1e-2}}
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	rep.Write(&log)
 	t.Log(log.String())
 	if len(rep.Conflicts) != 1 || !strings.Contains(log.String(), "copy.jpg") {
 		t.Errorf("duplicate across classes not reported: %v", rep.Conflicts)
@@ -152,7 +153,6 @@ func TestTrainExportSynthetic(t *testing.T) {
 	}
 	// Second run, other hyper-parameters: no backbone run at all.
 	cfg.Lambdas = []float64{3e-3}
-	cfg.Out1 = nil
 	rep2, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
