@@ -8,8 +8,8 @@ import (
 	"github.com/sorterd/sorterd/tfmodel"
 )
 
-// ExportOptions describe the model Export writes.
-type ExportOptions struct {
+// exportOptions describe the model exportModel writes.
+type exportOptions struct {
 	Size      int     `json:"size,omitempty"`      // input size (0: the base model's)
 	Threshold float64 `json:"threshold,omitempty"` // suggested reject threshold, recorded in the model
 	// LogitMin/LogitMax bound the logits seen on training data; they set
@@ -20,19 +20,19 @@ type ExportOptions struct {
 	// Conv, if set, replaces the convolution before the pooling
 	// (fine-tuning): its weights, bias and the quantization of its output
 	// and of the pooled tensor.
-	Conv *ConvExport `json:"conv,omitempty"`
+	Conv *convExport `json:"conv,omitempty"`
 	// Proj, with Conv, replaces the linear projection that feeds it (two
 	// layers fine-tuned): its weights, bias and output range (OutMin,
 	// OutMax), which is Conv's input quantization.
-	Proj *ConvExport `json:"proj,omitempty"`
+	Proj *convExport `json:"proj,omitempty"`
 }
 
-// Export writes one self-contained quantized classifier: the base model's
+// exportModel writes one self-contained quantized classifier: the base model's
 // backbone up to the pooled tensor, then a quantized FULLY_CONNECTED (the
 // head, with the feature standardisation folded in) and SOFTMAX, plus
 // sorterd metadata (labels, threshold, normalisation). Every op is a
 // TFLite builtin that XNNPACK and the Edge TPU compiler accept.
-func Export(base []byte, h *Head, o ExportOptions) ([]byte, error) {
+func exportModel(base []byte, h *Head, o exportOptions) ([]byte, error) {
 	g, mean, std, err := exportBackbone(base, o)
 	if err != nil {
 		return nil, err
@@ -58,7 +58,7 @@ func Export(base []byte, h *Head, o ExportOptions) ([]byte, error) {
 // exportBackbone is the base model with the fine-tuned layers of o put
 // in, cut at the pooled tensor and resized; and the input normalisation
 // the base declares, which the cut drops with its metadata.
-func exportBackbone(base []byte, o ExportOptions) (g *tfmodel.Model, mean, std []float32, err error) {
+func exportBackbone(base []byte, o exportOptions) (g *tfmodel.Model, mean, std []float32, err error) {
 	g, err = baseGraph(base)
 	if err != nil {
 		return nil, nil, nil, err
@@ -143,7 +143,7 @@ func quantizeHead(h *Head, sf float64, signed bool) quantHead {
 
 // logitQuant is the logits' quantization: the training range with a
 // margin, always holding 0.
-func logitQuant(o ExportOptions, signed bool) (scale float64, zero int64) {
+func logitQuant(o exportOptions, signed bool) (scale float64, zero int64) {
 	lo, hi := float64(o.LogitMin), float64(o.LogitMax)
 	if hi <= lo {
 		lo, hi = -20, 20
@@ -160,7 +160,7 @@ func logitQuant(o ExportOptions, signed bool) (scale float64, zero int64) {
 // appendHead appends the quantized head to the backbone g, whose output
 // is the pooled features: FULLY_CONNECTED to the logits, then SOFTMAX to
 // the model's new output, "scores".
-func appendHead(g *tfmodel.Model, h *Head, o ExportOptions) {
+func appendHead(g *tfmodel.Model, h *Head, o exportOptions) {
 	f := g.Outputs[0]
 	feat := g.Tensors[f]
 	k, d := len(h.B), len(h.Mean)
@@ -199,9 +199,9 @@ func appendHead(g *tfmodel.Model, h *Head, o ExportOptions) {
 // replaceProj writes a fine-tuned projection (the linear 1×1 CONV_2D
 // feeding the convolution before the pooling) into the graph: new weight
 // and bias buffers with their per-channel scales, and the int8
-// quantization of its output, ActQuant(OutMin, OutMax), which is that
+// quantization of its output, actQuant(OutMin, OutMax), which is that
 // convolution's input. The op stays the same CONV_2D.
-func replaceProj(g *tfmodel.Model, c *ConvExport) error {
+func replaceProj(g *tfmodel.Model, c *convExport) error {
 	pi, err := projConv(g)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
@@ -213,7 +213,7 @@ func replaceProj(g *tfmodel.Model, c *ConvExport) error {
 	if err := setConvWeights(g, op, c); err != nil {
 		return err
 	}
-	q := ActQuant(c.OutMin, c.OutMax)
+	q := actQuant(c.OutMin, c.OutMax)
 	out := &g.Tensors[op.Outputs[0]]
 	out.Scale, out.ZeroPoint, out.Min, out.Max = []float32{q.Scale}, []int64{int64(q.ZeroPoint)}, nil, nil
 	return nil
@@ -222,7 +222,7 @@ func replaceProj(g *tfmodel.Model, c *ConvExport) error {
 // setConvWeights gives a CONV_2D new int8 per-channel weights and an
 // int32 bias at its input's scale × the weight scales, in new buffers
 // (the base's bytes stay untouched).
-func setConvWeights(g *tfmodel.Model, op tfmodel.Op, c *ConvExport) error {
+func setConvWeights(g *tfmodel.Model, op tfmodel.Op, c *convExport) error {
 	in := g.Tensors[op.Inputs[0]]
 	w, b := &g.Tensors[op.Inputs[1]], &g.Tensors[op.Inputs[2]]
 	o, i := int(w.Shape[0]), int(w.Shape[3])
@@ -249,7 +249,7 @@ func setConvWeights(g *tfmodel.Model, op tfmodel.Op, c *ConvExport) error {
 // per-channel scales, and the int8 ranges of its output and of the
 // pooled tensor (ft), which the head's quantization then follows. The
 // ops stay the same CONV_2D and MEAN/AVERAGE_POOL_2D.
-func replaceConv(g *tfmodel.Model, ft int32, c *ConvExport) error {
+func replaceConv(g *tfmodel.Model, ft int32, c *convExport) error {
 	ci, err := poolConv(g)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)

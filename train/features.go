@@ -22,25 +22,25 @@ import (
 	"gocv.io/x/gocv"
 )
 
-// Augment is a label-preserving transform of a photo; the views are
+// view is a label-preserving transform of a photo; the views are
 // infer's (the same ones Classify can use for test-time augmentation).
-type Augment = infer.View
+type view = infer.View
 
-// Augments in the order --augment N takes them (the identity is always
+// augments in the order --augment N takes them (the identity is always
 // first and not counted).
-var Augments = append([]Augment{{Name: "id", Apply: func(s gocv.Mat, d *gocv.Mat) { s.CopyTo(d) }}}, infer.Views...)
+var augments = append([]view{{Name: "id", Apply: func(s gocv.Mat, d *gocv.Mat) { s.CopyTo(d) }}}, infer.Views...)
 
-// AugmentSet returns the identity plus the first n augmentations.
-func AugmentSet(n int) []Augment {
-	n = max(0, min(n, len(Augments)-1))
-	return Augments[:n+1]
+// augmentSet returns the identity plus the first n augmentations.
+func augmentSet(n int) []view {
+	n = max(0, min(n, len(augments)-1))
+	return augments[:n+1]
 }
 
-// Extractor computes backbone features of images with a feature model
+// extractor computes backbone features of images with a feature model
 // derived from a classifier, and caches them on disk by image hash, model
 // hash and augmentation, so retraining with other settings does not run
 // the backbone again.
-type Extractor struct {
+type extractor struct {
 	c        *infer.Classifier
 	modelKey string
 	cacheDir string
@@ -65,8 +65,8 @@ type Quant struct {
 	ZeroPoint int32
 }
 
-// ExtractorOptions configure NewExtractor.
-type ExtractorOptions struct {
+// extractorOptions configure newExtractor.
+type extractorOptions struct {
 	Base     string // classifier .tflite to cut
 	CacheDir string
 	Delegate string
@@ -105,10 +105,10 @@ func baseGraph(base []byte) (*tfmodel.Model, error) {
 	return g, nil
 }
 
-// FeatureModel derives the feature extractor from a classifier: the graph
+// featureModel derives the feature extractor from a classifier: the graph
 // cut at the pooled tensor its final layer reads, its input resized to
 // size×size when size > 0. It returns the model bytes and the feature width.
-func FeatureModel(base []byte, size int) ([]byte, int, error) {
+func featureModel(base []byte, size int) ([]byte, int, error) {
 	g, err := baseGraph(base)
 	if err != nil {
 		return nil, 0, err
@@ -128,18 +128,18 @@ func FeatureModel(base []byte, size int) ([]byte, int, error) {
 	return out, int(shape[len(shape)-1]), err
 }
 
-// ConvInputModel derives the activation extractor for fine-tuning: the
+// convInputModel derives the activation extractor for fine-tuning: the
 // graph cut at the input of the convolution before the pooling (found by
-// findPoolConv), resized like FeatureModel. It returns the model
+// findPoolConv), resized like featureModel. It returns the model
 // bytes, the output tensor's shape and its int8 quantization.
-func ConvInputModel(base []byte, size int) ([]byte, []int32, Quant, error) {
-	return ConvInputModelLayers(base, size, 1)
+func convInputModel(base []byte, size int) ([]byte, []int32, Quant, error) {
+	return convInputModelLayers(base, size, 1)
 }
 
-// ConvInputModelLayers is ConvInputModel cut at the input of the first of
+// convInputModelLayers is convInputModel cut at the input of the first of
 // the last layers 1×1 convolutions (1: Conv_1; 2: the projection before
 // it, found by findProjConv).
-func ConvInputModelLayers(base []byte, size, layers int) ([]byte, []int32, Quant, error) {
+func convInputModelLayers(base []byte, size, layers int) ([]byte, []int32, Quant, error) {
 	g, err := baseGraph(base)
 	if err != nil {
 		return nil, nil, Quant{}, err
@@ -172,8 +172,8 @@ func ConvInputModelLayers(base []byte, size, layers int) ([]byte, []int32, Quant
 	return model, out.Shape, Quant{Scale: out.Scale[0], ZeroPoint: int32(out.ZeroPoint[0])}, err
 }
 
-// NewExtractor writes the feature model next to the cache and loads it.
-func NewExtractor(o ExtractorOptions) (*Extractor, error) {
+// newExtractor writes the feature model next to the cache and loads it.
+func newExtractor(o extractorOptions) (*extractor, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -191,13 +191,13 @@ func NewExtractor(o ExtractorOptions) (*Extractor, error) {
 		shape []int32
 	)
 	if o.ConvInput {
-		feat, shape, q, err = ConvInputModelLayers(base, o.Size, o.Layers)
+		feat, shape, q, err = convInputModelLayers(base, o.Size, o.Layers)
 		dim = 1
 		for _, d := range shape {
 			dim *= int(d)
 		}
 	} else {
-		feat, dim, err = FeatureModel(base, o.Size)
+		feat, dim, err = featureModel(base, o.Size)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("base model %s: %w", o.Base, err)
@@ -218,21 +218,21 @@ func NewExtractor(o ExtractorOptions) (*Extractor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Extractor{c: c, modelKey: key, cacheDir: o.CacheDir, dim: dim, workers: o.Workers,
+	return &extractor{c: c, modelKey: key, cacheDir: o.CacheDir, dim: dim, workers: o.Workers,
 		act: o.ConvInput, quant: q, shape: shape,
 		cache: map[string]map[[32]byte][]byte{}, log: o.Logger}, nil
 }
 
 // Quant is the quantization of Activations' values.
-func (e *Extractor) Quant() Quant { return e.quant }
+func (e *extractor) Quant() Quant { return e.quant }
 
 // Shape is the activation tensor's shape ([1,H,W,C]) for a ConvInput
 // extractor.
-func (e *Extractor) Shape() []int32 { return e.shape }
+func (e *extractor) Shape() []int32 { return e.shape }
 
 // recordSize is the payload bytes per cached image: int8 activations or
 // float32 features.
-func (e *Extractor) recordSize() int {
+func (e *extractor) recordSize() int {
 	if e.act {
 		return e.dim
 	}
@@ -240,22 +240,22 @@ func (e *Extractor) recordSize() int {
 }
 
 // Dim is the feature width.
-func (e *Extractor) Dim() int { return e.dim }
+func (e *extractor) Dim() int { return e.dim }
 
 // Delegate reports what runs the backbone.
-func (e *Extractor) Delegate() infer.DelegateReport { return e.c.Delegate() }
+func (e *extractor) Delegate() infer.DelegateReport { return e.c.Delegate() }
 
 // Close frees the interpreters.
-func (e *Extractor) Close() error { return e.c.Close() }
+func (e *extractor) Close() error { return e.c.Close() }
 
-func (e *Extractor) cacheFile(aug string) string {
+func (e *extractor) cacheFile(aug string) string {
 	return filepath.Join(e.cacheDir, fmt.Sprintf("features-%s-%s.bin", e.modelKey, aug))
 }
 
 // load reads an augmentation's cache file: records of image hash + dim
 // float32s (features) or int8s (activations). A torn last record
 // (interrupted run) is ignored.
-func (e *Extractor) load(aug string) map[[32]byte][]byte {
+func (e *extractor) load(aug string) map[[32]byte][]byte {
 	if m, ok := e.cache[aug]; ok {
 		return m
 	}
@@ -289,8 +289,8 @@ func decodeFloats(b []byte) []float32 {
 	return v
 }
 
-// Failure is an image that could not be used, with the reason.
-type Failure struct {
+// failure is an image that could not be used, with the reason.
+type failure struct {
 	Path string
 	Err  error
 }
@@ -299,7 +299,7 @@ type Failure struct {
 // cache where possible, computing the rest in parallel. progress (may be
 // nil) is called as images complete. Images that fail to decode are
 // returned as failures and get a nil vector.
-func (e *Extractor) Features(ctx context.Context, items []Item, aug Augment, progress func(done, total int)) ([][]float32, []Failure, error) {
+func (e *extractor) Features(ctx context.Context, items []Item, aug view, progress func(done, total int)) ([][]float32, []failure, error) {
 	if e.act {
 		return nil, nil, errors.New("features: this extractor gives activations (ConvInput)")
 	}
@@ -319,14 +319,14 @@ func (e *Extractor) Features(ctx context.Context, items []Item, aug Augment, pro
 // Activations is Features for a ConvInput extractor: each image's
 // activation tensor in HWC order as int8 values (two's complement bytes,
 // quantized by Quant), nil for an image that failed.
-func (e *Extractor) Activations(ctx context.Context, items []Item, aug Augment, progress func(done, total int)) ([][]byte, []Failure, error) {
+func (e *extractor) Activations(ctx context.Context, items []Item, aug view, progress func(done, total int)) ([][]byte, []failure, error) {
 	if !e.act {
 		return nil, nil, errors.New("activations: this extractor gives pooled features")
 	}
 	return e.records(ctx, items, aug, progress)
 }
 
-func (e *Extractor) records(ctx context.Context, items []Item, aug Augment, progress func(done, total int)) ([][]byte, []Failure, error) {
+func (e *extractor) records(ctx context.Context, items []Item, aug view, progress func(done, total int)) ([][]byte, []failure, error) {
 	e.mu.Lock()
 	cached := e.load(aug.Name)
 	e.mu.Unlock()
@@ -352,7 +352,7 @@ func (e *Extractor) records(ctx context.Context, items []Item, aug Augment, prog
 
 	var (
 		mu       sync.Mutex
-		failures []Failure
+		failures []failure
 		done     int
 		next     atomic.Int64
 		wg       sync.WaitGroup
@@ -378,7 +378,7 @@ func (e *Extractor) records(ctx context.Context, items []Item, aug Augment, prog
 					}
 					var imgErr imageError
 					if errors.As(err, &imgErr) {
-						failures = append(failures, Failure{items[i].Path, err})
+						failures = append(failures, failure{items[i].Path, err})
 					} else if firstErr == nil {
 						firstErr = err
 					}
@@ -409,7 +409,7 @@ type imageError struct{ error }
 func (e imageError) Unwrap() error { return e.error }
 
 // one runs the backbone on one image and returns the record payload.
-func (e *Extractor) one(ctx context.Context, path string, aug Augment) ([]byte, error) {
+func (e *extractor) one(ctx context.Context, path string, aug view) ([]byte, error) {
 	img, err := infer.ReadImageFile(path, infer.ImageLimits{})
 	if err != nil {
 		return nil, imageError{err}

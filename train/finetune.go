@@ -14,16 +14,16 @@ import (
 	"gonum.org/v1/gonum/blas/blas32"
 )
 
-// ConvLayer is a 1×1 convolution in float: for each pixel p,
+// convLayer is a 1×1 convolution in float: for each pixel p,
 // out[p][o] = B[o] + Σ_i W[o·In+i]·x[p][i], followed by RELU6. W is in
 // TFLite's OHWI order (for a 1×1 kernel, [Out][In]).
-type ConvLayer struct {
+type convLayer struct {
 	In, Out int
 	W, B    []float32
 }
 
-func (c *ConvLayer) clone() *ConvLayer {
-	return &ConvLayer{In: c.In, Out: c.Out, W: append([]float32(nil), c.W...), B: append([]float32(nil), c.B...)}
+func (c *convLayer) clone() *convLayer {
+	return &convLayer{In: c.In, Out: c.Out, W: append([]float32(nil), c.W...), B: append([]float32(nil), c.B...)}
 }
 
 // poolConv finds the convolution before the pooling and checks it is one
@@ -80,21 +80,21 @@ func checkQuantConv(g *tfmodel.Model, ci int) error {
 	return nil
 }
 
-// BaseConv reads the convolution before the pooling from a base model,
+// baseConv reads the convolution before the pooling from a base model,
 // dequantized: the starting point of fine-tuning.
-func BaseConv(base []byte) (*ConvLayer, error) {
+func baseConv(base []byte) (*convLayer, error) {
 	return baseLayer(base, poolConv)
 }
 
-// BaseProj reads the projection before that convolution (MobileNetV2's
+// baseProj reads the projection before that convolution (MobileNetV2's
 // block_16_project, linear) from a base model, dequantized: the starting
 // point of fine-tuning two layers.
-func BaseProj(base []byte) (*ConvLayer, error) {
+func baseProj(base []byte) (*convLayer, error) {
 	return baseLayer(base, projConv)
 }
 
 // baseLayer reads the layer find picks from a base model, dequantized.
-func baseLayer(base []byte, find func(*tfmodel.Model) (int, error)) (*ConvLayer, error) {
+func baseLayer(base []byte, find func(*tfmodel.Model) (int, error)) (*convLayer, error) {
 	g, err := baseGraph(base)
 	if err != nil {
 		return nil, err
@@ -106,7 +106,7 @@ func baseLayer(base []byte, find func(*tfmodel.Model) (int, error)) (*ConvLayer,
 	return dequantConv(g, i)
 }
 
-func dequantConv(g *tfmodel.Model, ci int) (*ConvLayer, error) {
+func dequantConv(g *tfmodel.Model, ci int) (*convLayer, error) {
 	op := g.Ops[ci]
 	w, b := g.Tensors[op.Inputs[1]], g.Tensors[op.Inputs[2]]
 	o, i := int(w.Shape[0]), int(w.Shape[3])
@@ -114,7 +114,7 @@ func dequantConv(g *tfmodel.Model, ci int) (*ConvLayer, error) {
 	if len(wb) != o*i || len(bb) != 4*o {
 		return nil, fmt.Errorf("%w: CONV_2D %d: %d weight bytes and %d bias bytes for %d×%d", ErrNoPoolConv, ci, len(wb), len(bb), o, i)
 	}
-	c := &ConvLayer{In: i, Out: o, W: make([]float32, o*i), B: make([]float32, o)}
+	c := &convLayer{In: i, Out: o, W: make([]float32, o*i), B: make([]float32, o)}
 	for oc := 0; oc < o; oc++ {
 		s := float64(w.Scale[oc])
 		for k := 0; k < i; k++ {
@@ -126,10 +126,10 @@ func dequantConv(g *tfmodel.Model, ci int) (*ConvLayer, error) {
 	return c, nil
 }
 
-// ConvExport is a fine-tuned convolution as the exported model stores
+// convExport is a fine-tuned convolution as the exported model stores
 // it, already quantized, so the head file reproduces the model byte for
 // byte and stays small (int8 weights, base64 in JSON).
-type ConvExport struct {
+type convExport struct {
 	Weights []byte    `json:"weights"` // int8 [out][in], two's complement
 	Scales  []float32 `json:"scales"`  // per output channel, symmetric
 	Bias    []int32   `json:"bias"`    // scale: input scale × Scales[c]
@@ -139,13 +139,13 @@ type ConvExport struct {
 	PooledMax float32 `json:"pooled_max"`
 	// OutMin is the lower end of the output's range for a linear
 	// convolution (the projection before Conv_1, whose output range
-	// fine-tuning moves): its int8 output is ActQuant(OutMin, OutMax).
+	// fine-tuning moves): its int8 output is actQuant(OutMin, OutMax).
 	OutMin float32 `json:"out_min,omitempty"`
 }
 
-// ActQuant is the int8 quantization of the activation range [lo, hi]
+// actQuant is the int8 quantization of the activation range [lo, hi]
 // widened to hold 0: all 256 levels, 0 exactly representable.
-func ActQuant(lo, hi float32) Quant {
+func actQuant(lo, hi float32) Quant {
 	lo, hi = min(lo, 0), max(hi, 0)
 	if hi-lo <= 0 {
 		hi = 1
@@ -155,11 +155,11 @@ func ActQuant(lo, hi float32) Quant {
 	return Quant{Scale: s, ZeroPoint: zp}
 }
 
-// QuantizeConv quantizes a float convolution for export the way TFLite's
+// quantizeConv quantizes a float convolution for export the way TFLite's
 // converter does: int8 symmetric per output channel (scale max|w|/127),
 // int32 bias at input scale × weight scale.
-func QuantizeConv(c *ConvLayer, in Quant, outMax, pooledMax float32) *ConvExport {
-	e := &ConvExport{Weights: make([]byte, len(c.W)), Scales: make([]float32, c.Out), Bias: make([]int32, c.Out),
+func quantizeConv(c *convLayer, in Quant, outMax, pooledMax float32) *convExport {
+	e := &convExport{Weights: make([]byte, len(c.W)), Scales: make([]float32, c.Out), Bias: make([]int32, c.Out),
 		OutMax: outMax, PooledMax: pooledMax}
 	for o := 0; o < c.Out; o++ {
 		row := c.W[o*c.In : (o+1)*c.In]
@@ -182,9 +182,9 @@ func QuantizeConv(c *ConvLayer, in Quant, outMax, pooledMax float32) *ConvExport
 }
 
 // Dequantized is the float convolution the exported model computes.
-func (e *ConvExport) Dequantized(in Quant) *ConvLayer {
+func (e *convExport) Dequantized(in Quant) *convLayer {
 	o := len(e.Scales)
-	c := &ConvLayer{In: len(e.Weights) / o, Out: o, W: make([]float32, len(e.Weights)), B: make([]float32, o)}
+	c := &convLayer{In: len(e.Weights) / o, Out: o, W: make([]float32, len(e.Weights)), B: make([]float32, o)}
 	for oc := 0; oc < o; oc++ {
 		for k := 0; k < c.In; k++ {
 			c.W[oc*c.In+k] = e.Scales[oc] * float32(int8(e.Weights[oc*c.In+k]))
@@ -194,9 +194,9 @@ func (e *ConvExport) Dequantized(in Quant) *ConvLayer {
 	return c
 }
 
-// ActSet is a set of cached activations at the convolution's input: one
+// actSet is a set of cached activations at the convolution's input: one
 // int8 tensor (pixels × channels, HWC) per example, and its label.
-type ActSet struct {
+type actSet struct {
 	X [][]byte
 	Y []int
 }
@@ -237,14 +237,14 @@ type EpochReport struct {
 	Seconds     float64 `json:"seconds"`
 }
 
-// FineTuned is the float model fine-tuning trains: convolution, RELU6,
+// fineTuned is the float model fine-tuning trains: convolution, RELU6,
 // global mean, then the head.
-type FineTuned struct {
+type fineTuned struct {
 	// Proj, if set, is a linear 1×1 convolution before Conv (two layers
 	// fine-tuned): it reads the activations and its output is Conv's
 	// input.
-	Proj *ConvLayer
-	Conv *ConvLayer
+	Proj *convLayer
+	Conv *convLayer
 	Head *Head
 	In   Quant // quantization of the activations it reads
 	P    int   // pixels per example
@@ -253,7 +253,7 @@ type FineTuned struct {
 	ProjQ *Quant
 }
 
-func (m *FineTuned) clone() *FineTuned {
+func (m *fineTuned) clone() *fineTuned {
 	c := *m
 	c.Conv, c.Head = m.Conv.clone(), cloneHead(m.Head)
 	if m.Proj != nil {
@@ -290,16 +290,16 @@ func (o *FineTuneOptions) defaults() {
 // validation activations, their quantization, the pre-trained layers
 // (Proj nil: one layer) and the head fitted on the frozen features.
 type fineTuneInput struct {
-	Train, Val ActSet
+	Train, Val actSet
 	In         Quant
-	Proj, Conv *ConvLayer
+	Proj, Conv *convLayer
 	Head       *Head
 }
 
 // fineTuneResult is the model of the chosen epoch, and every epoch's
 // figures (epoch 0: the starting point).
 type fineTuneResult struct {
-	Model  *FineTuned
+	Model  *fineTuned
 	Epochs []EpochReport
 	Chosen int
 }
@@ -354,7 +354,7 @@ func fineTune(ctx context.Context, in fineTuneInput, o FineTuneOptions) (fineTun
 
 // start checks the input's shapes and returns the model fine-tuning
 // starts from (copies of the layers and the head).
-func (in *fineTuneInput) start(o FineTuneOptions) (*FineTuned, error) {
+func (in *fineTuneInput) start(o FineTuneOptions) (*fineTuned, error) {
 	tr, conv, proj := in.Train, in.Conv, in.Proj
 	if len(tr.X) == 0 || (len(in.Val.X) == 0 && o.StopAfter <= 0) {
 		return nil, errors.New("fine-tune: no training or validation examples")
@@ -372,7 +372,7 @@ func (in *fineTuneInput) start(o FineTuneOptions) (*FineTuned, error) {
 	if len(tr.X[0])%first.In != 0 {
 		return nil, fmt.Errorf("fine-tune: activations of %d values are not pixels × %d channels", len(tr.X[0]), first.In)
 	}
-	m := &FineTuned{Conv: conv.clone(), Head: cloneHead(in.Head), In: in.In, P: len(tr.X[0]) / first.In}
+	m := &fineTuned{Conv: conv.clone(), Head: cloneHead(in.Head), In: in.In, P: len(tr.X[0]) / first.In}
 	if proj != nil {
 		m.Proj = proj.clone()
 	}
@@ -391,7 +391,7 @@ func (s *schedule) next() float64 {
 
 // epoch runs one pass over the training set in the order perm, one Adam
 // step per mini-batch, and returns the mean training loss.
-func (st *ftState) epoch(ctx context.Context, ep int, tr ActSet, sw []float32, perm []int, sched *schedule, o *FineTuneOptions) (float64, error) {
+func (st *ftState) epoch(ctx context.Context, ep int, tr actSet, sw []float32, perm []int, sched *schedule, o *FineTuneOptions) (float64, error) {
 	var lossSum float64
 	for b := 0; b < len(perm); b += o.Batch {
 		// An epoch takes about a minute: Ctrl-C or a SIGTERM must not wait for it.
@@ -434,7 +434,7 @@ func cloneHead(h *Head) *Head {
 }
 
 // sampleWeights weights examples inversely to their class's frequency (as
-// TrainHead does), or 1 each.
+// trainHead does), or 1 each.
 func sampleWeights(y []int, k int, classWeights bool) []float32 {
 	counts := make([]int, k)
 	for _, c := range y {
@@ -451,7 +451,7 @@ func sampleWeights(y []int, k int, classWeights bool) []float32 {
 }
 
 // lut maps an int8 activation byte to its float value.
-func (m *FineTuned) lut() *[256]float32 {
+func (m *fineTuned) lut() *[256]float32 {
 	var t [256]float32
 	for b := 0; b < 256; b++ {
 		t[b] = m.In.Scale * float32(int32(int8(b))-m.In.ZeroPoint)
@@ -464,7 +464,7 @@ const evalBatch = 64
 
 // Pooled computes the pooled features (mean of RELU6 of the convolution)
 // of examples, as the exported model does before its head.
-func (m *FineTuned) Pooled(xs [][]byte) [][]float32 {
+func (m *fineTuned) Pooled(xs [][]byte) [][]float32 {
 	out := make([][]float32, len(xs))
 	var fw forwardBuf
 	lut := m.lut()
@@ -480,7 +480,7 @@ func (m *FineTuned) Pooled(xs [][]byte) [][]float32 {
 
 // ProjRange is the range of the projection's output (Conv's input) over
 // examples: what its int8 quantization must cover in the exported model.
-func (m *FineTuned) ProjRange(xs [][]byte) (lo, hi float32) {
+func (m *fineTuned) ProjRange(xs [][]byte) (lo, hi float32) {
 	if m.Proj == nil {
 		return 0, 0
 	}
@@ -497,7 +497,7 @@ func (m *FineTuned) ProjRange(xs [][]byte) (lo, hi float32) {
 }
 
 // Predict returns the predicted class of each example.
-func (m *FineTuned) Predict(xs [][]byte) []int {
+func (m *fineTuned) Predict(xs [][]byte) []int {
 	var p []int
 	for _, f := range m.Pooled(xs) {
 		p = append(p, argmax(m.Head.Logits(f)))
@@ -505,7 +505,7 @@ func (m *FineTuned) Predict(xs [][]byte) []int {
 	return p
 }
 
-func (m *FineTuned) accuracy(s ActSet) float64 {
+func (m *fineTuned) accuracy(s actSet) float64 {
 	ok := 0
 	for i, p := range m.Predict(s.X) {
 		if p == s.Y[i] {
@@ -532,7 +532,7 @@ func grow(b []float32, n int) []float32 {
 
 // conv1x1 sets out (rows × c.Out) to x·Wᵀ + B for x (rows × c.In): one
 // matrix product.
-func conv1x1(c *ConvLayer, rows int, x, out []float32) {
+func conv1x1(c *convLayer, rows int, x, out []float32) {
 	for r := 0; r < rows; r++ {
 		copy(out[r*c.Out:(r+1)*c.Out], c.B)
 	}
@@ -543,7 +543,7 @@ func conv1x1(c *ConvLayer, rows int, x, out []float32) {
 // (n·P × In)·(In × Out), leaving the projection's output in fw.y (two
 // layers) and the pre-activations in fw.pre, and returns the pooled
 // features (n × Out).
-func (fw *forwardBuf) forward(m *FineTuned, lut *[256]float32, xs [][]byte) []float32 {
+func (fw *forwardBuf) forward(m *fineTuned, lut *[256]float32, xs [][]byte) []float32 {
 	c, p := m.Conv, m.P
 	in := c.In
 	if m.Proj != nil {
@@ -592,7 +592,7 @@ func (fw *forwardBuf) forward(m *FineTuned, lut *[256]float32, xs [][]byte) []fl
 
 // ftState is a model being trained: its gradients and Adam moments.
 type ftState struct {
-	m      *FineTuned
+	m      *fineTuned
 	w0     []float32 // initial convolution weights (the L2 anchor)
 	pw0    []float32 // initial projection weights (two layers)
 	convL2 float32
@@ -609,7 +609,7 @@ type ftState struct {
 	t      int
 }
 
-func newFTState(m *FineTuned, convL2 float64) *ftState {
+func newFTState(m *fineTuned, convL2 float64) *ftState {
 	s := &ftState{m: m, w0: append([]float32(nil), m.Conv.W...), convL2: float32(convL2), lut: m.lut()}
 	k, d := len(m.Head.B), len(m.Head.Mean)
 	s.hw = make([]float32, k*d)

@@ -29,7 +29,7 @@ func testFineTuneGradient(t *testing.T, layers int) {
 	rng := rand.New(rand.NewSource(1))
 	const in, out, k, p, n = 5, 6, 3, 4, 7
 	const pin = 4 // the projection's input channels (two layers)
-	conv := &ConvLayer{In: in, Out: out, W: make([]float32, in*out), B: make([]float32, out)}
+	conv := &convLayer{In: in, Out: out, W: make([]float32, in*out), B: make([]float32, out)}
 	for i := range conv.W {
 		conv.W[i] = float32(rng.NormFloat64())
 	}
@@ -49,12 +49,12 @@ func testFineTuneGradient(t *testing.T, layers int) {
 		h.Mean = append(h.Mean, float32(2+rng.Float64()))
 		h.Std = append(h.Std, float32(0.5+rng.Float64()))
 	}
-	var proj *ConvLayer
+	var proj *convLayer
 	xin := in
 	if layers == 2 {
 		// Inputs of ±1.3 (scale 0.01 × bytes), weights ~0.3: the
 		// projection's output has the spread the convolution expects.
-		proj = &ConvLayer{In: pin, Out: in, W: make([]float32, pin*in), B: make([]float32, in)}
+		proj = &convLayer{In: pin, Out: in, W: make([]float32, pin*in), B: make([]float32, in)}
 		for i := range proj.W {
 			proj.W[i] = float32(0.3 * rng.NormFloat64())
 		}
@@ -71,7 +71,7 @@ func testFineTuneGradient(t *testing.T, layers int) {
 		ys[e] = rng.Intn(k)
 	}
 	ws := sampleWeights(ys, k, true)
-	m := &FineTuned{Proj: proj, Conv: conv, Head: h, In: Quant{Scale: 0.01, ZeroPoint: 3}, P: p}
+	m := &fineTuned{Proj: proj, Conv: conv, Head: h, In: Quant{Scale: 0.01, ZeroPoint: 3}, P: p}
 	s := newFTState(m, 0.3)
 	// Move the weights off their L2 anchor so that term has a gradient.
 	for i := range conv.W {
@@ -150,7 +150,7 @@ type ftFixture struct {
 	items []Item
 	acts  [][]byte
 	q     Quant
-	m     *FineTuned
+	m     *fineTuned
 	ds    *Dataset
 }
 
@@ -167,16 +167,16 @@ func newFTFixture(t *testing.T, layers int) *ftFixture {
 	}
 	cache := t.TempDir()
 	const size = 96
-	fx, err := NewExtractor(ExtractorOptions{Base: basePath, CacheDir: cache, Size: size})
+	fx, err := newExtractor(extractorOptions{Base: basePath, CacheDir: cache, Size: size})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fx.Close()
-	feats, _, err := fx.Features(context.Background(), ds.Items, Augments[0], nil)
+	feats, _, err := fx.Features(context.Background(), ds.Items, augments[0], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ax, err := NewExtractor(ExtractorOptions{Base: basePath, CacheDir: cache, Size: size, ConvInput: true, Layers: layers})
+	ax, err := newExtractor(extractorOptions{Base: basePath, CacheDir: cache, Size: size, ConvInput: true, Layers: layers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func newFTFixture(t *testing.T, layers int) *ftFixture {
 	if s := ax.Shape(); len(s) != 4 || s[1] != 3 || s[2] != 3 || s[3] != channels {
 		t.Fatalf("activation shape %v at %d px", s, size)
 	}
-	acts, _, err := ax.Activations(context.Background(), ds.Items, Augments[0], nil)
+	acts, _, err := ax.Activations(context.Background(), ds.Items, augments[0], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,17 +193,17 @@ func newFTFixture(t *testing.T, layers int) *ftFixture {
 	for _, it := range ds.Items {
 		y = append(y, it.Class)
 	}
-	h, err := TrainHead(feats, y, ds.Classes, HeadOptions{Lambda: 1e-2, ClassWeights: true})
+	h, err := trainHead(feats, y, ds.Classes, headOptions{Lambda: 1e-2, ClassWeights: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	conv, err := BaseConv(base)
+	conv, err := baseConv(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var proj *ConvLayer
+	var proj *convLayer
 	if layers == 2 {
-		if proj, err = BaseProj(base); err != nil {
+		if proj, err = baseProj(base); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -222,7 +222,7 @@ func newFTFixture(t *testing.T, layers int) *ftFixture {
 	}
 	ps := g.Tensors[pt].Scale[0]
 	top := ps * float32(127-g.Tensors[pt].ZeroPoint[0])
-	start := &FineTuned{Proj: proj, Conv: conv, Head: h, In: ax.Quant(), P: 9}
+	start := &fineTuned{Proj: proj, Conv: conv, Head: h, In: ax.Quant(), P: 9}
 	tol := 2*float64(ps) + 6.0/255
 	if proj != nil {
 		// The projection's output rounded to the base's int8 grid, as
@@ -240,7 +240,7 @@ func newFTFixture(t *testing.T, layers int) *ftFixture {
 			}
 		}
 	}
-	set := ActSet{X: acts, Y: y}
+	set := actSet{X: acts, Y: y}
 	res, err := fineTune(context.Background(), fineTuneInput{Train: set, Val: set, In: ax.Quant(), Proj: proj, Conv: conv, Head: h},
 		FineTuneOptions{Epochs: 2, Batch: 8, LR: 3e-4, ClassWeights: true, Seed: 1})
 	if err != nil {
@@ -272,19 +272,19 @@ func testFineTuneExport(t *testing.T, layers int) {
 		}
 	}
 	convIn := f.q
-	var qp *ConvExport
+	var qp *convExport
 	var projQ *Quant
 	if f.m.Proj != nil {
 		plo, phi := f.m.ProjRange(f.acts)
-		qp = QuantizeConv(f.m.Proj, f.q, phi, 0)
+		qp = quantizeConv(f.m.Proj, f.q, phi, 0)
 		qp.OutMin = plo
-		convIn = ActQuant(plo, phi)
+		convIn = actQuant(plo, phi)
 		projQ = &convIn
 		t.Logf("projection output range [%.3f, %.3f]: int8 scale %.4f, zero point %d", plo, phi, convIn.Scale, convIn.ZeroPoint)
 	}
-	qc := QuantizeConv(f.m.Conv, convIn, 6, min(6, 1.05*pmax))
+	qc := quantizeConv(f.m.Conv, convIn, 6, min(6, 1.05*pmax))
 	lo, hi := logitRange(f.m.Head, pooled)
-	model, err := Export(f.base, f.m.Head, ExportOptions{Size: 96, LogitMin: lo, LogitMax: hi, Conv: qc, Proj: qp})
+	model, err := exportModel(f.base, f.m.Head, exportOptions{Size: 96, LogitMin: lo, LogitMax: hi, Conv: qc, Proj: qp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,19 +294,19 @@ func testFineTuneExport(t *testing.T, layers int) {
 		t.Fatal(err)
 	}
 	// Features of the exported model: its backbone cut at the pooled tensor.
-	ex, err := NewExtractor(ExtractorOptions{Base: path, CacheDir: dir, Size: 96})
+	ex, err := newExtractor(extractorOptions{Base: path, CacheDir: dir, Size: 96})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ex.Close()
-	got, _, err := ex.Features(context.Background(), f.items, Augments[0], nil)
+	got, _, err := ex.Features(context.Background(), f.items, augments[0], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Against the same convolution with the int8 weights the model
 	// stores: per value, two steps of the pooled tensor and one of the
 	// convolution's output (the activations' rounding).
-	dqm := &FineTuned{Conv: qc.Dequantized(convIn), Head: f.m.Head, In: f.q, P: f.m.P, ProjQ: projQ}
+	dqm := &fineTuned{Conv: qc.Dequantized(convIn), Head: f.m.Head, In: f.q, P: f.m.P, ProjQ: projQ}
 	tol := 2*float64(qc.PooledMax/255) + float64(qc.OutMax/255)
 	if qp != nil {
 		// With the projection's output on its int8 grid; a value that
@@ -346,7 +346,7 @@ func testFineTuneExport(t *testing.T, layers int) {
 	defer c.Close()
 	// XNNPACK takes as many nodes as of the model with the base's
 	// convolution(s).
-	frozen, err := Export(f.base, f.m.Head, ExportOptions{Size: 96, LogitMin: lo, LogitMax: hi})
+	frozen, err := exportModel(f.base, f.m.Head, exportOptions{Size: 96, LogitMin: lo, LogitMax: hi})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +551,7 @@ func TestFineTuneBadBase(t *testing.T) {
 			t.Logf("%s: %v", name, err)
 		}
 	}
-	if _, err := BaseProj(raw); err != nil {
+	if _, err := baseProj(raw); err != nil {
 		t.Errorf("the base's projection: %v", err)
 	}
 	u8raw, err := os.ReadFile(baseModel(t, u8))
@@ -559,10 +559,10 @@ func TestFineTuneBadBase(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A uint8 base is fine-tuned as its int8 rewrite (baseGraph).
-	if c, err := BaseConv(u8raw); err != nil || c.In != 320 || c.Out != 1280 {
+	if c, err := baseConv(u8raw); err != nil || c.In != 320 || c.Out != 1280 {
 		t.Errorf("uint8 base: %v", err)
 	}
-	if _, shape, q, err := ConvInputModel(u8raw, 0); err != nil || len(shape) != 4 || shape[3] != 320 || q.Scale <= 0 {
+	if _, shape, q, err := convInputModel(u8raw, 0); err != nil || len(shape) != 4 || shape[3] != 320 || q.Scale <= 0 {
 		t.Errorf("uint8 base, activation model: %v %v %+v", err, shape, q)
 	}
 }
@@ -572,7 +572,7 @@ func TestFineTuneBadBase(t *testing.T) {
 func TestFineTuneStopsOnCancel(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	const in, out, p, n = 4, 5, 3, 64
-	conv := &ConvLayer{In: in, Out: out, W: make([]float32, in*out), B: make([]float32, out)}
+	conv := &convLayer{In: in, Out: out, W: make([]float32, in*out), B: make([]float32, out)}
 	for i := range conv.W {
 		conv.W[i] = float32(rng.NormFloat64())
 	}
@@ -583,7 +583,7 @@ func TestFineTuneStopsOnCancel(t *testing.T) {
 	for j := 0; j < out; j++ {
 		h.Mean, h.Std = append(h.Mean, 0), append(h.Std, 1)
 	}
-	var set ActSet
+	var set actSet
 	for e := 0; e < n; e++ {
 		x := make([]byte, p*in)
 		rng.Read(x)

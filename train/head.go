@@ -21,15 +21,15 @@ type Head struct {
 	Lambda  float64     `json:"lambda"` // L2 strength it was trained with
 }
 
-// HeadOptions configure training.
-type HeadOptions struct {
+// headOptions configure training.
+type headOptions struct {
 	Lambda       float64 // L2 regularisation on W (per sample)
 	ClassWeights bool    // weight samples inversely to class frequency
 	MaxIter      int
 }
 
-// Standardise computes per-feature mean and std over the training rows.
-func Standardise(x [][]float32) (mean, std []float32) {
+// standardise computes per-feature mean and std over the training rows.
+func standardise(x [][]float32) (mean, std []float32) {
 	d := len(x[0])
 	m := make([]float64, d)
 	s := make([]float64, d)
@@ -55,16 +55,16 @@ func Standardise(x [][]float32) (mean, std []float32) {
 	return mean, std
 }
 
-// TrainHead fits the softmax layer by L-BFGS on the full batch. It is
+// trainHead fits the softmax layer by L-BFGS on the full batch. It is
 // deterministic: same data, same options, same weights.
-func TrainHead(x [][]float32, y []int, classes []string, o HeadOptions) (*Head, error) {
+func trainHead(x [][]float32, y []int, classes []string, o headOptions) (*Head, error) {
 	if len(x) == 0 || len(x) != len(y) {
 		return nil, errors.New("train head: no training rows")
 	}
 	if o.MaxIter <= 0 {
 		o.MaxIter = 500
 	}
-	mean, std := Standardise(x)
+	mean, std := standardise(x)
 	hp := newHeadProblem(x, y, len(classes), mean, std, o)
 	np := hp.k*hp.d + hp.k
 	p := optimize.Problem{
@@ -107,7 +107,7 @@ type headProblem struct {
 	partLoss []float64
 }
 
-func newHeadProblem(x [][]float32, y []int, k int, mean, std []float32, o HeadOptions) *headProblem {
+func newHeadProblem(x [][]float32, y []int, k int, mean, std []float32, o headOptions) *headProblem {
 	d := len(x[0])
 	hp := &headProblem{y: y, k: k, d: d, lambda: o.Lambda, z: make([][]float64, len(x)), sw: make([]float64, len(x)),
 		partGrad: make([][]float64, headParts), partLoss: make([]float64, headParts)}

@@ -25,7 +25,7 @@ type Config struct {
 	Seed    int64    // split seed
 	Augment int      // augmented views per training image (besides the original)
 	// StationViews: station views per training image (the photo laid on
-	// a random tray and cropped as the daemon crops; see StationViews).
+	// a random tray and cropped as the daemon crops; see stationViews).
 	StationViews int
 	TestFraction float64 // held out for the final measurement (0: 0.2; NoTest: none)
 	// NoTest holds nothing out for a test: every photo outside the
@@ -160,7 +160,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	ex, err := NewExtractor(ExtractorOptions{Base: c.Base, CacheDir: c.CacheDir, Delegate: c.Delegate, Size: c.Size, Logger: c.Log})
+	ex, err := newExtractor(extractorOptions{Base: c.Base, CacheDir: c.CacheDir, Delegate: c.Delegate, Size: c.Size, Logger: c.Log})
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +185,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		if t, err = r.tune(ctx, chosen, final.head); err != nil {
 			return nil, err
 		}
-	} else if tv := AugmentSet(c.Augment); len(tv) > 1 && r.rep.Test > 0 {
+	} else if tv := augmentSet(c.Augment); len(tv) > 1 && r.rep.Test > 0 {
 		r.rep.TTATest = tta(ctx, ex, final.head, r.ds, r.sp.Test, tv)
 	}
 	if err := r.export(t); err != nil {
@@ -211,20 +211,20 @@ type run struct {
 	rep  *Report
 	ds   *Dataset
 	sp   Split
-	augs []Augment
+	augs []view
 	// feats[view][item] is an item's feature vector in that view (nil:
 	// not extracted, or the photo failed to decode).
 	feats [][][]float32
 	base  []byte
 	// The layers fine-tuning starts from (nil without fine-tuning).
-	ftConv, ftProj *ConvLayer
+	ftConv, ftProj *convLayer
 }
 
 // trained is what the training stages hand to the export: the head, the
 // fine-tuned layers (nil if frozen) and the logit range seen in training.
 type trained struct {
 	head               *Head
-	conv, proj         *ConvExport
+	conv, proj         *convExport
 	logitMin, logitMax float32
 }
 
@@ -251,7 +251,7 @@ func newRun(c Config) (*run, error) {
 	}
 	r.ds = ds
 	r.sp = ds.StratifiedSplit(c.Seed, c.ValFraction, c.TestFraction)
-	r.augs = append(AugmentSet(c.Augment), StationViews(c.StationViews)...)
+	r.augs = append(augmentSet(c.Augment), stationViews(c.StationViews)...)
 	r.rep = &Report{Classes: ds.Classes, Seed: c.Seed, Skipped: ds.Skipped, Conflicts: ds.Conflicts,
 		scanSkipped: len(ds.Skipped), views: len(r.augs), targetAcc: c.TargetAcc, out: c.Out}
 	return r, nil
@@ -260,7 +260,7 @@ func newRun(c Config) (*run, error) {
 // features extracts every view's features (originals of every photo,
 // augmented views of the training photos only), leaves photos that fail
 // to decode out of the split, and checks the split is big enough.
-func (r *run) features(ctx context.Context, ex *Extractor) error {
+func (r *run) features(ctx context.Context, ex *extractor) error {
 	r.feats = make([][][]float32, len(r.augs))
 	for a, aug := range r.augs {
 		idx := r.sp.Train
@@ -327,7 +327,7 @@ func (r *run) chooseLambda() (*Head, error) {
 	bestAcc := -1.0
 	var best *Head
 	for _, lam := range r.c.Lambdas {
-		h, err := TrainHead(xtr, ytr, r.ds.Classes, HeadOptions{Lambda: lam, ClassWeights: true})
+		h, err := trainHead(xtr, ytr, r.ds.Classes, headOptions{Lambda: lam, ClassWeights: true})
 		if err != nil {
 			return nil, err
 		}
@@ -339,7 +339,7 @@ func (r *run) chooseLambda() (*Head, error) {
 	}
 	r.rep.ValAccuracy = bestAcc
 	truth, pred, conf := predict(best, r.feats[:1], r.sp.Val, r.ds)
-	r.rep.Threshold = SuggestThreshold(truth, pred, conf, r.c.TargetAcc)
+	r.rep.Threshold = suggestThreshold(truth, pred, conf, r.c.TargetAcc)
 	return best, nil
 }
 
@@ -349,7 +349,7 @@ func (r *run) finalHead() (trained, error) {
 	xall, yall := r.rows(append(append([]int{}, r.sp.Train...), r.sp.Val...), true)
 	// Validation images have no augmented views: use their original only.
 	xall, yall = dropNil(xall, yall)
-	head, err := TrainHead(xall, yall, r.ds.Classes, HeadOptions{Lambda: r.rep.Lambda, ClassWeights: true})
+	head, err := trainHead(xall, yall, r.ds.Classes, headOptions{Lambda: r.rep.Lambda, ClassWeights: true})
 	if err != nil {
 		return trained{}, err
 	}
@@ -368,9 +368,9 @@ func (r *run) export(t trained) error {
 			return err
 		}
 	}
-	eo := ExportOptions{
+	eo := exportOptions{
 		Size: c.Size, Threshold: rep.Threshold, LogitMin: t.logitMin, LogitMax: t.logitMax, Conv: t.conv, Proj: t.proj,
-		Info: map[string]any{"seed": c.Seed, "lambda": rep.Lambda, "augment": len(AugmentSet(c.Augment)) - 1, "station_views": c.StationViews,
+		Info: map[string]any{"seed": c.Seed, "lambda": rep.Lambda, "augment": len(augmentSet(c.Augment)) - 1, "station_views": c.StationViews,
 			"train_images": rep.Train + rep.Val, "base": filepath.Base(c.Base),
 			"trained": time.Now().UTC().Format(time.RFC3339)},
 	}
@@ -382,12 +382,12 @@ func (r *run) export(t trained) error {
 		eo.Info["fine_tune_val_accuracy"] = f.ValAccuracy
 		eo.Info["fine_tune_layers"] = f.Layers
 	}
-	model, err := Export(r.base, t.head, eo)
+	model, err := exportModel(r.base, t.head, eo)
 	if err != nil {
 		return err
 	}
 	baseSum := sha256.Sum256(r.base)
-	hf := &HeadFile{Base: filepath.Base(c.Base), BaseSHA256: hex.EncodeToString(baseSum[:]), Export: eo, Head: t.head}
+	hf := &headFile{Base: filepath.Base(c.Base), BaseSHA256: hex.EncodeToString(baseSum[:]), Export: eo, Head: t.head}
 	if err := os.MkdirAll(filepath.Dir(c.Out), 0o755); err != nil {
 		return err
 	}
@@ -395,7 +395,7 @@ func (r *run) export(t trained) error {
 		return err
 	}
 	rep.HeadFile = headPath(c.Out)
-	return WriteHeadFile(rep.HeadFile, hf)
+	return writeHeadFile(rep.HeadFile, hf)
 }
 
 // evaluate runs the exported model on the test split through infer, the
@@ -522,12 +522,12 @@ func predict(h *Head, feats [][][]float32, idx []int, ds *Dataset) (truth, pred 
 
 func evaluate(h *Head, feats [][][]float32, idx []int, ds *Dataset) Metrics {
 	t, p, c := predict(h, feats, idx, ds)
-	return Score(ds.Classes, t, p, c)
+	return score(ds.Classes, t, p, c)
 }
 
 // tta measures the float head averaging its probabilities over every
 // augmented view of each test image (computed and cached on demand).
-func tta(ctx context.Context, ex *Extractor, h *Head, ds *Dataset, idx []int, augs []Augment) float64 {
+func tta(ctx context.Context, ex *extractor, h *Head, ds *Dataset, idx []int, augs []view) float64 {
 	items := make([]Item, len(idx))
 	for i, j := range idx {
 		items[i] = ds.Items[j]
@@ -607,5 +607,5 @@ func EvalModel(ctx context.Context, o infer.Options, classes []string, items []I
 		pred = append(pred, toData[r.Index])
 		conf = append(conf, float64(r.Score.Score))
 	}
-	return Score(classes, truth, pred, conf), nil
+	return score(classes, truth, pred, conf), nil
 }

@@ -12,15 +12,15 @@ import (
 // model: the convolution before the pooling and, with two layers, the
 // projection feeding it (else nil). Run calls it before any extraction,
 // so a base fine-tuning cannot use is refused at once.
-func (c *Config) baseLayers(base []byte) (conv, proj *ConvLayer, err error) {
-	conv, err = BaseConv(base)
+func (c *Config) baseLayers(base []byte) (conv, proj *convLayer, err error) {
+	conv, err = baseConv(base)
 	if err != nil {
 		return nil, nil, fmt.Errorf("fine-tune: base model %s: %w", c.Base, err)
 	}
 	switch c.FT.Layers {
 	case 0, 1:
 	case 2:
-		if proj, err = BaseProj(base); err != nil {
+		if proj, err = baseProj(base); err != nil {
 			return nil, nil, fmt.Errorf("fine-tune: base model %s: %w", c.Base, err)
 		}
 	default:
@@ -39,16 +39,16 @@ func (c *Config) baseLayers(base []byte) (conv, proj *ConvLayer, err error) {
 // FloatTest and Threshold with the fine-tuned model's.
 func (r *run) tune(ctx context.Context, init, final *Head) (trained, error) {
 	c := &r.c
-	ex, err := NewExtractor(ExtractorOptions{Base: c.Base, CacheDir: c.CacheDir, Delegate: c.Delegate, Size: c.Size,
+	ex, err := newExtractor(extractorOptions{Base: c.Base, CacheDir: c.CacheDir, Delegate: c.Delegate, Size: c.Size,
 		ConvInput: true, Layers: c.FT.Layers, Logger: c.Log})
 	if err != nil {
 		return trained{}, fmt.Errorf("fine-tune: %w", err)
 	}
 	defer ex.Close()
-	var sets [3]ActSet // train, validation, test
+	var sets [3]actSet // train, validation, test
 	for i, s := range []struct {
 		idx   []int
-		views []Augment
+		views []view
 	}{{r.sp.Train, r.augs}, {r.sp.Val, r.augs[:1]}, {r.sp.Test, r.augs[:1]}} {
 		if sets[i], err = r.activations(ctx, ex, s.idx, s.views); err != nil {
 			return trained{}, err
@@ -65,10 +65,10 @@ func (r *run) tune(ctx context.Context, init, final *Head) (trained, error) {
 	// The threshold comes from the model whose validation predictions are
 	// unseen, as for the frozen head.
 	vt, vp, vc := sel.Model.scores(val)
-	r.rep.Threshold = SuggestThreshold(vt, vp, vc, c.TargetAcc)
+	r.rep.Threshold = suggestThreshold(vt, vp, vc, c.TargetAcc)
 	o.StopAfter = sel.Chosen
-	in.Train = ActSet{X: append(append([][]byte{}, tr.X...), val.X...), Y: append(append([]int{}, tr.Y...), val.Y...)}
-	in.Val, in.Head = ActSet{}, final
+	in.Train = actSet{X: append(append([][]byte{}, tr.X...), val.X...), Y: append(append([]int{}, tr.Y...), val.Y...)}
+	in.Val, in.Head = actSet{}, final
 	refit, err := fineTune(ctx, in, o)
 	if err != nil {
 		return trained{}, err
@@ -86,19 +86,19 @@ func (r *run) tune(ctx context.Context, init, final *Head) (trained, error) {
 	seen := append(append([][]byte{}, tr.X[:min(len(r.sp.Train), len(tr.X))]...), val.X...)
 	t := quantizeTuned(m, ex.Quant(), seen, f)
 	tt, tp, tc := m.scores(test)
-	r.rep.FloatTest = Score(r.ds.Classes, tt, tp, tc)
+	r.rep.FloatTest = score(r.ds.Classes, tt, tp, tc)
 	f.Seconds = time.Since(start).Seconds()
 	return t, nil
 }
 
 // activations gathers the cached activations of the items idx in every
-// view of views, as an ActSet.
-func (r *run) activations(ctx context.Context, ex *Extractor, idx []int, views []Augment) (ActSet, error) {
+// view of views, as an actSet.
+func (r *run) activations(ctx context.Context, ex *extractor, idx []int, views []view) (actSet, error) {
 	items := make([]Item, len(idx))
 	for i, j := range idx {
 		items[i] = r.ds.Items[j]
 	}
-	var s ActSet
+	var s actSet
 	for _, a := range views {
 		x, _, err := ex.Activations(ctx, items, a, r.c.progress("activations "+a.Name))
 		if err != nil {
@@ -139,7 +139,7 @@ func (r *run) fineTuneOptions() FineTuneOptions {
 // ranges the model m shows on the examples seen in training (in: the
 // quantization of the activations it reads), and records the
 // projection's range in f.
-func quantizeTuned(m *FineTuned, in Quant, seen [][]byte, f *FineTuneReport) trained {
+func quantizeTuned(m *fineTuned, in Quant, seen [][]byte, f *FineTuneReport) trained {
 	var pmax float32
 	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
 	for _, p := range m.Pooled(seen) {
@@ -158,18 +158,18 @@ func quantizeTuned(m *FineTuned, in Quant, seen [][]byte, f *FineTuneReport) tra
 		// The projection's output is the convolution's input: its int8
 		// range is the one seen in training now, not the base's.
 		plo, phi := m.ProjRange(seen)
-		t.proj = QuantizeConv(m.Proj, in, phi, 0)
+		t.proj = quantizeConv(m.Proj, in, phi, 0)
 		t.proj.OutMin = plo
-		convIn = ActQuant(plo, phi)
+		convIn = actQuant(plo, phi)
 		f.ProjRange = [2]float32{plo, phi}
 	}
-	t.conv = QuantizeConv(m.Conv, convIn, 6, min(6, 1.05*pmax))
+	t.conv = quantizeConv(m.Conv, convIn, 6, min(6, 1.05*pmax))
 	return t
 }
 
 // scores returns the true class, predicted class and its probability of
 // every example.
-func (m *FineTuned) scores(s ActSet) (truth, pred []int, conf []float64) {
+func (m *fineTuned) scores(s actSet) (truth, pred []int, conf []float64) {
 	for i, f := range m.Pooled(s.X) {
 		p := m.Head.Probs(f)
 		b := argmax(p)

@@ -170,12 +170,12 @@ func TestExportMatchesFloatHead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex, err := NewExtractor(ExtractorOptions{Base: base, CacheDir: t.TempDir()})
+	ex, err := newExtractor(extractorOptions{Base: base, CacheDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ex.Close()
-	f, _, err := ex.Features(context.Background(), ds.Items, Augments[0], nil)
+	f, _, err := ex.Features(context.Background(), ds.Items, augments[0], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,13 +183,13 @@ func TestExportMatchesFloatHead(t *testing.T) {
 	for _, it := range ds.Items {
 		y = append(y, it.Class)
 	}
-	h, err := TrainHead(f, y, ds.Classes, HeadOptions{Lambda: 1e-2})
+	h, err := trainHead(f, y, ds.Classes, headOptions{Lambda: 1e-2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	lo, hi := logitRange(h, f)
 	raw, _ := os.ReadFile(base)
-	model, err := Export(raw, h, ExportOptions{LogitMin: lo, LogitMax: hi})
+	model, err := exportModel(raw, h, exportOptions{LogitMin: lo, LogitMax: hi})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestFeatureModelIsPooledTensor(t *testing.T) {
 			if name == u8 {
 				// train reads a uint8 base as int8 (baseGraph): the cut
 				// model must be the rewritten model's pooled tensor.
-				fromU8, _, err := FeatureModel(raw, 0)
+				fromU8, _, err := featureModel(raw, 0)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -246,7 +246,7 @@ func TestFeatureModelIsPooledTensor(t *testing.T) {
 					t.Fatal(err)
 				}
 				raw = mustWrite(t, g)
-				again, _, err := FeatureModel(raw, 0)
+				again, _, err := featureModel(raw, 0)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -258,7 +258,7 @@ func TestFeatureModelIsPooledTensor(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			feat, dim, err := FeatureModel(raw, 0)
+			feat, dim, err := featureModel(raw, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -371,15 +371,15 @@ func TestBaseWithoutPooledTensor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	feat, _, err := FeatureModel(raw, 0)
+	feat, _, err := featureModel(raw, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A feature extractor ends in MEAN, not a classifier: no pooled tensor.
-	if _, _, err := FeatureModel(feat, 0); !errors.Is(err, ErrNoFeatureTensor) {
+	if _, _, err := featureModel(feat, 0); !errors.Is(err, ErrNoFeatureTensor) {
 		t.Errorf("feature model as base: %v", err)
 	}
-	if _, _, err := FeatureModel([]byte("nonsense"), 0); err == nil {
+	if _, _, err := featureModel([]byte("nonsense"), 0); err == nil {
 		t.Error("garbage accepted as a base model")
 	}
 }
