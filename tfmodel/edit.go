@@ -151,9 +151,9 @@ func (m *Model) reshapeOutput(i int) error {
 			return fmt.Errorf("%w: AVERAGE_POOL_2D %d is not global", ErrCannotEdit, i)
 		}
 		if op.Option(Pool2DFilterWidth, 0) > 0 && op.Option(Pool2DFilterHeight, 0) > 0 {
-			op.Options[Pool2DFilterWidth] = OptionField{Present: true, Size: 4, Bits: uint64(x[2])}
-			op.Options[Pool2DFilterHeight] = OptionField{Present: true, Size: 4, Bits: uint64(x[1])}
-			op.Options[Pool2DPadding] = OptionField{Present: true, Size: 1, Bits: uint64(PaddingValid)}
+			op.SetOption(Pool2DFilterWidth, uint64(x[2]))
+			op.SetOption(Pool2DFilterHeight, uint64(x[1]))
+			op.SetOption(Pool2DPadding, uint64(PaddingValid))
 		}
 		out.Shape = []int32{x[0], 1, 1, x[3]}
 	case OpMean:

@@ -86,6 +86,26 @@ func (op *Op) Option(f int, def uint64) uint64 {
 	return def
 }
 
+// NewOptions returns the fields of an options table of type t, every one
+// absent (at its schema default), or nil for a table sorterd cannot copy.
+func NewOptions(t OptionsType) []OptionField {
+	layout, ok := optionLayouts[t]
+	if !ok {
+		return nil
+	}
+	out := make([]OptionField, len(layout))
+	for f, size := range layout {
+		out[f].Size = size
+	}
+	return out
+}
+
+// SetOption sets the scalar option in slot f to bits, at the size its
+// table declares.
+func (op *Op) SetOption(f int, bits uint64) {
+	op.Options[f] = OptionField{Present: true, Size: optionLayouts[op.OptionsType][f], Bits: bits}
+}
+
 // OptionField is one field of a builtin-options table: a scalar of Size
 // bytes (little-endian Bits), or an int32 vector when Size is 0.
 type OptionField struct {

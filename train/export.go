@@ -183,16 +183,12 @@ func appendHead(g *tfmodel.Model, h *Head, o exportOptions) {
 	if signed {
 		fcVer, smVer = 4, 2
 	}
-	fcOpts := make([]tfmodel.OptionField, 4) // FullyConnectedOptions, every field at its default
-	for i := range fcOpts {
-		fcOpts[i].Size = 1
-	}
-	g.Ops = append(g.Ops,
-		tfmodel.Op{Opcode: g.AddOpCode(tfmodel.OpFullyConnected, fcVer), Inputs: []int32{f, wt, bt}, Outputs: []int32{lt},
-			OptionsType: tfmodel.OptFullyConnected, Options: fcOpts},
-		tfmodel.Op{Opcode: g.AddOpCode(tfmodel.OpSoftmax, smVer), Inputs: []int32{lt}, Outputs: []int32{st},
-			OptionsType: tfmodel.OptSoftmax, Options: []tfmodel.OptionField{{Present: true, Size: 4, Bits: uint64(math.Float32bits(1))}}},
-	)
+	fc := tfmodel.Op{Opcode: g.AddOpCode(tfmodel.OpFullyConnected, fcVer), Inputs: []int32{f, wt, bt}, Outputs: []int32{lt},
+		OptionsType: tfmodel.OptFullyConnected, Options: tfmodel.NewOptions(tfmodel.OptFullyConnected)}
+	sm := tfmodel.Op{Opcode: g.AddOpCode(tfmodel.OpSoftmax, smVer), Inputs: []int32{lt}, Outputs: []int32{st},
+		OptionsType: tfmodel.OptSoftmax, Options: tfmodel.NewOptions(tfmodel.OptSoftmax)}
+	sm.SetOption(tfmodel.SoftmaxBeta, uint64(math.Float32bits(1)))
+	g.Ops = append(g.Ops, fc, sm)
 	g.Outputs = []int32{st}
 }
 

@@ -531,7 +531,7 @@ func TestFineTuneBadBase(t *testing.T) {
 	for name, edit := range map[string]func(g *tfmodel.Model){
 		"conv reads depthwise": func(g *tfmodel.Model) { g.Ops[ci].Inputs[0] = g.Ops[proj].Inputs[0] },
 		"projection relu6": func(g *tfmodel.Model) {
-			g.Ops[proj].Options[tfmodel.Conv2DActivation] = tfmodel.OptionField{Present: true, Size: 1, Bits: uint64(tfmodel.ActRelu6)}
+			g.Ops[proj].SetOption(tfmodel.Conv2DActivation, uint64(tfmodel.ActRelu6))
 		},
 	} {
 		g2, _ := tfmodel.Parse(raw)
