@@ -49,7 +49,7 @@ type extractor struct {
 	// them as int8, a quarter of float32: 10×10×320 values per view
 	// at 320 px, which for thousands of views must stay in memory.
 	act     bool
-	quant   Quant
+	quant   quantParams
 	shape   []int32
 	workers int // one goroutine per interpreter
 	// Calls counts backbone invocations (tests check the cache with it).
@@ -59,8 +59,8 @@ type extractor struct {
 	log   *slog.Logger
 }
 
-// Quant is an int8 tensor's affine quantization: v = Scale·(q − ZeroPoint).
-type Quant struct {
+// quantParams is an int8 tensor's affine quantization: v = Scale·(q − ZeroPoint).
+type quantParams struct {
 	Scale     float32
 	ZeroPoint int32
 }
@@ -132,17 +132,17 @@ func featureModel(base []byte, size int) ([]byte, int, error) {
 // graph cut at the input of the convolution before the pooling (found by
 // findPoolConv), resized like featureModel. It returns the model
 // bytes, the output tensor's shape and its int8 quantization.
-func convInputModel(base []byte, size int) ([]byte, []int32, Quant, error) {
+func convInputModel(base []byte, size int) ([]byte, []int32, quantParams, error) {
 	return convInputModelLayers(base, size, 1)
 }
 
 // convInputModelLayers is convInputModel cut at the input of the first of
 // the last layers 1×1 convolutions (1: Conv_1; 2: the projection before
 // it, found by findProjConv).
-func convInputModelLayers(base []byte, size, layers int) ([]byte, []int32, Quant, error) {
+func convInputModelLayers(base []byte, size, layers int) ([]byte, []int32, quantParams, error) {
 	g, err := baseGraph(base)
 	if err != nil {
-		return nil, nil, Quant{}, err
+		return nil, nil, quantParams{}, err
 	}
 	var conv int
 	switch layers {
@@ -154,22 +154,22 @@ func convInputModelLayers(base []byte, size, layers int) ([]byte, []int32, Quant
 		err = fmt.Errorf("fine-tuning %d layers: only 1 or 2 are supported", layers)
 	}
 	if err != nil {
-		return nil, nil, Quant{}, err
+		return nil, nil, quantParams{}, err
 	}
 	in := g.Tensors[g.Ops[conv].Inputs[0]]
 	if in.Type != tfmodel.Int8 || len(in.Scale) != 1 {
-		return nil, nil, Quant{}, fmt.Errorf("%w: the convolution's input %q is %v with %d scales; fine-tuning needs a per-tensor int8 input",
+		return nil, nil, quantParams{}, fmt.Errorf("%w: the convolution's input %q is %v with %d scales; fine-tuning needs a per-tensor int8 input",
 			ErrNoPoolConv, in.Name, in.Type, len(in.Scale))
 	}
 	cut := g.CutAt(g.Ops[conv].Inputs[0])
 	if size > 0 {
 		if err := cut.SetInputSize(int32(size), int32(size)); err != nil {
-			return nil, nil, Quant{}, err
+			return nil, nil, quantParams{}, err
 		}
 	}
 	out := cut.Tensors[cut.Outputs[0]]
 	model, err := cut.Write()
-	return model, out.Shape, Quant{Scale: out.Scale[0], ZeroPoint: int32(out.ZeroPoint[0])}, err
+	return model, out.Shape, quantParams{Scale: out.Scale[0], ZeroPoint: int32(out.ZeroPoint[0])}, err
 }
 
 // newExtractor writes the feature model next to the cache and loads it.
@@ -187,7 +187,7 @@ func newExtractor(o extractorOptions) (*extractor, error) {
 	var (
 		feat  []byte
 		dim   int
-		q     Quant
+		q     quantParams
 		shape []int32
 	)
 	if o.ConvInput {
@@ -224,7 +224,7 @@ func newExtractor(o extractorOptions) (*extractor, error) {
 }
 
 // Quant is the quantization of Activations' values.
-func (e *extractor) Quant() Quant { return e.quant }
+func (e *extractor) Quant() quantParams { return e.quant }
 
 // Shape is the activation tensor's shape ([1,H,W,C]) for a ConvInput
 // extractor.

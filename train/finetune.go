@@ -145,20 +145,20 @@ type convExport struct {
 
 // actQuant is the int8 quantization of the activation range [lo, hi]
 // widened to hold 0: all 256 levels, 0 exactly representable.
-func actQuant(lo, hi float32) Quant {
+func actQuant(lo, hi float32) quantParams {
 	lo, hi = min(lo, 0), max(hi, 0)
 	if hi-lo <= 0 {
 		hi = 1
 	}
 	s := (hi - lo) / 255
 	zp := int32(clamp(math.Round(-128-float64(lo)/float64(s)), -128, 127))
-	return Quant{Scale: s, ZeroPoint: zp}
+	return quantParams{Scale: s, ZeroPoint: zp}
 }
 
 // quantizeConv quantizes a float convolution for export the way TFLite's
 // converter does: int8 symmetric per output channel (scale max|w|/127),
 // int32 bias at input scale × weight scale.
-func quantizeConv(c *convLayer, in Quant, outMax, pooledMax float32) *convExport {
+func quantizeConv(c *convLayer, in quantParams, outMax, pooledMax float32) *convExport {
 	e := &convExport{Weights: make([]byte, len(c.W)), Scales: make([]float32, c.Out), Bias: make([]int32, c.Out),
 		OutMax: outMax, PooledMax: pooledMax}
 	for o := 0; o < c.Out; o++ {
@@ -182,7 +182,7 @@ func quantizeConv(c *convLayer, in Quant, outMax, pooledMax float32) *convExport
 }
 
 // Dequantized is the float convolution the exported model computes.
-func (e *convExport) Dequantized(in Quant) *convLayer {
+func (e *convExport) Dequantized(in quantParams) *convLayer {
 	o := len(e.Scales)
 	c := &convLayer{In: len(e.Weights) / o, Out: o, W: make([]float32, len(e.Weights)), B: make([]float32, o)}
 	for oc := 0; oc < o; oc++ {
@@ -246,11 +246,11 @@ type fineTuned struct {
 	Proj *convLayer
 	Conv *convLayer
 	Head *Head
-	In   Quant // quantization of the activations it reads
-	P    int   // pixels per example
+	In   quantParams // quantization of the activations it reads
+	P    int         // pixels per example
 	// ProjQ, if set, rounds Proj's output to that int8 grid as the
 	// exported model does (to compare with it; training leaves it nil).
-	ProjQ *Quant
+	ProjQ *quantParams
 }
 
 func (m *fineTuned) clone() *fineTuned {
@@ -291,7 +291,7 @@ func (o *FineTuneOptions) defaults() {
 // (Proj nil: one layer) and the head fitted on the frozen features.
 type fineTuneInput struct {
 	Train, Val actSet
-	In         Quant
+	In         quantParams
 	Proj, Conv *convLayer
 	Head       *Head
 }

@@ -71,7 +71,7 @@ func testFineTuneGradient(t *testing.T, layers int) {
 		ys[e] = rng.Intn(k)
 	}
 	ws := sampleWeights(ys, k, true)
-	m := &fineTuned{Proj: proj, Conv: conv, Head: h, In: Quant{Scale: 0.01, ZeroPoint: 3}, P: p}
+	m := &fineTuned{Proj: proj, Conv: conv, Head: h, In: quantParams{Scale: 0.01, ZeroPoint: 3}, P: p}
 	s := newFTState(m, 0.3)
 	// Move the weights off their L2 anchor so that term has a gradient.
 	for i := range conv.W {
@@ -149,7 +149,7 @@ type ftFixture struct {
 	base  []byte
 	items []Item
 	acts  [][]byte
-	q     Quant
+	q     quantParams
 	m     *fineTuned
 	ds    *Dataset
 }
@@ -230,7 +230,7 @@ func newFTFixture(t *testing.T, layers int) *ftFixture {
 		// value one step the other way, which Conv_1 carries on.
 		ci, _ := findPoolConv(g)
 		ct := g.Tensors[g.Ops[ci].Inputs[0]]
-		start.ProjQ = &Quant{Scale: ct.Scale[0], ZeroPoint: int32(ct.ZeroPoint[0])}
+		start.ProjQ = &quantParams{Scale: ct.Scale[0], ZeroPoint: int32(ct.ZeroPoint[0])}
 		tol += 6.0 / 255
 	}
 	for i, f := range start.Pooled(acts) {
@@ -273,7 +273,7 @@ func testFineTuneExport(t *testing.T, layers int) {
 	}
 	convIn := f.q
 	var qp *convExport
-	var projQ *Quant
+	var projQ *quantParams
 	if f.m.Proj != nil {
 		plo, phi := f.m.ProjRange(f.acts)
 		qp = quantizeConv(f.m.Proj, f.q, phi, 0)
@@ -589,7 +589,7 @@ func TestFineTuneStopsOnCancel(t *testing.T) {
 		rng.Read(x)
 		set.X, set.Y = append(set.X, x), append(set.Y, e%2)
 	}
-	q := Quant{Scale: 0.02, ZeroPoint: -128}
+	q := quantParams{Scale: 0.02, ZeroPoint: -128}
 	o := FineTuneOptions{Epochs: 3, Batch: 8, Seed: 1}
 	start := fineTuneInput{Train: set, Val: set, In: q, Conv: conv, Head: h}
 	if _, err := fineTune(context.Background(), start, o); err != nil {

@@ -139,7 +139,7 @@ func (r *run) fineTuneOptions() FineTuneOptions {
 // ranges the model m shows on the examples seen in training (in: the
 // quantization of the activations it reads), and records the
 // projection's range in f.
-func quantizeTuned(m *fineTuned, in Quant, seen [][]byte, f *FineTuneReport) trained {
+func quantizeTuned(m *fineTuned, in quantParams, seen [][]byte, f *FineTuneReport) trained {
 	var pmax float32
 	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
 	for _, p := range m.Pooled(seen) {
