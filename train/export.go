@@ -32,7 +32,7 @@ type exportOptions struct {
 // head, with the feature standardisation folded in) and SOFTMAX, plus
 // sorterd metadata (labels, threshold, normalisation). Every op is a
 // TFLite builtin that XNNPACK and the Edge TPU compiler accept.
-func exportModel(base []byte, h *Head, o exportOptions) ([]byte, error) {
+func exportModel(base []byte, h *softmaxHead, o exportOptions) ([]byte, error) {
 	g, mean, std, err := exportBackbone(base, o)
 	if err != nil {
 		return nil, err
@@ -104,7 +104,7 @@ type quantHead struct {
 
 // quantizeHead folds the standardisation into the head (W' = W/σ,
 // b' = b - W'·μ) and quantizes it for features of scale sf.
-func quantizeHead(h *Head, sf float64, signed bool) quantHead {
+func quantizeHead(h *softmaxHead, sf float64, signed bool) quantHead {
 	k, d := len(h.B), len(h.Mean)
 	w := make([]float64, k*d)
 	b := make([]float64, k)
@@ -160,7 +160,7 @@ func logitQuant(o exportOptions, signed bool) (scale float64, zero int64) {
 // appendHead appends the quantized head to the backbone g, whose output
 // is the pooled features: FULLY_CONNECTED to the logits, then SOFTMAX to
 // the model's new output, "scores".
-func appendHead(g *tfmodel.Model, h *Head, o exportOptions) {
+func appendHead(g *tfmodel.Model, h *softmaxHead, o exportOptions) {
 	f := g.Outputs[0]
 	feat := g.Tensors[f]
 	k, d := len(h.B), len(h.Mean)

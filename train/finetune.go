@@ -217,7 +217,7 @@ type FineTuneOptions struct {
 	LR     float64
 	HeadLR float64 // Adam step size for the head (default 1e-3)
 	// ConvL2 pulls the convolution toward its initial (pre-trained)
-	// weights: ConvL2/2·|W−W₀|². The head keeps its λ (Head.Lambda).
+	// weights: ConvL2/2·|W−W₀|². The head keeps its λ (softmaxHead.Lambda).
 	ConvL2       float64
 	ClassWeights bool
 	Seed         int64
@@ -245,7 +245,7 @@ type fineTuned struct {
 	// input.
 	Proj *convLayer
 	Conv *convLayer
-	Head *Head
+	Head *softmaxHead
 	In   quantParams // quantization of the activations it reads
 	P    int         // pixels per example
 	// ProjQ, if set, rounds Proj's output to that int8 grid as the
@@ -293,7 +293,7 @@ type fineTuneInput struct {
 	Train, Val actSet
 	In         quantParams
 	Proj, Conv *convLayer
-	Head       *Head
+	Head       *softmaxHead
 }
 
 // fineTuneResult is the model of the chosen epoch, and every epoch's
@@ -423,7 +423,7 @@ func btoi(b bool) int {
 	return 0
 }
 
-func cloneHead(h *Head) *Head {
+func cloneHead(h *softmaxHead) *softmaxHead {
 	c := *h
 	c.W = make([][]float32, len(h.W))
 	for i, r := range h.W {
@@ -605,7 +605,7 @@ type ftState struct {
 	params [][]float32
 	grads  [][]float32
 	m1, m2 [][]float32
-	hw     []float32 // head W, flat; copied into Head.W after each step
+	hw     []float32 // head W, flat; copied into softmaxHead.W after each step
 	t      int
 }
 
@@ -773,7 +773,7 @@ func (s *ftState) penalties(loss float64) float64 {
 
 // adam takes one Adam step (β₁ 0.9, β₂ 0.999) with step sizes for the
 // convolution, the head and the projection, then mirrors the flat head
-// weights into Head.W.
+// weights into softmaxHead.W.
 func (s *ftState) adam(convLR, headLR, projLR float64) {
 	const b1, b2, eps = 0.9, 0.999, 1e-8
 	s.t++

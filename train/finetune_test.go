@@ -36,7 +36,7 @@ func testFineTuneGradient(t *testing.T, layers int) {
 	for i := range conv.B {
 		conv.B[i] = float32(2 + rng.NormFloat64())
 	}
-	h := &Head{Classes: []string{"a", "b", "c"}, Lambda: 0.05, B: make([]float32, k)}
+	h := &softmaxHead{Classes: []string{"a", "b", "c"}, Lambda: 0.05, B: make([]float32, k)}
 	for c := 0; c < k; c++ {
 		w := make([]float32, out)
 		for j := range w {
@@ -576,7 +576,7 @@ func TestFineTuneStopsOnCancel(t *testing.T) {
 	for i := range conv.W {
 		conv.W[i] = float32(rng.NormFloat64())
 	}
-	h := &Head{Classes: []string{"a", "b"}, Lambda: 0.01, B: make([]float32, 2)}
+	h := &softmaxHead{Classes: []string{"a", "b"}, Lambda: 0.01, B: make([]float32, 2)}
 	for c := 0; c < 2; c++ {
 		h.W = append(h.W, make([]float32, out))
 	}

@@ -10,9 +10,9 @@ import (
 	"gonum.org/v1/gonum/optimize"
 )
 
-// Head is a softmax layer on standardised features:
+// softmaxHead is a softmax layer on standardised features:
 // p = softmax(W · (x - Mean)/Std + B).
-type Head struct {
+type softmaxHead struct {
 	Classes []string    `json:"classes"`
 	Mean    []float32   `json:"mean"` // per feature
 	Std     []float32   `json:"std"`
@@ -57,7 +57,7 @@ func standardise(x [][]float32) (mean, std []float32) {
 
 // trainHead fits the softmax layer by L-BFGS on the full batch. It is
 // deterministic: same data, same options, same weights.
-func trainHead(x [][]float32, y []int, classes []string, o headOptions) (*Head, error) {
+func trainHead(x [][]float32, y []int, classes []string, o headOptions) (*softmaxHead, error) {
 	if len(x) == 0 || len(x) != len(y) {
 		return nil, errors.New("train head: no training rows")
 	}
@@ -79,7 +79,7 @@ func trainHead(x [][]float32, y []int, classes []string, o headOptions) (*Head, 
 		return nil, fmt.Errorf("train head: %w", err)
 	}
 	k, d := hp.k, hp.d
-	h := &Head{Classes: classes, Mean: mean, Std: std, B: make([]float32, k), Lambda: o.Lambda}
+	h := &softmaxHead{Classes: classes, Mean: mean, Std: std, B: make([]float32, k), Lambda: o.Lambda}
 	for c := 0; c < k; c++ {
 		w := make([]float32, d)
 		for j := range w {
@@ -211,7 +211,7 @@ func (hp *headProblem) part(pi int, theta []float64) float64 {
 }
 
 // Logits of one feature vector.
-func (h *Head) Logits(x []float32) []float32 {
+func (h *softmaxHead) Logits(x []float32) []float32 {
 	out := make([]float32, len(h.B))
 	for c, w := range h.W {
 		s := float64(h.B[c])
@@ -224,7 +224,7 @@ func (h *Head) Logits(x []float32) []float32 {
 }
 
 // Probs of one feature vector.
-func (h *Head) Probs(x []float32) []float32 {
+func (h *softmaxHead) Probs(x []float32) []float32 {
 	l := h.Logits(x)
 	infer.Softmax(l)
 	return l

@@ -16,7 +16,7 @@ type headFile struct {
 	Base       string         `json:"base"`        // file name of the base model
 	BaseSHA256 string         `json:"base_sha256"` // exact base it was trained on
 	Export     exportOptions  `json:"export"`
-	Head       *Head          `json:"head"`
+	Head       *softmaxHead   `json:"head"`
 	Report     map[string]any `json:"report,omitempty"`
 }
 

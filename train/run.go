@@ -223,7 +223,7 @@ type run struct {
 // trained is what the training stages hand to the export: the head, the
 // fine-tuned layers (nil if frozen) and the logit range seen in training.
 type trained struct {
-	head               *Head
+	head               *softmaxHead
 	conv, proj         *convExport
 	logitMin, logitMax float32
 }
@@ -322,10 +322,10 @@ func (r *run) rows(idx []int, allViews bool) ([][]float32, []int) {
 // chooseLambda trains a head on the training split for every λ and keeps
 // the one most accurate on the validation split; its predictions there
 // suggest the reject threshold.
-func (r *run) chooseLambda() (*Head, error) {
+func (r *run) chooseLambda() (*softmaxHead, error) {
 	xtr, ytr := r.rows(r.sp.Train, true)
 	bestAcc := -1.0
-	var best *Head
+	var best *softmaxHead
 	for _, lam := range r.c.Lambdas {
 		h, err := trainHead(xtr, ytr, r.ds.Classes, headOptions{Lambda: lam, ClassWeights: true})
 		if err != nil {
@@ -499,7 +499,7 @@ func dropNil(x [][]float32, y []int) ([][]float32, []int) {
 	return ox, oy
 }
 
-func predict(h *Head, feats [][][]float32, idx []int, ds *Dataset) (truth, pred []int, conf []float64) {
+func predict(h *softmaxHead, feats [][][]float32, idx []int, ds *Dataset) (truth, pred []int, conf []float64) {
 	for _, i := range idx {
 		p := make([]float32, len(h.B))
 		n := 0
@@ -520,14 +520,14 @@ func predict(h *Head, feats [][][]float32, idx []int, ds *Dataset) (truth, pred 
 	return
 }
 
-func evaluate(h *Head, feats [][][]float32, idx []int, ds *Dataset) Metrics {
+func evaluate(h *softmaxHead, feats [][][]float32, idx []int, ds *Dataset) Metrics {
 	t, p, c := predict(h, feats, idx, ds)
 	return score(ds.Classes, t, p, c)
 }
 
 // tta measures the float head averaging its probabilities over every
 // augmented view of each test image (computed and cached on demand).
-func tta(ctx context.Context, ex *extractor, h *Head, ds *Dataset, idx []int, augs []view) float64 {
+func tta(ctx context.Context, ex *extractor, h *softmaxHead, ds *Dataset, idx []int, augs []view) float64 {
 	items := make([]Item, len(idx))
 	for i, j := range idx {
 		items[i] = ds.Items[j]
@@ -558,7 +558,7 @@ func tta(ctx context.Context, ex *extractor, h *Head, ds *Dataset, idx []int, au
 	return float64(ok) / float64(len(items))
 }
 
-func logitRange(h *Head, x [][]float32) (lo, hi float32) {
+func logitRange(h *softmaxHead, x [][]float32) (lo, hi float32) {
 	lo, hi = float32(math.Inf(1)), float32(math.Inf(-1))
 	for _, r := range x {
 		for _, v := range h.Logits(r) {

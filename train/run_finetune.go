@@ -37,7 +37,7 @@ func (c *Config) baseLayers(base []byte) (conv, proj *convLayer, err error) {
 // the frozen head refitted on both) for the chosen epochs, and measures
 // that model on the test split. It fills rep.FineTune and replaces rep's
 // FloatTest and Threshold with the fine-tuned model's.
-func (r *run) tune(ctx context.Context, init, final *Head) (trained, error) {
+func (r *run) tune(ctx context.Context, init, final *softmaxHead) (trained, error) {
 	c := &r.c
 	ex, err := newExtractor(extractorOptions{Base: c.Base, CacheDir: c.CacheDir, Delegate: c.Delegate, Size: c.Size,
 		ConvInput: true, Layers: c.FT.Layers, Logger: c.Log})
