@@ -140,10 +140,10 @@ func (m *Model) reshapeOutput(i int) error {
 	switch code := m.Builtin(i); code {
 	case OpConv2D:
 		wt := m.Tensors[op.Inputs[1]].Shape // [O, kh, kw, I]
-		out.Shape = convShape(op, x, wt, wt[0], Conv2DPadding, Conv2DStrideW, Conv2DStrideH, Conv2DDilationW, Conv2DDilationH)
+		out.Shape = convShape(op, conv2DWindow, x, wt, wt[0])
 	case OpDepthwiseConv2D:
 		wt := m.Tensors[op.Inputs[1]].Shape // [1, kh, kw, C]
-		out.Shape = convShape(op, x, wt, wt[3], DepthwisePadding, DepthwiseStrideW, DepthwiseStrideH, DepthwiseDilationW, DepthwiseDilationH)
+		out.Shape = convShape(op, depthwiseWindow, x, wt, wt[3])
 	case OpAdd, OpQuantize, OpDequantize, OpRelu, OpRelu6, OpSoftmax:
 		out.Shape = append([]int32(nil), x...)
 	case OpAveragePool2D:
@@ -170,12 +170,20 @@ func (m *Model) reshapeOutput(i int) error {
 	return nil
 }
 
+// windowSlots are where a convolution's options table keeps its window.
+type windowSlots struct{ padding, strideW, strideH, dilationW, dilationH int }
+
+var (
+	conv2DWindow    = windowSlots{Conv2DPadding, Conv2DStrideW, Conv2DStrideH, Conv2DDilationW, Conv2DDilationH}
+	depthwiseWindow = windowSlots{DepthwisePadding, DepthwiseStrideW, DepthwiseStrideH, DepthwiseDilationW, DepthwiseDilationH}
+)
+
 // convShape is the NHWC output shape of a (depthwise) convolution with
-// ch output channels, from the option slots of its table.
-func convShape(op *Op, x, wt []int32, ch int32, padding, strideW, strideH, dilW, dilH int) []int32 {
-	sw, sh := int32(op.Option(strideW, 1)), int32(op.Option(strideH, 1))
-	dw, dh := int32(op.Option(dilW, 1)), int32(op.Option(dilH, 1))
-	pad := Padding(op.Option(padding, uint64(PaddingSame)))
+// input shape x, kernel shape wt and ch output channels.
+func convShape(op *Op, win windowSlots, x, wt []int32, ch int32) []int32 {
+	sw, sh := int32(op.Option(win.strideW, 1)), int32(op.Option(win.strideH, 1))
+	dw, dh := int32(op.Option(win.dilationW, 1)), int32(op.Option(win.dilationH, 1))
+	pad := Padding(op.Option(win.padding, uint64(PaddingSame)))
 	return []int32{x[0], outSize(x[1], wt[1], sh, dh, pad), outSize(x[2], wt[2], sw, dw, pad), ch}
 }
 
