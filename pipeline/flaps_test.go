@@ -157,3 +157,23 @@ func TestItemAbandonedWhenFramesStop(t *testing.T) {
 		t.Errorf("events %+v: want one, decided on the 3 frames after the loss", *events)
 	}
 }
+
+// The tray seen empty while cooling down counts: the next item may land
+// where the last one lay before the cooldown ends, and it is a new item
+// (it used to be taken for the decided one, still lying there: missed).
+func TestEmptyDuringCooldown(t *testing.T) {
+	period := 66 * time.Millisecond
+	a := image.Rect(20, 40, 140, 200)
+	var frames []scripted
+	frames = append(frames, script(0, 4, period, image.Rectangle{})...)
+	frames = append(frames, script(4*period, 8, period, a)...)                  // decided on its 2nd-4th frames
+	frames = append(frames, script(12*period, 6, period, image.Rectangle{})...) // taken away, within the cooldown
+	frames = append(frames, script(18*period, 10, period, a)...)                // the next lands there, cooldown still on
+	frames = append(frames, script(28*period, 4, period, image.Rectangle{})...)
+	s, _, events := holdStation(t, &scriptedSource{frames: frames, t0: time.Now()}, &turnClassifier{labels: []string{"glass", "metal"}})
+	s.o.Cooldown = time.Second
+	s.Run(context.Background())
+	if len(*events) != 2 || (*events)[0].Label != "glass" || (*events)[1].Label != "metal" {
+		t.Fatalf("events %+v: want glass, then metal", *events)
+	}
+}

@@ -376,6 +376,12 @@ func (s *Station) onFrame(ctx context.Context, r *run, f *camera.Frame) {
 	s.lastFrame = f.At
 	s.progMu.Unlock()
 	ob := s.observe(f)
+	if !ob.Present {
+		// The decided item is gone (also while cooling down or paused:
+		// the next item may land as the cooldown ends, where the last
+		// one lay).
+		r.waitEmpty = false
+	}
 	if paused := s.paused.Load(); paused || f.At.Before(r.cooldownUntil) {
 		s.counters.drop(map[bool]string{true: "paused", false: "cooldown"}[paused])
 		s.drop(r)
