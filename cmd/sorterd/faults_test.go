@@ -94,6 +94,17 @@ func (s *station) write(text string) {
 	}
 }
 
+// stop ends the daemon (SIGTERM) and waits for it.
+func (s *station) stop() {
+	s.cancel()
+	select {
+	case c := <-s.code:
+		s.code <- c // for the cleanup's wait
+	case <-time.After(15 * time.Second):
+		s.t.Error("daemon did not stop")
+	}
+}
+
 // start runs the daemon until the test ends.
 func (s *station) start() *station {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -139,10 +150,17 @@ func readOnlyDir(t *testing.T) string {
 func TestDaemonStartsWithReadOnlyStateDir(t *testing.T) {
 	b := testenv.StartBroker(t)
 	rec := subscribe(t, b, "sorterd/faults/#")
+	// The quiet latency: the same station on a writable state dir first.
+	healthy := stationConfig(t, b, "").start()
+	calm := quiet(t, rec, "sorterd/faults/event")
+	healthy.stop()
+	n := len(rec.get("sorterd/faults/event"))
 	notes, sock := notifySocket(t)
 	t.Setenv("NOTIFY_SOCKET", sock)
 	s := stationConfig(t, b, readOnlyDir(t)).start()
-	eventually(t, "two events", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= 2 })
+	eventually(t, "two events", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= n+1+2 })
+	// The run's first event warms its interpreter: left out, as in quiet.
+	checkLatency(t, "read-only state dir", calm, rec.get("sorterd/faults/event")[n+1:])
 	if !strings.Contains(s.logs.String(), "level=ERROR msg=\"outbox degraded") {
 		t.Errorf("no loud log line:\n%s", s.logs.String())
 	}
@@ -188,7 +206,7 @@ func TestDaemonUploadFlood(t *testing.T) {
 	b := testenv.StartBroker(t)
 	rec := subscribe(t, b, "sorterd/faults/#")
 	s := stationConfig(t, b, "").start()
-	eventually(t, "first event", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= 1 })
+	calm := quiet(t, rec, "sorterd/faults/event")
 	big := bigJPEG(t, 6000, 4000)
 	before := len(rec.get("sorterd/faults/event"))
 	hwm0 := vmHWM(t)
@@ -220,6 +238,7 @@ func TestDaemonUploadFlood(t *testing.T) {
 		return len(rec.get("sorterd/faults/event")) >= before+2
 	})
 	wg.Wait()
+	checkLatency(t, "upload flood", calm, rec.get("sorterd/faults/event")[before:])
 	t.Logf("/healthz during the flood: %v", probes)
 	if probes[0] > 0 {
 		t.Errorf("/healthz unanswered %d times during the flood", probes[0])
@@ -259,7 +278,8 @@ func TestSecondDaemonRefused(t *testing.T) {
 	b := testenv.StartBroker(t)
 	rec := subscribe(t, b, "sorterd/faults/#")
 	s := stationConfig(t, b, "").start()
-	eventually(t, "first event", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= 1 })
+	calm := quiet(t, rec, "sorterd/faults/event")
+	n0 := len(rec.get("sorterd/faults/event"))
 	logs := &syncBuf{}
 	code := make(chan int, 1)
 	go func() { code <- cmdDaemon(context.Background(), []string{"--config", s.cfg}, logs) }()
@@ -273,6 +293,7 @@ func TestSecondDaemonRefused(t *testing.T) {
 	}
 	n := len(rec.get("sorterd/faults/event"))
 	eventually(t, "the first daemon goes on", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= n+2 })
+	checkLatency(t, "second daemon", calm, rec.get("sorterd/faults/event")[n0:])
 	if strings.Contains(s.logs.String(), "mqtt connection lost") {
 		t.Error("the first daemon lost its broker connection")
 	}
@@ -297,7 +318,7 @@ func TestReloadBadStationKeepsRunning(t *testing.T) {
 	b := testenv.StartBroker(t)
 	rec := subscribe(t, b, "sorterd/faults/#")
 	s := stationConfig(t, b, "").start()
-	eventually(t, "first event", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= 1 })
+	calm := quiet(t, rec, "sorterd/faults/event")
 	events := func() int { return len(rec.get("sorterd/faults/event")) }
 	cases := []struct{ name, from, to, log string }{
 		{"missing model", "  threads: 1\n", "  threads: 1\n", "model.path: load model /nonexistent/garbage.tflite"},
@@ -311,12 +332,15 @@ func TestReloadBadStationKeepsRunning(t *testing.T) {
 			text = text[:i] + "  path: /nonexistent/garbage.tflite" + text[i+j:]
 		}
 		s.write(text)
+		n0 := events()
 		s.command(t, b, `{"cmd":"reload"}`)
 		eventuallyLog(t, s.logs, tc.name+": reload refused", 20*time.Second, func() bool {
 			return strings.Contains(s.logs.String(), tc.log) && strings.Contains(s.logs.String(), "reload refused")
 		})
 		n := events()
 		eventually(t, tc.name+": station sorts on", 30*time.Second, func() bool { return events() >= n+1 })
+		// The refused reload loads and checks a model beside the running one.
+		checkLatency(t, "refused reload ("+tc.name+")", calm, rec.get("sorterd/faults/event")[n0:])
 	}
 	// Passes the checks, fails when built: the old configuration returns.
 	s.write(strings.Replace(s.text, "  mode: motion\n", "  mode: gpio\n  pin: GPIO_NO_SUCH_PIN\n", 1))
@@ -412,7 +436,7 @@ func TestDaemonCommandFlood(t *testing.T) {
 	b := testenv.StartBroker(t)
 	rec := subscribe(t, b, "sorterd/faults/#")
 	stationConfig(t, b, "").start()
-	eventually(t, "first event", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= 1 })
+	calm := quiet(t, rec, "sorterd/faults/event")
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("flood"))
 	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatal("cannot connect")
@@ -426,6 +450,7 @@ func TestDaemonCommandFlood(t *testing.T) {
 		return len(rec.get("sorterd/faults/event")) >= before+2
 	})
 	eventually(t, "200 answers", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/cmd/result")) >= 200 })
+	checkLatency(t, "command flood", calm, rec.get("sorterd/faults/event")[before:])
 	busy := 0
 	for _, r := range rec.get("sorterd/faults/cmd/result") {
 		if strings.Contains(r, "busy") {
