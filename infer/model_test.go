@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sorterd/sorterd/internal/testenv"
 )
 
 func TestParseModelsAndEmbeddedLabels(t *testing.T) {
@@ -131,7 +133,7 @@ func TestParseLabels(t *testing.T) {
 func FuzzParseModel(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("\x10\x00\x00\x00TFL3"))
-	if data, err := os.ReadFile(filepath.Join(repoRoot(f), "models", ptqModel)); err == nil {
+	if data, err := os.ReadFile(filepath.Join(testenv.Root(), "models", ptqModel)); err == nil {
 		f.Add(data[:4096])
 		f.Add(data)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/internal/testenv"
 	"github.com/sorterd/sorterd/pipeline"
 )
 
@@ -99,7 +100,7 @@ func TestClassify(t *testing.T) {
 	if code, b := post(t, ts.URL+"/api/classify", "image/jpeg", glass); code != 200 {
 		t.Errorf("raw JPEG: %d %s", code, b)
 	}
-	if code, b := post(t, ts.URL+"/api/classify", "image/png", readFile(t, filepath.Join(repoRoot(), "testdata", "images", "red.png"))); code != 200 {
+	if code, b := post(t, ts.URL+"/api/classify", "image/png", readFile(t, filepath.Join(testenv.Root(), "testdata", "images", "red.png"))); code != 200 {
 		t.Errorf("PNG: %d %s", code, b)
 	}
 

@@ -20,13 +20,8 @@ import (
 	"github.com/sorterd/sorterd/recording"
 )
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+// syncBuf is a daemon's log.
+type syncBuf = testenv.LogBuffer
 
 type recorder struct {
 	mu   sync.Mutex
@@ -102,9 +97,6 @@ func (r *recorder) count(line string) int {
 // retained status online then offline, camera loss and recovery, a bad
 // reload refused, systemd notify and watchdog.
 func TestDaemonEndToEnd(t *testing.T) {
-	wd, _ := os.Getwd()
-	model := filepath.Join(wd, "..", "..", "models", "garbage.tflite")
-	need(t, model)
 	b := testenv.StartBroker(t)
 	rec := subscribe(t, b, "sorterd/e2e/#")
 	dir := t.TempDir()
@@ -121,38 +113,8 @@ func TestDaemonEndToEnd(t *testing.T) {
 	}
 	cfgPath := filepath.Join(dir, "sorterd.yaml")
 	web := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	cfg := fmt.Sprintf(`station: e2e
-log_level: info
-state_dir: %s
-camera:
-  source: %s
-  fps: 50
-  reconnect_min: 50ms
-  reconnect_max: 200ms
-  stall_timeout: 400ms
-trigger:
-  mode: motion
-  frames: 3
-model:
-  path: %s
-  threads: 1
-decision:
-  cooldown: 0s
-bins:
-  - {name: glass, labels: [glass]}
-  - {name: metal, labels: [metal]}
-  - {name: paper, labels: [paper, cardboard]}
-  - {name: plastic, labels: [plastic]}
-  - {name: reject, labels: [trash], reject: true}
-gpio:
-  driver: dry-run
-mqtt:
-  broker: %s
-  stats_interval: 100ms
-http:
-  listen: %s
-`, filepath.Join(dir, "state"), video, model, b.URL(), web)
-	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+	cfg := daemonConfig{Station: "e2e", StateDir: filepath.Join(dir, "state"), Video: video, Broker: b.URL(), Listen: web,
+		FastReconnect: true, Stall: "400ms", Stats: "100ms"}.write(t, cfgPath)
 	notes, sock := notifySocket(t)
 	t.Setenv("NOTIFY_SOCKET", sock)
 	t.Setenv("WATCHDOG_USEC", "200000")

@@ -41,8 +41,6 @@ type station struct {
 // real model, dry-run flaps, broker b and a web page on a free port.
 func stationConfig(t *testing.T, b *testenv.Broker, stateDir string) *station {
 	t.Helper()
-	wd, _ := os.Getwd()
-	model := need(t, filepath.Join(wd, "..", "..", "models", "garbage.tflite"))
 	dir := t.TempDir()
 	video := filepath.Join(dir, "tray.avi")
 	testenv.ItemsVideo(t, video, []color.RGBA{{230, 230, 230, 0}, {40, 90, 200, 0}}, 8, 20)
@@ -50,41 +48,8 @@ func stationConfig(t *testing.T, b *testenv.Broker, stateDir string) *station {
 		stateDir = filepath.Join(dir, "state")
 	}
 	s := &station{t: t, dir: dir, cfg: filepath.Join(dir, "sorterd.yaml"), web: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), logs: &syncBuf{}}
-	s.text = fmt.Sprintf(`station: faults
-log_level: info
-state_dir: %s
-camera:
-  source: %s
-  fps: 50
-  loop: true
-  reconnect_min: 50ms
-  reconnect_max: 200ms
-  stall_timeout: 2s
-trigger:
-  mode: motion
-  frames: 3
-  motion_area: 0.05
-  motion_delta: 25
-model:
-  path: %s
-  threads: 1
-decision:
-  cooldown: 0s
-bins:
-  - {name: glass, labels: [glass]}
-  - {name: metal, labels: [metal]}
-  - {name: paper, labels: [paper, cardboard]}
-  - {name: plastic, labels: [plastic]}
-  - {name: reject, labels: [trash], reject: true}
-gpio:
-  driver: dry-run
-mqtt:
-  broker: %s
-  stats_interval: 200ms
-http:
-  listen: %s
-`, stateDir, video, model, b.URL(), s.web)
-	s.write(s.text)
+	s.text = daemonConfig{Station: "faults", StateDir: stateDir, Video: video, Broker: b.URL(), Listen: s.web,
+		Loop: true, FastReconnect: true, Motion: "motion_area: 0.05\nmotion_delta: 25"}.write(t, s.cfg)
 	return s
 }
 

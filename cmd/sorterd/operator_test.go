@@ -29,8 +29,7 @@ import (
 // /metrics scrape that has every metric the Grafana dashboard queries,
 // with the latency histogram, items by label and the model info.
 func TestDaemonOperatorTools(t *testing.T) {
-	model := need(t, filepath.Join(repoRoot(), "models", "garbage.tflite"))
-	dash, err := os.ReadFile(filepath.Join(repoRoot(), "docs", "grafana", "sorterd.json"))
+	dash, err := os.ReadFile(filepath.Join(testenv.Root(), "docs", "grafana", "sorterd.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,21 +46,8 @@ func TestDaemonOperatorTools(t *testing.T) {
 	}
 	cfgPath := filepath.Join(dir, "sorterd.yaml")
 	web := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`station: ops
-state_dir: %s
-camera: {source: %s, fps: 50, stall_timeout: 2s}
-trigger: {mode: motion, frames: 3}
-model: {path: %s, threads: 1}
-decision: {cooldown: 0s}
-bins:
-  - {name: glass, labels: [glass]}
-  - {name: metal, labels: [metal]}
-  - {name: reject, labels: [trash], reject: true}
-gpio: {driver: dry-run}
-mqtt: {broker: tcp://nowhere.invalid:1883, stats_interval: 100ms}
-http: {listen: %s}
-archive: {enabled: true, max_items: 1}
-`, filepath.Join(dir, "state"), video, model, web)), 0o644)
+	daemonConfig{Station: "ops", StateDir: filepath.Join(dir, "state"), Video: video, Listen: web, Bins: threeBins(),
+		Broker: "tcp://nowhere.invalid:1883", Stats: "100ms", Extra: "archive: {enabled: true, max_items: 1}\n"}.write(t, cfgPath)
 	// The file's broker is wrong: the environment's wins.
 	t.Setenv("SORTERD_MQTT_BROKER", b.URL())
 	t.Setenv("SORTERD_HTTP_PUBLIC_URL", "http://sorter.test:8080/")
@@ -295,7 +281,7 @@ func grepLines(s, sub string) string {
 // config show prints the configuration in effect: the environment's
 // overrides applied, the secrets masked.
 func TestConfigShow(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(repoRoot(), "sorterd.example.yaml"))
+	b, err := os.ReadFile(filepath.Join(testenv.Root(), "sorterd.example.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

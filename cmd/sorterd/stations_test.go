@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,7 +17,6 @@ import (
 // connected: the broker would drop one of two equal ids), topics, Home
 // Assistant device and state, and both sort their own items.
 func TestTwoStationsOneBroker(t *testing.T) {
-	model := need(t, filepath.Join(repoRoot(), "models", "garbage.tflite"))
 	b := testenv.StartBroker(t)
 	rec := subscribe(t, b, "#")
 	dir := t.TempDir()
@@ -36,20 +34,8 @@ func TestTwoStationsOneBroker(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg := filepath.Join(dir, st+".yaml")
-		os.WriteFile(cfg, []byte(fmt.Sprintf(`station: %s
-state_dir: %s
-camera: {source: %s, fps: 30, stall_timeout: 3s}
-trigger: {mode: motion, frames: 3}
-model: {path: %s, threads: 1}
-decision: {cooldown: 0s}
-bins:
-  - {name: glass, labels: [glass]}
-  - {name: metal, labels: [metal]}
-  - {name: reject, labels: [trash], reject: true}
-gpio: {driver: dry-run}
-mqtt: {broker: %s, stats_interval: 200ms}
-http: {enabled: false}
-`, st, filepath.Join(dir, "state-"+st), video, model, b.URL())), 0o644)
+		daemonConfig{Station: st, StateDir: filepath.Join(dir, "state-"+st), Video: video, Broker: b.URL(),
+			FPS: 30, Stall: "3s", Bins: threeBins()}.write(t, cfg)
 		logs[st] = &syncBuf{}
 		go func(cfg string, l *syncBuf) { codes <- cmdDaemon(ctx, []string{"--config", cfg}, l) }(cfg, logs[st])
 	}

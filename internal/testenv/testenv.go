@@ -192,3 +192,17 @@ func Shared() string {
 func Photo(t testing.TB, class string, n int) string {
 	return Need(t, filepath.Join(Shared(), "data", "trashnet", class, fmt.Sprintf("%s%d.jpg", class, n)))
 }
+
+// Root is the module root (where go.mod is): tests of every package find
+// models/, testdata/ and the built tools from it.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Model is models/<name> under the module root (see Need: `make models`
+// puts them there).
+func Model(t testing.TB, name string) string {
+	t.Helper()
+	return Need(t, filepath.Join(Root(), "models", name))
+}
