@@ -25,10 +25,13 @@ type daemonConfig struct {
 	// FastReconnect reopens a lost camera within 50–200 ms instead of the
 	// default 0.5–30 s.
 	FastReconnect bool
-	Motion        string   // extra trigger lines, e.g. "motion_area: 0.05"
-	Bins          []string // bins lines; default fiveBins()
-	Stats         string   // mqtt.stats_interval, default 200ms
-	Extra         string   // further top-level YAML
+	// Reopen, when set, is both reconnect_min and reconnect_max: "1h"
+	// keeps a file that ended from being played again.
+	Reopen string
+	Motion string   // extra trigger lines, e.g. "motion_area: 0.05"
+	Bins   []string // bins lines; default fiveBins()
+	Stats  string   // mqtt.stats_interval, default 200ms
+	Extra  string   // further top-level YAML
 }
 
 // fiveBins are the shipped model's classes in four bins and a reject.
@@ -76,6 +79,9 @@ func (c daemonConfig) text(t testing.TB) string {
 	}
 	if c.FastReconnect {
 		b.WriteString("  reconnect_min: 50ms\n  reconnect_max: 200ms\n")
+	}
+	if c.Reopen != "" {
+		fmt.Fprintf(&b, "  reconnect_min: %s\n  reconnect_max: %s\n", c.Reopen, c.Reopen)
 	}
 	fmt.Fprintf(&b, "  stall_timeout: %s\ntrigger:\n  mode: motion\n  frames: 3\n", c.Stall)
 	for _, l := range strings.Split(strings.TrimSpace(c.Motion), "\n") {
