@@ -3,10 +3,8 @@ package pipeline
 import (
 	"context"
 	"image/color"
-	"os"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -21,17 +19,7 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 )
 
-func garbageModel(t *testing.T) string {
-	_, file, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(file), "..", "models", "garbage.tflite")
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("missing %s under CI", p)
-		}
-		t.Skip("run make model first")
-	}
-	return p
-}
+func garbageModel(t *testing.T) string { return testenv.Model(t, "garbage.tflite") }
 
 func itemsVideo(t *testing.T, colours []color.RGBA, hold, gap int) string {
 	path := filepath.Join(t.TempDir(), "items.avi")

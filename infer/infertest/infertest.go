@@ -1,6 +1,6 @@
 // Package infertest is a fake classifier for pure-logic tests: it gives
-// fixed scores per image, chosen by the image's colour, with no model and
-// no TFLite. It satisfies the classifier interfaces that pipeline and web
+// fixed scores per image, chosen by the colour of the item in it, with no
+// model and no TFLite. It satisfies the classifier interfaces that pipeline and web
 // define (Classify, Labels; NewReport).
 //
 // Tests of classification itself, and end-to-end tests, use the real
@@ -20,20 +20,22 @@ import (
 	"gocv.io/x/gocv"
 )
 
-// Rule scores the images whose mean colour is nearest Colour (RGB; the
-// BGR order of gocv's Mats is taken care of).
+// Rule gives Scores to the images in which Colour (RGB; the BGR order of
+// gocv's Mats is taken care of) covers the most pixels.
 type Rule struct {
 	Colour color.RGBA
 	Scores []float32 // one per label
 }
 
 // Classifier is the fake: each image gets the scores of the rule whose
-// colour is nearest its mean colour; with no rules, Default. Safe for
-// concurrent use.
+// colour the most of its pixels match (each channel within Tolerance), so
+// a crop's margin of tray does not matter; an image matching no rule gets
+// Default. Safe for concurrent use.
 type Classifier struct {
 	labels  []string
 	rules   []Rule
 	def     []float32
+	tol     int
 	calls   atomic.Int64
 	invoked time.Duration
 }
@@ -42,8 +44,11 @@ type Classifier struct {
 type Options struct {
 	Labels []string
 	Rules  []Rule
-	// Default scores images when there are no rules (default: uniform).
+	// Default scores images that match no rule (default: uniform).
 	Default []float32
+	// Tolerance is how far (0..255, per channel) a pixel may be from a
+	// rule's colour and match it (default 40: JPEG and light noise).
+	Tolerance int
 	// Invoke is the time each Classify reports as its invoke stage (it
 	// does not sleep).
 	Invoke time.Duration
@@ -68,7 +73,10 @@ func New(o Options) (*Classifier, error) {
 			return nil, fmt.Errorf("infertest: rule %d has %d scores for %d labels", i, len(r.Scores), len(o.Labels))
 		}
 	}
-	return &Classifier{labels: o.Labels, rules: o.Rules, def: o.Default, invoked: o.Invoke}, nil
+	if o.Tolerance <= 0 {
+		o.Tolerance = 40
+	}
+	return &Classifier{labels: o.Labels, rules: o.Rules, def: o.Default, tol: o.Tolerance, invoked: o.Invoke}, nil
 }
 
 // OneHot is a score vector giving label score p and the rest what is
@@ -91,22 +99,32 @@ func (c *Classifier) Labels() []string { return c.labels }
 // Calls counts Classify calls.
 func (c *Classifier) Calls() int { return int(c.calls.Load()) }
 
-// Scores returns the scores an image of mean colour m (RGB) gets.
-func (c *Classifier) Scores(m color.RGBA) []float32 {
-	if len(c.rules) == 0 {
-		return c.def
-	}
-	best, bestD := 0, -1
-	for i, r := range c.rules {
-		dr, dg, db := int(r.Colour.R)-int(m.R), int(r.Colour.G)-int(m.G), int(r.Colour.B)-int(m.B)
-		if d := dr*dr + dg*dg + db*db; bestD < 0 || d < bestD {
-			best, bestD = i, d
+// Scores returns the scores of the rule the most of pixels match
+// (pixels: 8-bit BGR triplets), or Default.
+func (c *Classifier) Scores(pixels []byte) []float32 {
+	counts := make([]int, len(c.rules))
+	near := func(a uint8, b byte) bool { d := int(a) - int(b); return d <= c.tol && -d <= c.tol }
+	for p := 0; p+2 < len(pixels); p += 3 {
+		for i, r := range c.rules {
+			if near(r.Colour.B, pixels[p]) && near(r.Colour.G, pixels[p+1]) && near(r.Colour.R, pixels[p+2]) {
+				counts[i]++
+				break
+			}
 		}
+	}
+	best := -1
+	for i, n := range counts {
+		if n > 0 && (best < 0 || n > counts[best]) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return c.def
 	}
 	return c.rules[best].Scores
 }
 
-// Classify scores img by its mean colour.
+// Classify scores img (8-bit, 3 channels) by its item's colour.
 func (c *Classifier) Classify(ctx context.Context, img gocv.Mat, k int) (infer.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return infer.Result{}, err
@@ -114,9 +132,11 @@ func (c *Classifier) Classify(ctx context.Context, img gocv.Mat, k int) (infer.R
 	if img.Empty() {
 		return infer.Result{}, fmt.Errorf("infertest: %w", infer.ErrImageEmpty)
 	}
+	if img.Type() != gocv.MatTypeCV8UC3 {
+		return infer.Result{}, fmt.Errorf("infertest: want an 8-bit BGR image, have type %v", img.Type())
+	}
 	c.calls.Add(1)
-	mean := img.Mean() // B, G, R
-	scores := append([]float32(nil), c.Scores(color.RGBA{R: uint8(mean.Val3), G: uint8(mean.Val2), B: uint8(mean.Val1), A: 255})...)
+	scores := append([]float32(nil), c.Scores(img.ToBytes())...)
 	top := infer.TopK(scores, c.labels, k)
 	return infer.Result{Score: top[0], Top: top, Scores: scores, Timing: infer.Timing{Invoke: c.invoked}}, nil
 }

@@ -28,7 +28,7 @@ func TestScoresByColour(t *testing.T) {
 	}{
 		{"white item", color.RGBA{240, 235, 225, 255}, "glass", 0.9},
 		{"blue item", color.RGBA{30, 80, 210, 255}, "metal", 0.6},
-		{"blue-ish grey: nearer blue", color.RGBA{90, 110, 180, 255}, "metal", 0.6},
+		{"a colour near no rule: the default", color.RGBA{90, 90, 90, 255}, "glass", 1.0 / 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// A Mat filled with the colour, in gocv's BGR order.
@@ -43,12 +43,12 @@ func TestScoresByColour(t *testing.T) {
 			}
 		})
 	}
-	// A region's colour, not the whole frame's, is what a crop carries.
+	// The item's colour decides, however much tray is around it.
 	m := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(60, 60, 60, 0), 100, 100, gocv.MatTypeCV8UC3)
 	defer m.Close()
-	gocv.Rectangle(&m, image.Rect(0, 0, 100, 100), color.RGBA{230, 230, 230, 0}, -1)
-	if r, _ := c.Classify(context.Background(), m, 1); r.Label != "glass" {
-		t.Errorf("filled white: %s", r.Label)
+	gocv.Rectangle(&m, image.Rect(40, 40, 60, 60), color.RGBA{40, 90, 200, 0}, -1)
+	if r, _ := c.Classify(context.Background(), m, 1); r.Label != "metal" {
+		t.Errorf("a small blue item on grey: %s, want metal", r.Label)
 	}
 	if c.Calls() != 4 {
 		t.Errorf("calls %d, want 4", c.Calls())
