@@ -167,6 +167,21 @@ func Need(t testing.TB, path string) string {
 	return path
 }
 
+// NeedGlob returns the first file matching pattern, or skips the test
+// (fails it under CI=true, as Need) with the hint: how to install it.
+func NeedGlob(t testing.TB, pattern, hint string) string {
+	t.Helper()
+	m, _ := filepath.Glob(pattern)
+	if len(m) > 0 {
+		return m[0]
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("no %s under CI (%s)", pattern, hint)
+	}
+	t.Skipf("no %s (%s)", pattern, hint)
+	return ""
+}
+
 // Eventually polls cond until it holds, failing the test after d.
 func Eventually(t testing.TB, what string, d time.Duration, cond func() bool) {
 	t.Helper()
