@@ -114,18 +114,18 @@ func readOnlyDir(t *testing.T) string {
 // ERROR and says "degraded" on /healthz and on systemd's STATUS line.
 func TestDaemonStartsWithReadOnlyStateDir(t *testing.T) {
 	b := testenv.StartBroker(t)
-	rec := subscribe(t, b, "sorterd/faults/#")
+	rec := testenv.Subscribe(t, b, "sorterd/faults/#")
 	// The quiet latency: the same station on a writable state dir first.
 	healthy := stationConfig(t, b, "").start()
 	calm := quiet(t, rec, "sorterd/faults/event")
 	healthy.stop()
-	n := len(rec.get("sorterd/faults/event"))
+	n := len(rec.Get("sorterd/faults/event"))
 	notes, sock := notifySocket(t)
 	t.Setenv("NOTIFY_SOCKET", sock)
 	s := stationConfig(t, b, readOnlyDir(t)).start()
-	eventually(t, "two events", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= n+1+2 })
+	eventually(t, "two events", 30*time.Second, func() bool { return len(rec.Get("sorterd/faults/event")) >= n+1+2 })
 	// The run's first event warms its interpreter: left out, as in quiet.
-	checkLatency(t, "read-only state dir", calm, rec.get("sorterd/faults/event")[n+1:])
+	checkLatency(t, "read-only state dir", calm, rec.Get("sorterd/faults/event")[n+1:])
 	if !strings.Contains(s.logs.String(), "level=ERROR msg=\"outbox degraded") {
 		t.Errorf("no loud log line:\n%s", s.logs.String())
 	}
@@ -169,11 +169,11 @@ func vmHWM(t *testing.T) int {
 // ~70 MB per upload and the daemon was OOM-killed).
 func TestDaemonUploadFlood(t *testing.T) {
 	b := testenv.StartBroker(t)
-	rec := subscribe(t, b, "sorterd/faults/#")
+	rec := testenv.Subscribe(t, b, "sorterd/faults/#")
 	s := stationConfig(t, b, "").start()
 	calm := quiet(t, rec, "sorterd/faults/event")
 	big := bigJPEG(t, 6000, 4000)
-	before := len(rec.get("sorterd/faults/event"))
+	before := len(rec.Get("sorterd/faults/event"))
 	hwm0 := vmHWM(t)
 	var mu sync.Mutex
 	codes := map[int]int{}
@@ -200,16 +200,16 @@ func TestDaemonUploadFlood(t *testing.T) {
 	eventually(t, "two events during the flood", 30*time.Second, func() bool {
 		code, _ := s.get("/healthz")
 		probes[code]++
-		return len(rec.get("sorterd/faults/event")) >= before+2
+		return len(rec.Get("sorterd/faults/event")) >= before+2
 	})
 	wg.Wait()
-	checkLatency(t, "upload flood", calm, rec.get("sorterd/faults/event")[before:])
+	checkLatency(t, "upload flood", calm, rec.Get("sorterd/faults/event")[before:])
 	t.Logf("/healthz during the flood: %v", probes)
 	if probes[0] > 0 {
 		t.Errorf("/healthz unanswered %d times during the flood", probes[0])
 	}
 	grew := (vmHWM(t) - hwm0) / 1024
-	t.Logf("%d KB JPEG x64: answers %v; peak RSS grew %d MB; events during the flood %d", len(big)>>10, codes, grew, len(rec.get("sorterd/faults/event"))-before)
+	t.Logf("%d KB JPEG x64: answers %v; peak RSS grew %d MB; events during the flood %d", len(big)>>10, codes, grew, len(rec.Get("sorterd/faults/event"))-before)
 	if codes[200] == 0 || codes[503] == 0 || codes[200]+codes[503] != 64 {
 		t.Errorf("answers %v: want some 200, the rest 503, no dropped connection", codes)
 	}
@@ -241,10 +241,10 @@ func bigJPEG(t *testing.T, w, h int) []byte {
 // kicked them in turn, and events were lost silently.)
 func TestSecondDaemonRefused(t *testing.T) {
 	b := testenv.StartBroker(t)
-	rec := subscribe(t, b, "sorterd/faults/#")
+	rec := testenv.Subscribe(t, b, "sorterd/faults/#")
 	s := stationConfig(t, b, "").start()
 	calm := quiet(t, rec, "sorterd/faults/event")
-	n0 := len(rec.get("sorterd/faults/event"))
+	n0 := len(rec.Get("sorterd/faults/event"))
 	logs := &syncBuf{}
 	code := make(chan int, 1)
 	go func() { code <- cmdDaemon(context.Background(), []string{"--config", s.cfg}, logs) }()
@@ -256,9 +256,9 @@ func TestSecondDaemonRefused(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the second daemon did not refuse to start")
 	}
-	n := len(rec.get("sorterd/faults/event"))
-	eventually(t, "the first daemon goes on", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= n+2 })
-	checkLatency(t, "second daemon", calm, rec.get("sorterd/faults/event")[n0:])
+	n := len(rec.Get("sorterd/faults/event"))
+	eventually(t, "the first daemon goes on", 30*time.Second, func() bool { return len(rec.Get("sorterd/faults/event")) >= n+2 })
+	checkLatency(t, "second daemon", calm, rec.Get("sorterd/faults/event")[n0:])
 	if strings.Contains(s.logs.String(), "mqtt connection lost") {
 		t.Error("the first daemon lost its broker connection")
 	}
@@ -281,10 +281,10 @@ func (s *station) command(t *testing.T, b *testenv.Broker, payload string) {
 // to stop the old station first and exit 1.
 func TestReloadBadStationKeepsRunning(t *testing.T) {
 	b := testenv.StartBroker(t)
-	rec := subscribe(t, b, "sorterd/faults/#")
+	rec := testenv.Subscribe(t, b, "sorterd/faults/#")
 	s := stationConfig(t, b, "").start()
 	calm := quiet(t, rec, "sorterd/faults/event")
-	events := func() int { return len(rec.get("sorterd/faults/event")) }
+	events := func() int { return len(rec.Get("sorterd/faults/event")) }
 	cases := []struct{ name, from, to, log string }{
 		{"missing model", "  threads: 1\n", "  threads: 1\n", "model.path: load model /nonexistent/garbage.tflite"},
 		{"unknown label", "labels: [glass]}", "labels: [glass, unobtainium]}", "unobtainium\\\" is not one of the model's labels"},
@@ -305,7 +305,7 @@ func TestReloadBadStationKeepsRunning(t *testing.T) {
 		n := events()
 		eventually(t, tc.name+": station sorts on", 30*time.Second, func() bool { return events() >= n+1 })
 		// The refused reload loads and checks a model beside the running one.
-		checkLatency(t, "refused reload ("+tc.name+")", calm, rec.get("sorterd/faults/event")[n0:])
+		checkLatency(t, "refused reload ("+tc.name+")", calm, rec.Get("sorterd/faults/event")[n0:])
 	}
 	// Passes the checks, fails when built: the old configuration returns.
 	s.write(strings.Replace(s.text, "  mode: motion\n", "  mode: gpio\n  pin: GPIO_NO_SUCH_PIN\n", 1))
@@ -399,7 +399,7 @@ func TestMQTTPassword(t *testing.T) {
 // 12 times, delivery was delayed up to 56 s.)
 func TestDaemonCommandFlood(t *testing.T) {
 	b := testenv.StartBroker(t)
-	rec := subscribe(t, b, "sorterd/faults/#")
+	rec := testenv.Subscribe(t, b, "sorterd/faults/#")
 	stationConfig(t, b, "").start()
 	calm := quiet(t, rec, "sorterd/faults/event")
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("flood"))
@@ -407,23 +407,23 @@ func TestDaemonCommandFlood(t *testing.T) {
 		t.Fatal("cannot connect")
 	}
 	defer c.Disconnect(100)
-	before := len(rec.get("sorterd/faults/event"))
+	before := len(rec.Get("sorterd/faults/event"))
 	for i := 0; i < 200; i++ {
 		c.Publish("sorterd/faults/cmd", 1, false, fmt.Sprintf(`{"cmd":"test_flap","bin":"glass","id":"%d"}`, i))
 	}
 	eventually(t, "two events during the flood", 30*time.Second, func() bool {
-		return len(rec.get("sorterd/faults/event")) >= before+2
+		return len(rec.Get("sorterd/faults/event")) >= before+2
 	})
-	eventually(t, "200 answers", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/cmd/result")) >= 200 })
-	checkLatency(t, "command flood", calm, rec.get("sorterd/faults/event")[before:])
+	eventually(t, "200 answers", 30*time.Second, func() bool { return len(rec.Get("sorterd/faults/cmd/result")) >= 200 })
+	checkLatency(t, "command flood", calm, rec.Get("sorterd/faults/event")[before:])
 	busy := 0
-	for _, r := range rec.get("sorterd/faults/cmd/result") {
+	for _, r := range rec.Get("sorterd/faults/cmd/result") {
 		if strings.Contains(r, "busy") {
 			busy++
 		}
 	}
 	seen := map[string]bool{}
-	for _, e := range rec.get("sorterd/faults/event") {
+	for _, e := range rec.Get("sorterd/faults/event") {
 		var ev struct{ ID string }
 		json.Unmarshal([]byte(e), &ev)
 		if seen[ev.ID] {
@@ -431,7 +431,7 @@ func TestDaemonCommandFlood(t *testing.T) {
 		}
 		seen[ev.ID] = true
 	}
-	t.Logf("200 commands: %d answered busy; %d events during the flood", busy, len(rec.get("sorterd/faults/event"))-before)
+	t.Logf("200 commands: %d answered busy; %d events during the flood", busy, len(rec.Get("sorterd/faults/event"))-before)
 	if busy == 0 {
 		t.Error("no command answered busy: the queue is not bounded")
 	}

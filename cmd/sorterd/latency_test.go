@@ -5,6 +5,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/sorterd/sorterd/internal/testenv"
 )
 
 // Issue 15 ("keep the campaign"): a fault may cost what the table in
@@ -90,8 +92,8 @@ func checkLatency(t *testing.T, fault string, quiet, during []string) {
 
 // quiet waits for quietEvents events after the first and returns them;
 // the fault starts after it returns.
-func quiet(t *testing.T, rec *recorder, topic string) []string {
+func quiet(t *testing.T, rec *testenv.Messages, topic string) []string {
 	t.Helper()
-	eventually(t, "quiet events", 60*time.Second, func() bool { return len(rec.get(topic)) >= 1+quietEvents })
-	return rec.get(topic)[1 : 1+quietEvents]
+	eventually(t, "quiet events", 60*time.Second, func() bool { return len(rec.Get(topic)) >= 1+quietEvents })
+	return rec.Get(topic)[1 : 1+quietEvents]
 }

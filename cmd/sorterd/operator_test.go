@@ -34,7 +34,7 @@ func TestDaemonOperatorTools(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := testenv.StartBroker(t)
-	rec := subscribe(t, b, "#")
+	rec := testenv.Subscribe(t, b, "#")
 	dir := t.TempDir()
 	video := filepath.Join(dir, "tray.avi")
 	items := []recording.Photo{
@@ -66,9 +66,9 @@ func TestDaemonOperatorTools(t *testing.T) {
 		}
 	}()
 
-	eventually(t, "two events", 30*time.Second, func() bool { return len(rec.get("sorterd/ops/event")) >= 2 })
+	eventually(t, "two events", 30*time.Second, func() bool { return len(rec.Get("sorterd/ops/event")) >= 2 })
 	// Discovery: every entity, with the version and the page link.
-	disc := rec.get("homeassistant/event/sorterd_ops/item/config")
+	disc := rec.Get("homeassistant/event/sorterd_ops/item/config")
 	if len(disc) == 0 {
 		t.Fatal("no event entity announced")
 	}
@@ -82,12 +82,12 @@ func TestDaemonOperatorTools(t *testing.T) {
 	}
 	for _, topic := range []string{"button/sorterd_ops/pause", "button/sorterd_ops/test_flap_metal", "image/sorterd_ops/snapshot",
 		"binary_sensor/sorterd_ops/paused", "sensor/sorterd_ops/reject_rate", "sensor/sorterd_ops/items_reject"} {
-		if len(rec.get("homeassistant/"+topic+"/config")) == 0 {
+		if len(rec.Get("homeassistant/"+topic+"/config")) == 0 {
 			t.Errorf("%s not announced", topic)
 		}
 	}
 	// The snapshot: the last item's crop, a JPEG, retained for a late subscriber.
-	eventually(t, "snapshot", 5*time.Second, func() bool { return len(rec.get("sorterd/ops/snapshot")) >= 2 })
+	eventually(t, "snapshot", 5*time.Second, func() bool { return len(rec.Get("sorterd/ops/snapshot")) >= 2 })
 	snap := lateRetained(t, b, "sorterd/ops/snapshot")
 	if c, err := jpeg.DecodeConfig(bytes.NewReader(snap)); err != nil || len(snap) > 256<<10 {
 		t.Errorf("snapshot %d bytes: %v", len(snap), err)
@@ -96,7 +96,7 @@ func TestDaemonOperatorTools(t *testing.T) {
 	}
 	// The same crop at /api/events/{id}/image?kind=crop, the frame too.
 	var ev struct{ ID string }
-	evs := rec.get("sorterd/ops/event")
+	evs := rec.Get("sorterd/ops/event")
 	json.Unmarshal([]byte(evs[len(evs)-1]), &ev)
 	eventually(t, "crop served", 5*time.Second, func() bool {
 		st, body := get(t, "http://"+web+"/api/events/"+ev.ID+"/image?kind=crop")
@@ -145,7 +145,7 @@ func TestDaemonOperatorTools(t *testing.T) {
 		}
 	}
 	// Items by label and action as the events say, and the latency of each.
-	evs = rec.get("sorterd/ops/event")
+	evs = rec.Get("sorterd/ops/event")
 	byLabel := map[string]int{}
 	for _, e := range evs {
 		var ev struct{ Label, Action string }

@@ -18,7 +18,7 @@ import (
 // Assistant device and state, and both sort their own items.
 func TestTwoStationsOneBroker(t *testing.T) {
 	b := testenv.StartBroker(t)
-	rec := subscribe(t, b, "#")
+	rec := testenv.Subscribe(t, b, "#")
 	dir := t.TempDir()
 	photos := map[string]recording.Photo{
 		"a": {Path: testenv.Photo(t, "glass", 12), Class: "glass"},
@@ -40,18 +40,18 @@ func TestTwoStationsOneBroker(t *testing.T) {
 		go func(cfg string, l *syncBuf) { codes <- cmdDaemon(ctx, []string{"--config", cfg}, l) }(cfg, logs[st])
 	}
 	eventually(t, "an event from each station", 40*time.Second, func() bool {
-		return len(rec.get("sorterd/a/event")) >= 1 && len(rec.get("sorterd/b/event")) >= 1
+		return len(rec.Get("sorterd/a/event")) >= 1 && len(rec.Get("sorterd/b/event")) >= 1
 	})
 	for _, st := range []string{"a", "b"} {
 		var ev struct{ Station string }
-		json.Unmarshal([]byte(rec.get("sorterd/" + st + "/event")[0]), &ev)
+		json.Unmarshal([]byte(rec.Get("sorterd/" + st + "/event")[0]), &ev)
 		if ev.Station != st {
 			t.Errorf("event on sorterd/%s/event is from station %q", st, ev.Station)
 		}
-		if len(rec.get("homeassistant/event/sorterd_"+st+"/item/config")) == 0 {
+		if len(rec.Get("homeassistant/event/sorterd_"+st+"/item/config")) == 0 {
 			t.Errorf("station %s: no Home Assistant device", st)
 		}
-		if s := rec.get("sorterd/" + st + "/status"); len(s) != 1 || s[0] != "online" {
+		if s := rec.Get("sorterd/" + st + "/status"); len(s) != 1 || s[0] != "online" {
 			t.Errorf("station %s status %v: want online once (a reconnect means the ids clashed)", st, s)
 		}
 		if _, err := os.Stat(filepath.Join(dir, "state-"+st, "outbox")); err != nil {
@@ -71,7 +71,7 @@ func TestTwoStationsOneBroker(t *testing.T) {
 	}
 	for _, st := range []string{"a", "b"} {
 		eventually(t, st+" offline", 5*time.Second, func() bool {
-			s := rec.get("sorterd/" + st + "/status")
+			s := rec.Get("sorterd/" + st + "/status")
 			return len(s) >= 2 && s[len(s)-1] == "offline"
 		})
 	}
