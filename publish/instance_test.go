@@ -58,7 +58,7 @@ func runDup(t *testing.T, b *testenv.Broker, clientID string) (*Publisher, *test
 // it sent while away, with only "connection lost: EOF" in the logs. Now
 // both stay connected, every event of both arrives, and both say loudly
 // that the station is published twice.
-func TestSameStationTwoDaemons(t *testing.T) {
+func TestSecondDaemonSameStationName(t *testing.T) {
 	b := testenv.StartBroker(t)
 	w := testenv.Subscribe(t, b, "sorterd/dup/event")
 	a, alog, _ := runDup(t, b, "")
@@ -94,7 +94,7 @@ func TestSameStationTwoDaemons(t *testing.T) {
 
 // Two daemons configured with one explicit mqtt.client_id take turns on
 // the broker; each finds the other's claim when it comes back.
-func TestSameClientIDTakeoverDetected(t *testing.T) {
+func TestSecondDaemonSameClientID(t *testing.T) {
 	b := testenv.StartBroker(t)
 	a, alog, _ := runDup(t, b, "sorterd-shared")
 	waitFor(t, "a connected", a.Connected)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -435,4 +436,44 @@ func TestDaemonCommandFlood(t *testing.T) {
 	if busy == 0 {
 		t.Error("no command answered busy: the queue is not bounded")
 	}
+}
+
+// The disk under the state dir fills while the station sorts: every event
+// is still delivered (from memory), the refusals are counted, /healthz
+// says degraded, and the items are decided as fast as before (the event
+// is written after the flap has fired).
+func TestDaemonOutboxDiskFull(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", dir).CombinedOutput(); err != nil {
+		msg := fmt.Sprintf("mounting a tmpfs was refused (%v: %s): run as root, as make test does", err, strings.TrimSpace(string(out)))
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	b := testenv.StartBroker(t)
+	rec := testenv.Subscribe(t, b, "sorterd/faults/#")
+	s := stationConfig(t, b, filepath.Join(dir, "state")).start()
+	calm := quiet(t, rec, "sorterd/faults/event")
+	filler, err := os.Create(filepath.Join(dir, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 16<<10)
+	for {
+		if _, err := filler.Write(chunk); err != nil {
+			break // ENOSPC: the disk is full
+		}
+	}
+	filler.Close()
+	n0 := len(rec.Get("sorterd/faults/event"))
+	eventually(t, "three events on the full disk", 30*time.Second, func() bool { return len(rec.Get("sorterd/faults/event")) >= n0+3 })
+	checkLatency(t, "disk full", calm, rec.Get("sorterd/faults/event")[n0:])
+	failed := regexp.MustCompile(`(?m)^sorterd_mqtt_outbox_failed_total [1-9]`)
+	eventually(t, "refused writes counted", 10*time.Second, func() bool { _, body := s.get("/metrics"); return failed.MatchString(body) })
+	eventually(t, "healthz degraded", 10*time.Second, func() bool {
+		code, body := s.get("/healthz")
+		return code == 503 && strings.Contains(body, `"degraded"`)
+	})
 }
