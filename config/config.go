@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sorterd/sorterd/pipeline"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -132,9 +133,42 @@ func (f Flip) Valid() bool {
 	return f == FlipNone || f == FlipHorizontal || f == FlipVertical || f == FlipBoth
 }
 
+// FlapMode is how a bin's flap moves.
+type FlapMode string
+
+// Flap modes.
+const (
+	FlapPulse FlapMode = "pulse" // open for bins.pulse, then close
+	FlapHold  FlapMode = "hold"  // open until the next item's flap
+)
+
+// The pipeline's modes are written by name in the file; Parse checked the
+// names against the pipeline's tables, so these conversions cannot fail.
+
+// TriggerMode is trigger.mode as the pipeline takes it.
+func (t Trigger) TriggerMode() pipeline.TriggerMode {
+	var m pipeline.TriggerMode
+	m.UnmarshalText([]byte(t.Mode))
+	return m
+}
+
+// VoteRule is decision.vote as the pipeline takes it.
+func (d Decision) VoteRule() pipeline.Vote {
+	var v pipeline.Vote
+	v.UnmarshalText([]byte(d.Vote))
+	return v
+}
+
+// GeometryKind is decision.geometry as the pipeline takes it.
+func (d Decision) GeometryKind() pipeline.Geometry {
+	var g pipeline.Geometry
+	g.UnmarshalText([]byte(d.Geometry))
+	return g
+}
+
 // Trigger decides when an item is present.
 type Trigger struct {
-	Mode     string   `yaml:"mode"`   // continuous, gpio or motion
+	Mode     string   `yaml:"mode"`   // a pipeline.TriggerMode: continuous, gpio or motion
 	Every    int      `yaml:"every"`  // continuous: classify every Nth frame
 	Frames   int      `yaml:"frames"` // frames classified per item
 	Pin      string   `yaml:"pin"`    // gpio: presence sensor input
@@ -163,11 +197,11 @@ type Model struct {
 
 // Decision turns an item's frames into one bin.
 type Decision struct {
-	Vote string `yaml:"vote"` // mean (of scores) or majority (of top-1)
+	Vote string `yaml:"vote"` // a pipeline.Vote: mean (of scores) or majority (of top-1)
 	// Threshold below which the item goes to the reject bin; 0: the
 	// threshold recorded in the model by `sorterd train`.
 	Threshold float64  `yaml:"threshold"`
-	Geometry  string   `yaml:"geometry"` // chute or conveyor
+	Geometry  string   `yaml:"geometry"` // a pipeline.Geometry: chute or conveyor
 	Cooldown  Duration `yaml:"cooldown"` // chute: wait after a flap fires
 }
 
@@ -178,7 +212,7 @@ type Bin struct {
 	Reject    bool     `yaml:"reject"` // the bin for low-confidence items
 	Pin       string   `yaml:"pin"`    // GPIO pin driving the flap
 	ActiveLow bool     `yaml:"active_low"`
-	Mode      string   `yaml:"mode"`  // pulse or hold
+	Mode      FlapMode `yaml:"mode"`  // pulse or hold
 	Pulse     Duration `yaml:"pulse"` // pulse length
 	Delay     Duration `yaml:"delay"` // conveyor: camera → flap travel time
 	// Servo: drive a hobby servo by PWM between these angles instead of
@@ -257,10 +291,10 @@ func Default() Config {
 		Camera: Camera{Source: "0", Width: 640, Height: 480, FPS: 15,
 			ReconnectMin: Duration(500 * time.Millisecond), ReconnectMax: Duration(30 * time.Second),
 			StallTimeout: Duration(5 * time.Second), Rotate: Rotate0, Flip: FlipNone},
-		Trigger:  Trigger{Mode: "continuous", Every: 15, Frames: 3, Debounce: Duration(50 * time.Millisecond), MotionArea: 0.005, MotionDelta: 25},
+		Trigger:  Trigger{Mode: pipeline.Continuous.String(), Every: 15, Frames: 3, Debounce: Duration(50 * time.Millisecond), MotionArea: 0.005, MotionDelta: 25},
 		Locate:   Locate{Method: "background", Margin: 0.15, MinSize: 0.08, Shape: "square"},
 		Model:    Model{Path: DefaultModelPath, Delegate: "xnnpack", Fallback: true, TTA: []string{"flip", "rot180", "rot90", "rot270", "vflip"}, TTAPerFrame: 2},
-		Decision: Decision{Vote: "mean", Geometry: "chute", Cooldown: Duration(time.Second)},
+		Decision: Decision{Vote: pipeline.VoteMean.String(), Geometry: pipeline.Chute.String(), Cooldown: Duration(time.Second)},
 		GPIO:     GPIO{Driver: "periph"},
 		MQTT: MQTT{Enabled: true, Broker: "tcp://127.0.0.1:1883", TopicPrefix: "sorterd", Outbox: 10000,
 			StatsInterval: Duration(30 * time.Second), Discovery: true, DiscoveryPrefix: "homeassistant"},
@@ -435,116 +469,155 @@ func pathAtLine(root *yaml.Node, line int, key string) string {
 	return key
 }
 
-func (c *Config) validate(root *yaml.Node) Errors {
-	var es Errors
-	bad := func(field, format string, args ...any) {
-		es = append(es, Error{Field: field, Msg: fmt.Sprintf(format, args...), Line: lineOf(root, field)})
-	}
-	oneOf := func(field, v string, allowed ...string) {
-		for _, a := range allowed {
-			if v == a {
-				return
-			}
+// checker collects the problems of one file, each with its line.
+type checker struct {
+	root *yaml.Node
+	es   Errors
+}
+
+func (k *checker) bad(field, format string, args ...any) {
+	k.es = append(k.es, Error{Field: field, Msg: fmt.Sprintf(format, args...), Line: lineOf(k.root, field)})
+}
+
+func (k *checker) oneOf(field, v string, allowed ...string) {
+	for _, a := range allowed {
+		if v == a {
+			return
 		}
-		bad(field, "%q is not one of %s", v, strings.Join(allowed, ", "))
 	}
+	k.bad(field, "%q is not one of %s", v, strings.Join(allowed, ", "))
+}
+
+// fillDefaults sets what a bin leaves out: a pulse flap of 300 ms.
+func (c *Config) fillDefaults() {
+	for i := range c.Bins {
+		if c.Bins[i].Mode == "" {
+			c.Bins[i].Mode = FlapPulse
+		}
+		if c.Bins[i].Pulse == 0 {
+			c.Bins[i].Pulse = Duration(300 * time.Millisecond)
+		}
+	}
+}
+
+// validate checks every section; root gives the lines.
+func (c *Config) validate(root *yaml.Node) Errors {
+	k := &checker{root: root}
 	if !regexp.MustCompile(`^[A-Za-z0-9_-]+$`).MatchString(c.Station) {
-		bad("station", "must be letters, digits, - or _ (it is part of MQTT topics)")
+		k.bad("station", "must be letters, digits, - or _ (it is part of MQTT topics)")
 	}
-	oneOf("log_level", c.LogLevel, "debug", "info", "warn", "error")
+	k.oneOf("log_level", c.LogLevel, "debug", "info", "warn", "error")
 	if c.StateDir == "" {
-		bad("state_dir", "must be set")
+		k.bad("state_dir", "must be set")
 	}
-	if c.Camera.Source == "" {
-		bad("camera.source", "must be set")
+	c.Camera.check(k)
+	c.checkItems(k)
+	c.checkBins(k)
+	k.oneOf("gpio.driver", c.GPIO.Driver, "periph", "dry-run")
+	c.checkLinks(k)
+	return k.es
+}
+
+func (cam Camera) check(k *checker) {
+	if cam.Source == "" {
+		k.bad("camera.source", "must be set")
 	}
-	if strings.Contains(c.Camera.Source, "!") && !regexp.MustCompile(`!\s*appsink(\s|$)`).MatchString(c.Camera.Source) {
-		bad("camera.source", "a GStreamer pipeline (a source with \"!\") must end in \"! appsink\"")
+	if strings.Contains(cam.Source, "!") && !regexp.MustCompile(`!\s*appsink(\s|$)`).MatchString(cam.Source) {
+		k.bad("camera.source", "a GStreamer pipeline (a source with \"!\") must end in \"! appsink\"")
 	}
-	if !c.Camera.Rotate.Valid() {
-		bad("camera.rotate", "%d is not one of 0, 90, 180, 270 (degrees clockwise)", c.Camera.Rotate)
+	if !cam.Rotate.Valid() {
+		k.bad("camera.rotate", "%d is not one of 0, 90, 180, 270 (degrees clockwise)", cam.Rotate)
 	}
-	if !c.Camera.Flip.Valid() {
-		bad("camera.flip", "%q is not one of none, horizontal, vertical, both", c.Camera.Flip)
+	if !cam.Flip.Valid() {
+		k.bad("camera.flip", "%q is not one of none, horizontal, vertical, both", cam.Flip)
 	}
-	if c.Camera.Width <= 0 {
-		bad("camera.width", "must be > 0")
+	if cam.Width <= 0 {
+		k.bad("camera.width", "must be > 0")
 	}
-	if c.Camera.Height <= 0 {
-		bad("camera.height", "must be > 0")
+	if cam.Height <= 0 {
+		k.bad("camera.height", "must be > 0")
 	}
-	if c.Camera.FPS <= 0 {
-		bad("camera.fps", "must be > 0")
+	if cam.FPS <= 0 {
+		k.bad("camera.fps", "must be > 0")
 	}
-	if c.Camera.ReconnectMin <= 0 {
-		bad("camera.reconnect_min", "must be > 0")
+	if cam.ReconnectMin <= 0 {
+		k.bad("camera.reconnect_min", "must be > 0")
 	}
-	if c.Camera.ReconnectMax < c.Camera.ReconnectMin {
-		bad("camera.reconnect_max", "must be >= camera.reconnect_min")
+	if cam.ReconnectMax < cam.ReconnectMin {
+		k.bad("camera.reconnect_max", "must be >= camera.reconnect_min")
 	}
-	if c.Camera.StallTimeout <= 0 {
-		bad("camera.stall_timeout", "must be > 0")
+	if cam.StallTimeout <= 0 {
+		k.bad("camera.stall_timeout", "must be > 0")
 	}
-	if r := c.Camera.ROI; r != (ROI{}) {
+	if r := cam.ROI; r != (ROI{}) {
 		// The ROI is in the frame's pixels after the mount's rotation.
-		fw, fh := c.Camera.Width, c.Camera.Height
-		if c.Camera.Rotate == Rotate90 || c.Camera.Rotate == Rotate270 {
+		fw, fh := cam.Width, cam.Height
+		if cam.Rotate == Rotate90 || cam.Rotate == Rotate270 {
 			fw, fh = fh, fw
 		}
 		switch {
 		case r.X < 0 || r.Y < 0:
-			bad("camera.roi", "x and y must be >= 0")
+			k.bad("camera.roi", "x and y must be >= 0")
 		case r.Width <= 0 || r.Height <= 0:
-			bad("camera.roi", "width and height must be > 0 (or all four 0: the whole frame)")
+			k.bad("camera.roi", "width and height must be > 0 (or all four 0: the whole frame)")
 		case r.X+r.Width > fw || r.Y+r.Height > fh:
-			bad("camera.roi", "x+width and y+height must fit in the frame (%dx%d, after camera.rotate)", fw, fh)
+			k.bad("camera.roi", "x+width and y+height must fit in the frame (%dx%d, after camera.rotate)", fw, fh)
 		}
 	}
-	oneOf("locate.method", c.Locate.Method, "background", "roi", "none")
-	oneOf("locate.shape", c.Locate.Shape, "square", "tight")
+}
+
+// checkItems checks how an item is found, classified and decided:
+// locate, trigger, model and decision. The pipeline's modes are checked
+// against the pipeline's own name tables.
+func (c *Config) checkItems(k *checker) {
+	k.oneOf("locate.method", c.Locate.Method, "background", "roi", "none")
+	k.oneOf("locate.shape", c.Locate.Shape, "square", "tight")
 	if c.Locate.Margin < 0 || c.Locate.Margin > 1 {
-		bad("locate.margin", "must be in 0..1")
+		k.bad("locate.margin", "must be in 0..1")
 	}
 	if c.Locate.MinSize < 0 || c.Locate.MinSize >= 1 {
-		bad("locate.min_size", "must be in [0, 1)")
+		k.bad("locate.min_size", "must be in [0, 1)")
 	}
-	oneOf("trigger.mode", c.Trigger.Mode, "continuous", "gpio", "motion")
+	k.oneOf("trigger.mode", c.Trigger.Mode, pipeline.TriggerModeNames()...)
 	if c.Trigger.Every < 1 {
-		bad("trigger.every", "must be >= 1")
+		k.bad("trigger.every", "must be >= 1")
 	}
 	if c.Trigger.Frames < 1 {
-		bad("trigger.frames", "must be >= 1")
+		k.bad("trigger.frames", "must be >= 1")
 	}
-	if c.Trigger.Mode == "gpio" && c.Trigger.Pin == "" {
-		bad("trigger.pin", "must be set when trigger.mode is gpio")
+	if c.Trigger.Mode == pipeline.GPIO.String() && c.Trigger.Pin == "" {
+		k.bad("trigger.pin", "must be set when trigger.mode is gpio")
 	}
 	if c.Trigger.MotionArea <= 0 || c.Trigger.MotionArea > 1 {
-		bad("trigger.motion_area", "must be in (0, 1]")
+		k.bad("trigger.motion_area", "must be in (0, 1]")
 	}
 	if c.Trigger.MotionDelta < 1 || c.Trigger.MotionDelta > 255 {
-		bad("trigger.motion_delta", "must be in 1..255")
+		k.bad("trigger.motion_delta", "must be in 1..255")
 	}
 	if c.Model.Path == "" {
-		bad("model.path", "must be set")
+		k.bad("model.path", "must be set")
 	}
-	oneOf("model.delegate", c.Model.Delegate, "cpu", "xnnpack", "edgetpu", "gpu")
+	k.oneOf("model.delegate", c.Model.Delegate, "cpu", "xnnpack", "edgetpu", "gpu")
 	if c.Model.Threads < 0 {
-		bad("model.threads", "must be >= 0 (0: one per CPU)")
+		k.bad("model.threads", "must be >= 0 (0: one per CPU)")
 	}
 	// With no views (tta: []) there is nothing to share out: ignored.
 	if c.Model.TTAPerFrame < 0 || (len(c.Model.TTA) > 0 && c.Model.TTAPerFrame > len(c.Model.TTA)) {
-		bad("model.tta_per_frame", "must be in 0..%d (the number of views in model.tta; 0: all on every frame)", len(c.Model.TTA))
+		k.bad("model.tta_per_frame", "must be in 0..%d (the number of views in model.tta; 0: all on every frame)", len(c.Model.TTA))
 	}
-	oneOf("decision.vote", c.Decision.Vote, "mean", "majority")
-	oneOf("decision.geometry", c.Decision.Geometry, "chute", "conveyor")
+	k.oneOf("decision.vote", c.Decision.Vote, pipeline.VoteNames()...)
+	k.oneOf("decision.geometry", c.Decision.Geometry, pipeline.GeometryNames()...)
 	if c.Decision.Threshold < 0 || c.Decision.Threshold >= 1 {
-		bad("decision.threshold", "must be in [0, 1)")
+		k.bad("decision.threshold", "must be in [0, 1)")
 	}
 	if c.Decision.Cooldown < 0 {
-		bad("decision.cooldown", "must be >= 0")
+		k.bad("decision.cooldown", "must be >= 0")
 	}
+}
+
+func (c *Config) checkBins(k *checker) {
 	if len(c.Bins) == 0 {
-		bad("bins", "at least one bin is needed")
+		k.bad("bins", "at least one bin is needed")
 	}
 	names := map[string]bool{}
 	labels := map[string]string{}
@@ -552,84 +625,82 @@ func (c *Config) validate(root *yaml.Node) Errors {
 	for i, b := range c.Bins {
 		p := fmt.Sprintf("bins.%d", i)
 		if b.Name == "" {
-			bad(p+".name", "must be set")
+			k.bad(p+".name", "must be set")
 		} else if names[b.Name] {
-			bad(p+".name", "bin %q is defined twice", b.Name)
+			k.bad(p+".name", "bin %q is defined twice", b.Name)
 		}
 		names[b.Name] = true
 		if b.Reject {
 			rejects++
 		} else if len(b.Labels) == 0 {
-			bad(p+".labels", "a sorting bin needs at least one label")
+			k.bad(p+".labels", "a sorting bin needs at least one label")
 		}
 		for _, l := range b.Labels {
 			if other, ok := labels[l]; ok {
-				bad(p+".labels", "label %q already goes to bin %q", l, other)
+				k.bad(p+".labels", "label %q already goes to bin %q", l, other)
 			}
 			labels[l] = b.Name
 		}
 		if b.Pin == "" && c.GPIO.Driver != "dry-run" {
-			bad(p+".pin", "must be set (or gpio.driver: dry-run)")
+			k.bad(p+".pin", "must be set (or gpio.driver: dry-run)")
 		}
-		if b.Mode == "" {
-			c.Bins[i].Mode = "pulse"
-		} else {
-			oneOf(p+".mode", b.Mode, "pulse", "hold")
-		}
-		if b.Pulse == 0 {
-			c.Bins[i].Pulse = Duration(300 * time.Millisecond)
-		} else if b.Pulse < 0 {
-			bad(p+".pulse", "must be > 0")
+		k.oneOf(p+".mode", string(b.Mode), string(FlapPulse), string(FlapHold))
+		if b.Pulse < 0 {
+			k.bad(p+".pulse", "must be > 0")
 		}
 		if b.Delay < 0 {
-			bad(p+".delay", "must be >= 0")
+			k.bad(p+".delay", "must be >= 0")
 		}
 		if b.OpenAngle < 0 || b.OpenAngle > 180 {
-			bad(p+".open_angle", "must be in 0..180")
+			k.bad(p+".open_angle", "must be in 0..180")
 		}
 		if b.ClosedAngle < 0 || b.ClosedAngle > 180 {
-			bad(p+".closed_angle", "must be in 0..180")
+			k.bad(p+".closed_angle", "must be in 0..180")
 		}
 	}
 	if rejects != 1 && len(c.Bins) > 0 {
-		bad("bins", "exactly one bin must have reject: true (found %d)", rejects)
+		k.bad("bins", "exactly one bin must have reject: true (found %d)", rejects)
 	}
-	oneOf("gpio.driver", c.GPIO.Driver, "periph", "dry-run")
+}
+
+// checkLinks checks the page, the archive and MQTT.
+func (c *Config) checkLinks(k *checker) {
 	if c.HTTP.Enabled {
 		if _, port, err := net.SplitHostPort(c.HTTP.Listen); err != nil || port == "" {
-			bad("http.listen", "%q must be host:port, like 127.0.0.1:8080 or :8080", c.HTTP.Listen)
+			k.bad("http.listen", "%q must be host:port, like 127.0.0.1:8080 or :8080", c.HTTP.Listen)
 		}
 		if c.HTTP.Token != "" && c.HTTP.TokenFile != "" {
-			bad("http.token_file", "token and token_file exclude each other")
+			k.bad("http.token_file", "token and token_file exclude each other")
 		}
 		if c.HTTP.TokenForAll && c.HTTP.Token == "" && c.HTTP.TokenFile == "" {
-			bad("http.token_for_all", "needs http.token or http.token_file")
+			k.bad("http.token_for_all", "needs http.token or http.token_file")
 		}
 	}
 	if c.Archive.Enabled && (c.Archive.MaxItems < 1 || c.Archive.MaxMB < 1) {
-		bad("archive.max_items", "max_items and max_mb must be >= 1")
+		k.bad("archive.max_items", "max_items and max_mb must be >= 1")
 	}
-	if c.MQTT.Enabled {
-		if !regexp.MustCompile(`^(tcp|ssl|tls|mqtt|mqtts|ws|wss)://`).MatchString(c.MQTT.Broker) {
-			bad("mqtt.broker", "%q needs a scheme, like tcp://host:1883 or ssl://host:8883", c.MQTT.Broker)
-		}
-		if c.MQTT.Outbox < 1 {
-			bad("mqtt.outbox", "must be >= 1")
-		}
-		if c.MQTT.StatsInterval <= 0 {
-			bad("mqtt.stats_interval", "must be > 0")
-		}
-		if c.MQTT.Password != "" && c.MQTT.PasswordFile != "" {
-			bad("mqtt.password_file", "password and password_file exclude each other")
-		}
-		if (c.MQTT.CertFile == "") != (c.MQTT.KeyFile == "") {
-			bad("mqtt.cert_file", "cert_file and key_file go together")
-		}
-		if c.MQTT.TopicPrefix == "" || strings.ContainsAny(c.MQTT.TopicPrefix, "#+") {
-			bad("mqtt.topic_prefix", "must be set and contain no wildcard")
-		}
+	if !c.MQTT.Enabled {
+		return
 	}
-	return es
+	m := c.MQTT
+	if !regexp.MustCompile(`^(tcp|ssl|tls|mqtt|mqtts|ws|wss)://`).MatchString(m.Broker) {
+		k.bad("mqtt.broker", "%q needs a scheme, like tcp://host:1883 or ssl://host:8883", m.Broker)
+	}
+	if m.Outbox < 1 {
+		k.bad("mqtt.outbox", "must be >= 1")
+	}
+	if m.StatsInterval <= 0 {
+		k.bad("mqtt.stats_interval", "must be > 0")
+	}
+	if m.Password != "" && m.PasswordFile != "" {
+		k.bad("mqtt.password_file", "password and password_file exclude each other")
+	}
+	if (m.CertFile == "") != (m.KeyFile == "") {
+		k.bad("mqtt.cert_file", "cert_file and key_file go together")
+	}
+	if m.TopicPrefix == "" || strings.ContainsAny(m.TopicPrefix, "#+") {
+		k.bad("mqtt.topic_prefix", "must be set and contain no wildcard")
+	}
 }
 
 // PageURL is the web page's address as another machine reaches it (Home

@@ -6,6 +6,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/sorterd/sorterd/pipeline"
 )
 
 func examplePath() string {
@@ -67,6 +70,35 @@ func TestPipelineSourceAndOrientation(t *testing.T) {
 	}
 }
 
+// The pipeline's modes, written by name, reach it typed; a bin without a
+// mode pulses for 300 ms.
+func TestTypedModes(t *testing.T) {
+	base, err := os.ReadFile(examplePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(base), "  mode: continuous ", "  mode: motion ", 1)
+	s = strings.Replace(s, "  vote: mean ", "  vote: majority ", 1)
+	s = strings.Replace(s, "  geometry: chute ", "  geometry: conveyor ", 1)
+	s = strings.Replace(s, "    mode: pulse ", "    mode: hold ", 1)
+	c, err := Parse([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Trigger.TriggerMode() != pipeline.Motion || c.Decision.VoteRule() != pipeline.VoteMajority ||
+		c.Decision.GeometryKind() != pipeline.Conveyor || c.Bins[0].Mode != FlapHold {
+		t.Errorf("trigger %v, vote %v, geometry %v, bin mode %v", c.Trigger.TriggerMode(), c.Decision.VoteRule(), c.Decision.GeometryKind(), c.Bins[0].Mode)
+	}
+	d, err := Parse([]byte("gpio: {driver: dry-run}\nbins:\n  - {name: r, reject: true}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Trigger.TriggerMode() != pipeline.Continuous || d.Decision.VoteRule() != pipeline.VoteMean ||
+		d.Decision.GeometryKind() != pipeline.Chute || d.Bins[0].Mode != FlapPulse || d.Bins[0].Pulse.D() != 300*time.Millisecond {
+		t.Errorf("defaults: %+v %+v %+v", d.Trigger, d.Decision, d.Bins[0])
+	}
+}
+
 func TestEmptyFileIsDefaultsButNeedsBins(t *testing.T) {
 	_, err := Parse(nil)
 	if err == nil || !strings.Contains(err.Error(), "bins: at least one bin") {
@@ -99,6 +131,9 @@ func TestInvalidFields(t *testing.T) {
 		{"  roi: {x: 0, y: 0, width: 0, height: 0}", "  roi: {x: 600, y: 0, width: 100, height: 100}", "camera.roi: x+width and y+height must fit in the frame (640x480, after camera.rotate) (line 18)"},
 		{"  roi: {x: 0, y: 0, width: 0, height: 0}", "  roi: {x: 10, y: 0, width: 0, height: 100}", "camera.roi: width and height must be > 0"},
 		{"  listen: 127.0.0.1:8080", "  listen: 8080", `http.listen: "8080" must be host:port, like 127.0.0.1:8080 or :8080 (line 98)`},
+		{"  vote: mean ", "  vote: average ", `decision.vote: "average" is not one of mean, majority (line 48)`},
+		{"  geometry: chute ", "  geometry: belt ", `decision.geometry: "belt" is not one of chute, conveyor (line 50)`},
+		{"    mode: pulse ", "    mode: toggle ", `bins.0.mode: "toggle" is not one of pulse, hold (line 57)`},
 		{"  rotate: 0 ", "  rotate: 45 ", "camera.rotate: 45 is not one of 0, 90, 180, 270 (degrees clockwise) (line 19)"},
 		{"  rotate: 0 ", "  rotate: left ", "camera.rotate: cannot unmarshal !!str `left` into config.Rotation (line 19)"},
 		{"  flip: none ", "  flip: sideways ", `camera.flip: "sideways" is not one of none, horizontal, vertical, both (line 20)`},

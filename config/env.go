@@ -31,6 +31,7 @@ func ParseEnv(b []byte, env []string) (Config, error) {
 	if err != nil {
 		return c, err
 	}
+	c.fillDefaults()
 	if es := c.validate(root); len(es) > 0 {
 		// A value from the environment is not on the file's line.
 		for i, e := range es {

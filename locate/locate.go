@@ -157,8 +157,9 @@ type Observation struct {
 	// Present: enough of the tray differs for an item (the motion
 	// trigger's question). An item can be present and its box Small.
 	Present bool
-	// Changed is the share of the ROI that differs, after clean-up.
-	Changed float64
+	// Changed is the share of the ROI that differs by Delta, after
+	// clean-up; Reach the share that differs by half of it.
+	Changed, Reach float64
 	// Box is the item's crop in frame pixels (margin added, square where
 	// the ROI allows); empty unless Outcome is Found.
 	Box image.Rectangle
@@ -168,6 +169,9 @@ type Observation struct {
 	// Gain is the light's change since the tray was learned (brightness
 	// ratio, 1: unchanged), taken out before comparing.
 	Gain float32
+	// Settled: the blob is where it was in the last frame (an item that
+	// has landed, not one still falling, sliding or half there).
+	Settled bool
 	// Relearned: the whole tray changed for long (the light was switched,
 	// the camera moved), so the tray was learned anew from this frame.
 	Relearned bool
@@ -178,6 +182,15 @@ type Observation struct {
 const (
 	relearnShare  = 0.85
 	relearnFrames = 10
+)
+
+// A faint item (white paper on a light tray) is present when few pixels
+// differ by Delta (faintStrong of Area) but faintReach times Area differ
+// by half of it: sensor noise and light drift do not make such a patch
+// (measured on the station recordings: docs/station.md).
+const (
+	faintReach  = 3
+	faintStrong = 0.2
 )
 
 // Shadows: a pixel darker than the tray by a similar factor in every
@@ -198,9 +211,11 @@ type Tray struct {
 	labels, stats, cc gocv.Mat
 	open, close       gocv.Mat // structuring elements
 	bg                []float32
-	strong            []int // strong pixels per weak blob (blob's scratch)
+	shade             []bool // the last frame's shadow pixels: not tray as lit, learned slowly
+	strong            []int  // strong pixels per weak blob (blob's scratch)
 	ready             bool
-	busy              int // consecutive frames with most of the tray changed
+	busy              int             // consecutive frames with most of the tray changed
+	last              image.Rectangle // the last frame's blob (analysis pixels)
 	hist              [gainBins]int
 }
 
@@ -253,7 +268,13 @@ func (b *Tray) Observe(frame gocv.Mat) Observation {
 		gocv.MorphologyEx(b.tmp, m, gocv.MorphClose, b.close)
 	}
 	changed := float64(gocv.CountNonZero(b.mask)) / float64(w*h)
-	ob := Observation{Changed: changed, Present: changed >= b.o.Area, Gain: gain}
+	reach := float64(gocv.CountNonZero(b.weak)) / float64(w*h)
+	ob := Observation{Changed: changed, Reach: reach, Present: changed >= b.o.Area, Gain: gain}
+	if !ob.Present && reach >= faintReach*b.o.Area && changed >= faintStrong*b.o.Area {
+		// White paper on a light tray: few pixels differ by Delta, but a
+		// large patch differs by half of it, with a few strong ones.
+		ob.Present = true
+	}
 	if changed >= relearnShare {
 		if b.busy++; b.busy >= relearnFrames {
 			b.learnAll(px)
@@ -263,6 +284,8 @@ func (b *Tray) Observe(frame gocv.Mat) Observation {
 		b.busy = 0
 	}
 	b.learn(px, gain, ob.Present)
+	last := b.last
+	b.last = image.Rectangle{}
 	if !ob.Present {
 		return ob
 	}
@@ -271,6 +294,8 @@ func (b *Tray) Observe(frame gocv.Mat) Observation {
 		ob.Outcome = Small
 		return ob
 	}
+	b.last = blob
+	ob.Settled = overlap(blob, last) >= settledOverlap
 	sx, sy := float64(roi.Dx())/float64(w), float64(roi.Dy())/float64(h)
 	ob.Blob = image.Rect(
 		roi.Min.X+int(float64(blob.Min.X)*sx), roi.Min.Y+int(float64(blob.Min.Y)*sy),
@@ -289,6 +314,23 @@ func (b *Tray) Observe(frame gocv.Mat) Observation {
 	return ob
 }
 
+// settledOverlap is how much a blob must overlap the last frame's
+// (intersection over union) for the item to have landed: a blob jitters by
+// a few analysis pixels between frames of an item lying still (≥ 0.7
+// measured), while the frame an item lands in shows it half there, with a
+// blob a third of the size.
+const settledOverlap = 0.6
+
+// overlap is the intersection over union of a and b.
+func overlap(a, b image.Rectangle) float64 {
+	in := a.Intersect(b)
+	if in.Empty() {
+		return 0
+	}
+	ia := in.Dx() * in.Dy()
+	return float64(ia) / float64(a.Dx()*a.Dy()+b.Dx()*b.Dy()-ia)
+}
+
 func (b *Tray) learnAll(px []byte) {
 	if cap(b.bg) < len(px) {
 		b.bg = make([]float32, len(px))
@@ -297,15 +339,16 @@ func (b *Tray) learnAll(px []byte) {
 	for i, v := range px {
 		b.bg[i] = float32(v)
 	}
-	b.ready, b.busy = true, 0
+	b.ready, b.busy, b.last = true, 0, image.Rectangle{}
 }
 
 // learn moves the tray toward the frame where the frame shows tray.
-// Where it shows something else (the mask), the tray learns 50 times
-// slower: a thin item too small to count as present does not melt into
-// the tray while it lies there, and a lasting change of the tray itself (a
-// stain) still fades in, in about a minute. A frame with an item present
-// teaches nothing.
+// Where it shows something else (the mask) or a shadow, the tray learns 50
+// times slower: a thin item too small to count as present does not melt
+// into the tray while it lies there, nor does its shadow (learned, it
+// would stay behind as a bright ghost when the item is taken away), and a
+// lasting change of the tray itself (a stain) still fades in, in about a
+// minute. A frame with an item present teaches nothing.
 //
 // The tray is kept in the light it was first learned in: the frame is
 // divided by the light's change (gain) before it is learned, so pixels
@@ -321,7 +364,7 @@ func (b *Tray) learn(px []byte, gain float32, present bool) {
 	m, _ := b.weak.DataPtrUint8()
 	for p, on := range m {
 		k := r
-		if on != 0 {
+		if on != 0 || b.shade[p] {
 			k = slow
 		}
 		i := 3 * p
@@ -379,6 +422,9 @@ func (b *Tray) diff(px []byte, gain float32, w, h int) {
 	}
 	m, _ := b.mask.DataPtrUint8()
 	wk, _ := b.weak.DataPtrUint8()
+	if len(b.shade) != len(m) {
+		b.shade = make([]bool, len(m))
+	}
 	delta := float32(b.o.Delta)
 	for p := range m {
 		i := 3 * p
@@ -395,8 +441,13 @@ func (b *Tray) diff(px []byte, gain float32, w, h int) {
 			rlo, rhi = min(rlo, r), max(rhi, r)
 		}
 		m[p], wk[p] = 0, 0
-		if d <= delta/2 || (rlo >= shadowLo && rhi <= shadowHi && rhi-rlo <= shadowSpread) {
-			continue // the tray, or a shadow: darker by one factor in every channel
+		b.shade[p] = false
+		if d <= delta/2 {
+			continue // the tray
+		}
+		if rlo >= shadowLo && rhi <= shadowHi && rhi-rlo <= shadowSpread {
+			b.shade[p] = true // a shadow: darker by one factor in every channel
+			continue
 		}
 		wk[p] = 255
 		if d > delta {
@@ -437,16 +488,22 @@ func (b *Tray) blob(w, h int) (image.Rectangle, bool) {
 		}
 	}
 	minArea := max(4, w*h/1000)
+	// A blob counts with enough strong pixels, or when its reach alone
+	// is as large as a faint item's (paper on a light tray).
+	faint := int(faintReach * b.o.Area * float64(w*h))
+	counts := func(i int) bool {
+		return strong[i] >= minArea || int(b.stats.GetIntAt(i, int(gocv.CC_STAT_AREA))) >= faint
+	}
 	largest := 0
 	for i := 1; i < n; i++ {
-		if strong[i] >= minArea {
+		if counts(i) {
 			largest = max(largest, int(b.stats.GetIntAt(i, int(gocv.CC_STAT_AREA))))
 		}
 	}
 	var box image.Rectangle
 	for i := 1; i < n; i++ {
 		a := int(b.stats.GetIntAt(i, int(gocv.CC_STAT_AREA)))
-		if strong[i] < minArea || 10*a < largest {
+		if !counts(i) || 10*a < largest {
 			continue
 		}
 		x, y := int(b.stats.GetIntAt(i, int(gocv.CC_STAT_LEFT))), int(b.stats.GetIntAt(i, int(gocv.CC_STAT_TOP)))

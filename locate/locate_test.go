@@ -231,3 +231,46 @@ func TestNoGhostAfterLightDrift(t *testing.T) {
 		t.Fatalf("the pen's ghost: %v, changed %.4f, blob %v", ob.Outcome, ob.Changed, ob.Blob)
 	}
 }
+
+// An item's shadow is not the tray: learned while the item lay there (too
+// faint to count as present), it stayed behind as a bright ghost that
+// kept the tray "occupied" for good and hid the items after it.
+func TestNoGhostAfterShadow(t *testing.T) {
+	empty := tray(t, [3]float64{170, 175, 180})
+	tr := learned(t, Options{}, empty)
+	shadow := with(t, empty, image.Rect(200, 300, 500, 360), color.RGBA{126, 122, 119, 0}) // ×0.7 in every channel
+	for range 30 {
+		if ob := tr.Observe(shadow); ob.Present {
+			t.Fatalf("a shadow alone seen as an item: %v, changed %.4f", ob.Outcome, ob.Changed)
+		}
+	}
+	for i := range 5 {
+		if ob := tr.Observe(empty); ob.Present || ob.Outcome != Empty {
+			t.Fatalf("frame %d after the shadow left: %v, changed %.4f, blob %v (the shadow's ghost)", i, ob.Outcome, ob.Changed, ob.Blob)
+		}
+	}
+}
+
+// White paper on a light tray differs by less than Delta almost
+// everywhere: its reach (half of Delta) and a few strong pixels (print)
+// make it present, and its box is the paper's, not the print's.
+func TestFaintItemFound(t *testing.T) {
+	empty := tray(t, [3]float64{200, 200, 200})
+	tr := learned(t, Options{}, empty)
+	paper := image.Rect(240, 120, 440, 360)
+	item := with(t, empty, paper, color.RGBA{220, 220, 218, 0})
+	gocv.Rectangle(&item, image.Rect(300, 200, 324, 224), color.RGBA{40, 40, 60, 0}, -1)
+	ob := tr.Observe(item)
+	if !ob.Present || ob.Outcome != Found {
+		t.Fatalf("white paper on a light tray: %v, present %v, changed %.4f, reach %.4f", ob.Outcome, ob.Present, ob.Changed, ob.Reach)
+	}
+	if !near(ob.Blob, paper, 12) {
+		t.Fatalf("blob %v, want the paper %v", ob.Blob, paper)
+	}
+	// The print alone is too little: no item.
+	tr2 := learned(t, Options{}, empty)
+	print := with(t, empty, image.Rect(300, 200, 324, 224), color.RGBA{40, 40, 60, 0})
+	if ob := tr2.Observe(print); ob.Present {
+		t.Fatalf("a speck seen as an item: changed %.4f, reach %.4f", ob.Changed, ob.Reach)
+	}
+}

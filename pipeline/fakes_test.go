@@ -99,8 +99,11 @@ func TestStationWithFakes(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	type decision struct{ label, bin, action string }
-	want := []decision{{"glass", "glass", "sort"}, {"metal", "metal", "sort"}, {"paper", "reject", "reject"}}
+	type decision struct {
+		label, bin string
+		action     Action
+	}
+	want := []decision{{"glass", "glass", Sort}, {"metal", "metal", Sort}, {"paper", "reject", Reject}}
 	if len(events) != len(want) {
 		t.Fatalf("%d events, want %d: %+v", len(events), len(want), events)
 	}

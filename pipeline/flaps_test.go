@@ -96,7 +96,7 @@ func holdStation(t *testing.T, src camera.Source, clf Classifier) (*Station, map
 	t.Cleanup(tray.Close)
 	var events []Event
 	s, err := New(Options{Station: "t", Source: src, Classify: clf, Flaps: flaps, Bins: bins, Trigger: Motion, Tray: tray,
-		Frames: 3, Vote: "mean", OnEvent: func(e Event) {
+		Frames: 3, OnEvent: func(e Event) {
 			events = append(events, e)
 			// At the moment an item's flap opened, no other is open.
 			for name, p := range pins {

@@ -12,11 +12,8 @@ func (s *Station) WaitImage(ctx context.Context, id, kind string) ([]byte, error
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for {
-		s.mu.Lock()
-		r := s.find(id)
-		framed := r != nil && r.framed
-		s.mu.Unlock()
-		if framed || r == nil {
+		found, framed := s.recent.state(id)
+		if framed || !found {
 			return s.Image(id, kind)
 		}
 		select {

@@ -20,7 +20,7 @@ import (
 
 // trayStation is a station on a video with the real model, dry-run flaps,
 // the default locate settings and the given trigger.
-func trayStation(t *testing.T, video string, trigger string, presence chan time.Time, samples string) (*Station, func() []Event) {
+func trayStation(t *testing.T, video string, trigger TriggerMode, presence chan time.Time, samples string) (*Station, func() []Event) {
 	c, err := infer.New(infer.Options{Model: garbageModel(t), Threads: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +43,7 @@ func trayStation(t *testing.T, video string, trigger string, presence chan time.
 	var mu sync.Mutex
 	var events []Event
 	s, err := New(Options{Station: "t", ModelSHA: c.SHA256(), Source: src, Classify: c, Flaps: flaps, Bins: bins,
-		Trigger: trigger, Every: 5, Presence: presence, Tray: tray, Frames: 3, Vote: "mean", SamplesDir: samples,
+		Trigger: trigger, Every: 5, Presence: presence, Tray: tray, Frames: 3, SamplesDir: samples,
 		OnEvent: func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +127,7 @@ func TestGPIONoItemRejected(t *testing.T) {
 	s.o.Source = &slowSource{Source: src, d: 5 * time.Millisecond}
 	s.Run(context.Background())
 	evs := events()
-	if len(evs) != 1 || evs[0].Action != "reject" || evs[0].Bin != "reject" || evs[0].Reason != "no_item" || evs[0].Label != "" {
+	if len(evs) != 1 || evs[0].Action != Reject || evs[0].Bin != "reject" || evs[0].Reason != "no_item" || evs[0].Label != "" {
 		t.Fatalf("events %+v, want one reject with reason no_item", evs)
 	}
 	st := s.Stats()

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"image"
 	"log/slog"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,21 +36,6 @@ type ViewClassifier interface {
 	ClassifyViews(ctx context.Context, img gocv.Mat, k int, views []infer.View) (infer.Result, error)
 }
 
-// Bin is one output of the station.
-type Bin struct {
-	Name   string
-	Labels []string
-	Reject bool
-	Delay  time.Duration // conveyor: camera → flap
-}
-
-// Trigger modes.
-const (
-	Continuous = "continuous"
-	Motion     = "motion"
-	GPIO       = "gpio"
-)
-
 // Options wire a station.
 type Options struct {
 	Station  string
@@ -61,9 +45,9 @@ type Options struct {
 	Flaps    map[string]actuator.Flap
 	Bins     []Bin
 
-	Trigger string // continuous, motion or gpio
-	Every   int    // continuous: every Nth frame starts an item
-	Frames  int    // frames classified per item
+	Trigger TriggerMode
+	Every   int // continuous: every Nth frame starts an item
+	Frames  int // frames classified per item
 	// Tray learns the empty tray from every frame, in every
 	// trigger mode: the motion trigger asks it whether an item is there,
 	// and Locate == locate.Background asks it where.
@@ -82,10 +66,10 @@ type Options struct {
 	Views         []infer.View
 	ViewsPerFrame int
 
-	Vote      string  // mean or majority
+	Vote      Vote
 	Threshold float64 // below it: the reject bin
-	Conveyor  bool    // flaps fire after their bin's delay, items overlap
-	Cooldown  time.Duration
+	Geometry  Geometry
+	Cooldown  time.Duration // chute: no item starts this long after a flap
 	// ItemGap: an item whose next frame comes later than this after its
 	// last (the camera was lost or stalled) is abandoned. 0: 2 s.
 	ItemGap time.Duration
@@ -93,9 +77,12 @@ type Options struct {
 	OnEvent func(Event)
 	Log     *slog.Logger
 
-	// Recent is how many decided items (with their frames) are kept for
-	// the web page; 0 means 50.
-	Recent int
+	// Counters and Recent (the decided items, with their frames, kept for
+	// the web page) outlive the station when given: a reload passes the
+	// running station's, so nothing restarts from zero and items decided
+	// before it can still be corrected. nil: new ones (50 items).
+	Counters *Counters
+	Recent   *RecentItems
 	// SamplesDir receives corrected items as <class>/<id>.jpg.
 	SamplesDir string
 }
@@ -109,7 +96,7 @@ type Event struct {
 	Score     float32       `json:"score"`
 	Top       []infer.Score `json:"top"`
 	Bin       string        `json:"bin"`
-	Action    string        `json:"action"` // sort or reject
+	Action    Action        `json:"action"`
 	Frames    int           `json:"frames"`
 	LatencyMS float64       `json:"latency_ms"` // trigger → flap
 	Model     string        `json:"model"`
@@ -150,40 +137,33 @@ func (b Box) Rect() image.Rectangle { return image.Rect(b.X, b.Y, b.X+b.W, b.Y+b
 
 // Station runs the pipeline.
 type Station struct {
-	o       Options
-	binOf   map[string]string
-	reject  string
-	paused  atomic.Bool
-	busy    atomic.Bool // an item is being classified (for the live view)
-	log     *slog.Logger
-	started time.Time
+	o        Options
+	router   *Router
+	counters *Counters
+	recent   *RecentItems
+	paused   atomic.Bool
+	busy     atomic.Bool // an item is being classified (for the live view)
+	log      *slog.Logger
 
-	mu          sync.Mutex
-	perBin      map[string]int
-	perAction   map[string]int
-	frames      int64
-	lastFrame   time.Time
-	inferStart  time.Time       // non-zero while an inference runs
-	latencies   []time.Duration // recent inference times (ring)
-	latIdx      int
-	hist        Histogram
-	dropped     map[string]int64
-	sorted      map[BinAction]int
-	recent      []*record
-	corrections map[string]int
-	located     map[string]int64
-	flapsWG     sync.WaitGroup // scheduled conveyor actuations
-	flapMu      sync.Mutex     // one flap moves at a time (openFlap)
+	// progMu guards what the watchdog reads (Progress, Health).
+	progMu     sync.Mutex
+	started    time.Time
+	lastFrame  time.Time
+	inferStart time.Time // non-zero while an inference runs
 
-	corrMu    sync.Mutex
-	liveMu    sync.Mutex
-	latest    gocv.Mat // the last frame read, for the live view
-	latestAt  time.Time
-	liveBox   image.Rectangle // where the item is in latest (empty: none found)
-	itemFrame gocv.Mat        // the frame the item in flight was last classified on (Run's goroutine only)
-	itemCrop  gocv.Mat        // the crop of itemFrame the model saw (Run's goroutine only)
-	itemBox   image.Rectangle // itemCrop's place in itemFrame (Run's goroutine only)
-	views     []infer.View    // frameViews' result, reused frame to frame (Run's goroutine only)
+	flapsWG sync.WaitGroup // scheduled conveyor actuations
+	flapMu  sync.Mutex     // one flap moves at a time (openFlap)
+
+	liveMu   sync.Mutex
+	latest   gocv.Mat // the last frame read, for the live view
+	latestAt time.Time
+	liveBox  image.Rectangle // where the item is in latest (empty: none found)
+
+	// Run's goroutine only.
+	itemFrame gocv.Mat        // the frame the item in flight was last classified on
+	itemCrop  gocv.Mat        // the crop of itemFrame the model saw
+	itemBox   image.Rectangle // itemCrop's place in itemFrame
+	views     []infer.View    // frameViews' result, reused frame to frame
 }
 
 // New checks the wiring.
@@ -191,71 +171,67 @@ func New(o Options) (*Station, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	if o.Frames < 1 {
-		o.Frames = 1
-	}
-	if o.Every < 1 {
-		o.Every = 1
-	}
-	if o.Recent < 1 {
-		o.Recent = 50
-	}
+	o.Frames, o.Every = max(o.Frames, 1), max(o.Every, 1)
 	if o.ItemGap <= 0 {
 		o.ItemGap = 2 * time.Second
 	}
-	s := &Station{o: o, binOf: map[string]string{}, log: o.Log, perBin: map[string]int{}, perAction: map[string]int{},
-		dropped: map[string]int64{}, sorted: map[BinAction]int{}, corrections: map[string]int{}, located: map[string]int64{}, hist: newHistogram()}
+	if o.Counters == nil {
+		o.Counters = NewCounters()
+	}
+	if o.Recent == nil {
+		o.Recent = NewRecentItems(0)
+	}
+	s := &Station{o: o, log: o.Log, counters: o.Counters, recent: o.Recent}
 	for _, b := range o.Bins {
 		if _, ok := o.Flaps[b.Name]; !ok {
 			return nil, fmt.Errorf("bin %s has no flap", b.Name)
 		}
-		if b.Reject {
-			s.reject = b.Name
-		}
-		for _, l := range b.Labels {
-			s.binOf[l] = b.Name
-		}
 	}
-	if s.reject == "" {
-		return nil, errors.New("no reject bin")
+	var err error
+	if s.router, err = NewRouter(o.Bins, o.Threshold); err != nil {
+		return nil, err
 	}
-	known := map[string]bool{}
-	for _, l := range o.Classify.Labels() {
-		known[l] = true
-		if _, ok := s.binOf[l]; !ok {
-			o.Log.Warn("label has no bin; its items go to the reject bin", "label", l, "bin", s.reject)
-		}
+	unbinned, unknown := s.router.Check(o.Classify.Labels())
+	for _, l := range unbinned {
+		o.Log.Warn("label has no bin; its items go to the reject bin", "label", l, "bin", s.router.RejectBin().Name)
 	}
-	for l := range s.binOf {
-		if !known[l] {
-			return nil, fmt.Errorf("bins name label %q, which the model does not have (it has %v)", l, o.Classify.Labels())
-		}
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("bins name label %q, which the model does not have (it has %v)", unknown[0], o.Classify.Labels())
 	}
+	if err := o.checkInputs(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkInputs checks that what the trigger, views and locate method need
+// was given.
+func (o *Options) checkInputs() error {
 	if o.ViewsPerFrame > 0 {
 		if _, ok := o.Classify.(ViewClassifier); !ok {
-			return nil, errors.New("views per frame need a classifier that takes views")
+			return errors.New("views per frame need a classifier that takes views")
 		}
 		if len(o.Views) == 0 {
-			return nil, errors.New("views per frame without views")
+			return errors.New("views per frame without views")
 		}
 	}
 	switch o.Trigger {
 	case Continuous:
 	case Motion:
 		if o.Tray == nil {
-			return nil, errors.New("motion trigger without a background")
+			return errors.New("motion trigger without a background")
 		}
 	case GPIO:
 		if o.Presence == nil {
-			return nil, errors.New("gpio trigger without a sensor")
+			return errors.New("gpio trigger without a sensor")
 		}
 	default:
-		return nil, fmt.Errorf("unknown trigger %q", o.Trigger)
+		return fmt.Errorf("unknown trigger %v", o.Trigger)
 	}
 	if o.Locate == locate.Background && o.Tray == nil {
-		return nil, errors.New("locate background without a background")
+		return errors.New("locate background without a background")
 	}
-	return s, nil
+	return nil
 }
 
 // Pause stops sorting (frames are still read, so the camera stays
@@ -279,107 +255,18 @@ func (s *Station) TestFlap(ctx context.Context, bin string) error {
 // Progress is when the last frame arrived, and since when an inference
 // has been running (zero if none): what the watchdog checks.
 func (s *Station) Progress() (lastFrame, inferSince time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.progMu.Lock()
+	defer s.progMu.Unlock()
 	return s.lastFrame, s.inferStart
 }
 
-// Stats is a snapshot for MQTT, the web page and metrics.
-type Stats struct {
-	Station     string         `json:"station"`
-	Paused      bool           `json:"paused"`
-	Frames      int64          `json:"frames"`
-	FPS         float64        `json:"fps"`
-	ItemsPerBin map[string]int `json:"items_per_bin"`
-	Actions     map[string]int `json:"actions"`
-	InferP50MS  float64        `json:"inference_p50_ms"`
-	InferP99MS  float64        `json:"inference_p99_ms"`
-	UptimeS     float64        `json:"uptime_s"`
-	LastFrame   string         `json:"last_frame,omitempty"`
-	// Dropped counts frames read but not looked at, by reason (paused,
-	// cooldown, error: the classifier failed on it; empty or too_small:
-	// no item located in it).
-	Dropped     map[string]int64 `json:"frames_dropped"`
-	Corrections map[string]int   `json:"corrections"`
-	// Locate counts what locating the item found: no_item (a trigger
-	// with no item to classify: given up, or rejected on a gpio
-	// trigger), relearned (the whole tray changed and was learned anew),
-	// abandoned (an item whose frames stopped: camera lost or stalled).
-	Locate map[string]int64 `json:"locate"`
-	// Sorted counts items by bin and action (what metrics label them by).
-	Sorted    map[BinAction]int `json:"-"`
-	Inference Histogram         `json:"-"`
-}
-
-// BinAction is a bin and what happened there (sort or reject).
-type BinAction struct{ Bin, Action string }
-
-// Histogram is the inference-time distribution in Prometheus' shape:
-// cumulative counts per upper bound (seconds).
-type Histogram struct {
-	Bounds []float64
-	Counts []uint64
-	Count  uint64
-	Sum    float64
-}
-
-func newHistogram() Histogram {
-	b := []float64{.005, .01, .02, .03, .05, .075, .1, .15, .2, .3, .5, 1, 2, 5}
-	return Histogram{Bounds: b, Counts: make([]uint64, len(b))}
-}
-
-func (h *Histogram) observe(d time.Duration) {
-	v := d.Seconds()
-	for i, b := range h.Bounds {
-		if v <= b {
-			h.Counts[i]++
-		}
-	}
-	h.Count++
-	h.Sum += v
-}
-
-// Stats returns counters since start.
+// Stats returns the counters (since the daemon started: they survive a
+// reload) and the station's state.
 func (s *Station) Stats() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := Stats{Station: s.o.Station, Paused: s.paused.Load(), Frames: s.frames,
-		ItemsPerBin: map[string]int{}, Actions: map[string]int{}, Dropped: map[string]int64{}, Corrections: map[string]int{},
-		Inference: Histogram{Bounds: s.hist.Bounds, Counts: append([]uint64(nil), s.hist.Counts...), Count: s.hist.Count, Sum: s.hist.Sum}}
-	st.Sorted = make(map[BinAction]int, len(s.sorted))
-	for k, v := range s.sorted {
-		st.Sorted[k] = v
-	}
-	for k, v := range s.dropped {
-		st.Dropped[k] = v
-	}
-	for k, v := range s.corrections {
-		st.Corrections[k] = v
-	}
-	st.Locate = make(map[string]int64, len(s.located))
-	for k, v := range s.located {
-		st.Locate[k] = v
-	}
-	for k, v := range s.perBin {
-		st.ItemsPerBin[k] = v
-	}
-	for k, v := range s.perAction {
-		st.Actions[k] = v
-	}
-	if !s.started.IsZero() {
-		st.UptimeS = time.Since(s.started).Seconds()
-		if st.UptimeS > 0 {
-			st.FPS = float64(s.frames) / st.UptimeS
-		}
-	}
-	if !s.lastFrame.IsZero() {
-		st.LastFrame = s.lastFrame.UTC().Format(time.RFC3339Nano)
-	}
-	if n := len(s.latencies); n > 0 {
-		l := append([]time.Duration(nil), s.latencies...)
-		sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
-		st.InferP50MS = float64(l[n/2].Microseconds()) / 1000
-		st.InferP99MS = float64(l[min(n-1, n*99/100)].Microseconds()) / 1000
+	st := Stats{Station: s.o.Station, Paused: s.paused.Load()}
+	s.counters.fill(&st)
+	if last, _ := s.Progress(); !last.IsZero() {
+		st.LastFrame = last.UTC().Format(time.RFC3339Nano)
 	}
 	return st
 }
@@ -388,9 +275,7 @@ func (s *Station) Stats() Stats {
 type item struct {
 	start  time.Time
 	last   time.Time // frame time of its last frame
-	scores []float32
-	votes  map[int]int
-	frames int
+	tally  Tally
 	misses int // frames of the item in which no item was located
 }
 
@@ -399,37 +284,27 @@ type item struct {
 // classified as an item.
 func (s *Station) maxMisses() int { return 2 * s.o.Frames }
 
+// run is Run's state between frames (Run's goroutine only).
+type run struct {
+	cur           *item // the item in flight (nil: none)
+	seen          int64 // frames read
+	cooldownUntil time.Time
+	// Item tracking (motion): waitEmpty while the decided item is still
+	// on the tray, which lay in decided.
+	waitEmpty bool
+	decided   image.Rectangle
+}
+
 // Run reads frames until ctx ends or the source fails for good. On return
 // the item in flight has been decided, scheduled flaps have fired, and
 // every flap is closed.
 func (s *Station) Run(ctx context.Context) error {
-	s.mu.Lock()
-	s.started = time.Now()
-	s.mu.Unlock()
-	s.itemFrame = gocv.NewMat()
-	s.itemCrop = gocv.NewMat()
-	defer func() {
-		s.flapsWG.Wait()
-		if err := actuator.Bank(s.o.Flaps).CloseAll(); err != nil {
-			s.log.Error("closing flaps", "err", err)
-		}
-		s.itemFrame.Close()
-		s.itemCrop.Close()
-		s.liveMu.Lock()
-		if s.latest.Ptr() != nil {
-			s.latest.Close()
-			s.latest = gocv.Mat{}
-		}
-		s.liveMu.Unlock()
-	}()
-	var cur *item
-	var seen int64
-	var cooldownUntil time.Time
-	waitEmpty := false // motion: the decided item is still on the tray
-	var decided image.Rectangle
+	s.begin()
+	defer s.end()
+	r := &run{}
 	rctx := ctx
 	for {
-		if ctx.Err() != nil && cur == nil {
+		if ctx.Err() != nil && r.cur == nil {
 			return nil
 		}
 		// The item in flight is finished even when ctx ends: reading
@@ -441,126 +316,182 @@ func (s *Station) Run(ctx context.Context) error {
 		}
 		f, err := s.o.Source.Read(rctx)
 		if err != nil {
-			if ctx.Err() != nil && rctx == ctx && cur != nil {
+			if ctx.Err() != nil && rctx == ctx && r.cur != nil {
 				// Stopped while waiting for the item's next frame: the
 				// next pass reads on, on the grace context.
 				continue
 			}
 			if ctx.Err() != nil || rctx.Err() != nil {
-				if cur != nil && cur.frames > 0 {
-					s.decide(context.Background(), cur)
+				if r.cur != nil && r.cur.tally.Frames > 0 {
+					s.decide(context.Background(), r.cur)
 				}
 				return nil
 			}
 			return fmt.Errorf("camera: %w", err)
 		}
-		seen++
-		s.mu.Lock()
-		s.frames++
-		s.lastFrame = f.At
-		s.mu.Unlock()
-		var ob locate.Observation
-		if s.o.Tray != nil {
-			ob = s.o.Tray.Observe(f.Mat)
-			if ob.Relearned {
-				s.log.Info("the whole tray changed for long: learned it anew (light or camera moved?)")
-				s.count("relearned")
-			}
-		}
-		s.keepLatest(f.Mat, f.At, ob.Box)
-		if paused := s.paused.Load(); paused || f.At.Before(cooldownUntil) {
-			s.drop(map[bool]string{true: "paused", false: "cooldown"}[paused])
-			cur = nil
-			s.busy.Store(false)
-			f.Close()
-			continue
-		}
-		if cur != nil && f.At.Sub(cur.last) > s.o.ItemGap {
-			// The camera stopped mid-item (lost, stalled, reconnected):
-			// what it shows now may be anything. Abandoned, no flap.
-			s.log.Warn("item abandoned: its frames stopped", "gap", f.At.Sub(cur.last).Round(time.Millisecond), "frames", cur.frames)
-			s.count("abandoned")
-			cur = nil
-			s.busy.Store(false)
-		}
-		if cur == nil {
-			start := false
-			switch s.o.Trigger {
-			case Continuous:
-				start = seen%int64(s.o.Every) == 0
-				if start && s.o.Locate == locate.Background && ob.Outcome != locate.Found {
-					// Nothing on the tray: the bare tray is never an item.
-					s.drop(ob.Outcome.String())
-					start = false
-				}
-			case Motion:
-				if waitEmpty {
-					// The decided item still lies there, unless what is
-					// there now is somewhere else: a second item
-					// placed as the first was taken.
-					waitEmpty = ob.Present && !(ob.Outcome == locate.Found && within(ob.Blob, decided) < 0.3)
-					start = !waitEmpty && ob.Present
-				} else {
-					start = ob.Present
-				}
-			case GPIO:
-				select {
-				case <-s.o.Presence:
-					start = true
-				default:
-				}
-			}
-			if !start {
-				f.Close()
-				continue
-			}
-			cur = &item{start: f.At, last: f.At, votes: map[int]int{}}
-			s.busy.Store(true)
-		}
-		cur.last = f.At
-		region, ok := s.region(ob, f.Mat)
-		if !ok {
-			f.Close()
-			s.drop(ob.Outcome.String())
-			if cur.misses++; cur.misses < s.maxMisses() {
-				continue
-			}
-			if cur.frames > 0 && s.o.Trigger == GPIO {
-				// The sensor saw an item, which left the camera's view
-				// before its last frames: decide on what was seen.
-				s.decide(ctx, cur)
-			} else {
-				s.giveUp(ctx, cur, ob)
-			}
-			cur = nil
-			s.busy.Store(false)
-			waitEmpty = s.o.Trigger == Motion
-			decided = ob.Blob
-			continue
-		}
-		err = s.classify(ctx, cur, f.Mat, region)
+		s.onFrame(ctx, r, &f)
 		f.Close()
-		if err != nil {
-			s.log.Error("classify", "err", err)
-			s.drop("error")
-			cur = nil
-			s.busy.Store(false)
-			continue
+	}
+}
+
+// begin readies Run's Mats and marks the start.
+func (s *Station) begin() {
+	now := time.Now()
+	s.progMu.Lock()
+	s.started = now
+	s.progMu.Unlock()
+	s.counters.start(now)
+	s.itemFrame = gocv.NewMat()
+	s.itemCrop = gocv.NewMat()
+}
+
+// end waits for scheduled flaps, closes every flap and frees Run's Mats.
+func (s *Station) end() {
+	s.flapsWG.Wait()
+	if err := actuator.Bank(s.o.Flaps).CloseAll(); err != nil {
+		s.log.Error("closing flaps", "err", err)
+	}
+	s.itemFrame.Close()
+	s.itemCrop.Close()
+	s.liveMu.Lock()
+	if s.latest.Ptr() != nil {
+		s.latest.Close()
+		s.latest = gocv.Mat{}
+	}
+	s.liveMu.Unlock()
+}
+
+// onFrame is one frame's way: the tray learns it, the live view keeps it,
+// and it starts, feeds or ends the item. The caller closes f.
+func (s *Station) onFrame(ctx context.Context, r *run, f *camera.Frame) {
+	r.seen++
+	s.counters.frame()
+	s.progMu.Lock()
+	s.lastFrame = f.At
+	s.progMu.Unlock()
+	ob := s.observe(f)
+	if paused := s.paused.Load(); paused || f.At.Before(r.cooldownUntil) {
+		s.counters.drop(map[bool]string{true: "paused", false: "cooldown"}[paused])
+		s.drop(r)
+		return
+	}
+	if r.cur != nil && f.At.Sub(r.cur.last) > s.o.ItemGap {
+		// The camera stopped mid-item (lost, stalled, reconnected):
+		// what it shows now may be anything. Abandoned, no flap.
+		s.log.Warn("item abandoned: its frames stopped", "gap", f.At.Sub(r.cur.last).Round(time.Millisecond), "frames", r.cur.tally.Frames)
+		s.counters.locate("abandoned")
+		s.drop(r)
+	}
+	if r.cur == nil {
+		if !s.arrived(r, ob) {
+			return
 		}
-		if cur.frames < s.o.Frames {
-			continue
-		}
-		s.decide(ctx, cur)
-		cur = nil
-		s.busy.Store(false)
-		waitEmpty = s.o.Trigger == Motion
-		decided = ob.Blob
-		if !s.o.Conveyor && s.o.Cooldown > 0 {
-			// Frame time, so that a recording played faster than real
-			// time cools down as the station would.
-			cooldownUntil = f.At.Add(s.o.Cooldown)
+		r.cur = &item{start: f.At}
+		s.busy.Store(true)
+	}
+	r.cur.last = f.At
+	region, ok := s.region(ob, f.Mat)
+	if !ok {
+		s.onMiss(ctx, r, ob)
+		return
+	}
+	if err := s.classify(ctx, r.cur, f.Mat, region); err != nil {
+		s.log.Error("classify", "err", err)
+		s.counters.drop("error")
+		s.drop(r)
+		return
+	}
+	if r.cur.tally.Frames < s.o.Frames {
+		return
+	}
+	s.decide(ctx, r.cur)
+	s.left(r, ob)
+	if s.o.Geometry == Chute && s.o.Cooldown > 0 {
+		// Frame time, so that a recording played faster than real
+		// time cools down as the station would.
+		r.cooldownUntil = f.At.Add(s.o.Cooldown)
+	}
+}
+
+// observe shows the frame to the tray (which learns the empty tray from
+// every frame, in every trigger mode) and keeps it for the live view.
+func (s *Station) observe(f *camera.Frame) locate.Observation {
+	var ob locate.Observation
+	if s.o.Tray != nil {
+		ob = s.o.Tray.Observe(f.Mat)
+		if ob.Relearned {
+			s.log.Info("the whole tray changed for long: learned it anew (light or camera moved?)")
+			s.counters.locate("relearned")
 		}
 	}
+	s.keepLatest(f.Mat, f.At, ob.Box)
+	return ob
+}
+
+// drop forgets the item in flight, undecided.
+func (s *Station) drop(r *run) {
+	r.cur = nil
+	s.busy.Store(false)
+}
+
+// arrived says whether an item starts on this frame, by the trigger.
+// Item tracking lives here and in left.
+func (s *Station) arrived(r *run, ob locate.Observation) bool {
+	switch s.o.Trigger {
+	case Continuous:
+		if r.seen%int64(s.o.Every) != 0 {
+			return false
+		}
+		if s.o.Locate == locate.Background && ob.Outcome != locate.Found {
+			// Nothing on the tray: the bare tray is never an item.
+			s.counters.drop(ob.Outcome.String())
+			return false
+		}
+		return true
+	case Motion:
+		if r.waitEmpty {
+			// The decided item still lies there, unless what is
+			// there now is somewhere else: a second item
+			// placed as the first was taken.
+			r.waitEmpty = ob.Present && !(ob.Outcome == locate.Found && within(ob.Blob, r.decided) < 0.3)
+			return !r.waitEmpty && ob.Present
+		}
+		return ob.Present
+	case GPIO:
+		select {
+		case <-s.o.Presence:
+			return true
+		default:
+		}
+	}
+	return false
+}
+
+// left ends the item in flight once it is decided or given up: on the
+// motion trigger, the next starts once the tray is empty again (or shows
+// a new item elsewhere).
+func (s *Station) left(r *run, ob locate.Observation) {
+	s.drop(r)
+	r.waitEmpty = s.o.Trigger == Motion
+	r.decided = ob.Blob
+}
+
+// onMiss handles a frame of the item in which no item was located: after
+// maxMisses of them the item is decided on what was seen (gpio) or given
+// up.
+func (s *Station) onMiss(ctx context.Context, r *run, ob locate.Observation) {
+	s.counters.drop(ob.Outcome.String())
+	if r.cur.misses++; r.cur.misses < s.maxMisses() {
+		return
+	}
+	if r.cur.tally.Frames > 0 && s.o.Trigger == GPIO {
+		// The sensor saw an item, which left the camera's view
+		// before its last frames: decide on what was seen.
+		s.decide(ctx, r.cur)
+	} else {
+		s.giveUp(ctx, r.cur, ob)
+	}
+	s.left(r, ob)
 }
 
 // region is the part of frame the model sees: the located item's box, the
@@ -584,13 +515,13 @@ func (s *Station) giveUp(ctx context.Context, it *item, ob locate.Observation) {
 	if ob.Outcome == locate.Small {
 		reason = "too_small"
 	}
-	s.count("no_item")
+	s.counters.locate("no_item")
 	if s.o.Trigger != GPIO {
-		s.log.Info("no item located; nothing sorted", "reason", reason, "frames", it.frames, "changed", ob.Changed)
+		s.log.Info("no item located; nothing sorted", "reason", reason, "frames", it.tally.Frames, "changed", ob.Changed)
 		return
 	}
 	s.log.Warn("the sensor saw an item the camera cannot find; rejecting it", "reason", reason, "changed", ob.Changed)
-	ev := Event{ID: newID(), Station: s.o.Station, Bin: s.reject, Action: "reject", Reason: reason,
+	ev := Event{ID: newID(), Station: s.o.Station, Bin: s.router.RejectBin().Name, Action: Reject, Reason: reason,
 		Model: prefix(s.o.ModelSHA, 12)}
 	s.fire(ctx, it, &record{ev: ev}, 0)
 }
@@ -609,38 +540,24 @@ func (s *Station) classify(ctx context.Context, it *item, frame gocv.Mat, box im
 	m := frame.Region(box)
 	defer m.Close()
 	t0 := time.Now()
-	s.mu.Lock()
+	s.progMu.Lock()
 	s.inferStart = t0
-	s.mu.Unlock()
+	s.progMu.Unlock()
 	var r infer.Result
 	var err error
 	if s.o.ViewsPerFrame > 0 {
-		r, err = s.o.Classify.(ViewClassifier).ClassifyViews(context.WithoutCancel(ctx), m, 3, s.frameViews(it.frames))
+		r, err = s.o.Classify.(ViewClassifier).ClassifyViews(context.WithoutCancel(ctx), m, 3, s.frameViews(it.tally.Frames))
 	} else {
 		r, err = s.o.Classify.Classify(context.WithoutCancel(ctx), m, 3)
 	}
-	d := time.Since(t0)
-	s.mu.Lock()
+	s.progMu.Lock()
 	s.inferStart = time.Time{}
-	s.hist.observe(d)
-	if len(s.latencies) < 1000 {
-		s.latencies = append(s.latencies, d)
-	} else {
-		s.latencies[s.latIdx] = d
-		s.latIdx = (s.latIdx + 1) % 1000
-	}
-	s.mu.Unlock()
+	s.progMu.Unlock()
+	s.counters.inference(time.Since(t0))
 	if err != nil {
 		return err
 	}
-	if it.scores == nil {
-		it.scores = make([]float32, len(r.Scores))
-	}
-	for i, v := range r.Scores {
-		it.scores[i] += v
-	}
-	it.votes[r.Index]++
-	it.frames++
+	it.tally.Add(r.Scores, r.Index)
 	frame.CopyTo(&s.itemFrame)
 	m.CopyTo(&s.itemCrop)
 	s.itemBox = box
@@ -659,52 +576,15 @@ func (s *Station) frameViews(j int) []infer.View {
 	return s.views
 }
 
-func (s *Station) drop(reason string) {
-	s.mu.Lock()
-	s.dropped[reason]++
-	s.mu.Unlock()
-}
-
-// count adds one to a locate counter (no_item, relearned).
-func (s *Station) count(what string) {
-	s.mu.Lock()
-	s.located[what]++
-	s.mu.Unlock()
-}
-
 // decide votes over the item's frames, picks the bin and fires its flap
 // (at once on a chute, after the bin's delay on a conveyor).
 func (s *Station) decide(ctx context.Context, it *item) {
 	labels := s.o.Classify.Labels()
-	mean := make([]float32, len(it.scores))
-	for i, v := range it.scores {
-		mean[i] = v / float32(it.frames)
-	}
-	best := 0
-	if s.o.Vote == "majority" {
-		for idx, n := range it.votes {
-			if n > it.votes[best] || (n == it.votes[best] && mean[idx] > mean[best]) {
-				best = idx
-			}
-		}
-	} else {
-		for i := range mean {
-			if mean[i] > mean[best] {
-				best = i
-			}
-		}
-	}
-	label := labels[best]
-	// A label the reject bin collects on purpose (trash) is a "sort";
-	// a label without a bin, or a score under the threshold, a "reject".
-	bin, ok := s.binOf[label]
-	action := "sort"
-	if !ok || float64(mean[best]) < s.o.Threshold {
-		bin, action = s.reject, "reject"
-	}
+	best, mean := Decide(s.o.Vote, it.tally)
+	bin, action := s.router.Route(labels[best], mean[best])
 	ev := Event{
-		ID: newID(), Station: s.o.Station, Label: label, Score: mean[best],
-		Top: infer.TopK(mean, labels, 3), Bin: bin, Action: action, Frames: it.frames,
+		ID: newID(), Station: s.o.Station, Label: labels[best], Score: mean[best],
+		Top: infer.TopK(mean, labels, 3), Bin: bin.Name, Action: action, Frames: it.tally.Frames,
 		Model: prefix(s.o.ModelSHA, 12),
 	}
 	if s.o.Locate != locate.Whole {
@@ -712,12 +592,8 @@ func (s *Station) decide(ctx context.Context, it *item) {
 	}
 	rec := &record{ev: ev}
 	delay := time.Duration(0)
-	if s.o.Conveyor {
-		for _, b := range s.o.Bins {
-			if b.Name == bin {
-				delay = b.Delay - time.Since(it.start)
-			}
-		}
+	if s.o.Geometry == Conveyor {
+		delay = bin.Delay - time.Since(it.start)
 	}
 	s.fire(ctx, it, rec, delay)
 	s.attachFrame(rec, s.itemFrame, s.itemCrop, s.itemBox)
@@ -726,19 +602,15 @@ func (s *Station) decide(ctx context.Context, it *item) {
 // fire remembers rec and opens its bin's flap after delay (at once when
 // delay ≤ 0), then counts and publishes the event.
 func (s *Station) fire(ctx context.Context, it *item, rec *record, delay time.Duration) {
-	s.remember(rec)
+	s.recent.add(rec)
 	ev := rec.ev
 	open := func() {
 		opened := time.Now()
 		ev.TS = opened.UTC().Format(time.RFC3339Nano)
 		ev.LatencyMS = float64(opened.Sub(it.start).Microseconds()) / 1000
 		s.openFlap(ctx, ev.Bin)
-		s.mu.Lock()
-		s.perBin[ev.Bin]++
-		s.perAction[ev.Action]++
-		s.sorted[BinAction{ev.Bin, ev.Action}]++
-		rec.ev, rec.fired = ev, true
-		s.mu.Unlock()
+		s.counters.fired(ev)
+		s.recent.fired(rec, ev)
 		s.log.Info("item", "id", ev.ID, "label", ev.Label, "score", ev.Score, "bin", ev.Bin, "action", ev.Action,
 			"box", ev.Box.String(), "reason", ev.Reason, "latency_ms", ev.LatencyMS)
 		if s.o.OnEvent != nil {

@@ -77,7 +77,7 @@ func station(t *testing.T, video string, conveyor bool, delay time.Duration) (*S
 	motion := locate.New(locate.Options{Area: 0.05, Delta: 25})
 	t.Cleanup(motion.Close)
 	s, err := New(Options{Station: "t", ModelSHA: c.SHA256(), Source: src, Classify: c, Flaps: flaps, Bins: bins,
-		Trigger: Motion, Tray: motion, Frames: 3, Vote: "mean", Conveyor: conveyor,
+		Trigger: Motion, Tray: motion, Frames: 3, Geometry: map[bool]Geometry{false: Chute, true: Conveyor}[conveyor],
 		OnEvent: func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +216,7 @@ func TestViewsSharedOverFrames(t *testing.T) {
 	t.Cleanup(motion.Close)
 	var events []Event
 	s, err := New(Options{Station: "t", Source: src, Classify: rc, Flaps: flaps, Bins: bins, Trigger: Motion, Tray: motion,
-		Frames: 3, Vote: "mean", Views: views, ViewsPerFrame: 2, OnEvent: func(e Event) { events = append(events, e) }})
+		Frames: 3, Views: views, ViewsPerFrame: 2, OnEvent: func(e Event) { events = append(events, e) }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -45,70 +46,74 @@ type record struct {
 
 const thumbWidth = 160
 
-// remember adds an item in flight to the ring (oldest out).
-func (s *Station) remember(r *record) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.recent) < s.o.Recent {
-		s.recent = append(s.recent, r)
+// RecentItems are the last decided items with their frames, for the
+// operator to review and correct. They have their own lock and outlive a
+// station: a configuration reload hands the same list to the new station,
+// so items decided before it can still be corrected.
+type RecentItems struct {
+	mu   sync.Mutex
+	max  int
+	list []*record // oldest first
+	// corrMu: one correction at a time, so file moves stay consistent.
+	corrMu sync.Mutex
+}
+
+// NewRecentItems keeps up to n items (n < 1: 50).
+func NewRecentItems(n int) *RecentItems {
+	if n < 1 {
+		n = 50
+	}
+	return &RecentItems{max: n}
+}
+
+// add puts an item in flight into the list (oldest out).
+func (l *RecentItems) add(r *record) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.list) < l.max {
+		l.list = append(l.list, r)
 		return
 	}
-	copy(s.recent, s.recent[1:])
-	s.recent[len(s.recent)-1] = r
+	copy(l.list, l.list[1:])
+	l.list[len(l.list)-1] = r
 }
 
-// attachFrame encodes the item's frame and crop once it is decided, off
-// the path to the flap.
-func (s *Station) attachFrame(r *record, frame, crop gocv.Mat, box image.Rectangle) {
-	var jpeg, cropJPEG, thumb []byte
-	if !frame.Empty() {
-		jpeg = s.encode(frame, 90)
-		if r.ev.Box != nil && !crop.Empty() {
-			cropJPEG = s.encode(crop, 90)
+// fired records the event as its flap opened.
+func (l *RecentItems) fired(r *record, ev Event) {
+	l.mu.Lock()
+	r.ev, r.fired = ev, true
+	l.mu.Unlock()
+}
+
+// framed records the item's encoded images.
+func (l *RecentItems) framed(r *record, jpeg, crop, thumb []byte) {
+	l.mu.Lock()
+	r.jpeg, r.crop, r.thumb, r.framed = jpeg, crop, thumb, true
+	l.mu.Unlock()
+}
+
+// last is the newest fired event (nil: none yet).
+func (l *RecentItems) last() *Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := len(l.list) - 1; i >= 0; i-- {
+		if l.list[i].fired {
+			e := l.list[i].ev
+			return &e
 		}
-		small := gocv.NewMat()
-		h := frame.Rows() * thumbWidth / max(frame.Cols(), 1)
-		gocv.Resize(frame, &small, image.Pt(thumbWidth, max(h, 1)), 0, 0, gocv.InterpolationArea)
-		if r.ev.Box != nil {
-			drawBox(&small, box, float64(thumbWidth)/float64(frame.Cols()))
-		}
-		thumb = s.encode(small, 80)
-		small.Close()
 	}
-	s.mu.Lock()
-	r.jpeg, r.crop, r.thumb, r.framed = jpeg, cropJPEG, thumb, true
-	s.mu.Unlock()
-}
-
-func (s *Station) encode(m gocv.Mat, quality int) []byte {
-	b, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, m, []int{gocv.IMWriteJpegQuality, quality})
-	if err != nil {
-		s.log.Warn("encode item image", "err", err)
-		return nil
-	}
-	defer b.Close()
-	return append([]byte(nil), b.GetBytes()...)
-}
-
-// boxColour is the item's box on the live view and thumbnails.
-var boxColour = color.RGBA{40, 220, 60, 0}
-
-// drawBox draws box (frame pixels) on m, scaled to m's size.
-func drawBox(m *gocv.Mat, box image.Rectangle, scale float64) {
-	r := image.Rect(int(float64(box.Min.X)*scale), int(float64(box.Min.Y)*scale),
-		int(float64(box.Max.X)*scale), int(float64(box.Max.Y)*scale))
-	gocv.Rectangle(m, r, boxColour, max(1, int(2*scale+0.5)))
+	return nil
 }
 
 // Items returns up to limit decided items, newest first. An item is
 // listed once its flap fired and its frame is encoded (the encoding runs
 // after the flap, so it never delays it), so a listed item's image is there.
-func (s *Station) Items(limit int) []Item {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (l *RecentItems) Items(limit int) []Item {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	var out []Item
-	for i := len(s.recent) - 1; i >= 0 && len(out) < limit; i-- {
-		r := s.recent[i]
+	for i := len(l.list) - 1; i >= 0 && len(out) < limit; i-- {
+		r := l.list[i]
 		if !r.fired || !r.framed {
 			continue
 		}
@@ -117,13 +122,22 @@ func (s *Station) Items(limit int) []Item {
 	return out
 }
 
-func (s *Station) find(id string) *record {
-	for _, r := range s.recent {
+// find is a fired item by id (l.mu held).
+func (l *RecentItems) find(id string) *record {
+	for _, r := range l.list {
 		if r.ev.ID == id && r.fired {
 			return r
 		}
 	}
 	return nil
+}
+
+// state says whether an item is listed and whether its frame is encoded.
+func (l *RecentItems) state(id string) (found, framed bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r := l.find(id)
+	return r != nil, r != nil && r.framed
 }
 
 // Image kinds.
@@ -135,10 +149,10 @@ const (
 
 // Image returns an item's frame as JPEG (kind: ImageFrame, ImageThumb or
 // ImageCrop).
-func (s *Station) Image(id string, kind string) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.find(id)
+func (l *RecentItems) Image(id string, kind string) ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r := l.find(id)
 	if r == nil {
 		return nil, ErrNoItem
 	}
@@ -164,7 +178,96 @@ func (s *Station) Image(id string, kind string) ([]byte, error) {
 // saw (the crop) as <samples>/<class>/<id>.jpg, the folder tree `sorterd
 // train --data` reads, and the full frame beside it as
 // <samples>/.frames/<id>.jpg (a hidden folder, which train skips).
-// Correcting again moves the crop to the new class.
+// Correcting again moves the crop to the new class. The caller checked
+// class against the model's labels.
+func (l *RecentItems) Correct(samples, id, class string) (label, path string, err error) {
+	l.corrMu.Lock()
+	defer l.corrMu.Unlock()
+	l.mu.Lock()
+	r := l.find(id)
+	var jpeg, frame, crop []byte
+	var prev string
+	if r != nil {
+		jpeg, frame, crop, prev, label = r.crop, r.jpeg, r.crop, r.corrected, r.ev.Label
+		if jpeg == nil {
+			jpeg = r.jpeg // not cropped: the model saw the frame
+		}
+	}
+	l.mu.Unlock()
+	if r == nil {
+		return "", "", ErrNoItem
+	}
+	if jpeg == nil {
+		return "", "", fmt.Errorf("item %s: its frame was not kept", id)
+	}
+	path = filepath.Join(samples, class, id+".jpg")
+	if err := writeFile(path, jpeg); err != nil {
+		return "", "", fmt.Errorf("save sample: %w", err)
+	}
+	if frame != nil && crop != nil {
+		if err := writeFile(filepath.Join(samples, FramesDir, id+".jpg"), frame); err != nil {
+			return "", "", fmt.Errorf("save sample's frame: %w", err)
+		}
+	}
+	if prev != "" && prev != class {
+		os.Remove(filepath.Join(samples, prev, id+".jpg"))
+	}
+	l.mu.Lock()
+	r.corrected = class
+	l.mu.Unlock()
+	return label, path, nil
+}
+
+// attachFrame encodes the item's frame and crop once it is decided, off
+// the path to the flap.
+func (s *Station) attachFrame(r *record, frame, crop gocv.Mat, box image.Rectangle) {
+	var jpeg, cropJPEG, thumb []byte
+	if !frame.Empty() {
+		jpeg = s.encode(frame, 90)
+		if r.ev.Box != nil && !crop.Empty() {
+			cropJPEG = s.encode(crop, 90)
+		}
+		small := gocv.NewMat()
+		h := frame.Rows() * thumbWidth / max(frame.Cols(), 1)
+		gocv.Resize(frame, &small, image.Pt(thumbWidth, max(h, 1)), 0, 0, gocv.InterpolationArea)
+		if r.ev.Box != nil {
+			drawBox(&small, box, float64(thumbWidth)/float64(frame.Cols()))
+		}
+		thumb = s.encode(small, 80)
+		small.Close()
+	}
+	s.recent.framed(r, jpeg, cropJPEG, thumb)
+}
+
+func (s *Station) encode(m gocv.Mat, quality int) []byte {
+	b, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, m, []int{gocv.IMWriteJpegQuality, quality})
+	if err != nil {
+		s.log.Warn("encode item image", "err", err)
+		return nil
+	}
+	defer b.Close()
+	return append([]byte(nil), b.GetBytes()...)
+}
+
+// boxColour is the item's box on the live view and thumbnails.
+var boxColour = color.RGBA{40, 220, 60, 0}
+
+// drawBox draws box (frame pixels) on m, scaled to m's size.
+func drawBox(m *gocv.Mat, box image.Rectangle, scale float64) {
+	r := image.Rect(int(float64(box.Min.X)*scale), int(float64(box.Min.Y)*scale),
+		int(float64(box.Max.X)*scale), int(float64(box.Max.Y)*scale))
+	gocv.Rectangle(m, r, boxColour, max(1, int(2*scale+0.5)))
+}
+
+// Items returns up to limit decided items, newest first (see
+// RecentItems.Items).
+func (s *Station) Items(limit int) []Item { return s.recent.Items(limit) }
+
+// Image returns an item's frame as JPEG (see RecentItems.Image).
+func (s *Station) Image(id string, kind string) ([]byte, error) { return s.recent.Image(id, kind) }
+
+// Correct records the right class for an item and saves it as a sample
+// (see RecentItems.Correct); it returns the sample's path.
 func (s *Station) Correct(id, class string) (string, error) {
 	if s.o.SamplesDir == "" {
 		return "", ErrNoSamples
@@ -178,42 +281,12 @@ func (s *Station) Correct(id, class string) (string, error) {
 	if !known || class == "" || class == "." || class == ".." || strings.ContainsAny(class, `/\`) {
 		return "", fmt.Errorf("%w %q (the model has %v)", ErrLabel, class, s.o.Classify.Labels())
 	}
-	s.corrMu.Lock() // one correction at a time: file moves stay consistent
-	defer s.corrMu.Unlock()
-	s.mu.Lock()
-	r := s.find(id)
-	var jpeg, frame []byte
-	var prev string
-	if r != nil {
-		jpeg, frame, prev = r.crop, r.jpeg, r.corrected
-		if jpeg == nil {
-			jpeg = r.jpeg // not cropped: the model saw the frame
-		}
+	label, path, err := s.recent.Correct(s.o.SamplesDir, id, class)
+	if err != nil {
+		return "", err
 	}
-	s.mu.Unlock()
-	if r == nil {
-		return "", ErrNoItem
-	}
-	if jpeg == nil {
-		return "", fmt.Errorf("item %s: its frame was not kept", id)
-	}
-	path := filepath.Join(s.o.SamplesDir, class, id+".jpg")
-	if err := writeFile(path, jpeg); err != nil {
-		return "", fmt.Errorf("save sample: %w", err)
-	}
-	if frame != nil && r.crop != nil {
-		if err := writeFile(filepath.Join(s.o.SamplesDir, FramesDir, id+".jpg"), frame); err != nil {
-			return "", fmt.Errorf("save sample's frame: %w", err)
-		}
-	}
-	if prev != "" && prev != class {
-		os.Remove(filepath.Join(s.o.SamplesDir, prev, id+".jpg"))
-	}
-	s.mu.Lock()
-	r.corrected = class
-	s.corrections[class]++
-	s.mu.Unlock()
-	s.log.Info("item corrected", "id", id, "label", r.ev.Label, "class", class, "file", path)
+	s.counters.corrected(class)
+	s.log.Info("item corrected", "id", id, "label", label, "class", class, "file", path)
 	return path, nil
 }
 
@@ -267,21 +340,12 @@ func (s *Station) Snapshot() ([]byte, time.Time, error) {
 		drawBox(&m, box, 1)
 	}
 
-	s.mu.Lock()
-	var last *Event
-	for i := len(s.recent) - 1; i >= 0; i-- {
-		if s.recent[i].fired {
-			e := s.recent[i].ev
-			last = &e
-			break
-		}
-	}
+	last := s.recent.last()
 	paused := s.paused.Load()
-	s.mu.Unlock()
 	text := "waiting for an item"
 	if last != nil {
 		text = fmt.Sprintf("last item: %s %.2f -> %s", last.Label, last.Score, last.Bin)
-		if last.Action == "reject" {
+		if last.Action == Reject {
 			text += " (reject)"
 		}
 	}
@@ -308,9 +372,9 @@ func (s *Station) Snapshot() ([]byte, time.Time, error) {
 func (s *Station) Health(now time.Time, stall time.Duration) error {
 	last, inferSince := s.Progress()
 	if last.IsZero() {
-		s.mu.Lock()
+		s.progMu.Lock()
 		last = s.started
-		s.mu.Unlock()
+		s.progMu.Unlock()
 		if last.IsZero() {
 			return errors.New("station not started")
 		}

@@ -44,32 +44,8 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusServiceUnavailable, fmt.Sprintf("busy: %d uploads are being classified or waiting; try again", cap(s.admit)))
 		return
 	}
-	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil && r.Header.Get("Content-Type") != "" {
-		jsonError(w, http.StatusUnsupportedMediaType, "bad Content-Type: "+err.Error())
-		return
-	}
-	// Room for the multipart framing around the largest accepted image.
-	r.Body = http.MaxBytesReader(w, r.Body, s.o.Limits.MaxBytes+64<<10)
-	name := "upload"
-	var data []byte
-	switch ct {
-	case "image/jpeg", "image/png", "application/octet-stream":
-		data, err = io.ReadAll(r.Body)
-	case "multipart/form-data":
-		data, name, err = readPart(r.Body, params["boundary"])
-	default:
-		jsonError(w, http.StatusUnsupportedMediaType,
-			fmt.Sprintf("Content-Type %q: send multipart/form-data with an \"image\" file, or an image/jpeg or image/png body", ct))
-		return
-	}
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			jsonError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("upload larger than %d bytes", s.o.Limits.MaxBytes))
-			return
-		}
-		jsonError(w, http.StatusBadRequest, "read upload: "+err.Error())
+	data, name, ok := s.readUpload(w, r)
+	if !ok {
 		return
 	}
 	wait := time.NewTimer(s.o.UploadWait)
@@ -118,14 +94,45 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request) {
 	}
 	out := ClassifyResponse{Report: s.o.Classifier.NewReport(name, res, decode), Threshold: s.o.Threshold}
 	s.uploads.Observe(decode.Seconds() + res.Timing.Preprocess.Seconds() + res.Timing.Invoke.Seconds() + res.Timing.Postprocess.Seconds())
-	if len(s.o.Bins) > 0 {
-		bin, ok := s.binOf[res.Label]
-		out.Bin, out.Action = bin, "sort"
-		if !ok || float64(res.Score.Score) < s.o.Threshold {
-			out.Bin, out.Action = s.reject, "reject"
-		}
+	if s.router != nil {
+		bin, action := s.router.Route(res.Label, res.Score.Score)
+		out.Bin, out.Action = bin.Name, action.String()
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// readUpload reads the image of an upload: a multipart form's "image"
+// file, or a raw JPEG/PNG body, up to the upload limit. On false the
+// answer is written.
+func (s *Server) readUpload(w http.ResponseWriter, r *http.Request) (data []byte, name string, ok bool) {
+	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil && r.Header.Get("Content-Type") != "" {
+		jsonError(w, http.StatusUnsupportedMediaType, "bad Content-Type: "+err.Error())
+		return nil, "", false
+	}
+	// Room for the multipart framing around the largest accepted image.
+	r.Body = http.MaxBytesReader(w, r.Body, s.o.Limits.MaxBytes+64<<10)
+	name = "upload"
+	switch ct {
+	case "image/jpeg", "image/png", "application/octet-stream":
+		data, err = io.ReadAll(r.Body)
+	case "multipart/form-data":
+		data, name, err = readPart(r.Body, params["boundary"])
+	default:
+		jsonError(w, http.StatusUnsupportedMediaType,
+			fmt.Sprintf("Content-Type %q: send multipart/form-data with an \"image\" file, or an image/jpeg or image/png body", ct))
+		return nil, "", false
+	}
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			jsonError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("upload larger than %d bytes", s.o.Limits.MaxBytes))
+			return nil, "", false
+		}
+		jsonError(w, http.StatusBadRequest, "read upload: "+err.Error())
+		return nil, "", false
+	}
+	return data, name, true
 }
 
 // readPart returns the "image" file of a multipart body (or its first file).

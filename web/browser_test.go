@@ -145,35 +145,46 @@ func TestBrowser(t *testing.T) {
 		text("#state", &state),
 		text(`#links dd[data-key="camera"]`, &camText),
 		text(`#links dd[data-key="MQTT"]`, &mqttText),
-		chromedp.Sleep(300*time.Millisecond),
+		// The screenshot shows an item with its box (the box's colour,
+		// pipeline's boxColour, drawn on the frame), not the bare tray.
+		poll(`(() => { const f = document.getElementById("frame"); if (!f.naturalWidth) return false;
+			const c = document.createElement("canvas"); c.width = f.naturalWidth; c.height = f.naturalHeight;
+			const g = c.getContext("2d"); g.drawImage(f, 0, 0); const d = g.getImageData(0, 0, c.width, c.height).data;
+			let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 90 && d[i+1] > 180 && d[i+2] < 110) n++;
+			return n > 300; })()`),
 		png("live.png"),
 	)
 	if width != 640 || state != "running" || camText != "connected" || mqttText != "connected, outbox 0" {
 		t.Errorf("live page: frame %d px wide (want 640), state %q, camera %q, MQTT %q; want running, connected, \"connected, outbox 0\"", width, state, camText, mqttText)
 	}
 
-	// Recent items: correct the newest to another class, see it saved.
+	// Recent items: the oldest row is the recording's first item, whose
+	// class the test knows: give it (a correction when the station got it
+	// wrong, a confirmation when right), so the screenshot never shows a
+	// right label "corrected" into a wrong one.
 	var id, shown, note string
+	first := trayPhotos(t)[0]
+	row := "#items tbody tr:last-child"
 	run("items page",
 		chromedp.Navigate(ts.URL+"/items"),
 		chromedp.WaitVisible(chromedp.CSS("#items tbody tr")),
 		poll(`Array.from(document.querySelectorAll("#items tbody img")).every(i => i.complete && i.naturalWidth > 0) && document.querySelectorAll("#items tbody img.crop").length > 0`),
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			r, err := chromedp.AttributeValue(chromedp.CSS("#items tbody tr"), "data-id")(ctx, tg)
+			r, err := chromedp.AttributeValue(chromedp.CSS(row), "data-id")(ctx, tg)
 			id = r.Value
 			return err
 		}),
-		text("#items tbody tr td:nth-child(3)", &shown),
+		text(row+" td:nth-child(3)", &shown),
 	)
-	fix := "trash"
-	if shown == "trash" {
-		fix = "plastic"
+	if oldest := items[len(items)-1]; id != oldest.ID || shown != oldest.Label {
+		t.Fatalf("items page's last row is %s %q; want the first item %s %q", id, shown, oldest.ID, oldest.Label)
 	}
+	fix := first.Class
 	run("correcting an item",
-		chromedp.SetValue(chromedp.CSS("#items tbody tr select"), fix),
-		chromedp.Click(chromedp.CSS("#items tbody tr button")),
-		poll(`document.querySelector("#items tbody tr .saved").textContent.startsWith("saved as")`),
-		text("#items tbody tr .saved", &note),
+		chromedp.SetValue(chromedp.CSS(row+" select"), fix),
+		chromedp.Click(chromedp.CSS(row+" button")),
+		poll(`document.querySelector("`+row+` .saved").textContent.startsWith("saved as")`),
+		text(row+" .saved", &note),
 		poll(`document.getElementById("corrections").textContent.includes("`+fix+` 1")`),
 		png("items.png"),
 	)

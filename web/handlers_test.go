@@ -57,8 +57,8 @@ func fakeStation(t testing.TB) *webtest.Station {
 	}
 	st := webtest.New(webtest.Options{Labels: fakeLabels, SamplesDir: "/samples", Bins: bins})
 	for i, ev := range []pipeline.Event{
-		{ID: "a1", TS: "2026-01-01T00:00:01Z", Station: "web", Label: "glass", Score: 0.9, Bin: "glass", Action: "sort", Frames: 2, Box: &pipeline.Box{X: 10, Y: 10, W: 200, H: 150}},
-		{ID: "b2", TS: "2026-01-01T00:00:02Z", Station: "web", Label: "trash", Score: 0.4, Bin: "reject", Action: "reject", Frames: 2, Box: &pipeline.Box{X: 0, Y: 0, W: 200, H: 150}},
+		{ID: "a1", TS: "2026-01-01T00:00:01Z", Station: "web", Label: "glass", Score: 0.9, Bin: "glass", Action: pipeline.Sort, Frames: 2, Box: &pipeline.Box{X: 10, Y: 10, W: 200, H: 150}},
+		{ID: "b2", TS: "2026-01-01T00:00:02Z", Station: "web", Label: "trash", Score: 0.4, Bin: "reject", Action: pipeline.Reject, Frames: 2, Box: &pipeline.Box{X: 0, Y: 0, W: 200, H: 150}},
 	} {
 		c := color.RGBA{uint8(100 * i), 120, 200, 255}
 		st.Add(ev, jpegOf(t, 640, 480, c), jpegOf(t, 200, 150, c), jpegOf(t, 160, 120, c))

@@ -70,7 +70,7 @@ func liveStationCamera(t testing.TB, c *infer.Classifier) (*pipeline.Station, st
 	motion := locate.New(locate.Options{Margin: locate.DefaultMargin})
 	samples := filepath.Join(dir, "samples")
 	s, err := pipeline.New(pipeline.Options{Station: "web", ModelSHA: c.SHA256(), Source: src, Classify: c, Flaps: flaps,
-		Bins: testBins, Trigger: pipeline.Motion, Tray: motion, Frames: 2, Vote: "mean", SamplesDir: samples})
+		Bins: testBins, Trigger: pipeline.Motion, Tray: motion, Frames: 2, SamplesDir: samples})
 	if err != nil {
 		t.Fatal(err)
 	}

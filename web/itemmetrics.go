@@ -30,8 +30,8 @@ func NewItemMetrics(labels []string) *ItemMetrics {
 		}, []string{"label", "action"}),
 	}
 	for _, l := range labels {
-		for _, a := range []string{"sort", "reject"} {
-			m.labels.WithLabelValues(l, a)
+		for _, a := range pipeline.Actions() {
+			m.labels.WithLabelValues(l, a.String())
 		}
 	}
 	return m
@@ -40,7 +40,7 @@ func NewItemMetrics(labels []string) *ItemMetrics {
 // Observe counts one decided item.
 func (m *ItemMetrics) Observe(e pipeline.Event) {
 	m.latency.Observe(time.Duration(e.LatencyMS * float64(time.Millisecond)).Seconds())
-	m.labels.WithLabelValues(e.Label, e.Action).Inc()
+	m.labels.WithLabelValues(e.Label, e.Action.String()).Inc()
 }
 
 // ModelInfo says which model the station runs (sorterd_model_info).

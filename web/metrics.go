@@ -62,20 +62,21 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		// Every bin appears from the start, so rate() sees the first item.
 		seen := map[pipeline.BinAction]bool{}
-		for _, bin := range c.s.o.Bins {
-			actions := []string{"sort"}
-			if bin.Reject {
-				actions = append(actions, "reject")
-			}
-			for _, a := range actions {
-				k := pipeline.BinAction{Bin: bin.Name, Action: a}
-				seen[k] = true
-				ch <- prometheus.MustNewConstMetric(descItems, prometheus.CounterValue, float64(s.Sorted[k]), bin.Name, a)
+		if c.s.router != nil {
+			for _, bin := range c.s.router.Bins() {
+				for _, a := range pipeline.Actions() {
+					if !c.s.router.Can(bin, a) {
+						continue
+					}
+					k := pipeline.BinAction{Bin: bin.Name, Action: a}
+					seen[k] = true
+					ch <- prometheus.MustNewConstMetric(descItems, prometheus.CounterValue, float64(s.Sorted[k]), bin.Name, a.String())
+				}
 			}
 		}
 		for k, v := range s.Sorted {
 			if !seen[k] {
-				ch <- prometheus.MustNewConstMetric(descItems, prometheus.CounterValue, float64(v), k.Bin, k.Action)
+				ch <- prometheus.MustNewConstMetric(descItems, prometheus.CounterValue, float64(v), k.Bin, k.Action.String())
 			}
 		}
 		for _, l := range c.s.o.Classifier.Labels() {

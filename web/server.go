@@ -158,8 +158,7 @@ type Options struct {
 // Server is the HTTP server.
 type Server struct {
 	o        Options
-	binOf    map[string]string
-	reject   string
+	router   *pipeline.Router // nil: no bins (the classify page only)
 	reg      *prometheus.Registry
 	handler  http.Handler
 	pages    map[string][]byte
@@ -219,15 +218,15 @@ func New(o Options) (*Server, error) {
 	if o.Links == nil {
 		o.Links = func() Links { return Links{} }
 	}
-	s := &Server{o: o, binOf: map[string]string{}, started: time.Now(),
+	s := &Server{o: o, started: time.Now(),
 		admit: make(chan struct{}, o.Uploads+o.UploadQueue), run: make(chan struct{}, o.Uploads)}
-	for _, b := range o.Bins {
-		if b.Reject {
-			s.reject = b.Name
+	if len(o.Bins) > 0 {
+		// Uploads are routed by the station's own rule.
+		r, err := pipeline.NewRouter(o.Bins, o.Threshold)
+		if err != nil {
+			return nil, fmt.Errorf("web: bins: %w", err)
 		}
-		for _, l := range b.Labels {
-			s.binOf[l] = b.Name
-		}
+		s.router = r
 	}
 	s.hosts = map[string]bool{"localhost": true}
 	if h, err := os.Hostname(); err == nil && h != "" {

@@ -481,7 +481,7 @@ func TestMetricsMove(t *testing.T) {
 		return sum
 	}
 	stats := func(frames int64, glass int, inferences uint64) pipeline.Stats {
-		return pipeline.Stats{Frames: frames, Sorted: map[pipeline.BinAction]int{{Bin: "glass", Action: "sort"}: glass},
+		return pipeline.Stats{Frames: frames, Sorted: map[pipeline.BinAction]int{{Bin: "glass", Action: pipeline.Sort}: glass},
 			Inference: pipeline.Histogram{Bounds: []float64{.1, 1}, Counts: []uint64{inferences, inferences}, Count: inferences, Sum: 0.05 * float64(inferences)}}
 	}
 	st.SetStats(stats(10, 1, 2))

@@ -8,27 +8,22 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/sorterd/sorterd/actuator"
-	"github.com/sorterd/sorterd/archive"
-	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/internal/sdnotify"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/publish"
 	"github.com/sorterd/sorterd/web"
-	"periph.io/x/conn/v3/gpio"
-	"periph.io/x/conn/v3/gpio/gpioreg"
-	"periph.io/x/host/v3"
 )
 
 // cmdDaemon runs the station until SIGTERM/SIGINT; SIGHUP (or the MQTT
@@ -60,113 +55,143 @@ func cmdDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sorterd: %v; running without the state_dir lock\n", err)
 	}
 	defer lock.Close()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	reload := make(chan struct{}, 1)
+	d := &daemon{path: *path, stderr: stderr, hup: make(chan os.Signal, 1), reload: make(chan struct{}, 1),
+		kept: kept{counters: pipeline.NewCounters(), recent: pipeline.NewRecentItems(0)}}
+	signal.Notify(d.hup, syscall.SIGHUP)
+	defer signal.Stop(d.hup)
+	return d.run(ctx, cfg)
+}
+
+// daemon runs one configuration after another: a reload builds the next
+// station once the running one stopped, and hands it what is kept.
+type daemon struct {
+	path   string
+	stderr io.Writer
+	hup    chan os.Signal
+	reload chan struct{} // the MQTT "reload" command
+	kept   kept
+}
+
+// kept is what outlives a station across reloads: the counters and the
+// recent items (so an item decided before a reload can still be
+// corrected after it) and the items-by-label metrics.
+type kept struct {
+	counters *pipeline.Counters
+	recent   *pipeline.RecentItems
+	items    *web.ItemMetrics
+	labels   []string // the labels items was made for
+}
+
+// itemMetrics are the kept ones while the model's labels stay; a model
+// with other labels starts them anew.
+func (k *kept) itemMetrics(labels []string) *web.ItemMetrics {
+	if k.items == nil || !slices.Equal(k.labels, labels) {
+		k.items, k.labels = web.NewItemMetrics(labels), labels
+	}
+	return k.items
+}
+
+// ending is how one station's run ended: a reload was accepted (next), or
+// the station stopped (err; nil when ctx ended).
+type ending struct {
+	next  *config.Config
+	err   error
+	built bool // every part was built before it ended
+}
+
+// run runs cfg, then each configuration a reload accepts, until the
+// station stops; it returns the exit code.
+func (d *daemon) run(ctx context.Context, cfg config.Config) int {
 	var prev *config.Config // the configuration before a reload, until the new one is built
-run:
 	for {
-		log, _ := newLogger(stderr, cfg.LogLevel)
+		log, _ := newLogger(d.stderr, cfg.LogLevel)
 		slog.SetDefault(log)
 		runCtx, stop := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		built, isBuilt := make(chan struct{}), false
-		go func(cfg config.Config, built chan<- struct{}) { done <- runStation(runCtx, cfg, log, reload, built) }(cfg, built)
-		var next *config.Config
-	wait:
-		for {
-			select {
-			case err := <-done:
-				stop()
-				if err == nil {
-					return 0
-				}
-				if !isBuilt && prev != nil && ctx.Err() == nil {
-					// The checks passed but the station still could not be
-					// built (a camera or pin it cannot have): the previous
-					// configuration goes back into service.
-					log.Error("reloaded configuration failed to start; the previous one runs again", "err", err)
-					sdNotify("RELOADING=1")
-					cfg, prev = *prev, nil
-					continue run
-				}
-				log.Error("station stopped", "err", err)
-				return 1
-			case <-built:
-				built, isBuilt = nil, true // a nil channel: this case fires once
-				prev = nil
-				continue
-			case <-hup:
-			case <-reload:
-			}
-			c, err := config.Load(*path)
-			if err != nil {
-				log.Error("reload refused: the running configuration stays", "err", err)
-				continue
-			}
-			if c.StateDir != cfg.StateDir {
-				log.Error("reload refused: the running configuration stays", "err",
-					fmt.Sprintf("state_dir changed (%s → %s): the lock and outbox belong to the running one; restart to move it", cfg.StateDir, c.StateDir))
-				continue
-			}
-			// Build and check what the new station needs (the model, its
-			// labels, the bins' labels) while the old one still sorts.
-			if err := checkStation(c, &cfg, log); err != nil {
-				log.Error("reload refused: the running configuration stays", "err", err)
-				continue
-			}
-			next = &c
-			break wait
+		done, built := make(chan error, 1), make(chan struct{})
+		go func(cfg config.Config) { done <- d.runStation(runCtx, cfg, log, built) }(cfg)
+		e := d.wait(done, built, cfg, log)
+		if e.built {
+			prev = nil
 		}
-		log.Info("reloading configuration", "file", *path)
-		sdNotify("RELOADING=1")
+		if e.next == nil {
+			stop()
+			switch {
+			case e.err == nil:
+				return 0
+			case !e.built && prev != nil && ctx.Err() == nil:
+				// The checks passed but the station still could not be
+				// built (a camera or pin it cannot have): the previous
+				// configuration goes back into service.
+				log.Error("reloaded configuration failed to start; the previous one runs again", "err", e.err)
+				notify(log, sdnotify.Reloading)
+				cfg, prev = *prev, nil
+				continue
+			}
+			log.Error("station stopped", "err", e.err)
+			return 1
+		}
+		log.Info("reloading configuration", "file", d.path)
+		notify(log, sdnotify.Reloading)
 		stop()
 		if err := <-done; err != nil {
 			log.Error("station stopped during reload", "err", err)
 		}
 		old := cfg
-		cfg, prev = *next, &old
+		cfg, prev = *e.next, &old
 	}
+}
+
+// wait waits for the station to stop or a reload to be accepted.
+func (d *daemon) wait(done <-chan error, built <-chan struct{}, cfg config.Config, log *slog.Logger) ending {
+	isBuilt := false
+	for {
+		select {
+		case err := <-done:
+			return ending{err: err, built: isBuilt}
+		case <-built:
+			built, isBuilt = nil, true // a nil channel: this case fires once
+			continue
+		case <-d.hup:
+		case <-d.reload:
+		}
+		if next := d.check(cfg, log); next != nil {
+			return ending{next: next, built: isBuilt}
+		}
+	}
+}
+
+// check loads the file again and checks it (the model, its labels, the
+// bins' labels) while the running station still sorts; nil: refused.
+func (d *daemon) check(cfg config.Config, log *slog.Logger) *config.Config {
+	c, err := config.Load(d.path)
+	if err == nil && c.StateDir != cfg.StateDir {
+		err = fmt.Errorf("state_dir changed (%s → %s): the lock and outbox belong to the running one; restart to move it", cfg.StateDir, c.StateDir)
+	}
+	if err == nil {
+		err = checkStation(c, &cfg, log)
+	}
+	if err != nil {
+		log.Error("reload refused: the running configuration stays", "err", err)
+		return nil
+	}
+	return &c
 }
 
 // runStation wires one configuration and runs it until ctx ends; built is
 // closed once every part is built (an error before that is a build error).
-func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload chan<- struct{}, built chan<- struct{}) error {
-	clf, err := infer.New(infer.Options{
-		Model: cfg.Model.Path, Labels: cfg.Model.Labels, Delegate: cfg.Model.Delegate,
-		Fallback: cfg.Model.Fallback, Threads: cfg.Model.Threads, EdgeTPUDevice: cfg.Model.EdgeTPUDevice, Logger: log,
-		TTA: cfg.Model.TTA,
-	})
+func (d *daemon) runStation(ctx context.Context, cfg config.Config, log *slog.Logger, built chan<- struct{}) error {
+	clf, err := newClassifier(cfg, log)
 	if err != nil {
 		return err
 	}
 	defer clf.Close()
-	flaps := actuator.Bank{}
-	defer func() {
-		if err := flaps.CloseAll(); err != nil {
-			log.Error("closing flaps", "err", err)
-		}
-	}()
-	var binNames []string
-	for _, b := range cfg.Bins {
-		f, err := actuator.New(cfg.GPIO.Driver, actuator.Options{Name: b.Name, Pin: b.Pin, ActiveLow: b.ActiveLow,
-			Hold: b.Mode == "hold", Pulse: b.Pulse.D(), Servo: b.Servo, OpenAngle: b.OpenAngle, ClosedAngle: b.ClosedAngle, Log: log})
-		if err != nil {
-			return err
-		}
-		flaps[b.Name] = f
-		binNames = append(binNames, b.Name)
+	flaps, err := newFlaps(cfg, log)
+	if err != nil {
+		return err
 	}
-
-	var camState sync.Map
-	src := &camera.Reconnecting{
-		Open: func() (camera.Source, error) { return openCamera(cfg.Camera) },
-		Min:  cfg.Camera.ReconnectMin.D(), Max: cfg.Camera.ReconnectMax.D(), Log: log,
-		OnState: func(s camera.State) { camState.Store("s", s) },
-	}
-	defer src.Close()
-
+	defer closeFlaps(flaps, log)
+	cam := newCamera(cfg.Camera, log)
+	defer cam.Close()
 	opts, err := stationOptions(cfg, clf)
 	if opts.Tray != nil {
 		defer opts.Tray.Close()
@@ -174,148 +199,125 @@ func runStation(ctx context.Context, cfg config.Config, log *slog.Logger, reload
 	if err != nil {
 		return err
 	}
-	opts.Source, opts.Flaps, opts.Log, opts.SamplesDir = src, flaps, log, filepath.Join(cfg.StateDir, "samples")
-	bins, threshold := opts.Bins, opts.Threshold
-	switch cfg.Trigger.Mode {
-	case pipeline.GPIO:
-		ch, err := presenceSensor(ctx, cfg.Trigger.Pin, cfg.Trigger.Debounce.D(), log)
-		if err != nil {
-			return err
-		}
-		opts.Presence = ch
+	if opts.Presence, err = newTrigger(ctx, cfg.Trigger, log); err != nil {
+		return err
 	}
-
-	var pub *publish.Publisher
-	var station *pipeline.Station
-	items := web.NewItemMetrics(clf.Labels())
-	snaps := &itemImages{ids: make(chan pipeline.Event, 64), log: log}
-	if cfg.Archive.Enabled {
-		// Like the outbox, an archive the disk refuses does not stop sorting.
-		snaps.archive, err = archive.Open(archive.Options{Dir: filepath.Join(cfg.StateDir, "items"),
-			MaxItems: cfg.Archive.MaxItems, MaxBytes: int64(cfg.Archive.MaxMB) << 20})
-		if err != nil {
-			log.Error("item archive off: its folder cannot be used", "err", err)
-			snaps.archive = nil
-		}
-	}
-	opts.OnEvent = func(e pipeline.Event) {
-		items.Observe(e)
-		if pub != nil {
-			b, _ := json.Marshal(e)
-			if err := pub.Event(b); err != nil {
-				log.Error("event not written to the outbox; kept in memory until the broker takes it", "id", e.ID, "err", err)
-			}
-		}
-		snaps.add(e)
-	}
-	if cfg.MQTT.Enabled {
-		password, err := mqttPassword(cfg.MQTT)
-		if err != nil {
-			return err
-		}
-		pub, err = publish.New(publish.Options{
-			Broker: cfg.MQTT.Broker, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username, Password: password,
-			CAFile: cfg.MQTT.CAFile, CertFile: cfg.MQTT.CertFile, KeyFile: cfg.MQTT.KeyFile,
-			Prefix: cfg.MQTT.TopicPrefix, Station: cfg.Station, OutboxDir: filepath.Join(cfg.StateDir, "outbox"),
-			OutboxSize: cfg.MQTT.Outbox, Discovery: cfg.MQTT.Discovery, DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix,
-			Bins: binNames, Model: filepath.Base(cfg.Model.Path), Version: version, Log: log,
-			ConfigURL: cfg.HTTP.PageURL(hostname()),
-			OnCommand: func(c publish.Command) error { return command(ctx, station, c, reload) },
-		})
-		if err != nil {
-			return err
-		}
-	}
-	station, err = pipeline.New(opts)
+	ctl := &control{reload: d.reload}
+	pub, err := newPublisher(ctx, cfg, ctl, log)
 	if err != nil {
 		return err
 	}
+	snaps := newItemImages(cfg, pub, log)
+	items := d.kept.itemMetrics(clf.Labels())
+	opts.Source, opts.Flaps, opts.Log, opts.SamplesDir = cam, flaps, log, filepath.Join(cfg.StateDir, "samples")
+	opts.Counters, opts.Recent = d.kept.counters, d.kept.recent
+	opts.OnEvent = func(e pipeline.Event) { items.Observe(e); publishEvent(pub, e, log); snaps.add(e) }
+	station, err := pipeline.New(opts)
+	if err != nil {
+		return err
+	}
+	ctl.station.Store(station)
+	snaps.station = station
 
 	var wg sync.WaitGroup
+	// The publisher outlives the station by its flush; the others end
+	// with ctx, and a build error after they start (the upload
+	// classifier, the web server) must end them too, or wg.Wait would
+	// wait for ever.
 	pubCtx, stopPub := context.WithCancel(context.Background())
-	// The goroutines below end with ctx; a build error after they start
-	// (the upload classifier, the web server) must end them too, or
-	// wg.Wait would wait for ever.
 	ctx, stopLocal := context.WithCancel(ctx)
 	defer func() { stopLocal(); stopPub(); wg.Wait() }()
-	snaps.station, snaps.pub = station, pub
-	wg.Add(1)
-	go func() { defer wg.Done(); snaps.run(ctx) }()
+	lk := func() web.Links { return links(cam, pub) }
+	start(&wg, func() { snaps.run(ctx) })
+	start(&wg, func() {
+		watchdog(ctx, station, cfg.Camera.StallTimeout.D(), func() string { return linksProblem(lk()) }, log)
+	})
 	if pub != nil {
-		wg.Add(1)
-		go func() { defer wg.Done(); pub.Run(pubCtx, 3*time.Second) }()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t := time.NewTicker(cfg.MQTT.StatsInterval.D())
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					b, _ := json.Marshal(stationStats{station.Stats(), links(&camState, pub)})
-					pub.Stats(b)
-				}
-			}
-		}()
+		start(&wg, func() { pub.Run(pubCtx, 3*time.Second) })
+		start(&wg, func() { publishStats(ctx, pub, station, lk, cfg.MQTT.StatsInterval.D()) })
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		watchdog(ctx, station, cfg.Camera.StallTimeout.D(), func() string { return linksProblem(links(&camState, pub)) }, log)
-	}()
 	if cfg.HTTP.Enabled {
-		up, err := uploadClassifier(cfg, clf, log)
-		if err != nil {
+		if err := startWeb(ctx, &wg, cfg, clf, station, items, lk, log); err != nil {
 			return err
 		}
-		if up != clf {
-			defer up.Close()
-		}
-		token, err := httpToken(cfg.HTTP)
-		if err != nil {
-			return err
-		}
-		srv, err := web.New(web.Options{
-			Listen: cfg.HTTP.Listen, Token: token, TokenAll: cfg.HTTP.TokenForAll, AllowedHosts: cfg.HTTP.AllowedHosts,
-			Classifier: up, Station: station, Links: func() web.Links { return links(&camState, pub) },
-			Bins: bins, Threshold: threshold, Stall: cfg.Camera.StallTimeout.D(), Version: version, Log: log,
-			Items: items, Model: modelInfo(clf),
-		})
-		if err != nil {
-			return err
-		}
-		// A page that cannot listen (port taken) is reported; the station
-		// sorts on without it.
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := srv.Run(ctx); err != nil {
-				log.Error("web page not served; the station goes on without it", "err", err)
-			}
-		}()
 	}
-
 	close(built)
-	// READY once the model is loaded and the camera gave a frame; a camera
-	// still missing after a few seconds is reported, and the daemon keeps
-	// retrying it rather than failing its start.
-	status := "sorting"
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	if f, err := src.Read(wctx); err == nil {
-		f.Close()
-	} else if ctx.Err() == nil {
-		status = "waiting for the camera: " + src.State().LastError
-		log.Warn("camera not available yet; retrying", "camera", cfg.Camera.Source, "err", src.State().LastError)
-	}
-	cancel()
+	status := awaitCamera(ctx, cam, cfg.Camera, log)
 	log.Info("station ready", "station", cfg.Station, "model", cfg.Model.Path, "delegate", clf.Delegate().String(),
-		"camera", cfg.Camera.Source, "trigger", cfg.Trigger.Mode, "locate", cfg.Locate.Method, "threshold", threshold, "status", status)
-	sdNotify("READY=1\nSTATUS=" + status)
+		"camera", cfg.Camera.Source, "trigger", cfg.Trigger.Mode, "locate", cfg.Locate.Method, "threshold", opts.Threshold, "status", status)
+	notify(log, sdnotify.Ready, sdnotify.Status+status)
 	err = station.Run(ctx)
-	sdNotify("STOPPING=1")
+	notify(log, sdnotify.Stopping)
 	return err
+}
+
+// startWeb serves the operator's page until ctx ends. A page that cannot
+// listen (port taken) is reported; the station sorts on without it. The
+// upload classifier is freed once the server stopped.
+func startWeb(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, clf *infer.Classifier, station *pipeline.Station,
+	items *web.ItemMetrics, lk func() web.Links, log *slog.Logger) error {
+	srv, closeUploads, err := newWebServer(cfg, clf, station, items, lk, log)
+	if err != nil {
+		return err
+	}
+	start(wg, func() {
+		defer closeUploads()
+		if err := srv.Run(ctx); err != nil {
+			log.Error("web page not served; the station goes on without it", "err", err)
+		}
+	})
+	return nil
+}
+
+// start runs f in a goroutine wg waits for.
+func start(wg *sync.WaitGroup, f func()) {
+	wg.Add(1)
+	go func() { defer wg.Done(); f() }()
+}
+
+// awaitCamera waits a few seconds for the camera's first frame, so READY
+// means the model is loaded and the camera gives frames; a camera still
+// missing is reported in the status, and the daemon keeps retrying it
+// rather than failing its start.
+func awaitCamera(ctx context.Context, cam *cameraLink, c config.Camera, log *slog.Logger) string {
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	f, err := cam.Read(wctx)
+	if err == nil {
+		f.Close()
+		return "sorting"
+	}
+	if ctx.Err() != nil {
+		return "sorting" // stopping already: nothing to wait for
+	}
+	log.Warn("camera not available yet; retrying", "camera", c.Source, "err", cam.State().LastError)
+	return "waiting for the camera: " + cam.State().LastError
+}
+
+// publishEvent writes an event to the outbox (pub nil: MQTT off).
+func publishEvent(pub *publish.Publisher, e pipeline.Event, log *slog.Logger) {
+	if pub == nil {
+		return
+	}
+	b, _ := json.Marshal(e)
+	if err := pub.Event(b); err != nil {
+		log.Error("event not written to the outbox; kept in memory until the broker takes it", "id", e.ID, "err", err)
+	}
+}
+
+// publishStats publishes the station's stats every interval until ctx ends.
+func publishStats(ctx context.Context, pub *publish.Publisher, s *pipeline.Station, lk func() web.Links, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			b, _ := json.Marshal(stationStats{s.Stats(), lk()})
+			pub.Stats(b)
+		}
+	}
 }
 
 // mqttPassword is mqtt.password, or the content of mqtt.password_file, or
@@ -387,10 +389,9 @@ type stationStats struct {
 	web.Links
 }
 
-func links(cam *sync.Map, pub *publish.Publisher) web.Links {
+func links(cam *cameraLink, pub *publish.Publisher) web.Links {
 	var l web.Links
-	if v, ok := cam.Load("s"); ok {
-		cs := v.(camera.State)
+	if cs := cam.state.Load(); cs != nil {
 		l.Camera = &web.CameraLink{Connected: cs.Connected, Reconnects: cs.Reconnects, LastError: cs.LastError}
 	}
 	if pub != nil {
@@ -400,8 +401,16 @@ func links(cam *sync.Map, pub *publish.Publisher) web.Links {
 	return l
 }
 
-// command carries out an MQTT command on the station's control surface.
-func command(ctx context.Context, s *pipeline.Station, c publish.Command, reload chan<- struct{}) error {
+// control carries out MQTT commands on the station's control surface.
+// The publisher is built before the station (whose events it carries), so
+// the station is set once built; a command before that is refused.
+type control struct {
+	station atomic.Pointer[pipeline.Station]
+	reload  chan<- struct{}
+}
+
+func (ctl *control) command(ctx context.Context, c publish.Command) error {
+	s := ctl.station.Load()
 	if s == nil {
 		return errors.New("station is starting")
 	}
@@ -419,7 +428,7 @@ func command(ctx context.Context, s *pipeline.Station, c publish.Command, reload
 		return s.TestFlap(tctx, c.Bin)
 	case "reload":
 		select {
-		case reload <- struct{}{}:
+		case ctl.reload <- struct{}{}:
 		default:
 		}
 	default:
@@ -436,17 +445,16 @@ func linksProblem(l web.Links) string {
 	return ""
 }
 
-// watchdog pings systemd (WATCHDOG=1) at half of WATCHDOG_USEC, but only
+// watchdog pings systemd (WATCHDOG=1) as often as it asks, but only
 // while frames arrive and no inference hangs: a stuck pipeline stops the
 // pings and systemd restarts the service. A degraded link (an outbox the
 // disk refuses) keeps the pings, since a restart would not mend the disk,
 // but sets systemd's STATUS line and logs each change.
 func watchdog(ctx context.Context, s *pipeline.Station, stall time.Duration, problem func() string, log *slog.Logger) {
-	period := time.Second
-	usec, err := strconv.ParseInt(os.Getenv("WATCHDOG_USEC"), 10, 64)
-	ping := err == nil && usec > 0
-	if ping {
-		period = time.Duration(usec) * time.Microsecond / 2
+	period := sdnotify.WatchdogPeriod()
+	ping := period > 0
+	if !ping {
+		period = time.Second // still watch the links
 	}
 	t := time.NewTicker(period)
 	defer t.Stop()
@@ -459,10 +467,10 @@ func watchdog(ctx context.Context, s *pipeline.Station, stall time.Duration, pro
 			if p := problem(); p != last {
 				if p != "" {
 					log.Error("station degraded", "problem", p)
-					sdNotify("STATUS=" + p)
+					notify(log, sdnotify.Status+p)
 				} else {
 					log.Info("station no longer degraded")
-					sdNotify("STATUS=sorting")
+					notify(log, sdnotify.Status+"sorting")
 				}
 				last = p
 			}
@@ -473,60 +481,15 @@ func watchdog(ctx context.Context, s *pipeline.Station, stall time.Duration, pro
 				log.Warn("watchdog: station not progressing", "err", err)
 				continue
 			}
-			sdNotify("WATCHDOG=1")
+			notify(log, sdnotify.Watchdog)
 		}
 	}
 }
 
-// sdNotify sends a state line to systemd when it runs the daemon
-// (Type=notify); elsewhere it does nothing.
-func sdNotify(state string) {
-	sock := os.Getenv("NOTIFY_SOCKET")
-	if sock == "" {
-		return
+// notify tells systemd; a failure only costs the message (systemd's
+// own timeouts catch a daemon that cannot reach it), so it is logged.
+func notify(log *slog.Logger, states ...string) {
+	if err := sdnotify.Notify(states...); err != nil {
+		log.Debug("systemd notify", "err", err)
 	}
-	if sock[0] == '@' {
-		sock = "\x00" + sock[1:]
-	}
-	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	c.Write([]byte(state))
-}
-
-// presenceSensor watches an input pin (an IR break-beam) and sends one
-// value per item: the rising edge, debounced.
-func presenceSensor(ctx context.Context, name string, debounce time.Duration, log *slog.Logger) (<-chan time.Time, error) {
-	if _, err := host.Init(); err != nil {
-		return nil, fmt.Errorf("trigger.pin: GPIO host: %w", err)
-	}
-	p := gpioreg.ByName(name)
-	if p == nil {
-		return nil, fmt.Errorf("trigger.pin: no GPIO pin named %q", name)
-	}
-	if err := p.In(gpio.PullDown, gpio.RisingEdge); err != nil {
-		return nil, fmt.Errorf("trigger.pin %s: %w", name, err)
-	}
-	ch := make(chan time.Time, 1)
-	go func() {
-		var last time.Time
-		for ctx.Err() == nil {
-			if !p.WaitForEdge(500 * time.Millisecond) {
-				continue
-			}
-			now := time.Now()
-			if now.Sub(last) < debounce {
-				continue
-			}
-			last = now
-			select {
-			case ch <- now:
-			default:
-				log.Warn("presence edge while an item is being classified; ignored")
-			}
-		}
-	}()
-	return ch, nil
 }

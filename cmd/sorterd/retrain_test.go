@@ -25,7 +25,7 @@ import (
 func sortRecording(t *testing.T, model, video, samples string) (*pipeline.Station, []pipeline.Event) {
 	t.Helper()
 	cfg := config.Default()
-	cfg.Trigger.Mode = pipeline.Motion
+	cfg.Trigger.Mode = pipeline.Motion.String()
 	cfg.Bins = []config.Bin{{Name: "blue", Labels: []string{"blue"}}, {Name: "green", Labels: []string{"green"}},
 		{Name: "red", Labels: []string{"red"}}, {Name: "reject", Reject: true}}
 	cfg.Decision.Threshold = 0.01

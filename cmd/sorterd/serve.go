@@ -37,18 +37,14 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) int {
 		errLine(stderr, err)
 		return 2
 	}
-	var bins []pipeline.Bin
-	threshold := 0.0
+	var cfg *config.Config
 	if *cfgPath != "" {
-		cfg, err := config.Load(*cfgPath)
+		c, err := config.Load(*cfgPath)
 		if err != nil {
 			errLine(stderr, err)
 			return 2
 		}
-		for _, b := range cfg.Bins {
-			bins = append(bins, pipeline.Bin{Name: b.Name, Labels: b.Labels, Reject: b.Reject})
-		}
-		threshold = cfg.Decision.Threshold
+		cfg = &c
 	}
 	c, err := mf.open(stderr)
 	if err != nil {
@@ -56,8 +52,10 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) int {
 		return 2
 	}
 	defer c.Close()
-	if threshold == 0 && c.Info().Sorterd != nil {
-		threshold = c.Info().Sorterd.Threshold
+	var bins []pipeline.Bin
+	threshold := 0.0
+	if cfg != nil {
+		bins, threshold = pipelineBins(*cfg), thresholdOf(*cfg, c)
 	}
 	srv, err := web.New(web.Options{Listen: *listen, Token: *token, Classifier: c, Bins: bins, Threshold: threshold,
 		Limits: infer.ImageLimits{MaxBytes: *maxBytes, MaxPixels: *maxPixels}, Version: version, Log: log})

@@ -1,13 +1,24 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"image"
+	"log/slog"
+	"path/filepath"
+	"sync/atomic"
+	"time"
 
+	"github.com/sorterd/sorterd/actuator"
+	"github.com/sorterd/sorterd/archive"
+	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/pipeline"
+	"github.com/sorterd/sorterd/publish"
+	"github.com/sorterd/sorterd/trigger"
+	"github.com/sorterd/sorterd/web"
 )
 
 // stationOptions are the pipeline options a configuration gives, for the
@@ -18,8 +29,8 @@ import (
 func stationOptions(cfg config.Config, clf *infer.Classifier) (pipeline.Options, error) {
 	o := pipeline.Options{
 		Station: cfg.Station, ModelSHA: clf.SHA256(), Classify: clf, Bins: pipelineBins(cfg),
-		Trigger: cfg.Trigger.Mode, Every: cfg.Trigger.Every, Frames: cfg.Trigger.Frames,
-		Vote: cfg.Decision.Vote, Threshold: threshold(cfg, clf), Conveyor: cfg.Decision.Geometry == "conveyor",
+		Trigger: cfg.Trigger.TriggerMode(), Every: cfg.Trigger.Every, Frames: cfg.Trigger.Frames,
+		Vote: cfg.Decision.VoteRule(), Threshold: thresholdOf(cfg, clf), Geometry: cfg.Decision.GeometryKind(),
 		Cooldown: cfg.Decision.Cooldown.D(),
 	}
 	if cfg.Model.TTAPerFrame > 0 && len(cfg.Model.TTA) > 0 {
@@ -35,7 +46,7 @@ func stationOptions(cfg config.Config, clf *infer.Classifier) (pipeline.Options,
 	}
 	r := cfg.Camera.ROI
 	o.Locate, o.ROI = m, image.Rect(r.X, r.Y, r.X+r.Width, r.Y+r.Height)
-	if m == locate.Background || cfg.Trigger.Mode == pipeline.Motion {
+	if m == locate.Background || o.Trigger == pipeline.Motion {
 		o.Tray = locate.New(locate.Options{ROI: o.ROI, Delta: float64(cfg.Trigger.MotionDelta),
 			Area: cfg.Trigger.MotionArea, MinSize: cfg.Locate.MinSize, Margin: cfg.Locate.Margin,
 			Tight: cfg.Locate.Shape == "tight"})
@@ -43,7 +54,8 @@ func stationOptions(cfg config.Config, clf *infer.Classifier) (pipeline.Options,
 	return o, nil
 }
 
-// pipelineBins are the configured bins as the pipeline takes them.
+// pipelineBins are the configured bins as the pipeline takes them (the
+// daemon and serve alike).
 func pipelineBins(cfg config.Config) []pipeline.Bin {
 	var bins []pipeline.Bin
 	for _, b := range cfg.Bins {
@@ -52,11 +64,140 @@ func pipelineBins(cfg config.Config) []pipeline.Bin {
 	return bins
 }
 
-// threshold is the configured one, or the one train stored in the model.
-func threshold(cfg config.Config, clf *infer.Classifier) float64 {
+// thresholdOf is the configured threshold, or the one train stored in the model
+// (the daemon and serve alike).
+func thresholdOf(cfg config.Config, clf *infer.Classifier) float64 {
 	t := cfg.Decision.Threshold
 	if t == 0 && clf.Info().Sorterd != nil {
 		t = clf.Info().Sorterd.Threshold
 	}
 	return t
+}
+
+// The constructors below build one part each from the configuration, for
+// the daemon's runStation.
+
+func newClassifier(cfg config.Config, log *slog.Logger) (*infer.Classifier, error) {
+	return infer.New(infer.Options{
+		Model: cfg.Model.Path, Labels: cfg.Model.Labels, Delegate: cfg.Model.Delegate,
+		Fallback: cfg.Model.Fallback, Threads: cfg.Model.Threads, EdgeTPUDevice: cfg.Model.EdgeTPUDevice, Logger: log,
+		TTA: cfg.Model.TTA,
+	})
+}
+
+// newFlaps makes each bin's flap; on an error the ones made are closed.
+func newFlaps(cfg config.Config, log *slog.Logger) (actuator.Bank, error) {
+	flaps := actuator.Bank{}
+	for _, b := range cfg.Bins {
+		f, err := actuator.New(cfg.GPIO.Driver, actuator.Options{Name: b.Name, Pin: b.Pin, ActiveLow: b.ActiveLow,
+			Hold: b.Mode == config.FlapHold, Pulse: b.Pulse.D(), Servo: b.Servo, OpenAngle: b.OpenAngle, ClosedAngle: b.ClosedAngle, Log: log})
+		if err != nil {
+			closeFlaps(flaps, log)
+			return nil, err
+		}
+		flaps[b.Name] = f
+	}
+	return flaps, nil
+}
+
+func closeFlaps(flaps actuator.Bank, log *slog.Logger) {
+	if err := flaps.CloseAll(); err != nil {
+		log.Error("closing flaps", "err", err)
+	}
+}
+
+// cameraLink is the reconnecting camera and its last reported state (for
+// the links the page and stats show).
+type cameraLink struct {
+	*camera.Reconnecting
+	state atomic.Pointer[camera.State]
+}
+
+func newCamera(c config.Camera, log *slog.Logger) *cameraLink {
+	cam := &cameraLink{}
+	cam.Reconnecting = &camera.Reconnecting{
+		Open: func() (camera.Source, error) { return openCamera(c) },
+		Min:  c.ReconnectMin.D(), Max: c.ReconnectMax.D(), Log: log,
+		OnState: func(s camera.State) { cam.state.Store(&s) },
+	}
+	return cam
+}
+
+// newTrigger is the presence sensor's channel on the gpio trigger (nil
+// otherwise); it is watched until ctx ends.
+func newTrigger(ctx context.Context, t config.Trigger, log *slog.Logger) (<-chan time.Time, error) {
+	if t.TriggerMode() != pipeline.GPIO {
+		return nil, nil
+	}
+	return trigger.Presence(ctx, trigger.Options{Pin: t.Pin, Debounce: t.Debounce.D(), Log: log})
+}
+
+// newPublisher is the MQTT publisher (nil when MQTT is off); its commands
+// go to ctl.
+func newPublisher(ctx context.Context, cfg config.Config, ctl *control, log *slog.Logger) (*publish.Publisher, error) {
+	if !cfg.MQTT.Enabled {
+		return nil, nil
+	}
+	password, err := mqttPassword(cfg.MQTT)
+	if err != nil {
+		return nil, err
+	}
+	var bins []string
+	for _, b := range cfg.Bins {
+		bins = append(bins, b.Name)
+	}
+	return publish.New(publish.Options{
+		Broker: cfg.MQTT.Broker, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username, Password: password,
+		CAFile: cfg.MQTT.CAFile, CertFile: cfg.MQTT.CertFile, KeyFile: cfg.MQTT.KeyFile,
+		Prefix: cfg.MQTT.TopicPrefix, Station: cfg.Station, OutboxDir: filepath.Join(cfg.StateDir, "outbox"),
+		OutboxSize: cfg.MQTT.Outbox, Discovery: cfg.MQTT.Discovery, DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix,
+		Bins: bins, Model: filepath.Base(cfg.Model.Path), Version: version, Log: log,
+		ConfigURL: cfg.HTTP.PageURL(hostname()),
+		OnCommand: func(c publish.Command) error { return ctl.command(ctx, c) },
+	})
+}
+
+// newItemImages is the queue taking item crops to MQTT and the archive;
+// the caller sets its station.
+func newItemImages(cfg config.Config, pub *publish.Publisher, log *slog.Logger) *itemImages {
+	q := &itemImages{ids: make(chan pipeline.Event, 64), pub: pub, log: log}
+	if cfg.Archive.Enabled {
+		a, err := archive.Open(archive.Options{Dir: filepath.Join(cfg.StateDir, "items"),
+			MaxItems: cfg.Archive.MaxItems, MaxBytes: int64(cfg.Archive.MaxMB) << 20})
+		if err != nil {
+			// Like the outbox, an archive the disk refuses does not stop sorting.
+			log.Error("item archive off: its folder cannot be used", "err", err)
+		} else {
+			q.archive = a
+		}
+	}
+	return q
+}
+
+// newWebServer is the operator's page for the station; closeUploads frees
+// the upload classifier once the server stopped.
+func newWebServer(cfg config.Config, clf *infer.Classifier, station *pipeline.Station, items *web.ItemMetrics,
+	lk func() web.Links, log *slog.Logger) (srv *web.Server, closeUploads func(), err error) {
+	up, err := uploadClassifier(cfg, clf, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	closeUploads = func() {
+		if up != clf {
+			up.Close()
+		}
+	}
+	token, err := httpToken(cfg.HTTP)
+	if err == nil {
+		srv, err = web.New(web.Options{
+			Listen: cfg.HTTP.Listen, Token: token, TokenAll: cfg.HTTP.TokenForAll, AllowedHosts: cfg.HTTP.AllowedHosts,
+			Classifier: up, Station: station, Links: lk, Bins: pipelineBins(cfg), Threshold: thresholdOf(cfg, clf),
+			Stall: cfg.Camera.StallTimeout.D(), Version: version, Log: log, Items: items, Model: modelInfo(clf),
+		})
+	}
+	if err != nil {
+		closeUploads()
+		return nil, nil, err
+	}
+	return srv, closeUploads, nil
 }

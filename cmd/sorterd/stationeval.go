@@ -94,7 +94,7 @@ type stationReport struct {
 // trigger, locate, crop, views, vote, threshold), with dry-run flaps.
 func stationEval(ctx context.Context, o stationEvalOptions, stdout, stderr io.Writer, asJSON bool) int {
 	cfg := config.Default()
-	cfg.Trigger.Mode = pipeline.Motion
+	cfg.Trigger.Mode = pipeline.Motion.String()
 	cfg.Bins = exampleBins
 	if o.Config != "" {
 		c, err := config.Load(o.Config)
@@ -104,9 +104,9 @@ func stationEval(ctx context.Context, o stationEvalOptions, stdout, stderr io.Wr
 		}
 		cfg = c
 	}
-	if cfg.Trigger.Mode == pipeline.GPIO {
+	if cfg.Trigger.TriggerMode() == pipeline.GPIO {
 		// No presence sensor in a recording: the tray tells.
-		cfg.Trigger.Mode = pipeline.Motion
+		cfg.Trigger.Mode = pipeline.Motion.String()
 	}
 	cfg.Model.Path = o.Model
 	photos, err := benchPhotos(o)
@@ -222,7 +222,7 @@ func playRecording(ctx context.Context, cfg config.Config, clf *infer.Classifier
 	o.Source, o.Log, o.Flaps = src, quiet, dryRunFlaps(o.Bins, quiet)
 	var ds []recording.Decision
 	o.OnEvent = func(e pipeline.Event) {
-		ds = append(ds, recording.Decision{Frame: src.n - 1, Label: e.Label, Bin: e.Bin, Action: e.Action})
+		ds = append(ds, recording.Decision{Frame: src.n - 1, Label: e.Label, Bin: e.Bin, Action: e.Action.String()})
 	}
 	st, err := pipeline.New(o)
 	if err != nil {
@@ -231,20 +231,12 @@ func playRecording(ctx context.Context, cfg config.Config, clf *infer.Classifier
 	if err := st.Run(ctx); err != nil && !errors.Is(err, camera.ErrEnded) {
 		return recording.Report{}, err
 	}
-	binOf := func(class string) string {
-		reject := ""
-		for _, b := range o.Bins {
-			for _, l := range b.Labels {
-				if l == class {
-					return b.Name
-				}
-			}
-			if b.Reject {
-				reject = b.Name
-			}
-		}
-		return reject
+	router, err := pipeline.NewRouter(o.Bins, 0)
+	if err != nil {
+		return recording.Report{}, err
 	}
+	// Where each photo's true class belongs: its bin at any score.
+	binOf := func(class string) string { b, _ := router.Route(class, 1); return b.Name }
 	return recording.Score(name, items, ds, 3, binOf), nil
 }
 

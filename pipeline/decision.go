@@ -1,0 +1,292 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The decision unit: how an item's frames become one label (Vote, Tally),
+// and where a label goes (Router). It is pure: the station, the web page's
+// upload answer, metrics and the station benchmark all ask it, so the rule
+// exists once.
+
+// enumNames is the name table behind a typed enum: String, MarshalText and
+// UnmarshalText read it, and config validates against it.
+type enumNames []string
+
+func (n enumNames) name(kind string, i uint8) string {
+	if int(i) < len(n) {
+		return n[i]
+	}
+	return fmt.Sprintf("%s(%d)", kind, i)
+}
+
+func (n enumNames) parse(kind string, b []byte) (uint8, error) {
+	for i, s := range n {
+		if s == string(b) {
+			return uint8(i), nil
+		}
+	}
+	return 0, fmt.Errorf("%w %s %q (one of %s)", ErrUnknownName, kind, b, strings.Join(n, ", "))
+}
+
+func (n enumNames) marshal(kind string, i uint8) ([]byte, error) {
+	if int(i) >= len(n) {
+		return nil, fmt.Errorf("%w %s %d", ErrUnknownName, kind, i)
+	}
+	return []byte(n[i]), nil
+}
+
+// ErrUnknownName is wrapped by every enum's UnmarshalText for a name not in
+// its table.
+var ErrUnknownName = errors.New("unknown")
+
+// TriggerMode is what starts an item.
+type TriggerMode uint8
+
+// Trigger modes.
+const (
+	Continuous TriggerMode = iota // every Options.Every-th frame
+	GPIO                          // a presence sensor's edge (Options.Presence)
+	Motion                        // the tray differs from the learned empty one
+)
+
+var triggerModeNames = enumNames{"continuous", "gpio", "motion"}
+
+// TriggerModeNames are the trigger modes' names, in order.
+func TriggerModeNames() []string { return append([]string(nil), triggerModeNames...) }
+
+func (m TriggerMode) String() string { return triggerModeNames.name("TriggerMode", uint8(m)) }
+
+// MarshalText writes the mode's name.
+func (m TriggerMode) MarshalText() ([]byte, error) {
+	return triggerModeNames.marshal("trigger mode", uint8(m))
+}
+
+// UnmarshalText reads a mode's name.
+func (m *TriggerMode) UnmarshalText(b []byte) error {
+	v, err := triggerModeNames.parse("trigger mode", b)
+	*m = TriggerMode(v)
+	return err
+}
+
+// Vote is how an item's frames become one label.
+type Vote uint8
+
+// Votes.
+const (
+	VoteMean     Vote = iota // the highest mean score over the frames
+	VoteMajority             // the most frequent top-1, ties to the higher mean
+)
+
+var voteNames = enumNames{"mean", "majority"}
+
+// VoteNames are the votes' names, in order.
+func VoteNames() []string { return append([]string(nil), voteNames...) }
+
+func (v Vote) String() string { return voteNames.name("Vote", uint8(v)) }
+
+// MarshalText writes the vote's name.
+func (v Vote) MarshalText() ([]byte, error) { return voteNames.marshal("vote", uint8(v)) }
+
+// UnmarshalText reads a vote's name.
+func (v *Vote) UnmarshalText(b []byte) error {
+	x, err := voteNames.parse("vote", b)
+	*v = Vote(x)
+	return err
+}
+
+// Geometry is how items reach the flaps.
+type Geometry uint8
+
+// Geometries.
+const (
+	// Chute: the item waits on the tray; its flap fires at once, one item
+	// at a time.
+	Chute Geometry = iota
+	// Conveyor: items travel on; each bin's flap fires after its Delay,
+	// and items overlap.
+	Conveyor
+)
+
+var geometryNames = enumNames{"chute", "conveyor"}
+
+// GeometryNames are the geometries' names, in order.
+func GeometryNames() []string { return append([]string(nil), geometryNames...) }
+
+func (g Geometry) String() string { return geometryNames.name("Geometry", uint8(g)) }
+
+// MarshalText writes the geometry's name.
+func (g Geometry) MarshalText() ([]byte, error) { return geometryNames.marshal("geometry", uint8(g)) }
+
+// UnmarshalText reads a geometry's name.
+func (g *Geometry) UnmarshalText(b []byte) error {
+	x, err := geometryNames.parse("geometry", b)
+	*g = Geometry(x)
+	return err
+}
+
+// Action is what happened to an item at its bin.
+type Action uint8
+
+// Actions.
+const (
+	// Sort: the label's own bin took it (trash into the reject bin, when
+	// that bin lists it, is a sort too).
+	Sort Action = iota
+	// Reject: the label has no bin, the score was under the threshold, or
+	// a sensor saw an item the camera could not find.
+	Reject
+)
+
+var actionNames = enumNames{"sort", "reject"}
+
+// Actions are every action, in order (metrics make a series for each).
+func Actions() []Action { return []Action{Sort, Reject} }
+
+func (a Action) String() string { return actionNames.name("Action", uint8(a)) }
+
+// MarshalText writes the action's name (events carry it as a string).
+func (a Action) MarshalText() ([]byte, error) { return actionNames.marshal("action", uint8(a)) }
+
+// UnmarshalText reads an action's name.
+func (a *Action) UnmarshalText(b []byte) error {
+	x, err := actionNames.parse("action", b)
+	*a = Action(x)
+	return err
+}
+
+// Tally is an item's frames so far: the summed scores and how often each
+// class was the top-1.
+type Tally struct {
+	Sum    []float32
+	Top    map[int]int
+	Frames int
+}
+
+// Add counts one frame's scores, whose best class is top.
+func (t *Tally) Add(scores []float32, top int) {
+	if t.Sum == nil {
+		t.Sum = make([]float32, len(scores))
+	}
+	if t.Top == nil {
+		t.Top = map[int]int{}
+	}
+	for i, v := range scores {
+		t.Sum[i] += v
+	}
+	t.Top[top]++
+	t.Frames++
+}
+
+// Decide is the vote: the winning class's index, and the mean scores over
+// the frames (the winner's mean is the score the threshold applies to).
+// VoteMajority breaks ties by the higher mean, then the lower index.
+func Decide(v Vote, t Tally) (best int, mean []float32) {
+	mean = make([]float32, len(t.Sum))
+	for i, s := range t.Sum {
+		mean[i] = s / float32(max(t.Frames, 1))
+	}
+	for i := range mean {
+		switch v {
+		case VoteMajority:
+			n, nb := t.Top[i], t.Top[best]
+			if n > nb || (n == nb && mean[i] > mean[best]) {
+				best = i
+			}
+		default:
+			if mean[i] > mean[best] {
+				best = i
+			}
+		}
+	}
+	return best, mean
+}
+
+// Bin is one output of the station.
+type Bin struct {
+	Name   string
+	Labels []string
+	Reject bool
+	Delay  time.Duration // conveyor: camera → flap
+}
+
+// Router sends a (label, score) to a bin with an action. It is built from
+// the bins, which it checks: one reject bin, a label in at most one bin.
+type Router struct {
+	bins      []Bin
+	binOf     map[string]int // label → index into bins
+	reject    int
+	threshold float64
+}
+
+// NewRouter checks the bins and builds their router; below threshold an
+// item goes to the reject bin.
+func NewRouter(bins []Bin, threshold float64) (*Router, error) {
+	r := &Router{bins: append([]Bin(nil), bins...), binOf: map[string]int{}, reject: -1, threshold: threshold}
+	for i, b := range bins {
+		if b.Reject {
+			if r.reject >= 0 {
+				return nil, fmt.Errorf("two reject bins: %s and %s", bins[r.reject].Name, b.Name)
+			}
+			r.reject = i
+		}
+		for _, l := range b.Labels {
+			if j, ok := r.binOf[l]; ok {
+				return nil, fmt.Errorf("label %q is in bins %s and %s", l, bins[j].Name, b.Name)
+			}
+			r.binOf[l] = i
+		}
+	}
+	if r.reject < 0 {
+		return nil, errors.New("no reject bin")
+	}
+	return r, nil
+}
+
+// Route is where an item with this label and (mean) score goes. A label
+// the reject bin collects on purpose (trash) is a Sort; a label without a
+// bin, or a score under the threshold, a Reject.
+func (r *Router) Route(label string, score float32) (Bin, Action) {
+	i, ok := r.binOf[label]
+	if !ok || float64(score) < r.threshold {
+		return r.bins[r.reject], Reject
+	}
+	return r.bins[i], Sort
+}
+
+// RejectBin is the bin for rejected items.
+func (r *Router) RejectBin() Bin { return r.bins[r.reject] }
+
+// Bins are the bins, in their configured order.
+func (r *Router) Bins() []Bin { return append([]Bin(nil), r.bins...) }
+
+// Threshold is the score under which items are rejected.
+func (r *Router) Threshold() float64 { return r.threshold }
+
+// Can reports whether an action can happen at a bin: a sort at every bin,
+// a reject only at the reject bin (metrics make these series up front).
+func (r *Router) Can(bin Bin, a Action) bool { return a == Sort || bin.Reject }
+
+// Check compares the bins with a model's labels: unbinned are the labels
+// that have no bin (their items are rejected), unknown the bins' labels
+// that are not among labels.
+func (r *Router) Check(labels []string) (unbinned, unknown []string) {
+	known := map[string]bool{}
+	for _, l := range labels {
+		known[l] = true
+		if _, ok := r.binOf[l]; !ok {
+			unbinned = append(unbinned, l)
+		}
+	}
+	for _, b := range r.bins {
+		for _, l := range b.Labels {
+			if !known[l] {
+				unknown = append(unknown, l)
+			}
+		}
+	}
+	return unbinned, unknown
+}

@@ -1,0 +1,161 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// The vote, without video: frames' scores in, the winner and means out.
+func TestDecide(t *testing.T) {
+	cases := []struct {
+		name   string
+		vote   Vote
+		frames [][]float32
+		best   int
+		mean   []float32
+	}{
+		{"one frame", VoteMean, [][]float32{{.1, .7, .2}}, 1, []float32{.1, .7, .2}},
+		{"mean over frames", VoteMean, [][]float32{{.6, .4}, {.2, .8}}, 1, []float32{.4, .6}},
+		// Two frames say 0 by a little, one says 1 by a lot: the mean
+		// picks 1, the majority 0.
+		{"mean: confident frame wins", VoteMean, [][]float32{{.55, .45}, {.55, .45}, {.0, 1}}, 1, []float32{.55 * 2 / 3, (.45*2 + 1) / 3}},
+		{"majority: frequent top-1 wins", VoteMajority, [][]float32{{.55, .45}, {.55, .45}, {.0, 1}}, 0, []float32{.55 * 2 / 3, (.45*2 + 1) / 3}},
+		{"majority tie: higher mean", VoteMajority, [][]float32{{.9, .1, 0}, {.1, .2, .7}}, 0, []float32{.5, .15, .35}},
+		{"mean tie: lower index", VoteMean, [][]float32{{.5, .5}}, 0, []float32{.5, .5}},
+		{"majority tie in both: lower index", VoteMajority, [][]float32{{.5, .5}, {.5, .5}}, 0, []float32{.5, .5}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var tl Tally
+			for _, f := range tc.frames {
+				top := 0
+				for i, v := range f {
+					if v > f[top] {
+						top = i
+					}
+				}
+				tl.Add(f, top)
+			}
+			best, mean := Decide(tc.vote, tl)
+			if best != tc.best {
+				t.Errorf("best %d, want %d", best, tc.best)
+			}
+			if len(mean) != len(tc.mean) {
+				t.Fatalf("mean %v, want %v", mean, tc.mean)
+			}
+			for i := range mean {
+				if d := mean[i] - tc.mean[i]; d > 1e-6 || d < -1e-6 {
+					t.Errorf("mean %v, want %v", mean, tc.mean)
+					break
+				}
+			}
+		})
+	}
+}
+
+var routeBins = []Bin{
+	{Name: "paper", Labels: []string{"paper", "cardboard"}},
+	{Name: "glass", Labels: []string{"glass"}},
+	{Name: "rest", Labels: []string{"trash"}, Reject: true},
+}
+
+// Where a label goes, and why.
+func TestRoute(t *testing.T) {
+	r, err := NewRouter(routeBins, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		label  string
+		score  float32
+		bin    string
+		action Action
+	}{
+		{"paper", .9, "paper", Sort},
+		{"cardboard", .5, "paper", Sort}, // at the threshold: sorted
+		{"cardboard", .49, "rest", Reject},
+		{"glass", .99, "glass", Sort},
+		{"trash", .9, "rest", Sort}, // the reject bin collects trash on purpose
+		{"trash", .1, "rest", Reject},
+		{"metal", .99, "rest", Reject}, // no bin
+	}
+	for _, tc := range cases {
+		b, a := r.Route(tc.label, tc.score)
+		if b.Name != tc.bin || a != tc.action {
+			t.Errorf("Route(%s, %.2f) = %s %s, want %s %s", tc.label, tc.score, b.Name, a, tc.bin, tc.action)
+		}
+	}
+	if r.RejectBin().Name != "rest" || r.Threshold() != 0.5 || len(r.Bins()) != 3 {
+		t.Errorf("reject %s, threshold %v, bins %v", r.RejectBin().Name, r.Threshold(), r.Bins())
+	}
+	if !r.Can(routeBins[2], Reject) || r.Can(routeBins[0], Reject) || !r.Can(routeBins[0], Sort) {
+		t.Error("Can: a reject happens at the reject bin only, a sort anywhere")
+	}
+	unbinned, unknown := r.Check([]string{"paper", "glass", "metal", "trash"})
+	if !reflect.DeepEqual(unbinned, []string{"metal"}) || !reflect.DeepEqual(unknown, []string{"cardboard"}) {
+		t.Errorf("Check: unbinned %v, unknown %v", unbinned, unknown)
+	}
+}
+
+// Every check of the bins is the router's.
+func TestNewRouterRefuses(t *testing.T) {
+	cases := map[string][]Bin{
+		"no reject bin":   {{Name: "a", Labels: []string{"x"}}},
+		"two reject bins": {{Name: "a", Reject: true}, {Name: "b", Reject: true}},
+		"is in bins a and b": {{Name: "a", Labels: []string{"x"}, Reject: true},
+			{Name: "b", Labels: []string{"x"}}},
+	}
+	for want, bins := range cases {
+		if _, err := NewRouter(bins, 0); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: %v, want %q", bins, err, want)
+		}
+	}
+}
+
+// The enums' names round-trip, a bad name is refused with the list, and
+// an event carries its action as the word.
+func TestEnumNames(t *testing.T) {
+	for _, m := range []TriggerMode{Continuous, GPIO, Motion} {
+		var back TriggerMode
+		if err := back.UnmarshalText([]byte(m.String())); err != nil || back != m {
+			t.Errorf("%v: %v %v", m, back, err)
+		}
+	}
+	for _, v := range []Vote{VoteMean, VoteMajority} {
+		var back Vote
+		if err := back.UnmarshalText([]byte(v.String())); err != nil || back != v {
+			t.Errorf("%v: %v %v", v, back, err)
+		}
+	}
+	for _, g := range []Geometry{Chute, Conveyor} {
+		var back Geometry
+		if err := back.UnmarshalText([]byte(g.String())); err != nil || back != g {
+			t.Errorf("%v: %v %v", g, back, err)
+		}
+	}
+	var v Vote
+	err := v.UnmarshalText([]byte("average"))
+	if !errors.Is(err, ErrUnknownName) || err.Error() != `unknown vote "average" (one of mean, majority)` {
+		t.Errorf("bad vote: %v", err)
+	}
+	if s := Vote(9).String(); s != "Vote(9)" {
+		t.Errorf("out of range: %s", s)
+	}
+	if _, err := json.Marshal(Action(7)); err == nil {
+		t.Error("an action out of range marshalled")
+	}
+	b, err := json.Marshal(Event{Bin: "rest", Action: Reject})
+	if err != nil || !strings.Contains(string(b), `"action":"reject"`) {
+		t.Fatalf("event JSON %s %v", b, err)
+	}
+	var e Event
+	if err := json.Unmarshal(b, &e); err != nil || e.Action != Reject {
+		t.Errorf("event back: %+v %v", e, err)
+	}
+	if got := TriggerModeNames(); !reflect.DeepEqual(got, []string{"continuous", "gpio", "motion"}) {
+		t.Errorf("trigger names %v", got)
+	}
+}
