@@ -58,7 +58,7 @@ DEFAULT_MODEL := $(MODELS)/garbage.tflite
 HEAD          := heads/garbage.head.json
 DATA          ?= $(SHARED)/data/trashnet
 # The shipped head: fine-tuned, trained on every photo outside validation
-# (its settings were measured with a test split: see README).
+# (its settings were measured with a test split: see docs/training.md).
 TRAIN_FLAGS   ?= --finetune --finetune-epochs 3 --test-fraction 0
 IMG ?= $(firstword $(wildcard $(SHARED)/data/trashnet/cardboard/cardboard1.jpg) $(CURDIR)/testdata/images/red.png)
 
@@ -121,7 +121,7 @@ chromium:
 	    $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium; \
 	  else echo "deps: chromium is missing; install it for the browser test" >&2; exit 1; fi; fi
 
-# Regenerate the README's screenshots of the web page (docs/screenshots).
+# Regenerate the screenshots of the web page (docs/screenshots, shown in docs/api.md).
 screenshots: deps chromium model
 	SORTERD_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -tags matprofile -count=1 -run TestBrowser ./web/
 

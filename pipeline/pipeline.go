@@ -277,6 +277,7 @@ type item struct {
 	last   time.Time // frame time of its last frame
 	tally  Tally
 	misses int // frames of the item in which no item was located
+	moving int // frames skipped because the item had not landed yet
 }
 
 // maxMisses is how many frames of an item may show no item before the
@@ -293,6 +294,9 @@ type run struct {
 	// on the tray, which lay in decided.
 	waitEmpty bool
 	decided   image.Rectangle
+	// spent is how long the last frame took to handle: a slow board's
+	// inference is no gap in the camera's frames.
+	spent time.Duration
 }
 
 // Run reads frames until ctx ends or the source fails for good. On return
@@ -364,6 +368,8 @@ func (s *Station) end() {
 // onFrame is one frame's way: the tray learns it, the live view keeps it,
 // and it starts, feeds or ends the item. The caller closes f.
 func (s *Station) onFrame(ctx context.Context, r *run, f *camera.Frame) {
+	t0 := time.Now()
+	defer func() { r.spent = time.Since(t0) }()
 	r.seen++
 	s.counters.frame()
 	s.progMu.Lock()
@@ -375,7 +381,7 @@ func (s *Station) onFrame(ctx context.Context, r *run, f *camera.Frame) {
 		s.drop(r)
 		return
 	}
-	if r.cur != nil && f.At.Sub(r.cur.last) > s.o.ItemGap {
+	if r.cur != nil && f.At.Sub(r.cur.last)-r.spent > s.o.ItemGap {
 		// The camera stopped mid-item (lost, stalled, reconnected):
 		// what it shows now may be anything. Abandoned, no flap.
 		s.log.Warn("item abandoned: its frames stopped", "gap", f.At.Sub(r.cur.last).Round(time.Millisecond), "frames", r.cur.tally.Frames)
@@ -393,6 +399,12 @@ func (s *Station) onFrame(ctx context.Context, r *run, f *camera.Frame) {
 	region, ok := s.region(ob, f.Mat)
 	if !ok {
 		s.onMiss(ctx, r, ob)
+		return
+	}
+	if s.o.Locate == locate.Background && !ob.Settled && r.cur.moving < s.maxMisses() {
+		// Still landing (the frame it drops in shows it half there) or
+		// moving: the next frame shows it better.
+		r.cur.moving++
 		return
 	}
 	if err := s.classify(ctx, r.cur, f.Mat, region); err != nil {

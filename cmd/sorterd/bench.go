@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"image"
 	"image/color"
@@ -58,15 +57,16 @@ type benchReport struct {
 // preprocess, invoke and postprocess; JPEG decode of the image as its own
 // stage; and TFLite's bare Invoke on the same interpreter.
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sorterd bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("sorterd bench", "sorterd bench [flags]", stderr)
 	var mf modelFlags
-	mf.register(fs)
+	mf.register(fs, "warn")
 	n := fs.Int("n", 200, "iterations")
 	fs.StringVar(&mf.tta, "tta", "", "extra views classified and averaged per frame, comma-separated (default none: the raw model; once and eval use "+defaultTTA+")")
 	imgPath := fs.String("image", "", "JPEG/PNG to use as the frame (default: a synthetic 640×480 frame)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	if _, err := parseInterspersed(fs, args); err != nil {
+	if pos, err := parseInterspersed(fs, args); err != nil {
+		return flagExit(err)
+	} else if !noArgs(fs, pos) {
 		return 2
 	}
 	if *n < 1 {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -32,18 +31,22 @@ func openCamera(c config.Camera) (camera.Source, error) {
 // cmdCamera: `sorterd camera snapshot --config FILE OUT.jpg` saves one
 // frame through the configured source and orientation, to aim the camera.
 func cmdCamera(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	const synopsis = "sorterd camera snapshot [--config FILE] [--skip N] OUT.jpg"
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintf(stdout, "Usage: %s\n", synopsis)
+		return 0
+	}
 	if len(args) == 0 || args[0] != "snapshot" {
-		fmt.Fprintln(stderr, "usage: sorterd camera snapshot [--config FILE] [--skip N] OUT.jpg")
+		fmt.Fprintf(stderr, "usage: %s\n", synopsis)
 		return 2
 	}
-	fs := flag.NewFlagSet("sorterd camera snapshot", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("sorterd camera snapshot", synopsis, stderr)
 	path := fs.String("config", config.DefaultPath, "configuration `file` whose camera section is used")
 	skip := fs.Int("skip", 5, "frames dropped first (a camera's exposure settles over its first frames)")
 	timeout := fs.Duration("timeout", 20*time.Second, "give up when no frame comes within this")
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
-		return 2
+		return flagExit(err)
 	}
 	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "sorterd: camera snapshot needs one output file (.jpg or .png)")

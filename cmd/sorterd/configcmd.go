@@ -17,8 +17,15 @@ import (
 // [FILE]` prints the configuration in effect (the file, its defaults and
 // the SORTERD_* environment), secrets masked.
 func cmdConfig(args []string, stdout, stderr io.Writer) int {
+	const synopsis = "sorterd config check|show [FILE]   (default FILE: " + config.DefaultPath + ")"
+	for _, a := range args {
+		if isHelp(a) {
+			fmt.Fprintf(stdout, "Usage: %s\n", synopsis)
+			return 0
+		}
+	}
 	if len(args) == 0 || (args[0] != "check" && args[0] != "show") || len(args) > 2 {
-		fmt.Fprintln(stderr, "usage: sorterd config check|show [FILE]")
+		fmt.Fprintf(stderr, "usage: %s\n", synopsis)
 		return 2
 	}
 	if args[0] == "show" {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,10 +29,12 @@ import (
 // "reload" command) reloads the configuration, keeping the running one
 // when the new file does not validate.
 func cmdDaemon(ctx context.Context, args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sorterd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("sorterd", "sorterd [--config FILE]   (run the station; sorterd help lists the commands)", stderr)
 	path := fs.String("config", config.DefaultPath, "configuration `file`")
 	if err := fs.Parse(args); err != nil {
+		return flagExit(err)
+	}
+	if !noArgs(fs, fs.Args()) {
 		return 2
 	}
 	cfg, err := config.Load(*path)

@@ -4,12 +4,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -26,14 +28,17 @@ Usage:
   sorterd bench [flags]                 measure the camera path and raw TFLite invoke
   sorterd train --data DIR [flags]      train the garbage head, export one .tflite
   sorterd eval --model M --data DIR     accuracy, per-class metrics, confusion matrix
+  sorterd eval --station --data DIR     the station benchmark: photos laid on trays, through the daemon's path
   sorterd export --head H --base B      rebuild a model from a trained head and its base
   sorterd config check [FILE]           validate a configuration file
   sorterd config show [FILE]            print the configuration in effect (defaults, file, SORTERD_* variables; secrets masked)
   sorterd camera snapshot [--config FILE] OUT.jpg
                                         save one frame from the configured camera (rotated/flipped), to aim it
   sorterd version                       print versions (also --version)
+  sorterd help [COMMAND]                this text, or a command's flags (as COMMAND -h)
 
-Run "sorterd --once -h" or "sorterd bench -h" for flags.
+Run "sorterd COMMAND -h" (or "sorterd --once -h") for a command's flags.
+Exit status: 0 success (and -h, --version), 1 the work failed, 2 usage or configuration error.
 `
 
 func main() {
@@ -44,6 +49,10 @@ func main() {
 }
 
 // run is main without the process: tests call it with their own writers.
+//
+// Exit codes follow the flag package's convention: 0 on success and for
+// -h/--help/--version, 1 when the work failed, 2 for a usage error (an
+// unknown command, flag or argument, a configuration that does not load).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
@@ -63,17 +72,87 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return cmdCamera(ctx, args[1:], stdout, stderr)
 		case "serve":
 			return cmdServe(ctx, args[1:], stderr)
-		case "help", "-h", "--help":
+		case "help", "-h", "-help", "--help":
+			if len(args) > 1 && args[0] == "help" {
+				// sorterd help bench = sorterd bench -h
+				cmd := args[1]
+				if cmd == "once" {
+					cmd = "--once"
+				}
+				return run(ctx, []string{cmd, "-h"}, stdout, stderr)
+			}
 			fmt.Fprint(stdout, usage)
 			return 0
 		}
 	}
 	for _, a := range args {
-		if a == "--once" || a == "-once" || strings.HasPrefix(a, "--once=") {
+		if isOnceFlag(a) {
 			return cmdOnce(ctx, args, stdout, stderr)
 		}
 	}
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		// Not a command: before this check, `sorterd bogus` started the
+		// daemon with the default configuration.
+		fmt.Fprintf(stderr, "sorterd: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
 	return cmdDaemon(ctx, args, stderr)
+}
+
+// isOnceFlag reports whether a is the --once switch that selects the
+// one-shot classifier (it may come after the images).
+func isOnceFlag(a string) bool {
+	return a == "--once" || a == "-once" || strings.HasPrefix(a, "--once=") || strings.HasPrefix(a, "-once=")
+}
+
+// newFlagSet is a subcommand's flag set: errors are returned, not fatal,
+// and -h prints the synopsis line before the flags.
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// isHelp reports whether a asks for help, for the commands that parse
+// their arguments without a flag set.
+func isHelp(a string) bool { return a == "-h" || a == "-help" || a == "--help" || a == "help" }
+
+// flagExit is the exit code for an error from parsing flags: asking for
+// help (-h, --help) is a success, anything else a usage error. The flag
+// package has already printed the usage or the error.
+func flagExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}
+
+// ignoredFlags returns, of the flags named, those given on the command
+// line: flags that would be silently ignored in the mode chosen (eval's
+// station flags without --station, say), which a command refuses.
+func ignoredFlags(fs *flag.FlagSet, names ...string) []string {
+	var given []string
+	fs.Visit(func(f *flag.Flag) {
+		if slices.Contains(names, f.Name) {
+			given = append(given, "--"+f.Name)
+		}
+	})
+	return given
+}
+
+// noArgs refuses positional arguments for a command that takes none, so
+// that a misspelt flag value is not silently dropped.
+func noArgs(fs *flag.FlagSet, pos []string) bool {
+	if len(pos) == 0 {
+		return true
+	}
+	fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), pos[0])
+	fs.Usage()
+	return false
 }
 
 // parseInterspersed parses flags that may come after positional arguments

@@ -366,3 +366,82 @@ func TestCameraSnapshot(t *testing.T) {
 		t.Errorf("no output file: exit %d", code)
 	}
 }
+
+// The CLI's conventions: help and --version succeed, an unknown command
+// or argument is a usage error (2) that says what is known, and help text
+// lists only the flags a user can give.
+func TestCLIConventions(t *testing.T) {
+	cases := []struct {
+		args      []string
+		code      int
+		out, errs string // substrings expected on stdout / stderr
+		notOut    string // must not appear on stdout or stderr
+	}{
+		{args: []string{"--version"}, code: 0, out: "sorterd "},
+		{args: []string{"-version"}, code: 0, out: "opencv  "},
+		{args: []string{"-h"}, code: 0, out: "sorterd serve"},
+		{args: []string{"--help"}, code: 0, out: "sorterd config check"},
+		{args: []string{"help"}, code: 0, out: "sorterd camera snapshot"},
+		{args: []string{"help", "bench"}, code: 0, errs: "Usage: sorterd bench"},
+		{args: []string{"help", "once"}, code: 0, errs: "Usage: sorterd --once"},
+		{args: []string{"help", "bogus"}, code: 2, errs: `unknown command "bogus"`},
+		// Before: `sorterd bogus` ran the daemon with the default config.
+		{args: []string{"bogus"}, code: 2, errs: `unknown command "bogus"`},
+		{args: []string{"bogus"}, code: 2, errs: "sorterd eval"},
+		{args: []string{"--once", "-h"}, code: 0, errs: "-top", notOut: "  -once"},
+		{args: []string{"-h", "--once"}, code: 0, out: "sorterd --once IMG"},
+		{args: []string{"--once", "--help"}, code: 0, errs: "-max-pixels"},
+		{args: []string{"bench", "-h"}, code: 0, errs: "-image"},
+		{args: []string{"bench", "stray"}, code: 2, errs: `unexpected argument "stray"`},
+		{args: []string{"train", "--help"}, code: 0, errs: "-finetune"},
+		{args: []string{"eval", "-h"}, code: 0, errs: "-station"},
+		{args: []string{"export", "-h"}, code: 0, errs: "-head"},
+		{args: []string{"export", "stray"}, code: 2, errs: `unexpected argument "stray"`},
+		{args: []string{"serve", "-h"}, code: 0, errs: `(default "info")`},
+		{args: []string{"serve", "stray"}, code: 2, errs: `unexpected argument "stray"`},
+		{args: []string{"config", "-h"}, code: 0, out: "config check|show"},
+		{args: []string{"config", "check", "--help"}, code: 0, out: "config check|show"},
+		{args: []string{"config"}, code: 2, errs: "usage: sorterd config"},
+		{args: []string{"camera", "--help"}, code: 0, out: "camera snapshot"},
+		{args: []string{"camera", "snapshot", "-h"}, code: 0, errs: "-skip"},
+		{args: []string{"camera"}, code: 2, errs: "usage: sorterd camera snapshot"},
+		{args: []string{"--config", "x.yaml", "-h"}, code: 0, errs: "-config"},
+		{args: []string{"--config", "x.yaml", "stray"}, code: 2, errs: `unexpected argument "stray"`},
+		{args: []string{"--no-such-flag"}, code: 2, errs: "flag provided but not defined"},
+		{args: []string{"bench", "--no-such-flag"}, code: 2, errs: "flag provided but not defined"},
+		// Flags are never silently ignored or reinterpreted.
+		{args: []string{"--once", "--top", "0", "x.jpg"}, code: 2, errs: "--top 0: must be at least 1"},
+		{args: []string{"eval", "--data", "d", "--scenes", "light:0.5", "--limit", "3"}, code: 2, errs: "--limit, --scenes: only with --station"},
+		{args: []string{"eval", "--station", "--data", "d", "--tta", "flip"}, code: 2, errs: "--tta: only without --station"},
+		{args: []string{"train", "--data", "d", "--finetune-epochs", "3"}, code: 2, errs: "--finetune-epochs: only with --finetune"},
+	}
+	for _, c := range cases {
+		code, out, errs := runCLI(t, c.args...)
+		if code != c.code || !strings.Contains(out, c.out) || !strings.Contains(errs, c.errs) ||
+			(c.notOut != "" && (strings.Contains(out, c.notOut) || strings.Contains(errs, c.notOut))) {
+			t.Errorf("sorterd %s: exit %d (want %d)\nstdout:\n%s\nstderr:\n%s", strings.Join(c.args, " "), code, c.code, out, errs)
+		}
+	}
+}
+
+// serve's --log-level is what its help says: info by default (the
+// startup line), and warn really is warn (it used to be turned into info).
+func TestServeLogLevel(t *testing.T) {
+	m := need(t, filepath.Join(repoRoot(), "models", "garbage.tflite"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // serve listens, logs its startup line, and returns at once
+	for _, c := range []struct {
+		level string
+		want  bool
+	}{{"", true}, {"info", true}, {"warn", false}, {"error", false}} {
+		args := []string{"serve", "--model", m, "--threads", "1", "--listen", "127.0.0.1:0"}
+		if c.level != "" {
+			args = append(args, "--log-level", c.level)
+		}
+		var out, errb bytes.Buffer
+		code := run(ctx, args, &out, &errb)
+		if code != 0 || strings.Contains(errb.String(), "web page") != c.want {
+			t.Errorf("--log-level %q: exit %d, startup line logged %v (want %v):\n%s", c.level, code, !c.want, c.want, errb.String())
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 // defaultModel is where make model writes the model (and train and export
 // their output); defaultBase is the ImageNet classifier whose backbone
 // train reuses (the uint8 quantization-aware trained one, which train runs
-// as int8: README).
+// as int8: docs/training.md).
 const (
 	defaultModel = "models/garbage.tflite"
 	defaultBase  = "models/mobilenet_v2_1.0_224_quant.tflite"
@@ -48,20 +49,22 @@ type modelFlags struct {
 	fallback                                       bool
 }
 
-func (m *modelFlags) register(fs *flag.FlagSet) {
+// register adds the classifier flags; logLevel is the command's default
+// --log-level (serve logs its requests at info, the others only warnings).
+func (m *modelFlags) register(fs *flag.FlagSet, logLevel string) {
 	fs.StringVar(&m.model, "model", "", modelDefaultHelp)
 	fs.StringVar(&m.labels, "labels", "", "labels `file` (default: the labels embedded in the model)")
 	fs.StringVar(&m.delegate, "delegate", infer.DelegateXNNPACK, "cpu, xnnpack, edgetpu or gpu")
 	fs.StringVar(&m.device, "edgetpu-device", "", "Edge TPU device (usb, pci, usb:0, ...); default: the first found")
 	fs.BoolVar(&m.fallback, "fallback", false, "run on built-in CPU kernels if the delegate cannot be created")
 	fs.IntVar(&m.threads, "threads", runtime.NumCPU(), "threads per interpreter")
-	fs.StringVar(&m.logLevel, "log-level", "warn", "debug, info, warn or error")
+	fs.StringVar(&m.logLevel, "log-level", logLevel, "debug, info, warn or error")
 }
 
 // defaultTTA is the test-time augmentation --once, eval and serve use:
 // the daemon's views (the five training augments with), all on the one
 // photo. Chosen by 4-fold cross-validation of the training recipe
-// (README, "Test-time augmentation"): +0.8 to +1.2 points over one view,
+// (docs/training.md, "Test-time augmentation"): +0.8 to +1.2 points over one view,
 // where flip,rot180 alone gained nothing.
 var defaultTTA = strings.Join(config.Default().Model.TTA, ",")
 
@@ -90,22 +93,28 @@ func (m *modelFlags) open(stderr io.Writer) (*infer.Classifier, error) {
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func cmdOnce(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sorterd --once", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("sorterd --once", "sorterd --once IMG [IMG...] [flags]", stderr)
 	var mf modelFlags
-	mf.register(fs)
-	fs.Bool("once", true, "classify the images given and exit")
+	mf.register(fs, "warn")
 	fs.StringVar(&mf.tta, "tta", defaultTTA, "extra views averaged per image, comma-separated (\"\" for none)")
 	top := fs.Int("top", 5, "how many classes to print")
 	asJSON := fs.Bool("json", false, "print one JSON object per image")
 	maxPixels := fs.Int("max-pixels", 40_000_000, "refuse images with more pixels than this, before decoding")
 	maxBytes := fs.Int64("max-bytes", 64<<20, "refuse image files larger than this")
+	// --once selects this command (run looks for it anywhere); it is no
+	// flag of its own, so -h does not list it.
+	args = slices.DeleteFunc(slices.Clone(args), isOnceFlag)
 	images, err := parseInterspersed(fs, args)
 	if err != nil {
-		return 2
+		return flagExit(err)
 	}
 	if len(images) == 0 {
 		fmt.Fprintln(stderr, "sorterd: --once needs at least one image")
+		return 2
+	}
+	if *top < 1 {
+		// Classify reads k < 1 as its default, which is not what was asked.
+		fmt.Fprintf(stderr, "sorterd: --top %d: must be at least 1\n", *top)
 		return 2
 	}
 	c, err := mf.open(stderr)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 
@@ -16,21 +15,20 @@ import (
 // bench with a model and a browser. With --config it also knows the
 // station's bins and threshold, so it shows where an item would go.
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sorterd serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("sorterd serve", "sorterd serve [flags]", stderr)
 	var mf modelFlags
-	mf.register(fs)
+	mf.register(fs, "info")
 	fs.StringVar(&mf.tta, "tta", defaultTTA, "extra views averaged per image, comma-separated (\"\" for none)")
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve on")
 	token := fs.String("token", "", "bearer token required by /api/*")
 	cfgPath := fs.String("config", "", "station configuration `file` to take bins and threshold from")
 	maxPixels := fs.Int("max-pixels", 24_000_000, "refuse uploads with more pixels than this, before decoding")
 	maxBytes := fs.Int64("max-bytes", 16<<20, "refuse uploads larger than this")
-	if fs.Parse(args) != nil {
-		return 2
+	if err := fs.Parse(args); err != nil {
+		return flagExit(err)
 	}
-	if mf.logLevel == "warn" {
-		mf.logLevel = "info"
+	if !noArgs(fs, fs.Args()) {
+		return 2
 	}
 	log, err := newLogger(stderr, mf.logLevel)
 	if err != nil {

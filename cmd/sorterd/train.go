@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,8 +15,7 @@ import (
 )
 
 func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sorterd train", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("sorterd train", "sorterd train --data DIR [--data DIR...] [flags]", stderr)
 	var c train.Config
 	fs.Var((*listFlag)(&c.Data), "data", "folder with one subfolder of photos per class (required; repeat it to add a station's samples, e.g. --data /var/lib/sorterd/samples)")
 	fs.IntVar(&c.StationViews, "station-views", defaultStationViews, "station views per training photo: laid on a random tray and cropped as the daemon crops")
@@ -37,11 +35,17 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Float64Var(&c.FT.ProjLR, "finetune-proj-lr", 0, "step size for the projection with --finetune-layers 2 (0: as --finetune-lr)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
-	if _, err := parseInterspersed(fs, args); err != nil {
+	if pos, err := parseInterspersed(fs, args); err != nil {
+		return flagExit(err)
+	} else if !noArgs(fs, pos) {
 		return 2
 	}
 	if len(c.Data) == 0 {
 		fmt.Fprintln(stderr, "sorterd: train needs --data DIR")
+		return 2
+	}
+	if bad := ignoredFlags(fs, "finetune-epochs", "finetune-layers", "finetune-lr", "finetune-proj-lr"); !c.FineTune && len(bad) > 0 {
+		fmt.Fprintf(stderr, "sorterd: train: %s: only with --finetune\n", strings.Join(bad, ", "))
 		return 2
 	}
 	if c.TestFraction < 0 || c.ValFraction <= 0 || c.TestFraction+c.ValFraction >= 1 {
@@ -72,8 +76,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sorterd eval", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("sorterd eval", "sorterd eval [--model M] --data DIR [flags]\n       sorterd eval --station [--model M] --data DIR [station flags]", stderr)
 	model := fs.String("model", "", strings.Replace(modelDefaultHelp, "TFLite model `file`", "model `file` to evaluate", 1))
 	data := fs.String("data", "", "labelled folder tree (one subfolder per class; required)")
 	delegate := fs.String("delegate", infer.DelegateXNNPACK, "cpu, xnnpack, edgetpu or gpu")
@@ -89,11 +92,23 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	gap := fs.Int("gap", 8, "station: empty-tray frames between items (-1: back to back)")
 	cfgPath := fs.String("config", "", "station: station configuration `file` (trigger, locate, views, bins); default: the defaults with the motion trigger")
 	keep := fs.String("keep", "", "station: keep the recordings in this `dir`")
-	if _, err := parseInterspersed(fs, args); err != nil {
+	if pos, err := parseInterspersed(fs, args); err != nil {
+		return flagExit(err)
+	} else if !noArgs(fs, pos) {
 		return 2
 	}
 	if *data == "" {
 		fmt.Fprintln(stderr, "sorterd: eval needs --data DIR")
+		return 2
+	}
+	// The station benchmark takes the model's settings from the station
+	// configuration; the photo evaluation has no recordings.
+	if bad := ignoredFlags(fs, "delegate", "tta", "plot"); *station && len(bad) > 0 {
+		fmt.Fprintf(stderr, "sorterd: eval --station: %s: only without --station (the station's model settings come from --config)\n", strings.Join(bad, ", "))
+		return 2
+	}
+	if bad := ignoredFlags(fs, "scenes", "split", "seed", "limit", "hold", "gap", "config", "keep"); !*station && len(bad) > 0 {
+		fmt.Fprintf(stderr, "sorterd: eval: %s: only with --station\n", strings.Join(bad, ", "))
 		return 2
 	}
 	if log, err := newLogger(stderr, "warn"); err == nil {
@@ -144,12 +159,13 @@ func defaultCache() string {
 // the base model it was trained on: how `make model` builds
 // models/garbage.tflite without the data set.
 func cmdExport(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sorterd export", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("sorterd export", "sorterd export [--head H] [--base B] [--out MODEL]", stderr)
 	head := fs.String("head", "heads/garbage.head.json", "head `file` written by sorterd train")
 	base := fs.String("base", defaultBase, "base model the head was trained on")
 	out := fs.String("out", defaultModel, "model `file` to write")
-	if _, err := parseInterspersed(fs, args); err != nil {
+	if pos, err := parseInterspersed(fs, args); err != nil {
+		return flagExit(err)
+	} else if !noArgs(fs, pos) {
 		return 2
 	}
 	model, err := train.Assemble(*head, *base)
@@ -173,8 +189,8 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// defaultStationViews: station views per training photo (see README's
-// station benchmark for the measurement).
+// defaultStationViews: station views per training photo (see
+// docs/station.md for the measurement).
 const defaultStationViews = 3
 
 // listFlag is a flag that may be repeated.
