@@ -427,7 +427,7 @@ func TestCLIConventions(t *testing.T) {
 // serve's --log-level is what its help says: info by default (the
 // startup line), and warn really is warn (it used to be turned into info).
 func TestServeLogLevel(t *testing.T) {
-	m := need(t, filepath.Join(repoRoot(), "models", "garbage.tflite"))
+	m := testenv.Model(t, "garbage.tflite")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // serve listens, logs its startup line, and returns at once
 	for _, c := range []struct {
