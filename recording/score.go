@@ -13,7 +13,16 @@ type Decision struct {
 	Frame  int
 	Label  string
 	Bin    string
-	Action string // sort or reject
+	Action string  // sort or reject
+	Score  float64 // the decision's score, which the threshold compares
+}
+
+// Point is how many items a threshold would sort, and how many of those
+// land in the right bin: the trade-off that chooses the threshold.
+type Point struct {
+	Threshold   float64 `json:"threshold"`
+	Sorted      float64 `json:"sorted"`
+	SortedRight float64 `json:"sorted_right"`
 }
 
 // Report is how a station did on a recording.
@@ -34,6 +43,9 @@ type Report struct {
 	SortedRight float64                   `json:"sorted_right"`
 	Recall      map[string]float64        `json:"recall"`
 	Confusion   map[string]map[string]int `json:"confusion"` // class → label ("" missed) → items
+	// Curve is Sorted and SortedRight at other thresholds (0.5..0.95), from
+	// the same decisions' scores.
+	Curve []Point `json:"curve,omitempty"`
 }
 
 // Score matches decisions to items: a decision belongs to the item lying
@@ -92,7 +104,38 @@ func Score(name string, items []Item, ds []Decision, slack int, binOf func(class
 	for c, n := range perClass {
 		r.Recall[c] = float64(rightClass[c]) / float64(n)
 	}
+	r.Curve = curve(items, first, binOf)
 	return r
+}
+
+// curve is the threshold trade-off: at each threshold, an item is sorted
+// when its decision's score reaches it and its label has a bin.
+func curve(items []Item, first []*Decision, binOf func(class string) string) []Point {
+	if len(items) == 0 {
+		return nil
+	}
+	reject := binOf("")
+	var pts []Point
+	for k := 10; k <= 19; k++ {
+		t := float64(k) / 20
+		sorted, right := 0, 0
+		for i, it := range items {
+			d := first[i]
+			if d == nil || d.Score < t || binOf(d.Label) == reject {
+				continue
+			}
+			sorted++
+			if binOf(d.Label) == binOf(it.Class) {
+				right++
+			}
+		}
+		p := Point{Threshold: t, Sorted: float64(sorted) / float64(len(items))}
+		if sorted > 0 {
+			p.SortedRight = float64(right) / float64(sorted)
+		}
+		pts = append(pts, p)
+	}
+	return pts
 }
 
 // Write prints the report for a person.
@@ -110,6 +153,13 @@ func (r Report) Write(w io.Writer) {
 		parts = append(parts, fmt.Sprintf("%s %.0f%%", c, 100*r.Recall[c]))
 	}
 	fmt.Fprintf(w, "  recall: %s\n", strings.Join(parts, ", "))
+	if len(r.Curve) > 0 {
+		var pts []string
+		for _, p := range r.Curve {
+			pts = append(pts, fmt.Sprintf("%.2f: %.0f%% at %.1f%%", p.Threshold, 100*p.Sorted, 100*p.SortedRight))
+		}
+		fmt.Fprintf(w, "  threshold: sorted at right bin: %s\n", strings.Join(pts, ", "))
+	}
 	labels := map[string]bool{}
 	for _, row := range r.Confusion {
 		for l := range row {

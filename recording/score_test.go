@@ -2,6 +2,7 @@ package recording
 
 import (
 	"image"
+	"math"
 	"testing"
 )
 
@@ -37,5 +38,42 @@ func TestScore(t *testing.T) {
 	}
 	if r.Confusion["cardboard"]["paper"] != 1 || r.Confusion["trash"][""] != 1 || r.Recall["glass"] != 1 || r.Recall["cardboard"] != 0 {
 		t.Errorf("confusion %v recall %v", r.Confusion, r.Recall)
+	}
+}
+
+// The threshold curve: a higher threshold sorts fewer items, and the
+// right-bin share is of those it sorts.
+func TestScoreCurve(t *testing.T) {
+	items := []Item{
+		{Photo: Photo{Class: "glass"}, First: 0, Last: 9},
+		{Photo: Photo{Class: "cardboard"}, First: 10, Last: 19},
+		{Photo: Photo{Class: "metal"}, First: 20, Last: 29},
+		{Photo: Photo{Class: "plastic"}, First: 30, Last: 39},
+	}
+	binOf := func(c string) string {
+		switch c {
+		case "cardboard", "paper":
+			return "paper"
+		case "glass", "metal", "plastic":
+			return c
+		}
+		return "reject"
+	}
+	ds := []Decision{
+		{Frame: 2, Label: "glass", Score: 0.9},
+		{Frame: 12, Label: "paper", Score: 0.6}, // right bin
+		{Frame: 22, Label: "metal", Score: 0.95},
+		{Frame: 32, Label: "glass", Score: 0.7}, // wrong bin
+	}
+	r := Score("t", items, ds, 3, binOf)
+	at := map[float64]Point{}
+	for _, p := range r.Curve {
+		at[p.Threshold] = p
+	}
+	for _, want := range []Point{{0.5, 1, 0.75}, {0.65, 0.75, 2.0 / 3}, {0.75, 0.5, 1}, {0.95, 0.25, 1}} {
+		got := at[want.Threshold]
+		if math.Abs(got.Sorted-want.Sorted) > 1e-9 || math.Abs(got.SortedRight-want.SortedRight) > 1e-9 {
+			t.Errorf("threshold %.2f: sorted %.2f right %.2f, want %.2f %.2f", want.Threshold, got.Sorted, got.SortedRight, want.Sorted, want.SortedRight)
+		}
 	}
 }

@@ -222,7 +222,7 @@ func playRecording(ctx context.Context, cfg config.Config, clf *infer.Classifier
 	o.Source, o.Log, o.Flaps = src, quiet, dryRunFlaps(o.Bins, quiet)
 	var ds []recording.Decision
 	o.OnEvent = func(e pipeline.Event) {
-		ds = append(ds, recording.Decision{Frame: src.n - 1, Label: e.Label, Bin: e.Bin, Action: e.Action.String()})
+		ds = append(ds, recording.Decision{Frame: src.n - 1, Label: e.Label, Bin: e.Bin, Action: e.Action.String(), Score: float64(e.Score)})
 	}
 	st, err := pipeline.New(o)
 	if err != nil {
