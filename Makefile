@@ -106,7 +106,7 @@ bench: build model
 	$(GO) test -tags matprofile -run '^$$' -bench . -benchtime 50x ./web/
 
 fuzz: deps
-	$(GO) test -run '^$$' -fuzz FuzzParseModel -fuzztime 30s ./infer/
+	$(GO) test -run '^$$' -fuzz FuzzParseModel -fuzztime 30s ./tfmodel/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeImage -fuzztime 30s ./infer/
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./config/
 	$(GO) test -run '^$$' -fuzz FuzzCommand -fuzztime 30s ./publish/

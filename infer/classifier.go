@@ -20,6 +20,8 @@ import (
 
 	tflite "github.com/mattn/go-tflite"
 	"gocv.io/x/gocv"
+
+	"github.com/sorterd/sorterd/tfmodel"
 )
 
 // Options configure a Classifier. The zero value of each field has a
@@ -79,7 +81,7 @@ type Result struct {
 // concurrent use: each interpreter serves one goroutine at a time.
 type Classifier struct {
 	opts     Options
-	info     *ModelInfo
+	info     *tfmodel.Model
 	sha256   string
 	labels   []string
 	model    *tflite.Model
@@ -88,8 +90,8 @@ type Classifier struct {
 	all      []*interp
 	report   DelegateReport
 	inW, inH int
-	inType   TensorType
-	outType  TensorType
+	inType   tfmodel.TensorType
+	outType  tfmodel.TensorType
 	outQ     tflite.QuantizationParams
 	softmax  bool // output needs a softmax (the graph ends in logits)
 	outN     int  // output elements
@@ -177,7 +179,7 @@ func (c *Classifier) load() error {
 	}
 	sum := sha256.Sum256(data)
 	c.sha256 = hex.EncodeToString(sum[:])
-	if c.info, err = ParseModel(data); err != nil {
+	if c.info, err = tfmodel.Parse(data); err != nil {
 		return err
 	}
 	if err := c.checkGraph(); err != nil {
@@ -192,7 +194,7 @@ func (c *Classifier) load() error {
 	// file again: what runs is what was checked, and nothing is mmapped.
 	c.model, c.modelBuf = newModelFromMemory(data)
 	if c.model == nil {
-		return fmt.Errorf("%w: TFLite could not read the flatbuffer", ErrModelCorrupt)
+		return fmt.Errorf("%w: TFLite could not read the flatbuffer", tfmodel.ErrCorrupt)
 	}
 	c.pool = make(chan *interp, o.Interpreters)
 	for i := 0; i < o.Interpreters; i++ {
@@ -243,7 +245,7 @@ func ModelLabels(model, labels string) ([]string, error) {
 		return nil, fmt.Errorf("load model %s: %w", model, err)
 	}
 	c := &Classifier{opts: Options{Model: model, Labels: labels, Delegate: DelegateEdgeTPU}}
-	if c.info, err = ParseModel(data); err != nil {
+	if c.info, err = tfmodel.Parse(data); err != nil {
 		return nil, fmt.Errorf("load model %s: %w", model, err)
 	}
 	if err := c.checkGraph(); err != nil {
@@ -266,7 +268,7 @@ func (c *Classifier) loadLabels() error {
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrLabels, err)
 		}
-		c.labels = ParseLabels(b)
+		c.labels = tfmodel.ParseLabels(b)
 		if len(c.labels) == 0 {
 			return fmt.Errorf("%w: %s is empty", ErrLabels, c.opts.Labels)
 		}
@@ -407,7 +409,7 @@ func (c *Classifier) checkTensors(p *interp) error {
 	c.inH, c.inW = shape[1], shape[2]
 	c.inType = fromTFLiteType(in.Type())
 	switch c.inType {
-	case UInt8, Int8, Float32:
+	case tfmodel.UInt8, tfmodel.Int8, tfmodel.Float32:
 	default:
 		return fmt.Errorf("%w: input tensor %q is %v, want uint8, int8 or float32", ErrModelUnsupported, in.Name(), in.Type())
 	}
@@ -424,65 +426,30 @@ func (c *Classifier) checkTensors(p *interp) error {
 	}
 	c.outType = fromTFLiteType(out.Type())
 	switch c.outType {
-	case UInt8, Int8, Float32:
+	case tfmodel.UInt8, tfmodel.Int8, tfmodel.Float32:
 	default:
 		return fmt.Errorf("%w: output tensor %q is %v, want uint8, int8 or float32", ErrModelUnsupported, out.Name(), out.Type())
 	}
 	c.outQ = out.QuantizationParams()
 	c.outN = n
-	c.softmax = !c.opts.Features && !c.info.endsInSoftmax()
+	c.softmax = !c.opts.Features && !endsInSoftmax(c.info)
 	return nil
 }
 
-func fromTFLiteType(t tflite.TensorType) TensorType {
+func fromTFLiteType(t tflite.TensorType) tfmodel.TensorType {
 	switch t {
 	case tflite.Float32:
-		return Float32
+		return tfmodel.Float32
 	case tflite.UInt8:
-		return UInt8
+		return tfmodel.UInt8
 	case tflite.Int8:
-		return Int8
+		return tfmodel.Int8
 	case tflite.Int32:
-		return Int32
+		return tfmodel.Int32
 	case tflite.Int64:
-		return Int64
+		return tfmodel.Int64
 	}
-	return TensorType(-1)
-}
-
-// endsInSoftmax follows the output back through ops that do not change
-// values' meaning (quantize, reshape) to see whether it is a softmax.
-func (m *ModelInfo) endsInSoftmax() bool {
-	t := m.Outputs[0]
-	for hops := 0; hops < 8; hops++ {
-		op := m.producer(t)
-		if op == nil {
-			return false
-		}
-		switch m.OpCodes[op.Opcode].Builtin {
-		case 25: // SOFTMAX
-			return true
-		case 114, 6, 22, 43: // QUANTIZE, DEQUANTIZE, RESHAPE, SQUEEZE
-			if len(op.Inputs) == 0 {
-				return false
-			}
-			t = op.Inputs[0]
-		default:
-			return false
-		}
-	}
-	return false
-}
-
-func (m *ModelInfo) producer(t int32) *Operator {
-	for i := range m.Operators {
-		for _, o := range m.Operators[i].Outputs {
-			if o == t {
-				return &m.Operators[i]
-			}
-		}
-	}
-	return nil
+	return tfmodel.TensorType(-1)
 }
 
 // buildLUTWith maps each 8-bit pixel value to the input tensor's value,
@@ -522,7 +489,7 @@ func (c *Classifier) buildLUTWith(q tflite.QuantizationParams) {
 // quantize maps a real value to the tensor's storage: q = real/scale + zp,
 // rounded and clamped to the type's range. A scale of 0 marks an 8-bit
 // input without quantization parameters: the value is stored as is.
-func quantize(real float32, q tflite.QuantizationParams, t TensorType) byte {
+func quantize(real float32, q tflite.QuantizationParams, t tfmodel.TensorType) byte {
 	if q.Scale == 0 {
 		v := math.Round(float64(real))
 		return clampByte(v, t)
@@ -531,8 +498,8 @@ func quantize(real float32, q tflite.QuantizationParams, t TensorType) byte {
 	return clampByte(v, t)
 }
 
-func clampByte(v float64, t TensorType) byte {
-	if t == Int8 {
+func clampByte(v float64, t tfmodel.TensorType) byte {
+	if t == tfmodel.Int8 {
 		v = math.Max(-128, math.Min(127, v))
 		return byte(int8(v))
 	}
@@ -555,7 +522,7 @@ func (c *Classifier) ModelPath() string { return c.opts.Model }
 func (c *Classifier) Delegate() DelegateReport { return c.report }
 
 // Info is the parsed model.
-func (c *Classifier) Info() *ModelInfo { return c.info }
+func (c *Classifier) Info() *tfmodel.Model { return c.info }
 
 // Threads is the number of threads per interpreter.
 func (c *Classifier) Threads() int { return c.opts.Threads }
@@ -710,7 +677,7 @@ func (c *Classifier) preprocess(p *interp, img gocv.Mat) error {
 	}
 	n := c.inW * c.inH
 	switch c.inType {
-	case Float32:
+	case tfmodel.Float32:
 		dst := p.in.Float32s()
 		for i := 0; i < n; i++ {
 			b, g, r := px[3*i], px[3*i+1], px[3*i+2]
@@ -718,7 +685,7 @@ func (c *Classifier) preprocess(p *interp, img gocv.Mat) error {
 		}
 	default:
 		dst := p.in.UInt8s()
-		if c.inType == Int8 {
+		if c.inType == tfmodel.Int8 {
 			dst = unsafeBytes(p.in)
 		}
 		for i := 0; i < n; i++ {
@@ -733,14 +700,14 @@ func (c *Classifier) preprocess(p *interp, img gocv.Mat) error {
 func (c *Classifier) dequantize(p *interp) []float32 {
 	s := make([]float32, c.outN)
 	switch c.outType {
-	case Float32:
+	case tfmodel.Float32:
 		copy(s, p.out.Float32s())
-	case UInt8:
+	case tfmodel.UInt8:
 		q := p.out.UInt8s()
 		for i := range s {
 			s[i] = float32(c.outQ.Scale * float64(int(q[i])-c.outQ.ZeroPoint))
 		}
-	case Int8:
+	case tfmodel.Int8:
 		q := p.out.Int8s()
 		for i := range s {
 			s[i] = float32(c.outQ.Scale * float64(int(q[i])-c.outQ.ZeroPoint))
@@ -753,7 +720,7 @@ func (c *Classifier) scores(p *interp) []float32 {
 	s := c.dequantize(p)
 	if c.softmax {
 		Softmax(s)
-	} else if c.outType != Float32 {
+	} else if c.outType != tfmodel.Float32 {
 		// A softmax quantized to 1/256 steps rounds the many tiny classes
 		// to zero and loses their mass (the ImageNet models' scores sum to
 		// 0.7–0.95); renormalise so scores read as probabilities.

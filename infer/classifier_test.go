@@ -11,6 +11,8 @@ import (
 
 	tflite "github.com/mattn/go-tflite"
 	"gocv.io/x/gocv"
+
+	"github.com/sorterd/sorterd/tfmodel"
 )
 
 func classifyPath(t testing.TB, c *Classifier, path string) Result {
@@ -131,8 +133,8 @@ func TestFailedDelegationIsReported(t *testing.T) {
 func TestPartialDelegationIsCounted(t *testing.T) {
 	c := newClassifier(t, Options{Model: modelPath(t, ptqModel), Delegate: DelegateXNNPACK})
 	rep := c.Delegate()
-	if rep.Nodes != len(c.Info().Operators) {
-		t.Errorf("census saw %d nodes, the model has %d operators", rep.Nodes, len(c.Info().Operators))
+	if rep.Nodes != len(c.Info().Ops) {
+		t.Errorf("census saw %d nodes, the model has %d operators", rep.Nodes, len(c.Info().Ops))
 	}
 	if rep.DelegatedNodes < rep.Nodes/2 || rep.DelegatedNodes > rep.Nodes {
 		t.Errorf("delegated %d of %d nodes", rep.DelegatedNodes, rep.Nodes)
@@ -166,8 +168,8 @@ func inputBytes(t *testing.T, c *Classifier, img gocv.Mat) []byte {
 func TestPreprocessRedIsRGBAndQuantizedFromTensorParams(t *testing.T) {
 	for _, tc := range []struct {
 		model string
-		typ   TensorType
-	}{{u8Model, UInt8}, {ptqModel, UInt8}} {
+		typ   tfmodel.TensorType
+	}{{u8Model, tfmodel.UInt8}, {ptqModel, tfmodel.UInt8}} {
 		t.Run(tc.model, func(t *testing.T) {
 			c := newClassifier(t, Options{Model: modelPath(t, tc.model), Delegate: DelegateCPU})
 			in := c.Info().Tensors[c.Info().Inputs[0]]
@@ -199,19 +201,19 @@ func TestPreprocessRedIsRGBAndQuantizedFromTensorParams(t *testing.T) {
 func TestQuantizeFromParams(t *testing.T) {
 	cases := []struct {
 		name  string
-		typ   TensorType
+		typ   tfmodel.TensorType
 		scale float64
 		zp    int
 		px    float32
 		want  byte
 	}{
-		{"uint8 QAT 255", UInt8, 0.0078125, 128, 255, 255},
-		{"uint8 QAT 0", UInt8, 0.0078125, 128, 0, 0},
-		{"uint8 PTQ 128", UInt8, 1 / 127.5, 127, 128, 128},
-		{"int8 -1", Int8, 1 / 127.5, -1, 0, 0x80},
-		{"int8 +1", Int8, 1 / 127.5, -1, 255, 127},
-		{"int8 zero", Int8, 1.0 / 128, 0, 127.5, 0},
-		{"clamped", UInt8, 0.001, 0, 255, 255},
+		{"uint8 QAT 255", tfmodel.UInt8, 0.0078125, 128, 255, 255},
+		{"uint8 QAT 0", tfmodel.UInt8, 0.0078125, 128, 0, 0},
+		{"uint8 PTQ 128", tfmodel.UInt8, 1 / 127.5, 127, 128, 128},
+		{"int8 -1", tfmodel.Int8, 1 / 127.5, -1, 0, 0x80},
+		{"int8 +1", tfmodel.Int8, 1 / 127.5, -1, 255, 127},
+		{"int8 zero", tfmodel.Int8, 1.0 / 128, 0, 127.5, 0},
+		{"clamped", tfmodel.UInt8, 0.001, 0, 255, 255},
 	}
 	for _, tc := range cases {
 		real := (tc.px - 127.5) / 127.5
@@ -224,7 +226,7 @@ func TestQuantizeFromParams(t *testing.T) {
 
 func TestFloatInputLUT(t *testing.T) {
 	// A float32 model takes the normalised value itself.
-	c := &Classifier{inType: Float32, info: &ModelInfo{}, opts: Options{Mean: []float32{0}, Std: []float32{255}}}
+	c := &Classifier{inType: tfmodel.Float32, info: &tfmodel.Model{}, opts: Options{Mean: []float32{0}, Std: []float32{255}}}
 	c.all = []*interp{{}}
 	c.buildLUTWith(qp(0, 0))
 	if c.lut[0][255] != 1 || c.lut[2][0] != 0 || math.Abs(float64(c.lut[1][51])-0.2) > 1e-6 {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/sorterd/sorterd/tfmodel"
 )
 
 // Delegate names accepted in config and flags.
@@ -66,13 +68,13 @@ func validDelegate(name string) error {
 // xnnpackFlags enables XNNPACK's quantized kernels for the types the graph
 // uses: int8 (QS8) for per-channel PTQ models, uint8 (QU8) for the older
 // per-tensor QAT models.
-func xnnpackFlags(m *ModelInfo) uint32 {
+func xnnpackFlags(m *tfmodel.Model) uint32 {
 	var f uint32
 	for _, t := range m.Tensors {
 		switch t.Type {
-		case Int8:
+		case tfmodel.Int8:
 			f |= xnnQS8
-		case UInt8:
+		case tfmodel.UInt8:
 			if len(t.Scale) > 0 {
 				f |= xnnQU8
 			}
@@ -82,7 +84,7 @@ func xnnpackFlags(m *ModelInfo) uint32 {
 }
 
 // newDelegate creates the delegate the options ask for, or nil for cpu.
-func newDelegate(o *Options, m *ModelInfo) (*cDelegate, error) {
+func newDelegate(o *Options, m *tfmodel.Model) (*cDelegate, error) {
 	switch o.Delegate {
 	case DelegateCPU:
 		return nil, nil
@@ -178,7 +180,7 @@ func undelegatedSummary(codes []int32) string {
 	count := map[string]int{}
 	var names []string
 	for _, c := range codes {
-		n := OpCode{Builtin: c}.Name()
+		n := tfmodel.Builtin(c).String()
 		if count[n] == 0 {
 			names = append(names, n)
 		}

@@ -5,9 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"unsafe"
-
-	tflite "github.com/mattn/go-tflite"
 )
 
 // The model runs from memory: truncating (or rewriting) its file while the
@@ -49,17 +46,4 @@ func TestModelFileTruncatedWhileRunning(t *testing.T) {
 	if after.Label != before.Label || after.Score.Score != before.Score.Score || again.Score.Score != before.Score.Score {
 		t.Errorf("before %v %v, after truncation %v %v, after rewrite %v %v", before.Label, before.Score.Score, after.Label, after.Score.Score, again.Label, again.Score.Score)
 	}
-}
-
-// go-tflite's Model holds only the C model pointer (newModelFromMemory
-// fills it in place).
-func TestModelLayout(t *testing.T) {
-	if unsafe.Sizeof(tflite.Model{}) != unsafe.Sizeof(uintptr(0)) {
-		t.Fatalf("tflite.Model is %d bytes: not the single pointer newModelFromMemory expects", unsafe.Sizeof(tflite.Model{}))
-	}
-	m := tflite.NewModelFromFile(modelPath(t, "garbage.tflite"))
-	if m == nil || modelPtr(m) == nil {
-		t.Fatal("no C model behind tflite.Model")
-	}
-	m.Delete()
 }

@@ -8,47 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sorterd/sorterd/internal/testenv"
+	"github.com/sorterd/sorterd/tfmodel"
 )
-
-func TestParseModelsAndEmbeddedLabels(t *testing.T) {
-	want, err := os.ReadFile(modelPath(t, labelFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantLabels := ParseLabels(want)
-	for _, name := range []string{ptqModel, u8Model, tpuModel} {
-		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile(modelPath(t, name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := ParseModel(data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			labels, file, ok := m.EmbeddedLabels()
-			if !ok {
-				t.Fatalf("no embedded labels (files %v, label file %q)", keys(m.Files), m.LabelFile)
-			}
-			if len(labels) != 1001 || labels[0] != "background" || strings.Join(labels, "\n") != strings.Join(wantLabels, "\n") {
-				t.Errorf("embedded %s: %d labels, first %q; want the 1001 of %s", file, len(labels), labels[0], labelFile)
-			}
-			in := m.Tensors[m.Inputs[0]]
-			if in.Type != UInt8 || len(in.Shape) != 4 || in.Shape[1] != 224 {
-				t.Errorf("input %s %v %v", in.Name, in.Type, in.Shape)
-			}
-		})
-	}
-}
-
-func keys(m map[string][]byte) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
-}
 
 // Each bad model gives its own error, named for a user.
 func TestBadModels(t *testing.T) {
@@ -79,9 +40,9 @@ func TestBadModels(t *testing.T) {
 		text   string
 	}{
 		{"missing file", Options{Model: filepath.Join(dir, "nope.tflite")}, os.ErrNotExist, "nope.tflite"},
-		{"empty", Options{Model: write("empty.tflite", nil)}, ErrModelTruncated, "0 bytes"},
-		{"truncated", Options{Model: write("half.tflite", good[:len(good)/2])}, ErrModelTruncated, "past the end"},
-		{"not a model", Options{Model: write("text.tflite", []byte("hello, this is not a model at all"))}, ErrNotModel, "TFL3"},
+		{"empty", Options{Model: write("empty.tflite", nil)}, tfmodel.ErrTruncated, "0 bytes"},
+		{"truncated", Options{Model: write("half.tflite", good[:len(good)/2])}, tfmodel.ErrTruncated, "past the end"},
+		{"not a model", Options{Model: write("text.tflite", []byte("hello, this is not a model at all"))}, tfmodel.ErrNotModel, "TFL3"},
 		{"edge tpu without delegate", Options{Model: write("tpu.tflite", tpu)}, ErrNeedsEdgeTPU, "Edge TPU"},
 		{"unknown custom op", Options{Model: write("custom.tflite", otherCustom)}, ErrModelUnsupported, "fancy-custom-op!!"},
 		{"labels missing", Options{Model: ptq, Labels: filepath.Join(dir, "nolabels.txt")}, ErrLabels, "nolabels.txt"},
@@ -120,32 +81,4 @@ func TestDelegateFallback(t *testing.T) {
 	if !errors.Is(err, ErrNeedsEdgeTPU) {
 		t.Fatalf("edge TPU model with fallback: %v", err)
 	}
-}
-
-func TestParseLabels(t *testing.T) {
-	got := ParseLabels([]byte("  glass \r\nmetal\n\npaper\n\n\n"))
-	want := []string{"glass", "metal", "", "paper"}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Errorf("got %q", got)
-	}
-}
-
-func FuzzParseModel(f *testing.F) {
-	f.Add([]byte{})
-	f.Add([]byte("\x10\x00\x00\x00TFL3"))
-	if data, err := os.ReadFile(filepath.Join(testenv.Root(), "models", ptqModel)); err == nil {
-		f.Add(data[:4096])
-		f.Add(data)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := ParseModel(data)
-		if err == nil {
-			// Whatever parsed must be usable without panics.
-			m.EmbeddedLabels()
-			m.CustomOps()
-			if len(m.Outputs) > 0 {
-				m.endsInSoftmax()
-			}
-		}
-	})
 }

@@ -11,6 +11,7 @@ import "C"
 
 import (
 	"fmt"
+	"reflect"
 	"runtime/cgo"
 	"strings"
 	"sync"
@@ -82,10 +83,18 @@ func modelPtr(m *tflite.Model) unsafe.Pointer {
 	return unsafe.Pointer(*(**C.TfLiteModel)(unsafe.Pointer(m)))
 }
 
+// cLayout gives TestOptionsLayout what the casts in this file assume of
+// the C side (tests cannot import "C"): the C types go-tflite's structs
+// must point to, and where the census keeps the delegate TFLite sees.
+func cLayout() (model, options reflect.Type, censusOuter uintptr) {
+	return reflect.TypeOf((*C.TfLiteModel)(nil)), reflect.TypeOf((*C.TfLiteInterpreterOptions)(nil)),
+		unsafe.Offsetof(C.sorterd_census{}.outer)
+}
+
 // optionsPtr reaches the C options inside go-tflite's InterpreterOptions.
 // go-tflite v1.0.4 (pinned in go.mod) keeps it as the only field; its own
 // SetErrorReporter is unusable (see the C comment above) and it has no
-// delegate-fallback setter. TestOptionsLayout guards this.
+// delegate-fallback setter. TestOptionsLayout (layout_test.go) guards this.
 func optionsPtr(o *tflite.InterpreterOptions) *C.TfLiteInterpreterOptions {
 	return *(**C.TfLiteInterpreterOptions)(unsafe.Pointer(o))
 }

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/tfmodel"
 )
 
-// ExportOptions describe the model Export writes.
-type ExportOptions struct {
+// exportOptions describe the model exportModel writes.
+type exportOptions struct {
 	Size      int     `json:"size,omitempty"`      // input size (0: the base model's)
 	Threshold float64 `json:"threshold,omitempty"` // suggested reject threshold, recorded in the model
 	// LogitMin/LogitMax bound the logits seen on training data; they set
@@ -20,62 +20,92 @@ type ExportOptions struct {
 	// Conv, if set, replaces the convolution before the pooling
 	// (fine-tuning): its weights, bias and the quantization of its output
 	// and of the pooled tensor.
-	Conv *ConvExport `json:"conv,omitempty"`
+	Conv *convExport `json:"conv,omitempty"`
 	// Proj, with Conv, replaces the linear projection that feeds it (two
 	// layers fine-tuned): its weights, bias and output range (OutMin,
 	// OutMax), which is Conv's input quantization.
-	Proj *ConvExport `json:"proj,omitempty"`
+	Proj *convExport `json:"proj,omitempty"`
 }
 
-// Export writes one self-contained quantized classifier: the base model's
+// exportModel writes one self-contained quantized classifier: the base model's
 // backbone up to the pooled tensor, then a quantized FULLY_CONNECTED (the
 // head, with the feature standardisation folded in) and SOFTMAX, plus
 // sorterd metadata (labels, threshold, normalisation). Every op is a
 // TFLite builtin that XNNPACK and the Edge TPU compiler accept.
-func Export(base []byte, h *Head, o ExportOptions) ([]byte, error) {
-	g, err := baseGraph(base)
+func exportModel(base []byte, h *softmaxHead, o exportOptions) ([]byte, error) {
+	g, mean, std, err := exportBackbone(base, o)
 	if err != nil {
 		return nil, err
 	}
-	info, err := infer.ParseModel(base)
+	feat := g.Tensors[g.Outputs[0]]
+	if len(feat.Scale) != 1 || (feat.Type != tfmodel.Int8 && feat.Type != tfmodel.UInt8) {
+		return nil, fmt.Errorf("export: feature tensor %q is %v with %d scales; want per-tensor int8 or uint8", feat.Name, feat.Type, len(feat.Scale))
+	}
+	if d := int(feat.Shape[len(feat.Shape)-1]); d != len(h.Mean) {
+		return nil, fmt.Errorf("export: head expects %d features, the backbone gives %d", len(h.Mean), d)
+	}
+	appendHead(g, h, o)
+	g.Description = "sorterd garbage classifier"
+	meta := tfmodel.SorterdMeta{Labels: h.Classes, Threshold: o.Threshold, Mean: mean, Std: std, Info: o.Info}
+	mb, err := json.Marshal(meta)
 	if err != nil {
 		return nil, err
 	}
-	ft, _, err := g.PooledFeature()
+	g.AddMetadata(tfmodel.SorterdMetadataName, mb)
+	return g.Write()
+}
+
+// exportBackbone is the base model with the fine-tuned layers of o put
+// in, cut at the pooled tensor and resized; and the input normalisation
+// the base declares, which the cut drops with its metadata.
+func exportBackbone(base []byte, o exportOptions) (g *tfmodel.Model, mean, std []float32, err error) {
+	g, err = baseGraph(base)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
+	}
+	mean, std = g.Mean, g.Std
+	ft, _, err := pooledFeature(g)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	if o.Proj != nil {
 		if o.Conv == nil {
-			return nil, fmt.Errorf("export: a fine-tuned projection without its convolution")
+			return nil, nil, nil, fmt.Errorf("export: a fine-tuned projection without its convolution")
 		}
 		// First: the convolution's bias scale follows its new input scale.
 		if err := replaceProj(g, o.Proj); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 	}
 	if o.Conv != nil {
 		if err := replaceConv(g, ft, o.Conv); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 	}
 	g = g.CutAt(ft)
 	if o.Size > 0 {
 		if err := g.SetInputSize(int32(o.Size), int32(o.Size)); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 	}
-	f := g.Outputs[0]
-	feat := g.Tensors[f]
-	if len(feat.Scale) != 1 || (feat.Type != infer.Int8 && feat.Type != infer.UInt8) {
-		return nil, fmt.Errorf("export: feature tensor %q is %v with %d scales; want per-tensor int8 or uint8", feat.Name, feat.Type, len(feat.Scale))
-	}
-	d := int(feat.Shape[len(feat.Shape)-1])
-	if d != len(h.Mean) {
-		return nil, fmt.Errorf("export: head expects %d features, the backbone gives %d", len(h.Mean), d)
-	}
-	k := len(h.B)
-	// Fold the standardisation: W' = W/σ, b' = b - W'·μ.
+	return g, mean, std, nil
+}
+
+// quantHead is the head quantized for the pooled features' type: weights
+// (per-tensor, symmetric for int8, asymmetric for uint8) and the int32
+// bias at the features' scale × the weights' scale.
+type quantHead struct {
+	w      []byte
+	wScale float64
+	wZero  int64
+	b      []byte
+	bScale float64
+}
+
+// quantizeHead folds the standardisation into the head (W' = W/σ,
+// b' = b - W'·μ) and quantizes it for features of scale sf.
+func quantizeHead(h *softmaxHead, sf float64, signed bool) quantHead {
+	k, d := len(h.B), len(h.Mean)
 	w := make([]float64, k*d)
 	b := make([]float64, k)
 	var wmax, wmin float64
@@ -88,84 +118,86 @@ func Export(base []byte, h *Head, o ExportOptions) ([]byte, error) {
 			wmax, wmin = math.Max(wmax, v), math.Min(wmin, v)
 		}
 	}
-	sf := float64(feat.Scale[0])
-	signed := feat.Type == infer.Int8
-	var wq []byte
-	var ws float64
-	var wzp int64
+	var q quantHead
+	q.w = make([]byte, k*d)
 	if signed { // symmetric int8, zero point 0
-		ws = math.Max(math.Abs(wmax), math.Abs(wmin)) / 127
-		wq = make([]byte, k*d)
+		q.wScale = math.Max(math.Abs(wmax), math.Abs(wmin)) / 127
 		for i, v := range w {
-			wq[i] = byte(int8(clamp(math.Round(v/ws), -127, 127)))
+			q.w[i] = byte(int8(clamp(math.Round(v/q.wScale), -127, 127)))
 		}
 	} else { // asymmetric uint8
-		ws = (wmax - wmin) / 255
-		wzp = int64(clamp(math.Round(-wmin/ws), 0, 255))
-		wq = make([]byte, k*d)
+		q.wScale = (wmax - wmin) / 255
+		q.wZero = int64(clamp(math.Round(-wmin/q.wScale), 0, 255))
 		for i, v := range w {
-			wq[i] = byte(clamp(math.Round(v/ws)+float64(wzp), 0, 255))
+			q.w[i] = byte(clamp(math.Round(v/q.wScale)+float64(q.wZero), 0, 255))
 		}
 	}
-	bs := sf * ws
-	bq := make([]byte, 4*k)
+	q.bScale = sf * q.wScale
+	q.b = make([]byte, 4*k)
 	for c := 0; c < k; c++ {
-		v := int32(clamp(math.Round(b[c]/bs), math.MinInt32, math.MaxInt32))
-		bq[4*c], bq[4*c+1], bq[4*c+2], bq[4*c+3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+		v := int32(clamp(math.Round(b[c]/q.bScale), math.MinInt32, math.MaxInt32))
+		q.b[4*c], q.b[4*c+1], q.b[4*c+2], q.b[4*c+3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
 	}
-	// Logits: the training range with a margin.
+	return q
+}
+
+// logitQuant is the logits' quantization: the training range with a
+// margin, always holding 0.
+func logitQuant(o exportOptions, signed bool) (scale float64, zero int64) {
 	lo, hi := float64(o.LogitMin), float64(o.LogitMax)
 	if hi <= lo {
 		lo, hi = -20, 20
 	}
 	margin := 0.1 * (hi - lo)
 	lo, hi = math.Min(lo-margin, 0), math.Max(hi+margin, 0)
-	ls := (hi - lo) / 255
-	var lzp int64
+	scale = (hi - lo) / 255
 	if signed {
-		lzp = int64(clamp(math.Round(-128-lo/ls), -128, 127))
-	} else {
-		lzp = int64(clamp(math.Round(-lo/ls), 0, 255))
+		return scale, int64(clamp(math.Round(-128-lo/scale), -128, 127))
 	}
-	wt := g.AddTensor(infer.GraphTensor{Name: "sorterd/head/weights", Shape: []int32{int32(k), int32(d)}, Type: feat.Type,
-		Scale: []float32{float32(ws)}, ZeroPoint: []int64{wzp}}, wq)
-	bt := g.AddTensor(infer.GraphTensor{Name: "sorterd/head/bias", Shape: []int32{int32(k)}, Type: infer.Int32,
-		Scale: []float32{float32(bs)}, ZeroPoint: []int64{0}}, bq)
-	lt := g.AddTensor(infer.GraphTensor{Name: "sorterd/head/logits", Shape: []int32{1, int32(k)}, Type: feat.Type,
+	return scale, int64(clamp(math.Round(-lo/scale), 0, 255))
+}
+
+// appendHead appends the quantized head to the backbone g, whose output
+// is the pooled features: FULLY_CONNECTED to the logits, then SOFTMAX to
+// the model's new output, "scores".
+func appendHead(g *tfmodel.Model, h *softmaxHead, o exportOptions) {
+	f := g.Outputs[0]
+	feat := g.Tensors[f]
+	k, d := len(h.B), len(h.Mean)
+	signed := feat.Type == tfmodel.Int8
+	q := quantizeHead(h, float64(feat.Scale[0]), signed)
+	ls, lzp := logitQuant(o, signed)
+	wt := g.AddTensor(tfmodel.Tensor{Name: "sorterd/head/weights", Shape: []int32{int32(k), int32(d)}, Type: feat.Type,
+		Scale: []float32{float32(q.wScale)}, ZeroPoint: []int64{q.wZero}}, q.w)
+	bt := g.AddTensor(tfmodel.Tensor{Name: "sorterd/head/bias", Shape: []int32{int32(k)}, Type: tfmodel.Int32,
+		Scale: []float32{float32(q.bScale)}, ZeroPoint: []int64{0}}, q.b)
+	lt := g.AddTensor(tfmodel.Tensor{Name: "sorterd/head/logits", Shape: []int32{1, int32(k)}, Type: feat.Type,
 		Scale: []float32{float32(ls)}, ZeroPoint: []int64{lzp}}, nil)
 	szp := int64(0)
 	if signed {
 		szp = -128 // TFLite's int8 softmax output: scale 1/256, zero point -128
 	}
-	st := g.AddTensor(infer.GraphTensor{Name: "scores", Shape: []int32{1, int32(k)}, Type: feat.Type,
+	st := g.AddTensor(tfmodel.Tensor{Name: "scores", Shape: []int32{1, int32(k)}, Type: feat.Type,
 		Scale: []float32{1.0 / 256}, ZeroPoint: []int64{szp}}, nil)
-	fcVer, smVer := int32(1), int32(1)
+	fcVer, smVer := int32(1), int32(1) // uint8 kernels; int8 needs FULLY_CONNECTED 4, SOFTMAX 2
 	if signed {
 		fcVer, smVer = 4, 2
 	}
-	g.Ops = append(g.Ops,
-		infer.GraphOp{Opcode: g.AddOpCode(infer.OpFullyConnected, fcVer), Inputs: []int32{f, wt, bt}, Outputs: []int32{lt},
-			OptionsType: infer.OptFullyConnected, Options: []infer.OptionField{{Size: 1}, {Size: 1}, {Size: 1}, {Size: 1}}},
-		infer.GraphOp{Opcode: g.AddOpCode(infer.OpSoftmax, smVer), Inputs: []int32{lt}, Outputs: []int32{st},
-			OptionsType: infer.OptSoftmax, Options: []infer.OptionField{{Present: true, Size: 4, Bits: uint64(math.Float32bits(1))}}},
-	)
+	fc := tfmodel.Op{Opcode: g.AddOpCode(tfmodel.OpFullyConnected, fcVer), Inputs: []int32{f, wt, bt}, Outputs: []int32{lt},
+		OptionsType: tfmodel.OptFullyConnected, Options: tfmodel.NewOptions(tfmodel.OptFullyConnected)}
+	sm := tfmodel.Op{Opcode: g.AddOpCode(tfmodel.OpSoftmax, smVer), Inputs: []int32{lt}, Outputs: []int32{st},
+		OptionsType: tfmodel.OptSoftmax, Options: tfmodel.NewOptions(tfmodel.OptSoftmax)}
+	sm.SetOption(tfmodel.SoftmaxBeta, uint64(math.Float32bits(1)))
+	g.Ops = append(g.Ops, fc, sm)
 	g.Outputs = []int32{st}
-	g.Description = "sorterd garbage classifier"
-	meta := infer.SorterdMeta{Labels: h.Classes, Threshold: o.Threshold, Mean: info.Mean, Std: info.Std, Info: o.Info}
-	mb, err := json.Marshal(meta)
-	if err != nil {
-		return nil, err
-	}
-	g.AddMetadata(infer.SorterdMetadataName, mb)
-	return g.Write(), nil
 }
 
 // replaceProj writes a fine-tuned projection (the linear 1×1 CONV_2D
 // feeding the convolution before the pooling) into the graph: new weight
 // and bias buffers with their per-channel scales, and the int8
-// quantization of its output, ActQuant(OutMin, OutMax), which is that
+// quantization of its output, actQuant(OutMin, OutMax), which is that
 // convolution's input. The op stays the same CONV_2D.
-func replaceProj(g *infer.Graph, c *ConvExport) error {
+func replaceProj(g *tfmodel.Model, c *convExport) error {
 	pi, err := projConv(g)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
@@ -177,7 +209,7 @@ func replaceProj(g *infer.Graph, c *ConvExport) error {
 	if err := setConvWeights(g, op, c); err != nil {
 		return err
 	}
-	q := ActQuant(c.OutMin, c.OutMax)
+	q := actQuant(c.OutMin, c.OutMax)
 	out := &g.Tensors[op.Outputs[0]]
 	out.Scale, out.ZeroPoint, out.Min, out.Max = []float32{q.Scale}, []int64{int64(q.ZeroPoint)}, nil, nil
 	return nil
@@ -186,7 +218,7 @@ func replaceProj(g *infer.Graph, c *ConvExport) error {
 // setConvWeights gives a CONV_2D new int8 per-channel weights and an
 // int32 bias at its input's scale × the weight scales, in new buffers
 // (the base's bytes stay untouched).
-func setConvWeights(g *infer.Graph, op infer.GraphOp, c *ConvExport) error {
+func setConvWeights(g *tfmodel.Model, op tfmodel.Op, c *convExport) error {
 	in := g.Tensors[op.Inputs[0]]
 	w, b := &g.Tensors[op.Inputs[1]], &g.Tensors[op.Inputs[2]]
 	o, i := int(w.Shape[0]), int(w.Shape[3])
@@ -213,7 +245,7 @@ func setConvWeights(g *infer.Graph, op infer.GraphOp, c *ConvExport) error {
 // per-channel scales, and the int8 ranges of its output and of the
 // pooled tensor (ft), which the head's quantization then follows. The
 // ops stay the same CONV_2D and MEAN/AVERAGE_POOL_2D.
-func replaceConv(g *infer.Graph, ft int32, c *ConvExport) error {
+func replaceConv(g *tfmodel.Model, ft int32, c *convExport) error {
 	ci, err := poolConv(g)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
@@ -229,9 +261,9 @@ func replaceConv(g *infer.Graph, ft int32, c *ConvExport) error {
 	// Activations are int8 [0, max]: zero point −128, all 256 levels used.
 	outQ := []float32{c.OutMax / 255}
 	out.Scale, out.ZeroPoint, out.Min, out.Max = outQ, []int64{-128}, nil, nil
-	_, pool, _ := g.PooledFeature()
+	_, pool, _ := pooledFeature(g)
 	pooledQ := []float32{c.PooledMax / 255}
-	if pool >= 0 && g.OpCodes[g.Ops[pool].Opcode].Builtin == infer.OpAveragePool2D {
+	if pool >= 0 && g.OpCodes[g.Ops[pool].Opcode].Builtin == tfmodel.OpAveragePool2D {
 		// TFLite's int8 AVERAGE_POOL_2D needs its output quantized like its input.
 		pooledQ = outQ
 	}

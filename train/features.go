@@ -16,31 +16,31 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/tfmodel"
 	"gocv.io/x/gocv"
 )
 
-// Augment is a label-preserving transform of a photo; the views are
+// view is a label-preserving transform of a photo; the views are
 // infer's (the same ones Classify can use for test-time augmentation).
-type Augment = infer.View
+type view = infer.View
 
-// Augments in the order --augment N takes them (the identity is always
+// augments in the order --augment N takes them (the identity is always
 // first and not counted).
-var Augments = append([]Augment{{Name: "id", Apply: func(s gocv.Mat, d *gocv.Mat) { s.CopyTo(d) }}}, infer.Views...)
+var augments = append([]view{{Name: "id", Apply: func(s gocv.Mat, d *gocv.Mat) { s.CopyTo(d) }}}, infer.Views...)
 
-// AugmentSet returns the identity plus the first n augmentations.
-func AugmentSet(n int) []Augment {
-	n = max(0, min(n, len(Augments)-1))
-	return Augments[:n+1]
+// augmentSet returns the identity plus the first n augmentations.
+func augmentSet(n int) []view {
+	n = max(0, min(n, len(augments)-1))
+	return augments[:n+1]
 }
 
-// Extractor computes backbone features of images with a feature model
+// extractor computes backbone features of images with a feature model
 // derived from a classifier, and caches them on disk by image hash, model
 // hash and augmentation, so retraining with other settings does not run
 // the backbone again.
-type Extractor struct {
+type extractor struct {
 	c        *infer.Classifier
 	modelKey string
 	cacheDir string
@@ -49,7 +49,7 @@ type Extractor struct {
 	// them as int8, a quarter of float32: 10×10×320 values per view
 	// at 320 px, which for thousands of views must stay in memory.
 	act     bool
-	quant   Quant
+	quant   quantParams
 	shape   []int32
 	workers int // one goroutine per interpreter
 	// Calls counts backbone invocations (tests check the cache with it).
@@ -59,14 +59,14 @@ type Extractor struct {
 	log   *slog.Logger
 }
 
-// Quant is an int8 tensor's affine quantization: v = Scale·(q − ZeroPoint).
-type Quant struct {
+// quantParams is an int8 tensor's affine quantization: v = Scale·(q − ZeroPoint).
+type quantParams struct {
 	Scale     float32
 	ZeroPoint int32
 }
 
-// ExtractorOptions configure NewExtractor.
-type ExtractorOptions struct {
+// extractorOptions configure newExtractor.
+type extractorOptions struct {
 	Base     string // classifier .tflite to cut
 	CacheDir string
 	Delegate string
@@ -78,23 +78,26 @@ type ExtractorOptions struct {
 	ConvInput bool
 	// Layers (with ConvInput) is how many 1×1 convolutions before the
 	// pooling fine-tuning retrains: 1 (default) cuts at Conv_1's input,
-	// 2 at the input of the projection before it (infer's ProjConv).
+	// 2 at the input of the projection before it (findProjConv).
 	Layers int
 	Logger *slog.Logger
 }
 
 // baseGraph parses a base model for train's every use (features,
 // fine-tuning, export). A uint8 (quantization-aware trained) base is
-// rewritten as int8 first (infer's ToInt8): XNNPACK then runs it whole,
+// rewritten as int8 first (tfmodel's ToInt8): XNNPACK then runs it whole,
 // about 10× faster than uint8 on built-in kernels here, and fine-tuning
 // gets the per-tensor int8 activations it works on. The rewrite is
 // deterministic, so a head file still names the base file it came from.
-func baseGraph(base []byte) (*infer.Graph, error) {
-	g, err := infer.ReadGraph(base)
+func baseGraph(base []byte) (*tfmodel.Model, error) {
+	g, err := tfmodel.Parse(base)
 	if err != nil {
 		return nil, err
 	}
-	if len(g.Inputs) == 1 && g.Tensors[g.Inputs[0]].Type == infer.UInt8 {
+	if err := g.Editable(); err != nil {
+		return nil, err
+	}
+	if len(g.Inputs) == 1 && g.Tensors[g.Inputs[0]].Type == tfmodel.UInt8 {
 		if err := g.ToInt8(); err != nil {
 			return nil, fmt.Errorf("uint8 base as int8: %w", err)
 		}
@@ -102,15 +105,15 @@ func baseGraph(base []byte) (*infer.Graph, error) {
 	return g, nil
 }
 
-// FeatureModel derives the feature extractor from a classifier: the graph
+// featureModel derives the feature extractor from a classifier: the graph
 // cut at the pooled tensor its final layer reads, its input resized to
 // size×size when size > 0. It returns the model bytes and the feature width.
-func FeatureModel(base []byte, size int) ([]byte, int, error) {
+func featureModel(base []byte, size int) ([]byte, int, error) {
 	g, err := baseGraph(base)
 	if err != nil {
 		return nil, 0, err
 	}
-	t, _, err := g.PooledFeature()
+	t, _, err := pooledFeature(g)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -121,54 +124,56 @@ func FeatureModel(base []byte, size int) ([]byte, int, error) {
 		}
 	}
 	shape := cut.Tensors[cut.Outputs[0]].Shape
-	return cut.Write(), int(shape[len(shape)-1]), nil
+	out, err := cut.Write()
+	return out, int(shape[len(shape)-1]), err
 }
 
-// ConvInputModel derives the activation extractor for fine-tuning: the
+// convInputModel derives the activation extractor for fine-tuning: the
 // graph cut at the input of the convolution before the pooling (found by
-// infer's PoolConv), resized like FeatureModel. It returns the model
+// findPoolConv), resized like featureModel. It returns the model
 // bytes, the output tensor's shape and its int8 quantization.
-func ConvInputModel(base []byte, size int) ([]byte, []int32, Quant, error) {
-	return ConvInputModelLayers(base, size, 1)
+func convInputModel(base []byte, size int) ([]byte, []int32, quantParams, error) {
+	return convInputModelLayers(base, size, 1)
 }
 
-// ConvInputModelLayers is ConvInputModel cut at the input of the first of
+// convInputModelLayers is convInputModel cut at the input of the first of
 // the last layers 1×1 convolutions (1: Conv_1; 2: the projection before
-// it, found by infer's ProjConv).
-func ConvInputModelLayers(base []byte, size, layers int) ([]byte, []int32, Quant, error) {
+// it, found by findProjConv).
+func convInputModelLayers(base []byte, size, layers int) ([]byte, []int32, quantParams, error) {
 	g, err := baseGraph(base)
 	if err != nil {
-		return nil, nil, Quant{}, err
+		return nil, nil, quantParams{}, err
 	}
 	var conv int
 	switch layers {
 	case 0, 1:
-		conv, err = g.PoolConv()
+		conv, err = findPoolConv(g)
 	case 2:
-		conv, err = g.ProjConv()
+		conv, err = findProjConv(g)
 	default:
 		err = fmt.Errorf("fine-tuning %d layers: only 1 or 2 are supported", layers)
 	}
 	if err != nil {
-		return nil, nil, Quant{}, err
+		return nil, nil, quantParams{}, err
 	}
 	in := g.Tensors[g.Ops[conv].Inputs[0]]
-	if in.Type != infer.Int8 || len(in.Scale) != 1 {
-		return nil, nil, Quant{}, fmt.Errorf("%w: the convolution's input %q is %v with %d scales; fine-tuning needs a per-tensor int8 input",
-			infer.ErrNoPoolConv, in.Name, in.Type, len(in.Scale))
+	if in.Type != tfmodel.Int8 || len(in.Scale) != 1 {
+		return nil, nil, quantParams{}, fmt.Errorf("%w: the convolution's input %q is %v with %d scales; fine-tuning needs a per-tensor int8 input",
+			ErrNoPoolConv, in.Name, in.Type, len(in.Scale))
 	}
 	cut := g.CutAt(g.Ops[conv].Inputs[0])
 	if size > 0 {
 		if err := cut.SetInputSize(int32(size), int32(size)); err != nil {
-			return nil, nil, Quant{}, err
+			return nil, nil, quantParams{}, err
 		}
 	}
 	out := cut.Tensors[cut.Outputs[0]]
-	return cut.Write(), out.Shape, Quant{Scale: out.Scale[0], ZeroPoint: int32(out.ZeroPoint[0])}, nil
+	model, err := cut.Write()
+	return model, out.Shape, quantParams{Scale: out.Scale[0], ZeroPoint: int32(out.ZeroPoint[0])}, err
 }
 
-// NewExtractor writes the feature model next to the cache and loads it.
-func NewExtractor(o ExtractorOptions) (*Extractor, error) {
+// newExtractor writes the feature model next to the cache and loads it.
+func newExtractor(o extractorOptions) (*extractor, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -182,17 +187,17 @@ func NewExtractor(o ExtractorOptions) (*Extractor, error) {
 	var (
 		feat  []byte
 		dim   int
-		q     Quant
+		q     quantParams
 		shape []int32
 	)
 	if o.ConvInput {
-		feat, shape, q, err = ConvInputModelLayers(base, o.Size, o.Layers)
+		feat, shape, q, err = convInputModelLayers(base, o.Size, o.Layers)
 		dim = 1
 		for _, d := range shape {
 			dim *= int(d)
 		}
 	} else {
-		feat, dim, err = FeatureModel(base, o.Size)
+		feat, dim, err = featureModel(base, o.Size)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("base model %s: %w", o.Base, err)
@@ -213,21 +218,21 @@ func NewExtractor(o ExtractorOptions) (*Extractor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Extractor{c: c, modelKey: key, cacheDir: o.CacheDir, dim: dim, workers: o.Workers,
+	return &extractor{c: c, modelKey: key, cacheDir: o.CacheDir, dim: dim, workers: o.Workers,
 		act: o.ConvInput, quant: q, shape: shape,
 		cache: map[string]map[[32]byte][]byte{}, log: o.Logger}, nil
 }
 
 // Quant is the quantization of Activations' values.
-func (e *Extractor) Quant() Quant { return e.quant }
+func (e *extractor) Quant() quantParams { return e.quant }
 
 // Shape is the activation tensor's shape ([1,H,W,C]) for a ConvInput
 // extractor.
-func (e *Extractor) Shape() []int32 { return e.shape }
+func (e *extractor) Shape() []int32 { return e.shape }
 
 // recordSize is the payload bytes per cached image: int8 activations or
 // float32 features.
-func (e *Extractor) recordSize() int {
+func (e *extractor) recordSize() int {
 	if e.act {
 		return e.dim
 	}
@@ -235,22 +240,22 @@ func (e *Extractor) recordSize() int {
 }
 
 // Dim is the feature width.
-func (e *Extractor) Dim() int { return e.dim }
+func (e *extractor) Dim() int { return e.dim }
 
 // Delegate reports what runs the backbone.
-func (e *Extractor) Delegate() infer.DelegateReport { return e.c.Delegate() }
+func (e *extractor) Delegate() infer.DelegateReport { return e.c.Delegate() }
 
 // Close frees the interpreters.
-func (e *Extractor) Close() error { return e.c.Close() }
+func (e *extractor) Close() error { return e.c.Close() }
 
-func (e *Extractor) cacheFile(aug string) string {
+func (e *extractor) cacheFile(aug string) string {
 	return filepath.Join(e.cacheDir, fmt.Sprintf("features-%s-%s.bin", e.modelKey, aug))
 }
 
 // load reads an augmentation's cache file: records of image hash + dim
 // float32s (features) or int8s (activations). A torn last record
 // (interrupted run) is ignored.
-func (e *Extractor) load(aug string) map[[32]byte][]byte {
+func (e *extractor) load(aug string) map[[32]byte][]byte {
 	if m, ok := e.cache[aug]; ok {
 		return m
 	}
@@ -284,8 +289,8 @@ func decodeFloats(b []byte) []float32 {
 	return v
 }
 
-// Failure is an image that could not be used, with the reason.
-type Failure struct {
+// failure is an image that could not be used, with the reason.
+type failure struct {
 	Path string
 	Err  error
 }
@@ -294,7 +299,7 @@ type Failure struct {
 // cache where possible, computing the rest in parallel. progress (may be
 // nil) is called as images complete. Images that fail to decode are
 // returned as failures and get a nil vector.
-func (e *Extractor) Features(ctx context.Context, items []Item, aug Augment, progress func(done, total int)) ([][]float32, []Failure, error) {
+func (e *extractor) Features(ctx context.Context, items []Item, aug view, progress func(done, total int)) ([][]float32, []failure, error) {
 	if e.act {
 		return nil, nil, errors.New("features: this extractor gives activations (ConvInput)")
 	}
@@ -314,14 +319,14 @@ func (e *Extractor) Features(ctx context.Context, items []Item, aug Augment, pro
 // Activations is Features for a ConvInput extractor: each image's
 // activation tensor in HWC order as int8 values (two's complement bytes,
 // quantized by Quant), nil for an image that failed.
-func (e *Extractor) Activations(ctx context.Context, items []Item, aug Augment, progress func(done, total int)) ([][]byte, []Failure, error) {
+func (e *extractor) Activations(ctx context.Context, items []Item, aug view, progress func(done, total int)) ([][]byte, []failure, error) {
 	if !e.act {
 		return nil, nil, errors.New("activations: this extractor gives pooled features")
 	}
 	return e.records(ctx, items, aug, progress)
 }
 
-func (e *Extractor) records(ctx context.Context, items []Item, aug Augment, progress func(done, total int)) ([][]byte, []Failure, error) {
+func (e *extractor) records(ctx context.Context, items []Item, aug view, progress func(done, total int)) ([][]byte, []failure, error) {
 	e.mu.Lock()
 	cached := e.load(aug.Name)
 	e.mu.Unlock()
@@ -347,7 +352,7 @@ func (e *Extractor) records(ctx context.Context, items []Item, aug Augment, prog
 
 	var (
 		mu       sync.Mutex
-		failures []Failure
+		failures []failure
 		done     int
 		next     atomic.Int64
 		wg       sync.WaitGroup
@@ -373,7 +378,7 @@ func (e *Extractor) records(ctx context.Context, items []Item, aug Augment, prog
 					}
 					var imgErr imageError
 					if errors.As(err, &imgErr) {
-						failures = append(failures, Failure{items[i].Path, err})
+						failures = append(failures, failure{items[i].Path, err})
 					} else if firstErr == nil {
 						firstErr = err
 					}
@@ -404,7 +409,7 @@ type imageError struct{ error }
 func (e imageError) Unwrap() error { return e.error }
 
 // one runs the backbone on one image and returns the record payload.
-func (e *Extractor) one(ctx context.Context, path string, aug Augment) ([]byte, error) {
+func (e *extractor) one(ctx context.Context, path string, aug view) ([]byte, error) {
 	img, err := infer.ReadImageFile(path, infer.ImageLimits{})
 	if err != nil {
 		return nil, imageError{err}
@@ -452,35 +457,4 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
-}
-
-// Progress draws a one-line progress bar on a terminal (w), at most every
-// 100 ms; on anything else it stays quiet.
-func Progress(w *os.File, label string) func(done, total int) {
-	st, err := w.Stat()
-	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
-		return nil
-	}
-	var last time.Time
-	start := time.Now()
-	return func(done, total int) {
-		if done != total && time.Since(last) < 100*time.Millisecond {
-			return
-		}
-		last = time.Now()
-		const width = 30
-		n := done * width / max(total, 1)
-		bar := make([]byte, width)
-		for i := range bar {
-			bar[i] = '.'
-			if i < n {
-				bar[i] = '#'
-			}
-		}
-		rate := float64(done) / time.Since(start).Seconds()
-		fmt.Fprintf(w, "\r%-14s [%s] %d/%d  %.0f img/s ", label, bar, done, total, rate)
-		if done == total {
-			fmt.Fprintln(w)
-		}
-	}
 }

@@ -9,51 +9,48 @@ import (
 	"math/rand"
 	"time"
 
-	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/tfmodel"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 )
 
-// ConvLayer is a 1×1 convolution in float: for each pixel p,
+// convLayer is a 1×1 convolution in float: for each pixel p,
 // out[p][o] = B[o] + Σ_i W[o·In+i]·x[p][i], followed by RELU6. W is in
 // TFLite's OHWI order (for a 1×1 kernel, [Out][In]).
-type ConvLayer struct {
+type convLayer struct {
 	In, Out int
 	W, B    []float32
 }
 
-func (c *ConvLayer) clone() *ConvLayer {
-	return &ConvLayer{In: c.In, Out: c.Out, W: append([]float32(nil), c.W...), B: append([]float32(nil), c.B...)}
+func (c *convLayer) clone() *convLayer {
+	return &convLayer{In: c.In, Out: c.Out, W: append([]float32(nil), c.W...), B: append([]float32(nil), c.B...)}
 }
-
-// fusedRelu6 is the schema's ActivationFunctionType RELU6.
-const fusedRelu6 = 3
 
 // poolConv finds the convolution before the pooling and checks it is one
 // fine-tuning can retrain and export again: int8 per-channel weights,
 // int32 bias, per-tensor int8 input and output, fused RELU6 (the float
 // model applies exactly that).
-func poolConv(g *infer.Graph) (int, error) {
-	ci, err := g.PoolConv()
+func poolConv(g *tfmodel.Model) (int, error) {
+	ci, err := findPoolConv(g)
 	if err != nil {
 		return -1, err
 	}
 	if err := checkQuantConv(g, ci); err != nil {
 		return -1, err
 	}
-	if op := g.Ops[ci]; len(op.Options) < 4 || op.Options[3].Bits != fusedRelu6 {
-		return -1, fmt.Errorf("%w: CONV_2D %d has no fused RELU6", infer.ErrNoPoolConv, ci)
+	if op := g.Ops[ci]; op.Option(tfmodel.Conv2DActivation, uint64(tfmodel.ActNone)) != uint64(tfmodel.ActRelu6) {
+		return -1, fmt.Errorf("%w: CONV_2D %d has no fused RELU6", ErrNoPoolConv, ci)
 	}
 	return ci, nil
 }
 
 // projConv finds the linear 1×1 projection that feeds poolConv's
-// convolution (infer's ProjConv) and checks it is quantized like it.
-func projConv(g *infer.Graph) (int, error) {
+// convolution (findProjConv) and checks it is quantized like it.
+func projConv(g *tfmodel.Model) (int, error) {
 	if _, err := poolConv(g); err != nil {
 		return -1, err
 	}
-	pi, err := g.ProjConv()
+	pi, err := findProjConv(g)
 	if err != nil {
 		return -1, err
 	}
@@ -65,39 +62,39 @@ func projConv(g *infer.Graph) (int, error) {
 
 // checkQuantConv checks a CONV_2D has int8 per-channel weights, a
 // per-channel int32 bias and per-tensor int8 input and output.
-func checkQuantConv(g *infer.Graph, ci int) error {
+func checkQuantConv(g *tfmodel.Model, ci int) error {
 	op := g.Ops[ci]
 	if len(op.Inputs) < 3 || op.Inputs[2] < 0 {
-		return fmt.Errorf("%w: CONV_2D %d has no bias", infer.ErrNoPoolConv, ci)
+		return fmt.Errorf("%w: CONV_2D %d has no bias", ErrNoPoolConv, ci)
 	}
 	in, w, b, out := g.Tensors[op.Inputs[0]], g.Tensors[op.Inputs[1]], g.Tensors[op.Inputs[2]], g.Tensors[op.Outputs[0]]
 	o := int(w.Shape[0])
 	switch {
-	case in.Type != infer.Int8 || len(in.Scale) != 1 || out.Type != infer.Int8 || len(out.Scale) != 1:
-		return fmt.Errorf("%w: CONV_2D %d reads %v and writes %v; fine-tuning needs per-tensor int8 activations", infer.ErrNoPoolConv, ci, in.Type, out.Type)
-	case w.Type != infer.Int8 || len(w.Scale) != o || w.QuantDim != 0:
-		return fmt.Errorf("%w: CONV_2D %d has %v weights with %d scales; fine-tuning needs int8 per-output-channel weights", infer.ErrNoPoolConv, ci, w.Type, len(w.Scale))
-	case b.Type != infer.Int32 || len(b.Scale) != o:
-		return fmt.Errorf("%w: CONV_2D %d has a %v bias with %d scales, want per-channel int32", infer.ErrNoPoolConv, ci, b.Type, len(b.Scale))
+	case in.Type != tfmodel.Int8 || len(in.Scale) != 1 || out.Type != tfmodel.Int8 || len(out.Scale) != 1:
+		return fmt.Errorf("%w: CONV_2D %d reads %v and writes %v; fine-tuning needs per-tensor int8 activations", ErrNoPoolConv, ci, in.Type, out.Type)
+	case w.Type != tfmodel.Int8 || len(w.Scale) != o || w.QuantDim != 0:
+		return fmt.Errorf("%w: CONV_2D %d has %v weights with %d scales; fine-tuning needs int8 per-output-channel weights", ErrNoPoolConv, ci, w.Type, len(w.Scale))
+	case b.Type != tfmodel.Int32 || len(b.Scale) != o:
+		return fmt.Errorf("%w: CONV_2D %d has a %v bias with %d scales, want per-channel int32", ErrNoPoolConv, ci, b.Type, len(b.Scale))
 	}
 	return nil
 }
 
-// BaseConv reads the convolution before the pooling from a base model,
+// baseConv reads the convolution before the pooling from a base model,
 // dequantized: the starting point of fine-tuning.
-func BaseConv(base []byte) (*ConvLayer, error) {
+func baseConv(base []byte) (*convLayer, error) {
 	return baseLayer(base, poolConv)
 }
 
-// BaseProj reads the projection before that convolution (MobileNetV2's
+// baseProj reads the projection before that convolution (MobileNetV2's
 // block_16_project, linear) from a base model, dequantized: the starting
 // point of fine-tuning two layers.
-func BaseProj(base []byte) (*ConvLayer, error) {
+func baseProj(base []byte) (*convLayer, error) {
 	return baseLayer(base, projConv)
 }
 
 // baseLayer reads the layer find picks from a base model, dequantized.
-func baseLayer(base []byte, find func(*infer.Graph) (int, error)) (*ConvLayer, error) {
+func baseLayer(base []byte, find func(*tfmodel.Model) (int, error)) (*convLayer, error) {
 	g, err := baseGraph(base)
 	if err != nil {
 		return nil, err
@@ -109,15 +106,15 @@ func baseLayer(base []byte, find func(*infer.Graph) (int, error)) (*ConvLayer, e
 	return dequantConv(g, i)
 }
 
-func dequantConv(g *infer.Graph, ci int) (*ConvLayer, error) {
+func dequantConv(g *tfmodel.Model, ci int) (*convLayer, error) {
 	op := g.Ops[ci]
 	w, b := g.Tensors[op.Inputs[1]], g.Tensors[op.Inputs[2]]
 	o, i := int(w.Shape[0]), int(w.Shape[3])
 	wb, bb := g.Buffers[w.Buffer], g.Buffers[b.Buffer]
 	if len(wb) != o*i || len(bb) != 4*o {
-		return nil, fmt.Errorf("%w: CONV_2D %d: %d weight bytes and %d bias bytes for %d×%d", infer.ErrNoPoolConv, ci, len(wb), len(bb), o, i)
+		return nil, fmt.Errorf("%w: CONV_2D %d: %d weight bytes and %d bias bytes for %d×%d", ErrNoPoolConv, ci, len(wb), len(bb), o, i)
 	}
-	c := &ConvLayer{In: i, Out: o, W: make([]float32, o*i), B: make([]float32, o)}
+	c := &convLayer{In: i, Out: o, W: make([]float32, o*i), B: make([]float32, o)}
 	for oc := 0; oc < o; oc++ {
 		s := float64(w.Scale[oc])
 		for k := 0; k < i; k++ {
@@ -129,10 +126,10 @@ func dequantConv(g *infer.Graph, ci int) (*ConvLayer, error) {
 	return c, nil
 }
 
-// ConvExport is a fine-tuned convolution as the exported model stores
+// convExport is a fine-tuned convolution as the exported model stores
 // it, already quantized, so the head file reproduces the model byte for
 // byte and stays small (int8 weights, base64 in JSON).
-type ConvExport struct {
+type convExport struct {
 	Weights []byte    `json:"weights"` // int8 [out][in], two's complement
 	Scales  []float32 `json:"scales"`  // per output channel, symmetric
 	Bias    []int32   `json:"bias"`    // scale: input scale × Scales[c]
@@ -142,27 +139,27 @@ type ConvExport struct {
 	PooledMax float32 `json:"pooled_max"`
 	// OutMin is the lower end of the output's range for a linear
 	// convolution (the projection before Conv_1, whose output range
-	// fine-tuning moves): its int8 output is ActQuant(OutMin, OutMax).
+	// fine-tuning moves): its int8 output is actQuant(OutMin, OutMax).
 	OutMin float32 `json:"out_min,omitempty"`
 }
 
-// ActQuant is the int8 quantization of the activation range [lo, hi]
+// actQuant is the int8 quantization of the activation range [lo, hi]
 // widened to hold 0: all 256 levels, 0 exactly representable.
-func ActQuant(lo, hi float32) Quant {
+func actQuant(lo, hi float32) quantParams {
 	lo, hi = min(lo, 0), max(hi, 0)
 	if hi-lo <= 0 {
 		hi = 1
 	}
 	s := (hi - lo) / 255
 	zp := int32(clamp(math.Round(-128-float64(lo)/float64(s)), -128, 127))
-	return Quant{Scale: s, ZeroPoint: zp}
+	return quantParams{Scale: s, ZeroPoint: zp}
 }
 
-// QuantizeConv quantizes a float convolution for export the way TFLite's
+// quantizeConv quantizes a float convolution for export the way TFLite's
 // converter does: int8 symmetric per output channel (scale max|w|/127),
 // int32 bias at input scale × weight scale.
-func QuantizeConv(c *ConvLayer, in Quant, outMax, pooledMax float32) *ConvExport {
-	e := &ConvExport{Weights: make([]byte, len(c.W)), Scales: make([]float32, c.Out), Bias: make([]int32, c.Out),
+func quantizeConv(c *convLayer, in quantParams, outMax, pooledMax float32) *convExport {
+	e := &convExport{Weights: make([]byte, len(c.W)), Scales: make([]float32, c.Out), Bias: make([]int32, c.Out),
 		OutMax: outMax, PooledMax: pooledMax}
 	for o := 0; o < c.Out; o++ {
 		row := c.W[o*c.In : (o+1)*c.In]
@@ -185,9 +182,9 @@ func QuantizeConv(c *ConvLayer, in Quant, outMax, pooledMax float32) *ConvExport
 }
 
 // Dequantized is the float convolution the exported model computes.
-func (e *ConvExport) Dequantized(in Quant) *ConvLayer {
+func (e *convExport) Dequantized(in quantParams) *convLayer {
 	o := len(e.Scales)
-	c := &ConvLayer{In: len(e.Weights) / o, Out: o, W: make([]float32, len(e.Weights)), B: make([]float32, o)}
+	c := &convLayer{In: len(e.Weights) / o, Out: o, W: make([]float32, len(e.Weights)), B: make([]float32, o)}
 	for oc := 0; oc < o; oc++ {
 		for k := 0; k < c.In; k++ {
 			c.W[oc*c.In+k] = e.Scales[oc] * float32(int8(e.Weights[oc*c.In+k]))
@@ -197,9 +194,9 @@ func (e *ConvExport) Dequantized(in Quant) *ConvLayer {
 	return c
 }
 
-// ActSet is a set of cached activations at the convolution's input: one
+// actSet is a set of cached activations at the convolution's input: one
 // int8 tensor (pixels × channels, HWC) per example, and its label.
-type ActSet struct {
+type actSet struct {
 	X [][]byte
 	Y []int
 }
@@ -220,7 +217,7 @@ type FineTuneOptions struct {
 	LR     float64
 	HeadLR float64 // Adam step size for the head (default 1e-3)
 	// ConvL2 pulls the convolution toward its initial (pre-trained)
-	// weights: ConvL2/2·|W−W₀|². The head keeps its λ (Head.Lambda).
+	// weights: ConvL2/2·|W−W₀|². The head keeps its λ (softmaxHead.Lambda).
 	ConvL2       float64
 	ClassWeights bool
 	Seed         int64
@@ -240,23 +237,23 @@ type EpochReport struct {
 	Seconds     float64 `json:"seconds"`
 }
 
-// FineTuned is the float model fine-tuning trains: convolution, RELU6,
+// fineTuned is the float model fine-tuning trains: convolution, RELU6,
 // global mean, then the head.
-type FineTuned struct {
+type fineTuned struct {
 	// Proj, if set, is a linear 1×1 convolution before Conv (two layers
 	// fine-tuned): it reads the activations and its output is Conv's
 	// input.
-	Proj *ConvLayer
-	Conv *ConvLayer
-	Head *Head
-	In   Quant // quantization of the activations it reads
-	P    int   // pixels per example
+	Proj *convLayer
+	Conv *convLayer
+	Head *softmaxHead
+	In   quantParams // quantization of the activations it reads
+	P    int         // pixels per example
 	// ProjQ, if set, rounds Proj's output to that int8 grid as the
 	// exported model does (to compare with it; training leaves it nil).
-	ProjQ *Quant
+	ProjQ *quantParams
 }
 
-func (m *FineTuned) clone() *FineTuned {
+func (m *fineTuned) clone() *fineTuned {
 	c := *m
 	c.Conv, c.Head = m.Conv.clone(), cloneHead(m.Head)
 	if m.Proj != nil {
@@ -289,90 +286,134 @@ func (o *FineTuneOptions) defaults() {
 	}
 }
 
-// FineTune trains the convolution before the pooling together with the
+// fineTuneInput is what fineTune starts from: the training and
+// validation activations, their quantization, the pre-trained layers
+// (Proj nil: one layer) and the head fitted on the frozen features.
+type fineTuneInput struct {
+	Train, Val actSet
+	In         quantParams
+	Proj, Conv *convLayer
+	Head       *softmaxHead
+}
+
+// fineTuneResult is the model of the chosen epoch, and every epoch's
+// figures (epoch 0: the starting point).
+type fineTuneResult struct {
+	Model  *fineTuned
+	Epochs []EpochReport
+	Chosen int
+}
+
+// fineTune trains the convolution before the pooling together with the
 // head, starting from the pre-trained convolution and a head fitted on
 // the frozen features (its standardisation is kept fixed), by Adam on
-// mini-batches with class weights. With proj (two layers), the
+// mini-batches with class weights. With Proj (two layers), the
 // activations are the input of that linear projection, whose output
 // feeds the convolution, and it is trained too (step size o.ProjLR);
-// with proj nil they are the convolution's input. After every epoch it
+// with Proj nil they are the convolution's input. After every epoch it
 // measures the validation accuracy and returns the model of the best
 // epoch (epoch 0, the starting point, is measured too but not a
 // candidate). Deterministic for a seed: the batch order is seeded and the
 // BLAS sums in a fixed order.
-func FineTune(ctx context.Context, tr, val ActSet, in Quant, proj, conv *ConvLayer, h *Head, o FineTuneOptions) (*FineTuned, []EpochReport, int, error) {
+func fineTune(ctx context.Context, in fineTuneInput, o FineTuneOptions) (fineTuneResult, error) {
 	o.defaults()
-	if len(tr.X) == 0 || (len(val.X) == 0 && o.StopAfter <= 0) {
-		return nil, nil, 0, errors.New("fine-tune: no training or validation examples")
+	m, err := in.start(o)
+	if err != nil {
+		return fineTuneResult{}, err
 	}
-	if len(h.Mean) != conv.Out {
-		return nil, nil, 0, fmt.Errorf("fine-tune: the head reads %d features, the convolution gives %d", len(h.Mean), conv.Out)
-	}
-	first := conv
-	if proj != nil {
-		if proj.Out != conv.In {
-			return nil, nil, 0, fmt.Errorf("fine-tune: the projection gives %d channels, the convolution reads %d", proj.Out, conv.In)
-		}
-		first = proj
-	}
-	if len(tr.X[0])%first.In != 0 {
-		return nil, nil, 0, fmt.Errorf("fine-tune: activations of %d values are not pixels × %d channels", len(tr.X[0]), first.In)
-	}
-	m := &FineTuned{Conv: conv.clone(), Head: cloneHead(h), In: in, P: len(tr.X[0]) / first.In}
-	if proj != nil {
-		m.Proj = proj.clone()
-	}
+	tr, val := in.Train, in.Val
 	st := newFTState(m, o.ConvL2)
-	sw := sampleWeights(tr.Y, len(h.B), o.ClassWeights)
-
+	sched := schedule{steps: o.Epochs * ((len(tr.X) + o.Batch - 1) / o.Batch)}
+	sw := sampleWeights(tr.Y, len(in.Head.B), o.ClassWeights)
 	rng := rand.New(rand.NewSource(o.Seed))
-	steps := o.Epochs * ((len(tr.X) + o.Batch - 1) / o.Batch)
-	step := 0
 	last := o.Epochs
 	if o.StopAfter > 0 {
 		last = min(o.StopAfter, o.Epochs)
 	}
 	best := m.accuracy(val)
-	o.Log.Info("fine-tune start", "val_accuracy", best, "train", len(tr.X), "val", len(val.X), "layers", 1+btoi(proj != nil))
-	reps := []EpochReport{{Epoch: 0, ValAccuracy: best}}
-	bestModel, bestEpoch := m, 0
+	o.Log.Info("fine-tune start", "val_accuracy", best, "train", len(tr.X), "val", len(val.X), "layers", 1+btoi(in.Proj != nil))
+	res := fineTuneResult{Model: m, Epochs: []EpochReport{{Epoch: 0, ValAccuracy: best}}}
 	best = -1 // epoch 0 is the reference, not a candidate
 	for ep := 1; ep <= last; ep++ {
 		start := time.Now()
-		perm := rng.Perm(len(tr.X))
-		var lossSum float64
-		for b := 0; b < len(perm); b += o.Batch {
-			// An epoch takes about a minute: Ctrl-C or a SIGTERM must not wait for it.
-			if err := ctx.Err(); err != nil {
-				return nil, nil, 0, fmt.Errorf("fine-tune: epoch %d: %w", ep, err)
-			}
-			idx := perm[b:min(b+o.Batch, len(perm))]
-			xs := make([][]byte, len(idx))
-			ys := make([]int, len(idx))
-			ws := make([]float32, len(idx))
-			for k, i := range idx {
-				xs[k], ys[k], ws[k] = tr.X[i], tr.Y[i], sw[i]
-			}
-			loss := st.lossGrad(xs, ys, ws)
-			lossSum += loss * float64(len(idx))
-			// Cosine decay: large steps early, settling by the last epoch.
-			f := 0.5 * (1 + math.Cos(math.Pi*float64(step)/float64(steps)))
-			st.adam(o.LR*f, o.HeadLR*f, o.ProjLR*f)
-			step++
-			if o.Progress != nil {
-				o.Progress(ep, min(b+o.Batch, len(perm)), len(perm))
-			}
+		loss, err := st.epoch(ctx, ep, tr, sw, rng.Perm(len(tr.X)), &sched, &o)
+		if err != nil {
+			return fineTuneResult{}, err
 		}
 		acc := m.accuracy(val)
-		r := EpochReport{Epoch: ep, TrainLoss: lossSum / float64(len(perm)), ValAccuracy: acc, Seconds: time.Since(start).Seconds()}
-		reps = append(reps, r)
+		r := EpochReport{Epoch: ep, TrainLoss: loss, ValAccuracy: acc, Seconds: time.Since(start).Seconds()}
+		res.Epochs = append(res.Epochs, r)
 		o.Log.Info("fine-tune epoch", "epoch", ep, "train_loss", r.TrainLoss, "val_accuracy", acc, "seconds", r.Seconds)
 		if acc > best+1e-9 || o.StopAfter > 0 {
-			best, bestEpoch = acc, ep
-			bestModel = m.clone()
+			best, res.Chosen = acc, ep
+			res.Model = m.clone()
 		}
 	}
-	return bestModel, reps, bestEpoch, nil
+	return res, nil
+}
+
+// start checks the input's shapes and returns the model fine-tuning
+// starts from (copies of the layers and the head).
+func (in *fineTuneInput) start(o FineTuneOptions) (*fineTuned, error) {
+	tr, conv, proj := in.Train, in.Conv, in.Proj
+	if len(tr.X) == 0 || (len(in.Val.X) == 0 && o.StopAfter <= 0) {
+		return nil, errors.New("fine-tune: no training or validation examples")
+	}
+	if len(in.Head.Mean) != conv.Out {
+		return nil, fmt.Errorf("fine-tune: the head reads %d features, the convolution gives %d", len(in.Head.Mean), conv.Out)
+	}
+	first := conv
+	if proj != nil {
+		if proj.Out != conv.In {
+			return nil, fmt.Errorf("fine-tune: the projection gives %d channels, the convolution reads %d", proj.Out, conv.In)
+		}
+		first = proj
+	}
+	if len(tr.X[0])%first.In != 0 {
+		return nil, fmt.Errorf("fine-tune: activations of %d values are not pixels × %d channels", len(tr.X[0]), first.In)
+	}
+	m := &fineTuned{Conv: conv.clone(), Head: cloneHead(in.Head), In: in.In, P: len(tr.X[0]) / first.In}
+	if proj != nil {
+		m.Proj = proj.clone()
+	}
+	return m, nil
+}
+
+// schedule is the cosine decay of the step sizes over all steps: large
+// steps early, settling by the last epoch.
+type schedule struct{ step, steps int }
+
+func (s *schedule) next() float64 {
+	f := 0.5 * (1 + math.Cos(math.Pi*float64(s.step)/float64(s.steps)))
+	s.step++
+	return f
+}
+
+// epoch runs one pass over the training set in the order perm, one Adam
+// step per mini-batch, and returns the mean training loss.
+func (st *ftState) epoch(ctx context.Context, ep int, tr actSet, sw []float32, perm []int, sched *schedule, o *FineTuneOptions) (float64, error) {
+	var lossSum float64
+	for b := 0; b < len(perm); b += o.Batch {
+		// An epoch takes about a minute: Ctrl-C or a SIGTERM must not wait for it.
+		if err := ctx.Err(); err != nil {
+			return 0, fmt.Errorf("fine-tune: epoch %d: %w", ep, err)
+		}
+		idx := perm[b:min(b+o.Batch, len(perm))]
+		xs := make([][]byte, len(idx))
+		ys := make([]int, len(idx))
+		ws := make([]float32, len(idx))
+		for k, i := range idx {
+			xs[k], ys[k], ws[k] = tr.X[i], tr.Y[i], sw[i]
+		}
+		loss := st.lossGrad(xs, ys, ws)
+		lossSum += loss * float64(len(idx))
+		f := sched.next()
+		st.adam(o.LR*f, o.HeadLR*f, o.ProjLR*f)
+		if o.Progress != nil {
+			o.Progress(ep, min(b+o.Batch, len(perm)), len(perm))
+		}
+	}
+	return lossSum / float64(len(perm)), nil
 }
 
 func btoi(b bool) int {
@@ -382,7 +423,7 @@ func btoi(b bool) int {
 	return 0
 }
 
-func cloneHead(h *Head) *Head {
+func cloneHead(h *softmaxHead) *softmaxHead {
 	c := *h
 	c.W = make([][]float32, len(h.W))
 	for i, r := range h.W {
@@ -393,7 +434,7 @@ func cloneHead(h *Head) *Head {
 }
 
 // sampleWeights weights examples inversely to their class's frequency (as
-// TrainHead does), or 1 each.
+// trainHead does), or 1 each.
 func sampleWeights(y []int, k int, classWeights bool) []float32 {
 	counts := make([]int, k)
 	for _, c := range y {
@@ -410,7 +451,7 @@ func sampleWeights(y []int, k int, classWeights bool) []float32 {
 }
 
 // lut maps an int8 activation byte to its float value.
-func (m *FineTuned) lut() *[256]float32 {
+func (m *fineTuned) lut() *[256]float32 {
 	var t [256]float32
 	for b := 0; b < 256; b++ {
 		t[b] = m.In.Scale * float32(int32(int8(b))-m.In.ZeroPoint)
@@ -423,7 +464,7 @@ const evalBatch = 64
 
 // Pooled computes the pooled features (mean of RELU6 of the convolution)
 // of examples, as the exported model does before its head.
-func (m *FineTuned) Pooled(xs [][]byte) [][]float32 {
+func (m *fineTuned) Pooled(xs [][]byte) [][]float32 {
 	out := make([][]float32, len(xs))
 	var fw forwardBuf
 	lut := m.lut()
@@ -439,7 +480,7 @@ func (m *FineTuned) Pooled(xs [][]byte) [][]float32 {
 
 // ProjRange is the range of the projection's output (Conv's input) over
 // examples: what its int8 quantization must cover in the exported model.
-func (m *FineTuned) ProjRange(xs [][]byte) (lo, hi float32) {
+func (m *fineTuned) ProjRange(xs [][]byte) (lo, hi float32) {
 	if m.Proj == nil {
 		return 0, 0
 	}
@@ -456,7 +497,7 @@ func (m *FineTuned) ProjRange(xs [][]byte) (lo, hi float32) {
 }
 
 // Predict returns the predicted class of each example.
-func (m *FineTuned) Predict(xs [][]byte) []int {
+func (m *fineTuned) Predict(xs [][]byte) []int {
 	var p []int
 	for _, f := range m.Pooled(xs) {
 		p = append(p, argmax(m.Head.Logits(f)))
@@ -464,7 +505,7 @@ func (m *FineTuned) Predict(xs [][]byte) []int {
 	return p
 }
 
-func (m *FineTuned) accuracy(s ActSet) float64 {
+func (m *fineTuned) accuracy(s actSet) float64 {
 	ok := 0
 	for i, p := range m.Predict(s.X) {
 		if p == s.Y[i] {
@@ -491,7 +532,7 @@ func grow(b []float32, n int) []float32 {
 
 // conv1x1 sets out (rows × c.Out) to x·Wᵀ + B for x (rows × c.In): one
 // matrix product.
-func conv1x1(c *ConvLayer, rows int, x, out []float32) {
+func conv1x1(c *convLayer, rows int, x, out []float32) {
 	for r := 0; r < rows; r++ {
 		copy(out[r*c.Out:(r+1)*c.Out], c.B)
 	}
@@ -502,7 +543,7 @@ func conv1x1(c *ConvLayer, rows int, x, out []float32) {
 // (n·P × In)·(In × Out), leaving the projection's output in fw.y (two
 // layers) and the pre-activations in fw.pre, and returns the pooled
 // features (n × Out).
-func (fw *forwardBuf) forward(m *FineTuned, lut *[256]float32, xs [][]byte) []float32 {
+func (fw *forwardBuf) forward(m *fineTuned, lut *[256]float32, xs [][]byte) []float32 {
 	c, p := m.Conv, m.P
 	in := c.In
 	if m.Proj != nil {
@@ -551,7 +592,7 @@ func (fw *forwardBuf) forward(m *FineTuned, lut *[256]float32, xs [][]byte) []fl
 
 // ftState is a model being trained: its gradients and Adam moments.
 type ftState struct {
-	m      *FineTuned
+	m      *fineTuned
 	w0     []float32 // initial convolution weights (the L2 anchor)
 	pw0    []float32 // initial projection weights (two layers)
 	convL2 float32
@@ -564,11 +605,11 @@ type ftState struct {
 	params [][]float32
 	grads  [][]float32
 	m1, m2 [][]float32
-	hw     []float32 // head W, flat; copied into Head.W after each step
+	hw     []float32 // head W, flat; copied into softmaxHead.W after each step
 	t      int
 }
 
-func newFTState(m *FineTuned, convL2 float64) *ftState {
+func newFTState(m *fineTuned, convL2 float64) *ftState {
 	s := &ftState{m: m, w0: append([]float32(nil), m.Conv.W...), convL2: float32(convL2), lut: m.lut()}
 	k, d := len(m.Head.B), len(m.Head.Mean)
 	s.hw = make([]float32, k*d)
@@ -591,15 +632,24 @@ func newFTState(m *FineTuned, convL2 float64) *ftState {
 // lossGrad computes the batch's loss, Σ w·CE / n + λ/2|W_head|² +
 // convL2/2(|W−W₀|² + |W_proj−W_proj₀|²), and its gradient into s.grads.
 func (s *ftState) lossGrad(xs [][]byte, ys []int, ws []float32) float64 {
-	m := s.m
-	c, h := m.Conv, m.Head
-	n, p := len(xs), m.P
-	k, d := len(h.B), c.Out
-	f := s.fw.forward(m, s.lut, xs)
+	f := s.fw.forward(s.m, s.lut, xs)
 	for i := range s.grads {
 		clear(s.grads[i])
 	}
-	gW, gB, gHW, gHB := s.grads[0], s.grads[1], s.grads[2], s.grads[3]
+	loss, df := s.headGrad(f, ys, ws)
+	s.convGrad(df, len(xs))
+	return s.penalties(loss)
+}
+
+// headGrad is the mean weighted cross-entropy of the head on the pooled
+// features f (n × d), with the head's gradients, and the gradient at
+// every pixel of the pooled features' input (df, n × d: the mean spreads
+// it evenly over P pixels).
+func (s *ftState) headGrad(f []float32, ys []int, ws []float32) (float64, []float32) {
+	h := s.m.Head
+	n, p := len(ys), s.m.P
+	k, d := len(h.B), s.m.Conv.Out
+	gHW, gHB := s.grads[2], s.grads[3]
 	df := make([]float32, n*d) // dLoss/dpooled
 	z := make([]float32, d)
 	logits := make([]float64, k)
@@ -644,9 +694,17 @@ func (s *ftState) lossGrad(xs [][]byte, ys []int, ws []float32) float64 {
 			dfe[j] /= h.Std[j] * float32(p)
 		}
 	}
-	loss /= float64(n)
-	// Back through the mean and RELU6 to the pre-activations: the
-	// gradient flows only where the activation was not clipped.
+	return loss / float64(n), df
+}
+
+// convGrad carries df back through the mean and RELU6 to the
+// convolution's weights and bias and, with two layers, through the
+// convolution to the projection's.
+func (s *ftState) convGrad(df []float32, n int) {
+	m := s.m
+	c, p, d := m.Conv, m.P, m.Conv.Out
+	gW, gB := s.grads[0], s.grads[1]
+	// The gradient flows only where the activation was not clipped.
 	rows := n * p
 	s.dpre = grow(s.dpre, rows*d)
 	for r := 0; r < rows; r++ {
@@ -669,20 +727,30 @@ func (s *ftState) lossGrad(xs [][]byte, ys []int, ws []float32) float64 {
 	}
 	impl := blas32.Implementation()
 	impl.Sgemm(blas.Trans, blas.NoTrans, d, c.In, rows, 1, s.dpre, d, cin, c.In, 0, gW, c.In)
-	if pr := m.Proj; pr != nil {
-		// Back through the convolution to its input, the projection's
-		// (linear) output: dy = dpre·W (n·P × In); then dW_proj = dyᵀ·x.
-		gPW, gPB := s.grads[4], s.grads[5]
-		s.dy = grow(s.dy, rows*c.In)
-		impl.Sgemm(blas.NoTrans, blas.NoTrans, rows, c.In, d, 1, s.dpre, d, c.W, c.In, 0, s.dy, c.In)
-		for r := 0; r < rows; r++ {
-			for o, v := range s.dy[r*c.In : (r+1)*c.In] {
-				gPB[o] += v
-			}
-		}
-		impl.Sgemm(blas.Trans, blas.NoTrans, pr.Out, pr.In, rows, 1, s.dy, pr.Out, s.fw.x, pr.In, 0, gPW, pr.In)
+	pr := m.Proj
+	if pr == nil {
+		return
 	}
-	lam := float32(h.Lambda)
+	// Back through the convolution to its input, the projection's
+	// (linear) output: dy = dpre·W (n·P × In); then dW_proj = dyᵀ·x.
+	gPW, gPB := s.grads[4], s.grads[5]
+	s.dy = grow(s.dy, rows*c.In)
+	impl.Sgemm(blas.NoTrans, blas.NoTrans, rows, c.In, d, 1, s.dpre, d, c.W, c.In, 0, s.dy, c.In)
+	for r := 0; r < rows; r++ {
+		for o, v := range s.dy[r*c.In : (r+1)*c.In] {
+			gPB[o] += v
+		}
+	}
+	impl.Sgemm(blas.Trans, blas.NoTrans, pr.Out, pr.In, rows, 1, s.dy, pr.Out, s.fw.x, pr.In, 0, gPW, pr.In)
+}
+
+// penalties adds the head's L2 (λ/2·|W|²) and the pull of the
+// convolutions toward their pre-trained weights to loss and the
+// gradients.
+func (s *ftState) penalties(loss float64) float64 {
+	m := s.m
+	gW, gHW := s.grads[0], s.grads[2]
+	lam := float32(m.Head.Lambda)
 	for i, v := range s.hw {
 		loss += 0.5 * float64(lam) * float64(v) * float64(v)
 		gHW[i] += lam * v
@@ -695,7 +763,7 @@ func (s *ftState) lossGrad(xs [][]byte, ys []int, ws []float32) float64 {
 				g[i] += s.convL2 * dv
 			}
 		}
-		anchor(c.W, s.w0, gW)
+		anchor(m.Conv.W, s.w0, gW)
 		if m.Proj != nil {
 			anchor(m.Proj.W, s.pw0, s.grads[4])
 		}
@@ -705,7 +773,7 @@ func (s *ftState) lossGrad(xs [][]byte, ys []int, ws []float32) float64 {
 
 // adam takes one Adam step (β₁ 0.9, β₂ 0.999) with step sizes for the
 // convolution, the head and the projection, then mirrors the flat head
-// weights into Head.W.
+// weights into softmaxHead.W.
 func (s *ftState) adam(convLR, headLR, projLR float64) {
 	const b1, b2, eps = 0.9, 0.999, 1e-8
 	s.t++

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/tfmodel"
 )
 
 // The analytic gradient of the fine-tuning loss (cross-entropy with class
@@ -28,14 +29,14 @@ func testFineTuneGradient(t *testing.T, layers int) {
 	rng := rand.New(rand.NewSource(1))
 	const in, out, k, p, n = 5, 6, 3, 4, 7
 	const pin = 4 // the projection's input channels (two layers)
-	conv := &ConvLayer{In: in, Out: out, W: make([]float32, in*out), B: make([]float32, out)}
+	conv := &convLayer{In: in, Out: out, W: make([]float32, in*out), B: make([]float32, out)}
 	for i := range conv.W {
 		conv.W[i] = float32(rng.NormFloat64())
 	}
 	for i := range conv.B {
 		conv.B[i] = float32(2 + rng.NormFloat64())
 	}
-	h := &Head{Classes: []string{"a", "b", "c"}, Lambda: 0.05, B: make([]float32, k)}
+	h := &softmaxHead{Classes: []string{"a", "b", "c"}, Lambda: 0.05, B: make([]float32, k)}
 	for c := 0; c < k; c++ {
 		w := make([]float32, out)
 		for j := range w {
@@ -48,12 +49,12 @@ func testFineTuneGradient(t *testing.T, layers int) {
 		h.Mean = append(h.Mean, float32(2+rng.Float64()))
 		h.Std = append(h.Std, float32(0.5+rng.Float64()))
 	}
-	var proj *ConvLayer
+	var proj *convLayer
 	xin := in
 	if layers == 2 {
 		// Inputs of ±1.3 (scale 0.01 × bytes), weights ~0.3: the
 		// projection's output has the spread the convolution expects.
-		proj = &ConvLayer{In: pin, Out: in, W: make([]float32, pin*in), B: make([]float32, in)}
+		proj = &convLayer{In: pin, Out: in, W: make([]float32, pin*in), B: make([]float32, in)}
 		for i := range proj.W {
 			proj.W[i] = float32(0.3 * rng.NormFloat64())
 		}
@@ -70,7 +71,7 @@ func testFineTuneGradient(t *testing.T, layers int) {
 		ys[e] = rng.Intn(k)
 	}
 	ws := sampleWeights(ys, k, true)
-	m := &FineTuned{Proj: proj, Conv: conv, Head: h, In: Quant{Scale: 0.01, ZeroPoint: 3}, P: p}
+	m := &fineTuned{Proj: proj, Conv: conv, Head: h, In: quantParams{Scale: 0.01, ZeroPoint: 3}, P: p}
 	s := newFTState(m, 0.3)
 	// Move the weights off their L2 anchor so that term has a gradient.
 	for i := range conv.W {
@@ -148,8 +149,8 @@ type ftFixture struct {
 	base  []byte
 	items []Item
 	acts  [][]byte
-	q     Quant
-	m     *FineTuned
+	q     quantParams
+	m     *fineTuned
 	ds    *Dataset
 }
 
@@ -166,16 +167,16 @@ func newFTFixture(t *testing.T, layers int) *ftFixture {
 	}
 	cache := t.TempDir()
 	const size = 96
-	fx, err := NewExtractor(ExtractorOptions{Base: basePath, CacheDir: cache, Size: size})
+	fx, err := newExtractor(extractorOptions{Base: basePath, CacheDir: cache, Size: size})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fx.Close()
-	feats, _, err := fx.Features(context.Background(), ds.Items, Augments[0], nil)
+	feats, _, err := fx.Features(context.Background(), ds.Items, augments[0], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ax, err := NewExtractor(ExtractorOptions{Base: basePath, CacheDir: cache, Size: size, ConvInput: true, Layers: layers})
+	ax, err := newExtractor(extractorOptions{Base: basePath, CacheDir: cache, Size: size, ConvInput: true, Layers: layers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +185,7 @@ func newFTFixture(t *testing.T, layers int) *ftFixture {
 	if s := ax.Shape(); len(s) != 4 || s[1] != 3 || s[2] != 3 || s[3] != channels {
 		t.Fatalf("activation shape %v at %d px", s, size)
 	}
-	acts, _, err := ax.Activations(context.Background(), ds.Items, Augments[0], nil)
+	acts, _, err := ax.Activations(context.Background(), ds.Items, augments[0], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,17 +193,17 @@ func newFTFixture(t *testing.T, layers int) *ftFixture {
 	for _, it := range ds.Items {
 		y = append(y, it.Class)
 	}
-	h, err := TrainHead(feats, y, ds.Classes, HeadOptions{Lambda: 1e-2, ClassWeights: true})
+	h, err := trainHead(feats, y, ds.Classes, headOptions{Lambda: 1e-2, ClassWeights: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	conv, err := BaseConv(base)
+	conv, err := baseConv(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var proj *ConvLayer
+	var proj *convLayer
 	if layers == 2 {
-		if proj, err = BaseProj(base); err != nil {
+		if proj, err = baseProj(base); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -211,25 +212,25 @@ func newFTFixture(t *testing.T, layers int) *ftFixture {
 	// of the pooled tensor (0.019 here) and one of the convolution's
 	// output (6/255).
 	// The base's pooled tensor saturates at its calibrated maximum.
-	g, err := infer.ReadGraph(base)
+	g, err := tfmodel.Parse(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pt, _, err := g.PooledFeature()
+	pt, _, err := pooledFeature(g)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ps := g.Tensors[pt].Scale[0]
 	top := ps * float32(127-g.Tensors[pt].ZeroPoint[0])
-	start := &FineTuned{Proj: proj, Conv: conv, Head: h, In: ax.Quant(), P: 9}
+	start := &fineTuned{Proj: proj, Conv: conv, Head: h, In: ax.Quant(), P: 9}
 	tol := 2*float64(ps) + 6.0/255
 	if proj != nil {
 		// The projection's output rounded to the base's int8 grid, as
 		// the backbone does; TFLite's fixed-point rescaling may round a
 		// value one step the other way, which Conv_1 carries on.
-		ci, _ := g.PoolConv()
+		ci, _ := findPoolConv(g)
 		ct := g.Tensors[g.Ops[ci].Inputs[0]]
-		start.ProjQ = &Quant{Scale: ct.Scale[0], ZeroPoint: int32(ct.ZeroPoint[0])}
+		start.ProjQ = &quantParams{Scale: ct.Scale[0], ZeroPoint: int32(ct.ZeroPoint[0])}
 		tol += 6.0 / 255
 	}
 	for i, f := range start.Pooled(acts) {
@@ -239,11 +240,13 @@ func newFTFixture(t *testing.T, layers int) *ftFixture {
 			}
 		}
 	}
-	set := ActSet{X: acts, Y: y}
-	m, epochs, chosen, err := FineTune(context.Background(), set, set, ax.Quant(), proj, conv, h, FineTuneOptions{Epochs: 2, Batch: 8, LR: 3e-4, ClassWeights: true, Seed: 1})
+	set := actSet{X: acts, Y: y}
+	res, err := fineTune(context.Background(), fineTuneInput{Train: set, Val: set, In: ax.Quant(), Proj: proj, Conv: conv, Head: h},
+		FineTuneOptions{Epochs: 2, Batch: 8, LR: 3e-4, ClassWeights: true, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
+	m, epochs, chosen := res.Model, res.Epochs, res.Chosen
 	if len(epochs) != 3 || chosen < 1 {
 		t.Fatalf("epochs %+v, chosen %d", epochs, chosen)
 	}
@@ -269,19 +272,19 @@ func testFineTuneExport(t *testing.T, layers int) {
 		}
 	}
 	convIn := f.q
-	var qp *ConvExport
-	var projQ *Quant
+	var qp *convExport
+	var projQ *quantParams
 	if f.m.Proj != nil {
 		plo, phi := f.m.ProjRange(f.acts)
-		qp = QuantizeConv(f.m.Proj, f.q, phi, 0)
+		qp = quantizeConv(f.m.Proj, f.q, phi, 0)
 		qp.OutMin = plo
-		convIn = ActQuant(plo, phi)
+		convIn = actQuant(plo, phi)
 		projQ = &convIn
 		t.Logf("projection output range [%.3f, %.3f]: int8 scale %.4f, zero point %d", plo, phi, convIn.Scale, convIn.ZeroPoint)
 	}
-	qc := QuantizeConv(f.m.Conv, convIn, 6, min(6, 1.05*pmax))
+	qc := quantizeConv(f.m.Conv, convIn, 6, min(6, 1.05*pmax))
 	lo, hi := logitRange(f.m.Head, pooled)
-	model, err := Export(f.base, f.m.Head, ExportOptions{Size: 96, LogitMin: lo, LogitMax: hi, Conv: qc, Proj: qp})
+	model, err := exportModel(f.base, f.m.Head, exportOptions{Size: 96, LogitMin: lo, LogitMax: hi, Conv: qc, Proj: qp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,19 +294,19 @@ func testFineTuneExport(t *testing.T, layers int) {
 		t.Fatal(err)
 	}
 	// Features of the exported model: its backbone cut at the pooled tensor.
-	ex, err := NewExtractor(ExtractorOptions{Base: path, CacheDir: dir, Size: 96})
+	ex, err := newExtractor(extractorOptions{Base: path, CacheDir: dir, Size: 96})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ex.Close()
-	got, _, err := ex.Features(context.Background(), f.items, Augments[0], nil)
+	got, _, err := ex.Features(context.Background(), f.items, augments[0], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Against the same convolution with the int8 weights the model
 	// stores: per value, two steps of the pooled tensor and one of the
 	// convolution's output (the activations' rounding).
-	dqm := &FineTuned{Conv: qc.Dequantized(convIn), Head: f.m.Head, In: f.q, P: f.m.P, ProjQ: projQ}
+	dqm := &fineTuned{Conv: qc.Dequantized(convIn), Head: f.m.Head, In: f.q, P: f.m.P, ProjQ: projQ}
 	tol := 2*float64(qc.PooledMax/255) + float64(qc.OutMax/255)
 	if qp != nil {
 		// With the projection's output on its int8 grid; a value that
@@ -343,7 +346,7 @@ func testFineTuneExport(t *testing.T, layers int) {
 	defer c.Close()
 	// XNNPACK takes as many nodes as of the model with the base's
 	// convolution(s).
-	frozen, err := Export(f.base, f.m.Head, ExportOptions{Size: 96, LogitMin: lo, LogitMax: hi})
+	frozen, err := exportModel(f.base, f.m.Head, exportOptions{Size: 96, LogitMin: lo, LogitMax: hi})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,12 +412,13 @@ func testTrainFineTuneSynthetic(t *testing.T, layers int) {
 	out := filepath.Join(t.TempDir(), "garbage.tflite")
 	cache := t.TempDir()
 	var log bytes.Buffer
-	cfg := Config{Data: []string{data}, Out: out, Base: base, Seed: 3, Augment: 1, Size: 96, CacheDir: cache, Out1: &log,
+	cfg := Config{Data: []string{data}, Out: out, Base: base, Seed: 3, Augment: 1, Size: 96, CacheDir: cache,
 		Lambdas: []float64{1e-2}, FineTune: true, FT: FineTuneOptions{Epochs: 2, Batch: 8, Layers: layers}}
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	rep.Write(&log)
 	t.Log(log.String())
 	f := rep.FineTune
 	if f == nil || len(f.Epochs) != 3 || f.Chosen < 1 || f.ValAccuracy != f.Epochs[f.Chosen].ValAccuracy || f.Layers != layers {
@@ -446,7 +450,6 @@ func testTrainFineTuneSynthetic(t *testing.T, layers int) {
 	if f.BackboneRuns == 0 || first <= f.BackboneRuns {
 		t.Errorf("backbone runs: %d in all, %d for activations", first, f.BackboneRuns)
 	}
-	cfg.Out1 = nil
 	rep2, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -462,12 +465,13 @@ func testTrainFineTuneSynthetic(t *testing.T, layers int) {
 	// NoTest (the run that makes the model to ship): the test photos
 	// train too, the same validation split chooses, a model comes out.
 	log.Reset()
-	cfg.NoTest, cfg.Out1 = true, &log
+	cfg.NoTest = true
 	cfg.Out = filepath.Join(t.TempDir(), "ship.tflite")
 	rep3, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	rep3.Write(&log)
 	if rep3.Test != 0 || rep3.Train+rep3.Val != rep.Train+rep.Val+rep.Test || rep3.ExportTest.N != 0 {
 		t.Errorf("no-test split: train %d val %d test %d (with a test: %d/%d/%d), export test n %d",
 			rep3.Train, rep3.Val, rep3.Test, rep.Train, rep.Val, rep.Test, rep3.ExportTest.N)
@@ -493,29 +497,29 @@ func TestFineTuneBadBase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := infer.ReadGraph(raw)
+	g, err := tfmodel.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ci, err := g.PoolConv()
+	ci, err := findPoolConv(g)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, pool, _ := g.PooledFeature()
+	_, pool, _ := pooledFeature(g)
 	// Let the pooling read what the convolution reads (the previous
 	// block's 1×1 projection, which has no RELU6), then what that reads
 	// (a depthwise convolution): neither is a convolution to fine-tune.
 	proj := g.Producer(g.Ops[ci].Inputs[0])
 	dir := t.TempDir()
 	for name, src := range map[string]int32{"no-relu6": g.Ops[ci].Inputs[0], "depthwise": g.Ops[proj].Inputs[0]} {
-		g2, _ := infer.ReadGraph(raw)
+		g2, _ := tfmodel.Parse(raw)
 		g2.Ops[pool].Inputs = append([]int32{src}, g2.Ops[pool].Inputs[1:]...)
 		path := filepath.Join(dir, name+".tflite")
-		if err := os.WriteFile(path, g2.Write(), 0o644); err != nil {
+		if err := os.WriteFile(path, mustWrite(t, g2), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		_, err := Run(context.Background(), Config{Data: []string{t.TempDir()}, Out: filepath.Join(dir, "x.tflite"), Base: path, CacheDir: dir, FineTune: true})
-		if !errors.Is(err, infer.ErrNoPoolConv) {
+		if !errors.Is(err, ErrNoPoolConv) {
 			t.Errorf("%s: %v", name, err)
 		} else {
 			t.Logf("%s: %v", name, err)
@@ -524,30 +528,30 @@ func TestFineTuneBadBase(t *testing.T) {
 	// Two layers: Conv_1 must read a linear 1×1 projection that only it
 	// reads. Let it read the depthwise convolution before the projection
 	// instead, or give the projection a fused RELU6.
-	for name, edit := range map[string]func(g *infer.Graph){
-		"conv reads depthwise": func(g *infer.Graph) { g.Ops[ci].Inputs[0] = g.Ops[proj].Inputs[0] },
-		"projection relu6": func(g *infer.Graph) {
-			g.Ops[proj].Options[3] = infer.OptionField{Present: true, Size: 1, Bits: fusedRelu6}
+	for name, edit := range map[string]func(g *tfmodel.Model){
+		"conv reads depthwise": func(g *tfmodel.Model) { g.Ops[ci].Inputs[0] = g.Ops[proj].Inputs[0] },
+		"projection relu6": func(g *tfmodel.Model) {
+			g.Ops[proj].SetOption(tfmodel.Conv2DActivation, uint64(tfmodel.ActRelu6))
 		},
 	} {
-		g2, _ := infer.ReadGraph(raw)
+		g2, _ := tfmodel.Parse(raw)
 		edit(g2)
-		if _, err := g2.ProjConv(); !errors.Is(err, infer.ErrNoPoolConv) {
-			t.Errorf("%s: ProjConv: %v", name, err)
+		if _, err := findProjConv(g2); !errors.Is(err, ErrNoPoolConv) {
+			t.Errorf("%s: findProjConv: %v", name, err)
 		}
 		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".tflite")
-		if err := os.WriteFile(path, g2.Write(), 0o644); err != nil {
+		if err := os.WriteFile(path, mustWrite(t, g2), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		_, err := Run(context.Background(), Config{Data: []string{t.TempDir()}, Out: filepath.Join(dir, "x.tflite"), Base: path, CacheDir: dir,
 			FineTune: true, FT: FineTuneOptions{Layers: 2}})
-		if !errors.Is(err, infer.ErrNoPoolConv) {
+		if !errors.Is(err, ErrNoPoolConv) {
 			t.Errorf("%s: %v", name, err)
 		} else {
 			t.Logf("%s: %v", name, err)
 		}
 	}
-	if _, err := BaseProj(raw); err != nil {
+	if _, err := baseProj(raw); err != nil {
 		t.Errorf("the base's projection: %v", err)
 	}
 	u8raw, err := os.ReadFile(baseModel(t, u8))
@@ -555,10 +559,10 @@ func TestFineTuneBadBase(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A uint8 base is fine-tuned as its int8 rewrite (baseGraph).
-	if c, err := BaseConv(u8raw); err != nil || c.In != 320 || c.Out != 1280 {
+	if c, err := baseConv(u8raw); err != nil || c.In != 320 || c.Out != 1280 {
 		t.Errorf("uint8 base: %v", err)
 	}
-	if _, shape, q, err := ConvInputModel(u8raw, 0); err != nil || len(shape) != 4 || shape[3] != 320 || q.Scale <= 0 {
+	if _, shape, q, err := convInputModel(u8raw, 0); err != nil || len(shape) != 4 || shape[3] != 320 || q.Scale <= 0 {
 		t.Errorf("uint8 base, activation model: %v %v %+v", err, shape, q)
 	}
 }
@@ -568,26 +572,27 @@ func TestFineTuneBadBase(t *testing.T) {
 func TestFineTuneStopsOnCancel(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	const in, out, p, n = 4, 5, 3, 64
-	conv := &ConvLayer{In: in, Out: out, W: make([]float32, in*out), B: make([]float32, out)}
+	conv := &convLayer{In: in, Out: out, W: make([]float32, in*out), B: make([]float32, out)}
 	for i := range conv.W {
 		conv.W[i] = float32(rng.NormFloat64())
 	}
-	h := &Head{Classes: []string{"a", "b"}, Lambda: 0.01, B: make([]float32, 2)}
+	h := &softmaxHead{Classes: []string{"a", "b"}, Lambda: 0.01, B: make([]float32, 2)}
 	for c := 0; c < 2; c++ {
 		h.W = append(h.W, make([]float32, out))
 	}
 	for j := 0; j < out; j++ {
 		h.Mean, h.Std = append(h.Mean, 0), append(h.Std, 1)
 	}
-	var set ActSet
+	var set actSet
 	for e := 0; e < n; e++ {
 		x := make([]byte, p*in)
 		rng.Read(x)
 		set.X, set.Y = append(set.X, x), append(set.Y, e%2)
 	}
-	q := Quant{Scale: 0.02, ZeroPoint: -128}
+	q := quantParams{Scale: 0.02, ZeroPoint: -128}
 	o := FineTuneOptions{Epochs: 3, Batch: 8, Seed: 1}
-	if _, _, _, err := FineTune(context.Background(), set, set, q, nil, conv, h, o); err != nil {
+	start := fineTuneInput{Train: set, Val: set, In: q, Conv: conv, Head: h}
+	if _, err := fineTune(context.Background(), start, o); err != nil {
 		t.Fatalf("without a context: %v", err)
 	}
 	batches := 0
@@ -597,9 +602,9 @@ func TestFineTuneStopsOnCancel(t *testing.T) {
 			cancel()
 		}
 	}
-	m, _, _, err := FineTune(ctx, set, set, q, nil, conv, h, o)
-	if !errors.Is(err, context.Canceled) || m != nil {
-		t.Fatalf("cancelled run: model %v, err %v", m, err)
+	res, err := fineTune(ctx, start, o)
+	if !errors.Is(err, context.Canceled) || res.Model != nil {
+		t.Fatalf("cancelled run: model %v, err %v", res.Model, err)
 	}
 	if batches != 2 {
 		t.Errorf("%d mini-batches ran after the cancel at the 2nd", batches-2)

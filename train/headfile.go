@@ -8,20 +8,20 @@ import (
 	"os"
 )
 
-// HeadFile is what `sorterd train` keeps beside the exported model: the
+// headFile is what `sorterd train` keeps beside the exported model: the
 // trained head and how to rebuild the model from the official backbone.
 // It is small (weights of one layer, labels), so the repository can ship
 // it and `make model` can assemble models/garbage.tflite without the data.
-type HeadFile struct {
+type headFile struct {
 	Base       string         `json:"base"`        // file name of the base model
 	BaseSHA256 string         `json:"base_sha256"` // exact base it was trained on
-	Export     ExportOptions  `json:"export"`
-	Head       *Head          `json:"head"`
+	Export     exportOptions  `json:"export"`
+	Head       *softmaxHead   `json:"head"`
 	Report     map[string]any `json:"report,omitempty"`
 }
 
-// WriteHeadFile saves a head file (JSON).
-func WriteHeadFile(path string, hf *HeadFile) error {
+// writeHeadFile saves a head file (JSON).
+func writeHeadFile(path string, hf *headFile) error {
 	b, err := json.Marshal(hf)
 	if err != nil {
 		return err
@@ -36,7 +36,7 @@ func Assemble(headPath, basePath string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var hf HeadFile
+	var hf headFile
 	if err := json.Unmarshal(b, &hf); err != nil {
 		return nil, fmt.Errorf("head file %s: %w", headPath, err)
 	}
@@ -51,5 +51,5 @@ func Assemble(headPath, basePath string) ([]byte, error) {
 	if got := hex.EncodeToString(sum[:]); hf.BaseSHA256 != "" && got != hf.BaseSHA256 {
 		return nil, fmt.Errorf("base model %s has sha256 %s, the head was trained on %s (%s)", basePath, got, hf.BaseSHA256, hf.Base)
 	}
-	return Export(base, hf.Head, hf.Export)
+	return exportModel(base, hf.Head, hf.Export)
 }

@@ -44,9 +44,9 @@ type Metrics struct {
 // Thresholds reported by eval.
 var reportThresholds = []float64{0, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95}
 
-// Score computes metrics from true classes, predicted classes and the
+// score computes metrics from true classes, predicted classes and the
 // predicted class's probability.
-func Score(classes []string, truth, pred []int, conf []float64) Metrics {
+func score(classes []string, truth, pred []int, conf []float64) Metrics {
 	k := len(classes)
 	m := Metrics{N: len(truth), Classes: classes, Confusion: make([][]int, k)}
 	for i := range m.Confusion {
@@ -106,10 +106,10 @@ func thresholdPoint(truth, pred []int, conf []float64, t float64) ThresholdPoint
 	return p
 }
 
-// SuggestThreshold is the lowest confidence threshold at which the items
+// suggestThreshold is the lowest confidence threshold at which the items
 // accepted are at least target accurate on this (validation) set; items
 // below it go to the reject bin. 0 when every item already meets it.
-func SuggestThreshold(truth, pred []int, conf []float64, target float64) float64 {
+func suggestThreshold(truth, pred []int, conf []float64, target float64) float64 {
 	for t := 0.0; t < 0.99; t += 0.01 {
 		p := thresholdPoint(truth, pred, conf, t)
 		if p.Accuracy >= target && p.Coverage > 0 {

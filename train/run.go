@@ -25,7 +25,7 @@ type Config struct {
 	Seed    int64    // split seed
 	Augment int      // augmented views per training image (besides the original)
 	// StationViews: station views per training image (the photo laid on
-	// a random tray and cropped as the daemon crops; see StationViews).
+	// a random tray and cropped as the daemon crops; see stationViews).
 	StationViews int
 	TestFraction float64 // held out for the final measurement (0: 0.2; NoTest: none)
 	// NoTest holds nothing out for a test: every photo outside the
@@ -39,15 +39,18 @@ type Config struct {
 	TargetAcc   float64 // accuracy of accepted items the threshold aims for
 	Delegate    string
 	// FineTune also retrains the convolution before the pooling with the
-	// head (see FineTune); FT tunes it (zero values: defaults).
+	// head (see fineTune); FT tunes it (zero values: defaults).
 	FineTune bool
 	FT       FineTuneOptions
 	Log      *slog.Logger
-	Out1     io.Writer // human report
-	Progress *os.File  // terminal for progress bars (nil: none)
+	// Progress, if set, is called as each long step starts (features or
+	// activations of a view, a fine-tuning epoch) and returns the
+	// function that step reports its progress to (nil: none). train
+	// itself prints nothing: the caller draws the bars.
+	Progress func(step string) func(done, total int)
 }
 
-// Report is what a training run measured.
+// Report is what a training run measured. Write prints it for a person.
 type Report struct {
 	Classes     []string             `json:"classes"`
 	Seed        int64                `json:"seed"`
@@ -67,6 +70,18 @@ type Report struct {
 	Delegate    infer.DelegateReport `json:"delegate"`
 	HeadFile    string               `json:"head_file"`
 	FineTune    *FineTuneReport      `json:"fine_tune,omitempty"`
+
+	// For Write only (the JSON report stays as it was).
+	scanSkipped int           // Skipped[:scanSkipped] came from the scan, the rest failed to decode
+	lambdas     []lambdaScore // every λ tried, in order
+	views       int           // views per training image, the original included
+	targetAcc   float64
+	out         string // the exported model
+}
+
+// lambdaScore is the validation accuracy of the head trained with λ.
+type lambdaScore struct {
+	lambda, accuracy float64
 }
 
 // FineTuneReport is what fine-tuning measured. With it, Report's
@@ -92,9 +107,9 @@ type FineTuneReport struct {
 	Seconds      float64    `json:"seconds"`       // training only
 }
 
-// HeadPath is where train keeps the head file for a model: beside it,
+// headPath is where train keeps the head file for a model: beside it,
 // "garbage.tflite" → "garbage.head.json".
-func HeadPath(model string) string {
+func headPath(model string) string {
 	return strings.TrimSuffix(model, filepath.Ext(model)) + ".head.json"
 }
 
@@ -122,24 +137,108 @@ func (c *Config) defaults() {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	if c.Out1 == nil {
-		c.Out1 = io.Discard
-	}
 }
 
-// Run trains a head on the data folder and exports the model.
+// progress is the progress function for one step, or nil.
+func (c *Config) progress(step string) func(done, total int) {
+	if c.Progress == nil {
+		return nil
+	}
+	return c.Progress(step)
+}
+
+// Run trains a head on the data folder and exports the model, in stages:
+// features of every view → the regularisation λ chosen on the validation
+// split → the head refitted on train + validation → fine-tuning (if
+// asked) → export (model and head file) → evaluation of the exported
+// model on the test split. It prints nothing; the Report says what each
+// stage measured.
 func Run(ctx context.Context, c Config) (*Report, error) {
 	c.defaults()
 	start := time.Now()
-	var base []byte
-	var ftConv, ftProj *ConvLayer
+	r, err := newRun(c)
+	if err != nil {
+		return nil, err
+	}
+	ex, err := newExtractor(extractorOptions{Base: c.Base, CacheDir: c.CacheDir, Delegate: c.Delegate, Size: c.Size, Logger: c.Log})
+	if err != nil {
+		return nil, err
+	}
+	defer ex.Close()
+	r.rep.Delegate = ex.Delegate()
+	if err := r.features(ctx, ex); err != nil {
+		return nil, err
+	}
+	chosen, err := r.chooseLambda()
+	if err != nil {
+		return nil, err
+	}
+	final, err := r.finalHead()
+	if err != nil {
+		return nil, err
+	}
+	t := trained{head: final.head, logitMin: final.logitMin, logitMax: final.logitMax}
 	if c.FineTune {
-		// Refuse a base fine-tuning cannot use before hours of extraction.
+		// The frozen head on the training split (the one λ was chosen
+		// with) starts the run the validation split picks the epoch in;
+		// the one refitted on train + validation starts the final run.
+		if t, err = r.tune(ctx, chosen, final.head); err != nil {
+			return nil, err
+		}
+	} else if tv := augmentSet(c.Augment); len(tv) > 1 && r.rep.Test > 0 {
+		r.rep.TTATest = tta(ctx, ex, final.head, r.ds, r.sp.Test, tv)
+	}
+	if err := r.export(t); err != nil {
+		return nil, err
+	}
+	if err := r.evaluate(ctx); err != nil {
+		return nil, err
+	}
+	r.rep.BackboneRun = ex.Calls.Load()
+	if r.rep.FineTune != nil {
+		r.rep.BackboneRun += r.rep.FineTune.BackboneRuns
+	}
+	r.rep.Seconds = time.Since(start).Seconds()
+	if d := math.Abs(r.rep.ExportTest.Accuracy - r.rep.FloatTest.Accuracy); d > 0.01 && r.rep.Test > 0 {
+		c.Log.Warn("exported model differs from the float model by more than 1 point", "float", r.rep.FloatTest.Accuracy, "exported", r.rep.ExportTest.Accuracy)
+	}
+	return r.rep, nil
+}
+
+// run is one training run between its stages.
+type run struct {
+	c    Config
+	rep  *Report
+	ds   *Dataset
+	sp   Split
+	augs []view
+	// feats[view][item] is an item's feature vector in that view (nil:
+	// not extracted, or the photo failed to decode).
+	feats [][][]float32
+	base  []byte
+	// The layers fine-tuning starts from (nil without fine-tuning).
+	ftConv, ftProj *convLayer
+}
+
+// trained is what the training stages hand to the export: the head, the
+// fine-tuned layers (nil if frozen) and the logit range seen in training.
+type trained struct {
+	head               *softmaxHead
+	conv, proj         *convExport
+	logitMin, logitMax float32
+}
+
+// newRun reads the data folders and splits them. With fine-tuning it
+// first reads the layers to fine-tune: a base fine-tuning cannot use is
+// refused before hours of extraction.
+func newRun(c Config) (*run, error) {
+	r := &run{c: c}
+	if c.FineTune {
 		var err error
-		if base, err = os.ReadFile(c.Base); err != nil {
+		if r.base, err = os.ReadFile(c.Base); err != nil {
 			return nil, fmt.Errorf("base model: %w", err)
 		}
-		if ftConv, ftProj, err = c.baseLayers(base); err != nil {
+		if r.ftConv, r.ftProj, err = c.baseLayers(r.base); err != nil {
 			return nil, err
 		}
 	}
@@ -150,136 +249,132 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if len(ds.Classes) < 2 {
 		return nil, fmt.Errorf("%w (%s) in %s: a classifier needs at least two", ErrOneClass, ds.Classes[0], strings.Join(c.Data, ", "))
 	}
-	sp := ds.StratifiedSplit(c.Seed, c.ValFraction, c.TestFraction)
-	rep := &Report{Classes: ds.Classes, Seed: c.Seed, Skipped: ds.Skipped, Conflicts: ds.Conflicts}
-	w := c.Out1
-	for _, s := range ds.Skipped {
-		fmt.Fprintf(w, "skipped %s\n", s)
-	}
-	for _, cf := range ds.Conflicts {
-		fmt.Fprintf(w, "identical image in two classes, left out: %v\n", cf)
-	}
-	ex, err := NewExtractor(ExtractorOptions{Base: c.Base, CacheDir: c.CacheDir, Delegate: c.Delegate, Size: c.Size, Logger: c.Log})
-	if err != nil {
-		return nil, err
-	}
-	defer ex.Close()
-	rep.Delegate = ex.Delegate()
-	augs := append(AugmentSet(c.Augment), StationViews(c.StationViews)...)
-	feats := make([][][]float32, len(augs))
-	bad := map[int]bool{}
-	for a, aug := range augs {
-		// Augmented views are only needed for training images.
-		idx := sp.Train
+	r.ds = ds
+	r.sp = ds.StratifiedSplit(c.Seed, c.ValFraction, c.TestFraction)
+	r.augs = append(augmentSet(c.Augment), stationViews(c.StationViews)...)
+	r.rep = &Report{Classes: ds.Classes, Seed: c.Seed, Skipped: ds.Skipped, Conflicts: ds.Conflicts,
+		scanSkipped: len(ds.Skipped), views: len(r.augs), targetAcc: c.TargetAcc, out: c.Out}
+	return r, nil
+}
+
+// features extracts every view's features (originals of every photo,
+// augmented views of the training photos only), leaves photos that fail
+// to decode out of the split, and checks the split is big enough.
+func (r *run) features(ctx context.Context, ex *extractor) error {
+	r.feats = make([][][]float32, len(r.augs))
+	for a, aug := range r.augs {
+		idx := r.sp.Train
 		if a == 0 {
-			idx = allIndices(len(ds.Items))
+			idx = allIndices(len(r.ds.Items))
 		}
 		items := make([]Item, len(idx))
 		for i, j := range idx {
-			items[i] = ds.Items[j]
+			items[i] = r.ds.Items[j]
 		}
-		var prog func(int, int)
-		if c.Progress != nil {
-			prog = Progress(c.Progress, "features "+aug.Name)
-		}
-		f, fails, err := ex.Features(ctx, items, aug, prog)
+		f, fails, err := ex.Features(ctx, items, aug, r.c.progress("features "+aug.Name))
 		if err != nil {
-			return nil, err
+			return err
 		}
-		feats[a] = make([][]float32, len(ds.Items))
+		r.feats[a] = make([][]float32, len(r.ds.Items))
 		for i, j := range idx {
-			feats[a][j] = f[i]
+			r.feats[a][j] = f[i]
 		}
-		for _, fl := range fails {
-			if a == 0 {
-				fmt.Fprintf(w, "skipped %s: %v\n", fl.Path, fl.Err)
-				rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s: %v", fl.Path, fl.Err))
+		if a == 0 {
+			for _, fl := range fails {
+				r.rep.Skipped = append(r.rep.Skipped, fmt.Sprintf("%s: %v", fl.Path, fl.Err))
 			}
 		}
 	}
-	for i := range ds.Items {
-		if feats[0][i] == nil {
+	bad := map[int]bool{}
+	for i := range r.ds.Items {
+		if r.feats[0][i] == nil {
 			bad[i] = true
 		}
 	}
-	sp = sp.without(bad)
-	rep.Train, rep.Val, rep.Test = len(sp.Train), len(sp.Val), len(sp.Test)
-	hasTest := rep.Test > 0
-	fmt.Fprintf(w, "classes %v\nsplit (seed %d): train %d, validation %d, test %d; %d augmented view(s) per training image\n",
-		ds.Classes, c.Seed, rep.Train, rep.Val, rep.Test, len(augs)-1)
-	if rep.Train == 0 || rep.Val == 0 || (!hasTest && !c.NoTest) {
-		return nil, fmt.Errorf("data folder %s is too small to split (train %d, validation %d, test %d)", strings.Join(c.Data, ", "), rep.Train, rep.Val, rep.Test)
+	r.sp = r.sp.without(bad)
+	rep := r.rep
+	rep.Train, rep.Val, rep.Test = len(r.sp.Train), len(r.sp.Val), len(r.sp.Test)
+	if rep.Train == 0 || rep.Val == 0 || (rep.Test == 0 && !r.c.NoTest) {
+		return fmt.Errorf("data folder %s is too small to split (train %d, validation %d, test %d)", strings.Join(r.c.Data, ", "), rep.Train, rep.Val, rep.Test)
 	}
+	return nil
+}
 
-	rows := func(idx []int, allAugs bool) ([][]float32, []int) {
-		var x [][]float32
-		var y []int
-		n := 1
-		if allAugs {
-			n = len(augs)
-		}
-		for a := 0; a < n; a++ {
-			for _, i := range idx {
-				x = append(x, feats[a][i])
-				y = append(y, ds.Items[i].Class)
-			}
-		}
-		return x, y
+// rows gathers the feature rows and classes of the items idx: their
+// originals, and with allViews every augmented view too (nil rows for
+// items without one).
+func (r *run) rows(idx []int, allViews bool) ([][]float32, []int) {
+	var x [][]float32
+	var y []int
+	n := 1
+	if allViews {
+		n = len(r.augs)
 	}
-	xtr, ytr := rows(sp.Train, true)
+	for a := 0; a < n; a++ {
+		for _, i := range idx {
+			x = append(x, r.feats[a][i])
+			y = append(y, r.ds.Items[i].Class)
+		}
+	}
+	return x, y
+}
+
+// chooseLambda trains a head on the training split for every λ and keeps
+// the one most accurate on the validation split; its predictions there
+// suggest the reject threshold.
+func (r *run) chooseLambda() (*softmaxHead, error) {
+	xtr, ytr := r.rows(r.sp.Train, true)
 	bestAcc := -1.0
-	var bestHead *Head
-	for _, lam := range c.Lambdas {
-		h, err := TrainHead(xtr, ytr, ds.Classes, HeadOptions{Lambda: lam, ClassWeights: true})
+	var best *softmaxHead
+	for _, lam := range r.c.Lambdas {
+		h, err := trainHead(xtr, ytr, r.ds.Classes, headOptions{Lambda: lam, ClassWeights: true})
 		if err != nil {
 			return nil, err
 		}
-		m := evaluate(h, feats[:1], sp.Val, ds)
-		fmt.Fprintf(w, "lambda %-8g validation accuracy %.2f%%\n", lam, 100*m.Accuracy)
+		m := evaluate(h, r.feats[:1], r.sp.Val, r.ds)
+		r.rep.lambdas = append(r.rep.lambdas, lambdaScore{lam, m.Accuracy})
 		if m.Accuracy > bestAcc+1e-9 {
-			bestAcc, rep.Lambda, bestHead = m.Accuracy, lam, h
+			bestAcc, r.rep.Lambda, best = m.Accuracy, lam, h
 		}
 	}
-	rep.ValAccuracy = bestAcc
-	truth, pred, conf := predict(bestHead, feats[:1], sp.Val, ds)
-	rep.Threshold = SuggestThreshold(truth, pred, conf, c.TargetAcc)
+	r.rep.ValAccuracy = bestAcc
+	truth, pred, conf := predict(best, r.feats[:1], r.sp.Val, r.ds)
+	r.rep.Threshold = suggestThreshold(truth, pred, conf, r.c.TargetAcc)
+	return best, nil
+}
 
-	// Final head on train + validation with the chosen λ.
-	xall, yall := rows(append(append([]int{}, sp.Train...), sp.Val...), true)
+// finalHead refits the head on train + validation with the chosen λ and
+// measures it on the test split.
+func (r *run) finalHead() (trained, error) {
+	xall, yall := r.rows(append(append([]int{}, r.sp.Train...), r.sp.Val...), true)
 	// Validation images have no augmented views: use their original only.
 	xall, yall = dropNil(xall, yall)
-	head, err := TrainHead(xall, yall, ds.Classes, HeadOptions{Lambda: rep.Lambda, ClassWeights: true})
+	head, err := trainHead(xall, yall, r.ds.Classes, headOptions{Lambda: r.rep.Lambda, ClassWeights: true})
 	if err != nil {
-		return nil, err
+		return trained{}, err
 	}
-	rep.FloatTest = evaluate(head, feats[:1], sp.Test, ds)
-	if base == nil {
-		if base, err = os.ReadFile(c.Base); err != nil {
-			return nil, err
-		}
-	}
-	var conv, proj *ConvExport
+	r.rep.FloatTest = evaluate(head, r.feats[:1], r.sp.Test, r.ds)
 	lo, hi := logitRange(head, xall)
-	if c.FineTune {
-		// The frozen head on the training split (the one λ was chosen
-		// with) starts the run the validation split picks the epoch in;
-		// the one refitted on train + validation starts the final run.
-		ft, err := c.fineTune(ctx, ftConv, ftProj, ds, sp, augs, bestHead, head, rep)
-		if err != nil {
-			return nil, err
+	return trained{head: head, logitMin: lo, logitMax: hi}, nil
+}
+
+// export writes the model and, beside it, the head file that rebuilds it
+// from the base (`sorterd export`).
+func (r *run) export(t trained) error {
+	c, rep := &r.c, r.rep
+	if r.base == nil {
+		var err error
+		if r.base, err = os.ReadFile(c.Base); err != nil {
+			return err
 		}
-		head, conv, proj = ft.Head, ft.conv, ft.proj
-		lo, hi = ft.logitMin, ft.logitMax
-	} else if tv := AugmentSet(c.Augment); len(tv) > 1 && hasTest {
-		rep.TTATest = tta(ctx, ex, head, ds, sp.Test, tv)
 	}
-	eo := ExportOptions{
-		Size: c.Size, Threshold: rep.Threshold, LogitMin: lo, LogitMax: hi, Conv: conv, Proj: proj,
-		Info: map[string]any{"seed": c.Seed, "lambda": rep.Lambda, "augment": len(AugmentSet(c.Augment)) - 1, "station_views": c.StationViews,
+	eo := exportOptions{
+		Size: c.Size, Threshold: rep.Threshold, LogitMin: t.logitMin, LogitMax: t.logitMax, Conv: t.conv, Proj: t.proj,
+		Info: map[string]any{"seed": c.Seed, "lambda": rep.Lambda, "augment": len(augmentSet(c.Augment)) - 1, "station_views": c.StationViews,
 			"train_images": rep.Train + rep.Val, "base": filepath.Base(c.Base),
 			"trained": time.Now().UTC().Format(time.RFC3339)},
 	}
-	if hasTest {
+	if rep.Test > 0 {
 		eo.Info["float_test_accuracy"] = rep.FloatTest.Accuracy
 	}
 	if f := rep.FineTune; f != nil {
@@ -287,66 +382,88 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		eo.Info["fine_tune_val_accuracy"] = f.ValAccuracy
 		eo.Info["fine_tune_layers"] = f.Layers
 	}
-	model, err := Export(base, head, eo)
+	model, err := exportModel(r.base, t.head, eo)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	baseSum := sha256.Sum256(base)
-	hf := &HeadFile{Base: filepath.Base(c.Base), BaseSHA256: hex.EncodeToString(baseSum[:]), Export: eo, Head: head}
+	baseSum := sha256.Sum256(r.base)
+	hf := &headFile{Base: filepath.Base(c.Base), BaseSHA256: hex.EncodeToString(baseSum[:]), Export: eo, Head: t.head}
 	if err := os.MkdirAll(filepath.Dir(c.Out), 0o755); err != nil {
-		return nil, err
+		return err
 	}
 	if err := writeFileAtomic(c.Out, model); err != nil {
-		return nil, err
+		return err
 	}
-	rep.HeadFile = HeadPath(c.Out)
-	if err := WriteHeadFile(rep.HeadFile, hf); err != nil {
-		return nil, err
+	rep.HeadFile = headPath(c.Out)
+	return writeHeadFile(rep.HeadFile, hf)
+}
+
+// evaluate runs the exported model on the test split through infer, the
+// daemon's path.
+func (r *run) evaluate(ctx context.Context) error {
+	if r.rep.Test == 0 {
+		return nil
 	}
-	if hasTest {
-		testItems := make([]Item, len(sp.Test))
-		for i, j := range sp.Test {
-			testItems[i] = ds.Items[j]
+	items := make([]Item, len(r.sp.Test))
+	for i, j := range r.sp.Test {
+		items[i] = r.ds.Items[j]
+	}
+	var err error
+	r.rep.ExportTest, err = EvalModel(ctx, infer.Options{Model: r.c.Out, Delegate: r.c.Delegate}, r.ds.Classes, items)
+	if err != nil {
+		return fmt.Errorf("evaluate exported model: %w", err)
+	}
+	return nil
+}
+
+// Write prints the report of a run for a person: what was left out, the
+// split, the λ search, fine-tuning, the threshold and the test figures.
+func (rep *Report) Write(w io.Writer) {
+	for i, s := range rep.Skipped {
+		if i == rep.scanSkipped {
+			rep.writeConflicts(w)
 		}
-		rep.ExportTest, err = EvalModel(ctx, infer.Options{Model: c.Out, Delegate: c.Delegate}, ds.Classes, testItems)
-		if err != nil {
-			return nil, fmt.Errorf("evaluate exported model: %w", err)
-		}
+		fmt.Fprintf(w, "skipped %s\n", s)
 	}
-	rep.BackboneRun = ex.Calls.Load()
-	if rep.FineTune != nil {
-		rep.BackboneRun += rep.FineTune.BackboneRuns
+	if rep.scanSkipped >= len(rep.Skipped) {
+		rep.writeConflicts(w)
 	}
-	rep.Seconds = time.Since(start).Seconds()
+	fmt.Fprintf(w, "classes %v\nsplit (seed %d): train %d, validation %d, test %d; %d augmented view(s) per training image\n",
+		rep.Classes, rep.Seed, rep.Train, rep.Val, rep.Test, rep.views-1)
+	for _, l := range rep.lambdas {
+		fmt.Fprintf(w, "lambda %-8g validation accuracy %.2f%%\n", l.lambda, 100*l.accuracy)
+	}
 	kind := "float head"
 	if f := rep.FineTune; f != nil {
 		// The threshold is the fine-tuned model's: say so after its section.
 		fmt.Fprintf(w, "chosen lambda %g (validation %.2f%%)\n", rep.Lambda, 100*rep.ValAccuracy)
 		f.write(w)
-		fmt.Fprintf(w, "suggested reject threshold %.2f (validation accuracy of accepted >= %.0f%%)\n", rep.Threshold, 100*c.TargetAcc)
+		fmt.Fprintf(w, "suggested reject threshold %.2f (validation accuracy of accepted >= %.0f%%)\n", rep.Threshold, 100*rep.targetAcc)
 		kind = "float fine-tuned model"
-		if hasTest {
+		if rep.Test > 0 {
 			fmt.Fprintf(w, "test accuracy of the frozen head (float, refitted on train + validation): %.2f%%\n", 100*f.FrozenFloatTest)
 		}
 	} else {
 		fmt.Fprintf(w, "chosen lambda %g (validation %.2f%%); suggested reject threshold %.2f (validation accuracy of accepted >= %.0f%%)\n",
-			rep.Lambda, 100*rep.ValAccuracy, rep.Threshold, 100*c.TargetAcc)
+			rep.Lambda, 100*rep.ValAccuracy, rep.Threshold, 100*rep.targetAcc)
 	}
-	if !hasTest {
+	if rep.Test == 0 {
 		fmt.Fprintf(w, "no test split: trained on all %d photos (train + validation); the settings' accuracy on unseen photos comes from a run with a test split\n", rep.Train+rep.Val)
 	} else {
 		fmt.Fprintf(w, "test accuracy: %s %.2f%%, exported model %.2f%%", kind, 100*rep.FloatTest.Accuracy, 100*rep.ExportTest.Accuracy)
 		if rep.TTATest > 0 {
-			fmt.Fprintf(w, ", float head with %d-view test-time augmentation %.2f%%", len(augs), 100*rep.TTATest)
+			fmt.Fprintf(w, ", float head with %d-view test-time augmentation %.2f%%", rep.views, 100*rep.TTATest)
 		}
 		fmt.Fprintf(w, "\n\nexported model on the test split:\n")
 		rep.ExportTest.Write(w)
 	}
-	fmt.Fprintf(w, "\nwrote %s and %s; %d backbone runs, %.1f s\n", c.Out, rep.HeadFile, rep.BackboneRun, rep.Seconds)
-	if d := math.Abs(rep.ExportTest.Accuracy - rep.FloatTest.Accuracy); d > 0.01 && hasTest {
-		c.Log.Warn("exported model differs from the float model by more than 1 point", "float", rep.FloatTest.Accuracy, "exported", rep.ExportTest.Accuracy)
+	fmt.Fprintf(w, "\nwrote %s and %s; %d backbone runs, %.1f s\n", rep.out, rep.HeadFile, rep.BackboneRun, rep.Seconds)
+}
+
+func (rep *Report) writeConflicts(w io.Writer) {
+	for _, cf := range rep.Conflicts {
+		fmt.Fprintf(w, "identical image in two classes, left out: %v\n", cf)
 	}
-	return rep, nil
 }
 
 func allIndices(n int) []int {
@@ -382,7 +499,7 @@ func dropNil(x [][]float32, y []int) ([][]float32, []int) {
 	return ox, oy
 }
 
-func predict(h *Head, feats [][][]float32, idx []int, ds *Dataset) (truth, pred []int, conf []float64) {
+func predict(h *softmaxHead, feats [][][]float32, idx []int, ds *Dataset) (truth, pred []int, conf []float64) {
 	for _, i := range idx {
 		p := make([]float32, len(h.B))
 		n := 0
@@ -403,14 +520,14 @@ func predict(h *Head, feats [][][]float32, idx []int, ds *Dataset) (truth, pred 
 	return
 }
 
-func evaluate(h *Head, feats [][][]float32, idx []int, ds *Dataset) Metrics {
+func evaluate(h *softmaxHead, feats [][][]float32, idx []int, ds *Dataset) Metrics {
 	t, p, c := predict(h, feats, idx, ds)
-	return Score(ds.Classes, t, p, c)
+	return score(ds.Classes, t, p, c)
 }
 
 // tta measures the float head averaging its probabilities over every
 // augmented view of each test image (computed and cached on demand).
-func tta(ctx context.Context, ex *Extractor, h *Head, ds *Dataset, idx []int, augs []Augment) float64 {
+func tta(ctx context.Context, ex *extractor, h *softmaxHead, ds *Dataset, idx []int, augs []view) float64 {
 	items := make([]Item, len(idx))
 	for i, j := range idx {
 		items[i] = ds.Items[j]
@@ -441,7 +558,7 @@ func tta(ctx context.Context, ex *Extractor, h *Head, ds *Dataset, idx []int, au
 	return float64(ok) / float64(len(items))
 }
 
-func logitRange(h *Head, x [][]float32) (lo, hi float32) {
+func logitRange(h *softmaxHead, x [][]float32) (lo, hi float32) {
 	lo, hi = float32(math.Inf(1)), float32(math.Inf(-1))
 	for _, r := range x {
 		for _, v := range h.Logits(r) {
@@ -490,5 +607,5 @@ func EvalModel(ctx context.Context, o infer.Options, classes []string, items []I
 		pred = append(pred, toData[r.Index])
 		conf = append(conf, float64(r.Score.Score))
 	}
-	return Score(classes, truth, pred, conf), nil
+	return score(classes, truth, pred, conf), nil
 }

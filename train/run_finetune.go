@@ -8,26 +8,19 @@ import (
 	"time"
 )
 
-// fineTuned is what Run's fine-tuning step hands to the export.
-type fineTuned struct {
-	*FineTuned
-	conv, proj         *ConvExport
-	logitMin, logitMax float32
-}
-
 // baseLayers reads the layers fine-tuning starts from out of the base
 // model: the convolution before the pooling and, with two layers, the
 // projection feeding it (else nil). Run calls it before any extraction,
 // so a base fine-tuning cannot use is refused at once.
-func (c *Config) baseLayers(base []byte) (conv, proj *ConvLayer, err error) {
-	conv, err = BaseConv(base)
+func (c *Config) baseLayers(base []byte) (conv, proj *convLayer, err error) {
+	conv, err = baseConv(base)
 	if err != nil {
 		return nil, nil, fmt.Errorf("fine-tune: base model %s: %w", c.Base, err)
 	}
 	switch c.FT.Layers {
 	case 0, 1:
 	case 2:
-		if proj, err = BaseProj(base); err != nil {
+		if proj, err = baseProj(base); err != nil {
 			return nil, nil, fmt.Errorf("fine-tune: base model %s: %w", c.Base, err)
 		}
 	default:
@@ -36,107 +29,120 @@ func (c *Config) baseLayers(base []byte) (conv, proj *ConvLayer, err error) {
 	return conv, proj, nil
 }
 
-// fineTune extracts the activations at the input of the convolution
-// before the pooling (cached like the features), fine-tunes that
-// convolution with the head on the training split (from init, the frozen
-// head fitted on it), picks the epoch on the validation split, then, as
-// the frozen path refits its head, trains again on train + validation
-// (from final, the frozen head refitted on both) for the chosen epochs,
-// and measures that model on the test split. It fills rep.FineTune and
-// replaces rep's FloatTest and Threshold with the fine-tuned model's.
-func (c *Config) fineTune(ctx context.Context, conv, proj *ConvLayer, ds *Dataset, sp Split, augs []Augment, init, final *Head, rep *Report) (*fineTuned, error) {
-	ex, err := NewExtractor(ExtractorOptions{Base: c.Base, CacheDir: c.CacheDir, Delegate: c.Delegate, Size: c.Size,
+// tune extracts the activations at the input of the convolution before
+// the pooling (cached like the features), fine-tunes that convolution
+// with the head on the training split (from init, the frozen head fitted
+// on it), picks the epoch on the validation split, then, as the frozen
+// path refits its head, trains again on train + validation (from final,
+// the frozen head refitted on both) for the chosen epochs, and measures
+// that model on the test split. It fills rep.FineTune and replaces rep's
+// FloatTest and Threshold with the fine-tuned model's.
+func (r *run) tune(ctx context.Context, init, final *softmaxHead) (trained, error) {
+	c := &r.c
+	ex, err := newExtractor(extractorOptions{Base: c.Base, CacheDir: c.CacheDir, Delegate: c.Delegate, Size: c.Size,
 		ConvInput: true, Layers: c.FT.Layers, Logger: c.Log})
 	if err != nil {
-		return nil, fmt.Errorf("fine-tune: %w", err)
+		return trained{}, fmt.Errorf("fine-tune: %w", err)
 	}
 	defer ex.Close()
-	acts := func(idx []int, aug Augment) ([][]byte, error) {
-		items := make([]Item, len(idx))
+	var sets [3]actSet // train, validation, test
+	for i, s := range []struct {
+		idx   []int
+		views []view
+	}{{r.sp.Train, r.augs}, {r.sp.Val, r.augs[:1]}, {r.sp.Test, r.augs[:1]}} {
+		if sets[i], err = r.activations(ctx, ex, s.idx, s.views); err != nil {
+			return trained{}, err
+		}
+	}
+	tr, val, test := sets[0], sets[1], sets[2]
+	o := r.fineTuneOptions()
+	start := time.Now()
+	in := fineTuneInput{Train: tr, Val: val, In: ex.Quant(), Proj: r.ftProj, Conv: r.ftConv, Head: init}
+	sel, err := fineTune(ctx, in, o)
+	if err != nil {
+		return trained{}, err
+	}
+	// The threshold comes from the model whose validation predictions are
+	// unseen, as for the frozen head.
+	vt, vp, vc := sel.Model.scores(val)
+	r.rep.Threshold = suggestThreshold(vt, vp, vc, c.TargetAcc)
+	o.StopAfter = sel.Chosen
+	in.Train = actSet{X: append(append([][]byte{}, tr.X...), val.X...), Y: append(append([]int{}, tr.Y...), val.Y...)}
+	in.Val, in.Head = actSet{}, final
+	refit, err := fineTune(ctx, in, o)
+	if err != nil {
+		return trained{}, err
+	}
+	m := refit.Model
+	f := &FineTuneReport{Epochs: sel.Epochs, Chosen: sel.Chosen, ValAccuracy: sel.Epochs[sel.Chosen].ValAccuracy,
+		FrozenValAccuracy: r.rep.ValAccuracy, FrozenFloatTest: r.rep.FloatTest.Accuracy,
+		LR: o.LR, HeadLR: o.HeadLR, ConvL2: o.ConvL2, BackboneRuns: ex.Calls.Load(), Layers: o.Layers}
+	if r.ftProj != nil {
+		f.ProjLR = o.ProjLR
+	}
+	r.rep.FineTune = f
+	// Quantization ranges from the chosen model on the training originals
+	// and the validation split.
+	seen := append(append([][]byte{}, tr.X[:min(len(r.sp.Train), len(tr.X))]...), val.X...)
+	t := quantizeTuned(m, ex.Quant(), seen, f)
+	tt, tp, tc := m.scores(test)
+	r.rep.FloatTest = score(r.ds.Classes, tt, tp, tc)
+	f.Seconds = time.Since(start).Seconds()
+	return t, nil
+}
+
+// activations gathers the cached activations of the items idx in every
+// view of views, as an actSet.
+func (r *run) activations(ctx context.Context, ex *extractor, idx []int, views []view) (actSet, error) {
+	items := make([]Item, len(idx))
+	for i, j := range idx {
+		items[i] = r.ds.Items[j]
+	}
+	var s actSet
+	for _, a := range views {
+		x, _, err := ex.Activations(ctx, items, a, r.c.progress("activations "+a.Name))
+		if err != nil {
+			return s, fmt.Errorf("fine-tune: activations (%s): %w", a.Name, err)
+		}
 		for i, j := range idx {
-			items[i] = ds.Items[j]
-		}
-		var prog func(int, int)
-		if c.Progress != nil {
-			prog = Progress(c.Progress, "activations "+aug.Name)
-		}
-		x, _, err := ex.Activations(ctx, items, aug, prog)
-		return x, err
-	}
-	set := func(idx []int, views []Augment) (ActSet, error) {
-		var s ActSet
-		for _, a := range views {
-			x, err := acts(idx, a)
-			if err != nil {
-				return s, fmt.Errorf("fine-tune: activations (%s): %w", a.Name, err)
-			}
-			for i, j := range idx {
-				if x[i] != nil { // failed to decode: already left out of the split
-					s.X = append(s.X, x[i])
-					s.Y = append(s.Y, ds.Items[j].Class)
-				}
+			if x[i] != nil { // failed to decode: already left out of the split
+				s.X = append(s.X, x[i])
+				s.Y = append(s.Y, r.ds.Items[j].Class)
 			}
 		}
-		return s, nil
 	}
-	tr, err := set(sp.Train, augs)
-	if err != nil {
-		return nil, err
-	}
-	val, err := set(sp.Val, augs[:1])
-	if err != nil {
-		return nil, err
-	}
-	test, err := set(sp.Test, augs[:1])
-	if err != nil {
-		return nil, err
-	}
-	o := c.FT
-	o.Seed, o.ClassWeights, o.Log = c.Seed, true, c.Log
+	return s, nil
+}
+
+// fineTuneOptions completes the run's fine-tuning options, with one
+// progress bar per epoch.
+func (r *run) fineTuneOptions() FineTuneOptions {
+	o := r.c.FT
+	o.Seed, o.ClassWeights, o.Log = r.c.Seed, true, r.c.Log
 	o.defaults()
-	if c.Progress != nil {
+	if r.c.Progress != nil {
 		cur, bar := 0, func(int, int) {}
 		o.Progress = func(ep, done, total int) {
 			if ep != cur {
 				cur = ep
-				bar = Progress(c.Progress, fmt.Sprintf("fine-tune %d/%d", ep, o.Epochs))
+				bar = r.c.Progress(fmt.Sprintf("fine-tune %d/%d", ep, o.Epochs))
 			}
 			if bar != nil {
 				bar(done, total)
 			}
 		}
 	}
-	start := time.Now()
-	sel, epochs, chosen, err := FineTune(ctx, tr, val, ex.Quant(), proj, conv, init, o)
-	if err != nil {
-		return nil, err
-	}
-	// The threshold comes from the model whose validation predictions are
-	// unseen, as for the frozen head.
-	vt, vp, vc := sel.scores(val)
-	rep.Threshold = SuggestThreshold(vt, vp, vc, c.TargetAcc)
-	all := ActSet{X: append(append([][]byte{}, tr.X...), val.X...), Y: append(append([]int{}, tr.Y...), val.Y...)}
-	o.StopAfter = chosen
-	m, _, _, err := FineTune(ctx, all, ActSet{}, ex.Quant(), proj, conv, final, o)
-	if err != nil {
-		return nil, err
-	}
-	f := &FineTuneReport{Epochs: epochs, Chosen: chosen, ValAccuracy: epochs[chosen].ValAccuracy,
-		FrozenValAccuracy: rep.ValAccuracy, FrozenFloatTest: rep.FloatTest.Accuracy,
-		LR: o.LR, HeadLR: o.HeadLR, ConvL2: o.ConvL2, BackboneRuns: ex.Calls.Load(), Layers: o.Layers}
-	if proj != nil {
-		f.ProjLR = o.ProjLR
-	}
-	rep.FineTune = f
+	return o
+}
 
-	// Quantization ranges and the reject threshold from the chosen model
-	// on the training originals and the validation split.
-	nOrig := len(sp.Train)
-	seen := append(append([][]byte{}, tr.X[:min(nOrig, len(tr.X))]...), val.X...)
-	pooled := m.Pooled(seen)
+// quantizeTuned quantizes the fine-tuned layers for the export from the
+// ranges the model m shows on the examples seen in training (in: the
+// quantization of the activations it reads), and records the
+// projection's range in f.
+func quantizeTuned(m *fineTuned, in quantParams, seen [][]byte, f *FineTuneReport) trained {
 	var pmax float32
 	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
-	for _, p := range pooled {
+	for _, p := range m.Pooled(seen) {
 		for _, v := range p {
 			pmax = max(pmax, v)
 		}
@@ -144,29 +150,26 @@ func (c *Config) fineTune(ctx context.Context, conv, proj *ConvLayer, ds *Datase
 			lo, hi = min(lo, v), max(hi, v)
 		}
 	}
+	t := trained{head: m.Head, logitMin: lo, logitMax: hi}
 	// RELU6 bounds the convolution's output; a small margin over the
 	// largest pooled value seen keeps rarer images from saturating.
-	convIn := ex.Quant()
-	var qp *ConvExport
+	convIn := in
 	if m.Proj != nil {
 		// The projection's output is the convolution's input: its int8
 		// range is the one seen in training now, not the base's.
 		plo, phi := m.ProjRange(seen)
-		qp = QuantizeConv(m.Proj, ex.Quant(), phi, 0)
-		qp.OutMin = plo
-		convIn = ActQuant(plo, phi)
+		t.proj = quantizeConv(m.Proj, in, phi, 0)
+		t.proj.OutMin = plo
+		convIn = actQuant(plo, phi)
 		f.ProjRange = [2]float32{plo, phi}
 	}
-	qc := QuantizeConv(m.Conv, convIn, 6, min(6, 1.05*pmax))
-	tt, tp, tc := m.scores(test)
-	rep.FloatTest = Score(ds.Classes, tt, tp, tc)
-	f.Seconds = time.Since(start).Seconds()
-	return &fineTuned{FineTuned: m, conv: qc, proj: qp, logitMin: lo, logitMax: hi}, nil
+	t.conv = quantizeConv(m.Conv, convIn, 6, min(6, 1.05*pmax))
+	return t
 }
 
 // scores returns the true class, predicted class and its probability of
 // every example.
-func (m *FineTuned) scores(s ActSet) (truth, pred []int, conf []float64) {
+func (m *fineTuned) scores(s actSet) (truth, pred []int, conf []float64) {
 	for i, f := range m.Pooled(s.X) {
 		p := m.Head.Probs(f)
 		b := argmax(p)

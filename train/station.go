@@ -33,12 +33,12 @@ const stationW, stationH = 640, 480
 // recording.NewShot or in locate) takes a new version.
 const stationViewsVersion = 2
 
-// StationViews returns n station views, named tray<version>.<i>.
-func StationViews(n int) []Augment {
-	var out []Augment
+// stationViews returns n station views, named tray<version>.<i>.
+func stationViews(n int) []view {
+	var out []view
 	for i := 1; i <= n; i++ {
 		name := fmt.Sprintf("tray%d.%d", stationViewsVersion, i)
-		out = append(out, Augment{Name: name, Apply: func(src gocv.Mat, dst *gocv.Mat) { stationView(name, src, dst) }})
+		out = append(out, view{Name: name, Apply: func(src gocv.Mat, dst *gocv.Mat) { stationView(name, src, dst) }})
 	}
 	return out
 }

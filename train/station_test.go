@@ -15,11 +15,11 @@ func TestStationViews(t *testing.T) {
 	photo := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(225, 225, 225, 0), 384, 512, gocv.MatTypeCV8UC3)
 	defer photo.Close()
 	gocv.Circle(&photo, image.Pt(256, 192), 120, color.RGBA{R: 20, G: 40, B: 200}, -1) // BGR 200,40,20
-	views := StationViews(3)
+	views := stationViews(3)
 	if len(views) != 3 || views[0].Name == views[1].Name {
 		t.Fatalf("views %v", views)
 	}
-	render := func(v Augment) gocv.Mat {
+	render := func(v view) gocv.Mat {
 		m := gocv.NewMat()
 		v.Apply(photo, &m)
 		return m

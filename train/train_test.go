@@ -17,6 +17,7 @@ import (
 
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/internal/testenv"
+	"github.com/sorterd/sorterd/tfmodel"
 	"gocv.io/x/gocv"
 )
 
@@ -98,12 +99,13 @@ func TestTrainExportSynthetic(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "garbage.tflite")
 	cache := t.TempDir()
 	var log bytes.Buffer
-	cfg := Config{Data: []string{data}, Out: out, Base: base, Seed: 3, Augment: 1, CacheDir: cache, Out1: &log,
+	cfg := Config{Data: []string{data}, Out: out, Base: base, Seed: 3, Augment: 1, CacheDir: cache,
 		Lambdas: []float64{1e-3, 1e-2}}
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	rep.Write(&log)
 	t.Log(log.String())
 	if len(rep.Conflicts) != 1 || !strings.Contains(log.String(), "copy.jpg") {
 		t.Errorf("duplicate across classes not reported: %v", rep.Conflicts)
@@ -141,7 +143,6 @@ func TestTrainExportSynthetic(t *testing.T) {
 	}
 	// Second run, other hyper-parameters: no backbone run at all.
 	cfg.Lambdas = []float64{3e-3}
-	cfg.Out1 = nil
 	rep2, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -159,12 +160,12 @@ func TestExportMatchesFloatHead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex, err := NewExtractor(ExtractorOptions{Base: base, CacheDir: t.TempDir()})
+	ex, err := newExtractor(extractorOptions{Base: base, CacheDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ex.Close()
-	f, _, err := ex.Features(context.Background(), ds.Items, Augments[0], nil)
+	f, _, err := ex.Features(context.Background(), ds.Items, augments[0], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,13 +173,13 @@ func TestExportMatchesFloatHead(t *testing.T) {
 	for _, it := range ds.Items {
 		y = append(y, it.Class)
 	}
-	h, err := TrainHead(f, y, ds.Classes, HeadOptions{Lambda: 1e-2})
+	h, err := trainHead(f, y, ds.Classes, headOptions{Lambda: 1e-2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	lo, hi := logitRange(h, f)
 	raw, _ := os.ReadFile(base)
-	model, err := Export(raw, h, ExportOptions{LogitMin: lo, LogitMax: hi})
+	model, err := exportModel(raw, h, exportOptions{LogitMin: lo, LogitMax: hi})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,22 +221,22 @@ func TestFeatureModelIsPooledTensor(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			g, err := infer.ReadGraph(raw)
+			g, err := tfmodel.Parse(raw)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if name == u8 {
 				// train reads a uint8 base as int8 (baseGraph): the cut
 				// model must be the rewritten model's pooled tensor.
-				fromU8, _, err := FeatureModel(raw, 0)
+				fromU8, _, err := featureModel(raw, 0)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if err := g.ToInt8(); err != nil {
 					t.Fatal(err)
 				}
-				raw = g.Write()
-				again, _, err := FeatureModel(raw, 0)
+				raw = mustWrite(t, g)
+				again, _, err := featureModel(raw, 0)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -243,15 +244,15 @@ func TestFeatureModelIsPooledTensor(t *testing.T) {
 					t.Fatal("the feature model of the uint8 base is not that of its int8 rewrite")
 				}
 			}
-			pooled, _, err := g.PooledFeature()
+			pooled, _, err := pooledFeature(g)
 			if err != nil {
 				t.Fatal(err)
 			}
-			feat, dim, err := FeatureModel(raw, 0)
+			feat, dim, err := featureModel(raw, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if typ := g.Tensors[pooled].Type; typ != infer.Int8 {
+			if typ := g.Tensors[pooled].Type; typ != tfmodel.Int8 {
 				t.Errorf("pooled tensor is %v", typ)
 			}
 			if dim != 1280 {
@@ -360,15 +361,15 @@ func TestBaseWithoutPooledTensor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	feat, _, err := FeatureModel(raw, 0)
+	feat, _, err := featureModel(raw, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A feature extractor ends in MEAN, not a classifier: no pooled tensor.
-	if _, _, err := FeatureModel(feat, 0); !errors.Is(err, infer.ErrNoFeatureTensor) {
+	if _, _, err := featureModel(feat, 0); !errors.Is(err, ErrNoFeatureTensor) {
 		t.Errorf("feature model as base: %v", err)
 	}
-	if _, _, err := FeatureModel([]byte("nonsense"), 0); err == nil {
+	if _, _, err := featureModel([]byte("nonsense"), 0); err == nil {
 		t.Error("garbage accepted as a base model")
 	}
 }
@@ -393,5 +394,41 @@ func TestSplitIsStratifiedAndSeeded(t *testing.T) {
 	}
 	if perClass[0] != 10 || perClass[1] != 10 {
 		t.Errorf("test split per class %v", perClass)
+	}
+}
+
+// mustWrite writes an edited model.
+func mustWrite(t testing.TB, g *tfmodel.Model) []byte {
+	t.Helper()
+	out, err := g.Write()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// pooledFeature finds the pooled tensor and the pooling by structure, in
+// both quantizations of MobileNetV2.
+func TestPooledFeatureByStructure(t *testing.T) {
+	for _, name := range []string{ptq, u8} {
+		raw, err := os.ReadFile(baseModel(t, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := tfmodel.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ti, pool, err := pooledFeature(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shape := g.Tensors[ti].Shape
+		if shape[len(shape)-1] != 1280 || pool < 0 {
+			t.Errorf("%s: tensor %d %q shape %v, pool op %d", name, ti, g.Tensors[ti].Name, shape, pool)
+		}
+		if op := g.Builtin(pool); op != tfmodel.OpMean && op != tfmodel.OpAveragePool2D {
+			t.Errorf("%s: pooling is %v", name, op)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/train"
@@ -61,8 +62,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	c.Log = log
 	slog.SetDefault(log)
 	if !*asJSON {
-		c.Out1 = stdout
-		c.Progress = os.Stderr
+		c.Progress = func(step string) func(done, total int) { return progressBar(os.Stderr, step) }
 	}
 	rep, err := train.Run(ctx, c)
 	if err != nil {
@@ -71,6 +71,8 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if *asJSON {
 		_ = json.NewEncoder(stdout).Encode(rep)
+	} else {
+		rep.Write(stdout)
 	}
 	return 0
 }
@@ -198,3 +200,34 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// progressBar draws a one-line progress bar on a terminal (w), at most
+// every 100 ms; on anything else it stays quiet (nil).
+func progressBar(w *os.File, label string) func(done, total int) {
+	st, err := w.Stat()
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	var last time.Time
+	start := time.Now()
+	return func(done, total int) {
+		if done != total && time.Since(last) < 100*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		const width = 30
+		n := done * width / max(total, 1)
+		bar := make([]byte, width)
+		for i := range bar {
+			bar[i] = '.'
+			if i < n {
+				bar[i] = '#'
+			}
+		}
+		rate := float64(done) / time.Since(start).Seconds()
+		fmt.Fprintf(w, "\r%-14s [%s] %d/%d  %.0f img/s ", label, bar, done, total, rate)
+		if done == total {
+			fmt.Fprintln(w)
+		}
+	}
+}

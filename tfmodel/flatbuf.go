@@ -1,8 +1,7 @@
-package infer
+package tfmodel
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math"
 )
 
@@ -12,41 +11,18 @@ import (
 // error, never a panic or a read past the end. The generated FlatBuffers
 // accessors do no such checks, which is why this reader exists.
 
-// fbError is raised (panicked) by the reader and turned into an error by
-// fbCatch at the API boundary; it keeps the walking code linear.
-type fbError struct {
-	msg string
-	// past is set when a read went beyond the end of the data: for a file
-	// written by a converter (buffers last) that means it was cut short.
-	past bool
-}
-
-func fbFail(format string, args ...any) { panic(fbError{msg: fmt.Sprintf(format, args...)}) }
-
-func fbPast(format string, args ...any) {
-	panic(fbError{msg: fmt.Sprintf(format, args...), past: true})
-}
-
-// fbCatch converts a reader failure into *err; other panics propagate.
-func fbCatch(err *error) {
-	if r := recover(); r != nil {
-		fe, ok := r.(fbError)
-		if !ok {
-			panic(r)
-		}
-		if fe.past {
-			*err = fmt.Errorf("%w: %s", ErrModelTruncated, fe.msg)
-		} else {
-			*err = fmt.Errorf("%w: %s", ErrModelCorrupt, fe.msg)
-		}
-	}
-}
-
 type fbuf []byte
+
+// Sizes of flatbuffer scalars.
+const (
+	uoffsetSize = 4 // uoffset_t, also a vector's length prefix
+	vtableHead  = 4 // a vtable's own size and its table's size, both uint16
+	slotSize    = 2 // one vtable entry
+)
 
 func (b fbuf) need(off, n int) {
 	if off < 0 || n < 0 || off > len(b) || len(b)-off < n {
-		fbPast("offset %d+%d outside the %d-byte file", off, n, len(b))
+		truncated(off, "%d bytes outside the %d-byte file", n, len(b))
 	}
 }
 
@@ -60,7 +36,7 @@ func (b fbuf) u64(off int) uint64 { b.need(off, 8); return binary.LittleEndian.U
 func (b fbuf) uoff(off int) int {
 	v := int64(b.u32(off)) + int64(off)
 	if v > int64(len(b)) {
-		fbPast("reference at %d points past the end of the file", off)
+		truncated(off, "reference points past the end of the file")
 	}
 	return int(v)
 }
@@ -78,11 +54,11 @@ type fbTable struct {
 func (b fbuf) table(pos int) fbTable {
 	vt := int64(pos) - int64(b.i32(pos))
 	if vt < 0 || vt > int64(len(b)) {
-		fbFail("table at %d has a bad vtable", pos)
+		corrupt(pos, "table has a bad vtable")
 	}
 	vtLen := int(b.u16(int(vt)))
-	if vtLen < 4 || vtLen%2 != 0 {
-		fbFail("table at %d has a vtable of %d bytes", pos, vtLen)
+	if vtLen < vtableHead || vtLen%slotSize != 0 {
+		corrupt(pos, "table has a vtable of %d bytes", vtLen)
 	}
 	b.need(int(vt), vtLen)
 	return fbTable{b: b, pos: pos, vt: int(vt), vtLen: vtLen}
@@ -90,8 +66,8 @@ func (b fbuf) table(pos int) fbTable {
 
 // field returns the absolute position of field i, or 0 when it is absent.
 func (t fbTable) field(i int) int {
-	o := 4 + 2*i
-	if o+2 > t.vtLen {
+	o := vtableHead + slotSize*i
+	if o+slotSize > t.vtLen {
 		return 0
 	}
 	rel := int(t.b.u16(t.vt + o))
@@ -163,13 +139,37 @@ func (t fbTable) vec(i, elem int) (fbVec, bool) {
 	at := t.b.uoff(p)
 	n := int(t.b.u32(at))
 	if n < 0 || int64(n)*int64(elem) > int64(len(t.b)) {
-		fbFail("vector at %d claims %d elements", at, n)
+		corrupt(at, "vector claims %d elements", n)
 	}
-	t.b.need(at+4, n*elem)
-	return fbVec{b: t.b, start: at + 4, n: n, elem: elem}, true
+	t.b.need(at+uoffsetSize, n*elem)
+	return fbVec{b: t.b, start: at + uoffsetSize, n: n, elem: elem}, true
 }
 
-func (v fbVec) table(j int) fbTable { return v.b.table(v.b.uoff(v.start + 4*j)) }
+// tables returns field i as a vector of tables (offsets).
+func (t fbTable) tables(i int) (fbVec, bool) { return t.vec(i, uoffsetSize) }
+
+// int32s returns field i as an int32 vector, nil when absent.
+func (t fbTable) int32s(i int) []int32 {
+	if v, ok := t.vec(i, 4); ok {
+		return v.int32s()
+	}
+	return nil
+}
+
+// floats returns field i as a float32 vector, nil when absent.
+func (t fbTable) floats(i int) []float32 {
+	v, ok := t.vec(i, 4)
+	if !ok {
+		return nil
+	}
+	out := make([]float32, v.n)
+	for j := range out {
+		out[j] = v.f32(j)
+	}
+	return out
+}
+
+func (v fbVec) table(j int) fbTable { return v.b.table(v.b.uoff(v.start + uoffsetSize*j)) }
 func (v fbVec) i32(j int) int32     { return v.b.i32(v.start + 4*j) }
 func (v fbVec) f32(j int) float32   { return math.Float32frombits(v.b.u32(v.start + 4*j)) }
 func (v fbVec) i64(j int) int64     { return int64(v.b.u64(v.start + 8*j)) }
@@ -181,11 +181,4 @@ func (v fbVec) int32s() []int32 {
 		out[j] = v.i32(j)
 	}
 	return out
-}
-
-func (v fbVec) str(j int) string {
-	at := v.b.uoff(v.start + 4*j)
-	n := int(v.b.u32(at))
-	v.b.need(at+4, n)
-	return string(v.b[at+4 : at+4+n])
 }
