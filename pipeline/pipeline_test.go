@@ -13,6 +13,7 @@ import (
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/internal/testenv"
+	"github.com/sorterd/sorterd/internal/testenv/testvideo"
 	"github.com/sorterd/sorterd/locate"
 	"gocv.io/x/gocv"
 	"periph.io/x/conn/v3/gpio"
@@ -23,7 +24,7 @@ func garbageModel(t *testing.T) string { return testenv.Model(t, "garbage.tflite
 
 func itemsVideo(t *testing.T, colours []color.RGBA, hold, gap int) string {
 	path := filepath.Join(t.TempDir(), "items.avi")
-	testenv.ItemsVideo(t, path, colours, hold, gap)
+	testvideo.Items(t, path, colours, hold, gap)
 	return path
 }
 

@@ -22,6 +22,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/internal/testenv"
+	"github.com/sorterd/sorterd/internal/testenv/testvideo"
 	"gocv.io/x/gocv"
 )
 
@@ -44,7 +45,7 @@ func stationConfig(t *testing.T, b *testenv.Broker, stateDir string) *station {
 	t.Helper()
 	dir := t.TempDir()
 	video := filepath.Join(dir, "tray.avi")
-	testenv.ItemsVideo(t, video, []color.RGBA{{230, 230, 230, 0}, {40, 90, 200, 0}}, 8, 20)
+	testvideo.Items(t, video, []color.RGBA{{230, 230, 230, 0}, {40, 90, 200, 0}}, 8, 20)
 	if stateDir == "" {
 		stateDir = filepath.Join(dir, "state")
 	}

@@ -1,12 +1,13 @@
 // Package testenv holds test fixtures shared by several packages' tests:
-// a real mosquitto broker on a free port, and generated videos of items.
-// Nothing in the daemon imports it.
+// the module's files and ../shared (skipped when absent, failed under
+// CI=true), a real mosquitto broker on a free port and a subscriber, a
+// log buffer. It is cgo-free, so cgo-free packages' tests (tfmodel) use
+// it too; generated videos are in testenv/testvideo. Nothing in the
+// daemon imports it.
 package testenv
 
 import (
 	"fmt"
-	"image"
-	"image/color"
 	"net"
 	"os"
 	"os/exec"
@@ -15,8 +16,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"gocv.io/x/gocv"
 )
 
 // Broker is a mosquitto process on a loopback port.
@@ -108,40 +107,6 @@ func (b *Broker) Stop() {
 // Addr is host:port; URL is tcp://host:port.
 func (b *Broker) Addr() string { return fmt.Sprintf("127.0.0.1:%d", b.Port) }
 func (b *Broker) URL() string  { return "tcp://" + b.Addr() }
-
-// ItemsVideo writes an MJPEG video: the empty tray for gap frames, then
-// each item (a coloured box) for hold frames followed by gap empty frames.
-func ItemsVideo(t testing.TB, path string, items []color.RGBA, hold, gap int) {
-	tmp := path + ".tmp.avi"
-	w, err := gocv.VideoWriterFile(tmp, "MJPG", 20, 320, 240, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	frame := func(c *color.RGBA) {
-		m := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(60, 60, 60, 0), 240, 320, gocv.MatTypeCV8UC3)
-		if c != nil {
-			gocv.Rectangle(&m, image.Rect(80, 50, 240, 190), *c, -1)
-		}
-		w.Write(m)
-		m.Close()
-	}
-	for i := 0; i < gap; i++ {
-		frame(nil)
-	}
-	for _, c := range items {
-		c := c
-		for i := 0; i < hold; i++ {
-			frame(&c)
-		}
-		for i := 0; i < gap; i++ {
-			frame(nil)
-		}
-	}
-	w.Close()
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // FreePort returns a loopback port nobody listens on.
 func FreePort(t testing.TB) int {
