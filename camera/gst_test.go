@@ -4,10 +4,9 @@ import (
 	"context"
 	"image"
 	"image/color"
-	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/sorterd/sorterd/internal/testenv"
 	"gocv.io/x/gocv"
 )
 
@@ -15,13 +14,7 @@ import (
 // make test installs; under CI its absence fails instead of skipping.
 func needGStreamer(t *testing.T) {
 	t.Helper()
-	if m, _ := filepath.Glob("/usr/lib/*/gstreamer-1.0/libgstvideotestsrc.so"); len(m) == 0 {
-		msg := "no GStreamer videotestsrc plugin (apt-get install gstreamer1.0-plugins-base)"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	testenv.NeedGlob(t, "/usr/lib/*/gstreamer-1.0/libgstvideotestsrc.so", "apt-get install gstreamer1.0-plugins-base")
 }
 
 // A source with "!" is a GStreamer pipeline, opened by OpenCV's GStreamer

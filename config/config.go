@@ -230,8 +230,8 @@ type GPIO struct {
 // MQTT is the broker connection and what is published.
 type MQTT struct {
 	Enabled         bool     `yaml:"enabled"`
-	Broker          string   `yaml:"broker"` // tcp://host:1883, ssl://host:8883
-	ClientID        string   `yaml:"client_id"`
+	Broker          string   `yaml:"broker"`    // tcp://host:1883, ssl://host:8883
+	ClientID        string   `yaml:"client_id"` // "" = publish.DefaultClientID: unique per machine and state_dir
 	Username        string   `yaml:"username"`
 	Password        string   `yaml:"password"`
 	PasswordFile    string   `yaml:"password_file"` // the password, read at start; else $CREDENTIALS_DIRECTORY/mqtt_password

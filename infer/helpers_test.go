@@ -1,27 +1,16 @@
 package infer
 
 import (
-	"github.com/sorterd/sorterd/internal/testenv"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"testing"
+
+	"github.com/sorterd/sorterd/internal/testenv"
 )
 
-// repoRoot is the module root (where go.mod is).
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Dir(filepath.Dir(file))
-}
-
-func need(t testing.TB, path string) string { t.Helper(); return testenv.Need(t, path) }
-
-func modelPath(t testing.TB, name string) string {
-	return need(t, filepath.Join(repoRoot(t), "models", name))
-}
+func modelPath(t testing.TB, name string) string { return testenv.Model(t, name) }
 
 const (
 	ptqModel  = "tf2_mobilenet_v2_1.0_224_ptq.tflite"
@@ -30,18 +19,13 @@ const (
 	labelFile = "imagenet_labels.txt"
 )
 
-func sharedDir(t testing.TB) string {
-	if d := os.Getenv("SORTERD_SHARED"); d != "" {
-		return d
-	}
-	return filepath.Join(repoRoot(t), "..", "shared")
-}
+func sharedDir(t testing.TB) string { return testenv.Shared() }
 
 // trashnetPhotos returns the first perClass photos of each class, in a
 // stable order.
 func trashnetPhotos(t testing.TB, perClass int) []string {
 	t.Helper()
-	dir := need(t, filepath.Join(sharedDir(t), "data", "trashnet"))
+	dir := testenv.Need(t, filepath.Join(sharedDir(t), "data", "trashnet"))
 	var out []string
 	for _, class := range []string{"cardboard", "glass", "metal", "paper", "plastic", "trash"} {
 		files, err := filepath.Glob(filepath.Join(dir, class, "*.jpg"))

@@ -3,10 +3,8 @@ package pipeline
 import (
 	"context"
 	"image/color"
-	"os"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -15,27 +13,18 @@ import (
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/internal/testenv"
+	"github.com/sorterd/sorterd/internal/testenv/testvideo"
 	"github.com/sorterd/sorterd/locate"
 	"gocv.io/x/gocv"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
 )
 
-func garbageModel(t *testing.T) string {
-	_, file, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(file), "..", "models", "garbage.tflite")
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("missing %s under CI", p)
-		}
-		t.Skip("run make model first")
-	}
-	return p
-}
+func garbageModel(t *testing.T) string { return testenv.Model(t, "garbage.tflite") }
 
 func itemsVideo(t *testing.T, colours []color.RGBA, hold, gap int) string {
 	path := filepath.Join(t.TempDir(), "items.avi")
-	testenv.ItemsVideo(t, path, colours, hold, gap)
+	testvideo.Items(t, path, colours, hold, gap)
 	return path
 }
 

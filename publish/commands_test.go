@@ -52,8 +52,8 @@ func TestSlowCommandsDoNotStallEvents(t *testing.T) {
 		c.Publish("sorterd/t1/cmd", 1, false, fmt.Sprintf(`{"cmd":"test_flap","bin":"glass","id":"%d"}`, i)).Wait()
 	}
 	// 4 wait in the queue, 6 are answered busy while the handler still blocks.
-	waitFor(t, "6 busy answers", func() bool { return len(w.get("sorterd/t1/cmd/result")) == 6 })
-	for _, r := range w.get("sorterd/t1/cmd/result") {
+	waitFor(t, "6 busy answers", func() bool { return len(w.Get("sorterd/t1/cmd/result")) == 6 })
+	for _, r := range w.Get("sorterd/t1/cmd/result") {
 		if !strings.Contains(r, `"busy`) {
 			t.Errorf("result while blocked: %s", r)
 		}
@@ -63,13 +63,13 @@ func TestSlowCommandsDoNotStallEvents(t *testing.T) {
 		p.Event([]byte(fmt.Sprintf(`{"id":"e%d"}`, i)))
 	}
 	waitFor(t, "events delivered during a slow command", func() bool {
-		return len(w.get("sorterd/t1/event")) == 3 && p.OutboxDepth() == 0
+		return len(w.Get("sorterd/t1/event")) == 3 && p.OutboxDepth() == 0
 	})
 	if p.CommandsBusy() != 6 {
 		t.Errorf("busy %d", p.CommandsBusy())
 	}
 	close(gate)
-	waitFor(t, "11 results", func() bool { return len(w.get("sorterd/t1/cmd/result")) == 11 })
+	waitFor(t, "11 results", func() bool { return len(w.Get("sorterd/t1/cmd/result")) == 11 })
 	mu.Lock()
 	defer mu.Unlock()
 	if got := strings.Join(order, ","); got != "0,1,2,3,4" {
@@ -92,8 +92,8 @@ func TestHugeCommandNotEchoed(t *testing.T) {
 	huge := strings.Repeat("é", 2000) // 4000 bytes: under the size limit, over the echo limit
 	c.Publish("sorterd/t1/cmd", 1, false, `{"cmd":"`+strings.Repeat("x", 1<<20)+`"}`).Wait()
 	c.Publish("sorterd/t1/cmd", 1, false, `{"cmd":"`+huge+`","id":"`+huge+`"}`).Wait()
-	waitFor(t, "2 results", func() bool { return len(w.get("sorterd/t1/cmd/result")) == 2 })
-	res := w.get("sorterd/t1/cmd/result")
+	waitFor(t, "2 results", func() bool { return len(w.Get("sorterd/t1/cmd/result")) == 2 })
+	res := w.Get("sorterd/t1/cmd/result")
 	if !strings.Contains(res[0], "command too large") {
 		t.Errorf("1 MB command: %.200s", res[0])
 	}

@@ -103,8 +103,8 @@ func TestOutboxDiskFullLosesNothing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go p.Run(ctx, time.Second)
-	waitFor(t, "12 events", func() bool { return len(distinct(w.get("sorterd/t1/event"))) >= 12 })
-	got := distinct(w.get("sorterd/t1/event"))
+	waitFor(t, "12 events", func() bool { return len(distinct(w.Get("sorterd/t1/event"))) >= 12 })
+	got := distinct(w.Get("sorterd/t1/event"))
 	for i, m := range got {
 		if m != string(event(i)) {
 			t.Fatalf("event %d out of order or changed: %.30s", i, m)
@@ -155,7 +155,7 @@ func TestOutboxReadOnlyDir(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go p.Run(ctx, time.Second)
-	waitFor(t, "9 events", func() bool { return len(distinct(w.get("sorterd/t1/event"))) >= 9 })
+	waitFor(t, "9 events", func() bool { return len(distinct(w.Get("sorterd/t1/event"))) >= 9 })
 	cancel()
 
 	// A restart on the read-only dir: the outbox opens degraded, and the
@@ -177,7 +177,7 @@ func TestOutboxReadOnlyDir(t *testing.T) {
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
 	go p2.Run(ctx2, time.Second)
-	waitFor(t, "10 events", func() bool { return len(distinct(w.get("sorterd/t1/event"))) >= 10 })
+	waitFor(t, "10 events", func() bool { return len(distinct(w.Get("sorterd/t1/event"))) >= 10 })
 
 	// A state dir that cannot even be created.
 	p3, err := New(Options{Broker: b.URL(), Prefix: "sorterd", Station: "t1", OutboxDir: "/proc/sorterd-no-such/outbox", Log: slogDiscard()})

@@ -23,7 +23,9 @@ import (
 
 // Options configure a Publisher.
 type Options struct {
-	Broker             string
+	Broker string
+	// ClientID is the MQTT client id; "" means DefaultClientID(Station,
+	// OutboxDir), which no other daemon shares.
 	ClientID           string
 	Username, Password string
 	CAFile             string
@@ -74,6 +76,7 @@ type Publisher struct {
 	log       *slog.Logger
 	cmds      chan []byte // commands waiting for the command worker
 	busy      atomic.Int64
+	inst      *instanceState // this publisher's claim on the station's topics
 	// The last item's crop and frame, republished on reconnect.
 	snapshot, snapshotFrame atomic.Pointer[[]byte]
 }
@@ -89,7 +92,7 @@ func New(o Options) (*Publisher, error) {
 		o.Log = slog.Default()
 	}
 	if o.ClientID == "" {
-		o.ClientID = "sorterd-" + o.Station
+		o.ClientID = DefaultClientID(o.Station, o.OutboxDir)
 	}
 	if o.OutboxSize <= 0 {
 		o.OutboxSize = 10000
@@ -109,7 +112,11 @@ func New(o Options) (*Publisher, error) {
 		// memory until the broker takes them, and /healthz says so.
 		o.Log.Error("outbox degraded: events are kept in memory only and a crash or restart loses the undelivered ones", "dir", o.OutboxDir, "err", err)
 	}
-	p := &Publisher{o: o, outbox: ob, log: o.Log, cmds: make(chan []byte, o.CommandQueue)}
+	inst, err := newInstance(o.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	p := &Publisher{o: o, outbox: ob, log: o.Log, cmds: make(chan []byte, o.CommandQueue), inst: inst}
 	co := mqtt.NewClientOptions().
 		AddBroker(o.Broker).
 		SetClientID(o.ClientID).
@@ -165,8 +172,9 @@ func tlsConfig(o Options) (*tls.Config, error) {
 // onConnect runs on every (re)connection: status, subscriptions and
 // discovery are set up here, so a broker restart keeps them.
 func (p *Publisher) onConnect(c mqtt.Client) {
-	p.log.Info("mqtt connected", "broker", p.o.Broker)
+	p.log.Info("mqtt connected", "broker", p.o.Broker, "client_id", p.o.ClientID)
 	c.Publish(p.Topic("status"), 1, true, "online")
+	p.announce(c)
 	c.Subscribe(p.Topic("cmd"), 1, p.onCommand)
 	p.discovery(c) // with discovery off, it empties what an earlier run announced
 	p.republishSnapshot(c)

@@ -13,38 +13,11 @@ import (
 	"github.com/sorterd/sorterd/internal/testenv"
 )
 
-// watcher subscribes to everything under the station and records it.
-type watcher struct {
-	mu   sync.Mutex
-	msgs map[string][]string
-}
-
-func watch(t *testing.T, b *testenv.Broker, topic string) *watcher {
-	w := &watcher{msgs: map[string][]string{}}
-	// A persistent session: messages published while the watcher
-	// reconnects after a broker restart are kept for it.
-	o := mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID(fmt.Sprintf("watch-%d", time.Now().UnixNano())).
-		SetCleanSession(false).SetResumeSubs(true).
-		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond).
-		SetOnConnectHandler(func(c mqtt.Client) {
-			c.Subscribe(topic, 1, func(_ mqtt.Client, m mqtt.Message) {
-				w.mu.Lock()
-				w.msgs[m.Topic()] = append(w.msgs[m.Topic()], string(m.Payload()))
-				w.mu.Unlock()
-			})
-		})
-	c := mqtt.NewClient(o)
-	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatal("watcher cannot connect", tok.Error())
-	}
-	t.Cleanup(func() { c.Disconnect(100) })
-	return w
-}
-
-func (w *watcher) get(topic string) []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]string(nil), w.msgs[topic]...)
+// watch records every message on topic (testenv.Subscribe: a persistent
+// session, so nothing published while it reconnects after a broker
+// restart is lost).
+func watch(t *testing.T, b *testenv.Broker, topic string) *testenv.Messages {
+	return testenv.Subscribe(t, b, topic)
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -72,25 +45,25 @@ func TestEventsStatusDiscovery(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		p.Event([]byte(fmt.Sprintf(`{"id":"%d"}`, i)))
 	}
-	waitFor(t, "5 events", func() bool { return len(w.get("sorterd/t1/event")) == 5 })
-	for i, m := range w.get("sorterd/t1/event") {
+	waitFor(t, "5 events", func() bool { return len(w.Get("sorterd/t1/event")) == 5 })
+	for i, m := range w.Get("sorterd/t1/event") {
 		if m != fmt.Sprintf(`{"id":"%d"}`, i) {
 			t.Errorf("event %d = %s", i, m)
 		}
 	}
 	waitFor(t, "discovery", func() bool {
-		return len(w.get("homeassistant/sensor/sorterd_t1/items_glass/config")) == 1 &&
-			len(w.get("homeassistant/sensor/sorterd_t1/last_label/config")) == 1
+		return len(w.Get("homeassistant/sensor/sorterd_t1/items_glass/config")) == 1 &&
+			len(w.Get("homeassistant/sensor/sorterd_t1/last_label/config")) == 1
 	})
 	var cfg map[string]any
-	json.Unmarshal([]byte(w.get("homeassistant/sensor/sorterd_t1/last_label/config")[0]), &cfg)
+	json.Unmarshal([]byte(w.Get("homeassistant/sensor/sorterd_t1/last_label/config")[0]), &cfg)
 	if cfg["availability_topic"] != "sorterd/t1/status" || cfg["state_topic"] != "sorterd/t1/event" {
 		t.Errorf("discovery config %v", cfg)
 	}
 	cancel()
 	<-done
 	waitFor(t, "offline", func() bool {
-		st := w.get("sorterd/t1/status")
+		st := w.Get("sorterd/t1/status")
 		return len(st) >= 2 && st[0] == "online" && st[len(st)-1] == "offline"
 	})
 }
@@ -107,7 +80,7 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		p.Event([]byte(fmt.Sprint(i)))
 	}
-	waitFor(t, "first events", func() bool { return len(w.get("sorterd/t1/event")) == 3 })
+	waitFor(t, "first events", func() bool { return len(w.Get("sorterd/t1/event")) == 3 })
 	b.Stop()
 	waitFor(t, "disconnect", func() bool { return !p.Connected() })
 	for i := 3; i < 10; i++ {
@@ -118,9 +91,9 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 	}
 	b.Start()
 	deadline := time.Now().Add(15 * time.Second)
-	for len(w.get("sorterd/t1/event")) < 10 {
+	for len(w.Get("sorterd/t1/event")) < 10 {
 		if time.Now().After(deadline) {
-			t.Fatalf("after the restart: watcher got %v, outbox holds %d, publisher connected %v", w.get("sorterd/t1/event"), p.OutboxDepth(), p.Connected())
+			t.Fatalf("after the restart: watcher got %v, outbox holds %d, publisher connected %v", w.Get("sorterd/t1/event"), p.OutboxDepth(), p.Connected())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -128,7 +101,7 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 	// MQTT QoS 1 is at-least-once: a message whose acknowledgement was cut
 	// by the restart may come twice (consumers dedupe by event id). None
 	// may be lost or come out of order.
-	got := w.get("sorterd/t1/event")
+	got := w.Get("sorterd/t1/event")
 	var first []string
 	seen := map[string]bool{}
 	for i, m := range got {
@@ -177,8 +150,8 @@ func TestCommands(t *testing.T) {
 	for _, m := range []string{`{"cmd":"pause"}`, `not json`, `{"cmd":"fly"}`, `{"cmd":"boom"}`, `{"cmd":"test_flap","bin":"glass","id":"42"}`} {
 		c.Publish("sorterd/t1/cmd", 1, false, m).Wait()
 	}
-	waitFor(t, "5 results", func() bool { return len(w.get("sorterd/t1/cmd/result")) == 5 })
-	res := w.get("sorterd/t1/cmd/result")
+	waitFor(t, "5 results", func() bool { return len(w.Get("sorterd/t1/cmd/result")) == 5 })
+	res := w.Get("sorterd/t1/cmd/result")
 	for i, want := range []string{`"ok":true`, `invalid command`, `unknown command \"fly\"`, `handler bug`, `"id":"42"`} {
 		if !strings.Contains(res[i], want) {
 			t.Errorf("result %d = %s, want %s", i, res[i], want)

@@ -69,7 +69,7 @@ func TestTLSWithClientCertificate(t *testing.T) {
 	defer cancel()
 	go p.Run(ctx, time.Second)
 	p.Event([]byte(`{"id":"tls-1"}`))
-	waitFor(t, "event over TLS", func() bool { return len(w.get("sorterd/tls/event")) == 1 })
+	waitFor(t, "event over TLS", func() bool { return len(w.Get("sorterd/tls/event")) == 1 })
 	// Without the client certificate the broker refuses the connection.
 	q, err := New(Options{Broker: fmt.Sprintf("ssl://127.0.0.1:%d", port), Prefix: "sorterd", Station: "tls2",
 		OutboxDir: t.TempDir(), CAFile: caPath})

@@ -6,9 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/sorterd/sorterd/internal/testenv"
 )
 
 const (
@@ -18,19 +19,15 @@ const (
 	labelFile = "imagenet_labels.txt"
 )
 
-// readModel reads a file of models/. It repeats internal/testenv.Need
-// because testenv imports gocv, and this package's tests must build
-// without cgo: a missing file skips, or fails under CI=true.
+// readModel reads a file of models/ (testenv.Model: a missing file
+// skips, or fails under CI=true; testenv is cgo-free, as this package's
+// tests must be).
 func readModel(t testing.TB, name string) []byte {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	path := filepath.Join(filepath.Dir(filepath.Dir(file)), "models", name)
+	path := testenv.Model(t, name)
 	data, err := os.ReadFile(path)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("missing %s under CI: %v", path, err)
-		}
-		t.Skipf("missing %s (run make models): %v", path, err)
+		t.Fatal(err)
 	}
 	return data
 }
@@ -239,8 +236,7 @@ func TestNames(t *testing.T) {
 func FuzzParseModel(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("\x10\x00\x00\x00TFL3"))
-	_, file, _, _ := runtime.Caller(0)
-	if data, err := os.ReadFile(filepath.Join(filepath.Dir(filepath.Dir(file)), "models", ptqModel)); err == nil {
+	if data, err := os.ReadFile(filepath.Join(testenv.Root(), "models", ptqModel)); err == nil {
 		f.Add(data[:4096])
 		f.Add(data)
 	}

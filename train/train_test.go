@@ -12,7 +12,6 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -27,16 +26,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Dir(filepath.Dir(file))
-}
-
-func need(t testing.TB, path string) string { t.Helper(); return testenv.Need(t, path) }
-
-func baseModel(t testing.TB, name string) string {
-	return need(t, filepath.Join(repoRoot(), "models", name))
-}
+func baseModel(t testing.TB, name string) string { return testenv.Model(t, name) }
 
 const (
 	ptq = "tf2_mobilenet_v2_1.0_224_ptq.tflite"

@@ -20,7 +20,7 @@ import (
 func screenshotDir(t *testing.T) string {
 	dir := os.Getenv("SORTERD_SCREENSHOTS")
 	if dir == "" {
-		dir = filepath.Join(repoRoot(), "out", "screenshots")
+		dir = filepath.Join(testenv.Root(), "out", "screenshots")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -34,7 +34,7 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	return need(t, "/usr/bin/chromium") // skips, or fails under CI
+	return testenv.Need(t, "/usr/bin/chromium") // skips, or fails under CI
 }
 
 // The three pages in headless Chromium against a real station: upload a

@@ -6,12 +6,14 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
+
+	"github.com/sorterd/sorterd/internal/testenv"
 )
 
 // Whatever arrives at /api/classify (any content type, any body) gets a
 // 200 or a JSON error with a 4xx status: never a 500, never a panic.
 func FuzzClassifyRequest(f *testing.F) {
-	png := readFile(f, filepath.Join(repoRoot(), "testdata", "images", "red.png"))
+	png := readFile(f, filepath.Join(testenv.Root(), "testdata", "images", "red.png"))
 	mp, ct := multipartBody(f, "image", "red.png", png)
 	f.Add("image/png", png)
 	f.Add(ct, mp.Bytes())

@@ -2,14 +2,12 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -22,23 +20,12 @@ import (
 	"github.com/sorterd/sorterd/recording"
 )
 
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..")
-}
-
-func need(t testing.TB, path string) string { t.Helper(); return testenv.Need(t, path) }
-
 // photo is a TrashNet photo from ../shared.
-func photo(t testing.TB, class string, n int) string {
-	return need(t, filepath.Join(repoRoot(), "..", "shared", "data", "trashnet", class, class+itoa(n)+".jpg"))
-}
-
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+func photo(t testing.TB, class string, n int) string { return testenv.Photo(t, class, n) }
 
 // classifier is the real shipped garbage model on the real TFLite runtime.
 func classifier(t testing.TB) *infer.Classifier {
-	c, err := infer.New(infer.Options{Model: need(t, filepath.Join(repoRoot(), "models", "garbage.tflite")), Threads: 1})
+	c, err := infer.New(infer.Options{Model: testenv.Model(t, "garbage.tflite"), Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

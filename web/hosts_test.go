@@ -1,28 +1,18 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sorterd/sorterd/internal/testenv"
 )
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+type lockedBuf = testenv.LogBuffer
 
 // DNS rebinding: a same-origin request whose Host is a foreign name is
 // refused on every endpoint (it got 200 on /api/frame and the flap test);
@@ -59,9 +49,7 @@ func TestOpenListenWarns(t *testing.T) {
 		addr, token string
 		warn        bool
 	}{{"0.0.0.0:0", "", true}, {"0.0.0.0:0", "secret", false}, {"127.0.0.1:0", "", false}} {
-		logs.mu.Lock()
-		logs.b.Reset()
-		logs.mu.Unlock()
+		logs.Reset()
 		s, err := New(Options{Classifier: classifier(t), Token: tc.token, Log: log})
 		if err != nil {
 			t.Fatal(err)

@@ -18,7 +18,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/internal/testenv"
 	"github.com/sorterd/sorterd/pipeline"
+	"github.com/sorterd/sorterd/web/webtest"
 )
 
 func multipartBody(t testing.TB, field, name string, data []byte) (*bytes.Buffer, string) {
@@ -99,7 +101,7 @@ func TestClassify(t *testing.T) {
 	if code, b := post(t, ts.URL+"/api/classify", "image/jpeg", glass); code != 200 {
 		t.Errorf("raw JPEG: %d %s", code, b)
 	}
-	if code, b := post(t, ts.URL+"/api/classify", "image/png", readFile(t, filepath.Join(repoRoot(), "testdata", "images", "red.png"))); code != 200 {
+	if code, b := post(t, ts.URL+"/api/classify", "image/png", readFile(t, filepath.Join(testenv.Root(), "testdata", "images", "red.png"))); code != 200 {
 		t.Errorf("PNG: %d %s", code, b)
 	}
 
@@ -210,9 +212,12 @@ func items(t testing.TB, url string) []pipeline.Item {
 	return out
 }
 
-// A real station: recent items with their frames, corrections saved as
-// samples, pause/resume, flaps, the live frame and stream, /healthz.
-func TestStationEndpoints(t *testing.T) {
+// The one end-to-end test of the station's API on a real station (OpenCV,
+// the real model, dry-run flaps; the handlers' cases are in
+// TestStationHandlers on a fake): recent items with their frames,
+// corrections saved as samples, pause/resume, flaps, the live frame and
+// stream, /healthz.
+func TestStationEndToEnd(t *testing.T) {
 	c := classifier(t)
 	st, samples := liveStation(t, c)
 	ts := server(t, Options{Classifier: c, Station: st, Stall: 500 * time.Millisecond})
@@ -331,6 +336,10 @@ func TestStationEndpoints(t *testing.T) {
 	if !after.Paused || after.Dropped["paused"] <= before.Dropped["paused"] {
 		t.Errorf("paused: %+v → %+v", before.Dropped, after.Dropped)
 	}
+	// Paused, the station still reads frames: healthy.
+	if code, b, _ := get(t, ts.URL+"/healthz"); code != 200 {
+		t.Errorf("paused but reading: %d %s", code, b)
+	}
 	var status Status
 	_, b, _ = get(t, ts.URL+"/api/status")
 	json.Unmarshal(b, &status)
@@ -394,29 +403,25 @@ func findItem(its []pipeline.Item, id string) pipeline.Item {
 
 // /healthz turns 503, with the reason, once frames stop.
 func TestHealthzStall(t *testing.T) {
-	c := classifier(t)
-	st, _ := liveStation(t, c)
-	ts := server(t, Options{Classifier: c, Station: st, Stall: 300 * time.Millisecond})
-	eventually(t, "healthy", 20*time.Second, func() bool { code, _, _ := get(t, ts.URL+"/healthz"); return code == 200 })
-	st.Pause() // still reading: healthy
-	time.Sleep(400 * time.Millisecond)
-	if code, b, _ := get(t, ts.URL+"/healthz"); code != 200 {
-		t.Errorf("paused but reading: %d %s", code, b)
+	st := webtest.New(webtest.Options{})
+	ts := server(t, Options{Classifier: fakeClassifier(t), Station: st, Stall: 300 * time.Millisecond})
+	for _, tc := range []struct {
+		name  string
+		frame time.Duration // age of the last frame; 0: none yet
+		code  int
+		body  string
+	}{
+		{"no frame yet", 0, 503, "station not started"},
+		{"fresh frame", time.Millisecond, 200, `"ok"`},
+		{"stalled", time.Second, 503, "no camera frame for"},
+	} {
+		if tc.frame > 0 {
+			st.SetFrame([]byte{0xff, 0xd8}, time.Now().Add(-tc.frame))
+		}
+		if code, b, _ := get(t, ts.URL+"/healthz"); code != tc.code || !strings.Contains(string(b), tc.body) {
+			t.Errorf("%s: %d %s, want %d with %s", tc.name, code, b, tc.code, tc.body)
+		}
 	}
-	stalled := &stalledStation{Station: st}
-	ts2 := server(t, Options{Classifier: c, Station: stalled, Stall: 300 * time.Millisecond})
-	code, b, _ := get(t, ts2.URL+"/healthz")
-	if code != 503 || !strings.Contains(string(b), "no camera frame for") {
-		t.Errorf("stalled: %d %s", code, b)
-	}
-}
-
-// stalledStation asks the real station's health as if time had moved on
-// a second without frames.
-type stalledStation struct{ *pipeline.Station }
-
-func (s *stalledStation) Health(now time.Time, stall time.Duration) error {
-	return s.Station.Health(now.Add(time.Second), stall)
 }
 
 // A panicking handler answers JSON 500, and the server goes on.
@@ -436,12 +441,12 @@ type panicky struct{ Station }
 
 func (panicky) Items(int) []pipeline.Item { panic("boom") }
 
-// /metrics parses as Prometheus text, and its counters move as items are
-// sorted and corrected.
+// /metrics parses as Prometheus text, and its counters follow the
+// station's figures and corrections (a fake station: the figures are the
+// test's).
 func TestMetricsMove(t *testing.T) {
-	c := classifier(t)
-	st, _ := liveStation(t, c)
-	ts := server(t, Options{Classifier: c, Station: st, Version: "test",
+	st := fakeStation(t)
+	ts := server(t, Options{Classifier: fakeClassifier(t), Station: st, Version: "test",
 		Links: func() Links {
 			return Links{Camera: &CameraLink{Connected: true}, MQTT: &MQTTLink{Connected: true, Outbox: 3}}
 		}})
@@ -475,17 +480,28 @@ func TestMetricsMove(t *testing.T) {
 		}
 		return sum
 	}
+	stats := func(frames int64, glass int, inferences uint64) pipeline.Stats {
+		return pipeline.Stats{Frames: frames, Sorted: map[pipeline.BinAction]int{{Bin: "glass", Action: pipeline.Sort}: glass},
+			Inference: pipeline.Histogram{Bounds: []float64{.1, 1}, Counts: []uint64{inferences, inferences}, Count: inferences, Sum: 0.05 * float64(inferences)}}
+	}
+	st.SetStats(stats(10, 1, 2))
 	m0 := scrape()
-	n0 := len(st.Items(1000))
-	eventually(t, "two more items", 60*time.Second, func() bool { return len(st.Items(1000)) >= n0+2 })
-	its := st.Items(1)
-	if _, err := st.Correct(its[0].ID, "plastic"); err != nil {
+	st.SetStats(stats(25, 3, 6))
+	if _, err := st.Correct("a1", "plastic"); err != nil {
 		t.Fatal(err)
 	}
 	m1 := scrape()
-	for _, name := range []string{"sorterd_items_total", "sorterd_frames_read_total", "sorterd_inference_seconds", "sorterd_corrections_total"} {
-		if total(m1, name) <= total(m0, name) {
-			t.Errorf("%s did not move: %v → %v", name, total(m0, name), total(m1, name))
+	for _, tc := range []struct {
+		name       string
+		was, after float64
+	}{
+		{"sorterd_frames_read_total", 10, 25},
+		{"sorterd_items_total", 1, 3},
+		{"sorterd_inference_seconds", 2, 6},
+		{"sorterd_corrections_total", 0, 1},
+	} {
+		if a, b := total(m0, tc.name), total(m1, tc.name); a != tc.was || b != tc.after {
+			t.Errorf("%s: %v → %v, want %v → %v", tc.name, a, b, tc.was, tc.after)
 		}
 	}
 	if total(m1, "sorterd_mqtt_outbox_depth") != 3 || total(m1, "sorterd_camera_connected") != 1 || total(m1, "sorterd_build_info") != 1 {

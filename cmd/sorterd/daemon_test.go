@@ -20,14 +20,10 @@ import (
 	"github.com/sorterd/sorterd/recording"
 )
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
+// syncBuf is a daemon's log.
+type syncBuf = testenv.LogBuffer
 
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
+// recorder keeps what sd_notify sent (under "all").
 type recorder struct {
 	mu   sync.Mutex
 	msgs map[string][]string
@@ -37,23 +33,6 @@ func (r *recorder) get(topic string) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.msgs[topic]...)
-}
-
-func subscribe(t *testing.T, b *testenv.Broker, filter string) *recorder {
-	r := &recorder{msgs: map[string][]string{}}
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("e2e-watch").
-		SetOnConnectHandler(func(c mqtt.Client) {
-			c.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) {
-				r.mu.Lock()
-				r.msgs[m.Topic()] = append(r.msgs[m.Topic()], string(m.Payload()))
-				r.mu.Unlock()
-			})
-		}))
-	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatal("subscriber cannot connect")
-	}
-	t.Cleanup(func() { c.Disconnect(100) })
-	return r
 }
 
 func eventually(t *testing.T, what string, d time.Duration, cond func() bool) {
@@ -102,11 +81,8 @@ func (r *recorder) count(line string) int {
 // retained status online then offline, camera loss and recovery, a bad
 // reload refused, systemd notify and watchdog.
 func TestDaemonEndToEnd(t *testing.T) {
-	wd, _ := os.Getwd()
-	model := filepath.Join(wd, "..", "..", "models", "garbage.tflite")
-	need(t, model)
 	b := testenv.StartBroker(t)
-	rec := subscribe(t, b, "sorterd/e2e/#")
+	rec := testenv.Subscribe(t, b, "sorterd/e2e/#")
 	dir := t.TempDir()
 	video := filepath.Join(dir, "tray.avi")
 	// Items lying on a light tray, as the camera sees them; each event
@@ -121,38 +97,8 @@ func TestDaemonEndToEnd(t *testing.T) {
 	}
 	cfgPath := filepath.Join(dir, "sorterd.yaml")
 	web := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	cfg := fmt.Sprintf(`station: e2e
-log_level: info
-state_dir: %s
-camera:
-  source: %s
-  fps: 50
-  reconnect_min: 50ms
-  reconnect_max: 200ms
-  stall_timeout: 400ms
-trigger:
-  mode: motion
-  frames: 3
-model:
-  path: %s
-  threads: 1
-decision:
-  cooldown: 0s
-bins:
-  - {name: glass, labels: [glass]}
-  - {name: metal, labels: [metal]}
-  - {name: paper, labels: [paper, cardboard]}
-  - {name: plastic, labels: [plastic]}
-  - {name: reject, labels: [trash], reject: true}
-gpio:
-  driver: dry-run
-mqtt:
-  broker: %s
-  stats_interval: 100ms
-http:
-  listen: %s
-`, filepath.Join(dir, "state"), video, model, b.URL(), web)
-	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+	cfg := daemonConfig{Station: "e2e", StateDir: filepath.Join(dir, "state"), Video: video, Broker: b.URL(), Listen: web,
+		FastReconnect: true, Stall: "400ms", Stats: "100ms"}.write(t, cfgPath)
 	notes, sock := notifySocket(t)
 	t.Setenv("NOTIFY_SOCKET", sock)
 	t.Setenv("WATCHDOG_USEC", "200000")
@@ -163,7 +109,7 @@ http:
 	code := make(chan int, 1)
 	go func() { code <- cmdDaemon(ctx, []string{"--config", cfgPath}, logs) }()
 
-	eventually(t, "two events", 20*time.Second, func() bool { return len(rec.get("sorterd/e2e/event")) >= 2 })
+	eventually(t, "two events", 20*time.Second, func() bool { return len(rec.Get("sorterd/e2e/event")) >= 2 })
 	// The daemon serves the page and API on http.listen: the same items,
 	// the links, and metrics that count them.
 	httpGet := func(path string) (int, string) {
@@ -202,15 +148,15 @@ http:
 	for _, m := range []string{`{"cmd":"pause"}`, `{"cmd":"test_flap","bin":"glass"}`, `{"cmd":"fly"}`, `}{`, `{"cmd":"test_flap","bin":"attic"}`} {
 		cc.Publish("sorterd/e2e/cmd", 1, false, m).Wait()
 	}
-	eventually(t, "command results", 5*time.Second, func() bool { return len(rec.get("sorterd/e2e/cmd/result")) == 5 })
-	res := rec.get("sorterd/e2e/cmd/result")
+	eventually(t, "command results", 5*time.Second, func() bool { return len(rec.Get("sorterd/e2e/cmd/result")) == 5 })
+	res := rec.Get("sorterd/e2e/cmd/result")
 	for i, want := range []string{`"ok":true`, `"ok":true`, `unknown command`, `invalid command`, `no bin \"attic\"`} {
 		if !strings.Contains(res[i], want) {
 			t.Errorf("command result %d = %s, want %s", i, res[i], want)
 		}
 	}
 	eventually(t, "paused in stats", 5*time.Second, func() bool {
-		s := rec.get("sorterd/e2e/stats")
+		s := rec.Get("sorterd/e2e/stats")
 		return len(s) > 0 && strings.Contains(s[len(s)-1], `"paused":true`)
 	})
 	if !strings.Contains(logs.String(), "flap open (dry run)") {
@@ -218,14 +164,14 @@ http:
 	}
 	cc.Publish("sorterd/e2e/cmd", 1, false, `{"cmd":"resume"}`).Wait()
 	eventually(t, "camera lost in stats", 10*time.Second, func() bool {
-		s := rec.get("sorterd/e2e/stats")
+		s := rec.Get("sorterd/e2e/stats")
 		return len(s) > 0 && strings.Contains(s[len(s)-1], `"connected":false`) && strings.Contains(logs.String(), "camera")
 	})
 	eventually(t, "healthz 503 without frames", 5*time.Second, func() bool {
 		code, body := httpGet("/healthz")
 		return code == 503 && strings.Contains(body, "no camera frame")
 	})
-	if n := len(rec.get("sorterd/e2e/event")); n != 2 {
+	if n := len(rec.Get("sorterd/e2e/event")); n != 2 {
 		t.Fatalf("%d events for 2 items", n)
 	}
 	if notes.count("READY=1") != 1 {
@@ -252,7 +198,7 @@ http:
 	if _, err := recording.Write(video, recording.Options{Photos: items[2:], Hold: 8, Gap: 10, Seed: 3}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "third event", 20*time.Second, func() bool { return len(rec.get("sorterd/e2e/event")) >= 3 })
+	eventually(t, "third event", 20*time.Second, func() bool { return len(rec.Get("sorterd/e2e/event")) >= 3 })
 	time.Sleep(300 * time.Millisecond)
 	os.Remove(video)
 	cancel()
@@ -264,7 +210,7 @@ http:
 	case <-time.After(10 * time.Second):
 		t.Fatal("daemon did not stop within 10 s of SIGTERM")
 	}
-	events := rec.get("sorterd/e2e/event")
+	events := rec.Get("sorterd/e2e/event")
 	if len(events) != 3 {
 		t.Errorf("%d events, want 3", len(events))
 	}
@@ -283,7 +229,7 @@ http:
 		}
 	}
 	eventually(t, "status online then offline", 5*time.Second, func() bool {
-		st := rec.get("sorterd/e2e/status")
+		st := rec.Get("sorterd/e2e/status")
 		return len(st) >= 2 && st[0] == "online" && st[len(st)-1] == "offline"
 	})
 	if notes.count("STOPPING=1") < 1 {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/internal/testenv"
+	"github.com/sorterd/sorterd/internal/testenv/testvideo"
 	"gocv.io/x/gocv"
 )
 
@@ -41,56 +43,32 @@ type station struct {
 // real model, dry-run flaps, broker b and a web page on a free port.
 func stationConfig(t *testing.T, b *testenv.Broker, stateDir string) *station {
 	t.Helper()
-	wd, _ := os.Getwd()
-	model := need(t, filepath.Join(wd, "..", "..", "models", "garbage.tflite"))
 	dir := t.TempDir()
 	video := filepath.Join(dir, "tray.avi")
-	testenv.ItemsVideo(t, video, []color.RGBA{{230, 230, 230, 0}, {40, 90, 200, 0}}, 8, 20)
+	testvideo.Items(t, video, []color.RGBA{{230, 230, 230, 0}, {40, 90, 200, 0}}, 8, 20)
 	if stateDir == "" {
 		stateDir = filepath.Join(dir, "state")
 	}
 	s := &station{t: t, dir: dir, cfg: filepath.Join(dir, "sorterd.yaml"), web: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), logs: &syncBuf{}}
-	s.text = fmt.Sprintf(`station: faults
-log_level: info
-state_dir: %s
-camera:
-  source: %s
-  fps: 50
-  loop: true
-  reconnect_min: 50ms
-  reconnect_max: 200ms
-  stall_timeout: 2s
-trigger:
-  mode: motion
-  frames: 3
-  motion_area: 0.05
-  motion_delta: 25
-model:
-  path: %s
-  threads: 1
-decision:
-  cooldown: 0s
-bins:
-  - {name: glass, labels: [glass]}
-  - {name: metal, labels: [metal]}
-  - {name: paper, labels: [paper, cardboard]}
-  - {name: plastic, labels: [plastic]}
-  - {name: reject, labels: [trash], reject: true}
-gpio:
-  driver: dry-run
-mqtt:
-  broker: %s
-  stats_interval: 200ms
-http:
-  listen: %s
-`, stateDir, video, model, b.URL(), s.web)
-	s.write(s.text)
+	s.text = daemonConfig{Station: "faults", StateDir: stateDir, Video: video, Broker: b.URL(), Listen: s.web,
+		Loop: true, FastReconnect: true, Motion: "motion_area: 0.05\nmotion_delta: 25"}.write(t, s.cfg)
 	return s
 }
 
 func (s *station) write(text string) {
 	if err := os.WriteFile(s.cfg, []byte(text), 0o644); err != nil {
 		s.t.Fatal(err)
+	}
+}
+
+// stop ends the daemon (SIGTERM) and waits for it.
+func (s *station) stop() {
+	s.cancel()
+	select {
+	case c := <-s.code:
+		s.code <- c // for the cleanup's wait
+	case <-time.After(15 * time.Second):
+		s.t.Error("daemon did not stop")
 	}
 }
 
@@ -138,11 +116,18 @@ func readOnlyDir(t *testing.T) string {
 // ERROR and says "degraded" on /healthz and on systemd's STATUS line.
 func TestDaemonStartsWithReadOnlyStateDir(t *testing.T) {
 	b := testenv.StartBroker(t)
-	rec := subscribe(t, b, "sorterd/faults/#")
+	rec := testenv.Subscribe(t, b, "sorterd/faults/#")
+	// The quiet latency: the same station on a writable state dir first.
+	healthy := stationConfig(t, b, "").start()
+	calm := quiet(t, rec, "sorterd/faults/event")
+	healthy.stop()
+	n := len(rec.Get("sorterd/faults/event"))
 	notes, sock := notifySocket(t)
 	t.Setenv("NOTIFY_SOCKET", sock)
 	s := stationConfig(t, b, readOnlyDir(t)).start()
-	eventually(t, "two events", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= 2 })
+	eventually(t, "two events", 30*time.Second, func() bool { return len(rec.Get("sorterd/faults/event")) >= n+1+2 })
+	// The run's first event warms its interpreter: left out, as in quiet.
+	checkLatency(t, "read-only state dir", calm, rec.Get("sorterd/faults/event")[n+1:])
 	if !strings.Contains(s.logs.String(), "level=ERROR msg=\"outbox degraded") {
 		t.Errorf("no loud log line:\n%s", s.logs.String())
 	}
@@ -186,11 +171,11 @@ func vmHWM(t *testing.T) int {
 // ~70 MB per upload and the daemon was OOM-killed).
 func TestDaemonUploadFlood(t *testing.T) {
 	b := testenv.StartBroker(t)
-	rec := subscribe(t, b, "sorterd/faults/#")
+	rec := testenv.Subscribe(t, b, "sorterd/faults/#")
 	s := stationConfig(t, b, "").start()
-	eventually(t, "first event", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= 1 })
+	calm := quiet(t, rec, "sorterd/faults/event")
 	big := bigJPEG(t, 6000, 4000)
-	before := len(rec.get("sorterd/faults/event"))
+	before := len(rec.Get("sorterd/faults/event"))
 	hwm0 := vmHWM(t)
 	var mu sync.Mutex
 	codes := map[int]int{}
@@ -217,15 +202,16 @@ func TestDaemonUploadFlood(t *testing.T) {
 	eventually(t, "two events during the flood", 30*time.Second, func() bool {
 		code, _ := s.get("/healthz")
 		probes[code]++
-		return len(rec.get("sorterd/faults/event")) >= before+2
+		return len(rec.Get("sorterd/faults/event")) >= before+2
 	})
 	wg.Wait()
+	checkLatency(t, "upload flood", calm, rec.Get("sorterd/faults/event")[before:])
 	t.Logf("/healthz during the flood: %v", probes)
 	if probes[0] > 0 {
 		t.Errorf("/healthz unanswered %d times during the flood", probes[0])
 	}
 	grew := (vmHWM(t) - hwm0) / 1024
-	t.Logf("%d KB JPEG x64: answers %v; peak RSS grew %d MB; events during the flood %d", len(big)>>10, codes, grew, len(rec.get("sorterd/faults/event"))-before)
+	t.Logf("%d KB JPEG x64: answers %v; peak RSS grew %d MB; events during the flood %d", len(big)>>10, codes, grew, len(rec.Get("sorterd/faults/event"))-before)
 	if codes[200] == 0 || codes[503] == 0 || codes[200]+codes[503] != 64 {
 		t.Errorf("answers %v: want some 200, the rest 503, no dropped connection", codes)
 	}
@@ -257,9 +243,10 @@ func bigJPEG(t *testing.T, w, h int) []byte {
 // kicked them in turn, and events were lost silently.)
 func TestSecondDaemonRefused(t *testing.T) {
 	b := testenv.StartBroker(t)
-	rec := subscribe(t, b, "sorterd/faults/#")
+	rec := testenv.Subscribe(t, b, "sorterd/faults/#")
 	s := stationConfig(t, b, "").start()
-	eventually(t, "first event", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= 1 })
+	calm := quiet(t, rec, "sorterd/faults/event")
+	n0 := len(rec.Get("sorterd/faults/event"))
 	logs := &syncBuf{}
 	code := make(chan int, 1)
 	go func() { code <- cmdDaemon(context.Background(), []string{"--config", s.cfg}, logs) }()
@@ -271,8 +258,9 @@ func TestSecondDaemonRefused(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the second daemon did not refuse to start")
 	}
-	n := len(rec.get("sorterd/faults/event"))
-	eventually(t, "the first daemon goes on", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= n+2 })
+	n := len(rec.Get("sorterd/faults/event"))
+	eventually(t, "the first daemon goes on", 30*time.Second, func() bool { return len(rec.Get("sorterd/faults/event")) >= n+2 })
+	checkLatency(t, "second daemon", calm, rec.Get("sorterd/faults/event")[n0:])
 	if strings.Contains(s.logs.String(), "mqtt connection lost") {
 		t.Error("the first daemon lost its broker connection")
 	}
@@ -295,10 +283,10 @@ func (s *station) command(t *testing.T, b *testenv.Broker, payload string) {
 // to stop the old station first and exit 1.
 func TestReloadBadStationKeepsRunning(t *testing.T) {
 	b := testenv.StartBroker(t)
-	rec := subscribe(t, b, "sorterd/faults/#")
+	rec := testenv.Subscribe(t, b, "sorterd/faults/#")
 	s := stationConfig(t, b, "").start()
-	eventually(t, "first event", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= 1 })
-	events := func() int { return len(rec.get("sorterd/faults/event")) }
+	calm := quiet(t, rec, "sorterd/faults/event")
+	events := func() int { return len(rec.Get("sorterd/faults/event")) }
 	cases := []struct{ name, from, to, log string }{
 		{"missing model", "  threads: 1\n", "  threads: 1\n", "model.path: load model /nonexistent/garbage.tflite"},
 		{"unknown label", "labels: [glass]}", "labels: [glass, unobtainium]}", "unobtainium\\\" is not one of the model's labels"},
@@ -311,12 +299,15 @@ func TestReloadBadStationKeepsRunning(t *testing.T) {
 			text = text[:i] + "  path: /nonexistent/garbage.tflite" + text[i+j:]
 		}
 		s.write(text)
+		n0 := events()
 		s.command(t, b, `{"cmd":"reload"}`)
 		eventuallyLog(t, s.logs, tc.name+": reload refused", 20*time.Second, func() bool {
 			return strings.Contains(s.logs.String(), tc.log) && strings.Contains(s.logs.String(), "reload refused")
 		})
 		n := events()
 		eventually(t, tc.name+": station sorts on", 30*time.Second, func() bool { return events() >= n+1 })
+		// The refused reload loads and checks a model beside the running one.
+		checkLatency(t, "refused reload ("+tc.name+")", calm, rec.Get("sorterd/faults/event")[n0:])
 	}
 	// Passes the checks, fails when built: the old configuration returns.
 	s.write(strings.Replace(s.text, "  mode: motion\n", "  mode: gpio\n  pin: GPIO_NO_SUCH_PIN\n", 1))
@@ -410,30 +401,31 @@ func TestMQTTPassword(t *testing.T) {
 // 12 times, delivery was delayed up to 56 s.)
 func TestDaemonCommandFlood(t *testing.T) {
 	b := testenv.StartBroker(t)
-	rec := subscribe(t, b, "sorterd/faults/#")
+	rec := testenv.Subscribe(t, b, "sorterd/faults/#")
 	stationConfig(t, b, "").start()
-	eventually(t, "first event", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/event")) >= 1 })
+	calm := quiet(t, rec, "sorterd/faults/event")
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("flood"))
 	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatal("cannot connect")
 	}
 	defer c.Disconnect(100)
-	before := len(rec.get("sorterd/faults/event"))
+	before := len(rec.Get("sorterd/faults/event"))
 	for i := 0; i < 200; i++ {
 		c.Publish("sorterd/faults/cmd", 1, false, fmt.Sprintf(`{"cmd":"test_flap","bin":"glass","id":"%d"}`, i))
 	}
 	eventually(t, "two events during the flood", 30*time.Second, func() bool {
-		return len(rec.get("sorterd/faults/event")) >= before+2
+		return len(rec.Get("sorterd/faults/event")) >= before+2
 	})
-	eventually(t, "200 answers", 30*time.Second, func() bool { return len(rec.get("sorterd/faults/cmd/result")) >= 200 })
+	eventually(t, "200 answers", 30*time.Second, func() bool { return len(rec.Get("sorterd/faults/cmd/result")) >= 200 })
+	checkLatency(t, "command flood", calm, rec.Get("sorterd/faults/event")[before:])
 	busy := 0
-	for _, r := range rec.get("sorterd/faults/cmd/result") {
+	for _, r := range rec.Get("sorterd/faults/cmd/result") {
 		if strings.Contains(r, "busy") {
 			busy++
 		}
 	}
 	seen := map[string]bool{}
-	for _, e := range rec.get("sorterd/faults/event") {
+	for _, e := range rec.Get("sorterd/faults/event") {
 		var ev struct{ ID string }
 		json.Unmarshal([]byte(e), &ev)
 		if seen[ev.ID] {
@@ -441,8 +433,48 @@ func TestDaemonCommandFlood(t *testing.T) {
 		}
 		seen[ev.ID] = true
 	}
-	t.Logf("200 commands: %d answered busy; %d events during the flood", busy, len(rec.get("sorterd/faults/event"))-before)
+	t.Logf("200 commands: %d answered busy; %d events during the flood", busy, len(rec.Get("sorterd/faults/event"))-before)
 	if busy == 0 {
 		t.Error("no command answered busy: the queue is not bounded")
 	}
+}
+
+// The disk under the state dir fills while the station sorts: every event
+// is still delivered (from memory), the refusals are counted, /healthz
+// says degraded, and the items are decided as fast as before (the event
+// is written after the flap has fired).
+func TestDaemonOutboxDiskFull(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", dir).CombinedOutput(); err != nil {
+		msg := fmt.Sprintf("mounting a tmpfs was refused (%v: %s): run as root, as make test does", err, strings.TrimSpace(string(out)))
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	b := testenv.StartBroker(t)
+	rec := testenv.Subscribe(t, b, "sorterd/faults/#")
+	s := stationConfig(t, b, filepath.Join(dir, "state")).start()
+	calm := quiet(t, rec, "sorterd/faults/event")
+	filler, err := os.Create(filepath.Join(dir, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 16<<10)
+	for {
+		if _, err := filler.Write(chunk); err != nil {
+			break // ENOSPC: the disk is full
+		}
+	}
+	filler.Close()
+	n0 := len(rec.Get("sorterd/faults/event"))
+	eventually(t, "three events on the full disk", 30*time.Second, func() bool { return len(rec.Get("sorterd/faults/event")) >= n0+3 })
+	checkLatency(t, "disk full", calm, rec.Get("sorterd/faults/event")[n0:])
+	failed := regexp.MustCompile(`(?m)^sorterd_mqtt_outbox_failed_total [1-9]`)
+	eventually(t, "refused writes counted", 10*time.Second, func() bool { _, body := s.get("/metrics"); return failed.MatchString(body) })
+	eventually(t, "healthz degraded", 10*time.Second, func() bool {
+		code, body := s.get("/healthz")
+		return code == 503 && strings.Contains(body, `"degraded"`)
+	})
 }

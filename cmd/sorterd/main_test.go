@@ -8,8 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"flag"
-	"github.com/sorterd/sorterd/config"
-	"github.com/sorterd/sorterd/internal/testenv"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -18,31 +16,18 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/sorterd/sorterd/config"
+	"github.com/sorterd/sorterd/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files and generated test images")
 
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
+func model(t *testing.T) string { return testenv.Model(t, "tf2_mobilenet_v2_1.0_224_ptq.tflite") }
 
-func need(t testing.TB, path string) string { t.Helper(); return testenv.Need(t, path) }
-
-func model(t *testing.T) string {
-	return need(t, filepath.Join(repoRoot(), "models", "tf2_mobilenet_v2_1.0_224_ptq.tflite"))
-}
-
-func photo(t *testing.T) string {
-	d := os.Getenv("SORTERD_SHARED")
-	if d == "" {
-		d = filepath.Join(repoRoot(), "..", "shared")
-	}
-	return need(t, filepath.Join(d, "data", "trashnet", "glass", "glass1.jpg"))
-}
+func photo(t *testing.T) string { return testenv.Photo(t, "glass", 1) }
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
@@ -54,7 +39,7 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 // Synthetic images committed under testdata/images (make run uses red.png
 // when ../shared is absent). -update regenerates them.
 func TestGeneratedImages(t *testing.T) {
-	dir := filepath.Join(repoRoot(), "testdata", "images")
+	dir := filepath.Join(testenv.Root(), "testdata", "images")
 	red := image.NewRGBA(image.Rect(0, 0, 320, 240))
 	scene := image.NewRGBA(image.Rect(0, 0, 640, 480))
 	for y := 0; y < 480; y++ {
@@ -97,7 +82,7 @@ var timings = regexp.MustCompile(`\(decode [^)]*\)`)
 func TestOnceGolden(t *testing.T) {
 	imgs := []string{"testdata/images/red.png", "testdata/images/scene.jpg"}
 	wd, _ := os.Getwd()
-	if err := os.Chdir(repoRoot()); err != nil {
+	if err := os.Chdir(testenv.Root()); err != nil {
 		t.Fatal(err)
 	}
 	defer os.Chdir(wd)
@@ -278,11 +263,11 @@ func TestBenchJSON(t *testing.T) {
 // repository's model) passes; a bad field, a missing model and a bin
 // label the model lacks fail, each named.
 func TestConfigCheck(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(repoRoot(), "sorterd.example.yaml"))
+	b, err := os.ReadFile(filepath.Join(testenv.Root(), "sorterd.example.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	model := need(t, filepath.Join(repoRoot(), "models", "garbage.tflite"))
+	model := testenv.Need(t, filepath.Join(testenv.Root(), "models", "garbage.tflite"))
 	text := strings.Replace(string(b), config.DefaultModelPath, model, 1)
 	write := func(s string) string {
 		p := filepath.Join(t.TempDir(), "sorterd.yaml")
@@ -311,7 +296,7 @@ func TestConfigCheck(t *testing.T) {
 // version reports the gocv module actually linked (go.mod's), not the
 // constant in gocv's source; --version is the same command.
 func TestVersionGocvFromBuildInfo(t *testing.T) {
-	mod, err := os.ReadFile(filepath.Join(repoRoot(), "go.mod"))
+	mod, err := os.ReadFile(filepath.Join(testenv.Root(), "go.mod"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +322,7 @@ func TestResolveModel(t *testing.T) {
 	if got := resolveModel(""); got != config.DefaultModelPath {
 		t.Errorf("outside a checkout: %s, want %s", got, config.DefaultModelPath)
 	}
-	code, _, errs := runCLI(t, "--once", "--tta", "", filepath.Join(repoRoot(), "testdata", "images", "red.png"))
+	code, _, errs := runCLI(t, "--once", "--tta", "", filepath.Join(testenv.Root(), "testdata", "images", "red.png"))
 	if _, err := os.Stat(config.DefaultModelPath); err != nil && (code != 2 || !strings.Contains(errs, config.DefaultModelPath)) {
 		t.Errorf("--once without the installed model: exit %d, error should name %s: %s", code, config.DefaultModelPath, errs)
 	}
@@ -351,13 +336,8 @@ func TestResolveModel(t *testing.T) {
 // camera snapshot grabs a frame through the configured GStreamer pipeline
 // and orientation: a 320x200 test pattern turned 90 degrees is 200x320.
 func TestCameraSnapshot(t *testing.T) {
-	if m, _ := filepath.Glob("/usr/lib/*/gstreamer-1.0/libgstvideotestsrc.so"); len(m) == 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("no GStreamer videotestsrc (make gstreamer)")
-		}
-		t.Skip("no GStreamer videotestsrc (make gstreamer)")
-	}
-	b, err := os.ReadFile(filepath.Join(repoRoot(), "sorterd.example.yaml"))
+	testenv.NeedGlob(t, "/usr/lib/*/gstreamer-1.0/libgstvideotestsrc.so", "make gstreamer")
+	b, err := os.ReadFile(filepath.Join(testenv.Root(), "sorterd.example.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,7 +427,7 @@ func TestCLIConventions(t *testing.T) {
 // serve's --log-level is what its help says: info by default (the
 // startup line), and warn really is warn (it used to be turned into info).
 func TestServeLogLevel(t *testing.T) {
-	m := need(t, filepath.Join(repoRoot(), "models", "garbage.tflite"))
+	m := testenv.Model(t, "garbage.tflite")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // serve listens, logs its startup line, and returns at once
 	for _, c := range []struct {

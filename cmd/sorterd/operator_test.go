@@ -29,13 +29,12 @@ import (
 // /metrics scrape that has every metric the Grafana dashboard queries,
 // with the latency histogram, items by label and the model info.
 func TestDaemonOperatorTools(t *testing.T) {
-	model := need(t, filepath.Join(repoRoot(), "models", "garbage.tflite"))
-	dash, err := os.ReadFile(filepath.Join(repoRoot(), "docs", "grafana", "sorterd.json"))
+	dash, err := os.ReadFile(filepath.Join(testenv.Root(), "docs", "grafana", "sorterd.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := testenv.StartBroker(t)
-	rec := subscribe(t, b, "#")
+	rec := testenv.Subscribe(t, b, "#")
 	dir := t.TempDir()
 	video := filepath.Join(dir, "tray.avi")
 	items := []recording.Photo{
@@ -47,21 +46,8 @@ func TestDaemonOperatorTools(t *testing.T) {
 	}
 	cfgPath := filepath.Join(dir, "sorterd.yaml")
 	web := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`station: ops
-state_dir: %s
-camera: {source: %s, fps: 50, stall_timeout: 2s}
-trigger: {mode: motion, frames: 3}
-model: {path: %s, threads: 1}
-decision: {cooldown: 0s}
-bins:
-  - {name: glass, labels: [glass]}
-  - {name: metal, labels: [metal]}
-  - {name: reject, labels: [trash], reject: true}
-gpio: {driver: dry-run}
-mqtt: {broker: tcp://nowhere.invalid:1883, stats_interval: 100ms}
-http: {listen: %s}
-archive: {enabled: true, max_items: 1}
-`, filepath.Join(dir, "state"), video, model, web)), 0o644)
+	daemonConfig{Station: "ops", StateDir: filepath.Join(dir, "state"), Video: video, Listen: web, Bins: threeBins(),
+		Broker: "tcp://nowhere.invalid:1883", Stats: "100ms", Extra: "archive: {enabled: true, max_items: 1}\n"}.write(t, cfgPath)
 	// The file's broker is wrong: the environment's wins.
 	t.Setenv("SORTERD_MQTT_BROKER", b.URL())
 	t.Setenv("SORTERD_HTTP_PUBLIC_URL", "http://sorter.test:8080/")
@@ -80,9 +66,9 @@ archive: {enabled: true, max_items: 1}
 		}
 	}()
 
-	eventually(t, "two events", 30*time.Second, func() bool { return len(rec.get("sorterd/ops/event")) >= 2 })
+	eventually(t, "two events", 30*time.Second, func() bool { return len(rec.Get("sorterd/ops/event")) >= 2 })
 	// Discovery: every entity, with the version and the page link.
-	disc := rec.get("homeassistant/event/sorterd_ops/item/config")
+	disc := rec.Get("homeassistant/event/sorterd_ops/item/config")
 	if len(disc) == 0 {
 		t.Fatal("no event entity announced")
 	}
@@ -96,12 +82,12 @@ archive: {enabled: true, max_items: 1}
 	}
 	for _, topic := range []string{"button/sorterd_ops/pause", "button/sorterd_ops/test_flap_metal", "image/sorterd_ops/snapshot",
 		"binary_sensor/sorterd_ops/paused", "sensor/sorterd_ops/reject_rate", "sensor/sorterd_ops/items_reject"} {
-		if len(rec.get("homeassistant/"+topic+"/config")) == 0 {
+		if len(rec.Get("homeassistant/"+topic+"/config")) == 0 {
 			t.Errorf("%s not announced", topic)
 		}
 	}
 	// The snapshot: the last item's crop, a JPEG, retained for a late subscriber.
-	eventually(t, "snapshot", 5*time.Second, func() bool { return len(rec.get("sorterd/ops/snapshot")) >= 2 })
+	eventually(t, "snapshot", 5*time.Second, func() bool { return len(rec.Get("sorterd/ops/snapshot")) >= 2 })
 	snap := lateRetained(t, b, "sorterd/ops/snapshot")
 	if c, err := jpeg.DecodeConfig(bytes.NewReader(snap)); err != nil || len(snap) > 256<<10 {
 		t.Errorf("snapshot %d bytes: %v", len(snap), err)
@@ -110,7 +96,7 @@ archive: {enabled: true, max_items: 1}
 	}
 	// The same crop at /api/events/{id}/image?kind=crop, the frame too.
 	var ev struct{ ID string }
-	evs := rec.get("sorterd/ops/event")
+	evs := rec.Get("sorterd/ops/event")
 	json.Unmarshal([]byte(evs[len(evs)-1]), &ev)
 	eventually(t, "crop served", 5*time.Second, func() bool {
 		st, body := get(t, "http://"+web+"/api/events/"+ev.ID+"/image?kind=crop")
@@ -159,7 +145,7 @@ archive: {enabled: true, max_items: 1}
 		}
 	}
 	// Items by label and action as the events say, and the latency of each.
-	evs = rec.get("sorterd/ops/event")
+	evs = rec.Get("sorterd/ops/event")
 	byLabel := map[string]int{}
 	for _, e := range evs {
 		var ev struct{ Label, Action string }
@@ -295,7 +281,7 @@ func grepLines(s, sub string) string {
 // config show prints the configuration in effect: the environment's
 // overrides applied, the secrets masked.
 func TestConfigShow(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(repoRoot(), "sorterd.example.yaml"))
+	b, err := os.ReadFile(filepath.Join(testenv.Root(), "sorterd.example.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

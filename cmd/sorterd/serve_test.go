@@ -19,7 +19,7 @@ import (
 // sorterd serve: the classify API on the shipped model with bins from a
 // config file, without camera or GPIO; SIGTERM (ctx) ends it with 0.
 func TestServe(t *testing.T) {
-	m := need(t, filepath.Join(repoRoot(), "models", "garbage.tflite"))
+	m := testenv.Need(t, filepath.Join(testenv.Root(), "models", "garbage.tflite"))
 	img, err := os.ReadFile(photo(t))
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +31,7 @@ func TestServe(t *testing.T) {
 	code := make(chan int, 1)
 	go func() {
 		code <- run(ctx, []string{"serve", "--model", m, "--listen", addr, "--threads", "1",
-			"--config", filepath.Join(repoRoot(), "sorterd.example.yaml")}, &bytes.Buffer{}, &stderr)
+			"--config", filepath.Join(testenv.Root(), "sorterd.example.yaml")}, &bytes.Buffer{}, &stderr)
 	}()
 	var res *http.Response
 	eventually(t, "serve listening", 20*time.Second, func() bool {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,9 +17,8 @@ import (
 // connected: the broker would drop one of two equal ids), topics, Home
 // Assistant device and state, and both sort their own items.
 func TestTwoStationsOneBroker(t *testing.T) {
-	model := need(t, filepath.Join(repoRoot(), "models", "garbage.tflite"))
 	b := testenv.StartBroker(t)
-	rec := subscribe(t, b, "#")
+	rec := testenv.Subscribe(t, b, "#")
 	dir := t.TempDir()
 	photos := map[string]recording.Photo{
 		"a": {Path: testenv.Photo(t, "glass", 12), Class: "glass"},
@@ -36,36 +34,24 @@ func TestTwoStationsOneBroker(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg := filepath.Join(dir, st+".yaml")
-		os.WriteFile(cfg, []byte(fmt.Sprintf(`station: %s
-state_dir: %s
-camera: {source: %s, fps: 30, stall_timeout: 3s}
-trigger: {mode: motion, frames: 3}
-model: {path: %s, threads: 1}
-decision: {cooldown: 0s}
-bins:
-  - {name: glass, labels: [glass]}
-  - {name: metal, labels: [metal]}
-  - {name: reject, labels: [trash], reject: true}
-gpio: {driver: dry-run}
-mqtt: {broker: %s, stats_interval: 200ms}
-http: {enabled: false}
-`, st, filepath.Join(dir, "state-"+st), video, model, b.URL())), 0o644)
+		daemonConfig{Station: st, StateDir: filepath.Join(dir, "state-"+st), Video: video, Broker: b.URL(),
+			FPS: 30, Stall: "3s", Bins: threeBins()}.write(t, cfg)
 		logs[st] = &syncBuf{}
 		go func(cfg string, l *syncBuf) { codes <- cmdDaemon(ctx, []string{"--config", cfg}, l) }(cfg, logs[st])
 	}
 	eventually(t, "an event from each station", 40*time.Second, func() bool {
-		return len(rec.get("sorterd/a/event")) >= 1 && len(rec.get("sorterd/b/event")) >= 1
+		return len(rec.Get("sorterd/a/event")) >= 1 && len(rec.Get("sorterd/b/event")) >= 1
 	})
 	for _, st := range []string{"a", "b"} {
 		var ev struct{ Station string }
-		json.Unmarshal([]byte(rec.get("sorterd/" + st + "/event")[0]), &ev)
+		json.Unmarshal([]byte(rec.Get("sorterd/" + st + "/event")[0]), &ev)
 		if ev.Station != st {
 			t.Errorf("event on sorterd/%s/event is from station %q", st, ev.Station)
 		}
-		if len(rec.get("homeassistant/event/sorterd_"+st+"/item/config")) == 0 {
+		if len(rec.Get("homeassistant/event/sorterd_"+st+"/item/config")) == 0 {
 			t.Errorf("station %s: no Home Assistant device", st)
 		}
-		if s := rec.get("sorterd/" + st + "/status"); len(s) != 1 || s[0] != "online" {
+		if s := rec.Get("sorterd/" + st + "/status"); len(s) != 1 || s[0] != "online" {
 			t.Errorf("station %s status %v: want online once (a reconnect means the ids clashed)", st, s)
 		}
 		if _, err := os.Stat(filepath.Join(dir, "state-"+st, "outbox")); err != nil {
@@ -85,7 +71,7 @@ http: {enabled: false}
 	}
 	for _, st := range []string{"a", "b"} {
 		eventually(t, st+" offline", 5*time.Second, func() bool {
-			s := rec.get("sorterd/" + st + "/status")
+			s := rec.Get("sorterd/" + st + "/status")
 			return len(s) >= 2 && s[len(s)-1] == "offline"
 		})
 	}

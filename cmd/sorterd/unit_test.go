@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sorterd/sorterd/internal/testenv"
 )
 
 // systemd/sorterd@.service is systemd/sorterd.service per instance: the
@@ -13,7 +15,7 @@ import (
 // instance (%i) changed. A line added to one unit and not the other fails.
 func TestTemplateUnitFollowsTheUnit(t *testing.T) {
 	read := func(name string) []string {
-		b, err := os.ReadFile(filepath.Join(repoRoot(), "systemd", name))
+		b, err := os.ReadFile(filepath.Join(testenv.Root(), "systemd", name))
 		if err != nil {
 			t.Fatal(err)
 		}

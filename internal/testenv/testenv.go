@@ -1,12 +1,13 @@
 // Package testenv holds test fixtures shared by several packages' tests:
-// a real mosquitto broker on a free port, and generated videos of items.
-// Nothing in the daemon imports it.
+// the module's files and ../shared (skipped when absent, failed under
+// CI=true), a real mosquitto broker on a free port and a subscriber, a
+// log buffer. It is cgo-free, so cgo-free packages' tests (tfmodel) use
+// it too; generated videos are in testenv/testvideo. Nothing in the
+// daemon imports it.
 package testenv
 
 import (
 	"fmt"
-	"image"
-	"image/color"
 	"net"
 	"os"
 	"os/exec"
@@ -15,8 +16,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"gocv.io/x/gocv"
 )
 
 // Broker is a mosquitto process on a loopback port.
@@ -109,40 +108,6 @@ func (b *Broker) Stop() {
 func (b *Broker) Addr() string { return fmt.Sprintf("127.0.0.1:%d", b.Port) }
 func (b *Broker) URL() string  { return "tcp://" + b.Addr() }
 
-// ItemsVideo writes an MJPEG video: the empty tray for gap frames, then
-// each item (a coloured box) for hold frames followed by gap empty frames.
-func ItemsVideo(t testing.TB, path string, items []color.RGBA, hold, gap int) {
-	tmp := path + ".tmp.avi"
-	w, err := gocv.VideoWriterFile(tmp, "MJPG", 20, 320, 240, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	frame := func(c *color.RGBA) {
-		m := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(60, 60, 60, 0), 240, 320, gocv.MatTypeCV8UC3)
-		if c != nil {
-			gocv.Rectangle(&m, image.Rect(80, 50, 240, 190), *c, -1)
-		}
-		w.Write(m)
-		m.Close()
-	}
-	for i := 0; i < gap; i++ {
-		frame(nil)
-	}
-	for _, c := range items {
-		c := c
-		for i := 0; i < hold; i++ {
-			frame(&c)
-		}
-		for i := 0; i < gap; i++ {
-			frame(nil)
-		}
-	}
-	w.Close()
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // FreePort returns a loopback port nobody listens on.
 func FreePort(t testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -165,6 +130,21 @@ func Need(t testing.TB, path string) string {
 		t.Skipf("missing %s (run make models; ../shared holds the photos): %v", path, err)
 	}
 	return path
+}
+
+// NeedGlob returns the first file matching pattern, or skips the test
+// (fails it under CI=true, as Need) with the hint: how to install it.
+func NeedGlob(t testing.TB, pattern, hint string) string {
+	t.Helper()
+	m, _ := filepath.Glob(pattern)
+	if len(m) > 0 {
+		return m[0]
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("no %s under CI (%s)", pattern, hint)
+	}
+	t.Skipf("no %s (%s)", pattern, hint)
+	return ""
 }
 
 // Eventually polls cond until it holds, failing the test after d.
@@ -191,4 +171,18 @@ func Shared() string {
 // Photo is TrashNet's photo <class><n>.jpg from ../shared (see Need).
 func Photo(t testing.TB, class string, n int) string {
 	return Need(t, filepath.Join(Shared(), "data", "trashnet", class, fmt.Sprintf("%s%d.jpg", class, n)))
+}
+
+// Root is the module root (where go.mod is): tests of every package find
+// models/, testdata/ and the built tools from it.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Model is models/<name> under the module root (see Need: `make models`
+// puts them there).
+func Model(t testing.TB, name string) string {
+	t.Helper()
+	return Need(t, filepath.Join(Root(), "models", name))
 }
