@@ -446,6 +446,10 @@ func (s *Station) observe(f *camera.Frame) locate.Observation {
 	return ob
 }
 
+// Busy reports whether an item is in flight (arrived, not yet decided):
+// uploads wait for it, so that they never slow the station's path.
+func (s *Station) Busy() bool { return s.busy.Load() }
+
 // drop forgets the item in flight, undecided.
 func (s *Station) drop(r *run) {
 	r.cur = nil

@@ -62,6 +62,12 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusServiceUnavailable, fmt.Sprintf("busy: waited %s for the classifier; try again", s.o.UploadWait))
 		return
 	}
+	if !s.waitStation(r.Context(), wait.C) {
+		s.refused.Inc()
+		w.Header().Set("Retry-After", "1")
+		jsonError(w, http.StatusServiceUnavailable, fmt.Sprintf("busy: the station sorted items for %s; try again", s.o.UploadWait))
+		return
+	}
 	t0 := time.Now()
 	img, err := infer.DecodeImage(data, s.o.Limits)
 	if err != nil {
@@ -99,6 +105,26 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request) {
 		out.Bin, out.Action = bin.Name, action.String()
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// waitStation waits while the station has an item in flight; false when
+// deadline fires or the client leaves first.
+func (s *Server) waitStation(ctx context.Context, deadline <-chan time.Time) bool {
+	if s.o.StationBusy == nil {
+		return true
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for s.o.StationBusy() {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return false
+		case <-deadline:
+			return false
+		}
+	}
+	return true
 }
 
 // readUpload reads the image of an upload: a multipart form's "image"

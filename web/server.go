@@ -147,6 +147,11 @@ type Options struct {
 	// before it is answered 503 (default 10 s, under the 30 s write
 	// timeout).
 	UploadWait time.Duration
+	// StationBusy, when set, says an item is in flight at the station:
+	// an upload waits for it to be decided before it is classified (within
+	// UploadWait), so that uploads share the cores only between items and
+	// never slow a trigger → flap.
+	StationBusy func() bool
 	Version    string
 	Log        *slog.Logger
 	// Items, when set, is exported on /metrics (the daemon feeds it);

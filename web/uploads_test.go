@@ -143,3 +143,48 @@ func TestUploadWaitBounded(t *testing.T) {
 		t.Errorf("first upload: %d", c)
 	}
 }
+
+// Uploads give way to the station: while an item is in flight, an
+// upload waits (and is classified once the item is decided), and one that
+// would wait past UploadWait is answered 503 without touching the cores.
+func TestUploadWaitsForStation(t *testing.T) {
+	var busy sync.Mutex // held: an item in flight
+	var inFlight bool
+	setBusy := func(b bool) { busy.Lock(); inFlight = b; busy.Unlock() }
+	isBusy := func() bool { busy.Lock(); defer busy.Unlock(); return inFlight }
+	g := &gatedClassifier{Classifier: classifier(t), gate: make(chan struct{}), entered: make(chan struct{}, 10)}
+	close(g.gate)
+	s, err := New(Options{Classifier: g, Bins: testBins, UploadWait: 2 * time.Second, StationBusy: isBusy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	glass := readFile(t, photo(t, "glass", 12))
+
+	setBusy(true)
+	done := make(chan int, 1)
+	go func() { code, _ := post(t, ts.URL+"/api/classify", "image/jpeg", glass); done <- code }()
+	select {
+	case <-g.entered:
+		t.Fatal("an upload was classified while the station had an item in flight")
+	case <-time.After(300 * time.Millisecond):
+	}
+	setBusy(false)
+	<-g.entered
+	if code := <-done; code != 200 {
+		t.Errorf("upload after the item was decided: %d", code)
+	}
+
+	setBusy(true)
+	s2, err := New(Options{Classifier: g, Bins: testBins, UploadWait: 100 * time.Millisecond, StationBusy: isBusy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts2 := httptest.NewServer(s2.Handler())
+	t.Cleanup(ts2.Close)
+	code, body := post(t, ts2.URL+"/api/classify", "image/jpeg", glass)
+	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), "station") {
+		t.Errorf("upload while the station stays busy: %d %s", code, body)
+	}
+}

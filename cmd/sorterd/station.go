@@ -193,6 +193,7 @@ func newWebServer(cfg config.Config, clf *infer.Classifier, station *pipeline.St
 			Listen: cfg.HTTP.Listen, Token: token, TokenAll: cfg.HTTP.TokenForAll, AllowedHosts: cfg.HTTP.AllowedHosts,
 			Classifier: up, Station: station, Links: lk, Bins: pipelineBins(cfg), Threshold: thresholdOf(cfg, clf),
 			Stall: cfg.Camera.StallTimeout.D(), Version: version, Log: log, Items: items, Model: modelInfo(clf),
+			StationBusy: station.Busy,
 		})
 	}
 	if err != nil {
