@@ -152,8 +152,8 @@ type Options struct {
 	// UploadWait), so that uploads share the cores only between items and
 	// never slow a trigger → flap.
 	StationBusy func() bool
-	Version    string
-	Log        *slog.Logger
+	Version     string
+	Log         *slog.Logger
 	// Items, when set, is exported on /metrics (the daemon feeds it);
 	// Model, when its SHA256 is set, as sorterd_model_info.
 	Items *ItemMetrics
