@@ -34,6 +34,7 @@ var (
 	descOutMemory   = prometheus.NewDesc("sorterd_mqtt_outbox_in_memory", "Waiting events held only in memory (a crash loses them).", nil, nil)
 	descOutQuar     = prometheus.NewDesc("sorterd_mqtt_outbox_quarantined_total", "Outbox files that were not an event (empty, cut short, stray), moved aside.", nil, nil)
 	descOutDegraded = prometheus.NewDesc("sorterd_mqtt_outbox_degraded", "1 while events cannot be written to disk.", nil, nil)
+	descConflicts   = prometheus.NewDesc("sorterd_mqtt_station_conflicts_total", "Times another sorterd was seen publishing as this station.", nil, nil)
 )
 
 type collector struct{ s *Server }
@@ -101,6 +102,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descOutMemory, prometheus.GaugeValue, float64(l.MQTT.InMemory))
 		ch <- prometheus.MustNewConstMetric(descOutQuar, prometheus.CounterValue, float64(l.MQTT.Quarantined))
 		ch <- prometheus.MustNewConstMetric(descOutDegraded, prometheus.GaugeValue, b(l.MQTT.Problem != ""))
+		ch <- prometheus.MustNewConstMetric(descConflicts, prometheus.CounterValue, float64(l.MQTT.Conflicts))
 	}
 }
 

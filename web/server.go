@@ -118,6 +118,9 @@ type MQTTLink struct {
 	// Problem is why the outbox is degraded ("" when it is not): /healthz
 	// answers 503 "degraded" with it.
 	Problem string `json:"problem,omitempty"`
+	// Conflicts counts times another sorterd was seen publishing as this
+	// station (same station name on another host or state dir).
+	Conflicts int `json:"conflicts"`
 }
 
 // Options configure the server. Station may be nil (`sorterd serve`: the

@@ -397,7 +397,8 @@ func links(cam *cameraLink, pub *publish.Publisher) web.Links {
 	}
 	if pub != nil {
 		l.MQTT = &web.MQTTLink{Connected: pub.Connected(), Outbox: pub.OutboxDepth(), Dropped: pub.Dropped(),
-			Failed: pub.OutboxFailed(), InMemory: pub.OutboxInMemory(), Quarantined: pub.Quarantined(), Problem: pub.OutboxProblem()}
+			Failed: pub.OutboxFailed(), InMemory: pub.OutboxInMemory(), Quarantined: pub.Quarantined(), Problem: pub.OutboxProblem(),
+			Conflicts: pub.Conflicts()}
 	}
 	return l
 }
