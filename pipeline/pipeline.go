@@ -87,7 +87,9 @@ type Options struct {
 	Conveyor  bool    // flaps fire after their bin's delay, items overlap
 	Cooldown  time.Duration
 	// ItemGap: an item whose next frame comes later than this after its
-	// last (the camera was lost or stalled) is abandoned. 0: 2 s.
+	// last (the camera was lost or stalled) is abandoned. 0: 2 s. The
+	// station's own time on the last frame does not count: on a slow
+	// board (or under qemu) classifying a frame may take longer.
 	ItemGap time.Duration
 
 	OnEvent func(Event)
@@ -428,6 +430,7 @@ func (s *Station) Run(ctx context.Context) error {
 	waitEmpty := false // motion: the decided item is still on the tray
 	var decided image.Rectangle
 	rctx := ctx
+	var readDone time.Time // when the last Read returned (wall clock)
 	for {
 		if ctx.Err() != nil && cur == nil {
 			return nil
@@ -439,7 +442,15 @@ func (s *Station) Run(ctx context.Context) error {
 			rctx, cancel = context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 		}
+		asked := time.Now()
+		// The station's own work since the last frame (classifying it):
+		// a frame late by that much was not held up by the camera.
+		var own time.Duration
+		if !readDone.IsZero() {
+			own = asked.Sub(readDone)
+		}
 		f, err := s.o.Source.Read(rctx)
+		readDone = time.Now()
 		if err != nil {
 			if ctx.Err() != nil && rctx == ctx && cur != nil {
 				// Stopped while waiting for the item's next frame: the
@@ -475,7 +486,7 @@ func (s *Station) Run(ctx context.Context) error {
 			f.Close()
 			continue
 		}
-		if cur != nil && f.At.Sub(cur.last) > s.o.ItemGap {
+		if cur != nil && f.At.Sub(cur.last)-own > s.o.ItemGap {
 			// The camera stopped mid-item (lost, stalled, reconnected):
 			// what it shows now may be anything. Abandoned, no flap.
 			s.log.Warn("item abandoned: its frames stopped", "gap", f.At.Sub(cur.last).Round(time.Millisecond), "frames", cur.frames)
