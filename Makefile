@@ -33,8 +33,23 @@ UNAME_M        := $(shell uname -m)
 TFLITE_ARCH    := $(if $(filter x86_64,$(UNAME_M)),linux_amd64,$(if $(filter aarch64 arm64,$(UNAME_M)),linux_arm64,unsupported))
 TFLITE_STAMP   := $(TFLITE_DIR)/lib/libtensorflowlite_c.so
 
-export CGO_CFLAGS  := -O2 -I$(TFLITE_DIR)/include -I$(CURDIR)/infer/include
-export CGO_LDFLAGS := -L$(TFLITE_DIR)/lib -Wl,-rpath,$(TFLITE_DIR)/lib
+# --- OpenCV: only the modules sorterd calls ---------------------------------
+# gocv's package wraps eleven OpenCV modules (dnn, highgui, objdetect, ...);
+# sorterd calls core, imgproc, imgcodecs and videoio. With gocv's customenv
+# tag the flags are ours: every function in its own section, and the linker
+# drops the wrappers nothing calls (--gc-sections), then every library
+# nothing needs (--as-needed). Highgui (Qt5, OpenGL), dnn and five more go
+# out of the binary and of the package's Depends (docs/packaging.md, with
+# the figures). A plain `go build` without the tag still works (gocv's
+# pkg-config flags: the eleven modules).
+GOTAGS          := customenv
+OPENCV_MODULES  := videoio imgcodecs imgproc core
+SECTIONS        := -ffunction-sections -fdata-sections
+OPENCV_LDFLAGS  := -Wl,--gc-sections -Wl,--as-needed $(addprefix -lopencv_,$(OPENCV_MODULES))
+export CGO_CPPFLAGS = $(shell pkg-config --cflags-only-I opencv4 2>/dev/null)
+export CGO_CXXFLAGS := -O2 -g --std=c++11 $(SECTIONS)
+export CGO_CFLAGS  := -O2 -g $(SECTIONS) -I$(TFLITE_DIR)/include -I$(CURDIR)/infer/include
+export CGO_LDFLAGS := -L$(TFLITE_DIR)/lib -Wl,-rpath,$(TFLITE_DIR)/lib $(OPENCV_LDFLAGS)
 export SORTERD_SHARED := $(SHARED)
 
 # --- Models ----------------------------------------------------------------
@@ -73,10 +88,10 @@ define fetch
 	  chmod 644 "$(MODELS)/$(1).part"; mv "$(MODELS)/$(1).part" "$(MODELS)/$(1)"; fi
 endef
 
-.PHONY: chaos deb deb-check debs deb-tools gstreamer all install install-bin verify-unit build run test deps opencv tflite mosquitto chromium screenshots model base-model models train bench fmt vet race fuzz clean version
+.PHONY: chaos deb deb-check deb-qemu-test debs deb-tools gstreamer all install install-bin verify-unit build run test deps opencv tflite mosquitto chromium screenshots model base-model models train bench fmt vet race fuzz clean version
 
 build: deps
-	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/sorterd ./cmd/sorterd
+	$(GO) build -tags $(GOTAGS) -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/sorterd ./cmd/sorterd
 
 run: build model
 	bin/sorterd --once --model $(DEFAULT_MODEL) $(IMG)
@@ -84,9 +99,9 @@ run: build model
 # Tests need every model (the Edge TPU one only to check it is refused),
 # and Chromium for the web page's browser test.
 test: deps chromium gstreamer models
-	$(GO) vet -tags matprofile ./...
+	$(GO) vet -tags $(GOTAGS),matprofile ./...
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); [ -z "$$bad" ] || { echo "gofmt: $$bad" >&2; exit 1; }
-	$(GO) test -tags matprofile -count=1 -timeout 30m ./...
+	$(GO) test -tags $(GOTAGS),matprofile -count=1 -timeout 30m ./...
 	@if command -v systemd-analyze >/dev/null; then $(MAKE) -s verify-unit && echo "systemd-analyze verify: ok"; fi
 
 # The fault campaign alone (docs/reliability.md): disk full and read-only
@@ -95,22 +110,22 @@ test: deps chromium gstreamer models
 # truncated while running, DNS rebinding. make test runs these too.
 CHAOS := Outbox|Upload|SlowCommands|CommandFlood|HugeCommand|Reload|SilentURL|SilentCamera|CancelledRead|SecondDaemon|ModelFileTruncated|HostAllowList|OpenListenWarns|HealthzDegraded|ReadOnlyStateDir|ReconnectsCountLosses|ConfigCheck
 chaos: deps models
-	$(GO) test -tags matprofile -count=1 -run '$(CHAOS)' ./publish/ ./web/ ./infer/ ./camera/ ./cmd/sorterd/
+	$(GO) test -tags $(GOTAGS),matprofile -count=1 -run '$(CHAOS)' ./publish/ ./web/ ./infer/ ./camera/ ./cmd/sorterd/
 
 race: deps chromium models
-	$(GO) test -tags matprofile -race -count=1 ./...
+	$(GO) test -tags $(GOTAGS),matprofile -race -count=1 ./...
 
 bench: build model
 	bin/sorterd bench --model $(DEFAULT_MODEL) -n 200
-	$(GO) test -run '^$$' -bench . -benchtime 50x ./infer/
-	$(GO) test -tags matprofile -run '^$$' -bench . -benchtime 50x ./web/
+	$(GO) test -tags $(GOTAGS) -run '^$$' -bench . -benchtime 50x ./infer/
+	$(GO) test -tags $(GOTAGS),matprofile -run '^$$' -bench . -benchtime 50x ./web/
 
 fuzz: deps
-	$(GO) test -run '^$$' -fuzz FuzzParseModel -fuzztime 30s ./tfmodel/
-	$(GO) test -run '^$$' -fuzz FuzzDecodeImage -fuzztime 30s ./infer/
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./config/
-	$(GO) test -run '^$$' -fuzz FuzzCommand -fuzztime 30s ./publish/
-	$(GO) test -tags matprofile -run '^$$' -fuzz FuzzClassifyRequest -fuzztime 30s ./web/
+	$(GO) test -tags $(GOTAGS) -run '^$$' -fuzz FuzzParseModel -fuzztime 30s ./tfmodel/
+	$(GO) test -tags $(GOTAGS) -run '^$$' -fuzz FuzzDecodeImage -fuzztime 30s ./infer/
+	$(GO) test -tags $(GOTAGS) -run '^$$' -fuzz FuzzParse -fuzztime 30s ./config/
+	$(GO) test -tags $(GOTAGS) -run '^$$' -fuzz FuzzCommand -fuzztime 30s ./publish/
+	$(GO) test -tags $(GOTAGS),matprofile -run '^$$' -fuzz FuzzClassifyRequest -fuzztime 30s ./web/
 
 deps: opencv tflite mosquitto
 
@@ -123,7 +138,7 @@ chromium:
 
 # Regenerate the screenshots of the web page (docs/screenshots, shown in docs/api.md).
 screenshots: deps chromium model
-	SORTERD_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -tags matprofile -count=1 -run TestBrowser ./web/
+	SORTERD_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -tags $(GOTAGS),matprofile -count=1 -run TestBrowser ./web/
 
 # The camera tests open a GStreamer pipeline (videotestsrc ! ... ! appsink).
 gstreamer:
@@ -182,7 +197,7 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 vet: deps
-	$(GO) vet ./...
+	$(GO) vet -tags $(GOTAGS) ./...
 
 version: build
 	bin/sorterd version
@@ -203,7 +218,7 @@ INSTALL_MODEL := $(PREFIX)/share/sorterd/models/garbage.tflite
 all: build model install-bin
 
 install-bin: deps
-	CGO_LDFLAGS="-L$(TFLITE_DIR)/lib -Wl,-rpath,$(LIBDIR)" $(GO) build -trimpath \
+	CGO_LDFLAGS="-L$(TFLITE_DIR)/lib -Wl,-rpath,$(LIBDIR) $(OPENCV_LDFLAGS)" $(GO) build -tags $(GOTAGS) -trimpath \
 	  -ldflags "-X main.version=$(VERSION) -X github.com/sorterd/sorterd/config.DefaultModelPath=$(INSTALL_MODEL)" \
 	  -o bin/sorterd.install ./cmd/sorterd
 	echo "$(PREFIX)" > bin/sorterd.install.prefix
@@ -242,27 +257,38 @@ TFLITE_TGZ  := $(DEPS)/npm/tfjs-tflite-node-0.0.2.tgz
 DEB         = dist/$(DEB_DIST)/sorterd_$(DEB_VERSION)_$(DEB_ARCH).deb
 
 deb: model $(TFLITE_TGZ) deb-tools
-	DEB_VERSION=$(DEB_VERSION) TFLITE_TGZ=$(TFLITE_TGZ) debian/build-deb $(DEB_DIST) $(DEB_ARCH) dist/$(DEB_DIST)
+	DEB_VERSION=$(DEB_VERSION) TFLITE_TGZ=$(TFLITE_TGZ) GOTAGS=$(GOTAGS) SECTIONS="$(SECTIONS)" OPENCV_LDFLAGS="$(OPENCV_LDFLAGS)" debian/build-deb $(DEB_DIST) $(DEB_ARCH) dist/$(DEB_DIST)
 
 debs:
 	for d in bookworm trixie; do for a in amd64 arm64; do $(MAKE) deb DEB_DIST=$$d DEB_ARCH=$$a || exit 1; done; done
 
-# The packages verified without a Pi (CI runs it after make test): the
-# bookworm arm64 and amd64 packages built, lintian clean (warnings fail),
-# then debian/check-deb: arm64 under qemu-aarch64-static in a root made from
-# its Depends (version, config check, --once on photos against amd64, serve
-# /healthz) and the amd64 package installed into a clean root (config check
-# as the sorterd user). Roots are cached under .deps/roots.
-# DEB_CHECK_DIST=trixie checks the Debian 13 packages the same way.
+# The packages verified without a Pi (CI runs it after make test), for each
+# distribution in DEB_CHECK_DIST: the arm64 and amd64 packages built,
+# lintian clean (warnings fail), then debian/check-deb: arm64 under
+# qemu-aarch64-static in a root made from its Depends (version, config
+# check, --once on photos against amd64, serve /healthz, the daemon on a
+# station recording deciding every item as amd64's does) and the amd64
+# package installed into a clean root (config check as the sorterd user);
+# then debian/qemu-test: the Go tests of infer, camera and pipeline
+# cross-compiled and run under qemu against the arm64 package's Depends.
+# Roots are cached under .deps/roots. Times: docs/packaging.md.
 DEB_CHECK_DIST ?= bookworm
-deb-check: deb-tools
-	@t0=$$(date +%s); d=$(DEB_CHECK_DIST); \
+deb-check: deb-tools $(TFLITE_TGZ)
+	@t0=$$(date +%s); for d in $(DEB_CHECK_DIST); do td=$$(date +%s); \
 	$(MAKE) -s deb DEB_DIST=$$d DEB_ARCH=arm64 DEB_VERSION=$(DEB_VERSION) && \
 	$(MAKE) -s deb DEB_DIST=$$d DEB_ARCH=amd64 DEB_VERSION=$(DEB_VERSION) && \
 	lintian --fail-on error,warning dist/$$d/sorterd_$(DEB_VERSION)_arm64.deb dist/$$d/sorterd_$(DEB_VERSION)_amd64.deb && \
 	echo "lintian: ok" && \
 	DEB_DIST=$$d debian/check-deb dist/$$d/sorterd_$(DEB_VERSION)_arm64.deb dist/$$d/sorterd_$(DEB_VERSION)_amd64.deb && \
-	echo "deb-check ($$d): total $$(( $$(date +%s) - t0 )) s"
+	TFLITE_TGZ=$(TFLITE_TGZ) GOTAGS=$(GOTAGS) SECTIONS="$(SECTIONS)" OPENCV_LDFLAGS="$(OPENCV_LDFLAGS)" debian/qemu-test $$d dist/$$d/sorterd_$(DEB_VERSION)_arm64.deb && \
+	echo "deb-check ($$d): $$(( $$(date +%s) - td )) s" || exit 1; done; \
+	echo "deb-check ($(DEB_CHECK_DIST)): total $$(( $$(date +%s) - t0 )) s"
+
+# The Go tests of infer, camera and pipeline built for arm64 and run under
+# qemu against the arm64 package of DEB_DIST (made first).
+deb-qemu-test: deb-tools $(TFLITE_TGZ)
+	$(MAKE) -s deb DEB_DIST=$(DEB_DIST) DEB_ARCH=arm64 DEB_VERSION=$(DEB_VERSION)
+	TFLITE_TGZ=$(TFLITE_TGZ) GOTAGS=$(GOTAGS) SECTIONS="$(SECTIONS)" OPENCV_LDFLAGS="$(OPENCV_LDFLAGS)" debian/qemu-test $(DEB_DIST) dist/$(DEB_DIST)/sorterd_$(DEB_VERSION)_arm64.deb
 
 # The npm package, kept: make deb takes the TFLite library for each arch from it.
 $(TFLITE_TGZ):

@@ -56,6 +56,26 @@ func (r DelegateReport) String() string {
 	}
 }
 
+// EdgeTPURuntimeHint says where the Edge TPU runtime comes from: it is not
+// in Debian, only in Coral's own apt repository (docs/edgetpu.md).
+const EdgeTPURuntimeHint = "the Edge TPU runtime is the package libedgetpu1-std from Coral's apt repository " +
+	"(deb https://packages.cloud.google.com/apt coral-edgetpu-stable main; steps in docs/edgetpu.md)"
+
+// compiledForEdgeTPU says how to compile a model the Edge TPU cannot run:
+// the TPU runs only the subgraphs edgetpu_compiler turned into its custom
+// op; a plain int8 model (sorterd train's, or the default one) has none.
+func compiledForEdgeTPU(m *tfmodel.Model) error {
+	for _, op := range m.CustomOps() {
+		if op == edgeTPUCustom {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: edgetpu: the model was not compiled for the Edge TPU (it has no %s): "+
+		"compile it with Coral's edgetpu_compiler first (edgetpu_compiler garbage.tflite writes garbage_edgetpu.tflite; "+
+		"the compiler runs on an amd64 Debian/Ubuntu host, package edgetpu-compiler from Coral's apt repository; docs/edgetpu.md), "+
+		"and set model.path to the compiled file", ErrDelegate, edgeTPUCustom)
+}
+
 func validDelegate(name string) error {
 	for _, d := range Delegates {
 		if d == name {
@@ -106,7 +126,17 @@ func newDelegate(o *Options, m *tfmodel.Model) (*cDelegate, error) {
 		if o.EdgeTPUDevice != "" {
 			opts["device"] = o.EdgeTPUDevice
 		}
-		return newExternal(lib, opts)
+		d, err := newExternal(lib, opts)
+		if err != nil {
+			return nil, fmt.Errorf("%w; %s", err, EdgeTPURuntimeHint)
+		}
+		if err := compiledForEdgeTPU(m); err != nil {
+			// The delegate would take no node and the TPU would sit idle
+			// while the CPU runs the graph: say what the model needs.
+			d.Delete()
+			return nil, err
+		}
+		return d, nil
 	case DelegateGPU:
 		// The TFLite C library fetched by the Makefile (tfjs-tflite-node
 		// 0.0.2) exports no GPU delegate; say so rather than pretend.

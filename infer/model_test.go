@@ -49,6 +49,7 @@ func TestBadModels(t *testing.T) {
 		{"labels count", Options{Model: ptq, Labels: labels5}, ErrLabels, "5 labels"},
 		{"unknown delegate", Options{Model: ptq, Delegate: "tpu9000"}, nil, "unknown delegate"},
 		{"edgetpu library missing", Options{Model: ptq, Delegate: DelegateEdgeTPU, EdgeTPULibrary: "libedgetpu-missing.so.1"}, ErrDelegate, "libedgetpu-missing.so.1"},
+		{"edgetpu runtime: where from", Options{Model: ptq, Delegate: DelegateEdgeTPU, EdgeTPULibrary: "libedgetpu-missing.so.1"}, ErrDelegate, "libedgetpu1-std from Coral's apt repository"},
 		{"gpu unavailable", Options{Model: ptq, Delegate: DelegateGPU}, ErrDelegate, "GPU delegate"},
 	}
 	for _, tc := range cases {
@@ -80,5 +81,30 @@ func TestDelegateFallback(t *testing.T) {
 	_, err := New(Options{Model: modelPath(t, tpuModel), Delegate: DelegateEdgeTPU, Fallback: true})
 	if !errors.Is(err, ErrNeedsEdgeTPU) {
 		t.Fatalf("edge TPU model with fallback: %v", err)
+	}
+}
+
+// A model edgetpu_compiler has not compiled gives the TPU nothing to run:
+// the error says to compile it; a compiled one passes.
+func TestEdgeTPUNeedsCompiledModel(t *testing.T) {
+	for _, tc := range []struct {
+		model    string
+		compiled bool
+	}{{ptqModel, false}, {tpuModel, true}} {
+		b, err := os.ReadFile(modelPath(t, tc.model))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := tfmodel.Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = compiledForEdgeTPU(m)
+		if tc.compiled != (err == nil) {
+			t.Fatalf("%s: compiled %v, error %v", tc.model, tc.compiled, err)
+		}
+		if err != nil && (!errors.Is(err, ErrDelegate) || !strings.Contains(err.Error(), "edgetpu_compiler")) {
+			t.Errorf("%s: error %q: want ErrDelegate naming edgetpu_compiler", tc.model, err)
+		}
 	}
 }

@@ -138,6 +138,47 @@ func TestHoldFlapsOneAtATime(t *testing.T) {
 
 // The camera stops mid-item (lost, then back 5 s later on an empty
 // tray): the item is abandoned, no flap fires, and it is counted.
+// wallSource stamps its frames when they are read, as a camera or a video
+// file does.
+type wallSource struct{ scriptedSource }
+
+func (w *wallSource) Read(ctx context.Context) (camera.Frame, error) {
+	f, err := w.scriptedSource.Read(ctx)
+	f.At = time.Now()
+	return f, err
+}
+
+// slowClassifier takes d per frame, like a slow board.
+type slowClassifier struct {
+	turnClassifier
+	d time.Duration
+}
+
+func (c *slowClassifier) Classify(ctx context.Context, img gocv.Mat, k int) (infer.Result, error) {
+	time.Sleep(c.d)
+	return c.turnClassifier.Classify(ctx, img, k)
+}
+
+// A frame late only because the station took long over the last one (a
+// slow board, qemu) is not a stalled camera: the item is decided.
+func TestSlowClassifyIsNoStall(t *testing.T) {
+	a := image.Rect(20, 40, 140, 200)
+	var frames []scripted
+	frames = append(frames, script(0, 4, 0, image.Rectangle{})...)
+	frames = append(frames, script(0, 3, 0, a)...)
+	frames = append(frames, script(0, 4, 0, image.Rectangle{})...)
+	clf := &slowClassifier{turnClassifier{labels: []string{"glass"}}, 150 * time.Millisecond}
+	s, _, events := holdStation(t, &wallSource{scriptedSource{frames: frames}}, clf)
+	s.o.ItemGap = 50 * time.Millisecond
+	s.Run(context.Background())
+	if st := s.Stats(); st.Locate["abandoned"] != 0 {
+		t.Errorf("locate stats %v: an item abandoned while the station was classifying", st.Locate)
+	}
+	if len(*events) != 1 || (*events)[0].Label != "glass" {
+		t.Errorf("events %+v: want the item decided as glass", *events)
+	}
+}
+
 func TestItemAbandonedWhenFramesStop(t *testing.T) {
 	period := 66 * time.Millisecond
 	a := image.Rect(20, 40, 140, 200)

@@ -71,7 +71,9 @@ type Options struct {
 	Geometry  Geometry
 	Cooldown  time.Duration // chute: no item starts this long after a flap
 	// ItemGap: an item whose next frame comes later than this after its
-	// last (the camera was lost or stalled) is abandoned. 0: 2 s.
+	// last (the camera was lost or stalled) is abandoned. 0: 2 s. The
+	// station's own time on the last frame does not count: on a slow
+	// board (or under qemu) classifying a frame may take longer.
 	ItemGap time.Duration
 
 	OnEvent func(Event)
