@@ -165,7 +165,7 @@ func TestSlowClassifyIsNoStall(t *testing.T) {
 	a := image.Rect(20, 40, 140, 200)
 	var frames []scripted
 	frames = append(frames, script(0, 4, 0, image.Rectangle{})...)
-	frames = append(frames, script(0, 3, 0, a)...)
+	frames = append(frames, script(0, 4, 0, a)...) // landing, then 3 frames to classify
 	frames = append(frames, script(0, 4, 0, image.Rectangle{})...)
 	clf := &slowClassifier{turnClassifier{labels: []string{"glass"}}, 150 * time.Millisecond}
 	s, _, events := holdStation(t, &wallSource{scriptedSource{frames: frames}}, clf)
