@@ -191,8 +191,47 @@ type Model struct {
 	// (flip, rot180, rot90, rot270, vflip, transpose, ...).
 	TTA []string `yaml:"tta"`
 	// TTAPerFrame > 0 shares the TTA views out over an item's frames,
-	// this many per frame, instead of classifying every frame with all.
-	TTAPerFrame int `yaml:"tta_per_frame"`
+	// this many per frame, instead of classifying every frame with all;
+	// AutoViews: as many as fit the camera's frame period, timed at start.
+	TTAPerFrame ViewsPerFrame `yaml:"tta_per_frame"`
+}
+
+// ViewsPerFrame is model.tta_per_frame: a number of views, or AutoViews.
+type ViewsPerFrame int
+
+// AutoViews ("auto") leaves the number of views per frame to the daemon,
+// which times one inference at start and takes as many views as fit the
+// camera's frame period: the same file then suits a Pi and a desktop.
+const AutoViews ViewsPerFrame = -1
+
+// UnmarshalYAML reads a number or "auto".
+func (v *ViewsPerFrame) UnmarshalYAML(n *yaml.Node) error {
+	if n.Value == "auto" {
+		*v = AutoViews
+		return nil
+	}
+	var i int
+	// A negative count is refused here, not read as AutoViews (-1).
+	if err := n.Decode(&i); err != nil || i < 0 {
+		return fmt.Errorf("line %d: %q is not a number of views (>= 0) or auto", n.Line, n.Value)
+	}
+	*v = ViewsPerFrame(i)
+	return nil
+}
+
+// MarshalYAML writes the number, or "auto".
+func (v ViewsPerFrame) MarshalYAML() (any, error) {
+	if v == AutoViews {
+		return "auto", nil
+	}
+	return int(v), nil
+}
+
+func (v ViewsPerFrame) String() string {
+	if v == AutoViews {
+		return "auto"
+	}
+	return strconv.Itoa(int(v))
 }
 
 // Decision turns an item's frames into one bin.
@@ -602,8 +641,8 @@ func (c *Config) checkItems(k *checker) {
 		k.bad("model.threads", "must be >= 0 (0: one per CPU)")
 	}
 	// With no views (tta: []) there is nothing to share out: ignored.
-	if c.Model.TTAPerFrame < 0 || (len(c.Model.TTA) > 0 && c.Model.TTAPerFrame > len(c.Model.TTA)) {
-		k.bad("model.tta_per_frame", "must be in 0..%d (the number of views in model.tta; 0: all on every frame)", len(c.Model.TTA))
+	if (c.Model.TTAPerFrame < 0 && c.Model.TTAPerFrame != AutoViews) || (len(c.Model.TTA) > 0 && int(c.Model.TTAPerFrame) > len(c.Model.TTA)) {
+		k.bad("model.tta_per_frame", "must be auto or in 0..%d (the number of views in model.tta; 0: all on every frame)", len(c.Model.TTA))
 	}
 	k.oneOf("decision.vote", c.Decision.Vote, pipeline.VoteNames()...)
 	k.oneOf("decision.geometry", c.Decision.Geometry, pipeline.GeometryNames()...)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/sorterd/sorterd/pipeline"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func examplePath() string {
@@ -46,6 +48,46 @@ func TestNoTTAWithPerFrame(t *testing.T) {
 	}
 	if d := Default(); len(d.Model.TTA) != 5 || d.Model.TTAPerFrame != 2 {
 		t.Errorf("defaults: tta %v, per frame %d", d.Model.TTA, d.Model.TTAPerFrame)
+	}
+}
+
+// tta_per_frame takes "auto" from the file and from the environment; a
+// negative count is refused rather than taken for auto's -1.
+func TestTTAPerFrameAuto(t *testing.T) {
+	base, err := os.ReadFile(examplePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := "  tta_per_frame: 2 "
+	if !strings.Contains(string(base), from) {
+		t.Fatal("example has no tta_per_frame: 2 line")
+	}
+	c, err := Parse([]byte(strings.Replace(string(base), from, "  tta_per_frame: auto ", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Model.TTAPerFrame != AutoViews || c.Model.TTAPerFrame.String() != "auto" {
+		t.Errorf("tta_per_frame: auto read as %d", c.Model.TTAPerFrame)
+	}
+	if c, err = ParseEnv(base, []string{"SORTERD_MODEL_TTA_PER_FRAME=auto"}); err != nil || c.Model.TTAPerFrame != AutoViews {
+		t.Errorf("from the environment: %d, %v", c.Model.TTAPerFrame, err)
+	}
+	if c, err = ParseEnv(base, []string{"SORTERD_MODEL_TTA_PER_FRAME=3"}); err != nil || c.Model.TTAPerFrame != 3 {
+		t.Errorf("3 from the environment: %d, %v", c.Model.TTAPerFrame, err)
+	}
+	for _, bad := range []string{"-1", "many"} {
+		_, err := Parse([]byte(strings.Replace(string(base), from, "  tta_per_frame: "+bad+" ", 1)))
+		if err == nil || !strings.Contains(err.Error(), "not a number of views (>= 0) or auto") {
+			t.Errorf("tta_per_frame: %s: %v", bad, err)
+		}
+	}
+	out, err := yaml.Marshal(c.Model)
+	if err != nil || !strings.Contains(string(out), "tta_per_frame: 3") {
+		t.Errorf("marshalled: %s %v", out, err)
+	}
+	c.Model.TTAPerFrame = AutoViews
+	if out, _ = yaml.Marshal(c.Model); !strings.Contains(string(out), "tta_per_frame: auto") {
+		t.Errorf("auto marshalled as: %s", out)
 	}
 }
 
@@ -125,7 +167,7 @@ func TestInvalidFields(t *testing.T) {
 		{"  password: \"\" ", "  password: secret\n  password_file: /etc/sorterd/pw ", "mqtt.password_file: password and password_file exclude each other"},
 		{"broker: tcp://127.0.0.1:1883", "broker: 127.0.0.1:1883", "mqtt.broker: \"127.0.0.1:1883\" needs a scheme"},
 		{"station: station1 ", "station: \"my station\" ", "station: must be letters"},
-		{"  tta_per_frame: 2 ", "  tta_per_frame: 6 ", "model.tta_per_frame: must be in 0..5 (the number of views in model.tta; 0: all on every frame) (line 45)"},
+		{"  tta_per_frame: 2 ", "  tta_per_frame: 6 ", "model.tta_per_frame: must be auto or in 0..5 (the number of views in model.tta; 0: all on every frame) (line 45)"},
 		{"  method: background ", "  method: magic ", `locate.method: "magic" is not one of background, roi, none (line 32)`},
 		{"  shape: square ", "  shape: round ", `locate.shape: "round" is not one of square, tight (line 35)`},
 		{"  roi: {x: 0, y: 0, width: 0, height: 0}", "  roi: {x: 600, y: 0, width: 100, height: 100}", "camera.roi: x+width and y+height must fit in the frame (640x480, after camera.rotate) (line 18)"},

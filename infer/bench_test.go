@@ -2,7 +2,10 @@ package infer
 
 import (
 	"context"
+	"fmt"
 	"testing"
+
+	"gocv.io/x/gocv"
 )
 
 // go test -tags matprofile -bench . ./infer/  (make bench)
@@ -19,6 +22,40 @@ func BenchmarkPreprocess(b *testing.B) {
 		if err := c.preprocess(p, frame); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkPreprocessStages splits preprocess into its two steps at the
+// model sizes sorterd ships (docs/compute.md): the resize of a 640×480
+// camera frame, and the LUT pass (normalise, quantize, BGR→RGB) into the
+// input tensor; lut-indexed is the loop the LUT pass replaced.
+func BenchmarkPreprocessStages(b *testing.B) {
+	frame := solid(640, 480, 40, 90, 200)
+	defer frame.Close()
+	for _, px := range []int{224, 320, 384} {
+		b.Run(fmt.Sprintf("resize-%d", px), func(b *testing.B) {
+			dst := gocv.NewMat()
+			defer dst.Close()
+			for i := 0; i < b.N; i++ {
+				resizeInput(frame, &dst, px, px)
+			}
+		})
+		src := make([]byte, 3*px*px)
+		dst := make([]byte, 3*px*px)
+		var lut [3][256]byte
+		b.Run(fmt.Sprintf("lut-%d", px), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				lutBGRToRGB(dst, src, &lut)
+			}
+		})
+		b.Run(fmt.Sprintf("lut-indexed-%d", px), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				for j := 0; j < px*px; j++ {
+					bl, g, r := src[3*j], src[3*j+1], src[3*j+2]
+					dst[3*j], dst[3*j+1], dst[3*j+2] = lut[0][r], lut[1][g], lut[2][bl]
+				}
+			}
+		})
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"image"
 	"log/slog"
 	"math"
 	"os"
@@ -666,32 +665,22 @@ func (c *Classifier) preprocess(p *interp, img gocv.Mat) error {
 		gocv.CvtColor(img, &conv, code)
 		src = conv
 	}
-	interp := gocv.InterpolationArea
-	if src.Cols() < c.inW || src.Rows() < c.inH {
-		interp = gocv.InterpolationLinear
-	}
-	gocv.Resize(src, &p.resized, image.Pt(c.inW, c.inH), 0, 0, interp)
+	resizeInput(src, &p.resized, c.inW, c.inH)
 	px, err := p.resized.DataPtrUint8()
 	if err != nil {
 		return fmt.Errorf("resized frame: %w", err)
 	}
-	n := c.inW * c.inH
+	n := 3 * c.inW * c.inH
+	if len(px) < n {
+		return fmt.Errorf("resized frame: %d bytes, want %d", len(px), n)
+	}
 	switch c.inType {
 	case tfmodel.Float32:
-		dst := p.in.Float32s()
-		for i := 0; i < n; i++ {
-			b, g, r := px[3*i], px[3*i+1], px[3*i+2]
-			dst[3*i], dst[3*i+1], dst[3*i+2] = c.lut[0][r], c.lut[1][g], c.lut[2][b]
-		}
+		lutBGRToRGBFloat(p.in.Float32s()[:n], px, &c.lut)
+	case tfmodel.Int8:
+		lutBGRToRGB(unsafeBytes(p.in)[:n], px, &c.lutQ)
 	default:
-		dst := p.in.UInt8s()
-		if c.inType == tfmodel.Int8 {
-			dst = unsafeBytes(p.in)
-		}
-		for i := 0; i < n; i++ {
-			b, g, r := px[3*i], px[3*i+1], px[3*i+2]
-			dst[3*i], dst[3*i+1], dst[3*i+2] = c.lutQ[0][r], c.lutQ[1][g], c.lutQ[2][b]
-		}
+		lutBGRToRGB(p.in.UInt8s()[:n], px, &c.lutQ)
 	}
 	return nil
 }

@@ -11,8 +11,10 @@ import (
 	"sort"
 	"time"
 
+	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/locate"
+	"github.com/sorterd/sorterd/tfmodel"
 	"gocv.io/x/gocv"
 )
 
@@ -50,6 +52,53 @@ type benchReport struct {
 	// model.tta / tta_per_frame to the camera's frame period.
 	Views   int       `json:"views"`
 	PerView quantiles `json:"per_view"`
+	// Size is the model's input (px); MACs the multiply-accumulates of one
+	// view, counted from the model's graph (convolutions and fully
+	// connected layers, which are nearly all of a MobileNet's work).
+	Size int   `json:"input_px"`
+	MACs int64 `json:"macs_per_view"`
+	// AutoViews is what tta_per_frame: auto would choose from this run's
+	// median per view at AutoFPS frames/s (the default model.tta's views).
+	AutoFPS   float64 `json:"auto_fps"`
+	AutoViews int     `json:"auto_views"`
+}
+
+// graphMACs counts a model's multiply-accumulates per inference from its
+// graph: output elements × kernel taps × input channels for CONV_2D,
+// output elements × taps for DEPTHWISE_CONV_2D, weights × rows for
+// FULLY_CONNECTED. Other ops (adds, pooling, softmax) are a rounding
+// error next to these and left out.
+func graphMACs(m *tfmodel.Model) int64 {
+	elems := func(shape []int32) int64 {
+		n := int64(1)
+		for _, d := range shape {
+			n *= int64(max(d, 1))
+		}
+		return n
+	}
+	var total int64
+	for _, op := range m.Ops {
+		if op.Opcode < 0 || op.Opcode >= len(m.OpCodes) || len(op.Inputs) < 2 || len(op.Outputs) < 1 || op.Inputs[1] < 0 || op.Outputs[0] < 0 {
+			continue
+		}
+		w := m.Tensors[op.Inputs[1]].Shape
+		out := m.Tensors[op.Outputs[0]].Shape
+		switch m.OpCodes[op.Opcode].Builtin {
+		case tfmodel.OpConv2D: // weights [out, kh, kw, in]
+			if len(w) == 4 {
+				total += elems(out) * int64(w[1]) * int64(w[2]) * int64(w[3])
+			}
+		case tfmodel.OpDepthwiseConv2D: // weights [1, kh, kw, channels]
+			if len(w) == 4 {
+				total += elems(out) * int64(w[1]) * int64(w[2])
+			}
+		case tfmodel.OpFullyConnected: // weights [out, in]
+			if len(w) == 2 && w[0] > 0 {
+				total += elems(out) * int64(w[1])
+			}
+		}
+	}
+	return total
 }
 
 // cmdBench measures the camera path: a decoded 640×480 BGR frame through
@@ -64,9 +113,14 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&mf.tta, "tta", "", "extra views classified and averaged per frame, comma-separated (default none: the raw model; once and eval use "+defaultTTA+")")
 	imgPath := fs.String("image", "", "JPEG/PNG to use as the frame (default: a synthetic 640×480 frame)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	fps := fs.Float64("fps", config.Default().Camera.FPS, "camera frames/s for the tta_per_frame auto line")
 	if pos, err := parseInterspersed(fs, args); err != nil {
 		return flagExit(err)
 	} else if !noArgs(fs, pos) {
+		return 2
+	}
+	if *fps <= 0 {
+		fmt.Fprintln(stderr, "sorterd: bench: --fps must be > 0")
 		return 2
 	}
 	if *n < 1 {
@@ -154,7 +208,12 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		FPS:       float64(len(total)) / sum.Seconds(),
 		Views:     views,
 		PerView:   quantilesOf(perView),
+		MACs:      graphMACs(c.Info()),
+		AutoFPS:   *fps,
 	}
+	rep.Size, _ = c.InputSize()
+	rep.AutoViews = autoViews(time.Duration(rep.PerView.P50*float64(time.Millisecond)), time.Duration(float64(time.Second) / *fps),
+		len(config.Default().Model.TTA))
 	if rep.Image == "" {
 		rep.Image = "synthetic 640x480"
 	}
@@ -162,8 +221,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		_ = json.NewEncoder(stdout).Encode(rep)
 		return 0
 	}
-	fmt.Fprintf(stdout, "model     %s\ndelegate  %s\nthreads   %d   n %d   frame %s (640x480 BGR)\n\n",
-		rep.Model, rep.Delegate, rep.Threads, rep.N, rep.Image)
+	fmt.Fprintf(stdout, "model     %s\ndelegate  %s\nthreads   %d   n %d   frame %s (640x480 BGR)\ninput     %d px, %.0fM MACs per view (counted from the graph)\n\n",
+		rep.Model, rep.Delegate, rep.Threads, rep.N, rep.Image, rep.Size, float64(rep.MACs)/1e6)
 	fmt.Fprintf(stdout, "%-22s %8s %8s %8s\n", "stage (ms)", "p50", "p90", "p99")
 	row := func(name string, q quantiles) {
 		fmt.Fprintf(stdout, "%-22s %8.2f %8.2f %8.2f\n", name, q.P50, q.P90, q.P99)
@@ -177,6 +236,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	row("raw TFLite Invoke", rep.RawInvoke)
 	row(fmt.Sprintf("per view (total / %d)", rep.Views), rep.PerView)
 	fmt.Fprintf(stdout, "\nthroughput %.1f frames/s (one stream, frame→scores, %d view(s) each)\n", rep.FPS, rep.Views)
+	fmt.Fprintf(stdout, "tta_per_frame auto at %g frames/s: %d view(s) per frame besides the frame (from the p50 per view; the daemon times its own at start)\n",
+		rep.AutoFPS, rep.AutoViews)
 	return 0
 }
 

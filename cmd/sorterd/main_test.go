@@ -241,6 +241,10 @@ func TestBenchJSON(t *testing.T) {
 	if r.N != 5 || r.FPS <= 0 || r.RawInvoke.P50 <= 0 || r.Delegate.Active != "xnnpack" {
 		t.Errorf("report %+v", r)
 	}
+	// MobileNetV2 1.0 at 224 px: ~300M MACs (the published figure).
+	if r.Size != 224 || r.MACs < 290e6 || r.MACs > 310e6 || r.AutoFPS != 15 || r.AutoViews < 0 || r.AutoViews > 5 {
+		t.Errorf("input %d px, %d MACs, auto %d views at %g fps", r.Size, r.MACs, r.AutoViews, r.AutoFPS)
+	}
 	if r.Views != 1 || r.PerView.P50 != r.Stages["total"].P50 {
 		t.Errorf("one view: views %d, per view %+v, total %+v", r.Views, r.PerView, r.Stages["total"])
 	}

@@ -33,12 +33,22 @@ func stationOptions(cfg config.Config, clf *infer.Classifier) (pipeline.Options,
 		Vote: cfg.Decision.VoteRule(), Threshold: thresholdOf(cfg, clf), Geometry: cfg.Decision.GeometryKind(),
 		Cooldown: cfg.Decision.Cooldown.D(),
 	}
-	if cfg.Model.TTAPerFrame > 0 && len(cfg.Model.TTA) > 0 {
+	perFrame := int(cfg.Model.TTAPerFrame)
+	if cfg.Model.TTAPerFrame == config.AutoViews && len(cfg.Model.TTA) > 0 {
+		n, none, err := resolveAutoViews(context.Background(), cfg, clf, slog.Default(), nil)
+		if err != nil {
+			return o, fmt.Errorf("model.tta_per_frame auto: %w", err)
+		}
+		if perFrame = n; none {
+			o.Classify = frameOnly{clf}
+		}
+	}
+	if perFrame > 0 && len(cfg.Model.TTA) > 0 {
 		views, err := infer.ViewsByName(cfg.Model.TTA)
 		if err != nil {
 			return o, fmt.Errorf("model.tta: %w", err)
 		}
-		o.Views, o.ViewsPerFrame = views, cfg.Model.TTAPerFrame
+		o.Views, o.ViewsPerFrame = views, perFrame
 	}
 	m, err := locate.ParseMethod(cfg.Locate.Method)
 	if err != nil {

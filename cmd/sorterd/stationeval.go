@@ -109,6 +109,13 @@ func stationEval(ctx context.Context, o stationEvalOptions, stdout, stderr io.Wr
 		cfg.Trigger.Mode = pipeline.Motion.String()
 	}
 	cfg.Model.Path = o.Model
+	if cfg.Model.TTAPerFrame == config.AutoViews {
+		// Each scene times one inference at start, as the daemon does:
+		// show what it chose.
+		if log, err := newLogger(stderr, "info"); err == nil {
+			slog.SetDefault(log)
+		}
+	}
 	photos, err := benchPhotos(o)
 	if err != nil {
 		errLine(stderr, err)
