@@ -184,6 +184,13 @@ const (
 	relearnFrames = 10
 )
 
+// Delta is scaled down on a tray darker than darkLevel (its brightest
+// channel), in proportion, to no less than darkFloor of it.
+const (
+	darkLevel = 128
+	darkFloor = 0.4
+)
+
 // A faint item (white paper on a light tray) is present when few pixels
 // differ by Delta (faintStrong of Area) but faintReach times Area differ
 // by half of it: sensor noise and light drift do not make such a patch
@@ -428,11 +435,12 @@ func (b *Tray) diff(px []byte, gain float32, w, h int) {
 	delta := float32(b.o.Delta)
 	for p := range m {
 		i := 3 * p
-		var d, rlo, rhi float32 = 0, 10, 0
+		var d, rlo, rhi, top float32 = 0, 10, 0, 0
 		for c := 0; c < 3; c++ {
 			// A brighter light saturates the camera: the tray cannot
 			// show more than 255.
 			e := min(gain*b.bg[i+c], 255)
+			top = max(top, e)
 			v := float32(px[i+c])
 			if ad := abs32(v - e); ad > d {
 				d = ad
@@ -442,6 +450,11 @@ func (b *Tray) diff(px []byte, gain float32, w, h int) {
 		}
 		m[p], wk[p] = 0, 0
 		b.shade[p] = false
+		// Reflectance differs by a factor: on a dark tray an item's
+		// difference is smaller in grey levels (and so is the noise, at
+		// the analysis width), so Delta scales with the tray's brightness
+		// below darkLevel, down to darkFloor of it.
+		delta := delta * min(1, max(darkFloor, top/darkLevel))
 		if d <= delta/2 {
 			continue // the tray
 		}

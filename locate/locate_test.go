@@ -274,3 +274,22 @@ func TestFaintItemFound(t *testing.T) {
 		t.Fatalf("a speck seen as an item: changed %.4f, reach %.4f", ob.Changed, ob.Reach)
 	}
 }
+
+// On a dark tray an item differs by fewer grey levels (reflectance is a
+// factor): a light card dimmed to 15 levels above a dark tray is found,
+// and the dark tray's noise is still no item.
+func TestDarkTrayItemFound(t *testing.T) {
+	empty := tray(t, [3]float64{45, 45, 50})
+	tr := learned(t, Options{}, empty)
+	card := image.Rect(200, 120, 400, 360)
+	item := with(t, empty, card, color.RGBA{66, 62, 60, 0}) // +15..16 in every channel
+	ob := tr.Observe(item)
+	if !ob.Present || ob.Outcome != Found || !near(ob.Blob, card, 12) {
+		t.Fatalf("card on a dark tray: %v, present %v, changed %.4f, blob %v", ob.Outcome, ob.Present, ob.Changed, ob.Blob)
+	}
+	for range 10 {
+		if ob := tr.Observe(empty); ob.Present {
+			t.Fatalf("dark tray's noise seen as an item: changed %.4f, reach %.4f", ob.Changed, ob.Reach)
+		}
+	}
+}
