@@ -140,57 +140,12 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer frame.Close()
 
-	// The station locates the item before classifying: the tray learned
-	// from an empty frame of the scene's background colour.
-	tray := locate.New(locate.Options{Margin: locate.DefaultMargin})
-	defer tray.Close()
-	empty := gocv.NewMatWithSizeFromScalar(frame.Mean(), frame.Rows(), frame.Cols(), gocv.MatTypeCV8UC3)
-	tray.Observe(empty)
-	empty.Close()
-	var decode, loc, pre, inv, post, total, raw []time.Duration
-	for i := 0; i < 5; i++ { // warm-up: first invokes allocate and pack weights
-		if _, err := c.Classify(ctx, frame, 5); err != nil {
-			errLine(stderr, err)
-			return 1
-		}
+	st, err := benchStages(ctx, c, encoded, frame, *n)
+	if err != nil {
+		errLine(stderr, err)
+		return 1
 	}
-	for i := 0; i < *n && ctx.Err() == nil; i++ {
-		t0 := time.Now()
-		m, err := infer.DecodeImage(encoded, infer.ImageLimits{})
-		if err != nil {
-			errLine(stderr, err)
-			return 1
-		}
-		decode = append(decode, time.Since(t0))
-		m.Close()
-		tl := time.Now()
-		ob := tray.Observe(frame)
-		crop := frame.Region(locate.Region(locate.Whole, image.Rectangle{}, frame.Cols(), frame.Rows()))
-		if ob.Outcome == locate.Found {
-			crop.Close()
-			crop = frame.Region(ob.Box)
-		}
-		crop.Close()
-		loc = append(loc, time.Since(tl))
-		t1 := time.Now()
-		r, err := c.Classify(ctx, frame, 5)
-		if err != nil {
-			errLine(stderr, err)
-			return 1
-		}
-		total = append(total, time.Since(t1))
-		pre = append(pre, r.Timing.Preprocess)
-		inv = append(inv, r.Timing.Invoke)
-		post = append(post, r.Timing.Postprocess)
-	}
-	for i := 0; i < *n && ctx.Err() == nil; i++ {
-		d, err := c.RawInvoke(ctx)
-		if err != nil {
-			errLine(stderr, err)
-			return 1
-		}
-		raw = append(raw, d)
-	}
+	decode, loc, pre, inv, post, total, raw := st.decode, st.loc, st.pre, st.inv, st.post, st.total, st.raw
 	var sum time.Duration
 	views := 1 + len(splitList(mf.tta))
 	perView := make([]time.Duration, len(total))
@@ -221,23 +176,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		_ = json.NewEncoder(stdout).Encode(rep)
 		return 0
 	}
-	fmt.Fprintf(stdout, "model     %s\ndelegate  %s\nthreads   %d   n %d   frame %s (640x480 BGR)\ninput     %d px, %.0fM MACs per view (counted from the graph)\n\n",
-		rep.Model, rep.Delegate, rep.Threads, rep.N, rep.Image, rep.Size, float64(rep.MACs)/1e6)
-	fmt.Fprintf(stdout, "%-22s %8s %8s %8s\n", "stage (ms)", "p50", "p90", "p99")
-	row := func(name string, q quantiles) {
-		fmt.Fprintf(stdout, "%-22s %8.2f %8.2f %8.2f\n", name, q.P50, q.P90, q.P99)
-	}
-	row("decode (JPEG file)", rep.Stages["decode"])
-	row("locate + crop", rep.Stages["locate"])
-	row("preprocess", rep.Stages["preprocess"])
-	row("invoke", rep.Stages["invoke"])
-	row("postprocess", rep.Stages["postprocess"])
-	row("total (frame→scores)", rep.Stages["total"])
-	row("raw TFLite Invoke", rep.RawInvoke)
-	row(fmt.Sprintf("per view (total / %d)", rep.Views), rep.PerView)
-	fmt.Fprintf(stdout, "\nthroughput %.1f frames/s (one stream, frame→scores, %d view(s) each)\n", rep.FPS, rep.Views)
-	fmt.Fprintf(stdout, "tta_per_frame auto at %g frames/s: %d view(s) per frame besides the frame (from the p50 per view; the daemon times its own at start)\n",
-		rep.AutoFPS, rep.AutoViews)
+	rep.write(stdout)
 	return 0
 }
 
@@ -271,4 +210,83 @@ func benchFrame(path string) ([]byte, gocv.Mat, error) {
 	gocv.Resize(src, &frame, image.Pt(640, 480), 0, 0, gocv.InterpolationArea)
 	src.Close()
 	return encoded, frame, nil
+}
+
+// benchSamples are the per-iteration times of each stage.
+type benchSamples struct {
+	decode, loc, pre, inv, post, total, raw []time.Duration
+}
+
+// benchStages times n frames through the camera path, then n bare
+// invokes on the same interpreter.
+func benchStages(ctx context.Context, c *infer.Classifier, encoded []byte, frame gocv.Mat, n int) (benchSamples, error) {
+	var st benchSamples
+	// The station locates the item before classifying: the tray learned
+	// from an empty frame of the scene's background colour.
+	tray := locate.New(locate.Options{Margin: locate.DefaultMargin})
+	defer tray.Close()
+	empty := gocv.NewMatWithSizeFromScalar(frame.Mean(), frame.Rows(), frame.Cols(), gocv.MatTypeCV8UC3)
+	tray.Observe(empty)
+	empty.Close()
+	for i := 0; i < 5; i++ { // warm-up: first invokes allocate and pack weights
+		if _, err := c.Classify(ctx, frame, 5); err != nil {
+			return st, err
+		}
+	}
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		t0 := time.Now()
+		m, err := infer.DecodeImage(encoded, infer.ImageLimits{})
+		if err != nil {
+			return st, err
+		}
+		st.decode = append(st.decode, time.Since(t0))
+		m.Close()
+		tl := time.Now()
+		ob := tray.Observe(frame)
+		crop := frame.Region(locate.Region(locate.Whole, image.Rectangle{}, frame.Cols(), frame.Rows()))
+		if ob.Outcome == locate.Found {
+			crop.Close()
+			crop = frame.Region(ob.Box)
+		}
+		crop.Close()
+		st.loc = append(st.loc, time.Since(tl))
+		t1 := time.Now()
+		r, err := c.Classify(ctx, frame, 5)
+		if err != nil {
+			return st, err
+		}
+		st.total = append(st.total, time.Since(t1))
+		st.pre = append(st.pre, r.Timing.Preprocess)
+		st.inv = append(st.inv, r.Timing.Invoke)
+		st.post = append(st.post, r.Timing.Postprocess)
+	}
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		d, err := c.RawInvoke(ctx)
+		if err != nil {
+			return st, err
+		}
+		st.raw = append(st.raw, d)
+	}
+	return st, nil
+}
+
+// write prints the report for a person.
+func (rep benchReport) write(w io.Writer) {
+	fmt.Fprintf(w, "model     %s\ndelegate  %s\nthreads   %d   n %d   frame %s (640x480 BGR)\ninput     %d px, %.0fM MACs per view (counted from the graph)\n\n",
+		rep.Model, rep.Delegate, rep.Threads, rep.N, rep.Image, rep.Size, float64(rep.MACs)/1e6)
+	fmt.Fprintf(w, "%-22s %8s %8s %8s\n", "stage (ms)", "p50", "p90", "p99")
+	row := func(name string, q quantiles) {
+		fmt.Fprintf(w, "%-22s %8.2f %8.2f %8.2f\n", name, q.P50, q.P90, q.P99)
+	}
+	row("decode (JPEG file)", rep.Stages["decode"])
+	row("locate + crop", rep.Stages["locate"])
+	row("preprocess", rep.Stages["preprocess"])
+	row("invoke", rep.Stages["invoke"])
+	row("postprocess", rep.Stages["postprocess"])
+	row("total (frame→scores)", rep.Stages["total"])
+	row("raw TFLite Invoke", rep.RawInvoke)
+	row(fmt.Sprintf("per view (total / %d)", rep.Views), rep.PerView)
+	fmt.Fprintf(w, "\nthroughput %.1f frames/s (one stream, frame→scores, %d view(s) each)\n", rep.FPS, rep.Views)
+	fmt.Fprintf(w, "tta_per_frame auto at %g frames/s: %d view(s) per frame besides the frame (from the p50 per view; the daemon times its own at start)\n",
+		rep.AutoFPS, rep.AutoViews)
 }
