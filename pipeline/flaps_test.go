@@ -218,3 +218,50 @@ func TestEmptyDuringCooldown(t *testing.T) {
 		t.Fatalf("events %+v: want glass, then metal", *events)
 	}
 }
+
+// gatedSource stops giving frames at frame gateAt until gate is closed
+// (a camera between frames), honouring ctx meanwhile.
+type gatedSource struct {
+	scriptedSource
+	gateAt  int
+	gate    chan struct{}
+	blocked chan struct{}
+	once    sync.Once
+}
+
+func (g *gatedSource) Read(ctx context.Context) (camera.Frame, error) {
+	if g.i == g.gateAt {
+		g.once.Do(func() { close(g.blocked) })
+		select {
+		case <-g.gate:
+		case <-ctx.Done():
+			return camera.Frame{}, ctx.Err()
+		}
+	}
+	return g.scriptedSource.Read(ctx)
+}
+
+// A stop (SIGTERM) while the station waits for an item's next frame does
+// not decide the item on what it has so far: it reads on, for a short
+// grace, and decides on all the item's frames.
+func TestStopWaitsForTheItemsFrames(t *testing.T) {
+	period := 66 * time.Millisecond
+	a := image.Rect(20, 40, 140, 200)
+	var frames []scripted
+	frames = append(frames, script(0, 4, period, image.Rectangle{})...)
+	frames = append(frames, script(4*period, 6, period, a)...) // landing, then frames to classify
+	g := &gatedSource{scriptedSource: scriptedSource{frames: frames, t0: time.Now()}, gateAt: 6,
+		gate: make(chan struct{}), blocked: make(chan struct{})}
+	s, _, events := holdStation(t, g, &turnClassifier{labels: []string{"glass"}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(ctx) }()
+	<-g.blocked // one frame of the item classified; the camera is between frames
+	cancel()
+	time.Sleep(50 * time.Millisecond)
+	close(g.gate)
+	<-done
+	if len(*events) != 1 || (*events)[0].Frames != 3 {
+		t.Fatalf("events %+v: want one, decided on 3 frames after the stop", *events)
+	}
+}
