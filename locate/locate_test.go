@@ -293,3 +293,22 @@ func TestDarkTrayItemFound(t *testing.T) {
 		}
 	}
 }
+
+// Settled: the blob is where it was a frame before. The frame an item
+// arrives in is not settled, the next one at the same place is; a move
+// unsettles it again.
+func TestSettled(t *testing.T) {
+	empty := tray(t, [3]float64{170, 175, 180})
+	tr := learned(t, Options{}, empty)
+	a := with(t, empty, image.Rect(100, 100, 260, 300), color.RGBA{30, 60, 200, 0})
+	b := with(t, empty, image.Rect(380, 120, 540, 320), color.RGBA{30, 60, 200, 0})
+	for i, step := range []struct {
+		frame   gocv.Mat
+		settled bool
+	}{{a, false}, {a, true}, {a, true}, {b, false}, {b, true}, {empty, false}, {a, false}} {
+		ob := tr.Observe(step.frame)
+		if ob.Settled != step.settled {
+			t.Fatalf("frame %d: settled %v, want %v (%v, blob %v)", i, ob.Settled, step.settled, ob.Outcome, ob.Blob)
+		}
+	}
+}

@@ -265,3 +265,38 @@ func TestStopWaitsForTheItemsFrames(t *testing.T) {
 		t.Fatalf("events %+v: want one, decided on 3 frames after the stop", *events)
 	}
 }
+
+// sizeClassifier records the width of every crop it is given.
+type sizeClassifier struct {
+	turnClassifier
+	widths []int
+}
+
+func (c *sizeClassifier) Classify(ctx context.Context, img gocv.Mat, k int) (infer.Result, error) {
+	c.widths = append(c.widths, img.Cols())
+	return c.turnClassifier.Classify(ctx, img, k)
+}
+
+// The frame an item lands in (here a smaller blob: half there) is not
+// classified: the decision is made on frames of the item lying still.
+func TestLandingFrameNotClassified(t *testing.T) {
+	period := 66 * time.Millisecond
+	landing := image.Rect(60, 100, 100, 150)
+	lying := image.Rect(20, 40, 140, 200)
+	var frames []scripted
+	frames = append(frames, script(0, 4, period, image.Rectangle{})...)
+	frames = append(frames, script(4*period, 1, period, landing)...)
+	frames = append(frames, script(5*period, 5, period, lying)...)
+	frames = append(frames, script(10*period, 4, period, image.Rectangle{})...)
+	clf := &sizeClassifier{turnClassifier: turnClassifier{labels: []string{"glass"}}}
+	s, _, events := holdStation(t, &scriptedSource{frames: frames, t0: time.Now()}, clf)
+	s.Run(context.Background())
+	if len(*events) != 1 || len(clf.widths) != 3 {
+		t.Fatalf("events %+v, crops %v: want one item decided on 3 crops", *events, clf.widths)
+	}
+	for i, w := range clf.widths {
+		if w != clf.widths[2] {
+			t.Fatalf("crop widths %v: crop %d is not the lying item's (the landing frame was classified)", clf.widths, i)
+		}
+	}
+}
