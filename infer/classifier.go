@@ -676,7 +676,7 @@ func (c *Classifier) preprocess(p *interp, img gocv.Mat) error {
 	}
 	switch c.inType {
 	case tfmodel.Float32:
-		lutBGRToRGBFloat(p.in.Float32s()[:n], px, &c.lut)
+		lutBGRToRGB(p.in.Float32s()[:n], px, &c.lut)
 	case tfmodel.Int8:
 		lutBGRToRGB(unsafeBytes(p.in)[:n], px, &c.lutQ)
 	default:

@@ -27,21 +27,10 @@ func resizeInput(src gocv.Mat, dst *gocv.Mat, w, h int) {
 
 // lutBGRToRGB writes each BGR pixel of src into dst as RGB, every channel
 // through its table: normalisation and the tensor's quantization in one
-// lookup. Re-slicing three bytes at a time lets the compiler drop the
-// bounds checks the indexed loop had (figures in docs/compute.md).
-func lutBGRToRGB(dst, src []byte, lut *[3][256]byte) {
-	n := min(len(dst), len(src)) / 3 * 3
-	dst, src = dst[:n], src[:n]
-	r, g, b := &lut[0], &lut[1], &lut[2]
-	for i := 0; i < n; i += 3 {
-		s := src[i : i+3 : i+3]
-		d := dst[i : i+3 : i+3]
-		d[0], d[1], d[2] = r[s[2]], g[s[1]], b[s[0]]
-	}
-}
-
-// lutBGRToRGBFloat is lutBGRToRGB for float input tensors.
-func lutBGRToRGBFloat(dst []float32, src []byte, lut *[3][256]float32) {
+// lookup (bytes for quantized input tensors, float32 for float ones).
+// Re-slicing three elements at a time lets the compiler drop the bounds
+// checks the indexed loop had (figures in docs/compute.md).
+func lutBGRToRGB[T byte | float32](dst []T, src []byte, lut *[3][256]T) {
 	n := min(len(dst), len(src)) / 3 * 3
 	dst, src = dst[:n], src[:n]
 	r, g, b := &lut[0], &lut[1], &lut[2]

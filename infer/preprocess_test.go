@@ -24,7 +24,7 @@ func TestLUTBGRToRGB(t *testing.T) {
 	dst[3*pixels], dst[3*pixels+1] = 7, 9
 	dstF := make([]float32, 3*pixels)
 	lutBGRToRGB(dst, src, &lut)
-	lutBGRToRGBFloat(dstF, src, &lutF)
+	lutBGRToRGB(dstF, src, &lutF)
 	for i := 0; i < pixels; i++ {
 		b, g, r := src[3*i], src[3*i+1], src[3*i+2]
 		if want := [3]byte{lut[0][r], lut[1][g], lut[2][b]}; [3]byte(dst[3*i:3*i+3]) != want {
