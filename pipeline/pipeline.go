@@ -378,12 +378,7 @@ func (s *Station) onFrame(ctx context.Context, r *run, f *camera.Frame) {
 	s.lastFrame = f.At
 	s.progMu.Unlock()
 	ob := s.observe(f)
-	if !ob.Present {
-		// The decided item is gone (also while cooling down or paused:
-		// the next item may land as the cooldown ends, where the last
-		// one lay).
-		r.waitEmpty = false
-	}
+	r.track(ob)
 	if paused := s.paused.Load(); paused || f.At.Before(r.cooldownUntil) {
 		s.counters.drop(map[bool]string{true: "paused", false: "cooldown"}[paused])
 		s.drop(r)
@@ -459,7 +454,7 @@ func (s *Station) drop(r *run) {
 }
 
 // arrived says whether an item starts on this frame, by the trigger.
-// Item tracking lives here and in left.
+// Item tracking lives here, in track and in left.
 func (s *Station) arrived(r *run, ob locate.Observation) bool {
 	switch s.o.Trigger {
 	case Continuous:
@@ -473,14 +468,7 @@ func (s *Station) arrived(r *run, ob locate.Observation) bool {
 		}
 		return true
 	case Motion:
-		if r.waitEmpty {
-			// The decided item still lies there, unless what is
-			// there now is somewhere else: a second item
-			// placed as the first was taken.
-			r.waitEmpty = ob.Present && !(ob.Outcome == locate.Found && within(ob.Blob, r.decided) < 0.3)
-			return !r.waitEmpty && ob.Present
-		}
-		return ob.Present
+		return ob.Present && !r.waitEmpty
 	case GPIO:
 		select {
 		case <-s.o.Presence:
@@ -489,6 +477,16 @@ func (s *Station) arrived(r *run, ob locate.Observation) bool {
 		}
 	}
 	return false
+}
+
+// track ends the wait for the decided item (motion), on every frame, also
+// while cooling down or paused (the next item may land as the cooldown
+// ends, where the last one lay): the tray seen empty, or what lies there
+// now somewhere else (a second item placed as the first was taken).
+func (r *run) track(ob locate.Observation) {
+	if r.waitEmpty {
+		r.waitEmpty = ob.Present && !(ob.Outcome == locate.Found && within(ob.Blob, r.decided) < 0.3)
+	}
 }
 
 // left ends the item in flight once it is decided or given up: on the
