@@ -111,23 +111,7 @@ func TestStationHandlers(t *testing.T) {
 	if findItem(items(t, ts.URL), "a1").Corrected != "trash" {
 		t.Error("item not marked corrected")
 	}
-	for _, tc := range []struct {
-		url, ctype, body string
-		code             int
-	}{
-		{labelURL, "application/json", `{"label":"unobtainium"}`, 400},
-		{labelURL, "application/json", `{"label":"../etc"}`, 400},
-		{labelURL, "application/json", `{"label":`, 400},
-		{labelURL, "application/json", `{"label":"glass","x":1}`, 400},
-		{labelURL, "application/x-www-form-urlencoded", `label=glass`, 415},
-		{ts.URL + "/api/events/nope/label", "application/json", `{"label":"glass"}`, 404},
-	} {
-		code, b := post(t, tc.url, tc.ctype, []byte(tc.body))
-		if code != tc.code {
-			t.Errorf("%s %s: %d %s, want %d", tc.ctype, tc.body, code, b, tc.code)
-		}
-		errorOf(t, b)
-	}
+	badLabels(t, ts.URL, labelURL)
 	// A station without a samples folder answers 503.
 	nosamples := webtest.New(webtest.Options{Labels: fakeLabels})
 	nosamples.Add(pipeline.Event{ID: "c3"}, jpegOf(t, 8, 8, color.RGBA{}), nil, nil)

@@ -47,6 +47,30 @@ func post(t testing.TB, url, ctype string, body []byte, hdr ...string) (int, []b
 	return code, b
 }
 
+// badLabels posts the labels a correction must refuse (unknown, a path,
+// bad JSON, an extra field, a form, an unknown item) and checks each
+// answer's status and error body.
+func badLabels(t *testing.T, base, labelURL string) {
+	t.Helper()
+	for _, tc := range []struct {
+		url, ctype, body string
+		code             int
+	}{
+		{labelURL, "application/json", `{"label":"unobtainium"}`, 400},
+		{labelURL, "application/json", `{"label":"../etc"}`, 400},
+		{labelURL, "application/json", `{"label":`, 400},
+		{labelURL, "application/json", `{"label":"glass","x":1}`, 400},
+		{labelURL, "application/x-www-form-urlencoded", `label=glass`, 415},
+		{base + "/api/events/nope/label", "application/json", `{"label":"glass"}`, 404},
+	} {
+		code, b := post(t, tc.url, tc.ctype, []byte(tc.body))
+		if code != tc.code {
+			t.Errorf("%s %s: %d %s, want %d", tc.ctype, tc.body, code, b, tc.code)
+		}
+		errorOf(t, b)
+	}
+}
+
 func errorOf(t testing.TB, b []byte) apiError {
 	var e apiError
 	if err := json.Unmarshal(b, &e); err != nil || e.Error == "" {
@@ -308,23 +332,7 @@ func TestStationEndToEnd(t *testing.T) {
 	if findItem(items(t, ts.URL), it.ID).Corrected != "glass" {
 		t.Errorf("item not marked corrected: %+v", findItem(items(t, ts.URL), it.ID))
 	}
-	for _, tc := range []struct {
-		url, ctype, body string
-		code             int
-	}{
-		{labelURL, "application/json", `{"label":"unobtainium"}`, 400},
-		{labelURL, "application/json", `{"label":"../etc"}`, 400},
-		{labelURL, "application/json", `{"label":`, 400},
-		{labelURL, "application/json", `{"label":"glass","x":1}`, 400},
-		{labelURL, "application/x-www-form-urlencoded", `label=glass`, 415},
-		{ts.URL + "/api/events/nope/label", "application/json", `{"label":"glass"}`, 404},
-	} {
-		code, b := post(t, tc.url, tc.ctype, []byte(tc.body))
-		if code != tc.code {
-			t.Errorf("%s %s: %d %s, want %d", tc.ctype, tc.body, code, b, tc.code)
-		}
-		errorOf(t, b)
-	}
+	badLabels(t, ts.URL, labelURL)
 
 	// Pause: frames are still read (and counted as dropped), nothing sorted.
 	if code, b := post(t, ts.URL+"/api/pause", "", nil); code != 200 || !strings.Contains(string(b), `"paused": true`) {
