@@ -3,10 +3,12 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sorterd/sorterd/internal/testenv"
+	"github.com/sorterd/sorterd/recording"
 )
 
 // daemonConfig builds the configuration file of a daemon under test: a
@@ -111,4 +113,20 @@ func (c daemonConfig) write(t testing.TB, path string) string {
 		t.Fatal(err)
 	}
 	return text
+}
+
+// glassMetalTray writes dir/tray.avi: a glass, then a metal item on the
+// light tray (fixed seed: the same frames on every run), and returns its
+// path and photos.
+func glassMetalTray(t testing.TB, dir string) (string, []recording.Photo) {
+	t.Helper()
+	video := filepath.Join(dir, "tray.avi")
+	items := []recording.Photo{
+		{Path: testenv.Photo(t, "glass", 12), Class: "glass"},
+		{Path: testenv.Photo(t, "metal", 5), Class: "metal"},
+	}
+	if _, err := recording.Write(video, recording.Options{Photos: items, Hold: 8, Gap: 20, Seed: 2}); err != nil {
+		t.Fatal(err)
+	}
+	return video, items
 }

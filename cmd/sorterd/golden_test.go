@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/sorterd/sorterd/internal/testenv"
-	"github.com/sorterd/sorterd/recording"
 )
 
 // TestGoldenMetricsAndPayloads is node_exporter's end-to-end pattern: a
@@ -34,14 +33,7 @@ func TestGoldenMetricsAndPayloads(t *testing.T) {
 	b := testenv.StartBroker(t)
 	msgs := testenv.Subscribe(t, b, "#")
 	dir := t.TempDir()
-	video := filepath.Join(dir, "tray.avi")
-	items := []recording.Photo{
-		{Path: testenv.Photo(t, "glass", 12), Class: "glass"},
-		{Path: testenv.Photo(t, "metal", 5), Class: "metal"},
-	}
-	if _, err := recording.Write(video, recording.Options{Photos: items, Hold: 8, Gap: 20, Seed: 2}); err != nil {
-		t.Fatal(err)
-	}
+	video, items := glassMetalTray(t, dir)
 	web := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	cfg := filepath.Join(dir, "sorterd.yaml")
 	// Reopen 1h: the file is played once, so every count is the recording's.

@@ -19,7 +19,6 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/internal/testenv"
-	"github.com/sorterd/sorterd/recording"
 )
 
 // What an operator's tools see of a running daemon (real OpenCV, the real
@@ -36,14 +35,7 @@ func TestDaemonOperatorTools(t *testing.T) {
 	b := testenv.StartBroker(t)
 	rec := testenv.Subscribe(t, b, "#")
 	dir := t.TempDir()
-	video := filepath.Join(dir, "tray.avi")
-	items := []recording.Photo{
-		{Path: testenv.Photo(t, "glass", 12), Class: "glass"},
-		{Path: testenv.Photo(t, "metal", 5), Class: "metal"},
-	}
-	if _, err := recording.Write(video, recording.Options{Photos: items, Hold: 8, Gap: 20, Seed: 2}); err != nil {
-		t.Fatal(err)
-	}
+	video, _ := glassMetalTray(t, dir)
 	cfgPath := filepath.Join(dir, "sorterd.yaml")
 	web := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	daemonConfig{Station: "ops", StateDir: filepath.Join(dir, "state"), Video: video, Listen: web, Bins: threeBins(),
