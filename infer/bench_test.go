@@ -3,6 +3,7 @@ package infer
 import (
 	"context"
 	"fmt"
+	"image"
 	"testing"
 
 	"gocv.io/x/gocv"
@@ -27,17 +28,26 @@ func BenchmarkPreprocess(b *testing.B) {
 
 // BenchmarkPreprocessStages splits preprocess into its two steps at the
 // model sizes sorterd ships (docs/compute.md): the resize of a 640×480
-// camera frame, and the LUT pass (normalise, quantize, BGR→RGB) into the
+// camera frame (and the one-call area resize it replaced), and the LUT pass (normalise, quantize, BGR→RGB) into the
 // input tensor; lut-indexed is the loop the LUT pass replaced.
 func BenchmarkPreprocessStages(b *testing.B) {
 	frame := solid(640, 480, 40, 90, 200)
 	defer frame.Close()
 	for _, px := range []int{224, 320, 384} {
 		b.Run(fmt.Sprintf("resize-%d", px), func(b *testing.B) {
+			dst, box := gocv.NewMat(), gocv.NewMat()
+			defer dst.Close()
+			defer box.Close()
+			for i := 0; i < b.N; i++ {
+				resizeInput(frame, &box, &dst, px, px)
+			}
+		})
+		// The one INTER_AREA call resizeInput made before its two steps.
+		b.Run(fmt.Sprintf("resize-area-one-call-%d", px), func(b *testing.B) {
 			dst := gocv.NewMat()
 			defer dst.Close()
 			for i := 0; i < b.N; i++ {
-				resizeInput(frame, &dst, px, px)
+				gocv.Resize(frame, &dst, image.Pt(px, px), 0, 0, gocv.InterpolationArea)
 			}
 		})
 		src := make([]byte, 3*px*px)

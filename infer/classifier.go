@@ -110,6 +110,7 @@ type interp struct {
 	handle  cgo.Handle
 	in, out *tflite.Tensor
 	resized gocv.Mat
+	box     gocv.Mat // scratch for resizeInput's first step
 	view    gocv.Mat // scratch for TTA views
 }
 
@@ -129,7 +130,7 @@ func (p *interp) close() {
 		p.handle.Delete()
 		p.handle = 0
 	}
-	for _, m := range []*gocv.Mat{&p.resized, &p.view} {
+	for _, m := range []*gocv.Mat{&p.resized, &p.box, &p.view} {
 		if m.Ptr() != nil {
 			m.Close()
 			*m = gocv.Mat{}
@@ -365,6 +366,7 @@ func (c *Classifier) build(del *cDelegate) (_ *interp, rep DelegateReport, _ err
 	p.in = p.it.GetInputTensor(0)
 	p.out = p.it.GetOutputTensor(0)
 	p.resized = gocv.NewMat()
+	p.box = gocv.NewMat()
 	p.view = gocv.NewMat()
 	return p, rep, nil
 }
@@ -665,7 +667,7 @@ func (c *Classifier) preprocess(p *interp, img gocv.Mat) error {
 		gocv.CvtColor(img, &conv, code)
 		src = conv
 	}
-	resizeInput(src, &p.resized, c.inW, c.inH)
+	resizeInput(src, &p.box, &p.resized, c.inW, c.inH)
 	px, err := p.resized.DataPtrUint8()
 	if err != nil {
 		return fmt.Errorf("resized frame: %w", err)

@@ -6,23 +6,42 @@ import (
 	"gocv.io/x/gocv"
 )
 
-// resizeInput scales src to the model's w×h: INTER_AREA to shrink (each
-// output pixel the mean of the source pixels it covers, no aliasing),
-// INTER_LINEAR to enlarge.
+// resizeInput scales src to the model's w×h (box: scratch) without
+// aliasing. When it shrinks by 2× or more in both directions it takes two
+// steps: first the whole factor in each direction with INTER_AREA (each
+// output pixel the mean of a kx×ky box, OpenCV's vectorised integer
+// path), then the rest, under 2×, with INTER_LINEAR. One INTER_AREA call
+// with a fractional factor (640/224 = 2.86) takes OpenCV's general area
+// path instead, float weights per source pixel: it was ~85% of frame →
+// scores at 224 px, and the two steps are ~7× faster (docs/compute.md).
+// Their pixels differ from the one call's (a mean of box means, then a
+// blend); TestResizeInput bounds the difference.
 //
-// A faster shrink was tried and left out: a whole-factor INTER_AREA first
-// (OpenCV's vectorised box path) and the rest below 2× after it cuts the
-// 640×480 → 224×224 resize ~3.5×, but a mean of box means is not OpenCV's
-// one-step area mean (~0.5 grey levels apart on average at 224 px, a few
-// dozen at sharp edges), enough to flip borderline top-1s in
-// TestXNNPACKMatchesBuiltinKernels and TestToInt8IsExactWhereWeightsFit.
-// See docs/compute.md.
-func resizeInput(src gocv.Mat, dst *gocv.Mat, w, h int) {
-	interp := gocv.InterpolationArea
-	if src.Cols() < w || src.Rows() < h {
-		interp = gocv.InterpolationLinear
+// A 640×480 frame at 320 or 384 px, and an item's crop for the default
+// 384 px model (shrunk by less than 2×, or enlarged), take the one call
+// as before.
+func resizeInput(src gocv.Mat, box, dst *gocv.Mat, w, h int) {
+	sw, sh := src.Cols(), src.Rows()
+	if sw < w || sh < h {
+		gocv.Resize(src, dst, image.Pt(w, h), 0, 0, gocv.InterpolationLinear)
+		return
 	}
-	gocv.Resize(src, dst, image.Pt(w, h), 0, 0, interp)
+	// Both directions: a box 2×1 (640×480 → 320 px) measured no faster
+	// than the one call.
+	kx, ky := sw/w, sh/h
+	if kx < 2 || ky < 2 {
+		gocv.Resize(src, dst, image.Pt(w, h), 0, 0, gocv.InterpolationArea)
+		return
+	}
+	// The box path needs whole factors: the last sw%kx columns (and
+	// rows), fewer than k, are left out.
+	whole := src
+	if sw%kx != 0 || sh%ky != 0 {
+		whole = src.Region(image.Rect(0, 0, sw/kx*kx, sh/ky*ky))
+		defer whole.Close()
+	}
+	gocv.Resize(whole, box, image.Pt(sw/kx, sh/ky), 0, 0, gocv.InterpolationArea)
+	gocv.Resize(*box, dst, image.Pt(w, h), 0, 0, gocv.InterpolationLinear)
 }
 
 // lutBGRToRGB writes each BGR pixel of src into dst as RGB, every channel

@@ -1,8 +1,12 @@
 package infer
 
 import (
+	"image"
 	"math/rand"
+	"path/filepath"
 	"testing"
+
+	"gocv.io/x/gocv"
 )
 
 // The bounds-check-free loops give what the plain per-pixel lookup gives:
@@ -36,5 +40,45 @@ func TestLUTBGRToRGB(t *testing.T) {
 	}
 	if dst[3*pixels] != 7 || dst[3*pixels+1] != 9 {
 		t.Errorf("the tail was written: %v", dst[3*pixels:])
+	}
+}
+
+// The two-step shrink stays close to OpenCV's one-call area mean on real
+// photos (both alias-free), gives the asked size from any frame size,
+// including sizes that are not whole multiples, and enlarges as before.
+func TestResizeInput(t *testing.T) {
+	box, dst, ref := gocv.NewMat(), gocv.NewMat(), gocv.NewMat()
+	defer box.Close()
+	defer dst.Close()
+	defer ref.Close()
+	for _, p := range trashnetPhotos(t, 1) {
+		img := gocv.IMRead(p, gocv.IMReadColor)
+		if img.Empty() {
+			t.Fatalf("%s: cannot read", p)
+		}
+		frame := gocv.NewMat()
+		gocv.Resize(img, &frame, image.Pt(641, 479), 0, 0, gocv.InterpolationLinear)
+		img.Close()
+		for _, px := range []int{224, 320, 384, 800} {
+			resizeInput(frame, &box, &dst, px, px)
+			if dst.Cols() != px || dst.Rows() != px || dst.Channels() != 3 {
+				t.Fatalf("%s at %d: got %dx%dx%d", filepath.Base(p), px, dst.Cols(), dst.Rows(), dst.Channels())
+			}
+			interp := gocv.InterpolationArea
+			if px > 479 {
+				interp = gocv.InterpolationLinear
+			}
+			gocv.Resize(frame, &ref, image.Pt(px, px), 0, 0, interp)
+			diff := gocv.NewMat()
+			gocv.AbsDiff(dst, ref, &diff)
+			mean := diff.Mean()
+			diff.Close()
+			m := (mean.Val1 + mean.Val2 + mean.Val3) / 3
+			t.Logf("%s at %d px: %.2f grey levels from the one-call resize on average", filepath.Base(p), px, m)
+			if m > 3 {
+				t.Errorf("%s at %d px: %.2f grey levels from the one-call resize on average", filepath.Base(p), px, m)
+			}
+		}
+		frame.Close()
 	}
 }

@@ -52,16 +52,20 @@ type Config struct {
 
 // Report is what a training run measured. Write prints it for a person.
 type Report struct {
-	Classes     []string             `json:"classes"`
-	Seed        int64                `json:"seed"`
-	Train       int                  `json:"train"`
-	Val         int                  `json:"val"`
-	Test        int                  `json:"test"`
-	Skipped     []string             `json:"skipped,omitempty"`
-	Conflicts   [][]string           `json:"conflicts,omitempty"`
-	Lambda      float64              `json:"lambda"`
-	ValAccuracy float64              `json:"val_accuracy"`
-	FloatTest   Metrics              `json:"float_test"`
+	Classes     []string   `json:"classes"`
+	Seed        int64      `json:"seed"`
+	Train       int        `json:"train"`
+	Val         int        `json:"val"`
+	Test        int        `json:"test"`
+	Skipped     []string   `json:"skipped,omitempty"`
+	Conflicts   [][]string `json:"conflicts,omitempty"`
+	Lambda      float64    `json:"lambda"`
+	ValAccuracy float64    `json:"val_accuracy"`
+	ValScored   int        `json:"val_scored"` // validation examples: the photos and their station views
+	FloatTest   Metrics    `json:"float_test"`
+	// StationTest: the float model on the test photos' station views,
+	// one crop each, as the station classifies them (nil without them).
+	StationTest *Metrics             `json:"station_test,omitempty"`
 	TTATest     float64              `json:"tta_test_accuracy"`
 	ExportTest  Metrics              `json:"export_test"`
 	Threshold   float64              `json:"threshold"`
@@ -72,11 +76,12 @@ type Report struct {
 	FineTune    *FineTuneReport      `json:"fine_tune,omitempty"`
 
 	// For Write only (the JSON report stays as it was).
-	scanSkipped int           // Skipped[:scanSkipped] came from the scan, the rest failed to decode
-	lambdas     []lambdaScore // every λ tried, in order
-	views       int           // views per training image, the original included
-	targetAcc   float64
-	out         string // the exported model
+	scanSkipped  int           // Skipped[:scanSkipped] came from the scan, the rest failed to decode
+	lambdas      []lambdaScore // every λ tried, in order
+	views        int           // views per training image, the original included
+	stationViews int
+	targetAcc    float64
+	out          string // the exported model
 }
 
 // lambdaScore is the validation accuracy of the head trained with λ.
@@ -253,7 +258,7 @@ func newRun(c Config) (*run, error) {
 	r.sp = ds.StratifiedSplit(c.Seed, c.ValFraction, c.TestFraction)
 	r.augs = append(augmentSet(c.Augment), stationViews(c.StationViews)...)
 	r.rep = &Report{Classes: ds.Classes, Seed: c.Seed, Skipped: ds.Skipped, Conflicts: ds.Conflicts,
-		scanSkipped: len(ds.Skipped), views: len(r.augs), targetAcc: c.TargetAcc, out: c.Out}
+		scanSkipped: len(ds.Skipped), views: len(r.augs), stationViews: c.StationViews, targetAcc: c.TargetAcc, out: c.Out}
 	return r, nil
 }
 
@@ -264,7 +269,7 @@ func (r *run) features(ctx context.Context, ex *extractor) error {
 	r.feats = make([][][]float32, len(r.augs))
 	for a, aug := range r.augs {
 		idx := r.sp.Train
-		if a == 0 {
+		if a == 0 || r.isStation(a) {
 			idx = allIndices(len(r.ds.Items))
 		}
 		items := make([]Item, len(idx))
@@ -324,6 +329,7 @@ func (r *run) rows(idx []int, allViews bool) ([][]float32, []int) {
 // suggest the reject threshold.
 func (r *run) chooseLambda() (*softmaxHead, error) {
 	xtr, ytr := r.rows(r.sp.Train, true)
+	xv, yv := r.heldRows(r.sp.Val, true)
 	bestAcc := -1.0
 	var best *softmaxHead
 	for _, lam := range r.c.Lambdas {
@@ -331,29 +337,67 @@ func (r *run) chooseLambda() (*softmaxHead, error) {
 		if err != nil {
 			return nil, err
 		}
-		m := evaluate(h, r.feats[:1], r.sp.Val, r.ds)
+		m := scoreRows(h, xv, yv, r.ds.Classes)
 		r.rep.lambdas = append(r.rep.lambdas, lambdaScore{lam, m.Accuracy})
 		if m.Accuracy > bestAcc+1e-9 {
 			bestAcc, r.rep.Lambda, best = m.Accuracy, lam, h
 		}
 	}
-	r.rep.ValAccuracy = bestAcc
-	truth, pred, conf := predict(best, r.feats[:1], r.sp.Val, r.ds)
+	r.rep.ValAccuracy, r.rep.ValScored = bestAcc, len(xv)
+	truth, pred, conf := predictRows(best, xv, yv)
 	r.rep.Threshold = suggestThreshold(truth, pred, conf, r.c.TargetAcc)
 	return best, nil
+}
+
+// isStation reports whether the view r.augs[a] is a station view. Those
+// are made for every photo, not only the training ones: the validation
+// photos' station views choose λ, the fine-tuning epoch and the reject
+// threshold with the photos themselves, since the station classifies
+// crops of items on a tray, and the test photos' measure the model as
+// the station sees them (Report.StationTest).
+func (r *run) isStation(a int) bool { return a >= len(r.augs)-r.c.StationViews }
+
+// heldRows returns one feature row per held-out photo of idx (the
+// validation or test split) and per station view of it: the photos first
+// (with photos=true), then their station views.
+func (r *run) heldRows(idx []int, photos bool) ([][]float32, []int) {
+	var x [][]float32
+	var y []int
+	for a := range r.augs {
+		if (a == 0 && !photos) || (a > 0 && !r.isStation(a)) {
+			continue
+		}
+		for _, i := range idx {
+			if f := r.feats[a][i]; f != nil {
+				x = append(x, f)
+				y = append(y, r.ds.Items[i].Class)
+			}
+		}
+	}
+	return x, y
+}
+
+// heldViews are the views of a held-out photo that fine-tuning scores:
+// the photo and its station views (see isStation).
+func (r *run) heldViews() []view {
+	return append([]view{r.augs[0]}, r.augs[len(r.augs)-r.c.StationViews:]...)
 }
 
 // finalHead refits the head on train + validation with the chosen λ and
 // measures it on the test split.
 func (r *run) finalHead() (trained, error) {
 	xall, yall := r.rows(append(append([]int{}, r.sp.Train...), r.sp.Val...), true)
-	// Validation images have no augmented views: use their original only.
+	// Validation photos have no augmented views, only station views.
 	xall, yall = dropNil(xall, yall)
 	head, err := trainHead(xall, yall, r.ds.Classes, headOptions{Lambda: r.rep.Lambda, ClassWeights: true})
 	if err != nil {
 		return trained{}, err
 	}
 	r.rep.FloatTest = evaluate(head, r.feats[:1], r.sp.Test, r.ds)
+	if xs, ys := r.heldRows(r.sp.Test, false); len(xs) > 0 {
+		m := scoreRows(head, xs, ys, r.ds.Classes)
+		r.rep.StationTest = &m
+	}
 	lo, hi := logitRange(head, xall)
 	return trained{head: head, logitMin: lo, logitMax: hi}, nil
 }
@@ -430,6 +474,9 @@ func (rep *Report) Write(w io.Writer) {
 	}
 	fmt.Fprintf(w, "classes %v\nsplit (seed %d): train %d, validation %d, test %d; %d augmented view(s) per training image\n",
 		rep.Classes, rep.Seed, rep.Train, rep.Val, rep.Test, rep.views-1)
+	if rep.stationViews > 0 {
+		fmt.Fprintf(w, "validation scores each photo and its %d station view(s), one by one (λ, epoch and threshold are chosen for the station's crops too)\n", rep.stationViews)
+	}
 	for _, l := range rep.lambdas {
 		fmt.Fprintf(w, "lambda %-8g validation accuracy %.2f%%\n", l.lambda, 100*l.accuracy)
 	}
@@ -453,6 +500,9 @@ func (rep *Report) Write(w io.Writer) {
 		fmt.Fprintf(w, "test accuracy: %s %.2f%%, exported model %.2f%%", kind, 100*rep.FloatTest.Accuracy, 100*rep.ExportTest.Accuracy)
 		if rep.TTATest > 0 {
 			fmt.Fprintf(w, ", float head with %d-view test-time augmentation %.2f%%", rep.views, 100*rep.TTATest)
+		}
+		if st := rep.StationTest; st != nil {
+			fmt.Fprintf(w, "\ntest photos' station views (%d crops, one view each): %s %.2f%%", st.N, kind, 100*st.Accuracy)
 		}
 		fmt.Fprintf(w, "\n\nexported model on the test split:\n")
 		rep.ExportTest.Write(w)
@@ -518,6 +568,23 @@ func predict(h *softmaxHead, feats [][][]float32, idx []int, ds *Dataset) (truth
 		conf = append(conf, float64(p[best])/float64(max(n, 1)))
 	}
 	return
+}
+
+// predictRows classifies each feature row on its own.
+func predictRows(h *softmaxHead, x [][]float32, y []int) (truth, pred []int, conf []float64) {
+	for i, f := range x {
+		p := h.Probs(f)
+		best := argmax(p)
+		truth = append(truth, y[i])
+		pred = append(pred, best)
+		conf = append(conf, float64(p[best]))
+	}
+	return
+}
+
+func scoreRows(h *softmaxHead, x [][]float32, y []int, classes []string) Metrics {
+	t, p, c := predictRows(h, x, y)
+	return score(classes, t, p, c)
 }
 
 func evaluate(h *softmaxHead, feats [][][]float32, idx []int, ds *Dataset) Metrics {

@@ -45,16 +45,20 @@ func (r *run) tune(ctx context.Context, init, final *softmaxHead) (trained, erro
 		return trained{}, fmt.Errorf("fine-tune: %w", err)
 	}
 	defer ex.Close()
-	var sets [3]actSet // train, validation, test
+	// Validation: the photos and their station views (see isStation).
+	var sets [4]actSet // train, validation, test photos, test station views
 	for i, s := range []struct {
 		idx   []int
 		views []view
-	}{{r.sp.Train, r.augs}, {r.sp.Val, r.augs[:1]}, {r.sp.Test, r.augs[:1]}} {
+	}{{r.sp.Train, r.augs}, {r.sp.Val, r.heldViews()}, {r.sp.Test, r.augs[:1]}, {r.sp.Test, r.heldViews()[1:]}} {
+		if len(s.views) == 0 {
+			continue
+		}
 		if sets[i], err = r.activations(ctx, ex, s.idx, s.views); err != nil {
 			return trained{}, err
 		}
 	}
-	tr, val, test := sets[0], sets[1], sets[2]
+	tr, val, test, stationTest := sets[0], sets[1], sets[2], sets[3]
 	o := r.fineTuneOptions()
 	start := time.Now()
 	in := fineTuneInput{Train: tr, Val: val, In: ex.Quant(), Proj: r.ftProj, Conv: r.ftConv, Head: init}
@@ -87,6 +91,11 @@ func (r *run) tune(ctx context.Context, init, final *softmaxHead) (trained, erro
 	t := quantizeTuned(m, ex.Quant(), seen, f)
 	tt, tp, tc := m.scores(test)
 	r.rep.FloatTest = score(r.ds.Classes, tt, tp, tc)
+	if len(stationTest.X) > 0 {
+		st, sp, sc := m.scores(stationTest)
+		ms := score(r.ds.Classes, st, sp, sc)
+		r.rep.StationTest = &ms
+	}
 	f.Seconds = time.Since(start).Seconds()
 	return t, nil
 }

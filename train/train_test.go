@@ -150,6 +150,38 @@ func TestTrainExportSynthetic(t *testing.T) {
 	if rep2.BackboneRun != 0 {
 		t.Errorf("second run called the backbone %d times (first: %d)", rep2.BackboneRun, first)
 	}
+	if rep2.StationTest != nil || rep2.ValScored != rep2.Val {
+		t.Errorf("without station views: station test %v, %d validation examples for %d photos", rep2.StationTest, rep2.ValScored, rep2.Val)
+	}
+}
+
+// With station views, the held-out photos get them too: validation scores
+// each photo and its station views, and the test photos' station views
+// are measured on their own.
+func TestStationViewsHeldOut(t *testing.T) {
+	base := baseModel(t, ptq)
+	data := synthData(t, 20)
+	cfg := Config{Data: []string{data}, Out: filepath.Join(t.TempDir(), "m.tflite"), Base: base, Seed: 3, Augment: 1,
+		StationViews: 2, CacheDir: t.TempDir(), Lambdas: []float64{1e-2}}
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	rep.Write(&log)
+	t.Log(log.String())
+	if rep.ValScored != 3*rep.Val {
+		t.Errorf("validation scored %d examples for %d photos with 2 station views each", rep.ValScored, rep.Val)
+	}
+	if rep.StationTest == nil || rep.StationTest.N != 2*rep.Test {
+		t.Fatalf("station test %+v for %d test photos", rep.StationTest, rep.Test)
+	}
+	if rep.StationTest.Accuracy < 0.5 {
+		t.Errorf("station views of the test photos: %.2f (chance 0.33)", rep.StationTest.Accuracy)
+	}
+	if !strings.Contains(log.String(), "station views (") {
+		t.Errorf("report does not give the station views' accuracy")
+	}
 }
 
 // The exported model's per-image predictions match the float head's.
