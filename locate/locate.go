@@ -214,7 +214,8 @@ type Tray struct {
 	o                 Options
 	roi               image.Rectangle // o.ROI clipped to the last frame
 	small, mask, tmp  gocv.Mat
-	weak              gocv.Mat // pixels that differ by half of Delta: how far an item reaches
+	half              [2]gocv.Mat // shrink's halvings
+	weak              gocv.Mat    // pixels that differ by half of Delta: how far an item reaches
 	labels, stats, cc gocv.Mat
 	open, close       gocv.Mat // structuring elements
 	bg                []float32
@@ -231,6 +232,7 @@ func New(o Options) *Tray {
 	o.defaults()
 	return &Tray{o: o,
 		small: gocv.NewMat(), mask: gocv.NewMat(), tmp: gocv.NewMat(), weak: gocv.NewMat(),
+		half:   [2]gocv.Mat{gocv.NewMat(), gocv.NewMat()},
 		labels: gocv.NewMat(), stats: gocv.NewMat(), cc: gocv.NewMat(),
 		open:  gocv.GetStructuringElement(gocv.MorphRect, image.Pt(3, 3)),
 		close: gocv.GetStructuringElement(gocv.MorphEllipse, image.Pt(7, 7)),
@@ -246,6 +248,22 @@ func (b *Tray) Reset() { b.ready = false; b.busy = 0 }
 // Ready reports whether the empty tray has been learned.
 func (b *Tray) Ready() bool { return b.ready }
 
+// shrink scales src to w×h into b.small with INTER_AREA (each pixel the
+// mean of those it covers). A whole factor of 4 or more is taken in
+// halvings first: OpenCV's 2×2 area path is vectorised and its general
+// integer one is not, so 640×480 → 160×120 costs a third as much in
+// two halvings as in one call, and gives the same means up to rounding
+// (at most one grey level).
+func (b *Tray) shrink(src gocv.Mat, w, h int) {
+	cur := src
+	for i := 0; cur.Cols()%2 == 0 && cur.Rows()%2 == 0 && cur.Cols() >= 4*w && cur.Rows() >= 4*h; i++ {
+		dst := &b.half[i%2]
+		gocv.Resize(cur, dst, image.Pt(cur.Cols()/2, cur.Rows()/2), 0, 0, gocv.InterpolationArea)
+		cur = *dst
+	}
+	gocv.Resize(cur, &b.small, image.Pt(w, h), 0, 0, gocv.InterpolationArea)
+}
+
 // Observe compares frame (8-bit BGR) with the learned tray, learns from it
 // when it is quiet, and locates the item when there is one. The first
 // frame is learned as the empty tray.
@@ -257,7 +275,7 @@ func (b *Tray) Observe(frame gocv.Mat) Observation {
 	w := b.o.Width
 	h := max(1, int(math.Round(float64(w)*float64(roi.Dy())/float64(roi.Dx()))))
 	region := frame.Region(roi)
-	gocv.Resize(region, &b.small, image.Pt(w, h), 0, 0, gocv.InterpolationArea)
+	b.shrink(region, w, h)
 	region.Close()
 	px, err := b.small.DataPtrUint8()
 	if err != nil || len(px) != w*h*3 {
@@ -433,20 +451,27 @@ func (b *Tray) diff(px []byte, gain float32, w, h int) {
 		b.shade = make([]bool, len(m))
 	}
 	delta := float32(b.o.Delta)
+	bg := b.bg[:len(px)]
 	for p := range m {
 		i := 3 * p
-		var d, rlo, rhi, top float32 = 0, 10, 0, 0
-		for c := 0; c < 3; c++ {
+		// Three-element sub-slices: no bounds checks in the loop below.
+		v, g := px[i:i+3:i+3], bg[i:i+3:i+3]
+		var e [3]float32
+		var d, top float32
+		for c := range e {
 			// A brighter light saturates the camera: the tray cannot
 			// show more than 255.
-			e := min(gain*b.bg[i+c], 255)
-			top = max(top, e)
-			v := float32(px[i+c])
-			if ad := abs32(v - e); ad > d {
+			ec := gain * g[c]
+			if ec > 255 {
+				ec = 255
+			}
+			e[c] = ec
+			if ec > top {
+				top = ec
+			}
+			if ad := abs32(float32(v[c]) - ec); ad > d {
 				d = ad
 			}
-			r := v / max(e, 1)
-			rlo, rhi = min(rlo, r), max(rhi, r)
 		}
 		m[p], wk[p] = 0, 0
 		b.shade[p] = false
@@ -456,7 +481,12 @@ func (b *Tray) diff(px []byte, gain float32, w, h int) {
 		// below darkLevel, down to darkFloor of it.
 		delta := delta * min(1, max(darkFloor, top/darkLevel))
 		if d <= delta/2 {
-			continue // the tray
+			continue // the tray: most pixels, so the ratios wait until here
+		}
+		var rlo, rhi float32 = 10, 0
+		for c := range e {
+			r := float32(v[c]) / max(e[c], 1)
+			rlo, rhi = min(rlo, r), max(rhi, r)
 		}
 		if rlo >= shadowLo && rhi <= shadowHi && rhi-rlo <= shadowSpread {
 			b.shade[p] = true // a shadow: darker by one factor in every channel
@@ -588,7 +618,7 @@ func Region(m Method, roi image.Rectangle, w, h int) image.Rectangle {
 
 // Close frees the Mats.
 func (b *Tray) Close() {
-	for _, m := range []*gocv.Mat{&b.small, &b.mask, &b.weak, &b.tmp, &b.labels, &b.stats, &b.cc, &b.open, &b.close} {
+	for _, m := range []*gocv.Mat{&b.small, &b.half[0], &b.half[1], &b.mask, &b.weak, &b.tmp, &b.labels, &b.stats, &b.cc, &b.open, &b.close} {
 		if m.Ptr() != nil {
 			m.Close()
 			*m = gocv.Mat{}
