@@ -288,7 +288,7 @@ debs:
 # cross-compiled and run under qemu against the arm64 package's Depends.
 # Roots are cached under .deps/roots. Times: docs/packaging.md.
 DEB_CHECK_DIST ?= bookworm
-deb-check: deb-tools $(TFLITE_TGZ)
+deb-check: deb-tools $(TFLITE_TGZ) models
 	@t0=$$(date +%s); for d in $(DEB_CHECK_DIST); do td=$$(date +%s); \
 	$(MAKE) -s deb DEB_DIST=$$d DEB_ARCH=arm64 DEB_VERSION=$(DEB_VERSION) && \
 	$(MAKE) -s deb DEB_DIST=$$d DEB_ARCH=amd64 DEB_VERSION=$(DEB_VERSION) && \
@@ -301,7 +301,7 @@ deb-check: deb-tools $(TFLITE_TGZ)
 
 # The Go tests of infer, camera and pipeline built for arm64 and run under
 # qemu against the arm64 package of DEB_DIST (made first).
-deb-qemu-test: deb-tools $(TFLITE_TGZ)
+deb-qemu-test: deb-tools $(TFLITE_TGZ) models
 	$(MAKE) -s deb DEB_DIST=$(DEB_DIST) DEB_ARCH=arm64 DEB_VERSION=$(DEB_VERSION)
 	TFLITE_TGZ=$(TFLITE_TGZ) GOTAGS=$(GOTAGS) SECTIONS="$(SECTIONS)" OPENCV_LDFLAGS="$(OPENCV_LDFLAGS)" debian/qemu-test $(DEB_DIST) dist/$(DEB_DIST)/sorterd_$(DEB_VERSION)_arm64.deb
 
