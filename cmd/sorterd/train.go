@@ -191,9 +191,9 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// defaultStationViews: station views per training photo (see
-// docs/station.md for the measurement).
-const defaultStationViews = 3
+// defaultStationViews: station views per training photo (6 sorted 3
+// points more items right than 3 on the light tray; docs/station.md).
+const defaultStationViews = 6
 
 // listFlag is a flag that may be repeated.
 type listFlag []string
