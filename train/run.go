@@ -377,11 +377,8 @@ func (r *run) heldRows(idx []int, photos bool) ([][]float32, []int) {
 	return x, y
 }
 
-// heldViews are the views of a held-out photo that fine-tuning scores:
-// the photo and its station views (see isStation).
-func (r *run) heldViews() []view {
-	return append([]view{r.augs[0]}, r.augs[len(r.augs)-r.c.StationViews:]...)
-}
+// trayViews are the station views, the last of r.augs (see isStation).
+func (r *run) trayViews() []view { return r.augs[len(r.augs)-r.c.StationViews:] }
 
 // finalHead refits the head on train + validation with the chosen λ and
 // measures it on the test split.

@@ -50,7 +50,7 @@ func (r *run) tune(ctx context.Context, init, final *softmaxHead) (trained, erro
 	for i, s := range []struct {
 		idx   []int
 		views []view
-	}{{r.sp.Train, r.augs}, {r.sp.Val, r.heldViews()}, {r.sp.Test, r.augs[:1]}, {r.sp.Test, r.heldViews()[1:]}} {
+	}{{r.sp.Train, r.augs}, {r.sp.Val, append(r.augs[:1:1], r.trayViews()...)}, {r.sp.Test, r.augs[:1]}, {r.sp.Test, r.trayViews()}} {
 		if len(s.views) == 0 {
 			continue
 		}

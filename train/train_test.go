@@ -159,10 +159,18 @@ func TestTrainExportSynthetic(t *testing.T) {
 // each photo and its station views, and the test photos' station views
 // are measured on their own.
 func TestStationViewsHeldOut(t *testing.T) {
+	t.Run("frozen", func(t *testing.T) { testStationViewsHeldOut(t, false) })
+	t.Run("finetune", func(t *testing.T) { testStationViewsHeldOut(t, true) })
+}
+
+func testStationViewsHeldOut(t *testing.T, finetune bool) {
 	base := baseModel(t, ptq)
 	data := synthData(t, 20)
 	cfg := Config{Data: []string{data}, Out: filepath.Join(t.TempDir(), "m.tflite"), Base: base, Seed: 3, Augment: 1,
 		StationViews: 2, CacheDir: t.TempDir(), Lambdas: []float64{1e-2}}
+	if finetune {
+		cfg.Size, cfg.FineTune, cfg.FT = 96, true, FineTuneOptions{Epochs: 1, Batch: 8}
+	}
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
