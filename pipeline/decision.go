@@ -246,9 +246,28 @@ func NewRouter(bins []Bin, threshold float64) (*Router, error) {
 	return r, nil
 }
 
-// Route is where an item with this label and (mean) score goes. A label
-// the reject bin collects on purpose (trash) is a Sort; a label without a
-// bin, or a score under the threshold, a Reject.
+// BinScore is the confidence the threshold compares for an item whose
+// best label is label: the summed score of every label in label's bin
+// (label's own score when it has no bin). The station decides a bin, not
+// a label: an item scored paper 0.5, cardboard 0.45 is surely for the
+// paper bin, and rejecting it as unsure would be wrong.
+func (r *Router) BinScore(label string, labels []string, scores []float32) float32 {
+	i, ok := r.binOf[label]
+	var sum float32
+	for j, l := range labels {
+		if j >= len(scores) {
+			break
+		}
+		if k, in := r.binOf[l]; l == label || (ok && in && k == i) {
+			sum += scores[j]
+		}
+	}
+	return sum
+}
+
+// Route is where an item with this label and confidence (its BinScore)
+// goes. A label the reject bin collects on purpose (trash) is a Sort; a
+// label without a bin, or a score under the threshold, a Reject.
 func (r *Router) Route(label string, score float32) (Bin, Action) {
 	i, ok := r.binOf[label]
 	if !ok || float64(score) < r.threshold {

@@ -100,6 +100,41 @@ func TestRoute(t *testing.T) {
 	}
 }
 
+// The threshold compares the bin's summed score: labels that share a bin
+// add up, others do not, and a label without a bin counts alone.
+func TestBinScore(t *testing.T) {
+	r, err := NewRouter(routeBins, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := []string{"cardboard", "glass", "metal", "paper", "trash"}
+	scores := []float32{.3, .25, .1, .3, .05}
+	cases := []struct {
+		label  string
+		want   float32
+		bin    string
+		action Action
+	}{
+		{"paper", .6, "paper", Sort}, // paper + cardboard: sorted though neither reaches 0.5
+		{"cardboard", .6, "paper", Sort},
+		{"glass", .25, "rest", Reject},
+		{"trash", .05, "rest", Reject},
+		{"metal", .1, "rest", Reject}, // no bin: its own score
+	}
+	for _, tc := range cases {
+		got := r.BinScore(tc.label, labels, scores)
+		if d := got - tc.want; d > 1e-6 || d < -1e-6 {
+			t.Errorf("BinScore(%s) = %.3f, want %.3f", tc.label, got, tc.want)
+		}
+		if b, a := r.Route(tc.label, got); b.Name != tc.bin || a != tc.action {
+			t.Errorf("Route(%s, %.2f) = %s %s, want %s %s", tc.label, got, b.Name, a, tc.bin, tc.action)
+		}
+	}
+	if got := r.BinScore("paper", labels, scores[:1]); got != .3 {
+		t.Errorf("BinScore with fewer scores than labels = %v, want the scores there are (0.3)", got)
+	}
+}
+
 // Every check of the bins is the router's.
 func TestNewRouterRefuses(t *testing.T) {
 	cases := map[string][]Bin{

@@ -91,11 +91,14 @@ type Options struct {
 
 // Event is one decided item, as published on MQTT.
 type Event struct {
-	ID        string        `json:"id"`
-	TS        string        `json:"ts"`
-	Station   string        `json:"station"`
-	Label     string        `json:"label"`
-	Score     float32       `json:"score"`
+	ID      string  `json:"id"`
+	TS      string  `json:"ts"`
+	Station string  `json:"station"`
+	Label   string  `json:"label"`
+	Score   float32 `json:"score"`
+	// BinScore is the summed score of the labels in the item's bin (paper
+	// + cardboard for a paper bin): the confidence the threshold compares.
+	BinScore  float32       `json:"bin_score"`
 	Top       []infer.Score `json:"top"`
 	Bin       string        `json:"bin"`
 	Action    Action        `json:"action"`
@@ -603,9 +606,10 @@ func (s *Station) frameViews(j int) []infer.View {
 func (s *Station) decide(ctx context.Context, it *item) {
 	labels := s.o.Classify.Labels()
 	best, mean := Decide(s.o.Vote, it.tally)
-	bin, action := s.router.Route(labels[best], mean[best])
+	binScore := s.router.BinScore(labels[best], labels, mean)
+	bin, action := s.router.Route(labels[best], binScore)
 	ev := Event{
-		ID: newID(), Station: s.o.Station, Label: labels[best], Score: mean[best],
+		ID: newID(), Station: s.o.Station, Label: labels[best], Score: mean[best], BinScore: binScore,
 		Top: infer.TopK(mean, labels, 3), Bin: bin.Name, Action: action, Frames: it.tally.Frames,
 		Model: prefix(s.o.ModelSHA, 12),
 	}

@@ -238,6 +238,22 @@ func TestViewsSharedOverFrames(t *testing.T) {
 	if d := mean - e.Score; d > 1e-5 || d < -1e-5 {
 		t.Errorf("event score %v, mean of the frames' %v", e.Score, mean)
 	}
+	// The bin's score: the label's mean plus its bin-mates' (paper and
+	// cardboard share the paper bin here; other labels have none).
+	binMean := float32(0)
+	for _, sc := range rc.scores {
+		for _, l := range []string{"paper", "cardboard"} {
+			if e.Label == "paper" || e.Label == "cardboard" {
+				binMean += sc[indexOf(labels, l)] / 3
+			}
+		}
+	}
+	if e.Label != "paper" && e.Label != "cardboard" {
+		binMean = mean
+	}
+	if d := binMean - e.BinScore; d > 1e-5 || d < -1e-5 || e.BinScore < e.Score {
+		t.Errorf("event %s: bin score %v, want %v (score %v)", e.Label, e.BinScore, binMean, e.Score)
+	}
 	if _, err := New(Options{Station: "t", Source: src, Classify: struct{ Classifier }{c}, Flaps: flaps, Bins: bins,
 		Trigger: Motion, Tray: motion, Frames: 3, Views: views, ViewsPerFrame: 2}); err == nil {
 		t.Error("views per frame accepted a classifier that takes no views")

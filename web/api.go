@@ -22,8 +22,11 @@ import (
 // station would put the item.
 type ClassifyResponse struct {
 	infer.Report
-	Bin       string  `json:"bin,omitempty"`
-	Action    string  `json:"action,omitempty"`
+	Bin    string `json:"bin,omitempty"`
+	Action string `json:"action,omitempty"`
+	// BinScore is the summed score of the labels in Bin, which the
+	// threshold compares (pipeline.Router.BinScore).
+	BinScore  float32 `json:"bin_score,omitempty"`
 	Threshold float64 `json:"threshold"`
 }
 
@@ -101,7 +104,8 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request) {
 	out := ClassifyResponse{Report: s.o.Classifier.NewReport(name, res, decode), Threshold: s.o.Threshold}
 	s.uploads.Observe(decode.Seconds() + res.Timing.Preprocess.Seconds() + res.Timing.Invoke.Seconds() + res.Timing.Postprocess.Seconds())
 	if s.router != nil {
-		bin, action := s.router.Route(res.Label, res.Score.Score)
+		out.BinScore = s.router.BinScore(res.Label, s.o.Classifier.Labels(), res.Scores)
+		bin, action := s.router.Route(res.Label, out.BinScore)
 		out.Bin, out.Action = bin.Name, action.String()
 	}
 	writeJSON(w, http.StatusOK, out)
