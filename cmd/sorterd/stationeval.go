@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"math/rand"
@@ -147,7 +148,7 @@ func stationEval(ctx context.Context, o stationEvalOptions, stdout, stderr io.Wr
 		path := filepath.Join(dir, fmt.Sprintf("%02d-%s.avi", i, strings.NewReplacer(":", "-", ".", "").Replace(sc.Name)))
 		t0 := time.Now()
 		items, err := recording.Write(path, recording.Options{Photos: photos, Tray: sc.Tray, ItemWidth: sc.Width,
-			Hold: o.Hold, Gap: o.Gap, Seed: o.Seed + int64(i)})
+			Hold: o.Hold, Gap: o.Gap, Seed: sceneSeed(o.Seed, sc.Name)})
 		if err != nil {
 			errLine(stderr, err)
 			return 1
@@ -171,6 +172,15 @@ func stationEval(ctx context.Context, o stationEvalOptions, stdout, stderr io.Wr
 		_ = json.NewEncoder(stdout).Encode(rep)
 	}
 	return 0
+}
+
+// sceneSeed is a scene's recording seed: the seed and the scene's name,
+// so that a scene run alone (--scenes dark:0.3-0.7) makes the same
+// recording, and the same figures, as in the whole set.
+func sceneSeed(seed int64, name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return seed ^ int64(h.Sum64()&(1<<62-1))
 }
 
 // benchPhotos are the split's photos, in an order shuffled by the seed
@@ -229,7 +239,7 @@ func playRecording(ctx context.Context, cfg config.Config, clf *infer.Classifier
 	o.Source, o.Log, o.Flaps = src, quiet, dryRunFlaps(o.Bins, quiet)
 	var ds []recording.Decision
 	o.OnEvent = func(e pipeline.Event) {
-		ds = append(ds, recording.Decision{Frame: src.n - 1, Label: e.Label, Bin: e.Bin, Action: e.Action.String(), Score: float64(e.Score)})
+		ds = append(ds, recording.Decision{Frame: src.n - 1, Label: e.Label, Bin: e.Bin, Action: e.Action.String(), Score: float64(e.BinScore)})
 	}
 	st, err := pipeline.New(o)
 	if err != nil {

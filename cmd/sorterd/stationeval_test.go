@@ -1,0 +1,76 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/sorterd/sorterd/internal/testenv"
+	"github.com/sorterd/sorterd/recording"
+)
+
+// The station benchmark end to end: held-out photos laid on a tray,
+// played through the daemon's path with the shipped model, scored. A
+// scene's recording depends on its name, not its place in --scenes, so
+// a scene run alone gives the figures it gives in the whole set.
+func TestStationEval(t *testing.T) {
+	model := testenv.Model(t, "garbage.tflite")
+	data := testenv.Need(t, filepath.Join(testenv.Shared(), "data", "trashnet"))
+	run := func(scenes string) stationReport {
+		t.Helper()
+		code, stdout, errs := runCLI(t, "eval", "--station", "--data", data, "--model", model,
+			"--scenes", scenes, "--limit", "12", "--json")
+		if code != 0 {
+			t.Fatalf("eval --station --scenes %s: exit %d: %s", scenes, code, errs)
+		}
+		var rep stationReport
+		if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+			t.Fatalf("eval --station --json: %v\n%s", err, stdout)
+		}
+		return rep
+	}
+	alone := run("light:0.5")
+	both := run("dark:0.3-0.7,light:0.5")
+	if alone.Photos != 12 || len(alone.Scenes) != 1 || len(both.Scenes) != 2 {
+		t.Fatalf("photos %d, scenes %d and %d; want 12 photos, 1 and 2 scenes", alone.Photos, len(alone.Scenes), len(both.Scenes))
+	}
+	light := alone.Scenes[0]
+	if light.Name != "light:0.5" || both.Scenes[0].Name != "dark:0.3-0.7" {
+		t.Errorf("scene names %q, %q", light.Name, both.Scenes[0].Name)
+	}
+	if !reflect.DeepEqual(light, both.Scenes[1]) {
+		t.Errorf("light:0.5 alone and after dark differ:\n%+v\n%+v", light, both.Scenes[1])
+	}
+	for _, sc := range both.Scenes {
+		checkScene(t, sc)
+	}
+}
+
+// checkScene holds a scene's report to what 12 items on a tray should
+// give: every item decided once, most of them right, and figures that
+// add up.
+func checkScene(t *testing.T, sc recording.Report) {
+	t.Helper()
+	if sc.Items != 12 || sc.Decided+sc.Missed != sc.Items || sc.Missed > 1 || sc.Extra != 0 {
+		t.Errorf("%s: items %d, decided %d, missed %d, extra %d", sc.Name, sc.Items, sc.Decided, sc.Missed, sc.Extra)
+	}
+	if sc.Accuracy < 0.6 {
+		t.Errorf("%s: item accuracy %.2f, want ≥ 0.6 (labels: %v)", sc.Name, sc.Accuracy, sc.Confusion)
+	}
+	right, n := 0, 0
+	for class, row := range sc.Confusion {
+		for label, k := range row {
+			n += k
+			if label == class {
+				right += k
+			}
+		}
+	}
+	if n != sc.Items || float64(right)/float64(n) != sc.Accuracy {
+		t.Errorf("%s: confusion holds %d items, %d right; report says %d items, accuracy %.3f", sc.Name, n, right, sc.Items, sc.Accuracy)
+	}
+	if len(sc.Curve) == 0 || sc.SortedRight < 0.5 {
+		t.Errorf("%s: sorted %.2f, right bin %.2f, curve %v", sc.Name, sc.Sorted, sc.SortedRight, sc.Curve)
+	}
+}
