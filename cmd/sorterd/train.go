@@ -191,9 +191,11 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// defaultStationViews: station views per training photo (6 sorted 3
-// points more items right than 3 on the light tray; docs/station.md).
-const defaultStationViews = 6
+// defaultStationViews: station views per training photo. 6 sorted 3
+// points more items right than 3 on the light tray; 9 sorted 4–5 points
+// more items than 6 on every scene at the same right-bin share, and 3.7
+// points more right on the dark tray (docs/station.md).
+const defaultStationViews = 9
 
 // listFlag is a flag that may be repeated.
 type listFlag []string
