@@ -265,6 +265,15 @@ func (r *Router) BinScore(label string, labels []string, scores []float32) float
 	return sum
 }
 
+// RouteScores is the whole rule for an item whose best label is label,
+// given every label's score: its bin and action by its BinScore, which it
+// returns too (events and the upload answer carry it).
+func (r *Router) RouteScores(label string, labels []string, scores []float32) (Bin, Action, float32) {
+	score := r.BinScore(label, labels, scores)
+	bin, action := r.Route(label, score)
+	return bin, action, score
+}
+
 // Route is where an item with this label and confidence (its BinScore)
 // goes. A label the reject bin collects on purpose (trash) is a Sort; a
 // label without a bin, or a score under the threshold, a Reject.

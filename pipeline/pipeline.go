@@ -606,8 +606,7 @@ func (s *Station) frameViews(j int) []infer.View {
 func (s *Station) decide(ctx context.Context, it *item) {
 	labels := s.o.Classify.Labels()
 	best, mean := Decide(s.o.Vote, it.tally)
-	binScore := s.router.BinScore(labels[best], labels, mean)
-	bin, action := s.router.Route(labels[best], binScore)
+	bin, action, binScore := s.router.RouteScores(labels[best], labels, mean)
 	ev := Event{
 		ID: newID(), Station: s.o.Station, Label: labels[best], Score: mean[best], BinScore: binScore,
 		Top: infer.TopK(mean, labels, 3), Bin: bin.Name, Action: action, Frames: it.tally.Frames,

@@ -240,16 +240,15 @@ func TestViewsSharedOverFrames(t *testing.T) {
 	}
 	// The bin's score: the label's mean plus its bin-mates' (paper and
 	// cardboard share the paper bin here; other labels have none).
+	mates := []string{e.Label}
+	if e.Label == "paper" || e.Label == "cardboard" {
+		mates = []string{"paper", "cardboard"}
+	}
 	binMean := float32(0)
 	for _, sc := range rc.scores {
-		for _, l := range []string{"paper", "cardboard"} {
-			if e.Label == "paper" || e.Label == "cardboard" {
-				binMean += sc[indexOf(labels, l)] / 3
-			}
+		for _, l := range mates {
+			binMean += sc[indexOf(labels, l)] / 3
 		}
-	}
-	if e.Label != "paper" && e.Label != "cardboard" {
-		binMean = mean
 	}
 	if d := binMean - e.BinScore; d > 1e-5 || d < -1e-5 || e.BinScore < e.Score {
 		t.Errorf("event %s: bin score %v, want %v (score %v)", e.Label, e.BinScore, binMean, e.Score)

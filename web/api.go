@@ -104,9 +104,8 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request) {
 	out := ClassifyResponse{Report: s.o.Classifier.NewReport(name, res, decode), Threshold: s.o.Threshold}
 	s.uploads.Observe(decode.Seconds() + res.Timing.Preprocess.Seconds() + res.Timing.Invoke.Seconds() + res.Timing.Postprocess.Seconds())
 	if s.router != nil {
-		out.BinScore = s.router.BinScore(res.Label, s.o.Classifier.Labels(), res.Scores)
-		bin, action := s.router.Route(res.Label, out.BinScore)
-		out.Bin, out.Action = bin.Name, action.String()
+		bin, action, binScore := s.router.RouteScores(res.Label, s.o.Classifier.Labels(), res.Scores)
+		out.Bin, out.Action, out.BinScore = bin.Name, action.String(), binScore
 	}
 	writeJSON(w, http.StatusOK, out)
 }
