@@ -278,11 +278,20 @@ func (r *Router) RouteScores(label string, labels []string, scores []float32) (B
 // goes. A label the reject bin collects on purpose (trash) is a Sort; a
 // label without a bin, or a score under the threshold, a Reject.
 func (r *Router) Route(label string, score float32) (Bin, Action) {
-	i, ok := r.binOf[label]
-	if !ok || float64(score) < r.threshold {
-		return r.bins[r.reject], Reject
+	if _, ok := r.binOf[label]; !ok || float64(score) < r.threshold {
+		return r.RejectBin(), Reject
 	}
-	return r.bins[i], Sort
+	return r.BinOf(label), Sort
+}
+
+// BinOf is the bin that collects label, whatever the score: the reject
+// bin for a label no bin lists. The station benchmark scores a decision
+// against the bin of the item's true class with it.
+func (r *Router) BinOf(label string) Bin {
+	if i, ok := r.binOf[label]; ok {
+		return r.bins[i]
+	}
+	return r.RejectBin()
 }
 
 // RejectBin is the bin for rejected items.

@@ -88,6 +88,12 @@ func TestRoute(t *testing.T) {
 			t.Errorf("Route(%s, %.2f) = %s %s, want %s %s", tc.label, tc.score, b.Name, a, tc.bin, tc.action)
 		}
 	}
+	// BinOf ignores the score: cardboard's bin is paper even when unsure.
+	for label, want := range map[string]string{"cardboard": "paper", "glass": "glass", "trash": "rest", "metal": "rest"} {
+		if got := r.BinOf(label).Name; got != want {
+			t.Errorf("BinOf(%s) = %s, want %s", label, got, want)
+		}
+	}
 	if r.RejectBin().Name != "rest" || r.Threshold() != 0.5 || len(r.Bins()) != 3 {
 		t.Errorf("reject %s, threshold %v, bins %v", r.RejectBin().Name, r.Threshold(), r.Bins())
 	}

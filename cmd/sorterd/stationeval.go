@@ -253,7 +253,7 @@ func playRecording(ctx context.Context, cfg config.Config, clf *infer.Classifier
 		return recording.Report{}, err
 	}
 	// Where each photo's true class belongs: its bin at any score.
-	binOf := func(class string) string { b, _ := router.Route(class, 1); return b.Name }
+	binOf := func(class string) string { return router.BinOf(class).Name }
 	return recording.Score(name, items, ds, 3, binOf), nil
 }
 
