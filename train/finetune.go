@@ -218,14 +218,7 @@ type FineTuneOptions struct {
 	HeadLR float64 // Adam step size for the head (default 1e-3)
 	// ConvL2 pulls the convolution toward its initial (pre-trained)
 	// weights: ConvL2/2·|W−W₀|². The head keeps its λ (softmaxHead.Lambda).
-	ConvL2 float64
-	// Mixup > 0 trains on mixtures of pairs of examples (mixup at the
-	// activations fine-tuning reads): each batch is blended with itself in
-	// another order, x = λ·xᵢ + (1−λ)·xⱼ, and so are the targets, with λ
-	// drawn from Beta(Mixup, Mixup) per batch. It regularises a model that
-	// otherwise fits its training views almost exactly (training loss
-	// 0.04 after 5 epochs). 0: off; at most 1.
-	Mixup        float64
+	ConvL2       float64
 	ClassWeights bool
 	Seed         int64
 	// StopAfter > 0 runs the Epochs schedule only that far and returns
@@ -324,9 +317,6 @@ type fineTuneResult struct {
 // BLAS sums in a fixed order.
 func fineTune(ctx context.Context, in fineTuneInput, o FineTuneOptions) (fineTuneResult, error) {
 	o.defaults()
-	if o.Mixup < 0 || o.Mixup > 1 {
-		return fineTuneResult{}, fmt.Errorf("fine-tune: mixup %g: want 0 (off) to 1", o.Mixup)
-	}
 	m, err := in.start(o)
 	if err != nil {
 		return fineTuneResult{}, err
@@ -336,10 +326,6 @@ func fineTune(ctx context.Context, in fineTuneInput, o FineTuneOptions) (fineTun
 	sched := schedule{steps: o.Epochs * ((len(tr.X) + o.Batch - 1) / o.Batch)}
 	sw := sampleWeights(tr.Y, len(in.Head.B), o.ClassWeights)
 	rng := rand.New(rand.NewSource(o.Seed))
-	if o.Mixup > 0 {
-		// Its own stream, so the batch order is the same with and without.
-		st.mixRng = rand.New(rand.NewSource(o.Seed + 1))
-	}
 	last := o.Epochs
 	if o.StopAfter > 0 {
 		last = min(o.StopAfter, o.Epochs)
@@ -419,11 +405,7 @@ func (st *ftState) epoch(ctx context.Context, ep int, tr actSet, sw []float32, p
 		for k, i := range idx {
 			xs[k], ys[k], ws[k] = tr.X[i], tr.Y[i], sw[i]
 		}
-		var mx mixing
-		if o.Mixup > 0 {
-			mx = newMixing(st.mixRng, o.Mixup, len(idx))
-		}
-		loss := st.lossGrad(xs, ys, ws, mx)
+		loss := st.lossGrad(xs, ys, ws)
 		lossSum += loss * float64(len(idx))
 		f := sched.next()
 		st.adam(o.LR*f, o.HeadLR*f, o.ProjLR*f)
@@ -562,12 +544,6 @@ func conv1x1(c *convLayer, rows int, x, out []float32) {
 // layers) and the pre-activations in fw.pre, and returns the pooled
 // features (n × Out).
 func (fw *forwardBuf) forward(m *fineTuned, lut *[256]float32, xs [][]byte) []float32 {
-	return fw.forwardMixed(m, lut, xs, mixing{})
-}
-
-// forwardMixed is forward on the batch blended by mx (mixup; the zero
-// mixing leaves it as it is).
-func (fw *forwardBuf) forwardMixed(m *fineTuned, lut *[256]float32, xs [][]byte, mx mixing) []float32 {
 	c, p := m.Conv, m.P
 	in := c.In
 	if m.Proj != nil {
@@ -578,15 +554,6 @@ func (fw *forwardBuf) forwardMixed(m *fineTuned, lut *[256]float32, xs [][]byte,
 	fw.x = grow(fw.x, rows*in)
 	for k, x := range xs {
 		d := fw.x[k*p*in : (k+1)*p*in]
-		if mx.pair != nil {
-			// Blend with the partner's bytes, so fw.x is never read
-			// after it is overwritten.
-			o, l := xs[mx.pair[k]], mx.lambda
-			for i, b := range x {
-				d[i] = l*lut[b] + (1-l)*lut[o[i]]
-			}
-			continue
-		}
 		for i, b := range x {
 			d[i] = lut[b]
 		}
@@ -640,7 +607,6 @@ type ftState struct {
 	m1, m2 [][]float32
 	hw     []float32 // head W, flat; copied into softmaxHead.W after each step
 	t      int
-	mixRng *rand.Rand // mixup's draws (nil: no mixup)
 }
 
 func newFTState(m *fineTuned, convL2 float64) *ftState {
@@ -665,14 +631,12 @@ func newFTState(m *fineTuned, convL2 float64) *ftState {
 
 // lossGrad computes the batch's loss, Σ w·CE / n + λ/2|W_head|² +
 // convL2/2(|W−W₀|² + |W_proj−W_proj₀|²), and its gradient into s.grads.
-// With a mixing (mixup), example k is blended with example mx.pair[k],
-// and so are its target and weight.
-func (s *ftState) lossGrad(xs [][]byte, ys []int, ws []float32, mx mixing) float64 {
-	f := s.fw.forwardMixed(s.m, s.lut, xs, mx)
+func (s *ftState) lossGrad(xs [][]byte, ys []int, ws []float32) float64 {
+	f := s.fw.forward(s.m, s.lut, xs)
 	for i := range s.grads {
 		clear(s.grads[i])
 	}
-	loss, df := s.headGrad(f, ys, ws, mx)
+	loss, df := s.headGrad(f, ys, ws)
 	s.convGrad(df, len(xs))
 	return s.penalties(loss)
 }
@@ -681,7 +645,7 @@ func (s *ftState) lossGrad(xs [][]byte, ys []int, ws []float32, mx mixing) float
 // features f (n × d), with the head's gradients, and the gradient at
 // every pixel of the pooled features' input (df, n × d: the mean spreads
 // it evenly over P pixels).
-func (s *ftState) headGrad(f []float32, ys []int, ws []float32, mix mixing) (float64, []float32) {
+func (s *ftState) headGrad(f []float32, ys []int, ws []float32) (float64, []float32) {
 	h := s.m.Head
 	n, p := len(ys), s.m.P
 	k, d := len(h.B), s.m.Conv.Out
@@ -710,26 +674,14 @@ func (s *ftState) headGrad(f []float32, ys []int, ws []float32, mix mixing) (flo
 			logits[cl] = math.Exp(logits[cl] - mx)
 			tot += logits[cl]
 		}
-		// The target: ys[e], or with mixup λ of it and 1−λ of the
-		// partner's class; the weight is blended the same way.
-		ya, yb, la, we := ys[e], ys[e], 1.0, ws[e]
-		if mix.pair != nil {
-			j := mix.pair[e]
-			yb, la = ys[j], float64(mix.lambda)
-			we = mix.lambda*ws[e] + (1-mix.lambda)*ws[j]
-		}
-		ce := la*math.Log(math.Max(logits[ya]/tot, 1e-300)) + (1-la)*math.Log(math.Max(logits[yb]/tot, 1e-300))
-		loss -= float64(we) * ce
+		loss -= float64(ws[e]) * math.Log(math.Max(logits[ys[e]]/tot, 1e-300))
 		dfe := df[e*d : (e+1)*d]
 		for cl := 0; cl < k; cl++ {
 			g := logits[cl] / tot
-			if cl == ya {
-				g -= la
+			if cl == ys[e] {
+				g--
 			}
-			if cl == yb {
-				g -= 1 - la
-			}
-			gc := float32(g) * we / float32(n)
+			gc := float32(g) * ws[e] / float32(n)
 			gHB[cl] += gc
 			w := s.hw[cl*d : (cl+1)*d]
 			gw := gHW[cl*d : (cl+1)*d]
@@ -846,32 +798,5 @@ func (s *ftState) adam(convLR, headLR, projLR float64) {
 	d := len(s.m.Head.Mean)
 	for c := range s.m.Head.W {
 		copy(s.m.Head.W[c], s.hw[c*d:(c+1)*d])
-	}
-}
-
-// mixing is how mixup blends a batch: example k with example pair[k], λ
-// of the first. The zero mixing blends nothing.
-type mixing struct {
-	lambda float32
-	pair   []int
-}
-
-// newMixing draws a batch's mixing: λ from Beta(alpha, alpha) and a
-// random partner for every example.
-func newMixing(rng *rand.Rand, alpha float64, n int) mixing {
-	return mixing{lambda: float32(betaSym(rng, alpha)), pair: rng.Perm(n)}
-}
-
-// betaSym draws from Beta(a, a), 0 < a ≤ 1, by Jöhnk's method: with u, v
-// uniform, x = u^(1/a) and y = v^(1/a), x/(x+y) is Beta(a, a)
-// distributed given x + y ≤ 1 (accepted about half the time or more for
-// a ≤ 1).
-func betaSym(rng *rand.Rand, a float64) float64 {
-	for {
-		x := math.Pow(rng.Float64(), 1/a)
-		y := math.Pow(rng.Float64(), 1/a)
-		if s := x + y; s <= 1 && s > 0 {
-			return x / s
-		}
 	}
 }

@@ -19,17 +19,13 @@ import (
 // weights through head, standardisation, mean, RELU6 and the convolution,
 // plus both L2 terms) matches central finite differences on a tiny
 // random problem.
-func TestFineTuneGradient(t *testing.T) { testFineTuneGradient(t, 1, false) }
-
-// The same with mixup: the examples, their targets and their weights
-// blended in pairs.
-func TestFineTuneGradientMixup(t *testing.T) { testFineTuneGradient(t, 1, true) }
+func TestFineTuneGradient(t *testing.T) { testFineTuneGradient(t, 1) }
 
 // The same with two layers: the gradient also flows back through the
 // convolution to the linear projection before it.
-func TestFineTuneGradient2(t *testing.T) { testFineTuneGradient(t, 2, false) }
+func TestFineTuneGradient2(t *testing.T) { testFineTuneGradient(t, 2) }
 
-func testFineTuneGradient(t *testing.T, layers int, mixup bool) {
+func testFineTuneGradient(t *testing.T, layers int) {
 	rng := rand.New(rand.NewSource(1))
 	const in, out, k, p, n = 5, 6, 3, 4, 7
 	const pin = 4 // the projection's input channels (two layers)
@@ -75,10 +71,6 @@ func testFineTuneGradient(t *testing.T, layers int, mixup bool) {
 		ys[e] = rng.Intn(k)
 	}
 	ws := sampleWeights(ys, k, true)
-	var mx mixing
-	if mixup {
-		mx = mixing{lambda: 0.3, pair: rng.Perm(n)}
-	}
 	m := &fineTuned{Proj: proj, Conv: conv, Head: h, In: quantParams{Scale: 0.01, ZeroPoint: 3}, P: p}
 	s := newFTState(m, 0.3)
 	// Move the weights off their L2 anchor so that term has a gradient.
@@ -90,7 +82,7 @@ func testFineTuneGradient(t *testing.T, layers int, mixup bool) {
 			proj.W[i] += 0.05 * float32(rng.NormFloat64())
 		}
 	}
-	s.lossGrad(xs, ys, ws, mx)
+	s.lossGrad(xs, ys, ws)
 	mask := func() []bool {
 		var m []bool
 		for _, v := range s.fw.pre {
@@ -118,10 +110,10 @@ func testFineTuneGradient(t *testing.T, layers int, mixup bool) {
 		for j := range par {
 			orig := par[j]
 			par[j] = orig + eps
-			lp := s.lossGrad(xs, ys, ws, mx)
+			lp := s.lossGrad(xs, ys, ws)
 			mp := mask()
 			par[j] = orig - eps
-			lm := s.lossGrad(xs, ys, ws, mx)
+			lm := s.lossGrad(xs, ys, ws)
 			mm := mask()
 			par[j] = orig
 			if !same(m0, mp) || !same(m0, mm) {
@@ -616,137 +608,5 @@ func TestFineTuneStopsOnCancel(t *testing.T) {
 	}
 	if batches != 2 {
 		t.Errorf("%d mini-batches ran after the cancel at the 2nd", batches-2)
-	}
-}
-
-// Jöhnk's draws have Beta(a, a)'s mean 1/2 and variance 1/(4(2a+1)), stay
-// inside [0, 1] (a small a rounds some to an end), and are as often below
-// 1/2 as above.
-func TestBetaSym(t *testing.T) {
-	for _, a := range []float64{0.2, 0.4, 1} {
-		rng := rand.New(rand.NewSource(7))
-		const n = 40000
-		var sum, sq float64
-		low := 0
-		for i := 0; i < n; i++ {
-			x := betaSym(rng, a)
-			if x < 0 || x > 1 {
-				t.Fatalf("a=%g: draw %g outside [0, 1]", a, x)
-			}
-			sum += x
-			sq += x * x
-			if x < 0.5 {
-				low++
-			}
-		}
-		mean := sum / n
-		v := sq/n - mean*mean
-		want := 1 / (4 * (2*a + 1))
-		if math.Abs(mean-0.5) > 0.01 || math.Abs(v-want) > 0.01 || math.Abs(float64(low)/n-0.5) > 0.01 {
-			t.Errorf("a=%g: mean %.4f, variance %.4f (want 0.5, %.4f), %.3f below 1/2", a, mean, v, want, float64(low)/n)
-		}
-	}
-}
-
-// Blending every example with itself changes nothing: the loss is the
-// plain cross-entropy's, whatever λ.
-func TestMixingWithItself(t *testing.T) {
-	rng := rand.New(rand.NewSource(3))
-	const in, out, k, p, n = 4, 5, 3, 2, 6
-	conv := &convLayer{In: in, Out: out, W: make([]float32, in*out), B: make([]float32, out)}
-	for i := range conv.W {
-		conv.W[i] = float32(rng.NormFloat64())
-	}
-	h := &softmaxHead{Classes: []string{"a", "b", "c"}, B: make([]float32, k)}
-	for c := 0; c < k; c++ {
-		w := make([]float32, out)
-		for j := range w {
-			w[j] = float32(rng.NormFloat64())
-		}
-		h.W = append(h.W, w)
-	}
-	h.Mean, h.Std = make([]float32, out), make([]float32, out)
-	for j := range h.Std {
-		h.Std[j] = 1
-	}
-	xs := make([][]byte, n)
-	ys := make([]int, n)
-	for e := range xs {
-		xs[e] = make([]byte, p*in)
-		rng.Read(xs[e])
-		ys[e] = e % k
-	}
-	ws := sampleWeights(ys, k, true)
-	s := newFTState(&fineTuned{Conv: conv, Head: h, In: quantParams{Scale: 0.02}, P: p}, 0)
-	plain := s.lossGrad(xs, ys, ws, mixing{})
-	self := make([]int, n)
-	for i := range self {
-		self[i] = i
-	}
-	if mixed := s.lossGrad(xs, ys, ws, mixing{lambda: 0.37, pair: self}); math.Abs(mixed-plain) > 1e-5 {
-		t.Errorf("loss mixed with itself %.6f, plain %.6f", mixed, plain)
-	}
-	// Mixed with others it is not the plain loss: the mixing is applied.
-	if mixed := s.lossGrad(xs, ys, ws, mixing{lambda: 0.5, pair: []int{1, 2, 3, 4, 5, 0}}); math.Abs(mixed-plain) < 1e-3 {
-		t.Errorf("loss mixed with other examples %.6f, the same as plain %.6f", mixed, plain)
-	}
-}
-
-// With mixup, fine-tuning still learns: on a problem where the class is
-// which input channel is bright, the head starting at zero reaches the
-// right answer on every example; the same seed gives the same model; a
-// Beta parameter above 1 is refused.
-func TestFineTuneMixupLearns(t *testing.T) {
-	rng := rand.New(rand.NewSource(5))
-	const in, out, p, n, k = 3, 6, 4, 90, 3
-	conv := &convLayer{In: in, Out: out, W: make([]float32, in*out), B: make([]float32, out)}
-	for i := range conv.W {
-		conv.W[i] = float32(rng.NormFloat64())
-	}
-	for i := range conv.B {
-		conv.B[i] = 1
-	}
-	h := &softmaxHead{Classes: []string{"a", "b", "c"}, Lambda: 1e-3, B: make([]float32, k)}
-	for c := 0; c < k; c++ {
-		h.W = append(h.W, make([]float32, out))
-	}
-	for j := 0; j < out; j++ {
-		h.Mean, h.Std = append(h.Mean, 0), append(h.Std, 1)
-	}
-	var set actSet
-	for e := 0; e < n; e++ {
-		x := make([]byte, p*in)
-		for q := 0; q < p; q++ {
-			for c := 0; c < in; c++ {
-				v := rng.Intn(20)
-				if c == e%k {
-					v += 100
-				}
-				x[q*in+c] = byte(int8(v))
-			}
-		}
-		set.X, set.Y = append(set.X, x), append(set.Y, e%k)
-	}
-	start := fineTuneInput{Train: set, Val: set, In: quantParams{Scale: 0.02}, Conv: conv, Head: h}
-	o := FineTuneOptions{Epochs: 8, Batch: 10, LR: 1e-2, HeadLR: 3e-2, Mixup: 0.4, Seed: 2}
-	res, err := fineTune(context.Background(), start, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e0, best := res.Epochs[0].ValAccuracy, res.Epochs[res.Chosen].ValAccuracy; best < 1 {
-		t.Errorf("with mixup: accuracy %.3f at epoch %d (start %.3f), want 1", best, res.Chosen, e0)
-	}
-	again, err := fineTune(context.Background(), start, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, e := range res.Epochs {
-		if again.Epochs[i].TrainLoss != e.TrainLoss {
-			t.Fatalf("epoch %d: training loss %g, then %g with the same seed", i, e.TrainLoss, again.Epochs[i].TrainLoss)
-		}
-	}
-	o.Mixup = 1.5
-	if _, err := fineTune(context.Background(), start, o); err == nil || !strings.Contains(err.Error(), "mixup 1.5") {
-		t.Errorf("mixup 1.5: %v", err)
 	}
 }

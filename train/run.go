@@ -103,7 +103,6 @@ type FineTuneReport struct {
 	LR                float64 `json:"lr"`
 	HeadLR            float64 `json:"head_lr"`
 	ConvL2            float64 `json:"conv_l2"`
-	Mixup             float64 `json:"mixup,omitempty"` // Beta(a, a) of mixup; 0: off
 	// Layers fine-tuned (1: Conv_1; 2: also the projection before it,
 	// with its step size and the output range seen in training).
 	Layers       int        `json:"layers"`

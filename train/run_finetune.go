@@ -80,7 +80,7 @@ func (r *run) tune(ctx context.Context, init, final *softmaxHead) (trained, erro
 	m := refit.Model
 	f := &FineTuneReport{Epochs: sel.Epochs, Chosen: sel.Chosen, ValAccuracy: sel.Epochs[sel.Chosen].ValAccuracy,
 		FrozenValAccuracy: r.rep.ValAccuracy, FrozenFloatTest: r.rep.FloatTest.Accuracy,
-		LR: o.LR, HeadLR: o.HeadLR, ConvL2: o.ConvL2, Mixup: o.Mixup, BackboneRuns: ex.Calls.Load(), Layers: o.Layers}
+		LR: o.LR, HeadLR: o.HeadLR, ConvL2: o.ConvL2, BackboneRuns: ex.Calls.Load(), Layers: o.Layers}
 	if r.ftProj != nil {
 		f.ProjLR = o.ProjLR
 	}
@@ -194,9 +194,6 @@ func (f *FineTuneReport) write(w io.Writer) {
 		fmt.Fprintf(w, "fine-tuning the last two convolutions with the head (Adam, lr %g, projection lr %g, head lr %g, conv L2 %g):\n", f.LR, f.ProjLR, f.HeadLR, f.ConvL2)
 	} else {
 		fmt.Fprintf(w, "fine-tuning the last convolution with the head (Adam, lr %g, head lr %g, conv L2 %g):\n", f.LR, f.HeadLR, f.ConvL2)
-	}
-	if f.Mixup > 0 {
-		fmt.Fprintf(w, "  mixup: pairs blended by Beta(%g, %g)\n", f.Mixup, f.Mixup)
 	}
 	for _, e := range f.Epochs {
 		if e.Epoch == 0 {

@@ -418,8 +418,6 @@ func TestCLIConventions(t *testing.T) {
 		{args: []string{"eval", "--data", "d", "--scenes", "light:0.5", "--limit", "3"}, code: 2, errs: "--limit, --scenes: only with --station"},
 		{args: []string{"eval", "--station", "--data", "d", "--tta", "flip"}, code: 2, errs: "--tta: only without --station"},
 		{args: []string{"train", "--data", "d", "--finetune-epochs", "3"}, code: 2, errs: "--finetune-epochs: only with --finetune"},
-		{args: []string{"train", "--data", "d", "--finetune-mixup", "0.2"}, code: 2, errs: "--finetune-mixup: only with --finetune"},
-		{args: []string{"train", "--data", "d", "--finetune", "--finetune-mixup", "2"}, code: 2, errs: "--finetune-mixup 2: want 0 (off) to 1"},
 	}
 	for _, c := range cases {
 		code, out, errs := runCLI(t, c.args...)

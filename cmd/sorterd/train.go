@@ -34,7 +34,6 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&c.FT.Layers, "finetune-layers", 1, "convolutions fine-tuned: 1 (Conv_1) or 2 (also the projection that feeds it)")
 	fs.Float64Var(&c.FT.LR, "finetune-lr", 1e-2, "fine-tuning's Adam step size for Conv_1")
 	fs.Float64Var(&c.FT.ProjLR, "finetune-proj-lr", 0, "step size for the projection with --finetune-layers 2 (0: as --finetune-lr)")
-	fs.Float64Var(&c.FT.Mixup, "finetune-mixup", 0, "mixup: train on blends of pairs of examples, the blend drawn from Beta(`a`, a) (0: off; at most 1)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	if pos, err := parseInterspersed(fs, args); err != nil {
@@ -46,16 +45,12 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "sorterd: train needs --data DIR")
 		return 2
 	}
-	if bad := ignoredFlags(fs, "finetune-epochs", "finetune-layers", "finetune-lr", "finetune-proj-lr", "finetune-mixup"); !c.FineTune && len(bad) > 0 {
+	if bad := ignoredFlags(fs, "finetune-epochs", "finetune-layers", "finetune-lr", "finetune-proj-lr"); !c.FineTune && len(bad) > 0 {
 		fmt.Fprintf(stderr, "sorterd: train: %s: only with --finetune\n", strings.Join(bad, ", "))
 		return 2
 	}
 	if c.TestFraction < 0 || c.ValFraction <= 0 || c.TestFraction+c.ValFraction >= 1 {
 		fmt.Fprintf(stderr, "sorterd: train: --test-fraction %g and --val-fraction %g: need test >= 0, validation > 0 and their sum < 1\n", c.TestFraction, c.ValFraction)
-		return 2
-	}
-	if m := c.FT.Mixup; m < 0 || m > 1 {
-		fmt.Fprintf(stderr, "sorterd: train: --finetune-mixup %g: want 0 (off) to 1\n", m)
 		return 2
 	}
 	c.NoTest = c.TestFraction == 0
