@@ -275,6 +275,28 @@ func TestFaintItemFound(t *testing.T) {
 	}
 }
 
+// A pale item (glass or white paper whitened to the tray's light) differs
+// by less than Delta everywhere, with no print to give strong pixels: it
+// is present when its weak patch covers paleReach × Area, and found. A
+// smaller pale patch (a stain, a damp spot) is not an item.
+func TestPaleItemFound(t *testing.T) {
+	empty := tray(t, [3]float64{200, 200, 200})
+	tr := learned(t, Options{}, empty)
+	pale := image.Rect(230, 170, 410, 310) // 8% of the frame, +17 grey levels
+	ob := tr.Observe(with(t, empty, pale, color.RGBA{217, 217, 217, 0}))
+	if !ob.Present || ob.Outcome != Found || !near(ob.Blob, pale, 12) {
+		t.Fatalf("pale item: %v, present %v, changed %.4f, reach %.4f, blob %v", ob.Outcome, ob.Present, ob.Changed, ob.Reach, ob.Blob)
+	}
+	if ob.Changed >= faintStrong*DefaultArea {
+		t.Fatalf("the pale item has strong pixels (changed %.4f): the test no longer tests the pale rule", ob.Changed)
+	}
+	tr2 := learned(t, Options{}, empty)
+	stain := image.Rect(300, 200, 380, 260) // 1.6% of the frame
+	if ob := tr2.Observe(with(t, empty, stain, color.RGBA{217, 217, 217, 0})); ob.Present {
+		t.Fatalf("a small pale stain seen as an item: changed %.4f, reach %.4f", ob.Changed, ob.Reach)
+	}
+}
+
 // On a dark tray an item differs by fewer grey levels (reflectance is a
 // factor): a light card dimmed to 15 levels above a dark tray is found,
 // and the dark tray's noise is still no item.

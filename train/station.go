@@ -30,8 +30,10 @@ const stationW, stationH = 640, 480
 
 // stationViewsVersion names the views' recipe: the feature cache is keyed
 // by view name, so a change to what a station view looks like (here, in
-// recording.NewShot or in locate) takes a new version.
-const stationViewsVersion = 2
+// recording.NewShot or in locate) takes a new version. 3: locate finds
+// pale items (no pixel over the delta), so their views are its crop, not
+// the laid photo's box.
+const stationViewsVersion = 3
 
 // stationViews returns n station views, named tray<version>.<i>.
 func stationViews(n int) []view {
