@@ -340,21 +340,7 @@ func (s *Station) Snapshot() ([]byte, time.Time, error) {
 		drawBox(&m, box, 1)
 	}
 
-	last := s.recent.last()
-	paused := s.paused.Load()
-	text := "waiting for an item"
-	if last != nil {
-		text = fmt.Sprintf("last item: %s %.2f -> %s", last.Label, last.Score, last.Bin)
-		if last.Action == Reject {
-			text += " (reject)"
-		}
-	}
-	if s.busy.Load() {
-		text = "classifying...  " + text
-	}
-	if paused {
-		text = "PAUSED  " + text
-	}
+	text := caption(s.recent.last(), s.busy.Load(), s.paused.Load())
 	scale := float64(m.Cols()) / 640
 	bar := int(28 * max(scale, 0.5))
 	gocv.Rectangle(&m, image.Rect(0, 0, m.Cols(), bar), color.RGBA{0, 0, 0, 0}, -1)
@@ -365,6 +351,31 @@ func (s *Station) Snapshot() ([]byte, time.Time, error) {
 	}
 	defer b.Close()
 	return append([]byte(nil), b.GetBytes()...), at, nil
+}
+
+// caption is the line written over the live frame. While an item is
+// being classified the frame shows that item, not the last decided one, so
+// the last decision is then named "previous": a wine glass on the tray
+// under "last item: metal" read as the glass called metal.
+func caption(last *Event, busy, paused bool) string {
+	text := "waiting for an item"
+	if last != nil {
+		name := "last item"
+		if busy {
+			name = "previous"
+		}
+		text = fmt.Sprintf("%s: %s %.2f -> %s", name, last.Label, last.Score, last.Bin)
+		if last.Action == Reject {
+			text += " (reject)"
+		}
+	}
+	if busy {
+		text = "classifying...  " + text
+	}
+	if paused {
+		text = "PAUSED  " + text
+	}
+	return text
 }
 
 // Health says whether the station progresses: a frame within stall and no
