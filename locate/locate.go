@@ -302,7 +302,8 @@ func (b *Tray) Observe(frame gocv.Mat) Observation {
 	ob := Observation{Changed: changed, Reach: reach, Present: changed >= b.o.Area, Gain: gain}
 	if !ob.Present && reach >= faintReach*b.o.Area && (changed >= faintStrong*b.o.Area || reach >= paleReach*b.o.Area) {
 		// White paper on a light tray: few pixels differ by Delta, but a
-		// large patch differs by half of it, with a few strong ones.
+		// large patch differs by half of it, with a few strong ones; or
+		// a pale item's larger patch with none.
 		ob.Present = true
 	}
 	if changed >= relearnShare {
