@@ -278,10 +278,11 @@ func (r *Router) RouteScores(label string, labels []string, scores []float32) (B
 // goes. A label the reject bin collects on purpose (trash) is a Sort; a
 // label without a bin, or a score under the threshold, a Reject.
 func (r *Router) Route(label string, score float32) (Bin, Action) {
-	if _, ok := r.binOf[label]; !ok || float64(score) < r.threshold {
+	i, ok := r.binOf[label]
+	if !ok || float64(score) < r.threshold {
 		return r.RejectBin(), Reject
 	}
-	return r.BinOf(label), Sort
+	return r.bins[i], Sort
 }
 
 // BinOf is the bin that collects label, whatever the score: the reject
