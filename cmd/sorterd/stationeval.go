@@ -147,7 +147,10 @@ func stationEval(ctx context.Context, o stationEvalOptions, stdout, stderr io.Wr
 	for i, sc := range o.Scenes {
 		path := filepath.Join(dir, fmt.Sprintf("%02d-%s.avi", i, strings.NewReplacer(":", "-", ".", "").Replace(sc.Name)))
 		t0 := time.Now()
+		// The recording is what the configured camera would deliver: its
+		// frame size (how many pixels the item gets) and frame rate.
 		items, err := recording.Write(path, recording.Options{Photos: photos, Tray: sc.Tray, ItemWidth: sc.Width,
+			Width: cfg.Camera.Width, Height: cfg.Camera.Height, FPS: cfg.Camera.FPS,
 			Hold: o.Hold, Gap: o.Gap, Seed: sceneSeed(o.Seed, sc.Name)})
 		if err != nil {
 			errLine(stderr, err)

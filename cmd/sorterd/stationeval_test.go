@@ -2,9 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+
+	"gocv.io/x/gocv"
 
 	"github.com/sorterd/sorterd/internal/testenv"
 	"github.com/sorterd/sorterd/recording"
@@ -72,5 +76,50 @@ func checkScene(t *testing.T, sc recording.Report) {
 	}
 	if len(sc.Curve) == 0 || sc.SortedRight < 0.5 {
 		t.Errorf("%s: sorted %.2f, right bin %.2f, curve %v", sc.Name, sc.Sorted, sc.SortedRight, sc.Curve)
+	}
+}
+
+// The recordings are made at the configured camera's frame size: a
+// station with a finer camera is measured with the pixels it would get.
+func TestStationEvalCameraSize(t *testing.T) {
+	model := testenv.Model(t, "garbage.tflite")
+	data := testenv.Need(t, filepath.Join(testenv.Shared(), "data", "trashnet"))
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join(testenv.Root(), "sorterd.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	for _, r := range [][2]string{{"  width: 640", "  width: 960"}, {"  height: 480", "  height: 720"}, {"mode: continuous", "mode: motion"}} {
+		if !strings.Contains(text, r[0]) {
+			t.Fatalf("sorterd.example.yaml has no %q", r[0])
+		}
+		text = strings.Replace(text, r[0], r[1], 1)
+	}
+	cfg := filepath.Join(dir, "station.yaml")
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	keep := filepath.Join(dir, "rec")
+	code, stdout, errs := runCLI(t, "eval", "--station", "--data", data, "--model", model, "--config", cfg,
+		"--scenes", "light:0.5", "--limit", "12", "--keep", keep, "--json")
+	if code != 0 {
+		t.Fatalf("eval --station --config (960×720): exit %d: %s", code, errs)
+	}
+	var rep stationReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("eval --station --json: %v\n%s", err, stdout)
+	}
+	if len(rep.Scenes) != 1 {
+		t.Fatalf("%d scenes, want 1", len(rep.Scenes))
+	}
+	checkScene(t, rep.Scenes[0])
+	vc, err := gocv.VideoCaptureFile(filepath.Join(keep, "00-light-05.avi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vc.Close()
+	if w, h := vc.Get(gocv.VideoCaptureFrameWidth), vc.Get(gocv.VideoCaptureFrameHeight); w != 960 || h != 720 {
+		t.Errorf("recording is %v×%v, want the configured camera's 960×720", w, h)
 	}
 }
