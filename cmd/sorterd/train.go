@@ -92,7 +92,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	limit := fs.Int("limit", 0, "station: at most this many photos (0: all)")
 	hold := fs.Int("hold", 12, "station: frames each item lies on the tray")
 	gap := fs.Int("gap", 8, "station: empty-tray frames between items (-1: back to back)")
-	cfgPath := fs.String("config", "", "station: station configuration `file` (trigger, locate, views, bins); default: the defaults with the motion trigger")
+	cfgPath := fs.String("config", "", "station: station configuration `file` (camera size and rate of the recordings, trigger, locate, views, bins); default: the defaults with the motion trigger")
 	keep := fs.String("keep", "", "station: keep the recordings in this `dir`")
 	if pos, err := parseInterspersed(fs, args); err != nil {
 		return flagExit(err)
