@@ -36,6 +36,30 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
+// exampleConfig writes sorterd.example.yaml with each edit's first
+// string replaced by its second, and returns the file's path. An edit
+// the example no longer matches fails the test, rather than testing the
+// unedited example.
+func exampleConfig(t *testing.T, edits ...[2]string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testenv.Root(), "sorterd.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for _, e := range edits {
+		if !strings.Contains(s, e[0]) {
+			t.Fatalf("sorterd.example.yaml has no %q", e[0])
+		}
+		s = strings.Replace(s, e[0], e[1], 1)
+	}
+	p := filepath.Join(t.TempDir(), "sorterd.yaml")
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // Synthetic images committed under testdata/images (make run uses red.png
 // when ../shared is absent). -update regenerates them.
 func TestGeneratedImages(t *testing.T) {
@@ -341,14 +365,8 @@ func TestResolveModel(t *testing.T) {
 // and orientation: a 320x200 test pattern turned 90 degrees is 200x320.
 func TestCameraSnapshot(t *testing.T) {
 	testenv.NeedGlob(t, "/usr/lib/*/gstreamer-1.0/libgstvideotestsrc.so", "make gstreamer")
-	b, err := os.ReadFile(filepath.Join(testenv.Root(), "sorterd.example.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := strings.Replace(string(b), `  source: "0" `, `  source: "videotestsrc num-buffers=20 ! video/x-raw,width=320,height=200 ! videoconvert ! appsink" `, 1)
-	s = strings.Replace(s, "  rotate: 0 ", "  rotate: 90 ", 1)
-	cfg := filepath.Join(t.TempDir(), "c.yaml")
-	os.WriteFile(cfg, []byte(s), 0o644)
+	cfg := exampleConfig(t, [2]string{`  source: "0" `, `  source: "videotestsrc num-buffers=20 ! video/x-raw,width=320,height=200 ! videoconvert ! appsink" `},
+		[2]string{"  rotate: 0 ", "  rotate: 90 "})
 	out := filepath.Join(t.TempDir(), "snap.jpg")
 	code, stdout, errs := runCLI(t, "camera", "snapshot", "--config", cfg, out)
 	if code != 0 || !strings.Contains(stdout, "rotate 90") {

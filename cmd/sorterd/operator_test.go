@@ -273,12 +273,7 @@ func grepLines(s, sub string) string {
 // config show prints the configuration in effect: the environment's
 // overrides applied, the secrets masked.
 func TestConfigShow(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(testenv.Root(), "sorterd.example.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "sorterd.yaml")
-	os.WriteFile(p, []byte(strings.Replace(string(b), `  password: ""`, `  password: "s3cret"`, 1)), 0o644)
+	p := exampleConfig(t, [2]string{`  password: ""`, `  password: "s3cret"`})
 	t.Setenv("SORTERD_MQTT_BROKER", "tcp://broker.lan:1883")
 	t.Setenv("SORTERD_HTTP_TOKEN", "t0ken")
 	code, out, errs := runCLI(t, "config", "show", p)

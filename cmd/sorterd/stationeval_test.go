@@ -2,10 +2,8 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 
 	"gocv.io/x/gocv"
@@ -84,23 +82,9 @@ func checkScene(t *testing.T, sc recording.Report) {
 func TestStationEvalCameraSize(t *testing.T) {
 	model := testenv.Model(t, "garbage.tflite")
 	data := testenv.Need(t, filepath.Join(testenv.Shared(), "data", "trashnet"))
-	dir := t.TempDir()
-	b, err := os.ReadFile(filepath.Join(testenv.Root(), "sorterd.example.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(b)
-	for _, r := range [][2]string{{"  width: 640", "  width: 960"}, {"  height: 480", "  height: 720"}, {"mode: continuous", "mode: motion"}} {
-		if !strings.Contains(text, r[0]) {
-			t.Fatalf("sorterd.example.yaml has no %q", r[0])
-		}
-		text = strings.Replace(text, r[0], r[1], 1)
-	}
-	cfg := filepath.Join(dir, "station.yaml")
-	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	keep := filepath.Join(dir, "rec")
+	cfg := exampleConfig(t, [2]string{"  width: 640", "  width: 960"}, [2]string{"  height: 480", "  height: 720"},
+		[2]string{"mode: continuous", "mode: motion"})
+	keep := filepath.Join(t.TempDir(), "rec")
 	code, stdout, errs := runCLI(t, "eval", "--station", "--data", data, "--model", model, "--config", cfg,
 		"--scenes", "light:0.5", "--limit", "12", "--keep", keep, "--json")
 	if code != 0 {
