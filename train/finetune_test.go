@@ -19,13 +19,16 @@ import (
 // weights through head, standardisation, mean, RELU6 and the convolution,
 // plus both L2 terms) matches central finite differences on a tiny
 // random problem.
-func TestFineTuneGradient(t *testing.T) { testFineTuneGradient(t, 1) }
+func TestFineTuneGradient(t *testing.T) { testFineTuneGradient(t, 1, 0) }
+
+// The same with label smoothing: the target spreads over every class.
+func TestFineTuneGradientSmooth(t *testing.T) { testFineTuneGradient(t, 1, 0.2) }
 
 // The same with two layers: the gradient also flows back through the
 // convolution to the linear projection before it.
-func TestFineTuneGradient2(t *testing.T) { testFineTuneGradient(t, 2) }
+func TestFineTuneGradient2(t *testing.T) { testFineTuneGradient(t, 2, 0) }
 
-func testFineTuneGradient(t *testing.T, layers int) {
+func testFineTuneGradient(t *testing.T, layers int, smooth float64) {
 	rng := rand.New(rand.NewSource(1))
 	const in, out, k, p, n = 5, 6, 3, 4, 7
 	const pin = 4 // the projection's input channels (two layers)
@@ -73,6 +76,7 @@ func testFineTuneGradient(t *testing.T, layers int) {
 	ws := sampleWeights(ys, k, true)
 	m := &fineTuned{Proj: proj, Conv: conv, Head: h, In: quantParams{Scale: 0.01, ZeroPoint: 3}, P: p}
 	s := newFTState(m, 0.3)
+	s.smooth = smooth
 	// Move the weights off their L2 anchor so that term has a gradient.
 	for i := range conv.W {
 		conv.W[i] += 0.1 * float32(rng.NormFloat64())

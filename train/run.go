@@ -103,6 +103,7 @@ type FineTuneReport struct {
 	LR                float64 `json:"lr"`
 	HeadLR            float64 `json:"head_lr"`
 	ConvL2            float64 `json:"conv_l2"`
+	Smooth            float64 `json:"label_smoothing"`
 	// Layers fine-tuned (1: Conv_1; 2: also the projection before it,
 	// with its step size and the output range seen in training).
 	Layers       int        `json:"layers"`

@@ -80,7 +80,7 @@ func (r *run) tune(ctx context.Context, init, final *softmaxHead) (trained, erro
 	m := refit.Model
 	f := &FineTuneReport{Epochs: sel.Epochs, Chosen: sel.Chosen, ValAccuracy: sel.Epochs[sel.Chosen].ValAccuracy,
 		FrozenValAccuracy: r.rep.ValAccuracy, FrozenFloatTest: r.rep.FloatTest.Accuracy,
-		LR: o.LR, HeadLR: o.HeadLR, ConvL2: o.ConvL2, BackboneRuns: ex.Calls.Load(), Layers: o.Layers}
+		LR: o.LR, HeadLR: o.HeadLR, ConvL2: o.ConvL2, Smooth: o.Smooth, BackboneRuns: ex.Calls.Load(), Layers: o.Layers}
 	if r.ftProj != nil {
 		f.ProjLR = o.ProjLR
 	}
@@ -191,9 +191,9 @@ func (m *fineTuned) scores(s actSet) (truth, pred []int, conf []float64) {
 
 func (f *FineTuneReport) write(w io.Writer) {
 	if f.Layers == 2 {
-		fmt.Fprintf(w, "fine-tuning the last two convolutions with the head (Adam, lr %g, projection lr %g, head lr %g, conv L2 %g):\n", f.LR, f.ProjLR, f.HeadLR, f.ConvL2)
+		fmt.Fprintf(w, "fine-tuning the last two convolutions with the head (Adam, lr %g, projection lr %g, head lr %g, conv L2 %g, label smoothing %g):\n", f.LR, f.ProjLR, f.HeadLR, f.ConvL2, f.Smooth)
 	} else {
-		fmt.Fprintf(w, "fine-tuning the last convolution with the head (Adam, lr %g, head lr %g, conv L2 %g):\n", f.LR, f.HeadLR, f.ConvL2)
+		fmt.Fprintf(w, "fine-tuning the last convolution with the head (Adam, lr %g, head lr %g, conv L2 %g, label smoothing %g):\n", f.LR, f.HeadLR, f.ConvL2, f.Smooth)
 	}
 	for _, e := range f.Epochs {
 		if e.Epoch == 0 {

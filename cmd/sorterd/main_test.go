@@ -436,6 +436,9 @@ func TestCLIConventions(t *testing.T) {
 		{args: []string{"eval", "--data", "d", "--scenes", "light:0.5", "--limit", "3"}, code: 2, errs: "--limit, --scenes: only with --station"},
 		{args: []string{"eval", "--station", "--data", "d", "--tta", "flip"}, code: 2, errs: "--tta: only without --station"},
 		{args: []string{"train", "--data", "d", "--finetune-epochs", "3"}, code: 2, errs: "--finetune-epochs: only with --finetune"},
+		{args: []string{"train", "--data", "d", "--finetune-smooth", "0.2"}, code: 2, errs: "--finetune-smooth: only with --finetune"},
+		{args: []string{"train", "--data", "d", "--finetune", "--finetune-smooth", "1"}, code: 2, errs: "--finetune-smooth 1: need 0 <= smoothing < 1"},
+		{args: []string{"train", "--data", "d", "--finetune", "--finetune-smooth", "-0.1"}, code: 2, errs: "--finetune-smooth -0.1: need 0 <= smoothing < 1"},
 	}
 	for _, c := range cases {
 		code, out, errs := runCLI(t, c.args...)

@@ -34,6 +34,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&c.FT.Layers, "finetune-layers", 1, "convolutions fine-tuned: 1 (Conv_1) or 2 (also the projection that feeds it)")
 	fs.Float64Var(&c.FT.LR, "finetune-lr", 1e-2, "fine-tuning's Adam step size for Conv_1")
 	fs.Float64Var(&c.FT.ProjLR, "finetune-proj-lr", 0, "step size for the projection with --finetune-layers 2 (0: as --finetune-lr)")
+	fs.Float64Var(&c.FT.Smooth, "finetune-smooth", defaultSmooth, "fine-tuning's label smoothing: the share of the target spread over all classes (0: none)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	if pos, err := parseInterspersed(fs, args); err != nil {
@@ -45,12 +46,16 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "sorterd: train needs --data DIR")
 		return 2
 	}
-	if bad := ignoredFlags(fs, "finetune-epochs", "finetune-layers", "finetune-lr", "finetune-proj-lr"); !c.FineTune && len(bad) > 0 {
+	if bad := ignoredFlags(fs, "finetune-epochs", "finetune-layers", "finetune-lr", "finetune-proj-lr", "finetune-smooth"); !c.FineTune && len(bad) > 0 {
 		fmt.Fprintf(stderr, "sorterd: train: %s: only with --finetune\n", strings.Join(bad, ", "))
 		return 2
 	}
 	if c.TestFraction < 0 || c.ValFraction <= 0 || c.TestFraction+c.ValFraction >= 1 {
 		fmt.Fprintf(stderr, "sorterd: train: --test-fraction %g and --val-fraction %g: need test >= 0, validation > 0 and their sum < 1\n", c.TestFraction, c.ValFraction)
+		return 2
+	}
+	if c.FT.Smooth < 0 || c.FT.Smooth >= 1 {
+		fmt.Fprintf(stderr, "sorterd: train: --finetune-smooth %g: need 0 <= smoothing < 1\n", c.FT.Smooth)
 		return 2
 	}
 	c.NoTest = c.TestFraction == 0
@@ -196,6 +201,14 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 // more items than 6 on every scene at the same right-bin share, and 3.7
 // points more right on the dark tray (docs/station.md).
 const defaultStationViews = 9
+
+// defaultSmooth is fine-tuning's label smoothing. Held out (seed-1 split,
+// 9 station views, 5 epochs), 0.1 took the station's items from 89.1 /
+// 85.1 / 84.2 / 86.1% to 90.8 / 87.1 / 83.4 / 87.4% (light tray at 50%,
+// at 30%, dark, wood grain), the share sorted up 5–12 points, and the
+// photos (six views) from 92.33% to 93.32%; one view alone fell from
+// 91.58% to 90.35% (docs/station.md).
+const defaultSmooth = 0.1
 
 // listFlag is a flag that may be repeated.
 type listFlag []string
