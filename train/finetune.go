@@ -327,8 +327,7 @@ func fineTune(ctx context.Context, in fineTuneInput, o FineTuneOptions) (fineTun
 		return fineTuneResult{}, err
 	}
 	tr, val := in.Train, in.Val
-	st := newFTState(m, o.ConvL2)
-	st.smooth = o.Smooth
+	st := newFTState(m, o.ConvL2, o.Smooth)
 	sched := schedule{steps: o.Epochs * ((len(tr.X) + o.Batch - 1) / o.Batch)}
 	sw := sampleWeights(tr.Y, len(in.Head.B), o.ClassWeights)
 	rng := rand.New(rand.NewSource(o.Seed))
@@ -616,8 +615,8 @@ type ftState struct {
 	t      int
 }
 
-func newFTState(m *fineTuned, convL2 float64) *ftState {
-	s := &ftState{m: m, w0: append([]float32(nil), m.Conv.W...), convL2: float32(convL2), lut: m.lut()}
+func newFTState(m *fineTuned, convL2, smooth float64) *ftState {
+	s := &ftState{m: m, w0: append([]float32(nil), m.Conv.W...), convL2: float32(convL2), smooth: smooth, lut: m.lut()}
 	k, d := len(m.Head.B), len(m.Head.Mean)
 	s.hw = make([]float32, k*d)
 	for c, r := range m.Head.W {

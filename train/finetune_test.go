@@ -75,8 +75,7 @@ func testFineTuneGradient(t *testing.T, layers int, smooth float64) {
 	}
 	ws := sampleWeights(ys, k, true)
 	m := &fineTuned{Proj: proj, Conv: conv, Head: h, In: quantParams{Scale: 0.01, ZeroPoint: 3}, P: p}
-	s := newFTState(m, 0.3)
-	s.smooth = smooth
+	s := newFTState(m, 0.3, smooth)
 	// Move the weights off their L2 anchor so that term has a gradient.
 	for i := range conv.W {
 		conv.W[i] += 0.1 * float32(rng.NormFloat64())
