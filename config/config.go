@@ -99,6 +99,10 @@ type Locate struct {
 	// long item) or tight (the box as it is, squeezed to the model's
 	// square input).
 	Shape string `yaml:"shape"`
+	// Balance: tray (each colour of the crop scaled so that the tray
+	// under it is a neutral light grey: a dark or coloured tray, or a dim
+	// light, looks like the light tray to the model) or none.
+	Balance string `yaml:"balance"`
 }
 
 // Rotation is a clockwise turn of the camera's frames: 0, 90, 180 or 270.
@@ -331,7 +335,7 @@ func Default() Config {
 			ReconnectMin: Duration(500 * time.Millisecond), ReconnectMax: Duration(30 * time.Second),
 			StallTimeout: Duration(5 * time.Second), Rotate: Rotate0, Flip: FlipNone},
 		Trigger:  Trigger{Mode: pipeline.Continuous.String(), Every: 15, Frames: 3, Debounce: Duration(50 * time.Millisecond), MotionArea: 0.005, MotionDelta: 25},
-		Locate:   Locate{Method: "background", Margin: 0.15, MinSize: 0.08, Shape: "square"},
+		Locate:   Locate{Method: "background", Margin: 0.15, MinSize: 0.08, Shape: "square", Balance: "tray"},
 		Model:    Model{Path: DefaultModelPath, Delegate: "xnnpack", Fallback: true, TTA: []string{"flip", "rot180", "rot90", "rot270", "vflip"}, TTAPerFrame: 2},
 		Decision: Decision{Vote: pipeline.VoteMean.String(), Geometry: pipeline.Chute.String(), Cooldown: Duration(time.Second)},
 		GPIO:     GPIO{Driver: "periph"},
@@ -611,6 +615,7 @@ func (cam Camera) check(k *checker) {
 func (c *Config) checkItems(k *checker) {
 	k.oneOf("locate.method", c.Locate.Method, "background", "roi", "none")
 	k.oneOf("locate.shape", c.Locate.Shape, "square", "tight")
+	k.oneOf("locate.balance", c.Locate.Balance, "tray", "none")
 	if c.Locate.Margin < 0 || c.Locate.Margin > 1 {
 		k.bad("locate.margin", "must be in 0..1")
 	}

@@ -14,14 +14,17 @@ func TestTrayLeaksNoMat(t *testing.T) {
 	empty := tray(t, [3]float64{200, 200, 200})
 	item := with(t, empty, image.Rect(100, 100, 300, 300), color.RGBA{0, 0, 0, 0})
 	before := gocv.MatProfile.Count()
-	tr := New(Options{})
+	tr := New(Options{Balance: true})
+	crop := gocv.NewMat()
 	for i := range 20 {
 		if i%4 == 0 {
-			tr.Observe(item)
+			ob := tr.Observe(item)
+			tr.Crop(item, ob.Box, ob, &crop)
 		} else {
 			tr.Observe(empty)
 		}
 	}
+	crop.Close()
 	tr.Close()
 	tr.Close() // a second Close is harmless
 	if after := gocv.MatProfile.Count(); after != before {

@@ -118,6 +118,11 @@ type Options struct {
 	// Width is the width the difference is computed at; the box is scaled
 	// back to frame pixels. Default 160.
 	Width int
+	// Balance makes Crop scale each colour channel so that the tray under
+	// the box comes out as a neutral light grey (BalanceLevel): on a dark
+	// or coloured tray, or under a dim light, the model sees the item as
+	// it would lie on the light tray it is most sure on.
+	Balance bool
 }
 
 // Defaults used for zero Options fields.
@@ -175,6 +180,9 @@ type Observation struct {
 	// Relearned: the whole tray changed for long (the light was switched,
 	// the camera moved), so the tray was learned anew from this frame.
 	Relearned bool
+	// Tray is the empty tray's mean colour (B, G, R) under Box, in this
+	// frame's light; zero unless Outcome is Found. Crop balances by it.
+	Tray [3]float32
 }
 
 // relearnAfter consecutive frames with most of the ROI changed teach the
@@ -220,6 +228,7 @@ type Tray struct {
 	roi               image.Rectangle // o.ROI clipped to the last frame
 	small, mask, tmp  gocv.Mat
 	half              [2]gocv.Mat // shrink's halvings
+	lut               gocv.Mat    // Crop's balance: 256 entries of 3 channels
 	weak              gocv.Mat    // pixels that differ by half of Delta: how far an item reaches
 	labels, stats, cc gocv.Mat
 	open, close       gocv.Mat // structuring elements
@@ -238,6 +247,7 @@ func New(o Options) *Tray {
 	return &Tray{o: o,
 		small: gocv.NewMat(), mask: gocv.NewMat(), tmp: gocv.NewMat(), weak: gocv.NewMat(),
 		half:   [2]gocv.Mat{gocv.NewMat(), gocv.NewMat()},
+		lut:    gocv.NewMatWithSize(1, 256, gocv.MatTypeCV8UC3),
 		labels: gocv.NewMat(), stats: gocv.NewMat(), cc: gocv.NewMat(),
 		open:  gocv.GetStructuringElement(gocv.MorphRect, image.Pt(3, 3)),
 		close: gocv.GetStructuringElement(gocv.MorphEllipse, image.Pt(7, 7)),
@@ -342,7 +352,84 @@ func (b *Tray) Observe(frame gocv.Mat) Observation {
 	} else {
 		ob.Box = Square(ob.Blob, b.o.Margin, roi)
 	}
+	ob.Tray = b.trayUnder(ob.Box, roi, sx, sy, w, h, gain)
 	return ob
+}
+
+// trayUnder is the learned tray's mean colour under box (frame pixels),
+// times gain: the tray as this frame shows it there.
+func (b *Tray) trayUnder(box, roi image.Rectangle, sx, sy float64, w, h int, gain float32) [3]float32 {
+	x0 := max(0, int(float64(box.Min.X-roi.Min.X)/sx))
+	y0 := max(0, int(float64(box.Min.Y-roi.Min.Y)/sy))
+	x1 := min(w, int(math.Ceil(float64(box.Max.X-roi.Min.X)/sx)))
+	y1 := min(h, int(math.Ceil(float64(box.Max.Y-roi.Min.Y)/sy)))
+	var sum [3]float64
+	n := 0
+	for y := y0; y < y1; y++ {
+		for x := x0; x < x1; x++ {
+			i := 3 * (y*w + x)
+			sum[0] += float64(b.bg[i])
+			sum[1] += float64(b.bg[i+1])
+			sum[2] += float64(b.bg[i+2])
+			n++
+		}
+	}
+	var out [3]float32
+	if n == 0 {
+		return out
+	}
+	for c := range out {
+		out[c] = float32(sum[c]/float64(n)) * gain
+	}
+	return out
+}
+
+// BalanceLevel is the grey a balanced crop's tray comes out at: about the
+// light tray's (200..210 in B, G, R), on which the model is most sure.
+const BalanceLevel = 200
+
+// balanceMax caps a channel's gain: a near-black tray would otherwise
+// turn sensor noise into the item.
+const balanceMax = 6
+
+// Crop writes what the model sees of frame for ob into dst: the pixels of
+// box, balanced by ob.Tray when Options.Balance is set (see Balance).
+func (b *Tray) Crop(frame gocv.Mat, box image.Rectangle, ob Observation, dst *gocv.Mat) {
+	region := frame.Region(box)
+	defer region.Close()
+	if !b.o.Balance || ob.Outcome != Found || region.Type() != gocv.MatTypeCV8UC3 {
+		region.CopyTo(dst)
+		return
+	}
+	Balance(region, ob.Tray, &b.lut, dst)
+}
+
+// Balance writes src (8-bit BGR) into dst with each channel scaled so that
+// tray comes out as BalanceLevel, by a lookup table (lut: 1×256, 8UC3,
+// overwritten). A channel of tray at 0 is left as it is.
+func Balance(src gocv.Mat, tray [3]float32, lut *gocv.Mat, dst *gocv.Mat) {
+	px, err := lut.DataPtrUint8()
+	if err != nil || len(px) != 256*3 {
+		src.CopyTo(dst)
+		return
+	}
+	for c := 0; c < 3; c++ {
+		g := float32(1)
+		if tray[c] > 0 {
+			g = min(BalanceLevel/tray[c], balanceMax)
+		}
+		for v := 0; v < 256; v++ {
+			px[3*v+c] = clampByte(float32(v) * g)
+		}
+	}
+	gocv.LUT(src, *lut, dst)
+}
+
+func clampByte(v float32) byte {
+	if v >= 255 {
+		return 255
+	}
+	return byte(v + 0.5)
 }
 
 // settledOverlap is how much a blob must overlap the last frame's
@@ -624,7 +711,7 @@ func Region(m Method, roi image.Rectangle, w, h int) image.Rectangle {
 
 // Close frees the Mats.
 func (b *Tray) Close() {
-	for _, m := range []*gocv.Mat{&b.small, &b.half[0], &b.half[1], &b.mask, &b.weak, &b.tmp, &b.labels, &b.stats, &b.cc, &b.open, &b.close} {
+	for _, m := range []*gocv.Mat{&b.small, &b.half[0], &b.half[1], &b.lut, &b.mask, &b.weak, &b.tmp, &b.labels, &b.stats, &b.cc, &b.open, &b.close} {
 		if m.Ptr() != nil {
 			m.Close()
 			*m = gocv.Mat{}

@@ -334,3 +334,83 @@ func TestSettled(t *testing.T) {
 		}
 	}
 }
+
+// Crop with Balance scales each channel by the tray under the box: on a
+// dark, bluish tray the crop's tray comes out at BalanceLevel in every
+// channel and the item by the same factors (a near-black tray by at most
+// balanceMax); without Balance, or for an observation that found nothing,
+// the crop is the frame's pixels.
+func TestCropBalancesByTray(t *testing.T) {
+	card := image.Rect(200, 120, 400, 360)
+	for _, tc := range []struct {
+		name    string
+		tray    [3]float64 // B, G, R
+		item    color.RGBA
+		balance bool
+	}{
+		{"dark bluish tray", [3]float64{80, 50, 40}, color.RGBA{R: 60, G: 30, B: 20}, true},
+		{"light tray", [3]float64{205, 200, 190}, color.RGBA{R: 40, G: 90, B: 150}, true},
+		{"near-black tray: gain capped", [3]float64{12, 12, 12}, color.RGBA{R: 30, G: 30, B: 30}, true},
+		{"not balanced", [3]float64{80, 50, 40}, color.RGBA{R: 60, G: 30, B: 20}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			empty := tray(t, tc.tray)
+			tr := learned(t, Options{Margin: 0.15, Balance: tc.balance}, empty)
+			frame := with(t, empty, card, tc.item)
+			ob := tr.Observe(frame)
+			if ob.Outcome != Found {
+				t.Fatalf("outcome %v, want found", ob.Outcome)
+			}
+			for c := range 3 {
+				if d := float64(ob.Tray[c]) - tc.tray[c]; d < -3 || d > 3 {
+					t.Errorf("Tray %v, want about %v", ob.Tray, tc.tray)
+				}
+			}
+			crop := gocv.NewMat()
+			defer crop.Close()
+			tr.Crop(frame, ob.Box, ob, &crop)
+			if crop.Cols() != ob.Box.Dx() || crop.Rows() != ob.Box.Dy() {
+				t.Fatalf("crop %dx%d, box %v", crop.Cols(), crop.Rows(), ob.Box)
+			}
+			// A corner of the crop is tray; its middle is the card. The
+			// unbalanced crop (an observation that found nothing is not
+			// balanced) gives the tray's own pixels there.
+			raw := gocv.NewMat()
+			defer raw.Close()
+			tr.Crop(frame, ob.Box, Observation{}, &raw)
+			corners := image.Rect(2, 2, 22, 22)
+			rawCorner, corner := meanOf(raw, corners), meanOf(crop, corners)
+			middle := meanOf(crop, image.Rect(crop.Cols()/2-20, crop.Rows()/2-20, crop.Cols()/2+20, crop.Rows()/2+20))
+			item := [3]float64{float64(tc.item.B), float64(tc.item.G), float64(tc.item.R)}
+			for c := range 3 {
+				if d := rawCorner[c] - tc.tray[c]; d < -3 || d > 3 {
+					t.Errorf("unbalanced crop's tray %v, want the frame's %v", rawCorner, tc.tray)
+				}
+				g := 1.0
+				if tc.balance {
+					g = min(BalanceLevel/float64(ob.Tray[c]), balanceMax)
+				}
+				if want := rawCorner[c] * g; corner[c] < want-4 || corner[c] > want+4 {
+					t.Errorf("tray in the crop %v, channel %d want about %.0f", corner, c, want)
+				}
+				if want := min(item[c]*g, 255); middle[c] < want-4 || middle[c] > want+4 {
+					t.Errorf("card in the crop %v, channel %d want about %.0f", middle, c, want)
+				}
+			}
+			if tc.balance && ob.Tray[0] > BalanceLevel/balanceMax {
+				for c := range 3 {
+					if corner[c] < BalanceLevel-6 || corner[c] > BalanceLevel+6 {
+						t.Errorf("balanced tray %v, want %d in every channel", corner, BalanceLevel)
+					}
+				}
+			}
+		})
+	}
+}
+
+func meanOf(m gocv.Mat, r image.Rectangle) [3]float64 {
+	reg := m.Region(r)
+	defer reg.Close()
+	s := reg.Mean()
+	return [3]float64{s.Val1, s.Val2, s.Val3}
+}

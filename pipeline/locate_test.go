@@ -21,6 +21,12 @@ import (
 // trayStation is a station on a video with the real model, dry-run flaps,
 // the default locate settings and the given trigger.
 func trayStation(t *testing.T, video string, trigger TriggerMode, presence chan time.Time, samples string) (*Station, func() []Event) {
+	return balancedStation(t, video, trigger, presence, samples, false)
+}
+
+// balancedStation is trayStation whose crops are balanced by the tray
+// (locate.Options.Balance) or not.
+func balancedStation(t *testing.T, video string, trigger TriggerMode, presence chan time.Time, samples string, balance bool) (*Station, func() []Event) {
 	c, err := infer.New(infer.Options{Model: garbageModel(t), Threads: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +44,7 @@ func trayStation(t *testing.T, video string, trigger TriggerMode, presence chan 
 	for _, b := range bins {
 		flaps[b.Name] = actuator.NewDryRun(actuator.Options{Name: b.Name})
 	}
-	tray := locate.New(locate.Options{Margin: locate.DefaultMargin})
+	tray := locate.New(locate.Options{Margin: locate.DefaultMargin, Balance: balance})
 	t.Cleanup(tray.Close)
 	var mu sync.Mutex
 	var events []Event
@@ -107,6 +113,45 @@ func TestItemsOnTrayLabelled(t *testing.T) {
 		if b, err := s.Image(id, kind); err != nil || len(b) == 0 {
 			t.Errorf("image %s: %d bytes, %v", kind, len(b), err)
 		}
+	}
+}
+
+// On a dark tray the model sees the item balanced by the tray: the crop
+// the decision used (kept with a correction) shows the tray light grey,
+// while the frame beside it shows it dark; the item is still labelled.
+func TestDarkTrayCropBalanced(t *testing.T) {
+	photos := []recording.Photo{{Path: testenv.Photo(t, "glass", 12), Class: "glass"}}
+	video := filepath.Join(t.TempDir(), "dark.avi")
+	if _, err := recording.Write(video, recording.Options{Photos: photos, Tray: recording.Dark, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	samples := t.TempDir()
+	s, events := balancedStation(t, video, Motion, nil, samples, true)
+	s.Run(context.Background())
+	evs := events()
+	if len(evs) != 1 || evs[0].Label != "glass" {
+		t.Fatalf("events %+v, want one glass", evs)
+	}
+	path, err := s.Correct(evs[0].ID, "glass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	crop := gocv.IMRead(path, gocv.IMReadColor)
+	defer crop.Close()
+	frame := gocv.IMRead(filepath.Join(samples, FramesDir, evs[0].ID+".jpg"), gocv.IMReadColor)
+	defer frame.Close()
+	corner := func(m gocv.Mat) gocv.Scalar {
+		r := m.Region(image.Rect(2, 2, 12, 12))
+		defer r.Close()
+		return r.Mean()
+	}
+	// The recording's dark tray is (52, 56, 60) in B, G, R, 15% darker
+	// in the frame's corners; balanced, the tray is locate.BalanceLevel.
+	if c := corner(frame); c.Val1 > 70 || c.Val3 > 75 {
+		t.Errorf("frame's corner %v: want the dark tray", c)
+	}
+	if c := corner(crop); c.Val1 < locate.BalanceLevel-25 || c.Val2 < locate.BalanceLevel-25 || c.Val3 < locate.BalanceLevel-25 {
+		t.Errorf("crop's corner %v: want the tray balanced to about %d", c, locate.BalanceLevel)
 	}
 }
 

@@ -168,6 +168,7 @@ type Station struct {
 	itemFrame gocv.Mat        // the frame the item in flight was last classified on
 	itemCrop  gocv.Mat        // the crop of itemFrame the model saw
 	itemBox   image.Rectangle // itemCrop's place in itemFrame
+	crop      gocv.Mat        // the frame's crop being classified
 	views     []infer.View    // frameViews' result, reused frame to frame
 }
 
@@ -352,6 +353,7 @@ func (s *Station) begin() {
 	s.counters.start(now)
 	s.itemFrame = gocv.NewMat()
 	s.itemCrop = gocv.NewMat()
+	s.crop = gocv.NewMat()
 }
 
 // end waits for scheduled flaps, closes every flap and frees Run's Mats.
@@ -362,6 +364,7 @@ func (s *Station) end() {
 	}
 	s.itemFrame.Close()
 	s.itemCrop.Close()
+	s.crop.Close()
 	s.liveMu.Lock()
 	if s.latest.Ptr() != nil {
 		s.latest.Close()
@@ -413,7 +416,7 @@ func (s *Station) onFrame(ctx context.Context, r *run, f *camera.Frame) {
 		r.cur.moving++
 		return
 	}
-	if err := s.classify(ctx, r.cur, f.Mat, region); err != nil {
+	if err := s.classify(ctx, r.cur, f.Mat, region, ob); err != nil {
 		s.log.Error("classify", "err", err)
 		s.counters.drop("error")
 		s.drop(r)
@@ -561,9 +564,18 @@ func within(a, b image.Rectangle) float64 {
 	return float64(in.Dx()*in.Dy()) / float64(a.Dx()*a.Dy())
 }
 
-func (s *Station) classify(ctx context.Context, it *item, frame gocv.Mat, box image.Rectangle) error {
-	m := frame.Region(box)
-	defer m.Close()
+// classify classifies box of frame, located as ob: the crop is the
+// tray's (balanced, when it balances) for a located item, the frame's
+// pixels otherwise.
+func (s *Station) classify(ctx context.Context, it *item, frame gocv.Mat, box image.Rectangle, ob locate.Observation) error {
+	m := &s.crop
+	if s.o.Locate == locate.Background {
+		s.o.Tray.Crop(frame, box, ob, m)
+	} else {
+		region := frame.Region(box)
+		region.CopyTo(m)
+		region.Close()
+	}
 	t0 := time.Now()
 	s.progMu.Lock()
 	s.inferStart = t0
@@ -571,9 +583,9 @@ func (s *Station) classify(ctx context.Context, it *item, frame gocv.Mat, box im
 	var r infer.Result
 	var err error
 	if s.o.ViewsPerFrame > 0 {
-		r, err = s.o.Classify.(ViewClassifier).ClassifyViews(context.WithoutCancel(ctx), m, 3, s.frameViews(it.tally.Frames))
+		r, err = s.o.Classify.(ViewClassifier).ClassifyViews(context.WithoutCancel(ctx), *m, 3, s.frameViews(it.tally.Frames))
 	} else {
-		r, err = s.o.Classify.Classify(context.WithoutCancel(ctx), m, 3)
+		r, err = s.o.Classify.Classify(context.WithoutCancel(ctx), *m, 3)
 	}
 	s.progMu.Lock()
 	s.inferStart = time.Time{}

@@ -32,8 +32,9 @@ const stationW, stationH = 640, 480
 // by view name, so a change to what a station view looks like (here, in
 // recording.NewShot or in locate) takes a new version. 3: locate finds
 // pale items (no pixel over the delta), so their views are its crop, not
-// the laid photo's box.
-const stationViewsVersion = 3
+// the laid photo's box. 4: the crop is balanced by the tray under it
+// (locate.Options.Balance), as the daemon's is by default.
+const stationViewsVersion = 4
 
 // stationViews returns n station views, named tray<version>.<i>.
 func stationViews(n int) []view {
@@ -58,15 +59,23 @@ func stationView(name string, src gocv.Mat, dst *gocv.Mat) {
 		return
 	}
 	defer shot.Close()
-	tr := locate.New(locate.Options{Margin: locate.DefaultMargin})
+	tr := locate.New(locate.Options{Margin: locate.DefaultMargin, Balance: true})
 	defer tr.Close()
 	tr.Observe(shot.Empty)
-	box := locate.Square(shot.Box, locate.DefaultMargin, shotBounds)
-	if ob := tr.Observe(shot.Frame); ob.Outcome == locate.Found {
-		box = ob.Box
+	ob := tr.Observe(shot.Frame)
+	if ob.Outcome != locate.Found {
+		// Not found (an item as pale as the tray): the laid photo's box,
+		// balanced by the empty tray under it.
+		box := locate.Square(shot.Box, locate.DefaultMargin, shotBounds)
+		empty := shot.Empty.Region(box)
+		m := empty.Mean()
+		empty.Close()
+		ob = locate.Observation{Outcome: locate.Found, Box: box,
+			Tray: [3]float32{float32(m.Val1), float32(m.Val2), float32(m.Val3)}}
 	}
-	crop := shot.Frame.Region(box)
+	crop := gocv.NewMat()
 	defer crop.Close()
+	tr.Crop(shot.Frame, ob.Box, ob, &crop)
 	// A quarter turn or a flip, as items lie any way on a tray.
 	turns := infer.Views[:5] // flip, rot180, rot90, rot270, vflip
 	if k := rng.Intn(len(turns) + 1); k < len(turns) {

@@ -223,8 +223,10 @@ func benchStages(ctx context.Context, c *infer.Classifier, encoded []byte, frame
 	var st benchSamples
 	// The station locates the item before classifying: the tray learned
 	// from an empty frame of the scene's background colour.
-	tray := locate.New(locate.Options{Margin: locate.DefaultMargin})
+	tray := locate.New(locate.Options{Margin: locate.DefaultMargin, Balance: true})
 	defer tray.Close()
+	crop := gocv.NewMat()
+	defer crop.Close()
 	empty := gocv.NewMatWithSizeFromScalar(frame.Mean(), frame.Rows(), frame.Cols(), gocv.MatTypeCV8UC3)
 	tray.Observe(empty)
 	empty.Close()
@@ -243,12 +245,11 @@ func benchStages(ctx context.Context, c *infer.Classifier, encoded []byte, frame
 		m.Close()
 		tl := time.Now()
 		ob := tray.Observe(frame)
-		crop := frame.Region(locate.Region(locate.Whole, image.Rectangle{}, frame.Cols(), frame.Rows()))
+		box := locate.Region(locate.Whole, image.Rectangle{}, frame.Cols(), frame.Rows())
 		if ob.Outcome == locate.Found {
-			crop.Close()
-			crop = frame.Region(ob.Box)
+			box = ob.Box
 		}
-		crop.Close()
+		tray.Crop(frame, box, ob, &crop) // balanced, as the daemon's
 		st.loc = append(st.loc, time.Since(tl))
 		t1 := time.Now()
 		r, err := c.Classify(ctx, frame, 5)

@@ -59,7 +59,7 @@ func stationOptions(cfg config.Config, clf *infer.Classifier) (pipeline.Options,
 	if m == locate.Background || o.Trigger == pipeline.Motion {
 		o.Tray = locate.New(locate.Options{ROI: o.ROI, Delta: float64(cfg.Trigger.MotionDelta),
 			Area: cfg.Trigger.MotionArea, MinSize: cfg.Locate.MinSize, Margin: cfg.Locate.Margin,
-			Tight: cfg.Locate.Shape == "tight"})
+			Tight: cfg.Locate.Shape == "tight", Balance: cfg.Locate.Balance == "tray"})
 	}
 	return o, nil
 }
