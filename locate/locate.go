@@ -392,6 +392,18 @@ const BalanceLevel = 200
 // turn sensor noise into the item.
 const balanceMax = 6
 
+// Balancing scales the sensor's noise with the item: on the benchmark's
+// dark tray (gain 3.8) its σ of 3 grey levels becomes 11, and the model
+// took dark metal for glass. The balanced crop is smoothed by a Gaussian
+// of denoisePerGain × (gain − 1) pixels, the gain being the largest
+// channel's, when that reaches denoiseMin: σ 1 on the dark tray, nothing
+// on a light one. On the held-out dark-tray recording this took item
+// accuracy from 83.2% to 85.1% (docs/station.md).
+const (
+	denoisePerGain = 0.36
+	denoiseMin     = 0.3
+)
+
 // Crop writes what the model sees of frame for ob into dst: the pixels of
 // box, balanced by ob.Tray when Options.Balance is set (see Balance).
 func (b *Tray) Crop(frame gocv.Mat, box image.Rectangle, ob Observation, dst *gocv.Mat) {
@@ -406,23 +418,29 @@ func (b *Tray) Crop(frame gocv.Mat, box image.Rectangle, ob Observation, dst *go
 
 // Balance writes src (8-bit BGR) into dst with each channel scaled so that
 // tray comes out as BalanceLevel, by a lookup table (lut: 1×256, 8UC3,
-// overwritten). A channel of tray at 0 is left as it is.
+// overwritten), then smoothed in proportion to the gain (denoisePerGain).
+// A channel of tray at 0 is left as it is.
 func Balance(src gocv.Mat, tray [3]float32, lut *gocv.Mat, dst *gocv.Mat) {
 	px, err := lut.DataPtrUint8()
 	if err != nil || len(px) != 256*3 {
 		src.CopyTo(dst)
 		return
 	}
+	top := float32(1)
 	for c := 0; c < 3; c++ {
 		g := float32(1)
 		if tray[c] > 0 {
 			g = min(BalanceLevel/tray[c], balanceMax)
 		}
+		top = max(top, g)
 		for v := 0; v < 256; v++ {
 			px[3*v+c] = clampByte(float32(v) * g)
 		}
 	}
 	gocv.LUT(src, *lut, dst)
+	if sigma := denoisePerGain * float64(top-1); sigma >= denoiseMin {
+		gocv.GaussianBlur(*dst, dst, image.Point{}, sigma, sigma, gocv.BorderReflect101)
+	}
 }
 
 func clampByte(v float32) byte {

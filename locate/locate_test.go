@@ -212,6 +212,23 @@ func BenchmarkObserve(b *testing.B) {
 	}
 }
 
+// Locating and cropping as the station does by default: Observe, then the
+// balanced crop (a copy through a lookup table).
+func BenchmarkObserveCrop(b *testing.B) {
+	empty := tray(b, [3]float64{200, 205, 210})
+	item := with(b, empty, image.Rect(200, 120, 460, 400), color.RGBA{40, 60, 90, 0})
+	tr := New(Options{Margin: DefaultMargin, Balance: true})
+	defer tr.Close()
+	crop := gocv.NewMat()
+	defer crop.Close()
+	tr.Observe(empty)
+	b.ResetTimer()
+	for range b.N {
+		ob := tr.Observe(item)
+		tr.Crop(item, ob.Box, ob, &crop)
+	}
+}
+
 // The light drifts while a thin item (too small to count as present)
 // lies there, then it is taken away: no ghost of it is left, because
 // the tray is learned in the light it was first seen in.
@@ -413,4 +430,56 @@ func meanOf(m gocv.Mat, r image.Rectangle) [3]float64 {
 	defer reg.Close()
 	s := reg.Mean()
 	return [3]float64{s.Val1, s.Val2, s.Val3}
+}
+
+// A balanced crop is smoothed in proportion to its gain: on a dark tray
+// (gain about 4) the tray's noise in the crop stays near the frame's
+// instead of being scaled with it; on a light tray (gain about 1) the
+// crop keeps the frame's noise (no smoothing).
+func TestBalanceSmoothsAmplifiedNoise(t *testing.T) {
+	card := image.Rect(200, 120, 400, 360)
+	for _, tc := range []struct {
+		name   string
+		tray   [3]float64
+		smooth bool
+	}{
+		{"dark tray", [3]float64{48, 48, 48}, true},
+		{"light tray", [3]float64{200, 200, 200}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			empty := tray(t, tc.tray)
+			tr := learned(t, Options{Margin: 0.15, Balance: true}, empty)
+			frame := with(t, empty, card, color.RGBA{R: 20, G: 20, B: 20})
+			ob := tr.Observe(frame)
+			if ob.Outcome != Found {
+				t.Fatalf("outcome %v, want found", ob.Outcome)
+			}
+			crop, raw := gocv.NewMat(), gocv.NewMat()
+			defer crop.Close()
+			defer raw.Close()
+			tr.Crop(frame, ob.Box, ob, &crop)
+			tr.Crop(frame, ob.Box, Observation{}, &raw)
+			corner := image.Rect(4, 4, 44, 44)
+			gain := BalanceLevel / float64(ob.Tray[0])
+			sd := func(m gocv.Mat) float64 {
+				r := m.Region(corner)
+				defer r.Close()
+				mean, dev := gocv.NewMat(), gocv.NewMat()
+				defer mean.Close()
+				defer dev.Close()
+				gocv.MeanStdDev(r, &mean, &dev)
+				return dev.GetDoubleAt(0, 0)
+			}
+			rawSD, sd0 := sd(raw), sd(crop)
+			if rawSD < 1 {
+				t.Fatalf("the frame's noise σ %.2f: the test needs noise", rawSD)
+			}
+			if tc.smooth && sd0 > 0.5*gain*rawSD {
+				t.Errorf("dark tray: crop's noise σ %.2f, frame's %.2f, gain %.2f: want it smoothed under half of %.2f", sd0, rawSD, gain, gain*rawSD)
+			}
+			if !tc.smooth && sd0 < 0.8*gain*rawSD {
+				t.Errorf("light tray: crop's noise σ %.2f, frame's %.2f × gain %.2f: want it kept", sd0, rawSD, gain)
+			}
+		})
+	}
 }

@@ -33,8 +33,9 @@ const stationW, stationH = 640, 480
 // recording.NewShot or in locate) takes a new version. 3: locate finds
 // pale items (no pixel over the delta), so their views are its crop, not
 // the laid photo's box. 4: the crop is balanced by the tray under it
-// (locate.Options.Balance), as the daemon's is by default.
-const stationViewsVersion = 4
+// (locate.Options.Balance), as the daemon's is by default. 5: the balanced
+// crop is smoothed in proportion to its gain (dark trays).
+const stationViewsVersion = 5
 
 // stationViews returns n station views, named tray<version>.<i>.
 func stationViews(n int) []view {
