@@ -213,19 +213,27 @@ func BenchmarkObserve(b *testing.B) {
 }
 
 // Locating and cropping as the station does by default: Observe, then the
-// balanced crop (a copy through a lookup table).
+// balanced crop (a copy through a lookup table; on the dark tray also the
+// smoothing).
 func BenchmarkObserveCrop(b *testing.B) {
-	empty := tray(b, [3]float64{200, 205, 210})
-	item := with(b, empty, image.Rect(200, 120, 460, 400), color.RGBA{40, 60, 90, 0})
-	tr := New(Options{Margin: DefaultMargin, Balance: true})
-	defer tr.Close()
-	crop := gocv.NewMat()
-	defer crop.Close()
-	tr.Observe(empty)
-	b.ResetTimer()
-	for range b.N {
-		ob := tr.Observe(item)
-		tr.Crop(item, ob.Box, ob, &crop)
+	for _, bc := range []struct {
+		name string
+		tray [3]float64
+	}{{"light", [3]float64{200, 205, 210}}, {"dark", [3]float64{52, 56, 60}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			empty := tray(b, bc.tray)
+			item := with(b, empty, image.Rect(200, 120, 460, 400), color.RGBA{40, 60, 90, 0})
+			tr := New(Options{Margin: DefaultMargin, Balance: true})
+			defer tr.Close()
+			crop := gocv.NewMat()
+			defer crop.Close()
+			tr.Observe(empty)
+			b.ResetTimer()
+			for range b.N {
+				ob := tr.Observe(item)
+				tr.Crop(item, ob.Box, ob, &crop)
+			}
+		})
 	}
 }
 
