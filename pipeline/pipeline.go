@@ -564,17 +564,17 @@ func within(a, b image.Rectangle) float64 {
 	return float64(in.Dx()*in.Dy()) / float64(a.Dx()*a.Dy())
 }
 
-// classify classifies box of frame, located as ob: the crop is the
-// tray's (balanced, when it balances) for a located item, the frame's
-// pixels otherwise.
+// classify classifies box of frame, located as ob: the tray's crop
+// (balanced, when it balances) for a located item; otherwise a view into
+// the frame (the ROI or the whole frame: no copy).
 func (s *Station) classify(ctx context.Context, it *item, frame gocv.Mat, box image.Rectangle, ob locate.Observation) error {
-	m := &s.crop
+	var m gocv.Mat
 	if s.o.Locate == locate.Background {
-		s.o.Tray.Crop(frame, box, ob, m)
+		s.o.Tray.Crop(frame, box, ob, &s.crop)
+		m = s.crop
 	} else {
-		region := frame.Region(box)
-		region.CopyTo(m)
-		region.Close()
+		m = frame.Region(box)
+		defer m.Close()
 	}
 	t0 := time.Now()
 	s.progMu.Lock()
@@ -583,9 +583,9 @@ func (s *Station) classify(ctx context.Context, it *item, frame gocv.Mat, box im
 	var r infer.Result
 	var err error
 	if s.o.ViewsPerFrame > 0 {
-		r, err = s.o.Classify.(ViewClassifier).ClassifyViews(context.WithoutCancel(ctx), *m, 3, s.frameViews(it.tally.Frames))
+		r, err = s.o.Classify.(ViewClassifier).ClassifyViews(context.WithoutCancel(ctx), m, 3, s.frameViews(it.tally.Frames))
 	} else {
-		r, err = s.o.Classify.Classify(context.WithoutCancel(ctx), *m, 3)
+		r, err = s.o.Classify.Classify(context.WithoutCancel(ctx), m, 3)
 	}
 	s.progMu.Lock()
 	s.inferStart = time.Time{}
