@@ -322,6 +322,44 @@ func TestPaleItemFound(t *testing.T) {
 	}
 }
 
+// An item casts a shadow and a stain does not: the pale patch that alone
+// is too small for an item (the stain above) is one when a shadow lies
+// beside it, and its box is the patch, not the shadow. On a dark tray
+// too, where such items were missed (paper whitened to the tray's colour).
+func TestPaleItemBesideShadowFound(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		tray, patch [3]float64
+	}{
+		{"light tray", [3]float64{200, 200, 200}, [3]float64{217, 217, 217}},
+		{"dark tray", [3]float64{52, 56, 60}, [3]float64{60, 64, 68}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			empty := tray(t, tc.tray)
+			patch := image.Rect(300, 200, 380, 260) // 1.6% of the frame
+			shadow := patch.Add(image.Pt(40, 30))
+			// BGR, as the tray's colour, to with's RGBA.
+			rgba := func(v [3]float64) color.RGBA { return color.RGBA{uint8(v[2]), uint8(v[1]), uint8(v[0]), 0} }
+			stain := with(t, empty, patch, rgba(tc.patch))
+			tr := learned(t, Options{}, empty)
+			if ob := tr.Observe(stain); ob.Present {
+				t.Fatalf("a pale stain seen as an item: changed %.4f, reach %.4f, shadow %.4f", ob.Changed, ob.Reach, ob.Shadow)
+			}
+			dim := [3]float64{0.8 * tc.tray[0], 0.8 * tc.tray[1], 0.8 * tc.tray[2]}
+			item := with(t, with(t, empty, shadow, rgba(dim)), patch, rgba(tc.patch))
+			tr2 := learned(t, Options{}, empty)
+			ob := tr2.Observe(item)
+			if !ob.Present || ob.Outcome != Found || !near(ob.Blob, patch, 12) {
+				t.Fatalf("pale item beside its shadow: %v, present %v, reach %.4f, shadow %.4f, blob %v (patch %v)",
+					ob.Outcome, ob.Present, ob.Reach, ob.Shadow, ob.Blob, patch)
+			}
+			if ob.Reach >= paleReach*DefaultArea || ob.Changed >= faintStrong*DefaultArea || ob.Shadow < shadowArea*DefaultArea {
+				t.Fatalf("changed %.4f, reach %.4f, shadow %.4f: the test no longer tests the shadow rule", ob.Changed, ob.Reach, ob.Shadow)
+			}
+		})
+	}
+}
+
 // On a dark tray an item differs by fewer grey levels (reflectance is a
 // factor): a light card dimmed to 15 levels above a dark tray is found,
 // and the dark tray's noise is still no item.

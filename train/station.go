@@ -34,8 +34,9 @@ const stationW, stationH = 640, 480
 // pale items (no pixel over the delta), so their views are its crop, not
 // the laid photo's box. 4: the crop is balanced by the tray under it
 // (locate.Options.Balance), as the daemon's is by default. 5: the balanced
-// crop is smoothed in proportion to its gain (dark trays).
-const stationViewsVersion = 5
+// crop is smoothed in proportion to its gain (dark trays). 6: locate
+// finds a pale item beside its shadow (paper whitened to a dark tray).
+const stationViewsVersion = 6
 
 // stationViews returns n station views, named tray<version>.<i>.
 func stationViews(n int) []view {
