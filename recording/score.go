@@ -15,6 +15,9 @@ type Decision struct {
 	Bin    string
 	Action string  // sort or reject
 	Score  float64 // the decision's score, which the threshold compares
+	// Binned: a bin collects the label (trash, into the reject bin, too),
+	// so that over the threshold the item is sorted there.
+	Binned bool
 }
 
 // Point is how many items a threshold would sort, and how many of those
@@ -109,19 +112,19 @@ func Score(name string, items []Item, ds []Decision, slack int, binOf func(class
 }
 
 // curve is the threshold trade-off: at each threshold, an item is sorted
-// when its decision's score reaches it and its label has a bin.
+// when its decision's score reaches it and a bin collects its label, as
+// the station routes (Report.Sorted at the station's threshold).
 func curve(items []Item, first []*Decision, binOf func(class string) string) []Point {
 	if len(items) == 0 {
 		return nil
 	}
-	reject := binOf("")
 	var pts []Point
 	for k := 10; k <= 19; k++ {
 		t := float64(k) / 20
 		sorted, right := 0, 0
 		for i, it := range items {
 			d := first[i]
-			if d == nil || d.Score < t || binOf(d.Label) == reject {
+			if d == nil || d.Score < t || !d.Binned {
 				continue
 			}
 			sorted++

@@ -42,13 +42,17 @@ func TestScore(t *testing.T) {
 }
 
 // The threshold curve: a higher threshold sorts fewer items, and the
-// right-bin share is of those it sorts.
+// right-bin share is of those it sorts. As the station routes, trash over
+// the threshold is sorted into the reject bin (its right bin), and a label
+// no bin collects is never sorted.
 func TestScoreCurve(t *testing.T) {
 	items := []Item{
 		{Photo: Photo{Class: "glass"}, First: 0, Last: 9},
 		{Photo: Photo{Class: "cardboard"}, First: 10, Last: 19},
 		{Photo: Photo{Class: "metal"}, First: 20, Last: 29},
 		{Photo: Photo{Class: "plastic"}, First: 30, Last: 39},
+		{Photo: Photo{Class: "trash"}, First: 40, Last: 49},
+		{Photo: Photo{Class: "plastic"}, First: 50, Last: 59},
 	}
 	binOf := func(c string) string {
 		switch c {
@@ -60,17 +64,19 @@ func TestScoreCurve(t *testing.T) {
 		return "reject"
 	}
 	ds := []Decision{
-		{Frame: 2, Label: "glass", Score: 0.9},
-		{Frame: 12, Label: "paper", Score: 0.6}, // right bin
-		{Frame: 22, Label: "metal", Score: 0.95},
-		{Frame: 32, Label: "glass", Score: 0.7}, // wrong bin
+		{Frame: 2, Label: "glass", Score: 0.9, Binned: true},
+		{Frame: 12, Label: "paper", Score: 0.6, Binned: true}, // right bin
+		{Frame: 22, Label: "metal", Score: 0.95, Binned: true},
+		{Frame: 32, Label: "glass", Score: 0.7, Binned: true}, // wrong bin
+		{Frame: 42, Label: "trash", Score: 0.8, Binned: true}, // the reject bin: right
+		{Frame: 52, Label: "foam", Score: 0.99},               // no bin: rejected at any threshold
 	}
 	r := Score("t", items, ds, 3, binOf)
 	at := map[float64]Point{}
 	for _, p := range r.Curve {
 		at[p.Threshold] = p
 	}
-	for _, want := range []Point{{0.5, 1, 0.75}, {0.65, 0.75, 2.0 / 3}, {0.75, 0.5, 1}, {0.95, 0.25, 1}} {
+	for _, want := range []Point{{0.5, 5.0 / 6, 0.8}, {0.65, 4.0 / 6, 0.75}, {0.75, 0.5, 1}, {0.95, 1.0 / 6, 1}} {
 		got := at[want.Threshold]
 		if math.Abs(got.Sorted-want.Sorted) > 1e-9 || math.Abs(got.SortedRight-want.SortedRight) > 1e-9 {
 			t.Errorf("threshold %.2f: sorted %.2f right %.2f, want %.2f %.2f", want.Threshold, got.Sorted, got.SortedRight, want.Sorted, want.SortedRight)

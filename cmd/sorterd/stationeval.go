@@ -29,8 +29,8 @@ import (
 // and textured trays with items of 30-70%.
 const defaultScenes = "light:0.5,light:0.3,dark:0.3-0.7,textured:0.3-0.7"
 
-// exampleBins are sorterd.example.yaml's bins: the station benchmark's
-// without --config.
+// exampleBins are sorterd.example.yaml's bins: the station benchmark's,
+// and the bins train chooses the reject threshold for, without --config.
 var exampleBins = []config.Bin{
 	{Name: "glass", Labels: []string{"glass"}}, {Name: "metal", Labels: []string{"metal"}},
 	{Name: "paper", Labels: []string{"paper", "cardboard"}}, {Name: "plastic", Labels: []string{"plastic"}},
@@ -240,9 +240,16 @@ func playRecording(ctx context.Context, cfg config.Config, clf *infer.Classifier
 	}
 	quiet := slog.New(slog.DiscardHandler)
 	o.Source, o.Log, o.Flaps = src, quiet, dryRunFlaps(o.Bins, quiet)
+	binned := map[string]bool{}
+	for _, b := range o.Bins {
+		for _, l := range b.Labels {
+			binned[l] = true
+		}
+	}
 	var ds []recording.Decision
 	o.OnEvent = func(e pipeline.Event) {
-		ds = append(ds, recording.Decision{Frame: src.n - 1, Label: e.Label, Bin: e.Bin, Action: e.Action.String(), Score: float64(e.BinScore)})
+		ds = append(ds, recording.Decision{Frame: src.n - 1, Label: e.Label, Bin: e.Bin, Action: e.Action.String(),
+			Score: float64(e.BinScore), Binned: binned[e.Label]})
 	}
 	st, err := pipeline.New(o)
 	if err != nil {
