@@ -19,9 +19,9 @@ func TestTrayLeaksNoMat(t *testing.T) {
 	for i := range 20 {
 		if i%4 == 0 {
 			ob := tr.Observe(item)
-			tr.Crop(item, ob.Box, ob, &crop)
+			tr.Crop(item, ob, &crop)
 		} else {
-			tr.Observe(empty)
+			tr.Crop(empty, tr.Observe(empty), &crop) // no item: the frame
 		}
 	}
 	crop.Close()

@@ -428,8 +428,13 @@ const (
 )
 
 // Crop writes what the model sees of frame for ob into dst: the pixels of
-// box, balanced by ob.Tray when Options.Balance is set (see balance).
-func (b *Tray) Crop(frame gocv.Mat, box image.Rectangle, ob Observation, dst *gocv.Mat) {
+// ob.Box, balanced by ob.Tray when Options.Balance is set (see balance);
+// the whole frame, as it is, when ob found no item.
+func (b *Tray) Crop(frame gocv.Mat, ob Observation, dst *gocv.Mat) {
+	box := ob.Box
+	if ob.Outcome != Found {
+		box = image.Rect(0, 0, frame.Cols(), frame.Rows())
+	}
 	region := frame.Region(box)
 	defer region.Close()
 	if !b.o.Balance || ob.Outcome != Found || region.Type() != gocv.MatTypeCV8UC3 {

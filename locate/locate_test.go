@@ -231,7 +231,7 @@ func BenchmarkObserveCrop(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				ob := tr.Observe(item)
-				tr.Crop(item, ob.Box, ob, &crop)
+				tr.Crop(item, ob, &crop)
 			}
 		})
 	}
@@ -431,16 +431,21 @@ func TestCropBalancesByTray(t *testing.T) {
 			}
 			crop := gocv.NewMat()
 			defer crop.Close()
-			tr.Crop(frame, ob.Box, ob, &crop)
+			tr.Crop(frame, ob, &crop)
 			if crop.Cols() != ob.Box.Dx() || crop.Rows() != ob.Box.Dy() {
 				t.Fatalf("crop %dx%d, box %v", crop.Cols(), crop.Rows(), ob.Box)
 			}
+			// Nothing found: the whole frame, as it is.
+			whole := gocv.NewMat()
+			defer whole.Close()
+			tr.Crop(frame, Observation{}, &whole)
+			if whole.Cols() != frame.Cols() || whole.Rows() != frame.Rows() || meanOf(whole, card) != meanOf(frame, card) {
+				t.Errorf("crop of no item: %dx%d, want the %dx%d frame", whole.Cols(), whole.Rows(), frame.Cols(), frame.Rows())
+			}
 			// A corner of the crop is tray; its middle is the card. The
-			// unbalanced crop (an observation that found nothing is not
-			// balanced) gives the tray's own pixels there.
-			raw := gocv.NewMat()
+			// box's own pixels give the tray's there.
+			raw := boxPixels(frame, ob.Box)
 			defer raw.Close()
-			tr.Crop(frame, ob.Box, Observation{}, &raw)
 			corners := image.Rect(2, 2, 22, 22)
 			rawCorner, corner := meanOf(raw, corners), meanOf(crop, corners)
 			middle := meanOf(crop, image.Rect(crop.Cols()/2-20, crop.Rows()/2-20, crop.Cols()/2+20, crop.Rows()/2+20))
@@ -500,11 +505,10 @@ func TestBalanceSmoothsAmplifiedNoise(t *testing.T) {
 			if ob.Outcome != Found {
 				t.Fatalf("outcome %v, want found", ob.Outcome)
 			}
-			crop, raw := gocv.NewMat(), gocv.NewMat()
+			crop, raw := gocv.NewMat(), boxPixels(frame, ob.Box)
 			defer crop.Close()
 			defer raw.Close()
-			tr.Crop(frame, ob.Box, ob, &crop)
-			tr.Crop(frame, ob.Box, Observation{}, &raw)
+			tr.Crop(frame, ob, &crop)
 			corner := image.Rect(4, 4, 44, 44)
 			gain := BalanceLevel / float64(ob.Tray[0])
 			sd := func(m gocv.Mat) float64 {
@@ -528,4 +532,11 @@ func TestBalanceSmoothsAmplifiedNoise(t *testing.T) {
 			}
 		})
 	}
+}
+
+// boxPixels is a copy of box's pixels of frame, as they are.
+func boxPixels(frame gocv.Mat, box image.Rectangle) gocv.Mat {
+	r := frame.Region(box)
+	defer r.Close()
+	return r.Clone()
 }

@@ -570,7 +570,7 @@ func within(a, b image.Rectangle) float64 {
 func (s *Station) classify(ctx context.Context, it *item, frame gocv.Mat, box image.Rectangle, ob locate.Observation) error {
 	var m gocv.Mat
 	if s.o.Locate == locate.Background {
-		s.o.Tray.Crop(frame, box, ob, &s.crop)
+		s.o.Tray.Crop(frame, ob, &s.crop)
 		m = s.crop
 	} else {
 		m = frame.Region(box)

@@ -77,7 +77,7 @@ func stationView(name string, src gocv.Mat, dst *gocv.Mat) {
 	}
 	crop := gocv.NewMat()
 	defer crop.Close()
-	tr.Crop(shot.Frame, ob.Box, ob, &crop)
+	tr.Crop(shot.Frame, ob, &crop)
 	// A quarter turn or a flip, as items lie any way on a tray.
 	turns := infer.Views[:5] // flip, rot180, rot90, rot270, vflip
 	if k := rng.Intn(len(turns) + 1); k < len(turns) {

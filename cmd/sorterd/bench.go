@@ -244,12 +244,7 @@ func benchStages(ctx context.Context, c *infer.Classifier, encoded []byte, frame
 		st.decode = append(st.decode, time.Since(t0))
 		m.Close()
 		tl := time.Now()
-		ob := tray.Observe(frame)
-		box := locate.Region(locate.Whole, image.Rectangle{}, frame.Cols(), frame.Rows())
-		if ob.Outcome == locate.Found {
-			box = ob.Box
-		}
-		tray.Crop(frame, box, ob, &crop) // balanced, as the daemon's
+		tray.Crop(frame, tray.Observe(frame), &crop) // balanced, as the daemon's
 		st.loc = append(st.loc, time.Since(tl))
 		t1 := time.Now()
 		r, err := c.Classify(ctx, frame, 5)
