@@ -48,3 +48,23 @@ func TestReportWriteOrder(t *testing.T) {
 		t.Errorf("report starts:\n%s", b.String())
 	}
 }
+
+// The fine-tuning section names the layers tuned and, for two, the
+// projection's step size.
+func TestFineTuneReportWrite(t *testing.T) {
+	for _, tc := range []struct {
+		f    FineTuneReport
+		want string
+	}{
+		{FineTuneReport{Layers: 1, LR: 0.01, HeadLR: 0.001, ConvL2: 0.03, Smooth: 0.1},
+			"fine-tuning the last convolution with the head (Adam, lr 0.01, head lr 0.001, conv L2 0.03, label smoothing 0.1):\n"},
+		{FineTuneReport{Layers: 2, LR: 0.01, ProjLR: 0.005, HeadLR: 0.001, ConvL2: 0.03},
+			"fine-tuning the last two convolutions with the head (Adam, lr 0.01, projection lr 0.005, head lr 0.001, conv L2 0.03, label smoothing 0):\n"},
+	} {
+		var b bytes.Buffer
+		tc.f.write(&b)
+		if !strings.HasPrefix(b.String(), tc.want) {
+			t.Errorf("got %q, want it to start %q", b.String(), tc.want)
+		}
+	}
+}

@@ -200,11 +200,11 @@ func (m *fineTuned) probs(s actSet) [][]float32 {
 }
 
 func (f *FineTuneReport) write(w io.Writer) {
+	layers, proj := "the last convolution", ""
 	if f.Layers == 2 {
-		fmt.Fprintf(w, "fine-tuning the last two convolutions with the head (Adam, lr %g, projection lr %g, head lr %g, conv L2 %g, label smoothing %g):\n", f.LR, f.ProjLR, f.HeadLR, f.ConvL2, f.Smooth)
-	} else {
-		fmt.Fprintf(w, "fine-tuning the last convolution with the head (Adam, lr %g, head lr %g, conv L2 %g, label smoothing %g):\n", f.LR, f.HeadLR, f.ConvL2, f.Smooth)
+		layers, proj = "the last two convolutions", fmt.Sprintf(", projection lr %g", f.ProjLR)
 	}
+	fmt.Fprintf(w, "fine-tuning %s with the head (Adam, lr %g%s, head lr %g, conv L2 %g, label smoothing %g):\n", layers, f.LR, proj, f.HeadLR, f.ConvL2, f.Smooth)
 	for _, e := range f.Epochs {
 		if e.Epoch == 0 {
 			fmt.Fprintf(w, "  epoch 0 (frozen start)            validation %.2f%%\n", 100*e.ValAccuracy)
