@@ -221,8 +221,8 @@ const (
 // tray's colour, clear glass) is present when its weak patch reaches
 // shadowReach times Area and shadow pixels cover shadowArea times Area.
 // Chosen on recordings of the training split's photos: the empty tray's
-// shadow share stayed under 0.14% of the tray on every frame (dark,
-// light), while such items cast 2-23%; their weak patch was 0.5-2%.
+// shadow share stayed at most 0.13% of the tray on every frame (dark,
+// light), while such items cast 1.2-23%; their weak patch was 0.5-2%.
 const (
 	shadowReach = 1.5
 	shadowArea  = 2
@@ -673,8 +673,8 @@ func (b *Tray) blob(w, h, faint int) (image.Rectangle, bool) {
 	}
 	minArea := max(4, w*h/1000)
 	// A blob counts with enough strong pixels, or when its reach alone
-	// is as large as a faint item's (paper on a light tray; faint pixels,
-	// less beside a shadow).
+	// is faint pixels: a faint item's (paper on a light tray), or beside
+	// a shadow a pale one's.
 	counts := func(i int) bool {
 		return strong[i] >= minArea || int(b.stats.GetIntAt(i, int(gocv.CC_STAT_AREA))) >= faint
 	}
