@@ -28,7 +28,7 @@ func TestReportWriteOrder(t *testing.T) {
 		"classes [a b]\nsplit (seed 7): train 10, validation 2, test 3; 2 augmented view(s) per training image\n",
 		"lambda 0.001    validation accuracy 50.00%\n",
 		"lambda 0.01     validation accuracy 100.00%\n",
-		"chosen lambda 0.01 (validation 100.00%); suggested reject threshold 0.50 (validation: accepted items in the right bin >= 95%)\n",
+		"chosen lambda 0.01 (validation 100.00%); suggested reject threshold 0.50 (validation accuracy of accepted >= 95%)\n",
 		"test accuracy: float head 0.00%, exported model 0.00%",
 		"\nwrote m.tflite and m.head.json;",
 	}

@@ -36,15 +36,8 @@ type Config struct {
 	Size        int     // input size (0: the base model's)
 	CacheDir    string  // feature cache
 	Lambdas     []float64
-	// TargetAcc is the share of accepted items whose bin is right that
-	// the threshold aims for on validation (0: 0.97, the station's target).
-	TargetAcc float64
-	// Bins are the station's bins, each the classes it collects
-	// (cardboard with paper): the threshold is chosen on the bin's summed
-	// score and on whether the bin is right, as the station routes. A
-	// class in no bin is a bin of its own.
-	Bins     [][]string
-	Delegate string
+	TargetAcc   float64 // accuracy of accepted items the threshold aims for
+	Delegate    string
 	// FineTune also retrains the convolution before the pooling with the
 	// head (see fineTune); FT tunes it (zero values: defaults).
 	FineTune bool
@@ -142,7 +135,7 @@ func (c *Config) defaults() {
 		c.Lambdas = []float64{1e-3, 3e-3, 1e-2, 3e-2, 1e-1}
 	}
 	if c.TargetAcc == 0 {
-		c.TargetAcc = 0.97
+		c.TargetAcc = 0.95
 	}
 	if c.CacheDir == "" {
 		c.CacheDir = filepath.Join(os.TempDir(), "sorterd-features")
@@ -231,7 +224,6 @@ type run struct {
 	base  []byte
 	// The layers fine-tuning starts from (nil without fine-tuning).
 	ftConv, ftProj *convLayer
-	bins           binning // the station's bins, which the threshold is chosen for
 }
 
 // trained is what the training stages hand to the export: the head, the
@@ -264,9 +256,6 @@ func newRun(c Config) (*run, error) {
 		return nil, fmt.Errorf("%w (%s) in %s: a classifier needs at least two", ErrOneClass, ds.Classes[0], strings.Join(c.Data, ", "))
 	}
 	r.ds = ds
-	if r.bins, err = newBinning(ds.Classes, c.Bins); err != nil {
-		return nil, fmt.Errorf("bins: %w", err)
-	}
 	r.sp = ds.StratifiedSplit(c.Seed, c.ValFraction, c.TestFraction)
 	r.augs = append(augmentSet(c.Augment), stationViews(c.StationViews)...)
 	r.rep = &Report{Classes: ds.Classes, Seed: c.Seed, Skipped: ds.Skipped, Conflicts: ds.Conflicts,
@@ -356,11 +345,7 @@ func (r *run) chooseLambda() (*softmaxHead, error) {
 		}
 	}
 	r.rep.ValAccuracy, r.rep.ValScored = bestAcc, len(xv)
-	var probs [][]float32
-	for _, x := range xv {
-		probs = append(probs, best.Probs(x))
-	}
-	truth, pred, conf := r.bins.rows(yv, probs)
+	truth, pred, conf := predictRows(best, xv, yv)
 	r.rep.Threshold = suggestThreshold(truth, pred, conf, r.c.TargetAcc)
 	return best, nil
 }
@@ -498,13 +483,13 @@ func (rep *Report) Write(w io.Writer) {
 		// The threshold is the fine-tuned model's: say so after its section.
 		fmt.Fprintf(w, "chosen lambda %g (validation %.2f%%)\n", rep.Lambda, 100*rep.ValAccuracy)
 		f.write(w)
-		fmt.Fprintf(w, "suggested reject threshold %.2f (validation: accepted items in the right bin >= %.0f%%)\n", rep.Threshold, 100*rep.targetAcc)
+		fmt.Fprintf(w, "suggested reject threshold %.2f (validation accuracy of accepted >= %.0f%%)\n", rep.Threshold, 100*rep.targetAcc)
 		kind = "float fine-tuned model"
 		if rep.Test > 0 {
 			fmt.Fprintf(w, "test accuracy of the frozen head (float, refitted on train + validation): %.2f%%\n", 100*f.FrozenFloatTest)
 		}
 	} else {
-		fmt.Fprintf(w, "chosen lambda %g (validation %.2f%%); suggested reject threshold %.2f (validation: accepted items in the right bin >= %.0f%%)\n",
+		fmt.Fprintf(w, "chosen lambda %g (validation %.2f%%); suggested reject threshold %.2f (validation accuracy of accepted >= %.0f%%)\n",
 			rep.Lambda, 100*rep.ValAccuracy, rep.Threshold, 100*rep.targetAcc)
 	}
 	if rep.Test == 0 {

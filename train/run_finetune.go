@@ -68,10 +68,8 @@ func (r *run) tune(ctx context.Context, init, final *softmaxHead) (trained, erro
 	}
 	// The threshold comes from the model whose validation predictions are
 	// unseen, as for the frozen head.
-	vt, vp, vc := r.bins.rows(val.Y, sel.Model.probs(val))
+	vt, vp, vc := sel.Model.scores(val)
 	r.rep.Threshold = suggestThreshold(vt, vp, vc, c.TargetAcc)
-	ct, cp, cc := sel.Model.scores(val)
-	c.Log.Info("reject threshold", "bins", r.rep.Threshold, "best_class_alone", suggestThreshold(ct, cp, cc, c.TargetAcc))
 	o.StopAfter = sel.Chosen
 	in.Train = actSet{X: append(append([][]byte{}, tr.X...), val.X...), Y: append(append([]int{}, tr.Y...), val.Y...)}
 	in.Val, in.Head = actSet{}, final
@@ -181,22 +179,14 @@ func quantizeTuned(m *fineTuned, in quantParams, seen [][]byte, f *FineTuneRepor
 // scores returns the true class, predicted class and its probability of
 // every example.
 func (m *fineTuned) scores(s actSet) (truth, pred []int, conf []float64) {
-	for i, p := range m.probs(s) {
+	for i, f := range m.Pooled(s.X) {
+		p := m.Head.Probs(f)
 		b := argmax(p)
 		truth = append(truth, s.Y[i])
 		pred = append(pred, b)
 		conf = append(conf, float64(p[b]))
 	}
 	return
-}
-
-// probs are every example's class probabilities.
-func (m *fineTuned) probs(s actSet) [][]float32 {
-	var out [][]float32
-	for _, f := range m.Pooled(s.X) {
-		out = append(out, m.Head.Probs(f))
-	}
-	return out
 }
 
 func (f *FineTuneReport) write(w io.Writer) {

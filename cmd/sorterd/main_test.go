@@ -439,7 +439,6 @@ func TestCLIConventions(t *testing.T) {
 		{args: []string{"train", "--data", "d", "--finetune-smooth", "0.2"}, code: 2, errs: "--finetune-smooth: only with --finetune"},
 		{args: []string{"train", "--data", "d", "--finetune", "--finetune-smooth", "1"}, code: 2, errs: "--finetune-smooth 1: need 0 <= smoothing < 1"},
 		{args: []string{"train", "--data", "d", "--finetune", "--finetune-smooth", "-0.1"}, code: 2, errs: "--finetune-smooth -0.1: need 0 <= smoothing < 1"},
-		{args: []string{"train", "--data", "d", "--config", "no-such-station.yaml"}, code: 2, errs: "no-such-station.yaml"},
 	}
 	for _, c := range cases {
 		code, out, errs := runCLI(t, c.args...)

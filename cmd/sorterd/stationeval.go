@@ -29,8 +29,8 @@ import (
 // and textured trays with items of 30-70%.
 const defaultScenes = "light:0.5,light:0.3,dark:0.3-0.7,textured:0.3-0.7"
 
-// exampleBins are sorterd.example.yaml's bins: the station benchmark's,
-// and the bins train chooses the reject threshold for, without --config.
+// exampleBins are sorterd.example.yaml's bins: the station benchmark's
+// without --config.
 var exampleBins = []config.Bin{
 	{Name: "glass", Labels: []string{"glass"}}, {Name: "metal", Labels: []string{"metal"}},
 	{Name: "paper", Labels: []string{"paper", "cardboard"}}, {Name: "plastic", Labels: []string{"plastic"}},

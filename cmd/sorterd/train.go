@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/train"
 )
@@ -36,7 +35,6 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Float64Var(&c.FT.LR, "finetune-lr", 1e-2, "fine-tuning's Adam step size for Conv_1")
 	fs.Float64Var(&c.FT.ProjLR, "finetune-proj-lr", 0, "step size for the projection with --finetune-layers 2 (0: as --finetune-lr)")
 	fs.Float64Var(&c.FT.Smooth, "finetune-smooth", defaultSmooth, "fine-tuning's label smoothing: the share of the target spread over all classes (0: none)")
-	cfgPath := fs.String("config", "", "station configuration `file` whose bins the reject threshold is chosen for (default: sorterd.example.yaml's, cardboard with paper)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	if pos, err := parseInterspersed(fs, args); err != nil {
@@ -61,18 +59,6 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 2
 	}
 	c.NoTest = c.TestFraction == 0
-	bins := exampleBins
-	if *cfgPath != "" {
-		cfg, err := config.Load(*cfgPath)
-		if err != nil {
-			errLine(stderr, err)
-			return 2
-		}
-		bins = cfg.Bins
-	}
-	for _, b := range bins {
-		c.Bins = append(c.Bins, b.Labels)
-	}
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
 		errLine(stderr, err)
