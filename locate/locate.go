@@ -254,7 +254,6 @@ type Tray struct {
 	busy              int             // consecutive frames with most of the tray changed
 	last              image.Rectangle // the last frame's blob (analysis pixels)
 	hist              [gainBins]int
-	shaded            int // shadow pixels in the last frame
 }
 
 // New makes a Tray with o's settings.
@@ -318,14 +317,14 @@ func (b *Tray) Observe(frame gocv.Mat) Observation {
 		return Observation{}
 	}
 	gain := b.gain(px)
-	b.diff(px, gain, w, h)
+	shaded := b.diff(px, gain, w, h)
 	for _, m := range []*gocv.Mat{&b.mask, &b.weak} {
 		gocv.MorphologyEx(*m, &b.tmp, gocv.MorphOpen, b.open)
 		gocv.MorphologyEx(b.tmp, m, gocv.MorphClose, b.close)
 	}
 	changed := float64(gocv.CountNonZero(b.mask)) / float64(w*h)
 	reach := float64(gocv.CountNonZero(b.weak)) / float64(w*h)
-	ob := Observation{Changed: changed, Reach: reach, Shadow: float64(b.shaded) / float64(w*h), Present: changed >= b.o.Area, Gain: gain}
+	ob := Observation{Changed: changed, Reach: reach, Shadow: float64(shaded) / float64(w*h), Present: changed >= b.o.Area, Gain: gain}
 	shadowed := ob.Shadow >= shadowArea*b.o.Area && reach >= shadowReach*b.o.Area
 	if !ob.Present && (shadowed || reach >= faintReach*b.o.Area && (changed >= faintStrong*b.o.Area || reach >= paleReach*b.o.Area)) {
 		// White paper on a light tray: few pixels differ by Delta, but a
@@ -431,13 +430,13 @@ const (
 // ob.Box, balanced by ob.Tray when Options.Balance is set (see balance);
 // the whole frame, as it is, when ob found no item.
 func (b *Tray) Crop(frame gocv.Mat, ob Observation, dst *gocv.Mat) {
-	box := ob.Box
 	if ob.Outcome != Found {
-		box = image.Rect(0, 0, frame.Cols(), frame.Rows())
+		frame.CopyTo(dst)
+		return
 	}
-	region := frame.Region(box)
+	region := frame.Region(ob.Box)
 	defer region.Close()
-	if !b.o.Balance || ob.Outcome != Found || region.Type() != gocv.MatTypeCV8UC3 {
+	if !b.o.Balance || region.Type() != gocv.MatTypeCV8UC3 {
 		region.CopyTo(dst)
 		return
 	}
@@ -576,8 +575,9 @@ func (b *Tray) gain(px []byte) float32 {
 // by more than Delta in some channel and are not a shadow, and in b.weak
 // those that differ by more than half of it. Strong pixels say an item is
 // there; the weak ones around them say how far it reaches (the faint rim
-// of a glass, paper a little whiter than the tray).
-func (b *Tray) diff(px []byte, gain float32, w, h int) {
+// of a glass, paper a little whiter than the tray). It returns how many
+// pixels are shadow.
+func (b *Tray) diff(px []byte, gain float32, w, h int) (shaded int) {
 	for _, mm := range []*gocv.Mat{&b.mask, &b.weak} {
 		if mm.Rows() != h || mm.Cols() != w || mm.Type() != gocv.MatTypeCV8U {
 			mm.Close()
@@ -591,7 +591,6 @@ func (b *Tray) diff(px []byte, gain float32, w, h int) {
 	}
 	delta := float32(b.o.Delta)
 	bg := b.bg[:len(px)]
-	b.shaded = 0
 	for p := range m {
 		i := 3 * p
 		// Three-element sub-slices: no bounds checks in the loop below.
@@ -630,7 +629,7 @@ func (b *Tray) diff(px []byte, gain float32, w, h int) {
 		}
 		if rlo >= shadowLo && rhi <= shadowHi && rhi-rlo <= shadowSpread {
 			b.shade[p] = true // a shadow: darker by one factor in every channel
-			b.shaded++
+			shaded++
 			continue
 		}
 		wk[p] = 255
@@ -638,6 +637,7 @@ func (b *Tray) diff(px []byte, gain float32, w, h int) {
 			m[p] = 255
 		}
 	}
+	return shaded
 }
 
 func abs32(v float32) float32 {

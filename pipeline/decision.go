@@ -295,6 +295,13 @@ func (r *Router) BinOf(label string) Bin {
 	return r.RejectBin()
 }
 
+// Collects reports whether a bin collects label (trash: the reject bin):
+// over the threshold, such an item is sorted.
+func (r *Router) Collects(label string) bool {
+	_, ok := r.binOf[label]
+	return ok
+}
+
 // RejectBin is the bin for rejected items.
 func (r *Router) RejectBin() Bin { return r.bins[r.reject] }
 

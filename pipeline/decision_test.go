@@ -94,6 +94,12 @@ func TestRoute(t *testing.T) {
 			t.Errorf("BinOf(%s) = %s, want %s", label, got, want)
 		}
 	}
+	// Collects: a bin lists the label (trash, the reject bin's, too).
+	for label, want := range map[string]bool{"cardboard": true, "trash": true, "metal": false} {
+		if got := r.Collects(label); got != want {
+			t.Errorf("Collects(%s) = %v, want %v", label, got, want)
+		}
+	}
 	if r.RejectBin().Name != "rest" || r.Threshold() != 0.5 || len(r.Bins()) != 3 {
 		t.Errorf("reject %s, threshold %v, bins %v", r.RejectBin().Name, r.Threshold(), r.Bins())
 	}

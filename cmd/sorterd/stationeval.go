@@ -240,26 +240,20 @@ func playRecording(ctx context.Context, cfg config.Config, clf *infer.Classifier
 	}
 	quiet := slog.New(slog.DiscardHandler)
 	o.Source, o.Log, o.Flaps = src, quiet, dryRunFlaps(o.Bins, quiet)
-	binned := map[string]bool{}
-	for _, b := range o.Bins {
-		for _, l := range b.Labels {
-			binned[l] = true
-		}
+	router, err := pipeline.NewRouter(o.Bins, 0)
+	if err != nil {
+		return recording.Report{}, err
 	}
 	var ds []recording.Decision
 	o.OnEvent = func(e pipeline.Event) {
 		ds = append(ds, recording.Decision{Frame: src.n - 1, Label: e.Label, Bin: e.Bin, Action: e.Action.String(),
-			Score: float64(e.BinScore), Binned: binned[e.Label]})
+			Score: float64(e.BinScore), Binned: router.Collects(e.Label)})
 	}
 	st, err := pipeline.New(o)
 	if err != nil {
 		return recording.Report{}, err
 	}
 	if err := st.Run(ctx); err != nil && !errors.Is(err, camera.ErrEnded) {
-		return recording.Report{}, err
-	}
-	router, err := pipeline.NewRouter(o.Bins, 0)
-	if err != nil {
 		return recording.Report{}, err
 	}
 	// Where each photo's true class belongs: its bin at any score.
