@@ -99,9 +99,11 @@ type Locate struct {
 	// long item) or tight (the box as it is, squeezed to the model's
 	// square input).
 	Shape string `yaml:"shape"`
-	// Balance: tray (each colour of the crop scaled so that the tray
-	// under it is a neutral light grey: a dark or coloured tray, or a dim
-	// light, looks like the light tray to the model) or none.
+	// Balance: reference (each colour of the crop corrected for how the
+	// light and the camera changed since the empty tray was recorded at
+	// setup, state_dir/reference.json: the item keeps its own colours on
+	// any tray), tray (scaled so that the tray under the crop is light
+	// grey: only for a white tray and models trained that way) or none.
 	Balance string `yaml:"balance"`
 }
 
@@ -335,7 +337,7 @@ func Default() Config {
 			ReconnectMin: Duration(500 * time.Millisecond), ReconnectMax: Duration(30 * time.Second),
 			StallTimeout: Duration(5 * time.Second), Rotate: Rotate0, Flip: FlipNone},
 		Trigger:  Trigger{Mode: pipeline.Continuous.String(), Every: 15, Frames: 3, Debounce: Duration(50 * time.Millisecond), MotionArea: 0.005, MotionDelta: 25},
-		Locate:   Locate{Method: "background", Margin: 0.15, MinSize: 0.08, Shape: "square", Balance: "tray"},
+		Locate:   Locate{Method: "background", Margin: 0.15, MinSize: 0.08, Shape: "square", Balance: "reference"},
 		Model:    Model{Path: DefaultModelPath, Delegate: "xnnpack", Fallback: true, TTA: []string{"flip", "rot180", "rot90", "rot270", "vflip"}, TTAPerFrame: 2},
 		Decision: Decision{Vote: pipeline.VoteMean.String(), Geometry: pipeline.Chute.String(), Cooldown: Duration(time.Second)},
 		GPIO:     GPIO{Driver: "periph"},
@@ -615,7 +617,7 @@ func (cam Camera) check(k *checker) {
 func (c *Config) checkItems(k *checker) {
 	k.oneOf("locate.method", c.Locate.Method, "background", "roi", "none")
 	k.oneOf("locate.shape", c.Locate.Shape, "square", "tight")
-	k.oneOf("locate.balance", c.Locate.Balance, "tray", "none")
+	k.oneOf("locate.balance", c.Locate.Balance, "reference", "tray", "none")
 	if c.Locate.Margin < 0 || c.Locate.Margin > 1 {
 		k.bad("locate.margin", "must be in 0..1")
 	}

@@ -14,7 +14,7 @@ func TestTrayLeaksNoMat(t *testing.T) {
 	empty := tray(t, [3]float64{200, 200, 200})
 	item := with(t, empty, image.Rect(100, 100, 300, 300), color.RGBA{0, 0, 0, 0})
 	before := gocv.MatProfile.Count()
-	tr := New(Options{Balance: true})
+	tr := New(Options{Balance: BalanceTray})
 	crop := gocv.NewMat()
 	for i := range 20 {
 		if i%4 == 0 {

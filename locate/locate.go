@@ -118,11 +118,13 @@ type Options struct {
 	// Width is the width the difference is computed at; the box is scaled
 	// back to frame pixels. Default 160.
 	Width int
-	// Balance makes Crop scale each colour channel so that the tray under
-	// the box comes out as a neutral light grey (BalanceLevel): on a dark
-	// or coloured tray, or under a dim light, the model sees the item as
-	// it would lie on the light tray it is most sure on.
-	Balance bool
+	// Balance is how Crop corrects the crop's colours (BalanceNone: not
+	// at all).
+	Balance Balance
+	// Reference is the empty tray as it looked at setup, which
+	// BalanceReference corrects back to; zero: taken from the first
+	// frames this Tray sees (see Reference).
+	Reference Reference
 }
 
 // Defaults used for zero Options fields.
@@ -171,9 +173,9 @@ type Observation struct {
 	// Blob is the tight box of what differs, in frame pixels, before the
 	// margin.
 	Blob image.Rectangle
-	// Gain is the light's change since the tray was learned (brightness
-	// ratio, 1: unchanged), taken out before comparing.
-	Gain float32
+	// Gain is the light's change since the tray was learned, per colour
+	// (B, G, R; 1: unchanged), taken out before comparing.
+	Gain [3]float32
 	// Settled: the blob is where it was in the last frame (an item that
 	// has landed, not one still falling, sliding or half there).
 	Settled bool
@@ -184,8 +186,17 @@ type Observation struct {
 	// in every channel: an item's shadow (a stain casts none).
 	Shadow float64
 	// Tray is the empty tray's mean colour (B, G, R) under Box, in this
-	// frame's light; zero unless Outcome is Found. Crop balances by it.
+	// frame's light; zero unless Outcome is Found. BalanceTray balances
+	// by it.
 	Tray [3]float32
+	// Light is how much each colour (B, G, R) of the scene reads now
+	// against the reference: the light's and the camera's change since
+	// setup, measured on the tray beside the item (1: unchanged; zero
+	// before the tray is learned). BalanceReference divides it out.
+	Light [3]float32
+	// Drifted: Light is outside what Crop can correct (Correctable); the
+	// station should be calibrated anew.
+	Drifted bool
 }
 
 // relearnAfter consecutive frames with most of the ROI changed teach the
@@ -253,13 +264,15 @@ type Tray struct {
 	ready             bool
 	busy              int             // consecutive frames with most of the tray changed
 	last              image.Rectangle // the last frame's blob (analysis pixels)
-	hist              [gainBins]int
+	hist              [3][gainBins]int
+	ref               Reference // the setup tray (Options.Reference, or taken: see Reference)
+	quiet             int       // quiet frames seen while the reference is taken
 }
 
 // New makes a Tray with o's settings.
 func New(o Options) *Tray {
 	o.defaults()
-	return &Tray{o: o,
+	return &Tray{o: o, ref: o.Reference,
 		small: gocv.NewMat(), mask: gocv.NewMat(), tmp: gocv.NewMat(), weak: gocv.NewMat(),
 		half:   [2]gocv.Mat{gocv.NewMat(), gocv.NewMat()},
 		lut:    gocv.NewMatWithSize(1, 256, gocv.MatTypeCV8UC3),
@@ -314,6 +327,10 @@ func (b *Tray) Observe(frame gocv.Mat) Observation {
 	if !b.ready || len(b.bg) != len(px) || roi != b.roi {
 		b.learnAll(px)
 		b.roi = roi
+		if b.ref.Valid() && b.ref.ROI != roi {
+			// Taken over another part of the frame: not this tray's.
+			b.ref, b.quiet, b.o.Reference = Reference{}, 0, Reference{}
+		}
 		return Observation{}
 	}
 	gain := b.gain(px)
@@ -342,6 +359,8 @@ func (b *Tray) Observe(frame gocv.Mat) Observation {
 		b.busy = 0
 	}
 	b.learn(px, gain, ob.Present)
+	b.takeReference(ob.Present)
+	ob.Light, ob.Drifted = b.light(px)
 	last := b.last
 	b.last = image.Rectangle{}
 	if !ob.Present {
@@ -379,7 +398,7 @@ func (b *Tray) Observe(frame gocv.Mat) Observation {
 
 // trayUnder is the learned tray's mean colour under box (frame pixels),
 // times gain: the tray as this frame shows it there.
-func (b *Tray) trayUnder(box, roi image.Rectangle, sx, sy float64, w, h int, gain float32) [3]float32 {
+func (b *Tray) trayUnder(box, roi image.Rectangle, sx, sy float64, w, h int, gain [3]float32) [3]float32 {
 	x0 := max(0, int(float64(box.Min.X-roi.Min.X)/sx))
 	y0 := max(0, int(float64(box.Min.Y-roi.Min.Y)/sy))
 	x1 := min(w, int(math.Ceil(float64(box.Max.X-roi.Min.X)/sx)))
@@ -400,7 +419,7 @@ func (b *Tray) trayUnder(box, roi image.Rectangle, sx, sy float64, w, h int, gai
 		return out
 	}
 	for c := range out {
-		out[c] = float32(sum[c]/float64(n)) * gain
+		out[c] = float32(sum[c]/float64(n)) * gain[c]
 	}
 	return out
 }
@@ -427,8 +446,8 @@ const (
 )
 
 // Crop writes what the model sees of frame for ob into dst: the pixels of
-// ob.Box, balanced by ob.Tray when Options.Balance is set (see balance);
-// the whole frame, as it is, when ob found no item.
+// ob.Box, with their colours corrected as Options.Balance says; the whole
+// frame, as it is, when ob found no item.
 func (b *Tray) Crop(frame gocv.Mat, ob Observation, dst *gocv.Mat) {
 	if ob.Outcome != Found {
 		frame.CopyTo(dst)
@@ -436,11 +455,26 @@ func (b *Tray) Crop(frame gocv.Mat, ob Observation, dst *gocv.Mat) {
 	}
 	region := frame.Region(ob.Box)
 	defer region.Close()
-	if !b.o.Balance || region.Type() != gocv.MatTypeCV8UC3 {
+	if region.Type() != gocv.MatTypeCV8UC3 {
 		region.CopyTo(dst)
 		return
 	}
-	balance(region, ob.Tray, &b.lut, dst)
+	switch b.o.Balance {
+	case BalanceReference:
+		if ob.Light == ([3]float32{}) || ob.Light == ([3]float32{1, 1, 1}) {
+			region.CopyTo(dst)
+			return
+		}
+		var g [3]float32
+		for c, l := range ob.Light {
+			g[c] = 1 / min(max(l, 1/Correctable), Correctable)
+		}
+		scale(region, g, &b.lut, dst)
+	case BalanceTray:
+		balance(region, ob.Tray, &b.lut, dst)
+	default:
+		region.CopyTo(dst)
+	}
 }
 
 // balance writes src (8-bit BGR) into dst with each channel scaled so that
@@ -448,6 +482,20 @@ func (b *Tray) Crop(frame gocv.Mat, ob Observation, dst *gocv.Mat) {
 // overwritten), then smoothed in proportion to the gain (denoisePerGain).
 // A channel of tray at 0 is left as it is.
 func balance(src gocv.Mat, tray [3]float32, lut *gocv.Mat, dst *gocv.Mat) {
+	g := [3]float32{1, 1, 1}
+	for c := 0; c < 3; c++ {
+		if tray[c] > 0 {
+			g[c] = min(BalanceLevel/tray[c], balanceMax)
+		}
+	}
+	scale(src, g, lut, dst)
+}
+
+// scale writes src (8-bit BGR) into dst with each channel c multiplied by
+// g[c], by a lookup table (lut: 1×256, 8UC3, overwritten), then smoothed
+// in proportion to the largest gain (denoisePerGain): amplified sensor
+// noise is not the item's texture.
+func scale(src gocv.Mat, g [3]float32, lut *gocv.Mat, dst *gocv.Mat) {
 	px, err := lut.DataPtrUint8()
 	if err != nil || len(px) != 256*3 {
 		src.CopyTo(dst)
@@ -455,13 +503,9 @@ func balance(src gocv.Mat, tray [3]float32, lut *gocv.Mat, dst *gocv.Mat) {
 	}
 	top := float32(1)
 	for c := 0; c < 3; c++ {
-		g := float32(1)
-		if tray[c] > 0 {
-			g = min(BalanceLevel/tray[c], balanceMax)
-		}
-		top = max(top, g)
+		top = max(top, g[c])
 		for v := 0; v < 256; v++ {
-			px[3*v+c] = clampByte(float32(v) * g)
+			px[3*v+c] = clampByte(float32(v) * g[c])
 		}
 	}
 	gocv.LUT(src, *lut, dst)
@@ -517,11 +561,11 @@ func (b *Tray) learnAll(px []byte) {
 // divided by the light's change (gain) before it is learned, so pixels
 // learned at different moments of a drifting light (the slow ones under
 // the mask, the fast ones around) stay comparable.
-func (b *Tray) learn(px []byte, gain float32, present bool) {
+func (b *Tray) learn(px []byte, gain [3]float32, present bool) {
 	if present {
 		return
 	}
-	inv := 1 / gain
+	inv := [3]float32{1 / gain[0], 1 / gain[1], 1 / gain[2]}
 	r := float32(b.o.Rate)
 	slow := r / 50
 	m, _ := b.weak.DataPtrUint8()
@@ -531,44 +575,53 @@ func (b *Tray) learn(px []byte, gain float32, present bool) {
 			k = slow
 		}
 		i := 3 * p
-		b.bg[i] += k * (float32(px[i])*inv - b.bg[i])
-		b.bg[i+1] += k * (float32(px[i+1])*inv - b.bg[i+1])
-		b.bg[i+2] += k * (float32(px[i+2])*inv - b.bg[i+2])
+		b.bg[i] += k * (float32(px[i])*inv[0] - b.bg[i])
+		b.bg[i+1] += k * (float32(px[i+1])*inv[1] - b.bg[i+1])
+		b.bg[i+2] += k * (float32(px[i+2])*inv[2] - b.bg[i+2])
 	}
 }
 
-// gainBins cover brightness ratios 0.5..1.5 (frame / tray).
-const gainBins = 200
+// gainBins cover ratios gainLo..gainHi (frame / tray) of each colour.
+const (
+	gainBins = 340
+	gainLo   = 0.3
+	gainHi   = 2.0
+)
 
-// gain is the median brightness ratio of the frame to the tray: a light
-// that dims or brightens the whole tray moves it, an item covering less
-// than half the tray does not.
-func (b *Tray) gain(px []byte) float32 {
-	clear(b.hist[:])
+// gain is each colour's median ratio of the frame to the tray: a light
+// that dims, brightens or changes colour over the whole tray moves it (so
+// does a camera's automatic exposure and white balance), an item covering
+// less than half the tray does not.
+func (b *Tray) gain(px []byte) [3]float32 {
+	for c := range b.hist {
+		clear(b.hist[c][:])
+	}
+	const step = (gainHi - gainLo) / gainBins
 	n := 0
 	for i := 0; i+2 < len(px); i += 3 {
-		t := b.bg[i] + b.bg[i+1] + b.bg[i+2]
-		if t < 15 {
+		if b.bg[i]+b.bg[i+1]+b.bg[i+2] < 15 {
 			continue
 		}
-		r := float32(int(px[i])+int(px[i+1])+int(px[i+2])) / t
-		k := int((r - 0.5) * gainBins)
-		if k < 0 || k >= gainBins {
-			continue
-		}
-		b.hist[k]++
 		n++
-	}
-	if n == 0 {
-		return 1
-	}
-	acc := 0
-	for k, c := range b.hist {
-		if acc += c; 2*acc >= n {
-			return 0.5 + (float32(k)+0.5)/gainBins
+		for c := 0; c < 3; c++ {
+			k := int((float32(px[i+c])/max(b.bg[i+c], 1) - gainLo) / step)
+			b.hist[c][min(max(k, 0), gainBins-1)]++
 		}
 	}
-	return 1
+	out := [3]float32{1, 1, 1}
+	if n == 0 {
+		return out
+	}
+	for c := range out {
+		acc := 0
+		for k, v := range b.hist[c] {
+			if acc += v; 2*acc >= n {
+				out[c] = gainLo + (float32(k)+0.5)*step
+				break
+			}
+		}
+	}
+	return out
 }
 
 // diff marks in b.mask the pixels that differ from the tray (times gain)
@@ -577,7 +630,7 @@ func (b *Tray) gain(px []byte) float32 {
 // there; the weak ones around them say how far it reaches (the faint rim
 // of a glass, paper a little whiter than the tray). It returns how many
 // pixels are shadow.
-func (b *Tray) diff(px []byte, gain float32, w, h int) (shaded int) {
+func (b *Tray) diff(px []byte, gain [3]float32, w, h int) (shaded int) {
 	for _, mm := range []*gocv.Mat{&b.mask, &b.weak} {
 		if mm.Rows() != h || mm.Cols() != w || mm.Type() != gocv.MatTypeCV8U {
 			mm.Close()
@@ -600,7 +653,7 @@ func (b *Tray) diff(px []byte, gain float32, w, h int) (shaded int) {
 		for c := range e {
 			// A brighter light saturates the camera: the tray cannot
 			// show more than 255.
-			ec := gain * g[c]
+			ec := gain[c] * g[c]
 			if ec > 255 {
 				ec = 255
 			}

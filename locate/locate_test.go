@@ -223,7 +223,7 @@ func BenchmarkObserveCrop(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			empty := tray(b, bc.tray)
 			item := with(b, empty, image.Rect(200, 120, 460, 400), color.RGBA{40, 60, 90, 0})
-			tr := New(Options{Margin: DefaultMargin, Balance: true})
+			tr := New(Options{Margin: DefaultMargin, Balance: BalanceTray})
 			defer tr.Close()
 			crop := gocv.NewMat()
 			defer crop.Close()
@@ -418,7 +418,11 @@ func TestCropBalancesByTray(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			empty := tray(t, tc.tray)
-			tr := learned(t, Options{Margin: 0.15, Balance: tc.balance}, empty)
+			bal := BalanceNone
+			if tc.balance {
+				bal = BalanceTray
+			}
+			tr := learned(t, Options{Margin: 0.15, Balance: bal}, empty)
 			frame := with(t, empty, card, tc.item)
 			ob := tr.Observe(frame)
 			if ob.Outcome != Found {
@@ -499,7 +503,7 @@ func TestBalanceSmoothsAmplifiedNoise(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			empty := tray(t, tc.tray)
-			tr := learned(t, Options{Margin: 0.15, Balance: true}, empty)
+			tr := learned(t, Options{Margin: 0.15, Balance: BalanceTray}, empty)
 			frame := with(t, empty, card, color.RGBA{R: 20, G: 20, B: 20})
 			ob := tr.Observe(frame)
 			if ob.Outcome != Found {

@@ -21,12 +21,12 @@ import (
 // trayStation is a station on a video with the real model, dry-run flaps,
 // the default locate settings and the given trigger.
 func trayStation(t *testing.T, video string, trigger TriggerMode, presence chan time.Time, samples string) (*Station, func() []Event) {
-	return balancedStation(t, video, trigger, presence, samples, false)
+	return balancedStation(t, video, trigger, presence, samples, locate.BalanceNone, "")
 }
 
-// balancedStation is trayStation whose crops are balanced by the tray
-// (locate.Options.Balance) or not.
-func balancedStation(t *testing.T, video string, trigger TriggerMode, presence chan time.Time, samples string, balance bool) (*Station, func() []Event) {
+// balancedStation is trayStation whose crops are corrected as balance
+// says, saving the tray's reference at refPath ("": not saved).
+func balancedStation(t *testing.T, video string, trigger TriggerMode, presence chan time.Time, samples string, balance locate.Balance, refPath string) (*Station, func() []Event) {
 	c, err := infer.New(infer.Options{Model: garbageModel(t), Threads: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +49,7 @@ func balancedStation(t *testing.T, video string, trigger TriggerMode, presence c
 	var mu sync.Mutex
 	var events []Event
 	s, err := New(Options{Station: "t", ModelSHA: c.SHA256(), Source: src, Classify: c, Flaps: flaps, Bins: bins,
-		Trigger: trigger, Every: 5, Presence: presence, Tray: tray, Frames: 3, SamplesDir: samples,
+		Trigger: trigger, Every: 5, Presence: presence, Tray: tray, Frames: 3, SamplesDir: samples, ReferencePath: refPath,
 		OnEvent: func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
@@ -116,17 +116,20 @@ func TestItemsOnTrayLabelled(t *testing.T) {
 	}
 }
 
-// On a dark tray the model sees the item balanced by the tray: the crop
-// the decision used (kept with a correction) shows the tray light grey,
-// while the frame beside it shows it dark; the item is still labelled.
-func TestDarkTrayCropBalanced(t *testing.T) {
+// On a dark tray, in the light of setup, the model sees the item in its
+// own colours on the dark tray (the tray is not taken for grey): the
+// crop the decision used (kept with a correction) shows the tray as dark
+// as the frame does. The reference the tray took is saved for the next
+// start.
+func TestDarkTrayCropKeepsColours(t *testing.T) {
 	photos := []recording.Photo{{Path: testenv.Photo(t, "glass", 12), Class: "glass"}}
 	video := filepath.Join(t.TempDir(), "dark.avi")
-	if _, err := recording.Write(video, recording.Options{Photos: photos, Tray: recording.Dark, Seed: 3}); err != nil {
+	if _, err := recording.Write(video, recording.Options{Photos: photos, Tray: recording.Dark, Gap: 40, Seed: 3}); err != nil {
 		t.Fatal(err)
 	}
 	samples := t.TempDir()
-	s, events := balancedStation(t, video, Motion, nil, samples, true)
+	ref := filepath.Join(t.TempDir(), locate.ReferenceFile)
+	s, events := balancedStation(t, video, Motion, nil, samples, locate.BalanceReference, ref)
 	s.Run(context.Background())
 	evs := events()
 	if len(evs) != 1 || evs[0].Label != "glass" {
@@ -145,13 +148,20 @@ func TestDarkTrayCropBalanced(t *testing.T) {
 		defer r.Close()
 		return r.Mean()
 	}
-	// The recording's dark tray is (52, 56, 60) in B, G, R, 15% darker
-	// in the frame's corners; balanced, the tray is locate.BalanceLevel.
-	if c := corner(frame); c.Val1 > 70 || c.Val3 > 75 {
+	// The recording's dark tray is (52, 56, 60) in B, G, R under a lamp
+	// of its own colour; in the crop it stays dark.
+	if c := corner(frame); c.Val1 > 80 || c.Val3 > 85 {
 		t.Errorf("frame's corner %v: want the dark tray", c)
 	}
-	if c := corner(crop); c.Val1 < locate.BalanceLevel-25 || c.Val2 < locate.BalanceLevel-25 || c.Val3 < locate.BalanceLevel-25 {
-		t.Errorf("crop's corner %v: want the tray balanced to about %d", c, locate.BalanceLevel)
+	if c := corner(crop); c.Val1 > 90 || c.Val2 > 90 || c.Val3 > 90 {
+		t.Errorf("crop's corner %v: want the tray as dark as the frame shows it, not made grey", c)
+	}
+	r, err := locate.LoadReference(ref)
+	if err != nil {
+		t.Fatalf("reference not saved: %v", err)
+	}
+	if r.Tray[0] > 90 || r.Tray[2] > 90 {
+		t.Errorf("reference %v: want the dark tray", r.Tray)
 	}
 }
 

@@ -52,6 +52,10 @@ type Options struct {
 	// trigger mode: the motion trigger asks it whether an item is there,
 	// and Locate == locate.Background asks it where.
 	Tray *locate.Tray
+	// ReferencePath is where a reference the tray took itself (the
+	// empty tray at setup, locate.Reference) is saved, so the next start
+	// corrects to the same one; empty: not saved.
+	ReferencePath string
 	// Locate is what the model sees: the item's box (locate.Background),
 	// the fixed ROI (locate.ROI), or the whole frame (locate.Whole).
 	Locate locate.Method
@@ -149,6 +153,9 @@ type Station struct {
 	paused   atomic.Bool
 	busy     atomic.Bool // an item is being classified (for the live view)
 	log      *slog.Logger
+	drifted  atomic.Bool // the light changed beyond what the crop can correct
+
+	refSaved bool // Run's goroutine only: the tray's reference is on disk
 
 	// progMu guards what the watchdog reads (Progress, Health).
 	progMu     sync.Mutex
@@ -444,10 +451,44 @@ func (s *Station) observe(f *camera.Frame) locate.Observation {
 			s.log.Info("the whole tray changed for long: learned it anew (light or camera moved?)")
 			s.counters.locate("relearned")
 		}
+		if ob.Light != ([3]float32{}) && s.drifted.Swap(ob.Drifted) != ob.Drifted {
+			if ob.Drifted {
+				s.log.Warn("the light or the camera changed beyond what can be corrected since setup: check the lamp and the camera, then run sorterd calibrate",
+					"light_bgr", ob.Light, "correctable", locate.Correctable)
+			} else {
+				s.log.Info("the light is back within what can be corrected", "light_bgr", ob.Light)
+			}
+		}
+		s.saveReference()
 	}
 	s.keepLatest(f.Mat, f.At, ob.Box)
 	return ob
 }
+
+// saveReference writes the tray's reference to ReferencePath once it has
+// settled, unless it is the one the tray was given.
+func (s *Station) saveReference() {
+	if s.refSaved || s.o.ReferencePath == "" {
+		return
+	}
+	ref, ok := s.o.Tray.Reference()
+	if !ok {
+		return
+	}
+	s.refSaved = true
+	if ref == s.o.Tray.Options().Reference {
+		return
+	}
+	if err := locate.SaveReference(s.o.ReferencePath, ref); err != nil {
+		s.log.Error("cannot save the tray's reference; it is taken anew at the next start", "err", err)
+		return
+	}
+	s.log.Info("recorded the empty tray as the colour reference", "path", s.o.ReferencePath, "tray_bgr", ref.Tray)
+}
+
+// LightDrifted reports whether the light or the camera has changed beyond
+// what the crop's colour correction can undo since the reference.
+func (s *Station) LightDrifted() bool { return s.drifted.Load() }
 
 // Busy reports whether an item is in flight (arrived, not yet decided):
 // uploads wait for it, so that they never slow the station's path.

@@ -1,11 +1,12 @@
 // Package recording makes station recordings from photos, and scores what
 // a station decided on them. A recording is what the station's camera
-// would see: an empty tray (plain light, plain dark or textured, with a
-// vignette and sensor noise), then items one after another, each a photo
-// white-balanced to the tray and laid on it with feathered edges and a
-// soft shadow, at some width of the frame and a random place, with the
-// light drifting slowly; empty tray between items. The station benchmark
-// (`sorterd eval --station`) plays them through the daemon's own path.
+// would see: an empty tray, then items one after another, each cut out
+// of its photo and laid on the tray at some width of the frame, turned
+// any way, over its own shadow, with the light drifting slowly and
+// changing once, seen by a camera with fixed or automatic exposure and
+// white balance (imaging.go); empty tray between items. The station
+// benchmark (`sorterd eval --station`) plays them through the daemon's
+// own path.
 package recording
 
 import (
@@ -26,9 +27,14 @@ const (
 	Light    Tray = iota // plain light grey: white paper hardly differs from it
 	Dark                 // plain dark grey: dark metal hardly differs from it
 	Textured             // a wood-like, grainy surface
+	Blue                 // a saturated blue plastic tray
+	GreenMat             // a green cutting mat with a printed grid
+	Red                  // a terracotta red tray
+	Concrete             // a grey, blotchy surface with stains
 )
 
-var trayNames = [...]string{Light: "light", Dark: "dark", Textured: "textured"}
+var trayNames = [...]string{Light: "light", Dark: "dark", Textured: "textured", Blue: "blue",
+	GreenMat: "green-mat", Red: "red", Concrete: "concrete"}
 
 func (t Tray) String() string {
 	if t >= 0 && int(t) < len(trayNames) {
@@ -57,6 +63,8 @@ type Photo struct {
 type Options struct {
 	Photos []Photo
 	Tray   Tray
+	// Camera is the camera's exposure and white balance (Fixed).
+	Camera Camera
 	// Width and Height of the frame (640×480).
 	Width, Height int
 	FPS           float64 // written in the file (15)
@@ -69,10 +77,14 @@ type Options struct {
 	// frame the last is taken away.
 	Gap int
 	// Light is how far the light drifts (±, share of brightness) over
-	// the recording (0.12); Noise the sensor noise's standard deviation
+	// the recording (0.12; negative: not at all); Noise the sensor noise's standard deviation
 	// in grey levels (3).
 	Light, Noise float64
-	Seed         int64
+	// Step is a sudden change of the light's intensity (share) half way
+	// through the recording, a second lamp switched on, with a slight
+	// change of its colour (0.15; negative: none). Not with Tinted.
+	Step float64
+	Seed int64
 }
 
 func (o *Options) defaults() {
@@ -97,9 +109,14 @@ func (o *Options) defaults() {
 	if o.Light == 0 {
 		o.Light = 0.12
 	}
+	o.Light = max(o.Light, 0)
 	if o.Noise == 0 {
 		o.Noise = 3
 	}
+	if o.Step == 0 {
+		o.Step = 0.15
+	}
+	o.Step = max(o.Step, 0)
 }
 
 // Item is one item of a recording: which photo, where, and the frames it
@@ -124,7 +141,6 @@ func Write(path string, o Options) ([]Item, error) {
 		return nil, ErrNoPhotos
 	}
 	rng := rand.New(rand.NewSource(o.Seed))
-	tray := makeTray(lookOf(o.Tray), o.Width, o.Height, rng)
 	w, err := gocv.VideoWriterFile(path, "MJPG", o.FPS, o.Width, o.Height, true)
 	if err != nil {
 		return nil, fmt.Errorf("recording %s: %w", path, err)
@@ -133,7 +149,36 @@ func Write(path string, o Options) ([]Item, error) {
 	if !w.IsOpened() {
 		return nil, fmt.Errorf("recording %s: cannot write MJPEG", path)
 	}
-	wr := &writer{w: w, o: o, rng: rng, noise: noiseTable(rng, o.Noise, 2*len(tray))}
+	wr := &writer{w: w, o: o, rng: rng}
+	var tray []float32
+	if o.Camera == Tinted {
+		tray = makeTray(lookOf(o.Tray), o.Width, o.Height, rng, true)
+		wr.noise = noiseTable(rng, o.Noise, 2*len(tray))
+	} else {
+		tray = makeTray(lookOf(o.Tray), o.Width, o.Height, rng, false)
+		soften(tray, o.Width, o.Height, 0.7)
+		wr.lamp = randomLamp(rng)
+		wr.cam = newCamera(o.Camera, wr.lamp, tray, o.Width, o.Height, o.Noise, rng)
+		per := o.Hold + 2 + max(o.Gap, 0)
+		wr.stepAt = (len(o.Photos)*per + max(o.Gap, 0)) / 2
+		wr.step = lamp{float32(1 + o.Step*1.05), float32(1 + o.Step), float32(1 + o.Step*0.95)}
+	}
+	shadow := 0.2 + 0.15*rng.Float64()
+	// lay is the scene with a photo's item on the tray, and the item's box.
+	lay := func(img gocv.Mat, frac float64) ([]float32, image.Rectangle, error) {
+		if o.Camera == Tinted {
+			return layItem(tray, o.Width, o.Height, img, frac, rng)
+		}
+		c, err := cutOut(img)
+		if err != nil {
+			return nil, image.Rectangle{}, err
+		}
+		defer c.Close()
+		p := place(c, o.Width, o.Height, frac, shadow, rng)
+		scene := compose(tray, o.Width, p)
+		soften(scene, o.Width, o.Height, 0.7)
+		return scene, p.box, nil
+	}
 	frame := make([]float32, len(tray))
 	emit := func(scene []float32) error { return wr.write(scene) }
 	var items []Item
@@ -149,7 +194,7 @@ func Write(path string, o Options) ([]Item, error) {
 		if img.Empty() {
 			return nil, fmt.Errorf("%w: %s", ErrPhoto, p.Path)
 		}
-		scene, box, err := layItem(tray, o.Width, o.Height, img, frac, rng)
+		scene, box, err := lay(img, frac)
 		img.Close()
 		if err != nil {
 			return nil, fmt.Errorf("photo %s: %w", p.Path, err)
@@ -195,14 +240,20 @@ func Write(path string, o Options) ([]Item, error) {
 	return items, nil
 }
 
-// writer adds the light drift and the sensor noise to each frame.
+// writer turns each scene into a frame and writes it: Tinted, the scene
+// in a drifting light with sensor noise; otherwise the lamp (drifting,
+// and changed once at stepAt) and the camera.
 type writer struct {
-	w     *gocv.VideoWriter
-	o     Options
-	rng   *rand.Rand
-	noise []float32
-	buf   []byte
-	n     int
+	w      *gocv.VideoWriter
+	o      Options
+	rng    *rand.Rand
+	noise  []float32
+	buf    []byte
+	n      int
+	lamp   lamp
+	cam    *camera
+	stepAt int
+	step   lamp
 }
 
 // lightPeriod is the drift's period in frames: slow, as daylight and
@@ -214,10 +265,22 @@ func (wr *writer) write(scene []float32) error {
 	if len(wr.buf) != len(scene) {
 		wr.buf = make([]byte, len(scene))
 	}
-	off := wr.rng.Intn(len(wr.noise) - len(scene))
-	nz := wr.noise[off : off+len(scene)]
-	for i, v := range scene {
-		wr.buf[i] = clampByte(v*g + nz[i])
+	if wr.cam != nil {
+		l := wr.lamp
+		for k := range l {
+			l[k] *= g
+			if wr.n >= wr.stepAt {
+				l[k] *= wr.step[k]
+			}
+		}
+		wr.cam.adapt(scene, l)
+		wr.cam.shoot(scene, l, wr.buf)
+	} else {
+		off := wr.rng.Intn(len(wr.noise) - len(scene))
+		nz := wr.noise[off : off+len(scene)]
+		for i, v := range scene {
+			wr.buf[i] = clampByte(v*g + nz[i])
+		}
 	}
 	m, err := gocv.NewMatFromBytes(wr.o.Height, wr.o.Width, gocv.MatTypeCV8UC3, wr.buf)
 	if err != nil {
@@ -257,10 +320,12 @@ func blend(dst, a, b []float32, t float32) {
 	}
 }
 
-// look is a tray's colour (BGR) and whether it has a grain.
+// look is a tray's colour (BGR, reflectance ×255) and texture.
 type look struct {
 	base  [3]float32
-	grain bool
+	grain bool // wood
+	grid  bool // printed lines, as a cutting mat has
+	stain bool // blotches and stains, as concrete shows
 }
 
 func lookOf(t Tray) look {
@@ -269,15 +334,28 @@ func lookOf(t Tray) look {
 		return look{base: [3]float32{52, 56, 60}}
 	case Textured:
 		return look{base: [3]float32{96, 128, 156}, grain: true} // a light wood
+	case Blue:
+		return look{base: [3]float32{150, 92, 40}}
+	case GreenMat:
+		return look{base: [3]float32{70, 118, 45}, grid: true}
+	case Red:
+		return look{base: [3]float32{62, 82, 168}}
+	case Concrete:
+		return look{base: [3]float32{138, 142, 146}, stain: true}
 	}
 	return look{base: [3]float32{200, 206, 210}}
 }
 
-// randomLook is any tray: a grey, a colour or a wood, light or dark.
+// trainTrays are the trays training's views may draw by name: the
+// benchmark's green mat, red and concrete trays are left for it alone.
+var trainTrays = []Tray{Light, Dark, Textured, Blue}
+
+// randomLook is any tray: one of trainTrays, a grey, or a colour with or
+// without a grain, light or dark.
 func randomLook(rng *rand.Rand) look {
 	switch rng.Intn(4) {
 	case 0:
-		return lookOf(Tray(rng.Intn(len(trayNames))))
+		return lookOf(trainTrays[rng.Intn(len(trainTrays))])
 	case 1:
 		g := float32(30 + rng.Intn(200))
 		return look{base: [3]float32{g, g * (0.97 + 0.06*rng.Float32()), g * (0.97 + 0.06*rng.Float32())}}
@@ -289,32 +367,75 @@ func randomLook(rng *rand.Rand) look {
 	return look{base: b, grain: rng.Intn(2) == 0}
 }
 
-// makeTray is the empty tray as BGR floats: its colour or texture, with a
-// vignette (the corners 15% darker, as a wide lens shows).
-func makeTray(l look, w, h int, rng *rand.Rand) []float32 {
+// makeTray is the empty tray as BGR floats: its colour and texture, with
+// a vignette when asked (the corners 15% darker, as a wide lens shows;
+// the imaging model's camera adds its own).
+func makeTray(l look, w, h int, rng *rand.Rand, vignette bool) []float32 {
 	out := make([]float32, w*h*3)
 	base := l.base
 	var grain []float32
-	if l.grain {
+	switch {
+	case l.grain:
 		grain = woodGrain(w, h, rng)
+	case l.stain:
+		grain = stains(w, h, rng)
 	}
 	cx, cy := float64(w)/2, float64(h)/2
 	rmax := math.Hypot(cx, cy)
+	pitch := max(w/16, 8)
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
-			r := math.Hypot(float64(x)-cx, float64(y)-cy) / rmax
-			v := float32(1 - 0.15*r*r)
+			v := float32(1)
+			if vignette {
+				r := math.Hypot(float64(x)-cx, float64(y)-cy) / rmax
+				v = float32(1 - 0.15*r*r)
+			}
+			if l.grid && (x%pitch < 2 || y%pitch < 2) {
+				v *= 1.6 // a printed line, lighter than the mat
+			}
 			p := 3 * (y*w + x)
 			for c := 0; c < 3; c++ {
 				b := base[c]
 				if grain != nil {
 					b *= grain[y*w+x]
 				}
-				out[p+c] = b * v
+				out[p+c] = min(b*v, 250)
 			}
 		}
 	}
 	return out
+}
+
+// stains is a brightness factor per pixel: broad blotches, a fine speckle
+// and a few dark stains.
+func stains(w, h int, rng *rand.Rand) []float32 {
+	coarse := gocv.NewMatWithSize(6, 8, gocv.MatTypeCV32F)
+	defer coarse.Close()
+	for y := 0; y < 6; y++ {
+		for x := 0; x < 8; x++ {
+			coarse.SetFloatAt(y, x, float32(rng.Float64()))
+		}
+	}
+	big := gocv.NewMat()
+	defer big.Close()
+	gocv.Resize(coarse, &big, image.Pt(w, h), 0, 0, gocv.InterpolationCubic)
+	g := make([]float32, w*h)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			g[y*w+x] = float32(1 + 0.2*(float64(big.GetFloatAt(y, x))-0.5) + 0.08*(rng.Float64()-0.5))
+		}
+	}
+	for range 4 {
+		cx, cy, r := rng.Intn(w), rng.Intn(h), 10+rng.Intn(30)
+		for y := max(0, cy-r); y < min(h, cy+r); y++ {
+			for x := max(0, cx-r); x < min(w, cx+r); x++ {
+				if d := math.Hypot(float64(x-cx), float64(y-cy)); d < float64(r) {
+					g[y*w+x] *= float32(0.75 + 0.25*d/float64(r))
+				}
+			}
+		}
+	}
+	return g
 }
 
 // woodGrain is a brightness factor per pixel: stripes that wander, with
@@ -455,7 +576,9 @@ func borderMedian(px []byte, w, h int) [3]float32 {
 // see it: for training views that look like the station's crops.
 type Shot struct {
 	Frame gocv.Mat // the tray with the item, 8-bit BGR
-	Empty gocv.Mat // the same tray without it, in the same light
+	// Empty is the same tray without it, as recorded at setup: the
+	// tray to learn and the colour reference.
+	Empty gocv.Mat
 	Box   image.Rectangle
 }
 
@@ -465,33 +588,53 @@ func (s *Shot) Close() {
 	s.Empty.Close()
 }
 
-// NewShot lays photo (8-bit BGR) on a random tray (any grey, colour or
-// wood) of w×h at a random width (30-70% of the frame) and place, in a
-// random light (±20%) with sensor noise, all drawn from rng.
+// NewShot lays photo (8-bit BGR), cut out of its backdrop and turned any
+// way, on a random tray (any grey, colour or wood) of w×h at a random
+// width (30-70% of the frame) and place, under a random lamp, seen by a
+// fixed or an automatic camera; between setup (Empty) and the item
+// (Frame) the light changed a little and an automatic camera has moved
+// some way toward the new frame. All drawn from rng.
 func NewShot(photo gocv.Mat, w, h int, rng *rand.Rand) (*Shot, error) {
-	tray := makeTray(randomLook(rng), w, h, rng)
-	scene, box, err := layItem(tray, w, h, photo, 0.3+0.4*rng.Float64(), rng)
+	tray := makeTray(randomLook(rng), w, h, rng, false)
+	c, err := cutOut(photo)
 	if err != nil {
 		return nil, err
 	}
-	gain := float32(0.8 + 0.4*rng.Float64())
-	noise := noiseTable(rng, 2+2*rng.Float64(), len(tray)+1024)
-	toMat := func(v []float32) (gocv.Mat, error) {
-		b := make([]byte, len(v))
-		off := rng.Intn(1024)
-		for i, x := range v {
-			b[i] = clampByte(x*gain + noise[off+i])
-		}
-		return gocv.NewMatFromBytes(h, w, gocv.MatTypeCV8UC3, b)
+	defer c.Close()
+	p := place(c, w, h, 0.3+0.4*rng.Float64(), 0.15+0.25*rng.Float64(), rng)
+	scene := compose(tray, w, p)
+	blur := 0.4 + 0.6*rng.Float64()
+	soften(scene, w, h, blur)
+	soften(tray, w, h, blur)
+	mode := Fixed
+	if rng.Intn(2) == 0 {
+		mode = Auto
 	}
-	f, err := toMat(scene)
+	l := randomLamp(rng)
+	for k := range l {
+		l[k] *= float32(0.75 + 0.5*rng.Float64())
+	}
+	cam := newCamera(mode, l, tray, w, h, 2+2*rng.Float64(), rng)
+	e := make([]byte, len(tray))
+	cam.shoot(tray, l, e)
+	now := l
+	drift := 1 + 0.16*(rng.Float64()-0.5)
+	for k := range now {
+		now[k] *= float32(drift * (1 + 0.08*(rng.Float64()-0.5)))
+	}
+	for range rng.Intn(8) {
+		cam.adapt(scene, now)
+	}
+	f := make([]byte, len(scene))
+	cam.shoot(scene, now, f)
+	fm, err := gocv.NewMatFromBytes(h, w, gocv.MatTypeCV8UC3, f)
 	if err != nil {
 		return nil, err
 	}
-	e, err := toMat(tray)
+	em, err := gocv.NewMatFromBytes(h, w, gocv.MatTypeCV8UC3, e)
 	if err != nil {
-		f.Close()
+		fm.Close()
 		return nil, err
 	}
-	return &Shot{Frame: f, Empty: e, Box: box}, nil
+	return &Shot{Frame: fm, Empty: em, Box: p.box}, nil
 }

@@ -12,14 +12,17 @@ import (
 	"gocv.io/x/gocv"
 )
 
-// Station views make training look like the station: the photo is laid on
-// a random tray (any grey, colour or wood) at 30-70% of a 640×480
-// frame's width, at a random place, in a random light with sensor noise;
-// the station's own locate.Tray finds it against the empty tray, and the
-// crop the daemon would classify (square, the default margin) is the view,
-// turned by a random quarter turn or flip. So the model learns the tray
-// around the item, tighter and looser framing, off-centre items and light
-// changes.
+// Station views make training look like the station: the photo's item,
+// cut out of its backdrop and turned any way, is laid on a random tray
+// (any grey, colour or wood) at 30-70% of a 640×480 frame's width, at a
+// random place, over its shadow, under a random lamp, seen by a fixed or
+// an automatic camera (recording.NewShot); the station's own locate.Tray
+// finds it against the empty tray recorded at setup, and the crop the
+// daemon would classify (square, the default margin, colours corrected
+// to the reference: locate.BalanceReference) is the view, turned by a
+// random quarter turn or flip. So the model learns items in their own
+// colours on any tray, tighter and looser framing, off-centre items and
+// what an automatic camera does.
 //
 // A view's randomness is seeded by the photo's pixels and the view's name:
 // the same photo gives the same view every run, which the feature cache
@@ -30,13 +33,8 @@ const stationW, stationH = 640, 480
 
 // stationViewsVersion names the views' recipe: the feature cache is keyed
 // by view name, so a change to what a station view looks like (here, in
-// recording.NewShot or in locate) takes a new version. 3: locate finds
-// pale items (no pixel over the delta), so their views are its crop, not
-// the laid photo's box. 4: the crop is balanced by the tray under it
-// (locate.Options.Balance), as the daemon's is by default. 5: the balanced
-// crop is smoothed in proportion to its gain (dark trays). 6: locate
-// finds a pale item beside its shadow (paper whitened to a dark tray).
-const stationViewsVersion = 6
+// recording.NewShot or in locate) takes a new version.
+const stationViewsVersion = 7
 
 // stationViews returns n station views, named tray<version>.<i>.
 func stationViews(n int) []view {
@@ -61,19 +59,16 @@ func stationView(name string, src gocv.Mat, dst *gocv.Mat) {
 		return
 	}
 	defer shot.Close()
-	tr := locate.New(locate.Options{Margin: locate.DefaultMargin, Balance: true})
+	m := shot.Empty.Mean()
+	ref := locate.Reference{Tray: [3]float32{float32(m.Val1), float32(m.Val2), float32(m.Val3)}, ROI: shotBounds}
+	tr := locate.New(locate.Options{Margin: locate.DefaultMargin, Balance: locate.BalanceReference, Reference: ref})
 	defer tr.Close()
 	tr.Observe(shot.Empty)
 	ob := tr.Observe(shot.Frame)
 	if ob.Outcome != locate.Found {
-		// Not found (an item as pale as the tray): the laid photo's box,
-		// balanced by the empty tray under it.
-		box := locate.Square(shot.Box, locate.DefaultMargin, shotBounds)
-		empty := shot.Empty.Region(box)
-		m := empty.Mean()
-		empty.Close()
-		ob = locate.Observation{Outcome: locate.Found, Box: box,
-			Tray: [3]float32{float32(m.Val1), float32(m.Val2), float32(m.Val3)}}
+		// Not found (an item as pale as the tray): the laid item's box,
+		// corrected by the light the tray beside it shows.
+		ob.Outcome, ob.Box = locate.Found, locate.Square(shot.Box, locate.DefaultMargin, shotBounds)
 	}
 	crop := gocv.NewMat()
 	defer crop.Close()

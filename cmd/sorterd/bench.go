@@ -223,7 +223,7 @@ func benchStages(ctx context.Context, c *infer.Classifier, encoded []byte, frame
 	var st benchSamples
 	// The station locates the item before classifying: the tray learned
 	// from an empty frame of the scene's background colour.
-	tray := locate.New(locate.Options{Margin: locate.DefaultMargin, Balance: true})
+	tray := locate.New(locate.Options{Margin: locate.DefaultMargin, Balance: locate.BalanceReference})
 	defer tray.Close()
 	crop := gocv.NewMat()
 	defer crop.Close()

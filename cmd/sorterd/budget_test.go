@@ -13,6 +13,7 @@ import (
 
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/internal/testenv"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/tfmodel"
@@ -114,7 +115,7 @@ func TestAutoViewsOnRealModel(t *testing.T) {
 	cfg.Trigger.Mode = pipeline.Motion.String()
 	cfg.Bins = exampleBins
 	cfg.Model.TTAPerFrame = config.AutoViews
-	o, err := stationOptions(cfg, clf)
+	o, err := stationOptions(cfg, clf, locate.Reference{})
 	if o.Tray != nil {
 		defer o.Tray.Close()
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/internal/sdnotify"
+	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/publish"
 	"github.com/sorterd/sorterd/web"
@@ -193,7 +194,18 @@ func (d *daemon) runStation(ctx context.Context, cfg config.Config, log *slog.Lo
 	defer closeFlaps(flaps, log)
 	cam := newCamera(cfg.Camera, log)
 	defer cam.Close()
-	opts, err := stationOptions(cfg, clf)
+	refPath := filepath.Join(cfg.StateDir, locate.ReferenceFile)
+	ref, err := locate.LoadReference(refPath)
+	switch {
+	case err == nil:
+		log.Info("colour reference loaded", "path", refPath, "taken", ref.Taken)
+	case errors.Is(err, locate.ErrNoReference):
+		log.Info("no colour reference yet: the empty tray is recorded as one from the first frames", "path", refPath)
+	default:
+		log.Warn("colour reference unreadable: the empty tray is recorded anew", "err", err)
+	}
+	opts, err := stationOptions(cfg, clf, ref)
+	opts.ReferencePath = refPath
 	if opts.Tray != nil {
 		defer opts.Tray.Close()
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/recording"
 )
@@ -35,7 +36,7 @@ func sortRecording(t *testing.T, model, video, samples string) (*pipeline.Statio
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { clf.Close() })
-	o, err := stationOptions(cfg, clf)
+	o, err := stationOptions(cfg, clf, locate.Reference{})
 	if err != nil {
 		t.Fatal(err)
 	}

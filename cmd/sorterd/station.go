@@ -26,7 +26,10 @@ import (
 // recordings through the daemon's own path): decision, views, locate and
 // trigger settings. The caller adds the source, flaps, presence sensor
 // and event sink, and closes o.Tray when it is not nil.
-func stationOptions(cfg config.Config, clf *infer.Classifier) (pipeline.Options, error) {
+//
+// ref is the tray recorded at setup (zero: the tray takes it from its
+// first quiet frames).
+func stationOptions(cfg config.Config, clf *infer.Classifier, ref locate.Reference) (pipeline.Options, error) {
 	o := pipeline.Options{
 		Station: cfg.Station, ModelSHA: clf.SHA256(), Classify: clf, Bins: pipelineBins(cfg),
 		Trigger: cfg.Trigger.TriggerMode(), Every: cfg.Trigger.Every, Frames: cfg.Trigger.Frames,
@@ -56,10 +59,14 @@ func stationOptions(cfg config.Config, clf *infer.Classifier) (pipeline.Options,
 	}
 	r := cfg.Camera.ROI
 	o.Locate, o.ROI = m, image.Rect(r.X, r.Y, r.X+r.Width, r.Y+r.Height)
+	bal, err := locate.ParseBalance(cfg.Locate.Balance)
+	if err != nil {
+		return o, fmt.Errorf("locate.balance: %w", err)
+	}
 	if m == locate.Background || o.Trigger == pipeline.Motion {
 		o.Tray = locate.New(locate.Options{ROI: o.ROI, Delta: float64(cfg.Trigger.MotionDelta),
 			Area: cfg.Trigger.MotionArea, MinSize: cfg.Locate.MinSize, Margin: cfg.Locate.Margin,
-			Tight: cfg.Locate.Shape == "tight", Balance: cfg.Locate.Balance == "tray"})
+			Tight: cfg.Locate.Shape == "tight", Balance: bal, Reference: ref})
 	}
 	return o, nil
 }

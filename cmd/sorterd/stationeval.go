@@ -11,6 +11,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -19,15 +20,19 @@ import (
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/recording"
 	"github.com/sorterd/sorterd/train"
 )
 
-// defaultScenes are the station benchmark's recordings: the plain light
-// tray with items at half and at 30% of the frame's width, and the dark
-// and textured trays with items of 30-70%.
-const defaultScenes = "light:0.5,light:0.3,dark:0.3-0.7,textured:0.3-0.7"
+// defaultScenes are the station benchmark's recordings: trays, item
+// widths and camera modes. Green mat, red and concrete are trays that
+// training's views never draw and no setting was chosen on; tinted is
+// the older recordings' way (the whole photo tinted by the tray).
+const defaultScenes = "light:0.5:fixed,light:0.3:fixed,light:0.3-0.7:auto,dark:0.3-0.7:fixed,dark:0.3-0.7:auto," +
+	"textured:0.3-0.7:fixed,blue:0.3-0.7:auto,green-mat:0.3-0.7:fixed,green-mat:0.3-0.7:auto," +
+	"red:0.3-0.7:fixed,concrete:0.3-0.7:auto,light:0.5:tinted"
 
 // exampleBins are sorterd.example.yaml's bins: the station benchmark's
 // without --config.
@@ -39,22 +44,31 @@ var exampleBins = []config.Bin{
 
 // scene is one recording of the benchmark.
 type scene struct {
-	Name  string
-	Tray  recording.Tray
-	Width [2]float64
+	Name   string
+	Tray   recording.Tray
+	Width  [2]float64
+	Camera recording.Camera
 }
 
-// parseScenes reads "tray:w" or "tray:lo-hi" items, comma-separated.
+// parseScenes reads "tray:width[:camera]" items, comma-separated: width
+// w or lo-hi, camera fixed (the default), auto or tinted.
 func parseScenes(s string) ([]scene, error) {
 	var out []scene
 	for _, part := range splitList(s) {
 		tray, width, ok := strings.Cut(part, ":")
 		if !ok {
-			return nil, fmt.Errorf("scene %q: want tray:width, like light:0.5 or dark:0.3-0.7", part)
+			return nil, fmt.Errorf("scene %q: want tray:width[:camera], like light:0.5 or dark:0.3-0.7:auto", part)
 		}
 		t, err := recording.ParseTray(tray)
 		if err != nil {
 			return nil, fmt.Errorf("scene %q: %w", part, err)
+		}
+		cam := recording.Fixed
+		if w, c, ok := strings.Cut(width, ":"); ok {
+			if cam, err = recording.ParseCamera(c); err != nil {
+				return nil, fmt.Errorf("scene %q: %w", part, err)
+			}
+			width = w
 		}
 		lo, hi, _ := strings.Cut(width, "-")
 		if hi == "" {
@@ -65,7 +79,7 @@ func parseScenes(s string) ([]scene, error) {
 		if err1 != nil || err2 != nil || a <= 0 || b > 1 || a > b {
 			return nil, fmt.Errorf("scene %q: width must be a share of the frame in (0, 1], or lo-hi", part)
 		}
-		out = append(out, scene{Name: part, Tray: t, Width: [2]float64{a, b}})
+		out = append(out, scene{Name: part, Tray: t, Width: [2]float64{a, b}, Camera: cam})
 	}
 	if len(out) == 0 {
 		return nil, errors.New("no scenes")
@@ -149,7 +163,7 @@ func stationEval(ctx context.Context, o stationEvalOptions, stdout, stderr io.Wr
 		t0 := time.Now()
 		// The recording is what the configured camera would deliver: its
 		// frame size (how many pixels the item gets) and frame rate.
-		items, err := recording.Write(path, recording.Options{Photos: photos, Tray: sc.Tray, ItemWidth: sc.Width,
+		items, err := recording.Write(path, recording.Options{Photos: photos, Tray: sc.Tray, Camera: sc.Camera, ItemWidth: sc.Width,
 			Width: cfg.Camera.Width, Height: cfg.Camera.Height, FPS: cfg.Camera.FPS,
 			Hold: o.Hold, Gap: o.Gap, Seed: sceneSeed(o.Seed, sc.Name)})
 		if err != nil {
@@ -173,8 +187,24 @@ func stationEval(ctx context.Context, o stationEvalOptions, stdout, stderr io.Wr
 	}
 	if asJSON {
 		_ = json.NewEncoder(stdout).Encode(rep)
+		return 0
 	}
+	writeWorstFirst(stdout, rep.Scenes)
 	return 0
+}
+
+// writeWorstFirst is the scenes in one table, the worst item accuracy
+// first: the headline is the worst scene.
+func writeWorstFirst(w io.Writer, scenes []recording.Report) {
+	if len(scenes) == 0 {
+		return
+	}
+	s := append([]recording.Report(nil), scenes...)
+	sort.SliceStable(s, func(i, j int) bool { return s[i].Accuracy < s[j].Accuracy })
+	fmt.Fprintf(w, "\nall scenes, worst first:\n| scene | items | missed / extra | item accuracy | sorted | right bin of sorted |\n|---|---|---|---|---|---|\n")
+	for _, r := range s {
+		fmt.Fprintf(w, "| %s | %d | %d / %d | %.1f%% | %.1f%% | %.1f%% |\n", r.Name, r.Items, r.Missed, r.Extra, 100*r.Accuracy, 100*r.Sorted, 100*r.SortedRight)
+	}
 }
 
 // sceneSeed is a scene's recording seed: the seed and the scene's name,
@@ -199,12 +229,16 @@ func benchPhotos(o stationEvalOptions) ([]recording.Photo, error) {
 		// The split train makes with the same seed and fractions: photos
 		// a model trained with them has never seen.
 		idx = ds.StratifiedSplit(o.Seed, 0.1, 0.2).Test
+	case "train":
+		// The photos a model trained with the same seed learned from:
+		// what settings are chosen on, never the test split.
+		idx = ds.StratifiedSplit(o.Seed, 0.1, 0.2).Train
 	case "all":
 		for i := range ds.Items {
 			idx = append(idx, i)
 		}
 	default:
-		return nil, fmt.Errorf("--split %q: want test or all", o.Split)
+		return nil, fmt.Errorf("--split %q: want test, train or all", o.Split)
 	}
 	var photos []recording.Photo
 	for _, i := range idx {
@@ -231,7 +265,7 @@ func playRecording(ctx context.Context, cfg config.Config, clf *infer.Classifier
 	}
 	src := &clockedSource{src: capt, period: time.Duration(float64(time.Second) / cfg.Camera.FPS), t0: time.Now()}
 	defer src.Close()
-	o, err := stationOptions(cfg, clf)
+	o, err := stationOptions(cfg, clf, locate.Reference{})
 	if o.Tray != nil {
 		defer o.Tray.Close()
 	}
