@@ -118,6 +118,10 @@ type Options struct {
 	// Width is the width the difference is computed at; the box is scaled
 	// back to frame pixels. Default 160.
 	Width int
+	// StuckFrames: something present for this many frames in a row is
+	// taken for a tray learned wrong, and the tray is learned anew.
+	// Default 900 (a minute at 15 fps).
+	StuckFrames int
 	// Balance is how Crop corrects the crop's colours (BalanceNone: not
 	// at all).
 	Balance Balance
@@ -134,6 +138,8 @@ const (
 	DefaultRate    = 0.05
 	DefaultMinSize = 0.08
 	DefaultWidth   = 160
+	// DefaultStuckFrames is a minute at the camera's default 15 fps.
+	DefaultStuckFrames = 900
 	// DefaultMargin is the config's default margin, which training's
 	// station views crop with too.
 	DefaultMargin = 0.15
@@ -155,6 +161,9 @@ func (o *Options) defaults() {
 	o.Margin = max(o.Margin, 0)
 	if o.Width <= 0 {
 		o.Width = DefaultWidth
+	}
+	if o.StuckFrames <= 0 {
+		o.StuckFrames = DefaultStuckFrames
 	}
 }
 
@@ -180,8 +189,12 @@ type Observation struct {
 	// has landed, not one still falling, sliding or half there).
 	Settled bool
 	// Relearned: the whole tray changed for long (the light was switched,
-	// the camera moved), so the tray was learned anew from this frame.
-	Relearned bool
+	// the camera moved), or something lay on it for StuckFrames (Stuck),
+	// so the tray was learned anew from this frame.
+	Relearned, Stuck bool
+	// Occupied: something has been present for a third of StuckFrames,
+	// far longer than an item lies.
+	Occupied bool
 	// Shadow is the share of the ROI darker than the tray by one factor
 	// in every channel: an item's shadow (a stain casts none).
 	Shadow float64
@@ -263,6 +276,7 @@ type Tray struct {
 	strong            []int  // strong pixels per weak blob (blob's scratch)
 	ready             bool
 	busy              int             // consecutive frames with most of the tray changed
+	held              int             // consecutive frames with something present
 	last              image.Rectangle // the last frame's blob (analysis pixels)
 	hist              [3][gainBins]int
 	ref               Reference // the setup tray (Options.Reference, or taken: see Reference)
@@ -286,7 +300,7 @@ func New(o Options) *Tray {
 func (b *Tray) Options() Options { return b.o }
 
 // Reset forgets the tray: the next frame is learned as empty.
-func (b *Tray) Reset() { b.ready = false; b.busy = 0 }
+func (b *Tray) Reset() { b.ready, b.busy, b.held = false, 0, 0 }
 
 // Ready reports whether the empty tray has been learned.
 func (b *Tray) Ready() bool { return b.ready }
@@ -357,6 +371,19 @@ func (b *Tray) Observe(frame gocv.Mat) Observation {
 		}
 	} else {
 		b.busy = 0
+	}
+	if ob.Present {
+		b.held++
+	} else {
+		b.held = 0
+	}
+	ob.Occupied = b.held >= b.o.StuckFrames/3
+	if b.held >= b.o.StuckFrames {
+		// Something has lain on the tray for far longer than an item
+		// does: the tray was learned wrong (or an item was left). Learn
+		// it as it is now, so the station is never blind for good.
+		b.learnAll(px)
+		return Observation{Relearned: true, Stuck: true}
 	}
 	b.learn(px, gain, ob.Present)
 	b.takeReference(ob.Present)
@@ -546,7 +573,7 @@ func (b *Tray) learnAll(px []byte) {
 	for i, v := range px {
 		b.bg[i] = float32(v)
 	}
-	b.ready, b.busy, b.last = true, 0, image.Rectangle{}
+	b.ready, b.busy, b.held, b.last = true, 0, 0, image.Rectangle{}
 }
 
 // learn moves the tray toward the frame where the frame shows tray.
@@ -597,9 +624,16 @@ func (b *Tray) gain(px []byte) [3]float32 {
 		clear(b.hist[c][:])
 	}
 	const step = (gainHi - gainLo) / gainBins
+	// Where the last frame showed an item, its pixels say nothing of the
+	// light: a large item and its shadow, more than half the tray,
+	// would otherwise pass for the light's change.
+	var skip []byte
+	if b.held > 0 {
+		skip, _ = b.weak.DataPtrUint8()
+	}
 	n := 0
 	for i := 0; i+2 < len(px); i += 3 {
-		if b.bg[i]+b.bg[i+1]+b.bg[i+2] < 15 {
+		if b.bg[i]+b.bg[i+1]+b.bg[i+2] < 15 || len(skip) == len(px)/3 && (skip[i/3] != 0 || b.shade[i/3]) {
 			continue
 		}
 		n++

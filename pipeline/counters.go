@@ -147,8 +147,17 @@ type Stats struct {
 	// Locate counts what locating the item found: no_item (a trigger
 	// with no item to classify: given up, or rejected on a gpio
 	// trigger), relearned (the whole tray changed and was learned anew),
+	// stuck (something lay on the tray for a minute: learned anew),
 	// abandoned (an item whose frames stopped: camera lost or stalled).
 	Locate map[string]int64 `json:"locate"`
+	// LightDrifted: the light or the camera changed beyond what the
+	// crop's colour correction can undo since the reference tray was
+	// recorded (locate.Correctable): check the lamp, then calibrate.
+	LightDrifted bool `json:"light_drifted,omitempty"`
+	// Occupied: something has lain on the tray for far longer than an
+	// item does (locate.Options.StuckFrames / 3); at StuckFrames the tray
+	// is learned anew (Locate["stuck"]).
+	Occupied bool `json:"occupied,omitempty"`
 	// Sorted counts items by bin and action (what metrics label them by).
 	Sorted    map[BinAction]int `json:"-"`
 	Inference Histogram         `json:"-"`

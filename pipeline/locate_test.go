@@ -256,3 +256,22 @@ func TestBackToBack(t *testing.T) {
 		t.Fatalf("%d events for two items back to back", n)
 	}
 }
+
+// A light that changes far beyond what the crop's colours can be
+// corrected for (a second lamp doubling it) is said in the stats, for
+// /healthz; the station still sorts.
+func TestLightDriftedSaid(t *testing.T) {
+	photos := []recording.Photo{{Path: testenv.Photo(t, "metal", 10), Class: "metal"}, {Path: testenv.Photo(t, "paper", 10), Class: "paper"}}
+	video := filepath.Join(t.TempDir(), "step.avi")
+	if _, err := recording.Write(video, recording.Options{Photos: photos, Tray: recording.Dark, Gap: 35, Light: -1, Step: 1, Seed: 2}); err != nil {
+		t.Fatal(err)
+	}
+	s, events := balancedStation(t, video, Motion, nil, t.TempDir(), locate.BalanceReference, "")
+	s.Run(context.Background())
+	if !s.Stats().LightDrifted {
+		t.Error("light doubled: not said")
+	}
+	if n := len(events()); n != 2 {
+		t.Errorf("%d events, want 2: the station still sorts", n)
+	}
+}

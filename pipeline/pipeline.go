@@ -154,6 +154,7 @@ type Station struct {
 	busy     atomic.Bool // an item is being classified (for the live view)
 	log      *slog.Logger
 	drifted  atomic.Bool // the light changed beyond what the crop can correct
+	occupied atomic.Bool // something has lain on the tray for far longer than an item does
 
 	refSaved bool // Run's goroutine only: the tray's reference is on disk
 
@@ -276,7 +277,7 @@ func (s *Station) Progress() (lastFrame, inferSince time.Time) {
 // Stats returns the counters (since the daemon started: they survive a
 // reload) and the station's state.
 func (s *Station) Stats() Stats {
-	st := Stats{Station: s.o.Station, Paused: s.paused.Load()}
+	st := Stats{Station: s.o.Station, Paused: s.paused.Load(), LightDrifted: s.drifted.Load(), Occupied: s.occupied.Load()}
 	s.counters.fill(&st)
 	if last, _ := s.Progress(); !last.IsZero() {
 		st.LastFrame = last.UTC().Format(time.RFC3339Nano)
@@ -447,10 +448,15 @@ func (s *Station) observe(f *camera.Frame) locate.Observation {
 	var ob locate.Observation
 	if s.o.Tray != nil {
 		ob = s.o.Tray.Observe(f.Mat)
-		if ob.Relearned {
+		switch {
+		case ob.Stuck:
+			s.log.Warn("something lay on the tray for far longer than an item does: learned the tray anew (an item left on it, or the tray was learned with one)")
+			s.counters.locate("stuck")
+		case ob.Relearned:
 			s.log.Info("the whole tray changed for long: learned it anew (light or camera moved?)")
 			s.counters.locate("relearned")
 		}
+		s.occupied.Store(ob.Occupied)
 		if ob.Light != ([3]float32{}) && s.drifted.Swap(ob.Drifted) != ob.Drifted {
 			if ob.Drifted {
 				s.log.Warn("the light or the camera changed beyond what can be corrected since setup: check the lamp and the camera, then run sorterd calibrate",

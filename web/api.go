@@ -448,8 +448,24 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, health{Status: "degraded", Reason: p})
 		return
 	}
+	switch st := s.o.Station.Stats(); {
+	case st.LightDrifted:
+		writeJSON(w, http.StatusServiceUnavailable, health{Status: "degraded", Reason: lightDrifted})
+		return
+	case st.Occupied:
+		writeJSON(w, http.StatusServiceUnavailable, health{Status: "degraded", Reason: trayOccupied})
+		return
+	}
 	writeJSON(w, http.StatusOK, health{Status: "ok"})
 }
+
+// lightDrifted is /healthz's reason when the light has changed beyond
+// what the crop's colour correction undoes.
+const lightDrifted = "light or camera changed beyond what can be corrected since the reference tray: check the lamp and the camera's exposure, then run sorterd calibrate"
+
+// trayOccupied is /healthz's reason when something has lain on the tray
+// for far longer than an item does.
+const trayOccupied = "something has lain on the tray for far longer than an item does: take it away (the tray is learned anew after a minute)"
 
 // linkProblem is what is wrong with the links that makes the station
 // degraded, or "".

@@ -40,3 +40,34 @@ func TestHealthzDegradedOutbox(t *testing.T) {
 		}
 	}
 }
+
+// driftedStation is a healthy station whose light changed beyond what
+// the crop's colour correction undoes.
+type driftedStation struct{ healthyStation }
+
+func (driftedStation) Stats() pipeline.Stats { return pipeline.Stats{LightDrifted: true} }
+
+// A light drifted beyond correction turns /healthz to 503 "degraded",
+// saying to calibrate.
+func TestHealthzLightDrifted(t *testing.T) {
+	ts := server(t, Options{Classifier: classifier(t), Station: driftedStation{}, Links: func() Links {
+		return Links{MQTT: &MQTTLink{Connected: true}}
+	}})
+	code, b, _ := get(t, ts.URL+"/healthz")
+	if code != 503 || !strings.Contains(string(b), `"degraded"`) || !strings.Contains(string(b), "sorterd calibrate") {
+		t.Errorf("healthz: %d %s", code, b)
+	}
+}
+
+type occupiedStation struct{ healthyStation }
+
+func (occupiedStation) Stats() pipeline.Stats { return pipeline.Stats{Occupied: true} }
+
+// A tray occupied for far longer than an item lies is "degraded".
+func TestHealthzTrayOccupied(t *testing.T) {
+	ts := server(t, Options{Classifier: classifier(t), Station: occupiedStation{}, Links: func() Links { return Links{} }})
+	code, b, _ := get(t, ts.URL+"/healthz")
+	if code != 503 || !strings.Contains(string(b), "lain on the tray") {
+		t.Errorf("healthz: %d %s", code, b)
+	}
+}

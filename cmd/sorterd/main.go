@@ -34,6 +34,7 @@ Usage:
   sorterd config show [FILE]            print the configuration in effect (defaults, file, SORTERD_* variables; secrets masked)
   sorterd camera snapshot [--config FILE] OUT.jpg
                                         save one frame from the configured camera (rotated/flipped), to aim it
+  sorterd calibrate [--config FILE]     record the empty tray as the colour reference (daemon stopped)
   sorterd version                       print versions (also --version)
   sorterd help [COMMAND]                this text, or a command's flags (as COMMAND -h)
 
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return cmdConfig(args[1:], stdout, stderr)
 		case "camera":
 			return cmdCamera(ctx, args[1:], stdout, stderr)
+		case "calibrate":
+			return cmdCalibrate(ctx, args[1:], stdout, stderr)
 		case "serve":
 			return cmdServe(ctx, args[1:], stderr)
 		case "help", "-h", "-help", "--help":

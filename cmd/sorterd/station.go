@@ -59,16 +59,27 @@ func stationOptions(cfg config.Config, clf *infer.Classifier, ref locate.Referen
 	}
 	r := cfg.Camera.ROI
 	o.Locate, o.ROI = m, image.Rect(r.X, r.Y, r.X+r.Width, r.Y+r.Height)
-	bal, err := locate.ParseBalance(cfg.Locate.Balance)
+	lo, err := locateOptions(cfg, ref)
 	if err != nil {
-		return o, fmt.Errorf("locate.balance: %w", err)
+		return o, err
 	}
 	if m == locate.Background || o.Trigger == pipeline.Motion {
-		o.Tray = locate.New(locate.Options{ROI: o.ROI, Delta: float64(cfg.Trigger.MotionDelta),
-			Area: cfg.Trigger.MotionArea, MinSize: cfg.Locate.MinSize, Margin: cfg.Locate.Margin,
-			Tight: cfg.Locate.Shape == "tight", Balance: bal, Reference: ref})
+		o.Tray = locate.New(lo)
 	}
 	return o, nil
+}
+
+// locateOptions are the tray's settings a configuration gives, with the
+// reference tray ref.
+func locateOptions(cfg config.Config, ref locate.Reference) (locate.Options, error) {
+	bal, err := locate.ParseBalance(cfg.Locate.Balance)
+	if err != nil {
+		return locate.Options{}, fmt.Errorf("locate.balance: %w", err)
+	}
+	r := cfg.Camera.ROI
+	return locate.Options{ROI: image.Rect(r.X, r.Y, r.X+r.Width, r.Y+r.Height), Delta: float64(cfg.Trigger.MotionDelta),
+		Area: cfg.Trigger.MotionArea, MinSize: cfg.Locate.MinSize, Margin: cfg.Locate.Margin,
+		Tight: cfg.Locate.Shape == "tight", Balance: bal, Reference: ref}, nil
 }
 
 // pipelineBins are the configured bins as the pipeline takes them (the

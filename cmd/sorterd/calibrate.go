@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/sorterd/sorterd/camera"
+	"github.com/sorterd/sorterd/config"
+	"github.com/sorterd/sorterd/locate"
+)
+
+// cmdCalibrate: `sorterd calibrate` records the empty tray as the colour
+// reference (state_dir/reference.json) that locate.balance: reference
+// corrects every crop back to. Run at setup, and after changing the
+// lamp, the tray or the camera's settings, with the daemon stopped.
+func cmdCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	const synopsis = "sorterd calibrate [--config FILE] [--timeout D]"
+	fs := newFlagSet("sorterd calibrate", synopsis, stderr)
+	path := fs.String("config", config.DefaultPath, "configuration `file` (camera, ROI, state_dir)")
+	timeout := fs.Duration("timeout", 30*time.Second, "give up when the tray has not been seen empty and still within this")
+	if err := fs.Parse(args); err != nil {
+		return flagExit(err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "sorterd: calibrate takes no arguments (got %q)\nusage: %s\n", fs.Args(), synopsis)
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	lock, err := lockStateDir(cfg.StateDir)
+	if err != nil {
+		errLine(stderr, fmt.Errorf("calibrate: %w (stop the daemon first: systemctl stop sorterd)", err))
+		return 1
+	}
+	defer lock.Close()
+	lo, err := locateOptions(cfg, locate.Reference{})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	src, err := openCamera(cfg.Camera)
+	if err != nil {
+		errLine(stderr, err)
+		return 1
+	}
+	defer src.Close()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	ref, err := calibrate(ctx, src, lo)
+	if err != nil {
+		errLine(stderr, err)
+		return 1
+	}
+	out := filepath.Join(cfg.StateDir, locate.ReferenceFile)
+	if err := locate.SaveReference(out, ref); err != nil {
+		errLine(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: empty tray B %.0f G %.0f R %.0f over %v; start the station to use it\n",
+		out, ref.Tray[0], ref.Tray[1], ref.Tray[2], ref.ROI)
+	return 0
+}
+
+// errTrayBusy: the tray never looked empty and still for long enough.
+var errTrayBusy = errors.New("the tray did not stay empty and still: clear it, keep hands and moving light away, and run calibrate again")
+
+// calibrate shows frames to a fresh tray until it has settled its
+// reference over quiet frames (no item present).
+func calibrate(ctx context.Context, src camera.Source, o locate.Options) (locate.Reference, error) {
+	tr := locate.New(o)
+	defer func() { tr.Close() }()
+	for n := 0; ; n++ {
+		f, err := src.Read(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, camera.ErrEnded) {
+				return locate.Reference{}, fmt.Errorf("calibrate after %d frames: %w", n, errTrayBusy)
+			}
+			return locate.Reference{}, fmt.Errorf("calibrate: frame %d: %w", n+1, err)
+		}
+		ob := tr.Observe(f.Mat)
+		f.Close()
+		if ob.Present {
+			// Something on the tray: learn it all again.
+			tr.Close()
+			tr = locate.New(o)
+			continue
+		}
+		if ref, ok := tr.Reference(); ok {
+			return ref, nil
+		}
+	}
+}
