@@ -13,8 +13,8 @@ import (
 
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
-	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/internal/testenv"
+	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/tfmodel"
 )
