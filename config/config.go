@@ -260,6 +260,10 @@ type Bin struct {
 	Mode      FlapMode `yaml:"mode"`  // pulse or hold
 	Pulse     Duration `yaml:"pulse"` // pulse length
 	Delay     Duration `yaml:"delay"` // conveyor: camera → flap travel time
+	// Threshold is this bin's own reject threshold (0: decision's), for
+	// a bin that must stay pure: `sorterd eval --station` suggests one
+	// per bin for a share right.
+	Threshold float64 `yaml:"threshold"`
 	// Servo: drive a hobby servo by PWM between these angles instead of
 	// switching a level.
 	Servo       bool    `yaml:"servo"`
@@ -696,6 +700,9 @@ func (c *Config) checkBins(k *checker) {
 		}
 		if b.Delay < 0 {
 			k.bad(p+".delay", "must be >= 0")
+		}
+		if !(b.Threshold >= 0 && b.Threshold < 1) {
+			k.bad(p+".threshold", "must be in 0..1 (0: decision.threshold)")
 		}
 		if b.OpenAngle < 0 || b.OpenAngle > 180 {
 			k.bad(p+".open_angle", "must be in 0..180")

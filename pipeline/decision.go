@@ -211,6 +211,10 @@ type Bin struct {
 	Labels []string
 	Reject bool
 	Delay  time.Duration // conveyor: camera → flap
+	// Threshold is this bin's own: an item for it with a lower BinScore
+	// is rejected (0: the router's). A bin whose mistakes cost more (glass
+	// in paper) can ask for more confidence.
+	Threshold float64
 }
 
 // Router sends a (label, score) to a bin with an action. It is built from
@@ -279,7 +283,14 @@ func (r *Router) RouteScores(label string, labels []string, scores []float32) (B
 // label without a bin, or a score under the threshold, a Reject.
 func (r *Router) Route(label string, score float32) (Bin, Action) {
 	i, ok := r.binOf[label]
-	if !ok || float64(score) < r.threshold {
+	if !ok {
+		return r.RejectBin(), Reject
+	}
+	t := r.threshold
+	if b := r.bins[i].Threshold; b > 0 {
+		t = b
+	}
+	if score < float32(t) {
 		return r.RejectBin(), Reject
 	}
 	return r.bins[i], Sort

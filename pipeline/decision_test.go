@@ -58,7 +58,7 @@ func TestDecide(t *testing.T) {
 
 var routeBins = []Bin{
 	{Name: "paper", Labels: []string{"paper", "cardboard"}},
-	{Name: "glass", Labels: []string{"glass"}},
+	{Name: "glass", Labels: []string{"glass"}, Threshold: 0.7},
 	{Name: "rest", Labels: []string{"trash"}, Reject: true},
 }
 
@@ -77,6 +77,8 @@ func TestRoute(t *testing.T) {
 		{"paper", .9, "paper", Sort},
 		{"cardboard", .5, "paper", Sort}, // at the threshold: sorted
 		{"cardboard", .49, "rest", Reject},
+		{"glass", .6, "rest", Reject}, // under glass's own threshold
+		{"glass", .7, "glass", Sort},
 		{"glass", .99, "glass", Sort},
 		{"trash", .9, "rest", Sort}, // the reject bin collects trash on purpose
 		{"trash", .1, "rest", Reject},

@@ -49,6 +49,17 @@ type Report struct {
 	// Curve is Sorted and SortedRight at other thresholds (0.5..0.95), from
 	// the same decisions' scores.
 	Curve []Point `json:"curve,omitempty"`
+	// Scored is each decided item's first decision with the bins of its
+	// label and its class: what BinThresholds chooses from.
+	Scored []Scored `json:"-"`
+}
+
+// Scored is one item's first decision: the bin its label goes to (when a
+// bin collects it), the bin its class belongs in, and the bin score.
+type Scored struct {
+	LabelBin, ClassBin string
+	Binned             bool
+	Score              float64
 }
 
 // Score matches decisions to items: a decision belongs to the item lying
@@ -86,6 +97,7 @@ func Score(name string, items []Item, ds []Decision, slack int, binOf func(class
 		}
 		r.Decided++
 		r.Confusion[it.Class][d.Label]++
+		r.Scored = append(r.Scored, Scored{LabelBin: binOf(d.Label), ClassBin: binOf(it.Class), Binned: d.Binned, Score: d.Score})
 		if d.Label == it.Class {
 			right++
 			rightClass[it.Class]++
@@ -189,4 +201,42 @@ func (r Report) Write(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// BinThresholds chooses each bin's threshold for purity: the lowest, in
+// steps of 0.01 from 0.5, at which the items the reports' stations would
+// sort into that bin are at least target in the right bin (0.99 when no
+// step gets there). Bins with no decision get none. Choose on recordings
+// of training photos and measure on others: chosen and measured on the
+// same items, the share right is met by construction.
+func BinThresholds(reports []Report, target float64) map[string]float64 {
+	byBin := map[string][]Scored{}
+	for _, r := range reports {
+		for _, s := range r.Scored {
+			if s.Binned {
+				byBin[s.LabelBin] = append(byBin[s.LabelBin], s)
+			}
+		}
+	}
+	out := map[string]float64{}
+	for bin, ss := range byBin {
+		out[bin] = 0.99
+		for k := 50; k < 99; k++ {
+			t := float64(k) / 100
+			n, right := 0, 0
+			for _, s := range ss {
+				if s.Score >= t {
+					n++
+					if s.ClassBin == bin {
+						right++
+					}
+				}
+			}
+			if n > 0 && float64(right) >= target*float64(n) {
+				out[bin] = t
+				break
+			}
+		}
+	}
+	return out
 }

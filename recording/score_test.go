@@ -83,3 +83,30 @@ func TestScoreCurve(t *testing.T) {
 		}
 	}
 }
+
+// BinThresholds gives each bin the lowest threshold at which what it
+// would collect is right often enough.
+func TestBinThresholds(t *testing.T) {
+	var ss []Scored
+	add := func(n int, label, class string, score float64) {
+		for range n {
+			ss = append(ss, Scored{LabelBin: label, ClassBin: class, Binned: true, Score: score})
+		}
+	}
+	add(90, "glass", "glass", 0.9)
+	add(5, "glass", "paper", 0.6) // wrong, unsure
+	add(2, "glass", "paper", 0.95)
+	add(50, "paper", "paper", 0.8)
+	add(10, "metal", "glass", 0.97) // never right
+	ss = append(ss, Scored{LabelBin: "reject", ClassBin: "paper", Score: 0.99}) // no bin collects it
+	got := BinThresholds([]Report{{Scored: ss}}, 0.97)
+	want := map[string]float64{"glass": 0.61, "paper": 0.5, "metal": 0.99}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for b, w := range want {
+		if d := got[b] - w; d > 1e-9 || d < -1e-9 {
+			t.Errorf("%s: %v, want %v", b, got[b], w)
+		}
+	}
+}

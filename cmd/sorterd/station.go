@@ -87,7 +87,7 @@ func locateOptions(cfg config.Config, ref locate.Reference) (locate.Options, err
 func pipelineBins(cfg config.Config) []pipeline.Bin {
 	var bins []pipeline.Bin
 	for _, b := range cfg.Bins {
-		bins = append(bins, pipeline.Bin{Name: b.Name, Labels: b.Labels, Reject: b.Reject, Delay: b.Delay.D()})
+		bins = append(bins, pipeline.Bin{Name: b.Name, Labels: b.Labels, Reject: b.Reject, Delay: b.Delay.D(), Threshold: b.Threshold})
 	}
 	return bins
 }

@@ -102,7 +102,15 @@ type stationReport struct {
 	Split  string             `json:"split"`
 	Photos int                `json:"photos"`
 	Scenes []recording.Report `json:"scenes"`
+	// BinThresholds are per-bin thresholds for purityTarget right, chosen
+	// on these scenes' decisions (bins[].threshold): choose them with
+	// --split train, and measure them on the test split.
+	BinThresholds map[string]float64 `json:"bin_thresholds"`
 }
+
+// purityTarget is the share of a bin's items that must belong in it for
+// the per-bin thresholds eval --station suggests.
+const purityTarget = 0.97
 
 // stationEval makes a recording per scene from the split's photos and
 // plays each through the daemon's own path (stationOptions: background,
@@ -185,11 +193,22 @@ func stationEval(ctx context.Context, o stationEvalOptions, stdout, stderr io.Wr
 			return 1
 		}
 	}
+	rep.BinThresholds = recording.BinThresholds(rep.Scenes, purityTarget)
 	if asJSON {
 		_ = json.NewEncoder(stdout).Encode(rep)
 		return 0
 	}
 	writeWorstFirst(stdout, rep.Scenes)
+	bins := make([]string, 0, len(rep.BinThresholds))
+	for b := range rep.BinThresholds {
+		bins = append(bins, b)
+	}
+	sort.Strings(bins)
+	fmt.Fprintf(stdout, "\nper-bin thresholds for %.0f%% right on these scenes (bins[].threshold; choose with --split train):", 100*purityTarget)
+	for _, b := range bins {
+		fmt.Fprintf(stdout, " %s %.2f", b, rep.BinThresholds[b])
+	}
+	fmt.Fprintln(stdout)
 	return 0
 }
 
