@@ -98,11 +98,13 @@ run: build model
 	bin/sorterd --once --model $(DEFAULT_MODEL) $(IMG)
 
 # Tests need every model (the Edge TPU one only to check it is refused),
-# and Chromium for the web page's browser test.
+# and Chromium for the web page's browser test. LICENSE_CHECK_BINARY
+# (bin/sorterd, built by models) lets TestModuleLicenses check
+# docs/licenses.md against the modules the binary records (go version -m).
 test: deps chromium gstreamer models
 	$(GO) vet -tags $(GOTAGS),matprofile ./...
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); [ -z "$$bad" ] || { echo "gofmt: $$bad" >&2; exit 1; }
-	$(GO) test -tags $(GOTAGS),matprofile -count=1 -timeout 30m ./...
+	LICENSE_CHECK_BINARY=$(CURDIR)/bin/sorterd $(GO) test -tags $(GOTAGS),matprofile -count=1 -timeout 30m ./...
 	@if command -v systemd-analyze >/dev/null; then $(MAKE) -s verify-unit && echo "systemd-analyze verify: ok"; fi
 
 # The fault campaign alone (docs/reliability.md): disk full and read-only
