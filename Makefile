@@ -224,8 +224,9 @@ clean:
 	rm -rf bin out
 
 # Install under $(DESTDIR)$(PREFIX): binary, the TFLite libraries it
-# links (rpath set to their installed place), the model, the unit and an
-# example configuration (never overwriting one that exists).
+# links (rpath set to their installed place), the model, the units, the
+# udev rule giving group gpio the GPIO devices and an example
+# configuration (never overwriting one that exists).
 #
 #   make all                 as yourself: builds bin/sorterd.install (rpath and
 #                            default model under PREFIX) and the model; needs Go
@@ -255,6 +256,8 @@ install:
 	install -D -m 0644 bin/sorterd.service $(DESTDIR)/etc/systemd/system/sorterd.service
 	sed 's#/usr/local/bin/sorterd#$(PREFIX)/bin/sorterd#' systemd/sorterd@.service > bin/sorterd@.service
 	install -D -m 0644 bin/sorterd@.service $(DESTDIR)/etc/systemd/system/sorterd@.service
+	install -D -m 0644 systemd/60-sorterd-gpio.rules $(DESTDIR)/etc/udev/rules.d/60-sorterd-gpio.rules
+	if [ -z "$(DESTDIR)" ] && [ -d /run/udev ] && command -v udevadm >/dev/null; then udevadm control --reload-rules && udevadm trigger --action=change --subsystem-match=gpio && udevadm trigger --action=change --sysname-match='gpiomem*' || echo "install: udevadm failed; the GPIO rule applies at the next boot"; fi
 	sed 's#/usr/share/sorterd/models/garbage.tflite#$(INSTALL_MODEL)#' sorterd.example.yaml > bin/sorterd.example.yaml
 	install -D -m 0644 bin/sorterd.example.yaml $(DESTDIR)$(PREFIX)/share/sorterd/sorterd.example.yaml
 	[ -e $(DESTDIR)/etc/sorterd/sorterd.yaml ] || install -D -m 0640 bin/sorterd.example.yaml $(DESTDIR)/etc/sorterd/sorterd.yaml
