@@ -179,9 +179,10 @@ $(TFLITE_STAMP):
 
 # The default model: the official uint8 (quantization-aware trained)
 # MobileNetV2 backbone, rewritten as int8 by sorterd, + the trained head
-# shipped in heads/ (weights and labels only), assembled by sorterd.
+# shipped in heads/ (weights and labels only), assembled by sorterd
+# (--force: export refuses to replace the default model without it).
 model: base-model build
-	bin/sorterd export --head $(HEAD) --base $(BASE_MODEL) --out $(DEFAULT_MODEL)
+	bin/sorterd export --force --head $(HEAD) --base $(BASE_MODEL) --out $(DEFAULT_MODEL)
 
 base-model:
 	$(call fetch,$(MODEL_U8),$(MODEL_U8_SHA),$(MODEL_U8_URL))
@@ -189,7 +190,7 @@ base-model:
 # Retrain from a folder of photos (one subfolder per class); to ship the
 # result, copy models/garbage.head.json to heads/.
 train: base-model build
-	bin/sorterd train --data $(DATA) --base $(BASE_MODEL) --out $(DEFAULT_MODEL) $(TRAIN_FLAGS)
+	bin/sorterd train --force --data $(DATA) --base $(BASE_MODEL) --out $(DEFAULT_MODEL) $(TRAIN_FLAGS)
 
 # The small model for slow boards (docs/compute.md): the same backbone at
 # 224 px, 2.9× fewer MACs per view than the default's 384 px. Its head was
