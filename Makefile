@@ -98,11 +98,13 @@ run: build model
 	bin/sorterd --once --model $(DEFAULT_MODEL) $(IMG)
 
 # Tests need every model (the Edge TPU one only to check it is refused),
-# and Chromium for the web page's browser test.
+# and Chromium for the web page's browser test. LICENSE_CHECK_BINARY
+# (bin/sorterd, built by models) lets TestModuleLicenses check
+# docs/licenses.md against the modules the binary records (go version -m).
 test: deps chromium gstreamer models
 	$(GO) vet -tags $(GOTAGS),matprofile ./...
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); [ -z "$$bad" ] || { echo "gofmt: $$bad" >&2; exit 1; }
-	$(GO) test -tags $(GOTAGS),matprofile -count=1 -timeout 30m ./...
+	LICENSE_CHECK_BINARY=$(CURDIR)/bin/sorterd $(GO) test -tags $(GOTAGS),matprofile -count=1 -timeout 30m ./...
 	@if command -v systemd-analyze >/dev/null; then $(MAKE) -s verify-unit && echo "systemd-analyze verify: ok"; fi
 
 # The fault campaign alone (docs/reliability.md): disk full and read-only
@@ -177,9 +179,10 @@ $(TFLITE_STAMP):
 
 # The default model: the official uint8 (quantization-aware trained)
 # MobileNetV2 backbone, rewritten as int8 by sorterd, + the trained head
-# shipped in heads/ (weights and labels only), assembled by sorterd.
+# shipped in heads/ (weights and labels only), assembled by sorterd
+# (--force: export refuses to replace the default model without it).
 model: base-model build
-	bin/sorterd export --head $(HEAD) --base $(BASE_MODEL) --out $(DEFAULT_MODEL)
+	bin/sorterd export --force --head $(HEAD) --base $(BASE_MODEL) --out $(DEFAULT_MODEL)
 
 base-model:
 	$(call fetch,$(MODEL_U8),$(MODEL_U8_SHA),$(MODEL_U8_URL))
@@ -187,7 +190,7 @@ base-model:
 # Retrain from a folder of photos (one subfolder per class); to ship the
 # result, copy models/garbage.head.json to heads/.
 train: base-model build
-	bin/sorterd train --data $(DATA) --base $(BASE_MODEL) --out $(DEFAULT_MODEL) $(TRAIN_FLAGS)
+	bin/sorterd train --force --data $(DATA) --base $(BASE_MODEL) --out $(DEFAULT_MODEL) $(TRAIN_FLAGS)
 
 # The small model for slow boards (docs/compute.md): the same backbone at
 # 224 px, 2.9× fewer MACs per view than the default's 384 px. Its head was
@@ -222,8 +225,9 @@ clean:
 	rm -rf bin out
 
 # Install under $(DESTDIR)$(PREFIX): binary, the TFLite libraries it
-# links (rpath set to their installed place), the model, the unit and an
-# example configuration (never overwriting one that exists).
+# links (rpath set to their installed place), the model, the units, the
+# udev rule giving group gpio the GPIO devices and an example
+# configuration (never overwriting one that exists).
 #
 #   make all                 as yourself: builds bin/sorterd.install (rpath and
 #                            default model under PREFIX) and the model; needs Go
@@ -253,6 +257,8 @@ install:
 	install -D -m 0644 bin/sorterd.service $(DESTDIR)/etc/systemd/system/sorterd.service
 	sed 's#/usr/local/bin/sorterd#$(PREFIX)/bin/sorterd#' systemd/sorterd@.service > bin/sorterd@.service
 	install -D -m 0644 bin/sorterd@.service $(DESTDIR)/etc/systemd/system/sorterd@.service
+	install -D -m 0644 systemd/60-sorterd-gpio.rules $(DESTDIR)/etc/udev/rules.d/60-sorterd-gpio.rules
+	if [ -z "$(DESTDIR)" ] && [ -d /run/udev ] && command -v udevadm >/dev/null; then udevadm control --reload-rules && udevadm trigger --action=change --subsystem-match=gpio && udevadm trigger --action=change --sysname-match='gpiomem*' || echo "install: udevadm failed; the GPIO rule applies at the next boot"; fi
 	sed 's#/usr/share/sorterd/models/garbage.tflite#$(INSTALL_MODEL)#' sorterd.example.yaml > bin/sorterd.example.yaml
 	install -D -m 0644 bin/sorterd.example.yaml $(DESTDIR)$(PREFIX)/share/sorterd/sorterd.example.yaml
 	[ -e $(DESTDIR)/etc/sorterd/sorterd.yaml ] || install -D -m 0640 bin/sorterd.example.yaml $(DESTDIR)/etc/sorterd/sorterd.yaml

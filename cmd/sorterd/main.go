@@ -58,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "version", "--version", "-version":
-			return cmdVersion(stdout)
+			return cmdVersion(args[1:], stdout, stderr)
 		case "bench":
 			return cmdBench(ctx, args[1:], stdout, stderr)
 		case "train":
@@ -77,12 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return cmdServe(ctx, args[1:], stderr)
 		case "help", "-h", "-help", "--help":
 			if len(args) > 1 && args[0] == "help" {
-				// sorterd help bench = sorterd bench -h
-				cmd := args[1]
-				if cmd == "once" {
-					cmd = "--once"
-				}
-				return run(ctx, []string{cmd, "-h"}, stdout, stderr)
+				return cmdHelp(ctx, args[1], stdout, stderr)
 			}
 			fmt.Fprint(stdout, usage)
 			return 0
@@ -100,6 +95,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	return cmdDaemon(ctx, args, stderr)
+}
+
+// helpTopics are the commands "sorterd help COMMAND" explains: each
+// one's -h ("once" and "--once" are the one-shot classifier).
+var helpTopics = []string{"version", "bench", "train", "eval", "export", "config", "camera", "serve", "once", "--once", "help"}
+
+// cmdHelp is "sorterd help COMMAND": COMMAND -h, printed on stdout (it is
+// the output asked for, not a diagnostic), exit 0. An unknown command is
+// a usage error, on stderr.
+func cmdHelp(ctx context.Context, cmd string, stdout, stderr io.Writer) int {
+	if isHelp(cmd) {
+		cmd = "help"
+	}
+	if !slices.Contains(helpTopics, cmd) {
+		fmt.Fprintf(stderr, "sorterd: help: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	switch cmd {
+	case "once":
+		cmd = "--once"
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	return run(ctx, []string{cmd, "-h"}, stdout, stdout)
 }
 
 // isOnceFlag reports whether a is the --once switch that selects the

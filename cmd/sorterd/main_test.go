@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -404,9 +405,13 @@ func TestCLIConventions(t *testing.T) {
 		{args: []string{"-h"}, code: 0, out: "sorterd serve"},
 		{args: []string{"--help"}, code: 0, out: "sorterd config check"},
 		{args: []string{"help"}, code: 0, out: "sorterd camera snapshot"},
-		{args: []string{"help", "bench"}, code: 0, errs: "Usage: sorterd bench"},
-		{args: []string{"help", "once"}, code: 0, errs: "Usage: sorterd --once"},
+		{args: []string{"help", "bench"}, code: 0, out: "Usage: sorterd bench"},
+		{args: []string{"help", "once"}, code: 0, out: "Usage: sorterd --once"},
 		{args: []string{"help", "bogus"}, code: 2, errs: `unknown command "bogus"`},
+		{args: []string{"version", "stray"}, code: 2, errs: `unexpected argument "stray"`},
+		{args: []string{"version", "--json"}, code: 2, errs: `unexpected argument "--json"`},
+		{args: []string{"--version", "stray"}, code: 2, errs: `unexpected argument "stray"`},
+		{args: []string{"version", "-h"}, code: 0, out: "Usage: sorterd version"},
 		// Before: `sorterd bogus` ran the daemon with the default config.
 		{args: []string{"bogus"}, code: 2, errs: `unknown command "bogus"`},
 		{args: []string{"bogus"}, code: 2, errs: "sorterd eval"},
@@ -468,5 +473,109 @@ func TestServeLogLevel(t *testing.T) {
 		if code != 0 || strings.Contains(errb.String(), "web page") != c.want {
 			t.Errorf("--log-level %q: exit %d, startup line logged %v (want %v):\n%s", c.level, code, !c.want, c.want, errb.String())
 		}
+	}
+}
+
+// "sorterd help COMMAND" prints that command's help on stdout and exits 0,
+// for every command the usage lists; only an unknown one is an error.
+func TestHelpOnStdout(t *testing.T) {
+	for _, cmd := range helpTopics {
+		code, out, errs := runCLI(t, "help", cmd)
+		if code != 0 || !strings.Contains(out, "sorterd") || errs != "" {
+			t.Errorf("sorterd help %s: exit %d (want 0), stdout %d bytes, stderr %d bytes", cmd, code, len(out), len(errs))
+		}
+	}
+	for _, cmd := range []string{"bench", "serve", "--once", "train", "eval", "export"} {
+		_, out, _ := runCLI(t, "help", cmd)
+		if !strings.Contains(out, "Flags:") {
+			t.Errorf("sorterd help %s: no flags on stdout:\n%s", cmd, out)
+		}
+	}
+	// Every command of the usage has its help.
+	for _, m := range regexp.MustCompile(`(?m)^  sorterd ([a-z-]+)`).FindAllStringSubmatch(usage, -1) {
+		if !slices.Contains(helpTopics, m[1]) {
+			t.Errorf("the usage lists sorterd %s, which help does not know", m[1])
+		}
+	}
+	if code, out, errs := runCLI(t, "help", "bogus"); code != 2 || out != "" || !strings.Contains(errs, `unknown command "bogus"`) {
+		t.Errorf("sorterd help bogus: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
+
+// export and train refuse to replace the default model (models/garbage.tflite
+// here) without --force, before any work; another --out is written as asked.
+func TestExportKeepsDefaultModel(t *testing.T) {
+	head := filepath.Join(testenv.Root(), "heads", "garbage.head.json")
+	base := testenv.Model(t, "mobilenet_v2_1.0_224_quant.tflite")
+	t.Chdir(t.TempDir())
+	os.MkdirAll("models", 0o755)
+	old := []byte("the station's model")
+	os.WriteFile(defaultModel, old, 0o644)
+
+	for _, args := range [][]string{
+		{"export", "--head", head, "--base", base},
+		{"export", "--head", head, "--base", base, "--out", "./models/../models/garbage.tflite"},
+		{"train", "--data", "no-such-dir", "--base", base},
+	} {
+		code, out, errs := runCLI(t, args...)
+		if code != 2 || out != "" || !strings.Contains(errs, "is the default model: pass --force") {
+			t.Errorf("sorterd %s: exit %d (want 2), stdout %q, stderr %q", strings.Join(args, " "), code, out, errs)
+		}
+		if b, _ := os.ReadFile(defaultModel); !bytes.Equal(b, old) {
+			t.Fatalf("sorterd %s replaced the default model", strings.Join(args, " "))
+		}
+	}
+
+	other := filepath.Join(t.TempDir(), "other.tflite")
+	os.WriteFile(other, old, 0o644)
+	if code, _, errs := runCLI(t, "export", "--head", head, "--base", base, "--out", other); code != 0 {
+		t.Fatalf("export --out another existing file: exit %d: %s", code, errs)
+	}
+	if code, out, errs := runCLI(t, "export", "--force", "--head", head, "--base", base); code != 0 || !strings.Contains(out, "wrote "+defaultModel) {
+		t.Fatalf("export --force: exit %d: %s%s", code, out, errs)
+	}
+	if b, _ := os.ReadFile(defaultModel); bytes.Equal(b, old) {
+		t.Error("export --force left the default model as it was")
+	}
+}
+
+// --once --json gives every image a JSON line: the failed ones as
+// {"image", "error"}, in the order given, beside their stderr line.
+func TestOnceJSONErrorRecord(t *testing.T) {
+	m, img := model(t), photo(t)
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.jpg")
+	os.WriteFile(empty, nil, 0o644)
+	missing := filepath.Join(dir, "missing.jpg")
+	code, out, errs := runCLI(t, "--once", "--json", "--model", m, empty, img, missing)
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	var recs []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r map[string]any
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("stdout line %q: %v", line, err)
+		}
+		recs = append(recs, r)
+	}
+	if len(recs) != 3 {
+		t.Fatalf("want 3 JSON lines (one per image), got %d:\n%s", len(recs), out)
+	}
+	for i, c := range []struct{ image, err string }{{empty, "empty"}, {img, ""}, {missing, "no such file"}} {
+		r := recs[i]
+		if r["image"] != c.image {
+			t.Errorf("line %d: image %v, want %s", i, r["image"], c.image)
+		}
+		e, _ := r["error"].(string)
+		switch {
+		case c.err == "" && (e != "" || r["label"] == nil):
+			t.Errorf("line %d: want a result, got %v", i, r)
+		case c.err != "" && (!strings.Contains(e, c.err) || r["label"] != nil):
+			t.Errorf("line %d: want an error containing %q, got %v", i, c.err, r)
+		}
+	}
+	if strings.Count(strings.TrimSpace(errs), "\n") != 1 {
+		t.Errorf("want one stderr line per failed image:\n%s", errs)
 	}
 }

@@ -130,6 +130,14 @@ func cmdOnce(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		r, decode, err := classifyFile(ctx, c, path, lim, *top)
 		if err != nil {
 			errLine(stderr, fmt.Errorf("%s: %w", path, err))
+			if *asJSON {
+				// A reader of the JSON lines sees every image it asked
+				// about, the failed ones as {"image", "error"}.
+				_ = enc.Encode(struct {
+					Image string `json:"image"`
+					Error string `json:"error"`
+				}{path, err.Error()})
+			}
 			failed++
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/train"
 )
@@ -37,6 +38,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Float64Var(&c.FT.Smooth, "finetune-smooth", defaultSmooth, "fine-tuning's label smoothing: the share of the target spread over all classes (0: none)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	force := fs.Bool("force", false, "replace the default model (--out "+defaultModel+" or "+config.DefaultModelPath+") when it exists")
 	if pos, err := parseInterspersed(fs, args); err != nil {
 		return flagExit(err)
 	} else if !noArgs(fs, pos) {
@@ -44,6 +46,10 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if len(c.Data) == 0 {
 		fmt.Fprintln(stderr, "sorterd: train needs --data DIR")
+		return 2
+	}
+	if err := keepDefaultModel(c.Out, *force); err != nil {
+		errLine(stderr, fmt.Errorf("train: %w", err))
 		return 2
 	}
 	if bad := ignoredFlags(fs, "finetune-epochs", "finetune-layers", "finetune-lr", "finetune-proj-lr", "finetune-smooth"); !c.FineTune && len(bad) > 0 {
@@ -170,9 +176,14 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 	head := fs.String("head", "heads/garbage.head.json", "head `file` written by sorterd train")
 	base := fs.String("base", defaultBase, "base model the head was trained on")
 	out := fs.String("out", defaultModel, "model `file` to write")
+	force := fs.Bool("force", false, "replace the default model (--out "+defaultModel+" or "+config.DefaultModelPath+") when it exists")
 	if pos, err := parseInterspersed(fs, args); err != nil {
 		return flagExit(err)
 	} else if !noArgs(fs, pos) {
+		return 2
+	}
+	if err := keepDefaultModel(*out, *force); err != nil {
+		errLine(stderr, fmt.Errorf("export: %w", err))
 		return 2
 	}
 	model, err := train.Assemble(*head, *base)
@@ -194,6 +205,27 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d bytes) from %s + %s\n", *out, len(model), *head, *base)
 	return 0
+}
+
+// keepDefaultModel refuses, unless force, to write out over an existing
+// default model: models/garbage.tflite here or the installed one, which
+// the daemon, --once and serve load when given no --model. A bare
+// "sorterd export" or "sorterd train" would otherwise replace it without a
+// word. Any other file, or a default model not yet made, is written.
+func keepDefaultModel(out string, force bool) error {
+	if force {
+		return nil
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		return nil
+	}
+	for _, d := range []string{defaultModel, config.DefaultModelPath} {
+		if ds, err := os.Stat(d); err == nil && os.SameFile(st, ds) {
+			return fmt.Errorf("%s exists and is the default model: pass --force to replace it, or --out another file", out)
+		}
+	}
+	return nil
 }
 
 // defaultStationViews: station views per training photo. 6 sorted 3

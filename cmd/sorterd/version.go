@@ -10,7 +10,19 @@ import (
 	"gocv.io/x/gocv"
 )
 
-func cmdVersion(w io.Writer) int {
+// cmdVersion prints the versions. It takes no arguments: -h prints its
+// usage, anything else (a stray word, a flag it does not have) is a
+// usage error rather than silently ignored.
+func cmdVersion(args []string, w, stderr io.Writer) int {
+	const synopsis = "Usage: sorterd version (or sorterd --version)\n\nPrints the versions of sorterd, Go, TFLite and OpenCV (gocv).\n"
+	if len(args) > 0 {
+		if isHelp(args[0]) {
+			fmt.Fprint(w, synopsis)
+			return 0
+		}
+		fmt.Fprintf(stderr, "sorterd version: unexpected argument %q\n%s", args[0], synopsis)
+		return 2
+	}
 	fmt.Fprintf(w, "sorterd %s\n", version)
 	fmt.Fprintf(w, "go      %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(w, "tflite  %s\n", infer.TFLiteVersion())
