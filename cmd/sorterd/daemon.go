@@ -128,6 +128,14 @@ func (d *daemon) run(ctx context.Context, cfg config.Config) int {
 				cfg, prev = *prev, nil
 				continue
 			}
+			if !e.built && ctx.Err() == nil {
+				// A model, pin or file the configuration names that the
+				// daemon cannot use: a restart would fail the same way, so
+				// exit 2, which the unit does not restart
+				// (RestartPreventExitStatus=2).
+				log.Error("station cannot start with this configuration; fix it and start again", "file", d.path, "err", e.err)
+				return 2
+			}
 			log.Error("station stopped", "err", e.err)
 			return 1
 		}

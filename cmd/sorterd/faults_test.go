@@ -266,6 +266,60 @@ func TestSecondDaemonRefused(t *testing.T) {
 	}
 }
 
+// A configuration that loads but names a model or pin the daemon cannot
+// use at start exits 2, like one that does not load: the unit's
+// RestartPreventExitStatus=2 then stops systemd restarting it for ever
+// (it exited 1, which Restart=on-failure restarts).
+func TestStartErrorsExit2(t *testing.T) {
+	b := testenv.StartBroker(t)
+	dir := t.TempDir()
+	model, err := os.ReadFile(testenv.Model(t, "garbage.tflite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(dir, "truncated.tflite")
+	if err := os.WriteFile(truncated, model[:len(model)/3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := stationConfig(t, b, "")
+	withModel := regexp.MustCompile(`(?m)^  path: .*$`).ReplaceAllString(base.text, "  path: "+truncated)
+	noPin := strings.Replace(base.text, "  driver: dry-run\n", "  driver: periph\n", 1)
+	for i, bin := range fiveBins() {
+		noPin = strings.Replace(noPin, bin, fmt.Sprintf("%s, pin: GPIO_NO_SUCH_PIN%d}", strings.TrimSuffix(bin, "}"), i), 1)
+	}
+	for _, tc := range []struct{ name, text, log string }{
+		{"truncated model", withModel, "truncated.tflite"},
+		{"pin the board lacks", noPin, "GPIO_NO_SUCH_PIN"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base.write(tc.text)
+			logs := &syncBuf{}
+			code := make(chan int, 1)
+			go func() { code <- run(context.Background(), []string{"--config", base.cfg}, io.Discard, logs) }()
+			select {
+			case c := <-code:
+				if c != 2 || !strings.Contains(logs.String(), tc.log) ||
+					!strings.Contains(logs.String(), "station cannot start with this configuration") {
+					t.Errorf("exit %d, want 2 with an error naming %s:\n%s", c, tc.log, logs.String())
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("the daemon did not exit:\n%s", logs.String())
+			}
+		})
+	}
+	// Both units (the package installs sorterd.service) keep exit 2 from
+	// being restarted.
+	for _, unit := range []string{"sorterd.service", "sorterd@.service"} {
+		u, err := os.ReadFile(filepath.Join(testenv.Root(), "systemd", unit))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(u), "\nRestart=on-failure\n") || !strings.Contains(string(u), "\nRestartPreventExitStatus=2\n") {
+			t.Errorf("%s: want Restart=on-failure with RestartPreventExitStatus=2", unit)
+		}
+	}
+}
+
 // command sends one MQTT command to the station.
 func (s *station) command(t *testing.T, b *testenv.Broker, payload string) {
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID(fmt.Sprintf("cmd-%d", time.Now().UnixNano())))
