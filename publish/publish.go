@@ -103,7 +103,7 @@ func New(o Options) (*Publisher, error) {
 	if o.CommandQueue <= 0 {
 		o.CommandQueue = 16
 	}
-	ob, err := OpenOutbox(o.OutboxDir, o.OutboxSize)
+	ob, err := OpenOutbox(o.OutboxDir, o.OutboxSize, o.Log)
 	if ob == nil {
 		return nil, err
 	}
