@@ -406,7 +406,7 @@ func links(cam *cameraLink, pub *publish.Publisher) web.Links {
 	if pub != nil {
 		l.MQTT = &web.MQTTLink{Connected: pub.Connected(), Outbox: pub.OutboxDepth(), Dropped: pub.Dropped(),
 			Failed: pub.OutboxFailed(), InMemory: pub.OutboxInMemory(), Quarantined: pub.Quarantined(), Problem: pub.OutboxProblem(),
-			Conflicts: pub.Conflicts()}
+			BrokerProblem: pub.LinkProblem(), Conflicts: pub.Conflicts()}
 	}
 	return l
 }
@@ -449,8 +449,8 @@ func (ctl *control) command(ctx context.Context, c publish.Command) error {
 
 // linksProblem is why a link makes the station degraded ("" if none).
 func linksProblem(l web.Links) string {
-	if l.MQTT != nil && l.MQTT.Problem != "" {
-		return "degraded: " + l.MQTT.Problem
+	if p := l.MQTT.Degraded(); p != "" {
+		return "degraded: " + p
 	}
 	return ""
 }

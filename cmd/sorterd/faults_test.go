@@ -320,6 +320,68 @@ func TestStartErrorsExit2(t *testing.T) {
 	}
 }
 
+// A broker that refuses the login (wrong password) or that nobody answers
+// for is an ERROR in the log naming the reason, and /healthz answers 503
+// "degraded" with it, within seconds; the right password is neither. (Both
+// went unnoticed: no log line in 30 s, /healthz 200 ok, while the outbox
+// grew.)
+func TestBrokerLoginOrReachFailureIsReported(t *testing.T) {
+	passwd, err := exec.LookPath("mosquitto_passwd")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("mosquitto_passwd is not installed (make test installs mosquitto)")
+		}
+		t.Skip("mosquitto_passwd is not installed")
+	}
+	pw := filepath.Join(t.TempDir(), "passwords")
+	if out, err := exec.Command(passwd, "-c", "-b", pw, "sorterd", "right-password").CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_passwd: %v: %s", err, out)
+	}
+	b := testenv.StartBroker(t, "password_file "+pw, "allow_anonymous false")
+	cases := []struct{ name, broker, password, reason string }{
+		{"right password", b.URL(), "right-password", ""},
+		{"wrong password", b.URL(), "wrong-password", "not Authorized"},
+		{"unreachable broker", fmt.Sprintf("tcp://127.0.0.1:%d", testenv.FreePort(t)), "right-password", "connection refused"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := stationConfig(t, b, "")
+			text := strings.Replace(s.text, "  broker: "+b.URL()+"\n", "  broker: "+tc.broker+"\n  username: sorterd\n  password: "+tc.password+"\n", 1)
+			if text == s.text {
+				t.Fatal("no broker line in the configuration")
+			}
+			s.write(text)
+			s.start()
+			eventually(t, "web page up", 20*time.Second, func() bool { c, _ := s.get("/healthz"); return c != 0 })
+			up := time.Now()
+			if tc.reason == "" {
+				eventuallyLog(t, s.logs, "healthz ok", 10*time.Second, func() bool { c, _ := s.get("/healthz"); return c == 200 })
+				if strings.Contains(s.logs.String(), "refuses the login") {
+					t.Errorf("the right password reported as a failure:\n%s", s.logs)
+				}
+				return
+			}
+			eventuallyLog(t, s.logs, "an ERROR naming the reason", 5*time.Second, func() bool {
+				return regexp.MustCompile(`level=ERROR msg="mqtt broker cannot be reached or refuses the login.*` + tc.reason).MatchString(s.logs.String())
+			})
+			eventuallyLog(t, s.logs, "/healthz degraded", 5*time.Second, func() bool {
+				c, body := s.get("/healthz")
+				return c == 503 && strings.Contains(body, `"degraded"`) && strings.Contains(body, tc.reason)
+			})
+			t.Logf("reported %.1f s after the page came up", time.Since(up).Seconds())
+			// Retries (one a second) do not repeat the ERROR, nor the
+			// watchdog's "station degraded".
+			time.Sleep(3 * time.Second)
+			if n := strings.Count(s.logs.String(), "refuses the login"); n != 1 {
+				t.Errorf("the failure logged %d times, want once:\n%s", n, s.logs)
+			}
+			if n := strings.Count(s.logs.String(), `msg="station degraded"`); n != 1 {
+				t.Errorf(`"station degraded" logged %d times, want once:\n%s`, n, s.logs)
+			}
+		})
+	}
+}
+
 // command sends one MQTT command to the station.
 func (s *station) command(t *testing.T, b *testenv.Broker, payload string) {
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID(fmt.Sprintf("cmd-%d", time.Now().UnixNano())))
