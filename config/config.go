@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -528,6 +530,17 @@ func (k *checker) bad(field, format string, args ...any) {
 	k.es = append(k.es, Error{Field: field, Msg: fmt.Sprintf(format, args...), Line: lineOf(k.root, field)})
 }
 
+// number refuses NaN and the infinities, which every range check below
+// would let through (a comparison with NaN is false); it reports whether
+// v is a finite number, so that a range check only follows then.
+func (k *checker) number(field string, v float64) bool {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		k.bad(field, "%v is not a number the station can use", v)
+		return false
+	}
+	return true
+}
+
 func (k *checker) oneOf(field, v string, allowed ...string) {
 	for _, a := range allowed {
 		if v == a {
@@ -586,8 +599,12 @@ func (cam Camera) check(k *checker) {
 	if cam.Height <= 0 {
 		k.bad("camera.height", "must be > 0")
 	}
-	if cam.FPS <= 0 {
-		k.bad("camera.fps", "must be > 0")
+	if k.number("camera.fps", cam.FPS) {
+		if cam.FPS <= 0 {
+			k.bad("camera.fps", "must be > 0")
+		} else if cam.FPS > MaxFPS {
+			k.bad("camera.fps", "must be at most %d", MaxFPS)
+		}
 	}
 	if cam.ReconnectMin <= 0 {
 		k.bad("camera.reconnect_min", "must be > 0")
@@ -622,23 +639,26 @@ func (c *Config) checkItems(k *checker) {
 	k.oneOf("locate.method", c.Locate.Method, "background", "roi", "none")
 	k.oneOf("locate.shape", c.Locate.Shape, "square", "tight")
 	k.oneOf("locate.balance", c.Locate.Balance, "reference", "tray", "none")
-	if c.Locate.Margin < 0 || c.Locate.Margin > 1 {
+	if k.number("locate.margin", c.Locate.Margin) && (c.Locate.Margin < 0 || c.Locate.Margin > 1) {
 		k.bad("locate.margin", "must be in 0..1")
 	}
-	if c.Locate.MinSize < 0 || c.Locate.MinSize >= 1 {
+	if k.number("locate.min_size", c.Locate.MinSize) && (c.Locate.MinSize < 0 || c.Locate.MinSize >= 1) {
 		k.bad("locate.min_size", "must be in [0, 1)")
 	}
 	k.oneOf("trigger.mode", c.Trigger.Mode, pipeline.TriggerModeNames()...)
 	if c.Trigger.Every < 1 {
 		k.bad("trigger.every", "must be >= 1")
 	}
-	if c.Trigger.Frames < 1 {
-		k.bad("trigger.frames", "must be >= 1")
+	if c.Trigger.Frames < 1 || c.Trigger.Frames > MaxFrames {
+		k.bad("trigger.frames", "must be in 1..%d", MaxFrames)
 	}
 	if c.Trigger.Mode == pipeline.GPIO.String() && c.Trigger.Pin == "" {
 		k.bad("trigger.pin", "must be set when trigger.mode is gpio")
 	}
-	if c.Trigger.MotionArea <= 0 || c.Trigger.MotionArea > 1 {
+	if c.Trigger.Pin != "" {
+		k.pinName("trigger.pin", c.Trigger.Pin)
+	}
+	if k.number("trigger.motion_area", c.Trigger.MotionArea) && (c.Trigger.MotionArea <= 0 || c.Trigger.MotionArea > 1) {
 		k.bad("trigger.motion_area", "must be in (0, 1]")
 	}
 	if c.Trigger.MotionDelta < 1 || c.Trigger.MotionDelta > 255 {
@@ -648,8 +668,8 @@ func (c *Config) checkItems(k *checker) {
 		k.bad("model.path", "must be set")
 	}
 	k.oneOf("model.delegate", c.Model.Delegate, "cpu", "xnnpack", "edgetpu", "gpu")
-	if c.Model.Threads < 0 {
-		k.bad("model.threads", "must be >= 0 (0: one per CPU)")
+	if c.Model.Threads < 0 || c.Model.Threads > MaxThreads {
+		k.bad("model.threads", "must be in 0..%d (0: one per CPU)", MaxThreads)
 	}
 	// With no views (tta: []) there is nothing to share out: ignored.
 	if (c.Model.TTAPerFrame < 0 && c.Model.TTAPerFrame != AutoViews) || (len(c.Model.TTA) > 0 && int(c.Model.TTAPerFrame) > len(c.Model.TTA)) {
@@ -657,7 +677,7 @@ func (c *Config) checkItems(k *checker) {
 	}
 	k.oneOf("decision.vote", c.Decision.Vote, pipeline.VoteNames()...)
 	k.oneOf("decision.geometry", c.Decision.Geometry, pipeline.GeometryNames()...)
-	if c.Decision.Threshold < 0 || c.Decision.Threshold >= 1 {
+	if k.number("decision.threshold", c.Decision.Threshold) && (c.Decision.Threshold < 0 || c.Decision.Threshold >= 1) {
 		k.bad("decision.threshold", "must be in [0, 1)")
 	}
 	if c.Decision.Cooldown < 0 {
@@ -671,6 +691,10 @@ func (c *Config) checkBins(k *checker) {
 	}
 	names := map[string]bool{}
 	labels := map[string]string{}
+	pins := map[string]string{} // pin → the bin (or trigger) on it
+	if c.Trigger.Mode == pipeline.GPIO.String() && c.Trigger.Pin != "" {
+		pins[c.Trigger.Pin] = "the trigger's sensor (trigger.pin)"
+	}
 	rejects := 0
 	for i, b := range c.Bins {
 		p := fmt.Sprintf("bins.%d", i)
@@ -694,20 +718,30 @@ func (c *Config) checkBins(k *checker) {
 		if b.Pin == "" && c.GPIO.Driver != "dry-run" {
 			k.bad(p+".pin", "must be set (or gpio.driver: dry-run)")
 		}
-		k.oneOf(p+".mode", string(b.Mode), string(FlapPulse), string(FlapHold))
-		if b.Pulse < 0 {
-			k.bad(p+".pulse", "must be > 0")
+		if b.Pin != "" && k.pinName(p+".pin", b.Pin) {
+			if other, ok := pins[b.Pin]; ok {
+				k.bad(p+".pin", "pin %s is already used by %s: one pin drives one flap", b.Pin, other)
+			} else {
+				pins[b.Pin] = fmt.Sprintf("bin %q", b.Name)
+			}
 		}
-		if b.Delay < 0 {
-			k.bad(p+".delay", "must be >= 0")
+		k.oneOf(p+".mode", string(b.Mode), string(FlapPulse), string(FlapHold))
+		// A pulse holds the station's loop, and a stop waits for it: it
+		// must end well within the unit's TimeoutStopSec (15 s), after the
+		// item in flight, a conveyor's delay and the outbox's drain.
+		if b.Pulse < 0 || b.Pulse.D() > MaxPulse {
+			k.bad(p+".pulse", "must be > 0 and at most %s (a stop waits for it)", MaxPulse)
+		}
+		if b.Delay < 0 || b.Delay.D() > MaxDelay {
+			k.bad(p+".delay", "must be in 0..%s (a stop waits for a scheduled flap)", MaxDelay)
 		}
 		if !(b.Threshold >= 0 && b.Threshold < 1) {
 			k.bad(p+".threshold", "must be in 0..1 (0: decision.threshold)")
 		}
-		if b.OpenAngle < 0 || b.OpenAngle > 180 {
+		if k.number(p+".open_angle", b.OpenAngle) && (b.OpenAngle < 0 || b.OpenAngle > 180) {
 			k.bad(p+".open_angle", "must be in 0..180")
 		}
-		if b.ClosedAngle < 0 || b.ClosedAngle > 180 {
+		if k.number(p+".closed_angle", b.ClosedAngle) && (b.ClosedAngle < 0 || b.ClosedAngle > 180) {
 			k.bad(p+".closed_angle", "must be in 0..180")
 		}
 	}
@@ -738,6 +772,12 @@ func (c *Config) checkLinks(k *checker) {
 	m := c.MQTT
 	if !regexp.MustCompile(`^(tcp|ssl|tls|mqtt|mqtts|ws|wss)://`).MatchString(m.Broker) {
 		k.bad("mqtt.broker", "%q needs a scheme, like tcp://host:1883 or ssl://host:8883", m.Broker)
+	} else if u, err := url.Parse(m.Broker); err != nil {
+		// The MQTT client drops a broker URL it cannot parse without a
+		// word, and then never connects.
+		k.bad("mqtt.broker", "%q is not a URL: %v", m.Broker, errors.Unwrap(err))
+	} else if u.Hostname() == "" {
+		k.bad("mqtt.broker", "%q names no host, like tcp://host:1883", m.Broker)
 	}
 	if m.Outbox < 1 {
 		k.bad("mqtt.outbox", "must be >= 1")
@@ -754,6 +794,45 @@ func (c *Config) checkLinks(k *checker) {
 	if m.TopicPrefix == "" || strings.ContainsAny(m.TopicPrefix, "#+") {
 		k.bad("mqtt.topic_prefix", "must be set and contain no wildcard")
 	}
+}
+
+// Limits of values the daemon can use.
+const (
+	// MaxThreads bounds model.threads: more interpreter threads than any
+	// board has cores only cost memory and start-up time.
+	MaxThreads = 64
+	// MaxFrames bounds trigger.frames: an item is decided on this many
+	// frames, and one must lie still for them all.
+	MaxFrames = 50
+	// MaxFPS bounds camera.fps: the frame period the station paces and
+	// plans views by.
+	MaxFPS = 1000
+	// MaxPulse and MaxDelay bound a flap's pulse and a conveyor bin's
+	// delay: a stop waits for both, the item in flight (2 s at most) and
+	// the outbox's drain (about 6 s), and must end within the unit's
+	// TimeoutStopSec=15s.
+	MaxPulse = 2 * time.Second
+	MaxDelay = 5 * time.Second
+)
+
+// pinName is periph's naming of a pin: a name (GPIO6) or a header alias
+// (P1_31), a letter first and no spaces. A bare number ("6") or "GPIO 6"
+// names no pin periph knows; the board itself is asked at start.
+var pinName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+
+// pinName reports whether pin can be a periph pin name, and says why not.
+func (k *checker) pinName(field, pin string) bool {
+	if pinName.MatchString(pin) {
+		return true
+	}
+	hint := ""
+	if _, err := strconv.Atoi(strings.TrimSpace(pin)); err == nil {
+		hint = fmt.Sprintf(" (a GPIO number is written GPIO%s)", strings.TrimSpace(pin))
+	} else if s := strings.ReplaceAll(pin, " ", ""); pinName.MatchString(s) {
+		hint = fmt.Sprintf(" (without spaces: %s)", s)
+	}
+	k.bad(field, "%q is not a pin name, like GPIO6 or P1_31%s", pin, hint)
+	return false
 }
 
 // PageURL is the web page's address as another machine reaches it (Home

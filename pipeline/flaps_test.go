@@ -300,3 +300,90 @@ func TestLandingFrameNotClassified(t *testing.T) {
 		}
 	}
 }
+
+// oneOpen watches a bank of fake pins and records every moment a pin is
+// driven open while another is open.
+type oneOpen struct {
+	mu   sync.Mutex
+	open map[string]bool
+	both []string
+}
+
+// watchedPin is a fake pin whose levels oneOpen sees.
+type watchedPin struct {
+	*gpiotest.Pin
+	w *oneOpen
+}
+
+func (p watchedPin) Out(l gpio.Level) error {
+	p.w.mu.Lock()
+	if l == gpio.High {
+		for name, o := range p.w.open {
+			if o && name != p.Name() {
+				p.w.both = append(p.w.both, name+" and "+p.Name())
+			}
+		}
+	}
+	p.w.open[p.Name()] = l == gpio.High
+	p.w.mu.Unlock()
+	return p.Pin.Out(l)
+}
+
+// flapStation is a station with glass, metal and reject flaps on watched
+// fake pins, pulsing for pulse or holding (pulse 0).
+func flapStation(t *testing.T, pulse time.Duration) (*Station, *oneOpen) {
+	w := &oneOpen{open: map[string]bool{}}
+	bins := []Bin{{Name: "glass", Labels: []string{"glass"}}, {Name: "metal", Labels: []string{"metal"}},
+		{Name: "reject", Labels: []string{"trash"}, Reject: true}}
+	flaps := map[string]actuator.Flap{}
+	for _, b := range bins {
+		f, err := actuator.NewGPIO(actuator.Options{Name: b.Name, Hold: pulse == 0, Pulse: pulse}, watchedPin{&gpiotest.Pin{N: b.Name}, w})
+		if err != nil {
+			t.Fatal(err)
+		}
+		flaps[b.Name] = f
+	}
+	tray := locate.New(locate.Options{Margin: locate.DefaultMargin})
+	t.Cleanup(tray.Close)
+	s, err := New(Options{Station: "t", Source: &scriptedSource{}, Classify: &turnClassifier{labels: []string{"glass"}},
+		Flaps: flaps, Bins: bins, Trigger: Motion, Tray: tray, Frames: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, w
+}
+
+// A test flap (web or MQTT) opens the way an item's flap does: the held
+// flap is closed first, and a pulsing one is waited for, so that no two
+// flaps are ever open. TestFlap used to open its flap directly: in hold
+// mode beside the held one, in pulse mode beside a pulsing one.
+func TestTestFlapOneAtATime(t *testing.T) {
+	t.Run("hold", func(t *testing.T) {
+		s, w := flapStation(t, 0)
+		ctx := context.Background()
+		for _, bin := range []string{"glass", "metal", "reject", "glass"} {
+			if err := s.TestFlap(ctx, bin); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// An item's flap after the test flaps closes the held one too.
+		s.openFlap(ctx, "metal")
+		if len(w.both) > 0 || !w.open["metal"] || w.open["glass"] {
+			t.Errorf("opened while another was open: %v; open now %v", w.both, w.open)
+		}
+	})
+	t.Run("pulse", func(t *testing.T) {
+		s, w := flapStation(t, 100*time.Millisecond)
+		var wg sync.WaitGroup
+		for _, bin := range []string{"glass", "metal", "reject"} {
+			wg.Add(1)
+			go func() { defer wg.Done(); s.TestFlap(context.Background(), bin) }()
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); s.openFlap(context.Background(), "glass") }() // an item's
+		wg.Wait()
+		if len(w.both) > 0 {
+			t.Errorf("opened while another was open: %v", w.both)
+		}
+	})
+}

@@ -256,14 +256,15 @@ func (s *Station) Resume() { s.paused.Store(false); s.log.Info("resumed") }
 // Paused reports the state.
 func (s *Station) Paused() bool { return s.paused.Load() }
 
-// TestFlap opens one bin's flap, for wiring checks.
+// TestFlap opens one bin's flap, for wiring checks, as an item's would:
+// every other flap is closed first (a held one too), and it waits for a
+// flap that is moving, so that test flaps never open a second flap.
 func (s *Station) TestFlap(ctx context.Context, bin string) error {
-	f, ok := s.o.Flaps[bin]
-	if !ok {
+	if _, ok := s.o.Flaps[bin]; !ok {
 		return fmt.Errorf("no bin %q", bin)
 	}
 	s.log.Info("test flap", "bin", bin)
-	return f.Open(ctx)
+	return s.openFlap(ctx, bin)
 }
 
 // Progress is when the last frame arrived, and since when an inference
@@ -692,7 +693,10 @@ func (s *Station) fire(ctx context.Context, it *item, rec *record, delay time.Du
 		opened := time.Now()
 		ev.TS = opened.UTC().Format(time.RFC3339Nano)
 		ev.LatencyMS = float64(opened.Sub(it.start).Microseconds()) / 1000
-		s.openFlap(ctx, ev.Bin)
+		// An item's flap moves even when the station is stopping.
+		if err := s.openFlap(context.WithoutCancel(ctx), ev.Bin); err != nil {
+			s.log.Error("flap", "bin", ev.Bin, "err", err)
+		}
 		s.counters.fired(ev)
 		s.recent.fired(rec, ev)
 		s.log.Info("item", "id", ev.ID, "label", ev.Label, "score", ev.Score, "bin", ev.Bin, "action", ev.Action,
@@ -715,10 +719,11 @@ func (s *Station) fire(ctx context.Context, it *item, rec *record, delay time.Du
 }
 
 // openFlap opens bin's flap with every other flap closed first: a hold
-// flap stays open until the next item, and at most one flap is open at any
-// time, on a chute and on a conveyor (whose timers may fire together: the
-// second waits for the first's pulse).
-func (s *Station) openFlap(ctx context.Context, bin string) {
+// flap stays open until the next item (or test flap), and at most one
+// flap is open at any time, on a chute and on a conveyor (whose timers
+// may fire together: the second waits for the first's pulse), test flaps
+// included. A pulse ends early when ctx does.
+func (s *Station) openFlap(ctx context.Context, bin string) error {
 	s.flapMu.Lock()
 	defer s.flapMu.Unlock()
 	for name, f := range s.o.Flaps {
@@ -729,9 +734,7 @@ func (s *Station) openFlap(ctx context.Context, bin string) {
 			s.log.Error("flap", "bin", name, "err", err)
 		}
 	}
-	if err := s.o.Flaps[bin].Open(context.WithoutCancel(ctx)); err != nil {
-		s.log.Error("flap", "bin", bin, "err", err)
-	}
+	return s.o.Flaps[bin].Open(ctx)
 }
 
 func newID() string {

@@ -69,8 +69,8 @@ func TestSecondDaemonSameStationName(t *testing.T) {
 		t.Fatalf("both default to client id %s", a.ClientID())
 	}
 	for i := 0; i < 10; i++ {
-		a.Event([]byte(fmt.Sprintf(`"a%d"`, i)))
-		c.Event([]byte(fmt.Sprintf(`"c%d"`, i)))
+		a.Event([]byte(fmt.Sprintf(`{"id":"a%d"}`, i)))
+		c.Event([]byte(fmt.Sprintf(`{"id":"c%d"}`, i)))
 	}
 	waitFor(t, "20 events", func() bool { return len(w.Get("sorterd/dup/event")) >= 20 })
 	waitFor(t, "both report the conflict", func() bool { return a.Conflicts() > 0 && c.Conflicts() > 0 })

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -24,13 +25,15 @@ import (
 // write is counted and the outbox reports itself degraded (Problem) until
 // a write succeeds again.
 //
-// What a file holds is checked before it is sent: a file that is not a
-// JSON value (empty, cut short, garbage) is moved to the quarantine
-// subdirectory and counted, never published. When the queue is full the
-// oldest message is dropped and counted.
+// What a file holds is checked before it is sent: a file that is not an
+// event (empty, cut short, garbage, or JSON that is no event object, like
+// [1,2,3] or {"cmd":"pause"}) is moved to the quarantine subdirectory,
+// counted and logged, never published. When the queue is full the oldest
+// message is dropped and counted.
 type Outbox struct {
 	dir   string
 	limit int
+	log   *slog.Logger
 
 	mu          sync.Mutex
 	queue       []entry // oldest first
@@ -60,12 +63,16 @@ const QuarantineDir = "quarantine"
 // run left there. A directory that cannot be created, read or written is
 // not an error: the outbox starts degraded (memory only) and says so in
 // Problem; the error returned alongside is for the log. Only a bad limit
-// returns a nil outbox.
-func OpenOutbox(dir string, limit int) (*Outbox, error) {
+// returns a nil outbox. Quarantined files are logged to log (nil:
+// slog.Default()).
+func OpenOutbox(dir string, limit int, log *slog.Logger) (*Outbox, error) {
 	if limit < 1 {
 		return nil, fmt.Errorf("outbox: limit must be >= 1")
 	}
-	o := &Outbox{dir: dir, limit: limit, next: 1, notify: make(chan struct{}, 1)}
+	if log == nil {
+		log = slog.Default()
+	}
+	o := &Outbox{dir: dir, limit: limit, log: log, next: 1, notify: make(chan struct{}, 1)}
 	if err := o.load(); err != nil {
 		o.lastErr = err
 		o.failed++
@@ -95,7 +102,7 @@ func (o *Outbox) load() error {
 		}
 		n, err := strconv.ParseUint(strings.TrimSuffix(name, ".json"), 10, 64)
 		if err != nil || !strings.HasSuffix(name, ".json") {
-			o.quarantine(name) // a stray file would otherwise stay forever
+			o.quarantine(name, "not named as a queued event") // a stray file would otherwise stay forever
 			continue
 		}
 		o.queue = append(o.queue, entry{seq: n})
@@ -214,21 +221,45 @@ func (o *Outbox) remove(e entry) {
 	}
 }
 
-// quarantine moves a file that is not a message out of the queue's way.
-func (o *Outbox) quarantine(name string) {
+// quarantine moves a file that is not a message out of the queue's way,
+// and logs it with why.
+func (o *Outbox) quarantine(name, why string) {
 	o.quarantined++
 	q := filepath.Join(o.dir, QuarantineDir)
-	if err := os.MkdirAll(q, 0o750); err == nil {
-		if os.Rename(filepath.Join(o.dir, name), filepath.Join(q, name)) == nil {
+	err := os.MkdirAll(q, 0o750)
+	if err == nil {
+		if err = os.Rename(filepath.Join(o.dir, name), filepath.Join(q, name)); err == nil {
+			o.log.Warn("outbox file quarantined, not published", "file", filepath.Join(o.dir, name),
+				"moved_to", filepath.Join(q, name), "why", why)
 			return
 		}
 	}
 	os.Remove(filepath.Join(o.dir, name))
+	o.log.Warn("outbox file removed, not published (it could not be quarantined)", "file", filepath.Join(o.dir, name),
+		"why", why, "err", err)
+}
+
+// notEvent says why b is not an event ("" when it is one): an event is a
+// JSON object with a non-empty string "id", as the station writes.
+func notEvent(b []byte) string {
+	if !json.Valid(b) {
+		return "not JSON (empty, cut short or garbage)"
+	}
+	var ev struct {
+		ID any `json:"id"`
+	}
+	if err := json.Unmarshal(b, &ev); err != nil {
+		return "JSON but not an event object"
+	}
+	if id, ok := ev.ID.(string); !ok || id == "" {
+		return `JSON but not an event: no "id"`
+	}
+	return ""
 }
 
 // Peek returns the oldest message without removing it. A file that does
-// not hold a JSON value is quarantined and skipped; one that cannot be
-// read is skipped; both are counted.
+// not hold an event is quarantined and skipped; one that cannot be read
+// is skipped; both are counted and logged.
 func (o *Outbox) Peek() (uint64, []byte, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -238,14 +269,21 @@ func (o *Outbox) Peek() (uint64, []byte, bool) {
 			return e.seq, e.mem, true
 		}
 		b, err := os.ReadFile(o.path(e.seq))
-		if err == nil && json.Valid(b) {
-			return e.seq, b, true
+		why := ""
+		if err == nil {
+			if why = notEvent(b); why == "" {
+				return e.seq, b, true
+			}
 		}
 		o.queue = o.queue[1:]
-		if err == nil || !errors.Is(err, os.ErrNotExist) {
-			o.quarantine(filepath.Base(o.path(e.seq)))
-		} else {
+		switch {
+		case err == nil:
+			o.quarantine(filepath.Base(o.path(e.seq)), why)
+		case !errors.Is(err, os.ErrNotExist):
+			o.quarantine(filepath.Base(o.path(e.seq)), "unreadable: "+err.Error())
+		default:
 			o.quarantined++
+			o.log.Warn("outbox file vanished before it was published", "file", o.path(e.seq))
 		}
 	}
 	return 0, nil, false

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -203,7 +204,7 @@ func TestOutboxQuarantinesBadFiles(t *testing.T) {
 	write(fmt.Sprintf("%020d.json", 5), `{"id":"c"}`)
 	write(fmt.Sprintf("%020d.json.tmp", 6), `{"id":"half`)
 	write("notes.txt", "stray")
-	o, err := OpenOutbox(dir, 100)
+	o, err := OpenOutbox(dir, 100, slogDiscard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,12 +235,61 @@ func TestOutboxQuarantinesBadFiles(t *testing.T) {
 	}
 }
 
+// Files that are valid JSON but no event ([1,2,3], 12345, a command) are
+// quarantined like garbage, never published, and every quarantine is a
+// WARN naming the file. They were published on the event topic, and no
+// quarantine was ever logged.
+func TestOutboxQuarantinesNonEvents(t *testing.T) {
+	b := testenv.StartBroker(t)
+	w := watch(t, b, "sorterd/t1/event")
+	dir := t.TempDir()
+	bodies := []string{`{"id":"a"}`, `[1,2,3]`, `12345`, `{"cmd":"pause"}`, `{"id":7}`, `"id"`, `{"id":"b"}`, `{"id":"c","lab`}
+	for i, body := range bodies {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%020d.json", i+1)), []byte(body), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("stray"), 0o640)
+	logs := &testenv.LogBuffer{}
+	p, err := New(Options{Broker: b.URL(), Prefix: "sorterd", Station: "t1", OutboxDir: dir, OutboxSize: 100, Log: logs.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); p.Run(ctx, time.Second) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the outbox drained", func() bool { return p.OutboxDepth() == 0 && len(w.Get("sorterd/t1/event")) >= 2 })
+	time.Sleep(200 * time.Millisecond) // anything published after the good two would arrive now
+	if got := strings.Join(w.Get("sorterd/t1/event"), " "); got != `{"id":"a"} {"id":"b"}` {
+		t.Errorf("published %q, want only the two events", got)
+	}
+	if p.Quarantined() != 7 {
+		t.Errorf("quarantined %d, want 7 (6 files that are no event, 1 stray)", p.Quarantined())
+	}
+	q, _ := os.ReadDir(filepath.Join(dir, QuarantineDir))
+	if len(q) != 7 {
+		t.Errorf("quarantine holds %d files, want 7", len(q))
+	}
+	log := logs.String()
+	for i, body := range bodies {
+		name := fmt.Sprintf("%020d.json", i+1)
+		warned := regexp.MustCompile(`level=WARN msg="outbox file quarantined, not published" file=\S*` + name).MatchString(log)
+		if isEvent := strings.HasPrefix(body, `{"id":"`) && strings.HasSuffix(body, `"}`); warned == isEvent {
+			t.Errorf("%s (%s): quarantine logged %v", name, body, warned)
+		}
+	}
+	if !strings.Contains(log, "notes.txt") {
+		t.Errorf("the stray file's quarantine is not logged:\n%s", log)
+	}
+}
+
 // Put makes the message durable: file and directory fsynced. (What this
 // can check without cutting power: the file is complete and named when
 // Put returns, and no temporary file stays.)
 func TestOutboxPutIsComplete(t *testing.T) {
 	dir := t.TempDir()
-	o, err := OpenOutbox(dir, 10)
+	o, err := OpenOutbox(dir, 10, slogDiscard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +310,7 @@ func TestOutboxPutIsComplete(t *testing.T) {
 // fsync file, rename, fsync directory) on the test's temporary disk; the
 // pipeline pays it once per item, after the flap.
 func BenchmarkOutboxPut(b *testing.B) {
-	o, err := OpenOutbox(b.TempDir(), b.N+1)
+	o, err := OpenOutbox(b.TempDir(), b.N+1, slogDiscard())
 	if err != nil {
 		b.Fatal(err)
 	}

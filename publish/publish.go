@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -77,6 +78,10 @@ type Publisher struct {
 	cmds      chan []byte // commands waiting for the command worker
 	busy      atomic.Int64
 	inst      *instanceState // this publisher's claim on the station's topics
+	// link is why the broker cannot be reached or refuses the login,
+	// since the last failed attempt and until the next connection.
+	linkMu sync.Mutex
+	link   linkState
 	// The last item's crop and frame, republished on reconnect.
 	snapshot, snapshotFrame atomic.Pointer[[]byte]
 }
@@ -103,7 +108,7 @@ func New(o Options) (*Publisher, error) {
 	if o.CommandQueue <= 0 {
 		o.CommandQueue = 16
 	}
-	ob, err := OpenOutbox(o.OutboxDir, o.OutboxSize)
+	ob, err := OpenOutbox(o.OutboxDir, o.OutboxSize, o.Log)
 	if ob == nil {
 		return nil, err
 	}
@@ -134,7 +139,8 @@ func New(o Options) (*Publisher, error) {
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			p.connected.Store(false)
 			p.log.Warn("mqtt connection lost", "broker", o.Broker, "err", err)
-		})
+		}).
+		SetConnectionNotificationHandler(p.onNotification)
 	if o.CAFile != "" || o.CertFile != "" {
 		tc, err := tlsConfig(o)
 		if err != nil {
@@ -183,6 +189,57 @@ func (p *Publisher) onConnect(c mqtt.Client) {
 	case p.outbox.notify <- struct{}{}:
 	default:
 	}
+}
+
+// linkState is the broker connection's trouble: the last failed attempt's
+// error, since when attempts fail, and how many did.
+type linkState struct {
+	err      error
+	since    time.Time
+	attempts int
+}
+
+// onNotification records each failed attempt to connect (the broker
+// unreachable, or refusing the login: paho retries them quietly, so a
+// wrong password or an address nobody answers went unnoticed). The first
+// failure, and each change of reason, is an ERROR; a connection clears it.
+func (p *Publisher) onNotification(_ mqtt.Client, n mqtt.ConnectionNotification) {
+	switch n := n.(type) {
+	case mqtt.ConnectionNotificationFailed:
+		p.linkMu.Lock()
+		first := p.link.err == nil
+		changed := first || p.link.err.Error() != n.Reason.Error()
+		if first {
+			p.link.since = time.Now()
+		}
+		p.link.err = n.Reason
+		p.link.attempts++
+		attempts := p.link.attempts
+		p.linkMu.Unlock()
+		if changed {
+			p.log.Error("mqtt broker cannot be reached or refuses the login; retrying, events wait in the outbox",
+				"broker", p.o.Broker, "client_id", p.o.ClientID, "err", n.Reason)
+		} else {
+			p.log.Debug("mqtt connect failed again", "broker", p.o.Broker, "attempts", attempts, "err", n.Reason)
+		}
+	case mqtt.ConnectionNotificationConnected:
+		p.linkMu.Lock()
+		p.link = linkState{}
+		p.linkMu.Unlock()
+	}
+}
+
+// LinkProblem says why the broker cannot be reached or refuses the login
+// ("" when connected, or while no attempt has failed yet).
+func (p *Publisher) LinkProblem() string {
+	p.linkMu.Lock()
+	defer p.linkMu.Unlock()
+	if p.link.err == nil || p.connected.Load() {
+		return ""
+	}
+	// No changing count or duration in it: the watchdog logs each change.
+	return fmt.Sprintf("mqtt broker %s: cannot connect since %s: %v", p.o.Broker,
+		p.link.since.UTC().Format(time.RFC3339), p.link.err)
 }
 
 // onCommand runs inside paho's ordered message handler, which must return

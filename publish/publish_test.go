@@ -78,13 +78,13 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 	defer cancel()
 	go p.Run(ctx, time.Second)
 	for i := 0; i < 3; i++ {
-		p.Event([]byte(fmt.Sprint(i)))
+		p.Event(idEvent(i))
 	}
 	waitFor(t, "first events", func() bool { return len(w.Get("sorterd/t1/event")) == 3 })
 	b.Stop()
 	waitFor(t, "disconnect", func() bool { return !p.Connected() })
 	for i := 3; i < 10; i++ {
-		p.Event([]byte(fmt.Sprint(i)))
+		p.Event(idEvent(i))
 	}
 	if p.OutboxDepth() != 7 {
 		t.Errorf("outbox holds %d, want 7", p.OutboxDepth())
@@ -114,7 +114,10 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 		seen[m] = true
 		first = append(first, m)
 	}
-	want := strings.Fields("0 1 2 3 4 5 6 7 8 9")
+	var want []string
+	for i := range 10 {
+		want = append(want, string(idEvent(i)))
+	}
 	if strings.Join(first, " ") != strings.Join(want, " ") || len(got) > 12 {
 		t.Errorf("events %v, want %v in order", got, want)
 	}
@@ -164,19 +167,21 @@ func TestCommands(t *testing.T) {
 	}
 }
 
+func idEvent(i int) []byte { return []byte(fmt.Sprintf(`{"id":"%d"}`, i)) }
+
 func TestOutboxBoundAndRestart(t *testing.T) {
 	dir := t.TempDir()
-	o, err := OpenOutbox(dir, 3)
+	o, err := OpenOutbox(dir, 3, slogDiscard())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 5; i++ {
-		o.Put([]byte(fmt.Sprint(i)))
+		o.Put(idEvent(i))
 	}
 	if o.Len() != 3 || o.Dropped() != 2 {
 		t.Fatalf("len %d dropped %d", o.Len(), o.Dropped())
 	}
-	o2, err := OpenOutbox(dir, 3) // a restart keeps the queue and its order
+	o2, err := OpenOutbox(dir, 3, slogDiscard()) // a restart keeps the queue and its order
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,11 +194,11 @@ func TestOutboxBoundAndRestart(t *testing.T) {
 		got = append(got, string(m))
 		o2.Done(seq)
 	}
-	if strings.Join(got, ",") != "2,3,4" {
+	if strings.Join(got, ",") != `{"id":"2"},{"id":"3"},{"id":"4"}` {
 		t.Errorf("after restart: %v", got)
 	}
-	o2.Put([]byte("5"))
-	if _, m, _ := o2.Peek(); string(m) != "5" {
+	o2.Put(idEvent(5))
+	if _, m, _ := o2.Peek(); string(m) != `{"id":"5"}` {
 		t.Errorf("sequence not continued: %s", m)
 	}
 }

@@ -432,9 +432,10 @@ type health struct {
 }
 
 // healthz is 200 while the pipeline progresses (frames arrive, no
-// inference hangs) and events reach the disk; 503 with the reason
-// otherwise: "unhealthy" for a stuck pipeline, "degraded" for an outbox
-// that keeps events in memory only (the station still sorts).
+// inference hangs), events reach the disk and the broker takes them; 503
+// with the reason otherwise: "unhealthy" for a stuck pipeline, "degraded"
+// for an outbox that keeps events in memory only or a broker that cannot
+// be reached or refuses the login (the station still sorts).
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if s.o.Station == nil {
 		writeJSON(w, http.StatusOK, health{Status: "ok"})
@@ -470,8 +471,5 @@ const trayOccupied = "something has lain on the tray for far longer than an item
 // linkProblem is what is wrong with the links that makes the station
 // degraded, or "".
 func linkProblem(l Links) string {
-	if l.MQTT != nil {
-		return l.MQTT.Problem
-	}
-	return ""
+	return l.MQTT.Degraded()
 }

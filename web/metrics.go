@@ -32,7 +32,7 @@ var (
 	descOutDropped  = prometheus.NewDesc("sorterd_mqtt_outbox_dropped_total", "Events dropped because the outbox was full.", nil, nil)
 	descOutFailed   = prometheus.NewDesc("sorterd_mqtt_outbox_failed_total", "Events the disk refused (full, read-only); kept in memory instead.", nil, nil)
 	descOutMemory   = prometheus.NewDesc("sorterd_mqtt_outbox_in_memory", "Waiting events held only in memory (a crash loses them).", nil, nil)
-	descOutQuar     = prometheus.NewDesc("sorterd_mqtt_outbox_quarantined_total", "Outbox files that were not an event (empty, cut short, stray), moved aside.", nil, nil)
+	descOutQuar     = prometheus.NewDesc("sorterd_mqtt_outbox_quarantined_total", "Outbox files that were not an event (empty, cut short, stray, JSON that is no event), moved aside.", nil, nil)
 	descOutDegraded = prometheus.NewDesc("sorterd_mqtt_outbox_degraded", "1 while events cannot be written to disk.", nil, nil)
 	descConflicts   = prometheus.NewDesc("sorterd_mqtt_station_conflicts_total", "Times another sorterd was seen publishing as this station.", nil, nil)
 )

@@ -118,9 +118,26 @@ type MQTTLink struct {
 	// Problem is why the outbox is degraded ("" when it is not): /healthz
 	// answers 503 "degraded" with it.
 	Problem string `json:"problem,omitempty"`
+	// BrokerProblem is why the broker cannot be reached or refuses the
+	// login ("" when connected): /healthz answers 503 "degraded" with it.
+	BrokerProblem string `json:"broker_problem,omitempty"`
 	// Conflicts counts times another sorterd was seen publishing as this
 	// station (same station name on another host or state dir).
 	Conflicts int `json:"conflicts"`
+}
+
+// Degraded is why the link makes the station degraded: the outbox's
+// problem and the broker's, "" when neither has one.
+func (m *MQTTLink) Degraded() string {
+	switch {
+	case m == nil:
+		return ""
+	case m.Problem != "" && m.BrokerProblem != "":
+		return m.Problem + "; " + m.BrokerProblem
+	case m.Problem != "":
+		return m.Problem
+	}
+	return m.BrokerProblem
 }
 
 // Options configure the server. Station may be nil (`sorterd serve`: the

@@ -129,6 +129,14 @@ func (d *daemon) run(ctx context.Context, cfg config.Config) int {
 				cfg, prev = *prev, nil
 				continue
 			}
+			if !e.built && ctx.Err() == nil {
+				// A model, pin or file the configuration names that the
+				// daemon cannot use: a restart would fail the same way, so
+				// exit 2, which the unit does not restart
+				// (RestartPreventExitStatus=2).
+				log.Error("station cannot start with this configuration; fix it and start again", "file", d.path, "err", e.err)
+				return 2
+			}
 			log.Error("station stopped", "err", e.err)
 			return 1
 		}
@@ -410,7 +418,7 @@ func links(cam *cameraLink, pub *publish.Publisher) web.Links {
 	if pub != nil {
 		l.MQTT = &web.MQTTLink{Connected: pub.Connected(), Outbox: pub.OutboxDepth(), Dropped: pub.Dropped(),
 			Failed: pub.OutboxFailed(), InMemory: pub.OutboxInMemory(), Quarantined: pub.Quarantined(), Problem: pub.OutboxProblem(),
-			Conflicts: pub.Conflicts()}
+			BrokerProblem: pub.LinkProblem(), Conflicts: pub.Conflicts()}
 	}
 	return l
 }
@@ -453,8 +461,8 @@ func (ctl *control) command(ctx context.Context, c publish.Command) error {
 
 // linksProblem is why a link makes the station degraded ("" if none).
 func linksProblem(l web.Links) string {
-	if l.MQTT != nil && l.MQTT.Problem != "" {
-		return "degraded: " + l.MQTT.Problem
+	if p := l.MQTT.Degraded(); p != "" {
+		return "degraded: " + p
 	}
 	return ""
 }

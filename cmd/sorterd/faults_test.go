@@ -266,6 +266,122 @@ func TestSecondDaemonRefused(t *testing.T) {
 	}
 }
 
+// A configuration that loads but names a model or pin the daemon cannot
+// use at start exits 2, like one that does not load: the unit's
+// RestartPreventExitStatus=2 then stops systemd restarting it for ever
+// (it exited 1, which Restart=on-failure restarts).
+func TestStartErrorsExit2(t *testing.T) {
+	b := testenv.StartBroker(t)
+	dir := t.TempDir()
+	model, err := os.ReadFile(testenv.Model(t, "garbage.tflite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(dir, "truncated.tflite")
+	if err := os.WriteFile(truncated, model[:len(model)/3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := stationConfig(t, b, "")
+	withModel := regexp.MustCompile(`(?m)^  path: .*$`).ReplaceAllString(base.text, "  path: "+truncated)
+	noPin := strings.Replace(base.text, "  driver: dry-run\n", "  driver: periph\n", 1)
+	for i, bin := range fiveBins() {
+		noPin = strings.Replace(noPin, bin, fmt.Sprintf("%s, pin: GPIO_NO_SUCH_PIN%d}", strings.TrimSuffix(bin, "}"), i), 1)
+	}
+	for _, tc := range []struct{ name, text, log string }{
+		{"truncated model", withModel, "truncated.tflite"},
+		{"pin the board lacks", noPin, "GPIO_NO_SUCH_PIN"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base.write(tc.text)
+			logs := &syncBuf{}
+			code := make(chan int, 1)
+			go func() { code <- run(context.Background(), []string{"--config", base.cfg}, io.Discard, logs) }()
+			select {
+			case c := <-code:
+				if c != 2 || !strings.Contains(logs.String(), tc.log) ||
+					!strings.Contains(logs.String(), "station cannot start with this configuration") {
+					t.Errorf("exit %d, want 2 with an error naming %s:\n%s", c, tc.log, logs.String())
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("the daemon did not exit:\n%s", logs.String())
+			}
+		})
+	}
+	// Both units (the package installs sorterd.service) keep exit 2 from
+	// being restarted.
+	for _, unit := range []string{"sorterd.service", "sorterd@.service"} {
+		u, err := os.ReadFile(filepath.Join(testenv.Root(), "systemd", unit))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(u), "\nRestart=on-failure\n") || !strings.Contains(string(u), "\nRestartPreventExitStatus=2\n") {
+			t.Errorf("%s: want Restart=on-failure with RestartPreventExitStatus=2", unit)
+		}
+	}
+}
+
+// A broker that refuses the login (wrong password) or that nobody answers
+// for is an ERROR in the log naming the reason, and /healthz answers 503
+// "degraded" with it, within seconds; the right password is neither. (Both
+// went unnoticed: no log line in 30 s, /healthz 200 ok, while the outbox
+// grew.)
+func TestBrokerLoginOrReachFailureIsReported(t *testing.T) {
+	passwd, err := exec.LookPath("mosquitto_passwd")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("mosquitto_passwd is not installed (make test installs mosquitto)")
+		}
+		t.Skip("mosquitto_passwd is not installed")
+	}
+	pw := filepath.Join(t.TempDir(), "passwords")
+	if out, err := exec.Command(passwd, "-c", "-b", pw, "sorterd", "right-password").CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_passwd: %v: %s", err, out)
+	}
+	b := testenv.StartBroker(t, "password_file "+pw, "allow_anonymous false")
+	cases := []struct{ name, broker, password, reason string }{
+		{"right password", b.URL(), "right-password", ""},
+		{"wrong password", b.URL(), "wrong-password", "not Authorized"},
+		{"unreachable broker", fmt.Sprintf("tcp://127.0.0.1:%d", testenv.FreePort(t)), "right-password", "connection refused"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := stationConfig(t, b, "")
+			text := strings.Replace(s.text, "  broker: "+b.URL()+"\n", "  broker: "+tc.broker+"\n  username: sorterd\n  password: "+tc.password+"\n", 1)
+			if text == s.text {
+				t.Fatal("no broker line in the configuration")
+			}
+			s.write(text)
+			s.start()
+			eventually(t, "web page up", 20*time.Second, func() bool { c, _ := s.get("/healthz"); return c != 0 })
+			up := time.Now()
+			if tc.reason == "" {
+				eventuallyLog(t, s.logs, "healthz ok", 10*time.Second, func() bool { c, _ := s.get("/healthz"); return c == 200 })
+				if strings.Contains(s.logs.String(), "refuses the login") {
+					t.Errorf("the right password reported as a failure:\n%s", s.logs)
+				}
+				return
+			}
+			eventuallyLog(t, s.logs, "an ERROR naming the reason", 5*time.Second, func() bool {
+				return regexp.MustCompile(`level=ERROR msg="mqtt broker cannot be reached or refuses the login.*` + tc.reason).MatchString(s.logs.String())
+			})
+			eventuallyLog(t, s.logs, "/healthz degraded", 5*time.Second, func() bool {
+				c, body := s.get("/healthz")
+				return c == 503 && strings.Contains(body, `"degraded"`) && strings.Contains(body, tc.reason)
+			})
+			t.Logf("reported %.1f s after the page came up", time.Since(up).Seconds())
+			// Retries (one a second) do not repeat the ERROR, nor the
+			// watchdog's "station degraded".
+			time.Sleep(3 * time.Second)
+			if n := strings.Count(s.logs.String(), "refuses the login"); n != 1 {
+				t.Errorf("the failure logged %d times, want once:\n%s", n, s.logs)
+			}
+			if n := strings.Count(s.logs.String(), `msg="station degraded"`); n != 1 {
+				t.Errorf(`"station degraded" logged %d times, want once:\n%s`, n, s.logs)
+			}
+		})
+	}
+}
+
 // command sends one MQTT command to the station.
 func (s *station) command(t *testing.T, b *testenv.Broker, payload string) {
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID(fmt.Sprintf("cmd-%d", time.Now().UnixNano())))

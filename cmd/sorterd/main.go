@@ -53,7 +53,8 @@ func main() {
 //
 // Exit codes follow the flag package's convention: 0 on success and for
 // -h/--help/--version, 1 when the work failed, 2 for a usage error (an
-// unknown command, flag or argument, a configuration that does not load).
+// unknown command, flag or argument, a configuration that does not load,
+// or one naming a model or pin the daemon finds it cannot use at start).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {

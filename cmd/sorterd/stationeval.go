@@ -131,6 +131,9 @@ func stationEval(ctx context.Context, o stationEvalOptions, stdout, stderr io.Wr
 		// No presence sensor in a recording: the tray tells.
 		cfg.Trigger.Mode = pipeline.Motion.String()
 	}
+	// Without --model, the default model, as eval's help says (--config
+	// gives the station's settings, not its model).
+	o.Model = resolveModel(o.Model)
 	cfg.Model.Path = o.Model
 	if cfg.Model.TTAPerFrame == config.AutoViews {
 		// Each scene times one inference at start, as the daemon does:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -74,6 +75,31 @@ func checkScene(t *testing.T, sc recording.Report) {
 	}
 	if len(sc.Curve) == 0 || sc.SortedRight < 0.5 {
 		t.Errorf("%s: sorted %.2f, right bin %.2f, curve %v", sc.Name, sc.Sorted, sc.SortedRight, sc.Curve)
+	}
+}
+
+// Without --model the station benchmark reads the default model, as its
+// help promises (it tried to load model "": "open : no such file").
+func TestStationEvalDefaultModel(t *testing.T) {
+	model := testenv.Model(t, "garbage.tflite")
+	data := testenv.Need(t, filepath.Join(testenv.Shared(), "data", "trashnet"))
+	t.Chdir(t.TempDir()) // a checkout: models/garbage.tflite here
+	if err := os.Mkdir("models", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(model, defaultModel); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, errs := runCLI(t, "eval", "--station", "--data", data, "--scenes", "light:0.5", "--limit", "3", "--json")
+	if code != 0 {
+		t.Fatalf("eval --station without --model: exit %d: %s", code, errs)
+	}
+	var rep stationReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("eval --station --json: %v\n%s", err, stdout)
+	}
+	if rep.Model != defaultModel || len(rep.Scenes) != 1 || rep.Scenes[0].Decided == 0 {
+		t.Errorf("model %q, scenes %+v: want %s, one scene with items decided", rep.Model, rep.Scenes, defaultModel)
 	}
 }
 
