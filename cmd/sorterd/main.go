@@ -34,6 +34,7 @@ Usage:
   sorterd config show [FILE]            print the configuration in effect (defaults, file, SORTERD_* variables; secrets masked)
   sorterd camera snapshot [--config FILE] OUT.jpg
                                         save one frame from the configured camera (rotated/flipped), to aim it
+  sorterd camera lock [--config FILE]   lock the configured camera's exposure and white balance, say what the driver accepted
   sorterd version                       print versions (also --version)
   sorterd help [COMMAND]                this text, or a command's flags (as COMMAND -h)
 
