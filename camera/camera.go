@@ -1,5 +1,6 @@
 // Package camera provides frames: a Source interface, a gocv
-// implementation for V4L2 devices, video files and network streams, and a
+// implementation for V4L2 devices, video files and network streams (which
+// can lock a V4L2 camera's exposure and white balance, lock.go), and a
 // Reconnecting wrapper that survives an unplugged or stalled camera.
 package camera
 
@@ -50,6 +51,13 @@ type Options struct {
 	Width, Height int
 	FPS           float64
 	Loop          bool // restart a video file at its end
+	// Lock: once the automatic loops have run Settle frames (0:
+	// DefaultSettle), switch automatic exposure and white balance off at
+	// the values they reached (lock.go). Only a V4L2 device can be locked
+	// this way: a device path is then opened with OpenCV's V4L2 backend,
+	// and any other source is left alone and reported (Capture.Lock).
+	Lock   bool
+	Settle int
 }
 
 // Capture reads frames with OpenCV's VideoCapture.
@@ -60,6 +68,7 @@ type Capture struct {
 	file  bool
 	delay time.Duration
 	last  time.Time
+	lock  Lock
 }
 
 var _ Source = (*Capture)(nil)
@@ -75,15 +84,22 @@ func Open(o Options) (*Capture, error) {
 	} else if idx, e := strconv.Atoi(o.Source); e == nil {
 		c.vc, err = gocv.OpenVideoCaptureWithAPI(idx, gocv.VideoCaptureV4L2)
 	} else {
-		c.file = !strings.Contains(o.Source, "://") && !strings.HasPrefix(o.Source, "/dev/")
-		if c.file || strings.HasPrefix(o.Source, "/dev/") {
+		device := strings.HasPrefix(o.Source, "/dev/")
+		c.file = !strings.Contains(o.Source, "://") && !device
+		if c.file || device {
 			// Say plainly that the file or device is missing, before
 			// OpenCV tries every backend on it.
 			if _, err := os.Stat(o.Source); err != nil {
 				return nil, fmt.Errorf("open camera: %w", err)
 			}
 		}
-		c.vc, err = gocv.OpenVideoCapture(o.Source)
+		if device && o.Lock {
+			// Any backend may take a device path; only V4L2's reaches
+			// its controls.
+			c.vc, err = gocv.OpenVideoCaptureWithAPI(o.Source, gocv.VideoCaptureV4L2)
+		} else {
+			c.vc, err = gocv.OpenVideoCapture(o.Source)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open camera %s: %w", o.Source, err)
@@ -104,8 +120,33 @@ func Open(o Options) (*Capture, error) {
 		// A file plays at the configured rate, like a camera would.
 		c.delay = time.Duration(float64(time.Second) / o.FPS)
 	}
+	if o.Lock {
+		c.lockExposure()
+	}
 	return c, nil
 }
+
+// lockExposure locks a V4L2 device's exposure and white balance once its
+// first frames have settled them (Options.Lock); any other source is only
+// reported, so its frames all still come.
+func (c *Capture) lockExposure() {
+	backend := int(c.vc.Get(gocv.VideoCaptureBackend))
+	if backend != int(gocv.VideoCaptureV4L2) {
+		c.lock = unsupported(c.o.Source, backend)
+		return
+	}
+	settle := c.o.Settle
+	if settle <= 0 {
+		settle = DefaultSettle
+	}
+	// Grabbed, not decoded: only the driver's loops need these frames.
+	c.vc.Grab(settle)
+	c.lock = lockControls(c.vc)
+	c.lock.Settled = settle
+}
+
+// Lock is what Open did about Options.Lock: the zero Lock without it.
+func (c *Capture) Lock() Lock { return c.lock }
 
 // IsPipeline tells a GStreamer pipeline ("libcamerasrc ! ... ! appsink")
 // from a device, file or URL: only a pipeline contains "!".

@@ -76,7 +76,64 @@ type Camera struct {
 	// Rotate degrees clockwise, then flipped.
 	Rotate Rotation `yaml:"rotate"`
 	Flip   Flip     `yaml:"flip"`
+	// Exposure: auto leaves the camera's exposure and white balance to its
+	// driver; locked switches both off at the values they settled on, so
+	// an item keeps its own colours on any tray (V4L2 devices only;
+	// docs/camera.md for pipelines).
+	Exposure Exposure `yaml:"exposure"`
 }
+
+// Exposure is camera.exposure: whether sorterd locks the camera's
+// exposure and white balance. The camera package does the locking; this
+// is only the file's name for it, so that config needs no cgo.
+type Exposure int
+
+// Exposures.
+const (
+	// ExposureAuto leaves the driver's automatic exposure and white
+	// balance as they are (on, for most cameras).
+	ExposureAuto Exposure = iota
+	// ExposureLocked lets the automatic loops settle over the first
+	// frames, then switches them off at the values they reached.
+	ExposureLocked
+)
+
+var exposureNames = [...]string{ExposureAuto: "auto", ExposureLocked: "locked"}
+
+func (e Exposure) String() string {
+	if e >= 0 && int(e) < len(exposureNames) {
+		return exposureNames[e]
+	}
+	return fmt.Sprintf("Exposure(%d)", int(e))
+}
+
+// ExposureNames lists the names a config may use.
+func ExposureNames() []string { return exposureNames[:] }
+
+// ParseExposure reads an exposure's name.
+func ParseExposure(s string) (Exposure, error) {
+	for i, n := range exposureNames {
+		if n == s {
+			return Exposure(i), nil
+		}
+	}
+	return 0, fmt.Errorf("%q is not one of %s", s, strings.Join(exposureNames[:], ", "))
+}
+
+// UnmarshalYAML reads an exposure's name. An unknown name is a type error
+// on its line, which Parse reports as camera.exposure with that line,
+// beside the file's other type errors.
+func (e *Exposure) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseExposure(n.Value)
+	if err != nil {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
+	}
+	*e = v
+	return nil
+}
+
+// MarshalYAML writes the exposure's name.
+func (e Exposure) MarshalYAML() (any, error) { return e.String(), nil }
 
 // ROI is a rectangle in frame pixels.
 type ROI struct {

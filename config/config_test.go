@@ -141,6 +141,51 @@ func TestTypedModes(t *testing.T) {
 	}
 }
 
+// camera.exposure is read by name, defaults to auto (the driver left
+// alone), comes from the environment too, and is written back by name.
+func TestCameraExposure(t *testing.T) {
+	base, err := os.ReadFile(examplePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := "  exposure: auto "
+	if !strings.Contains(string(base), from) {
+		t.Fatal("example has no exposure: auto line")
+	}
+	if d := Default(); d.Camera.Exposure != ExposureAuto {
+		t.Errorf("default exposure %v, want auto", d.Camera.Exposure)
+	}
+	c, err := Parse([]byte(strings.Replace(string(base), from, "  exposure: locked ", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Camera.Exposure != ExposureLocked || c.Camera.Exposure.String() != "locked" {
+		t.Errorf("exposure: locked read as %v", c.Camera.Exposure)
+	}
+	if c, err = ParseEnv(base, []string{"SORTERD_CAMERA_EXPOSURE=locked"}); err != nil || c.Camera.Exposure != ExposureLocked {
+		t.Errorf("from the environment: %v, %v", c.Camera.Exposure, err)
+	}
+	if _, err = ParseEnv(base, []string{"SORTERD_CAMERA_EXPOSURE=fixed"}); err == nil || !strings.Contains(err.Error(), `"fixed" is not one of auto, locked`) {
+		t.Errorf("a bad name from the environment: %v", err)
+	}
+	out, err := yaml.Marshal(c.Camera)
+	if err != nil || !strings.Contains(string(out), "exposure: locked") {
+		t.Errorf("marshalled: %s %v", out, err)
+	}
+	for _, name := range ExposureNames() {
+		e, err := ParseExposure(name)
+		if err != nil || e.String() != name {
+			t.Errorf("ParseExposure(%q) = %v, %v", name, e, err)
+		}
+	}
+	if _, err := ParseExposure("Locked"); err == nil {
+		t.Error("names are case-sensitive, like every other name in the file")
+	}
+	if s := Exposure(7).String(); s != "Exposure(7)" {
+		t.Errorf("an unnamed exposure prints as %q", s)
+	}
+}
+
 func TestEmptyFileIsDefaultsButNeedsBins(t *testing.T) {
 	_, err := Parse(nil)
 	if err == nil || !strings.Contains(err.Error(), "bins: at least one bin") {
@@ -157,31 +202,32 @@ func TestInvalidFields(t *testing.T) {
 	cases := []struct{ from, to, want string }{
 		{"  fps: 15\n", "  fps: 0\n", "camera.fps: must be > 0 (line 13)"},
 		{"  fps: 15\n", "  fps: 15\n  fsp: 3\n", "camera.fsp: unknown key (line 14)"},
-		{"  mode: continuous ", "  mode: sometimes ", `trigger.mode: "sometimes" is not one of continuous, gpio, motion (line 23)`},
+		{"  mode: continuous ", "  mode: sometimes ", `trigger.mode: "sometimes" is not one of continuous, gpio, motion (line 24)`},
 		{"  delegate: xnnpack ", "  delegate: npu ", `model.delegate: "npu" is not one of cpu, xnnpack, edgetpu, gpu`},
 		{"  reconnect_min: 500ms", "  reconnect_min: soon", `camera.reconnect_min: "soon" is not a duration (like 250ms or 2s) (line 15)`},
 		{"  fps: 15\n", "  fps: fast\n", "camera.fps: cannot unmarshal !!str `fast` into float64 (line 13)"},
-		{"    pin: GPIO6\n", "    pin: \"\"\n", "bins.1.pin: must be set (or gpio.driver: dry-run) (line 67)"},
+		{"    pin: GPIO6\n", "    pin: \"\"\n", "bins.1.pin: must be set (or gpio.driver: dry-run) (line 68)"},
 		{"    labels: [plastic]\n", "    labels: [glass]\n", `bins.3.labels: label "glass" already goes to bin "glass"`},
 		{"    reject: true ", "    reject: false ", "bins: exactly one bin must have reject: true (found 0)"},
 		{"  password: \"\" ", "  password: secret\n  password_file: /etc/sorterd/pw ", "mqtt.password_file: password and password_file exclude each other"},
 		{"broker: tcp://127.0.0.1:1883", "broker: 127.0.0.1:1883", "mqtt.broker: \"127.0.0.1:1883\" needs a scheme"},
 		{"station: station1 ", "station: \"my station\" ", "station: must be letters"},
-		{"  tta_per_frame: 2 ", "  tta_per_frame: 6 ", "model.tta_per_frame: must be auto or in 0..5 (the number of views in model.tta; 0: all on every frame) (line 46)"},
-		{"  method: background ", "  method: magic ", `locate.method: "magic" is not one of background, roi, none (line 32)`},
-		{"  shape: square ", "  shape: round ", `locate.shape: "round" is not one of square, tight (line 35)`},
-		{"  balance: reference ", "  balance: auto ", `locate.balance: "auto" is not one of reference, tray, none (line 36)`},
-		{"    pin: GPIO5\n", "    pin: GPIO5\n    threshold: 1.2\n", "bins.0.threshold: must be in 0..1 (0: decision.threshold) (line 58)"},
+		{"  tta_per_frame: 2 ", "  tta_per_frame: 6 ", "model.tta_per_frame: must be auto or in 0..5 (the number of views in model.tta; 0: all on every frame) (line 47)"},
+		{"  method: background ", "  method: magic ", `locate.method: "magic" is not one of background, roi, none (line 33)`},
+		{"  shape: square ", "  shape: round ", `locate.shape: "round" is not one of square, tight (line 36)`},
+		{"  balance: reference ", "  balance: auto ", `locate.balance: "auto" is not one of reference, tray, none (line 37)`},
+		{"    pin: GPIO5\n", "    pin: GPIO5\n    threshold: 1.2\n", "bins.0.threshold: must be in 0..1 (0: decision.threshold) (line 59)"},
 		{"    pin: GPIO5\n", "    pin: GPIO5\n    threshold: .nan\n", "bins.0.threshold: must be in 0..1"},
 		{"  roi: {x: 0, y: 0, width: 0, height: 0}", "  roi: {x: 600, y: 0, width: 100, height: 100}", "camera.roi: x+width and y+height must fit in the frame (640x480, after camera.rotate) (line 18)"},
 		{"  roi: {x: 0, y: 0, width: 0, height: 0}", "  roi: {x: 10, y: 0, width: 0, height: 100}", "camera.roi: width and height must be > 0"},
-		{"  listen: 127.0.0.1:8080", "  listen: 8080", `http.listen: "8080" must be host:port, like 127.0.0.1:8080 or :8080 (line 99)`},
-		{"  vote: mean ", "  vote: average ", `decision.vote: "average" is not one of mean, majority (line 49)`},
-		{"  geometry: chute ", "  geometry: belt ", `decision.geometry: "belt" is not one of chute, conveyor (line 51)`},
-		{"    mode: pulse ", "    mode: toggle ", `bins.0.mode: "toggle" is not one of pulse, hold (line 58)`},
+		{"  listen: 127.0.0.1:8080", "  listen: 8080", `http.listen: "8080" must be host:port, like 127.0.0.1:8080 or :8080 (line 100)`},
+		{"  vote: mean ", "  vote: average ", `decision.vote: "average" is not one of mean, majority (line 50)`},
+		{"  geometry: chute ", "  geometry: belt ", `decision.geometry: "belt" is not one of chute, conveyor (line 52)`},
+		{"    mode: pulse ", "    mode: toggle ", `bins.0.mode: "toggle" is not one of pulse, hold (line 59)`},
 		{"  rotate: 0 ", "  rotate: 45 ", "camera.rotate: 45 is not one of 0, 90, 180, 270 (degrees clockwise) (line 19)"},
 		{"  rotate: 0 ", "  rotate: left ", "camera.rotate: cannot unmarshal !!str `left` into config.Rotation (line 19)"},
 		{"  flip: none ", "  flip: sideways ", `camera.flip: "sideways" is not one of none, horizontal, vertical, both (line 20)`},
+		{"  exposure: auto ", "  exposure: manual ", `camera.exposure: "manual" is not one of auto, locked (line 21)`},
 		{`  source: "0" `, `  source: "videotestsrc ! videoconvert" `, `camera.source: a GStreamer pipeline (a source with "!") must end in "! appsink" (line 10)`},
 	}
 	for _, tc := range cases {

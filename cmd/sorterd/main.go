@@ -35,6 +35,7 @@ Usage:
   sorterd camera snapshot [--config FILE] OUT.jpg
                                         save one frame from the configured camera (rotated/flipped), to aim it
   sorterd calibrate [--config FILE]     record the empty tray as the colour reference (daemon stopped)
+  sorterd camera lock [--config FILE]   lock the configured camera's exposure and white balance, say what the driver accepted
   sorterd version                       print versions (also --version)
   sorterd help [COMMAND]                this text, or a command's flags (as COMMAND -h)
 

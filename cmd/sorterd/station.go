@@ -141,11 +141,20 @@ type cameraLink struct {
 	state atomic.Pointer[camera.State]
 }
 
+// newCamera is the daemon's camera. With camera.exposure: locked each open
+// logs what the lock achieved: the driver may refuse part of it, and a
+// camera reopened after a loss is settled and locked anew.
 func newCamera(c config.Camera, log *slog.Logger) *cameraLink {
 	cam := &cameraLink{}
 	cam.Reconnecting = &camera.Reconnecting{
-		Open: func() (camera.Source, error) { return openCamera(c) },
-		Min:  c.ReconnectMin.D(), Max: c.ReconnectMax.D(), Log: log,
+		Open: func() (camera.Source, error) {
+			src, lock, err := openCamera(c)
+			if err == nil && c.Exposure == config.ExposureLocked {
+				logLock(log, lock)
+			}
+			return src, err
+		},
+		Min: c.ReconnectMin.D(), Max: c.ReconnectMax.D(), Log: log,
 		OnState: func(s camera.State) { cam.state.Store(&s) },
 	}
 	return cam
