@@ -254,26 +254,26 @@ func TestUnusableValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := []struct{ from, to, want string }{
-		{"  threshold: 0 ", "  threshold: .nan ", "decision.threshold: NaN is not a number the station can use (line 50)"},
-		{"  threshold: 0 ", "  threshold: .inf ", "decision.threshold: +Inf is not a number the station can use (line 50)"},
+		{"  threshold: 0 ", "  threshold: .nan ", "decision.threshold: NaN is not a number the station can use (line 51)"},
+		{"  threshold: 0 ", "  threshold: .inf ", "decision.threshold: +Inf is not a number the station can use (line 51)"},
 		{"  fps: 15\n", "  fps: .nan\n", "camera.fps: NaN is not a number the station can use (line 13)"},
 		{"  fps: 15\n", "  fps: .inf\n", "camera.fps: +Inf is not a number the station can use (line 13)"},
 		{"  fps: 15\n", "  fps: 100000\n", "camera.fps: must be at most 1000 (line 13)"},
-		{"  motion_area: 0.005 ", "  motion_area: .nan ", "trigger.motion_area: NaN is not a number the station can use (line 28)"},
-		{"  margin: 0.15 ", "  margin: .nan ", "locate.margin: NaN is not a number the station can use (line 33)"},
-		{"  min_size: 0.08 ", "  min_size: -.inf ", "locate.min_size: -Inf is not a number the station can use (line 34)"},
-		{"    open_angle: 90\n", "    open_angle: .nan\n", "bins.0.open_angle: NaN is not a number the station can use (line 63)"},
-		{"  threads: 0 ", "  threads: 100000 ", "model.threads: must be in 0..64 (0: one per CPU) (line 42)"},
-		{"  frames: 3 ", "  frames: 100000 ", "trigger.frames: must be in 1..50 (line 25)"},
-		{"    pulse: 300ms\n", "    pulse: 20s\n", "bins.0.pulse: must be > 0 and at most 2s (a stop waits for it) (line 59)"},
-		{"    delay: 0s ", "    delay: 1m ", "bins.0.delay: must be in 0..5s (a stop waits for a scheduled flap) (line 61)"},
-		{"    pin: GPIO6\n", "    pin: GPIO5\n", `bins.1.pin: pin GPIO5 is already used by bin "glass": one pin drives one flap (line 67)`},
-		{"    pin: GPIO6\n", "    pin: \"29\"\n", `bins.1.pin: "29" is not a pin name, like GPIO6 or P1_31 (a GPIO number is written GPIO29) (line 67)`},
-		{"    pin: GPIO6\n", "    pin: GPIO 6\n", `bins.1.pin: "GPIO 6" is not a pin name, like GPIO6 or P1_31 (without spaces: GPIO6) (line 67)`},
-		{"  pin: \"\" ", "  pin: \"17\" ", `trigger.pin: "17" is not a pin name, like GPIO6 or P1_31 (a GPIO number is written GPIO17) (line 26)`},
-		{"broker: tcp://127.0.0.1:1883", "broker: \"tcp://[::1\"", `mqtt.broker: "tcp://[::1" is not a URL: missing ']' in host (line 84)`},
-		{"broker: tcp://127.0.0.1:1883", "broker: \"tcp://:1883\"", `mqtt.broker: "tcp://:1883" names no host, like tcp://host:1883 (line 84)`},
-		{"broker: tcp://127.0.0.1:1883", "broker: \"tcp://host:port\"", `mqtt.broker: "tcp://host:port" is not a URL: invalid port ":port" after host (line 84)`},
+		{"  motion_area: 0.005 ", "  motion_area: .nan ", "trigger.motion_area: NaN is not a number the station can use (line 29)"},
+		{"  margin: 0.15 ", "  margin: .nan ", "locate.margin: NaN is not a number the station can use (line 34)"},
+		{"  min_size: 0.08 ", "  min_size: -.inf ", "locate.min_size: -Inf is not a number the station can use (line 35)"},
+		{"    open_angle: 90\n", "    open_angle: .nan\n", "bins.0.open_angle: NaN is not a number the station can use (line 64)"},
+		{"  threads: 0 ", "  threads: 100000 ", "model.threads: must be in 0..64 (0: one per CPU) (line 43)"},
+		{"  frames: 3 ", "  frames: 100000 ", "trigger.frames: must be in 1..50 (line 26)"},
+		{"    pulse: 300ms\n", "    pulse: 20s\n", "bins.0.pulse: must be > 0 and at most 2s (a stop waits for it) (line 60)"},
+		{"    delay: 0s ", "    delay: 1m ", "bins.0.delay: must be in 0..5s (a stop waits for a scheduled flap) (line 62)"},
+		{"    pin: GPIO6\n", "    pin: GPIO5\n", `bins.1.pin: pin GPIO5 is already used by bin "glass": one pin drives one flap (line 68)`},
+		{"    pin: GPIO6\n", "    pin: \"29\"\n", `bins.1.pin: "29" is not a pin name, like GPIO6 or P1_31 (a GPIO number is written GPIO29) (line 68)`},
+		{"    pin: GPIO6\n", "    pin: GPIO 6\n", `bins.1.pin: "GPIO 6" is not a pin name, like GPIO6 or P1_31 (without spaces: GPIO6) (line 68)`},
+		{"  pin: \"\" ", "  pin: \"17\" ", `trigger.pin: "17" is not a pin name, like GPIO6 or P1_31 (a GPIO number is written GPIO17) (line 27)`},
+		{"broker: tcp://127.0.0.1:1883", "broker: \"tcp://[::1\"", `mqtt.broker: "tcp://[::1" is not a URL: missing ']' in host (line 85)`},
+		{"broker: tcp://127.0.0.1:1883", "broker: \"tcp://:1883\"", `mqtt.broker: "tcp://:1883" names no host, like tcp://host:1883 (line 85)`},
+		{"broker: tcp://127.0.0.1:1883", "broker: \"tcp://host:port\"", `mqtt.broker: "tcp://host:port" is not a URL: invalid port ":port" after host (line 85)`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.want, func(t *testing.T) {
@@ -290,7 +290,7 @@ func TestUnusableValues(t *testing.T) {
 	s := strings.Replace(string(base), "  mode: continuous ", "  mode: gpio ", 1)
 	s = strings.Replace(s, "  pin: \"\" ", "  pin: GPIO26 ", 1)
 	if _, err := Parse([]byte(s)); err == nil || !strings.Contains(err.Error(),
-		"bins.4.pin: pin GPIO26 is already used by the trigger's sensor (trigger.pin): one pin drives one flap (line 77)") {
+		"bins.4.pin: pin GPIO26 is already used by the trigger's sensor (trigger.pin): one pin drives one flap (line 78)") {
 		t.Errorf("trigger and reject bin on GPIO26: %v", err)
 	}
 	// The limits themselves are usable.

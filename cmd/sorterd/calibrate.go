@@ -45,7 +45,7 @@ func cmdCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	src, err := openCamera(cfg.Camera)
+	src, _, err := openCamera(cfg.Camera)
 	if err != nil {
 		errLine(stderr, err)
 		return 1
