@@ -97,7 +97,7 @@ func TestBinThresholds(t *testing.T) {
 	add(5, "glass", "paper", 0.6) // wrong, unsure
 	add(2, "glass", "paper", 0.95)
 	add(50, "paper", "paper", 0.8)
-	add(10, "metal", "glass", 0.97) // never right
+	add(10, "metal", "glass", 0.97)                                             // never right
 	ss = append(ss, Scored{LabelBin: "reject", ClassBin: "paper", Score: 0.99}) // no bin collects it
 	got := BinThresholds([]Report{{Scored: ss}}, 0.97)
 	want := map[string]float64{"glass": 0.61, "paper": 0.5, "metal": 0.99}
