@@ -110,10 +110,12 @@ test: deps chromium gstreamer models
 # The fault campaign alone (docs/reliability.md): disk full and read-only
 # state dir (a tmpfs mounted by the tests: run as root), upload and command
 # floods, reloads with bad files, two daemons, a silent camera URL, a model
-# truncated while running, DNS rebinding. make test runs these too.
-CHAOS := Outbox|Upload|SlowCommands|CommandFlood|HugeCommand|Reload|SilentURL|SilentCamera|CancelledRead|SecondDaemon|ModelFileTruncated|HostAllowList|OpenListenWarns|HealthzDegraded|ReadOnlyStateDir|ReconnectsCountLosses|ConfigCheck
+# truncated while running, DNS rebinding, values the daemon cannot use,
+# start errors (exit 2), broker login and reach failures, test flaps in
+# hold mode, SIGTERM with events only in memory. make test runs these too.
+CHAOS := Outbox|Upload|SlowCommands|CommandFlood|HugeCommand|Reload|SilentURL|SilentCamera|CancelledRead|SecondDaemon|ModelFileTruncated|HostAllowList|OpenListenWarns|HealthzDegraded|ReadOnlyStateDir|ReconnectsCountLosses|ConfigCheck|UnusableValues|InvalidFields|StartErrorsExit2|BrokerLoginOrReach|TestFlapOneAtATime|HoldFlapsOneAtATime|StopKeepsOrCounts|SIGTERMCounts
 chaos: deps models
-	$(GO) test -tags $(GOTAGS),matprofile -count=1 -run '$(CHAOS)' ./publish/ ./web/ ./infer/ ./camera/ ./cmd/sorterd/
+	$(GO) test -tags $(GOTAGS),matprofile -count=1 -run '$(CHAOS)' ./config/ ./pipeline/ ./publish/ ./web/ ./infer/ ./camera/ ./cmd/sorterd/
 
 race: deps chromium models
 	$(GO) test -tags $(GOTAGS),matprofile -race -count=1 ./...

@@ -289,6 +289,28 @@ func (o *Outbox) Peek() (uint64, []byte, bool) {
 	return 0, nil, false
 }
 
+// Persist writes the messages kept only in memory to disk, in their
+// places in the queue, so that the next start sends them; it returns how
+// many it wrote and the ones the disk still refused: those are lost when
+// the process ends.
+func (o *Outbox) Persist() (written int, notKept [][]byte) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i, e := range o.queue {
+		if e.mem == nil {
+			continue
+		}
+		if err := o.store(e.seq, e.mem); err != nil {
+			o.lastErr = err
+			notKept = append(notKept, e.mem)
+			continue
+		}
+		o.queue[i].mem = nil
+		written++
+	}
+	return written, notKept
+}
+
 // Done removes a delivered message.
 func (o *Outbox) Done(seq uint64) {
 	o.mu.Lock()

@@ -2,6 +2,7 @@ package publish
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -281,6 +282,73 @@ func TestOutboxQuarantinesNonEvents(t *testing.T) {
 	}
 	if !strings.Contains(log, "notes.txt") {
 		t.Errorf("the stray file's quarantine is not logged:\n%s", log)
+	}
+}
+
+// At a stop, events only in memory (the disk refused them, the broker is
+// away) are written to disk if it takes them again, for the next start;
+// those it still refuses are counted and logged as not kept. They used to
+// vanish without a word.
+func TestStopKeepsOrCountsInMemoryEvents(t *testing.T) {
+	for _, diskBack := range []bool{false, true} {
+		t.Run(fmt.Sprintf("disk back %v", diskBack), func(t *testing.T) {
+			dir := t.TempDir()
+			logs := &testenv.LogBuffer{}
+			p, err := New(Options{Broker: fmt.Sprintf("tcp://127.0.0.1:%d", testenv.FreePort(t)), Prefix: "sorterd", Station: "t1",
+				OutboxDir: dir, OutboxSize: 100, Log: logs.Logger()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); p.Run(ctx, 200*time.Millisecond) }()
+			p.Event(event(1)) // on disk
+			p.outbox.inject = syscall.ENOSPC
+			for i := 2; i <= 6; i++ {
+				p.Event(event(i))
+			}
+			if p.OutboxInMemory() != 5 {
+				t.Fatalf("%d in memory, want 5", p.OutboxInMemory())
+			}
+			if diskBack {
+				p.outbox.mu.Lock()
+				p.outbox.inject = nil
+				p.outbox.mu.Unlock()
+			}
+			cancel()
+			<-done
+			log := logs.String()
+			o, err := OpenOutbox(dir, 100, slogDiscard()) // the next start
+			if err != nil {
+				t.Fatal(err)
+			}
+			var next []string
+			for {
+				seq, m, ok := o.Peek()
+				if !ok {
+					break
+				}
+				var ev struct{ ID string }
+				json.Unmarshal(m, &ev)
+				next = append(next, ev.ID)
+				o.Done(seq)
+			}
+			if !diskBack {
+				if !strings.Contains(log, `level=ERROR msg="5 events not kept: the disk refused them`) || !strings.Contains(log, `first_ids=2,3,4,5,6`) {
+					t.Errorf("no ERROR counting the 5 events not kept:\n%s", log)
+				}
+				if strings.Join(next, " ") != "1" {
+					t.Errorf("the next start finds %v, want event 1 (on disk)", next)
+				}
+				return
+			}
+			if strings.Contains(log, "not kept") || !strings.Contains(log, "events held in memory written to the outbox for the next start\" count=5") {
+				t.Errorf("want the 5 written for the next start:\n%s", log)
+			}
+			if strings.Join(next, " ") != "1 2 3 4 5 6" {
+				t.Errorf("the next start finds %v, want 1-6 in order", next)
+			}
+		})
 	}
 }
 

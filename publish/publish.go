@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -388,11 +389,35 @@ func (p *Publisher) Run(ctx context.Context, drain time.Duration) error {
 			}
 			p.client.Disconnect(500)
 			p.connected.Store(false)
+			p.keep()
 			return nil
 		case <-p.outbox.Wait():
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// keep writes the events still only in memory (the disk refused them and
+// the broker did not take them in the drain) to disk for the next start,
+// and says how many it could not keep: those are lost with the process.
+func (p *Publisher) keep() {
+	written, notKept := p.outbox.Persist()
+	if written > 0 {
+		p.log.Info("events held in memory written to the outbox for the next start", "count", written)
+	}
+	if len(notKept) == 0 {
+		return
+	}
+	var ids []string
+	for _, m := range notKept[:min(len(notKept), 10)] {
+		var ev struct {
+			ID string `json:"id"`
+		}
+		json.Unmarshal(m, &ev)
+		ids = append(ids, ev.ID)
+	}
+	p.log.Error(fmt.Sprintf("%d events not kept: the disk refused them and the broker did not take them before the stop", len(notKept)),
+		"count", len(notKept), "first_ids", strings.Join(ids, ","), "outbox", p.o.OutboxDir, "err", p.outbox.Problem())
 }
 
 // deliver sends queued events oldest first, each acknowledged (QoS 1)
