@@ -540,8 +540,20 @@ func (s *Station) saveReference() {
 func (s *Station) LightDrifted() bool { return s.drifted.Load() }
 
 // Busy reports whether an item is in flight (arrived, not yet decided):
-// uploads wait for it, so that they never slow the station's path.
-func (s *Station) Busy() bool { return s.busy.Load() }
+// uploads wait for it, so that they never slow the station's path. An
+// item whose frames stopped (the camera stalled mid-item) is no longer
+// busy once it has had no frame for ItemGap, unless an inference for it
+// is running: it is abandoned when frames return, and uploads should not
+// wait out the whole outage.
+func (s *Station) Busy() bool {
+	if !s.busy.Load() {
+		return false
+	}
+	if _, inferSince := s.Progress(); !inferSince.IsZero() {
+		return true
+	}
+	return !s.stalled(time.Now(), s.o.ItemGap)
+}
 
 // drop forgets the item in flight, undecided.
 func (s *Station) drop(r *run) {
