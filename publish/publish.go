@@ -88,6 +88,7 @@ type Publisher struct {
 	cmds      chan []byte // commands waiting for the command worker
 	busy      atomic.Int64
 	inst      *instanceState // this publisher's claim on the station's topics
+	flight    *inflight      // the head event awaiting its acknowledgement (deliver)
 	// link is why the broker cannot be reached or refuses the login,
 	// since the last failed attempt and until the next connection.
 	linkMu sync.Mutex
@@ -431,19 +432,62 @@ func (p *Publisher) handOver() {
 // Outbox is the queue the publisher delivers from (for Options.Outbox).
 func (p *Publisher) Outbox() *Outbox { return p.outbox }
 
+// inflight is the outbox's head event, published and not yet
+// acknowledged (Run's goroutine only).
+type inflight struct {
+	seq    uint64
+	tok    mqtt.Token
+	since  time.Time
+	warned bool // "not acknowledged yet" was logged
+}
+
+// ackWait is how long deliver waits for an acknowledgement before it
+// returns to Run's loop (which calls it again): the event stays in flight.
+const ackWait = 5 * time.Second
+
 // deliver sends queued events oldest first, each acknowledged (QoS 1)
-// before it leaves the outbox.
+// before it leaves the outbox. An event is published once and then left
+// in flight until its acknowledgement or an error: paho sends it again,
+// marked DUP, on each reconnection, with its own backoff, so a broker that
+// stops answering (kill -STOP, a stalled link) gets no new copy every few
+// seconds from here. Only a failed publish (its token's error) is
+// published anew, on a later pass.
 func (p *Publisher) deliver(ctx context.Context) {
-	for ctx.Err() == nil && p.connected.Load() {
-		seq, msg, ok := p.outbox.Peek()
-		if !ok {
+	for ctx.Err() == nil {
+		if p.flight == nil {
+			if !p.connected.Load() {
+				return
+			}
+			seq, msg, ok := p.outbox.Peek()
+			if !ok {
+				return
+			}
+			p.flight = &inflight{seq: seq, tok: p.client.Publish(p.Topic("event"), 1, false, msg), since: time.Now()}
+		}
+		f := p.flight
+		wait := time.NewTimer(ackWait)
+		select {
+		case <-f.tok.Done():
+			wait.Stop()
+		case <-ctx.Done():
+			wait.Stop()
+			return
+		case <-wait.C:
+			if !f.warned {
+				f.warned = true
+				p.log.Warn("mqtt event not acknowledged yet; kept in the outbox and in flight (not sent again)",
+					"waiting", time.Since(f.since).Round(time.Second))
+			}
 			return
 		}
-		t := p.client.Publish(p.Topic("event"), 1, false, msg)
-		if !t.WaitTimeout(5*time.Second) || t.Error() != nil {
-			p.log.Warn("mqtt event not acknowledged; kept in the outbox", "err", t.Error())
+		p.flight = nil
+		if err := f.tok.Error(); err != nil {
+			p.log.Warn("mqtt event not acknowledged; kept in the outbox", "err", err)
 			return
 		}
-		p.outbox.Done(seq)
+		if f.warned {
+			p.log.Info("mqtt event acknowledged after a wait", "waited", time.Since(f.since).Round(time.Millisecond))
+		}
+		p.outbox.Done(f.seq)
 	}
 }
