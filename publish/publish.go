@@ -416,16 +416,17 @@ func (p *Publisher) Run(ctx context.Context, drain time.Duration) error {
 	}
 }
 
-// handOver ends Run for a caller that keeps the outbox (a reload): the
-// events held in memory are written to disk if the disk takes them now,
-// and the rest stay in memory for the next publisher.
+// handOver ends Run for a caller that keeps the outbox (KeepOutbox): the
+// events held in memory are written to disk if the disk takes them now;
+// the rest stay in memory, for the next publisher after a reload, or for
+// the caller's Outbox.Keep at a stop.
 func (p *Publisher) handOver() {
 	written, notKept := p.outbox.Persist()
 	if written > 0 {
 		p.log.Info("events held in memory written to the outbox", "count", written)
 	}
 	if len(notKept) > 0 {
-		p.log.Info("events held in memory handed to the next publisher", "count", len(notKept))
+		p.log.Info("events held only in memory left to the daemon: a reload hands them to the next publisher, a stop counts them", "count", len(notKept))
 	}
 }
 
