@@ -57,7 +57,7 @@ func (c *Counters) drop(reason string) {
 	c.mu.Unlock()
 }
 
-// locate counts a locate outcome (no_item, relearned, abandoned).
+// locate counts a locate outcome (no_item, relearned, stuck, abandoned).
 func (c *Counters) locate(what string) {
 	c.mu.Lock()
 	c.located[what]++

@@ -22,7 +22,7 @@ var (
 	descDropped     = prometheus.NewDesc("sorterd_frames_dropped_total", "Frames read but not looked at, by reason (paused, cooldown, error; empty, too_small: no item located in it).", []string{"reason"}, nil)
 	descItems       = prometheus.NewDesc("sorterd_items_total", "Decided items by bin and action (sort, reject).", []string{"bin", "action"}, nil)
 	descCorrections = prometheus.NewDesc("sorterd_corrections_total", "Items an operator labelled, by the class given.", []string{"class"}, nil)
-	descLocate      = prometheus.NewDesc("sorterd_locate_total", "What locating items found: no_item (a trigger with no item: given up), abandoned (an item whose frames stopped), relearned (the tray learned anew).", []string{"result"}, nil)
+	descLocate      = prometheus.NewDesc("sorterd_locate_total", "What locating items found: no_item (a trigger with no item: given up), abandoned (an item whose frames stopped), relearned (the tray learned anew), stuck (something lay on the tray for a minute: learned anew).", []string{"result"}, nil)
 	descPaused      = prometheus.NewDesc("sorterd_paused", "1 while the station is paused.", nil, nil)
 	descHealthy     = prometheus.NewDesc("sorterd_healthy", "1 while the pipeline progresses (as /healthz).", nil, nil)
 	descCamera      = prometheus.NewDesc("sorterd_camera_connected", "1 while the camera delivers frames.", nil, nil)
@@ -83,7 +83,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		for _, l := range c.s.o.Classifier.Labels() {
 			ch <- prometheus.MustNewConstMetric(descCorrections, prometheus.CounterValue, float64(s.Corrections[l]), l)
 		}
-		for _, r := range []string{"no_item", "abandoned", "relearned"} {
+		for _, r := range []string{"no_item", "abandoned", "relearned", "stuck"} {
 			ch <- prometheus.MustNewConstMetric(descLocate, prometheus.CounterValue, float64(s.Locate[r]), r)
 		}
 		ch <- prometheus.MustNewConstMetric(descPaused, prometheus.GaugeValue, b(s.Paused))

@@ -515,8 +515,8 @@ func TestMetricsMove(t *testing.T) {
 	if total(m1, "sorterd_mqtt_outbox_depth") != 3 || total(m1, "sorterd_camera_connected") != 1 || total(m1, "sorterd_build_info") != 1 {
 		t.Error("links or build info missing")
 	}
-	if len(m1["sorterd_locate_total"].Metric) != 3 || len(m1["sorterd_frames_dropped_total"].Metric) != 5 {
-		t.Errorf("locate_total %d series (want no_item, abandoned, relearned), frames_dropped_total %d (want 5 reasons)",
+	if len(m1["sorterd_locate_total"].Metric) != 4 || len(m1["sorterd_frames_dropped_total"].Metric) != 5 {
+		t.Errorf("locate_total %d series (want no_item, abandoned, relearned, stuck), frames_dropped_total %d (want 5 reasons)",
 			len(m1["sorterd_locate_total"].Metric), len(m1["sorterd_frames_dropped_total"].Metric))
 	}
 	if len(m1["sorterd_items_total"].Metric) < 6 {
