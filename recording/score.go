@@ -51,15 +51,16 @@ type Report struct {
 	Curve []Point `json:"curve,omitempty"`
 	// Scored is each decided item's first decision with the bins of its
 	// label and its class: what BinThresholds chooses from.
-	Scored []Scored `json:"-"`
+	Scored []Scored `json:"scored,omitempty"`
 }
 
 // Scored is one item's first decision: the bin its label goes to (when a
 // bin collects it), the bin its class belongs in, and the bin score.
 type Scored struct {
-	LabelBin, ClassBin string
-	Binned             bool
-	Score              float64
+	LabelBin string  `json:"label_bin"`
+	ClassBin string  `json:"class_bin"`
+	Binned   bool    `json:"binned"`
+	Score    float64 `json:"score"`
 }
 
 // Score matches decisions to items: a decision belongs to the item lying
