@@ -2,10 +2,12 @@ package recording
 
 import (
 	"fmt"
+	"hash/fnv"
 	"image"
 	"image/color"
 	"math"
 	"math/rand"
+	"runtime"
 	"unsafe"
 
 	"gocv.io/x/gocv"
@@ -162,7 +164,17 @@ func cutOut(photo gocv.Mat) (*cutout, error) {
 	ok := false
 	if fg >= sw*sh/50 && fg < sw*sh*97/100 {
 		bgd, fgd := gocv.NewMat(), gocv.NewMat()
+		// GrabCut seeds its colour models from OpenCV's random generator,
+		// which is per thread and runs on from call to call: seeded from
+		// the photo on the thread that cuts, the same photo gives the same
+		// cut whatever came before (recordings and training views are
+		// deterministic).
+		runtime.LockOSThread()
+		h := fnv.New32a()
+		h.Write(sp)
+		gocv.SetRNGSeed(int(h.Sum32()))
 		gocv.GrabCut(small, &seed, image.Rect(0, 0, sw, sh), &bgd, &fgd, 4, gocv.GCInitWithMask)
+		runtime.UnlockOSThread()
 		bgd.Close()
 		fgd.Close()
 		n := 0

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/sorterd/sorterd/internal/testenv"
 	"gocv.io/x/gocv"
 )
 
@@ -167,5 +168,33 @@ func TestParseCamera(t *testing.T) {
 	}
 	if _, err := ParseCamera("manual"); err == nil {
 		t.Error("manual: want an error")
+	}
+}
+
+// The same photo is cut the same way whatever was cut before (GrabCut
+// draws from OpenCV's random generator): recordings and training views
+// are deterministic.
+func TestCutOutDeterministic(t *testing.T) {
+	photo := gocv.IMRead(testenv.Photo(t, "cardboard", 3), gocv.IMReadColor)
+	defer photo.Close()
+	first, err := cutOut(photo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	for range 3 { // other cuts in between move the generator on
+		c, _ := cutOut(discPhoto(t))
+		c.Close()
+	}
+	again, err := cutOut(photo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	d := gocv.NewMat()
+	defer d.Close()
+	gocv.AbsDiff(first.mask, again.mask, &d)
+	if n := gocv.CountNonZero(d); n != 0 {
+		t.Errorf("the same photo cut twice differs in %d mask pixels", n)
 	}
 }
