@@ -54,7 +54,7 @@ func liveStation(t testing.TB, c *infer.Classifier) (*pipeline.Station, string) 
 func liveStationCamera(t testing.TB, c *infer.Classifier) (*pipeline.Station, string, func() *CameraLink) {
 	dir := t.TempDir()
 	video := filepath.Join(dir, "tray.avi")
-	if _, err := recording.Write(video, recording.Options{Photos: trayPhotos(t), Hold: 14, Gap: 6, Seed: 1}); err != nil {
+	if _, err := recording.Write(video, recording.Options{Photos: trayPhotos(t), Camera: recording.Tinted, Hold: 14, Gap: 6, Seed: 1}); err != nil {
 		t.Fatal(err)
 	}
 	src := &camera.Reconnecting{

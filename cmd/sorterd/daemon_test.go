@@ -92,7 +92,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 		{Path: testenv.Photo(t, "metal", 5), Class: "metal"},
 		{Path: testenv.Photo(t, "plastic", 5), Class: "plastic"},
 	}
-	if _, err := recording.Write(video, recording.Options{Photos: items[:2], Hold: 8, Gap: 20, Seed: 2}); err != nil {
+	if _, err := recording.Write(video, recording.Options{Photos: items[:2], Camera: recording.Tinted, Hold: 8, Gap: 20, Seed: 2}); err != nil {
 		t.Fatal(err)
 	}
 	cfgPath := filepath.Join(dir, "sorterd.yaml")
@@ -195,7 +195,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 		return strings.Contains(logs.String(), "reload refused") && strings.Contains(logs.String(), "camera.fps: must be > 0 (line 6)")
 	})
 	// The camera comes back: frames flow again and the new item is sorted.
-	if _, err := recording.Write(video, recording.Options{Photos: items[2:], Hold: 8, Gap: 10, Seed: 3}); err != nil {
+	if _, err := recording.Write(video, recording.Options{Photos: items[2:], Camera: recording.Tinted, Hold: 8, Gap: 10, Seed: 3}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "third event", 20*time.Second, func() bool { return len(rec.Get("sorterd/e2e/event")) >= 3 })

@@ -125,7 +125,7 @@ func glassMetalTray(t testing.TB, dir string) (string, []recording.Photo) {
 		{Path: testenv.Photo(t, "glass", 12), Class: "glass"},
 		{Path: testenv.Photo(t, "metal", 5), Class: "metal"},
 	}
-	if _, err := recording.Write(video, recording.Options{Photos: items, Hold: 8, Gap: 20, Seed: 2}); err != nil {
+	if _, err := recording.Write(video, recording.Options{Photos: items, Camera: recording.Tinted, Hold: 8, Gap: 20, Seed: 2}); err != nil {
 		t.Fatal(err)
 	}
 	return video, items

@@ -30,7 +30,7 @@ func TestTwoStationsOneBroker(t *testing.T) {
 	logs := map[string]*syncBuf{}
 	for i, st := range []string{"a", "b"} {
 		video := filepath.Join(dir, st+".avi")
-		if _, err := recording.Write(video, recording.Options{Photos: []recording.Photo{photos[st]}, Hold: 8, Gap: 20, Seed: int64(i + 2)}); err != nil {
+		if _, err := recording.Write(video, recording.Options{Photos: []recording.Photo{photos[st]}, Camera: recording.Tinted, Hold: 8, Gap: 20, Seed: int64(i + 2)}); err != nil {
 			t.Fatal(err)
 		}
 		cfg := filepath.Join(dir, st+".yaml")
