@@ -113,9 +113,9 @@ test: deps chromium gstreamer models
 # truncated while running, DNS rebinding, values the daemon cannot use,
 # start errors (exit 2), broker login and reach failures, test flaps in
 # hold mode, SIGTERM with events only in memory. make test runs these too.
-CHAOS := Outbox|Upload|SlowCommands|CommandFlood|HugeCommand|Reload|SilentURL|SilentCamera|CancelledRead|SecondDaemon|ModelFileTruncated|HostAllowList|OpenListenWarns|HealthzDegraded|ReadOnlyStateDir|ReconnectsCountLosses|ConfigCheck|UnusableValues|InvalidFields|StartErrorsExit2|BrokerLoginOrReach|TestFlapOneAtATime|HoldFlapsOneAtATime|StopKeepsOrCounts|SIGTERMCounts
+CHAOS := Outbox|Upload|SlowCommands|CommandFlood|HugeCommand|Reload|SilentURL|SilentCamera|CancelledRead|SecondDaemon|ModelFileTruncated|HostAllowList|OpenListenNeedsToken|OpenListenWithoutTokenRefused|HealthzDegraded|ReadOnlyStateDir|ReconnectsCountLosses|ConfigCheck|UnusableValues|InvalidFields|StartErrorsExit2|BrokerLoginOrReach|TestFlapOneAtATime|HoldFlapsOneAtATime|StopKeepsOrCounts|SIGTERMCounts|SIGHUPKeepsEventsInMemory|StopAbandonsStalledItem|StalledItemNotBusy|StoppedBrokerNoRedelivery|ItemAbandonedWhenFramesStop|SlowClassifyIsNoStall|StopWaitsForTheItemsFrames|MQTTPassword|DecodeImage|DefaultClientID|RestartIsNoConflict|StuckTrayRecovers|LargeItemNeverBlinds|CropCorrectsToReference|ReferenceDrifted|LightDriftedSaid|HealthzLightDrifted|HealthzTrayOccupied|Calibrate
 chaos: deps models
-	$(GO) test -tags $(GOTAGS),matprofile -count=1 -run '$(CHAOS)' ./config/ ./pipeline/ ./publish/ ./web/ ./infer/ ./camera/ ./cmd/sorterd/
+	$(GO) test -tags $(GOTAGS),matprofile -count=1 -run '$(CHAOS)' ./config/ ./locate/ ./pipeline/ ./publish/ ./web/ ./infer/ ./camera/ ./cmd/sorterd/
 
 race: deps chromium models
 	$(GO) test -tags $(GOTAGS),matprofile -race -count=1 ./...

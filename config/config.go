@@ -819,6 +819,12 @@ func (c *Config) checkLinks(k *checker) {
 		if c.HTTP.TokenForAll && c.HTTP.Token == "" && c.HTTP.TokenFile == "" {
 			k.bad("http.token_for_all", "needs http.token or http.token_file")
 		}
+		if c.HTTP.BeyondLoopback() && c.HTTP.Token == "" && c.HTTP.TokenFile == "" {
+			// Anyone on the network could pause the station, fire flaps
+			// and label items, which writes training samples: a poisoned
+			// next retrain.
+			k.bad("http.token", "needed: http.listen %q is reachable beyond this machine, and without a token anyone on the network can pause the station, fire flaps and label items; set http.token (or http.token_file), or listen on 127.0.0.1", c.HTTP.Listen)
+		}
 	}
 	if c.Archive.Enabled && (c.Archive.MaxItems < 1 || c.Archive.MaxMB < 1) {
 		k.bad("archive.max_items", "max_items and max_mb must be >= 1")
@@ -890,6 +896,19 @@ func (k *checker) pinName(field, pin string) bool {
 	}
 	k.bad(field, "%q is not a pin name, like GPIO6 or P1_31%s", pin, hint)
 	return false
+}
+
+// BeyondLoopback says whether http.listen takes connections from other
+// machines: any address but a loopback one or localhost (a wildcard, a
+// LAN address, a host name). A listen address that does not parse is
+// reported by the checks, not here.
+func (h HTTP) BeyondLoopback() bool {
+	host, _, err := net.SplitHostPort(h.Listen)
+	if err != nil || strings.EqualFold(host, "localhost") {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
 }
 
 // PageURL is the web page's address as another machine reaches it (Home

@@ -314,3 +314,35 @@ func FuzzParse(f *testing.F) {
 		Parse(b) // must not panic
 	})
 }
+
+// http.listen beyond loopback without a token is a configuration error
+// naming http.token: it was only a warning at start, and anyone on the
+// network could pause the station, fire flaps and label items.
+func TestOpenListenNeedsToken(t *testing.T) {
+	base, err := os.ReadFile(examplePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const from = "  listen: 127.0.0.1:8080 "
+	if !strings.Contains(string(base), from) {
+		t.Fatalf("example lacks %q", from)
+	}
+	for _, tc := range []struct {
+		listen, token string
+		refused       bool
+	}{
+		{":8080", "", true}, {"0.0.0.0:8080", "", true}, {"[::]:8080", "", true},
+		{"192.168.1.5:8080", "", true}, {"station.lan:8080", "", true},
+		{":8080", "  token: s3cret ", false}, {":8080", "  token_file: /run/credentials/sorterd/http_token ", false},
+		{"127.0.0.1:8080", "", false}, {"[::1]:8080", "", false}, {"localhost:8080", "", false},
+	} {
+		s := strings.Replace(string(base), from, "  listen: \""+tc.listen+"\" ", 1)
+		if tc.token != "" {
+			s = strings.Replace(s, "  token: \"\" ", tc.token, 1)
+		}
+		_, err := Parse([]byte(s))
+		if refused := err != nil && strings.Contains(err.Error(), "http.token: needed: http.listen"); refused != tc.refused {
+			t.Errorf("listen %q %q: err %v, want refused %v", tc.listen, tc.token, err, tc.refused)
+		}
+	}
+}

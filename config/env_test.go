@@ -22,6 +22,7 @@ func TestEnvOverrides(t *testing.T) {
 		"SORTERD_MQTT_DISCOVERY=false",
 		"SORTERD_MQTT_STATS_INTERVAL=5s",
 		"SORTERD_HTTP_LISTEN=0.0.0.0:9090",
+		"SORTERD_HTTP_TOKEN=s3cret", // beyond loopback: a token is needed
 		"SORTERD_STATION=line2",
 		"SORTERD_LOG_LEVEL=debug",
 		"SORTERD_CAMERA_FPS=7.5",

@@ -223,7 +223,7 @@ func BenchmarkObserveCrop(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			empty := tray(b, bc.tray)
 			item := with(b, empty, image.Rect(200, 120, 460, 400), color.RGBA{40, 60, 90, 0})
-			tr := New(Options{Margin: DefaultMargin, Balance: BalanceTray})
+			tr := New(Options{Margin: DefaultMargin, Balance: BalanceReference})
 			defer tr.Close()
 			crop := gocv.NewMat()
 			defer crop.Close()

@@ -387,3 +387,70 @@ func TestTestFlapOneAtATime(t *testing.T) {
 		}
 	})
 }
+
+// A stop (SIGTERM, or a reload) while the camera is stalled in the
+// middle of an item fires no flap: the grace runs out without the item's
+// frames, so it is abandoned and counted, as it would be had the frames
+// come back.
+func TestStopAbandonsStalledItem(t *testing.T) {
+	period := 66 * time.Millisecond
+	a := image.Rect(20, 40, 140, 200)
+	var frames []scripted
+	frames = append(frames, script(0, 4, period, image.Rectangle{})...)
+	frames = append(frames, script(4*period, 6, period, a)...) // landing, then frames to classify
+	g := &gatedSource{scriptedSource: scriptedSource{frames: frames, t0: time.Now()}, gateAt: 6,
+		gate: make(chan struct{}), blocked: make(chan struct{})}
+	s, pins, events := holdStation(t, g, &turnClassifier{labels: []string{"glass"}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(ctx) }()
+	<-g.blocked // one frame of the item classified; the camera stalls for good
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return 10 s after the stop")
+	}
+	if len(*events) != 0 {
+		t.Errorf("events %+v: want none for an item whose frames stopped", *events)
+	}
+	for name, p := range pins {
+		if p.Read() == gpio.High {
+			t.Errorf("flap %s open after the stop", name)
+		}
+	}
+	if st := s.Stats(); st.Locate["abandoned"] != 1 {
+		t.Errorf("locate stats %v, want one abandoned item", st.Locate)
+	}
+}
+
+// Uploads wait while the station has an item in flight (Busy), but not
+// for the whole of a camera stall in the middle of one: once the item has
+// had no frame for ItemGap the station is no longer busy.
+func TestStalledItemNotBusy(t *testing.T) {
+	period := 66 * time.Millisecond
+	a := image.Rect(20, 40, 140, 200)
+	var frames []scripted
+	frames = append(frames, script(0, 4, period, image.Rectangle{})...)
+	frames = append(frames, script(4*period, 6, period, a)...)
+	g := &gatedSource{scriptedSource: scriptedSource{frames: frames, t0: time.Now()}, gateAt: 6,
+		gate: make(chan struct{}), blocked: make(chan struct{})}
+	s, _, _ := holdStation(t, g, &turnClassifier{labels: []string{"glass"}})
+	s.o.ItemGap = 300 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	<-g.blocked // one frame of the item classified; the camera stalls
+	if !s.Busy() {
+		t.Error("not busy with an item in flight whose frames are due")
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for s.Busy() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s.Busy() {
+		t.Fatal("still busy 3 s into a camera stall mid-item (ItemGap 300 ms)")
+	}
+}

@@ -152,6 +152,10 @@ type Station struct {
 	recent   *RecentItems
 	paused   atomic.Bool
 	busy     atomic.Bool // an item is being classified (for the live view)
+	// heard is when the item in flight last had a frame handled (wall
+	// clock, Unix ns): an item not heard of for ItemGap is stalled, and
+	// uploads no longer wait for it (Busy).
+	heard    atomic.Int64
 	log      *slog.Logger
 	drifted  atomic.Bool // the light changed beyond what the crop can correct
 	occupied atomic.Bool // something has lain on the tray for far longer than an item does
@@ -300,6 +304,9 @@ type item struct {
 // classified as an item.
 func (s *Station) maxMisses() int { return 2 * s.o.Frames }
 
+// stopGrace is how long a stop reads on for the item in flight.
+const stopGrace = 2 * time.Second
+
 // run is Run's state between frames (Run's goroutine only).
 type run struct {
 	cur           *item // the item in flight (nil: none)
@@ -330,7 +337,7 @@ func (s *Station) Run(ctx context.Context) error {
 		// continues on a short grace context.
 		if ctx.Err() != nil && rctx == ctx {
 			var cancel context.CancelFunc
-			rctx, cancel = context.WithTimeout(context.Background(), 2*time.Second)
+			rctx, cancel = context.WithTimeout(context.Background(), stopGrace)
 			defer cancel()
 		}
 		f, err := s.o.Source.Read(rctx)
@@ -341,9 +348,7 @@ func (s *Station) Run(ctx context.Context) error {
 				continue
 			}
 			if ctx.Err() != nil || rctx.Err() != nil {
-				if r.cur != nil && r.cur.tally.Frames > 0 {
-					s.decide(context.Background(), r.cur)
-				}
+				s.atStop(r)
 				return nil
 			}
 			return fmt.Errorf("camera: %w", err)
@@ -351,6 +356,36 @@ func (s *Station) Run(ctx context.Context) error {
 		s.onFrame(ctx, r, &f)
 		f.Close()
 	}
+}
+
+// atStop ends the item in flight when a stop's grace ran out before its
+// last frame. It is decided on the frames it has only while they were
+// still arriving (a slow board classifies fewer frames than the grace
+// holds); an item whose frames stopped, before the stop or during it, is
+// abandoned with no flap, as the loop abandons one when frames return:
+// what the camera would show by now may be anything. Silence for
+// ItemGap, or half the grace when ItemGap is longer, is a stall.
+func (s *Station) atStop(r *run) {
+	if r.cur == nil {
+		return
+	}
+	if s.stalled(time.Now(), min(s.o.ItemGap, stopGrace/2)) {
+		s.log.Warn("item abandoned at stop: its frames stopped", "silent", time.Since(time.Unix(0, s.heard.Load())).Round(time.Millisecond),
+			"frames", r.cur.tally.Frames)
+		s.counters.locate("abandoned")
+		s.drop(r)
+		return
+	}
+	if r.cur.tally.Frames > 0 {
+		s.decide(context.Background(), r.cur)
+	}
+	s.drop(r)
+}
+
+// stalled says whether the item in flight has had no frame handled for
+// longer than gap.
+func (s *Station) stalled(now time.Time, gap time.Duration) bool {
+	return now.Sub(time.Unix(0, s.heard.Load())) > gap
 }
 
 // begin readies Run's Mats and marks the start.
@@ -386,7 +421,13 @@ func (s *Station) end() {
 // and it starts, feeds or ends the item. The caller closes f.
 func (s *Station) onFrame(ctx context.Context, r *run, f *camera.Frame) {
 	t0 := time.Now()
-	defer func() { r.spent = time.Since(t0) }()
+	defer func() {
+		done := time.Now()
+		r.spent = done.Sub(t0)
+		if r.cur != nil {
+			s.heard.Store(done.UnixNano())
+		}
+	}()
 	r.seen++
 	s.counters.frame()
 	s.progMu.Lock()
@@ -411,6 +452,7 @@ func (s *Station) onFrame(ctx context.Context, r *run, f *camera.Frame) {
 			return
 		}
 		r.cur = &item{start: f.At}
+		s.heard.Store(t0.UnixNano())
 		s.busy.Store(true)
 	}
 	r.cur.last = f.At
@@ -498,8 +540,20 @@ func (s *Station) saveReference() {
 func (s *Station) LightDrifted() bool { return s.drifted.Load() }
 
 // Busy reports whether an item is in flight (arrived, not yet decided):
-// uploads wait for it, so that they never slow the station's path.
-func (s *Station) Busy() bool { return s.busy.Load() }
+// uploads wait for it, so that they never slow the station's path. An
+// item whose frames stopped (the camera stalled mid-item) is no longer
+// busy once it has had no frame for ItemGap, unless an inference for it
+// is running: it is abandoned when frames return, and uploads should not
+// wait out the whole outage.
+func (s *Station) Busy() bool {
+	if !s.busy.Load() {
+		return false
+	}
+	if _, inferSince := s.Progress(); !inferSince.IsZero() {
+		return true
+	}
+	return !s.stalled(time.Now(), s.o.ItemGap)
+}
 
 // drop forgets the item in flight, undecided.
 func (s *Station) drop(r *run) {

@@ -311,6 +311,48 @@ func (o *Outbox) Persist() (written int, notKept [][]byte) {
 	return written, notKept
 }
 
+// Keep is for the process's stop, once nothing delivers any more: it
+// writes the messages still only in memory (the disk refused them and the
+// broker did not take them) to disk for the next start, and logs how many
+// it could not keep, with the first ids: those are lost with the process.
+func (o *Outbox) Keep() {
+	written, notKept := o.Persist()
+	o.mu.Lock()
+	log := o.log
+	o.mu.Unlock()
+	problem := o.Problem()
+	if written > 0 {
+		log.Info("events held in memory written to the outbox for the next start", "count", written)
+	}
+	if len(notKept) == 0 {
+		return
+	}
+	var ids []string
+	for _, m := range notKept[:min(len(notKept), 10)] {
+		var ev struct {
+			ID string `json:"id"`
+		}
+		json.Unmarshal(m, &ev)
+		ids = append(ids, ev.ID)
+	}
+	log.Error(fmt.Sprintf("%d events not kept: the disk refused them and the broker did not take them before the stop", len(notKept)),
+		"count", len(notKept), "first_ids", strings.Join(ids, ","), "outbox", o.dir, "err", problem)
+}
+
+// adopt takes a new limit and logger for an outbox handed to a new
+// publisher (a reload); a smaller limit drops the oldest messages at the
+// next Put.
+func (o *Outbox) adopt(limit int, log *slog.Logger) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if limit >= 1 {
+		o.limit = limit
+	}
+	if log != nil {
+		o.log = log
+	}
+}
+
 // Done removes a delivered message.
 func (o *Outbox) Done(seq uint64) {
 	o.mu.Lock()

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,12 +34,22 @@ type Options struct {
 	Prefix, Station    string // topics: <Prefix>/<Station>/...
 	OutboxDir          string
 	OutboxSize         int
-	Discovery          bool
-	DiscoveryPrefix    string
-	Bins               []string // for the per-bin discovery sensors
-	Model              string   // shown in the discovery device
-	Version            string   // sw_version of the discovery device and origin
-	ConfigURL          string   // the web page, as the device's configuration_url ("" if none)
+	// Outbox, when set, is the queue to deliver from instead of opening
+	// OutboxDir: the one an earlier publisher of this daemon used (a
+	// reload), with the events it still holds in memory. It takes
+	// OutboxSize and Log.
+	Outbox *Outbox
+	// KeepOutbox: the caller keeps the outbox past Run for the next
+	// publisher (Publisher.Outbox), and calls Outbox.Keep when the
+	// process stops. Run's end then only writes the events held in memory
+	// to disk if the disk takes them, and counts none as lost.
+	KeepOutbox      bool
+	Discovery       bool
+	DiscoveryPrefix string
+	Bins            []string // for the per-bin discovery sensors
+	Model           string   // shown in the discovery device
+	Version         string   // sw_version of the discovery device and origin
+	ConfigURL       string   // the web page, as the device's configuration_url ("" if none)
 	// SnapshotLimit bounds the retained JPEG on <prefix>/<station>/snapshot
 	// (default 256 KiB): a larger one is re-encoded smaller.
 	SnapshotLimit int
@@ -79,6 +88,7 @@ type Publisher struct {
 	cmds      chan []byte // commands waiting for the command worker
 	busy      atomic.Int64
 	inst      *instanceState // this publisher's claim on the station's topics
+	flight    *inflight      // the head event awaiting its acknowledgement (deliver)
 	// link is why the broker cannot be reached or refuses the login,
 	// since the last failed attempt and until the next connection.
 	linkMu sync.Mutex
@@ -109,8 +119,13 @@ func New(o Options) (*Publisher, error) {
 	if o.CommandQueue <= 0 {
 		o.CommandQueue = 16
 	}
-	ob, err := OpenOutbox(o.OutboxDir, o.OutboxSize, o.Log)
-	if ob == nil {
+	ob, err := o.Outbox, error(nil)
+	if ob != nil {
+		if ob.dir != o.OutboxDir {
+			return nil, fmt.Errorf("outbox of %s given for %s", ob.dir, o.OutboxDir)
+		}
+		ob.adopt(o.OutboxSize, o.Log)
+	} else if ob, err = OpenOutbox(o.OutboxDir, o.OutboxSize, o.Log); ob == nil {
 		return nil, err
 	}
 	if err != nil {
@@ -389,7 +404,11 @@ func (p *Publisher) Run(ctx context.Context, drain time.Duration) error {
 			}
 			p.client.Disconnect(500)
 			p.connected.Store(false)
-			p.keep()
+			if p.o.KeepOutbox {
+				p.handOver()
+			} else {
+				p.outbox.Keep()
+			}
 			return nil
 		case <-p.outbox.Wait():
 		case <-time.After(time.Second):
@@ -397,42 +416,79 @@ func (p *Publisher) Run(ctx context.Context, drain time.Duration) error {
 	}
 }
 
-// keep writes the events still only in memory (the disk refused them and
-// the broker did not take them in the drain) to disk for the next start,
-// and says how many it could not keep: those are lost with the process.
-func (p *Publisher) keep() {
+// handOver ends Run for a caller that keeps the outbox (KeepOutbox): the
+// events held in memory are written to disk if the disk takes them now;
+// the rest stay in memory, for the next publisher after a reload, or for
+// the caller's Outbox.Keep at a stop.
+func (p *Publisher) handOver() {
 	written, notKept := p.outbox.Persist()
 	if written > 0 {
-		p.log.Info("events held in memory written to the outbox for the next start", "count", written)
+		p.log.Info("events held in memory written to the outbox", "count", written)
 	}
-	if len(notKept) == 0 {
-		return
+	if len(notKept) > 0 {
+		p.log.Info("events held only in memory left to the daemon: a reload hands them to the next publisher, a stop counts them", "count", len(notKept))
 	}
-	var ids []string
-	for _, m := range notKept[:min(len(notKept), 10)] {
-		var ev struct {
-			ID string `json:"id"`
-		}
-		json.Unmarshal(m, &ev)
-		ids = append(ids, ev.ID)
-	}
-	p.log.Error(fmt.Sprintf("%d events not kept: the disk refused them and the broker did not take them before the stop", len(notKept)),
-		"count", len(notKept), "first_ids", strings.Join(ids, ","), "outbox", p.o.OutboxDir, "err", p.outbox.Problem())
 }
 
+// Outbox is the queue the publisher delivers from (for Options.Outbox).
+func (p *Publisher) Outbox() *Outbox { return p.outbox }
+
+// inflight is the outbox's head event, published and not yet
+// acknowledged (Run's goroutine only).
+type inflight struct {
+	seq    uint64
+	tok    mqtt.Token
+	since  time.Time
+	warned bool // "not acknowledged yet" was logged
+}
+
+// ackWait is how long deliver waits for an acknowledgement before it
+// returns to Run's loop (which calls it again): the event stays in flight.
+const ackWait = 5 * time.Second
+
 // deliver sends queued events oldest first, each acknowledged (QoS 1)
-// before it leaves the outbox.
+// before it leaves the outbox. An event is published once and then left
+// in flight until its acknowledgement or an error: paho sends it again,
+// marked DUP, on each reconnection, with its own backoff, so a broker that
+// stops answering (kill -STOP, a stalled link) gets no new copy every few
+// seconds from here. Only a failed publish (its token's error) is
+// published anew, on a later pass.
 func (p *Publisher) deliver(ctx context.Context) {
-	for ctx.Err() == nil && p.connected.Load() {
-		seq, msg, ok := p.outbox.Peek()
-		if !ok {
+	for ctx.Err() == nil {
+		if p.flight == nil {
+			if !p.connected.Load() {
+				return
+			}
+			seq, msg, ok := p.outbox.Peek()
+			if !ok {
+				return
+			}
+			p.flight = &inflight{seq: seq, tok: p.client.Publish(p.Topic("event"), 1, false, msg), since: time.Now()}
+		}
+		f := p.flight
+		wait := time.NewTimer(ackWait)
+		select {
+		case <-f.tok.Done():
+			wait.Stop()
+		case <-ctx.Done():
+			wait.Stop()
+			return
+		case <-wait.C:
+			if !f.warned {
+				f.warned = true
+				p.log.Warn("mqtt event not acknowledged yet; kept in the outbox and in flight (not sent again)",
+					"waiting", time.Since(f.since).Round(time.Second))
+			}
 			return
 		}
-		t := p.client.Publish(p.Topic("event"), 1, false, msg)
-		if !t.WaitTimeout(5*time.Second) || t.Error() != nil {
-			p.log.Warn("mqtt event not acknowledged; kept in the outbox", "err", t.Error())
+		p.flight = nil
+		if err := f.tok.Error(); err != nil {
+			p.log.Warn("mqtt event not acknowledged; kept in the outbox", "err", err)
 			return
 		}
-		p.outbox.Done(seq)
+		if f.warned {
+			p.log.Info("mqtt event acknowledged after a wait", "waited", time.Since(f.since).Round(time.Millisecond))
+		}
+		p.outbox.Done(f.seq)
 	}
 }

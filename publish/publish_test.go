@@ -233,3 +233,35 @@ func FuzzCommand(f *testing.F) {
 		p.command(nopClient{}, b)
 	})
 }
+
+// A broker that stops answering (kill -STOP) while an event is in flight
+// gets it once: the event waits for its acknowledgement, paho owns the
+// retries, and it arrives once after the broker goes on. It was published
+// anew every 5 s (one event arrived 6 times after a 60 s stop).
+func TestStoppedBrokerNoRedelivery(t *testing.T) {
+	b := testenv.StartBroker(t)
+	w := watch(t, b, "sorterd/t1/event")
+	p := newPub(t, b, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); p.Run(ctx, time.Second) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "connected", p.Connected)
+	p.Event([]byte(`{"id":"before"}`))
+	waitFor(t, "the first event", func() bool { return len(w.Get("sorterd/t1/event")) == 1 })
+
+	b.Pause()
+	p.Event([]byte(`{"id":"held"}`))
+	p.Event([]byte(`{"id":"next"}`))
+	time.Sleep(13 * time.Second) // over two of the 5 s waits for an acknowledgement
+	b.Resume()
+	waitFor(t, "the held events", func() bool { return len(w.Get("sorterd/t1/event")) >= 3 && p.OutboxDepth() == 0 })
+	time.Sleep(time.Second) // any copy still on its way
+	n := map[string]int{}
+	for _, m := range w.Get("sorterd/t1/event") {
+		n[m]++
+	}
+	if n[`{"id":"held"}`] != 1 || n[`{"id":"next"}`] != 1 {
+		t.Errorf("received %v: want each event once", n)
+	}
+}

@@ -294,11 +294,13 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.o.Log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
-	s.o.Log.Info("web page", "url", "http://"+l.Addr().String()+"/", "token", s.o.Token != "")
 	if a, ok := l.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() && s.o.Token == "" {
-		s.o.Log.Warn("the page and API listen beyond this machine without a token: anyone on the network can pause the station and fire flaps; set http.token (or listen on 127.0.0.1)",
-			"listen", l.Addr().String())
+		// Anyone on the network could pause the station, fire flaps and
+		// label items (labels write training samples).
+		l.Close()
+		return fmt.Errorf("the page and API would listen beyond this machine (%s) without a token: anyone on the network could pause the station, fire flaps and label items; set http.token (serve: --token), or listen on 127.0.0.1", l.Addr())
 	}
+	s.o.Log.Info("web page", "url", "http://"+l.Addr().String()+"/", "token", s.o.Token != "")
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()
 	select {

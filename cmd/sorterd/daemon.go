@@ -61,7 +61,13 @@ func cmdDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 		kept: kept{counters: pipeline.NewCounters(), recent: pipeline.NewRecentItems(0)}}
 	signal.Notify(d.hup, syscall.SIGHUP)
 	defer signal.Stop(d.hup)
-	return d.run(ctx, cfg)
+	code := d.run(ctx, cfg)
+	if d.kept.outbox != nil {
+		// Every publisher has stopped: what is still only in memory is
+		// written to disk for the next start, or counted as lost.
+		d.kept.outbox.Keep()
+	}
+	return code
 }
 
 // daemon runs one configuration after another: a reload builds the next
@@ -82,6 +88,10 @@ type kept struct {
 	recent   *pipeline.RecentItems
 	items    *web.ItemMetrics
 	labels   []string // the labels items was made for
+	// outbox is the MQTT outbox, with the events the disk refused held
+	// in memory: a reload hands it to the next publisher rather than
+	// dropping them (nil until a publisher opened it).
+	outbox *publish.Outbox
 }
 
 // itemMetrics are the kept ones while the model's labels stay; a model
@@ -224,9 +234,12 @@ func (d *daemon) runStation(ctx context.Context, cfg config.Config, log *slog.Lo
 		return err
 	}
 	ctl := &control{reload: d.reload}
-	pub, err := newPublisher(ctx, cfg, ctl, log)
+	pub, err := newPublisher(ctx, cfg, ctl, d.kept.outbox, log)
 	if err != nil {
 		return err
+	}
+	if pub != nil {
+		d.kept.outbox = pub.Outbox()
 	}
 	snaps := newItemImages(cfg, pub, log)
 	items := d.kept.itemMetrics(clf.Labels())

@@ -594,3 +594,33 @@ func TestDaemonOutboxDiskFull(t *testing.T) {
 		return code == 503 && strings.Contains(body, `"degraded"`)
 	})
 }
+
+// http.listen beyond loopback without a token: the daemon refuses to
+// start (exit 2, which the unit does not restart) naming http.token, and
+// `config check` refuses the file too. It started with only a warning.
+func TestOpenListenWithoutTokenRefused(t *testing.T) {
+	b := testenv.StartBroker(t)
+	s := stationConfig(t, b, "")
+	_, port, _ := strings.Cut(s.web, ":")
+	s.write(strings.Replace(s.text, "  listen: "+s.web+"\n", "  listen: \":"+port+"\"\n", 1))
+	logs := &syncBuf{}
+	code := make(chan int, 1)
+	go func() { code <- run(context.Background(), []string{"--config", s.cfg}, io.Discard, logs) }()
+	select {
+	case c := <-code:
+		if c != 2 || !strings.Contains(logs.String(), "http.token: needed") {
+			t.Errorf("exit %d, want 2 with an error naming http.token:\n%s", c, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the daemon started listening on :%s without a token:\n%s", port, logs.String())
+	}
+	var out, errs syncBuf
+	if c := run(context.Background(), []string{"config", "check", s.cfg}, &out, &errs); c == 0 || !strings.Contains(errs.String(), "http.token: needed") {
+		t.Errorf("config check: exit %d, want an error naming http.token:\n%s%s", c, out.String(), errs.String())
+	}
+	// With a token it starts.
+	s.write(strings.Replace(s.text, "  listen: "+s.web+"\n", "  listen: \":"+port+"\"\n  token: s3cret\n", 1))
+	if c := run(context.Background(), []string{"config", "check", s.cfg}, &out, &errs); c != 0 {
+		t.Errorf("config check with a token: exit %d:\n%s", c, errs.String())
+	}
+}

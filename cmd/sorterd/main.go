@@ -101,7 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // helpTopics are the commands "sorterd help COMMAND" explains: each
 // one's -h ("once" and "--once" are the one-shot classifier).
-var helpTopics = []string{"version", "bench", "train", "eval", "export", "config", "camera", "serve", "once", "--once", "help"}
+var helpTopics = []string{"version", "bench", "train", "eval", "export", "config", "camera", "calibrate", "serve", "once", "--once", "help"}
 
 // cmdHelp is "sorterd help COMMAND": COMMAND -h, printed on stdout (it is
 // the output asked for, not a diagnostic), exit 0. An unknown command is

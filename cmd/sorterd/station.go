@@ -171,7 +171,7 @@ func newTrigger(ctx context.Context, t config.Trigger, log *slog.Logger) (<-chan
 
 // newPublisher is the MQTT publisher (nil when MQTT is off); its commands
 // go to ctl.
-func newPublisher(ctx context.Context, cfg config.Config, ctl *control, log *slog.Logger) (*publish.Publisher, error) {
+func newPublisher(ctx context.Context, cfg config.Config, ctl *control, outbox *publish.Outbox, log *slog.Logger) (*publish.Publisher, error) {
 	if !cfg.MQTT.Enabled {
 		return nil, nil
 	}
@@ -191,6 +191,7 @@ func newPublisher(ctx context.Context, cfg config.Config, ctl *control, log *slo
 		Bins: bins, Model: filepath.Base(cfg.Model.Path), Version: version, Log: log,
 		ConfigURL: cfg.HTTP.PageURL(hostname()),
 		OnCommand: func(c publish.Command) error { return ctl.command(ctx, c) },
+		Outbox:    outbox, KeepOutbox: true,
 	})
 }
 

@@ -104,6 +104,23 @@ func (b *Broker) Stop() {
 	}
 }
 
+// Pause stops the broker's process (SIGSTOP): its connections stay open
+// and nothing answers, as a hung broker or a stalled link; Resume
+// (SIGCONT) lets it go on.
+func (b *Broker) Pause() {
+	if err := b.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Cleanup(b.Resume) // a stopped broker would not take Stop's SIGTERM
+}
+
+// Resume continues a paused broker.
+func (b *Broker) Resume() {
+	if b.cmd != nil && b.cmd.Process != nil {
+		b.cmd.Process.Signal(syscall.SIGCONT)
+	}
+}
+
 // Addr is host:port; URL is tcp://host:port.
 func (b *Broker) Addr() string { return fmt.Sprintf("127.0.0.1:%d", b.Port) }
 func (b *Broker) URL() string  { return "tcp://" + b.Addr() }
