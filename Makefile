@@ -89,7 +89,7 @@ define fetch
 	  chmod 644 "$(MODELS)/$(1).part"; mv "$(MODELS)/$(1).part" "$(MODELS)/$(1)"; fi
 endef
 
-.PHONY: chaos deb deb-check deb-qemu-test debs deb-tools gstreamer all install install-bin verify-unit build run test deps opencv tflite mosquitto chromium screenshots model base-model models train bench fmt vet race fuzz clean version
+.PHONY: chaos deb deb-check deb-qemu-test debs deb-tools repo gstreamer all install install-bin verify-unit build run test deps opencv tflite mosquitto chromium screenshots model base-model models train bench fmt vet race fuzz clean version
 
 build: deps
 	$(GO) build -tags $(GOTAGS) -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/sorterd ./cmd/sorterd
@@ -292,7 +292,11 @@ debs:
 # qemu-aarch64-static in a root made from its Depends (version, config
 # check, --once on photos against amd64, serve /healthz, the daemon on a
 # station recording deciding every item as amd64's does) and the amd64
-# package installed into a clean root (config check as the sorterd user);
+# package installed into a clean root from a signed apt repository
+# (debian/make-repo, a throw-away key): tampered copies refused, the same
+# package at <version>~prev (out/deb-check/, not published by make repo)
+# installed, its conffile edited, then upgraded to <version> with the edit
+# kept, and config check as the sorterd user;
 # then debian/qemu-test: the Go tests of infer, camera and pipeline
 # cross-compiled and run under qemu against the arm64 package's Depends.
 # Roots are cached under .deps/roots. Times: docs/packaging.md.
@@ -301,12 +305,27 @@ deb-check: deb-tools $(TFLITE_TGZ) models
 	@t0=$$(date +%s); for d in $(DEB_CHECK_DIST); do td=$$(date +%s); \
 	$(MAKE) -s deb DEB_DIST=$$d DEB_ARCH=arm64 DEB_VERSION=$(DEB_VERSION) && \
 	$(MAKE) -s deb DEB_DIST=$$d DEB_ARCH=amd64 DEB_VERSION=$(DEB_VERSION) && \
+	DEB_VERSION=$(DEB_VERSION)~prev TFLITE_TGZ=$(TFLITE_TGZ) GOTAGS=$(GOTAGS) SECTIONS="$(SECTIONS)" OPENCV_LDFLAGS="$(OPENCV_LDFLAGS)" \
+	  debian/build-deb $$d amd64 out/deb-check/$$d && \
 	lintian --fail-on error,warning dist/$$d/sorterd_$(DEB_VERSION)_arm64.deb dist/$$d/sorterd_$(DEB_VERSION)_amd64.deb && \
 	echo "lintian: ok" && \
-	DEB_DIST=$$d debian/check-deb dist/$$d/sorterd_$(DEB_VERSION)_arm64.deb dist/$$d/sorterd_$(DEB_VERSION)_amd64.deb && \
+	DEB_DIST=$$d debian/check-deb dist/$$d/sorterd_$(DEB_VERSION)_arm64.deb dist/$$d/sorterd_$(DEB_VERSION)_amd64.deb \
+	  out/deb-check/$$d/sorterd_$(DEB_VERSION)~prev_amd64.deb && \
 	TFLITE_TGZ=$(TFLITE_TGZ) GOTAGS=$(GOTAGS) SECTIONS="$(SECTIONS)" OPENCV_LDFLAGS="$(OPENCV_LDFLAGS)" debian/qemu-test $$d dist/$$d/sorterd_$(DEB_VERSION)_arm64.deb && \
 	echo "deb-check ($$d): $$(( $$(date +%s) - td )) s" || exit 1; done; \
 	echo "deb-check ($(DEB_CHECK_DIST)): total $$(( $$(date +%s) - t0 )) s"
+
+# make repo: a signed apt repository in REPO_DIR (pool style; any static web
+# server serves it as it is) from every package under dist/<dist>/ for
+# each of REPO_DISTS, added to what REPO_DIR already holds. Signed with
+# SORTERD_REPO_KEY (a key id or fingerprint in gpg's keyring); the public
+# key is written beside as sorterd-archive-keyring.gpg. docs/packaging.md.
+REPO_DIR   ?= dist/apt
+REPO_DISTS ?= bookworm trixie
+repo:
+	@n=0; for d in $(REPO_DISTS); do debs=$$(ls dist/$$d/sorterd_*.deb 2>/dev/null || true); \
+	  [ -z "$$debs" ] || { debian/make-repo $(REPO_DIR) $$d $$debs || exit 1; n=1; }; done; \
+	  [ $$n = 1 ] || { echo "repo: no packages under dist/{$$(echo $(REPO_DISTS) | tr ' ' ,)}/ (make debs)" >&2; exit 1; }
 
 # The Go tests of infer, camera and pipeline built for arm64 and run under
 # qemu against the arm64 package of DEB_DIST (made first).
@@ -321,7 +340,7 @@ $(TFLITE_TGZ):
 	echo "$(TFLITE_SHA256)  $@" | sha256sum -c --status || { echo "tflite: sha256 mismatch for $(TFLITE_NPM)" >&2; rm -f $@; exit 1; }
 
 # Host tools for packages and their checks (Debian's).
-DEB_TOOLS := mmdebstrap qemu-user-static lintian dpkg-dev curl
+DEB_TOOLS := mmdebstrap qemu-user-static lintian dpkg-dev curl apt-utils gnupg
 deb-tools:
 	@missing=""; for p in $(DEB_TOOLS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	  if [ -n "$$missing" ]; then echo "deps: installing$$missing"; $(SUDO) apt-get update -q && \
