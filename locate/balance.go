@@ -113,15 +113,9 @@ func (b *Tray) takeReference(present bool) {
 		return
 	}
 	b.quiet++
-	var sum [3]float64
-	for i := 0; i+2 < len(b.bg); i += 3 {
-		sum[0] += float64(b.bg[i])
-		sum[1] += float64(b.bg[i+1])
-		sum[2] += float64(b.bg[i+2])
-	}
 	n := float64(len(b.bg) / 3)
-	for c := range sum {
-		b.ref.Tray[c] = float32(sum[c] / n)
+	for c, v := range b.bgSum {
+		b.ref.Tray[c] = float32(v / n)
 	}
 	b.ref.ROI = b.roi
 	b.ref.Taken = time.Now().UTC()
@@ -136,12 +130,10 @@ func (b *Tray) light(px []byte) (l [3]float32, drifted bool) {
 		return l, false
 	}
 	wk, _ := b.weak.DataPtrUint8()
-	var now, was, all [3]float64
+	all := b.bgSum
+	var now, was [3]float64
 	for p, on := range wk {
 		i := 3 * p
-		all[0] += float64(b.bg[i])
-		all[1] += float64(b.bg[i+1])
-		all[2] += float64(b.bg[i+2])
 		if on != 0 || b.shade[p] {
 			continue
 		}

@@ -279,8 +279,9 @@ type Tray struct {
 	held              int             // consecutive frames with something present
 	last              image.Rectangle // the last frame's blob (analysis pixels)
 	hist              [3][gainBins]int
-	ref               Reference // the setup tray (Options.Reference, or taken: see Reference)
-	quiet             int       // quiet frames seen while the reference is taken
+	bgSum             [3]float64 // bg's sum per colour (sumTray)
+	ref               Reference  // the setup tray (Options.Reference, or taken: see Reference)
+	quiet             int        // quiet frames seen while the reference is taken
 }
 
 // New makes a Tray with o's settings.
@@ -573,7 +574,20 @@ func (b *Tray) learnAll(px []byte) {
 	for i, v := range px {
 		b.bg[i] = float32(v)
 	}
+	b.sumTray()
 	b.ready, b.busy, b.held, b.last = true, 0, 0, image.Rectangle{}
+}
+
+// sumTray keeps bgSum, the learned tray's sum per colour, for the
+// reference and the light (Observation.Light) to share: computed once each
+// time the tray changes, not per use.
+func (b *Tray) sumTray() {
+	b.bgSum = [3]float64{}
+	for i := 0; i+2 < len(b.bg); i += 3 {
+		b.bgSum[0] += float64(b.bg[i])
+		b.bgSum[1] += float64(b.bg[i+1])
+		b.bgSum[2] += float64(b.bg[i+2])
+	}
 }
 
 // learn moves the tray toward the frame where the frame shows tray.
@@ -606,6 +620,7 @@ func (b *Tray) learn(px []byte, gain [3]float32, present bool) {
 		b.bg[i+1] += k * (float32(px[i+1])*inv[1] - b.bg[i+1])
 		b.bg[i+2] += k * (float32(px[i+2])*inv[2] - b.bg[i+2])
 	}
+	b.sumTray()
 }
 
 // gainBins cover ratios gainLo..gainHi (frame / tray) of each colour.
@@ -629,11 +644,13 @@ func (b *Tray) gain(px []byte) [3]float32 {
 	// would otherwise pass for the light's change.
 	var skip []byte
 	if b.held > 0 {
-		skip, _ = b.weak.DataPtrUint8()
+		if m, _ := b.weak.DataPtrUint8(); len(m) == len(px)/3 && len(b.shade) == len(m) {
+			skip = m
+		}
 	}
 	n := 0
 	for i := 0; i+2 < len(px); i += 3 {
-		if b.bg[i]+b.bg[i+1]+b.bg[i+2] < 15 || len(skip) == len(px)/3 && (skip[i/3] != 0 || b.shade[i/3]) {
+		if b.bg[i]+b.bg[i+1]+b.bg[i+2] < 15 || skip != nil && (skip[i/3] != 0 || b.shade[i/3]) {
 			continue
 		}
 		n++
