@@ -198,3 +198,32 @@ func TestCutOutDeterministic(t *testing.T) {
 		t.Errorf("the same photo cut twice differs in %d mask pixels", n)
 	}
 }
+
+// A remembered cut is the cut: Cuts gives the same mask as cutting
+// afresh, and cuts a photo once however often it is laid.
+func TestCutsRemember(t *testing.T) {
+	photo := gocv.IMRead(testenv.Photo(t, "cardboard", 3), gocv.IMReadColor)
+	defer photo.Close()
+	fresh, err := cutOut(photo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	var cs Cuts
+	for i := range 3 {
+		c, err := cs.cutOut(photo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := gocv.NewMat()
+		gocv.AbsDiff(fresh.mask, c.mask, &d)
+		if n := gocv.CountNonZero(d); n != 0 {
+			t.Errorf("cut %d: %d mask pixels differ from a fresh cut", i, n)
+		}
+		d.Close()
+		c.Close()
+	}
+	if len(cs.m) != 1 {
+		t.Errorf("one photo cut 3 times: %d cuts remembered, want 1", len(cs.m))
+	}
+}

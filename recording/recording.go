@@ -595,8 +595,14 @@ func (s *Shot) Close() {
 // (Frame) the light changed a little and an automatic camera has moved
 // some way toward the new frame. All drawn from rng.
 func NewShot(photo gocv.Mat, w, h int, rng *rand.Rand) (*Shot, error) {
+	return (*Cuts)(nil).NewShot(photo, w, h, rng)
+}
+
+// NewShot is the package's NewShot, cutting the photo once for all its
+// shots (the same cut: see Cuts).
+func (cs *Cuts) NewShot(photo gocv.Mat, w, h int, rng *rand.Rand) (*Shot, error) {
 	tray := makeTray(randomLook(rng), w, h, rng, false)
-	c, err := cutOut(photo)
+	c, err := cs.cutOut(photo)
 	if err != nil {
 		return nil, err
 	}

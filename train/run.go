@@ -109,7 +109,7 @@ type FineTuneReport struct {
 	Layers       int        `json:"layers"`
 	ProjLR       float64    `json:"proj_lr,omitempty"`
 	ProjRange    [2]float32 `json:"proj_range,omitempty"`
-	BackboneRuns int64      `json:"backbone_runs"` // activation extraction
+	BackboneRuns int64      `json:"backbone_runs"` // extraction fine-tuning added (views the features did not need)
 	Seconds      float64    `json:"seconds"`       // training only
 }
 
@@ -166,7 +166,11 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	ex, err := newExtractor(extractorOptions{Base: c.Base, CacheDir: c.CacheDir, Delegate: c.Delegate, Size: c.Size, Logger: c.Log})
+	// Fine-tuning reads the activations at the convolution's input; the
+	// frozen head's features follow from them by that convolution (run
+	// here, in float), so the backbone runs once per view, not twice.
+	ex, err := newExtractor(extractorOptions{Base: c.Base, CacheDir: c.CacheDir, Delegate: c.Delegate, Size: c.Size, Logger: c.Log,
+		ConvInput: c.FineTune, Layers: c.FT.Layers})
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +192,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		// The frozen head on the training split (the one λ was chosen
 		// with) starts the run the validation split picks the epoch in;
 		// the one refitted on train + validation starts the final run.
-		if t, err = r.tune(ctx, chosen, final.head); err != nil {
+		if t, err = r.tune(ctx, ex, chosen, final.head); err != nil {
 			return nil, err
 		}
 	} else if tv := augmentSet(c.Augment); len(tv) > 1 && r.rep.Test > 0 {
@@ -201,9 +205,6 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		return nil, err
 	}
 	r.rep.BackboneRun = ex.Calls.Load()
-	if r.rep.FineTune != nil {
-		r.rep.BackboneRun += r.rep.FineTune.BackboneRuns
-	}
 	r.rep.Seconds = time.Since(start).Seconds()
 	if d := math.Abs(r.rep.ExportTest.Accuracy - r.rep.FloatTest.Accuracy); d > 0.01 && r.rep.Test > 0 {
 		c.Log.Warn("exported model differs from the float model by more than 1 point", "float", r.rep.FloatTest.Accuracy, "exported", r.rep.ExportTest.Accuracy)
@@ -277,7 +278,7 @@ func (r *run) features(ctx context.Context, ex *extractor) error {
 		for i, j := range idx {
 			items[i] = r.ds.Items[j]
 		}
-		f, fails, err := ex.Features(ctx, items, aug, r.c.progress("features "+aug.Name))
+		f, fails, err := r.viewFeatures(ctx, ex, items, aug)
 		if err != nil {
 			return err
 		}
@@ -304,6 +305,38 @@ func (r *run) features(ctx context.Context, ex *extractor) error {
 		return fmt.Errorf("data folder %s is too small to split (train %d, validation %d, test %d)", strings.Join(r.c.Data, ", "), rep.Train, rep.Val, rep.Test)
 	}
 	return nil
+}
+
+// viewFeatures is ex.Features, or with an activation extractor
+// (fine-tuning) the base model's pooled features computed from the
+// activations: the base convolution (and projection), RELU6 and the mean.
+func (r *run) viewFeatures(ctx context.Context, ex *extractor, items []Item, aug view) ([][]float32, []failure, error) {
+	progress := r.c.progress("features " + aug.Name)
+	if !ex.act {
+		return ex.Features(ctx, items, aug, progress)
+	}
+	x, fails, err := ex.Activations(ctx, items, aug, progress)
+	if err != nil {
+		return nil, nil, err
+	}
+	first := r.ftConv
+	if r.ftProj != nil {
+		first = r.ftProj
+	}
+	m := &fineTuned{Proj: r.ftProj, Conv: r.ftConv, In: ex.Quant()}
+	out := make([][]float32, len(x))
+	var some [][]byte
+	var at []int
+	for i, v := range x {
+		if v != nil {
+			some, at = append(some, v), append(at, i)
+			m.P = len(v) / first.In
+		}
+	}
+	for k, f := range m.Pooled(some) {
+		out[at[k]] = f
+	}
+	return out, fails, nil
 }
 
 // rows gathers the feature rows and classes of the items idx: their

@@ -29,22 +29,21 @@ func (c *Config) baseLayers(base []byte) (conv, proj *convLayer, err error) {
 	return conv, proj, nil
 }
 
-// tune extracts the activations at the input of the convolution before
-// the pooling (cached like the features), fine-tunes that convolution
+// tune reads the activations at the input of the convolution before the
+// pooling from ex (extracted for the features already, so from its
+// cache), fine-tunes that convolution
 // with the head on the training split (from init, the frozen head fitted
 // on it), picks the epoch on the validation split, then, as the frozen
 // path refits its head, trains again on train + validation (from final,
 // the frozen head refitted on both) for the chosen epochs, and measures
 // that model on the test split. It fills rep.FineTune and replaces rep's
 // FloatTest and Threshold with the fine-tuned model's.
-func (r *run) tune(ctx context.Context, init, final *softmaxHead) (trained, error) {
-	c := &r.c
-	ex, err := newExtractor(extractorOptions{Base: c.Base, CacheDir: c.CacheDir, Delegate: c.Delegate, Size: c.Size,
-		ConvInput: true, Layers: c.FT.Layers, Logger: c.Log})
-	if err != nil {
-		return trained{}, fmt.Errorf("fine-tune: %w", err)
+func (r *run) tune(ctx context.Context, ex *extractor, init, final *softmaxHead) (trained, error) {
+	if !ex.act {
+		return trained{}, fmt.Errorf("fine-tune: the extractor gives features, not the convolution's input")
 	}
-	defer ex.Close()
+	var err error
+	calls := ex.Calls.Load()
 	// Validation: the photos and their station views (see isStation).
 	var sets [4]actSet // train, validation, test photos, test station views
 	for i, s := range []struct {
@@ -69,7 +68,7 @@ func (r *run) tune(ctx context.Context, init, final *softmaxHead) (trained, erro
 	// The threshold comes from the model whose validation predictions are
 	// unseen, as for the frozen head.
 	vt, vp, vc := sel.Model.scores(val)
-	r.rep.Threshold = suggestThreshold(vt, vp, vc, c.TargetAcc)
+	r.rep.Threshold = suggestThreshold(vt, vp, vc, r.c.TargetAcc)
 	o.StopAfter = sel.Chosen
 	in.Train = actSet{X: append(append([][]byte{}, tr.X...), val.X...), Y: append(append([]int{}, tr.Y...), val.Y...)}
 	in.Val, in.Head = actSet{}, final
@@ -80,7 +79,7 @@ func (r *run) tune(ctx context.Context, init, final *softmaxHead) (trained, erro
 	m := refit.Model
 	f := &FineTuneReport{Epochs: sel.Epochs, Chosen: sel.Chosen, ValAccuracy: sel.Epochs[sel.Chosen].ValAccuracy,
 		FrozenValAccuracy: r.rep.ValAccuracy, FrozenFloatTest: r.rep.FloatTest.Accuracy,
-		LR: o.LR, HeadLR: o.HeadLR, ConvL2: o.ConvL2, Smooth: o.Smooth, BackboneRuns: ex.Calls.Load(), Layers: o.Layers}
+		LR: o.LR, HeadLR: o.HeadLR, ConvL2: o.ConvL2, Smooth: o.Smooth, BackboneRuns: ex.Calls.Load() - calls, Layers: o.Layers}
 	if r.ftProj != nil {
 		f.ProjLR = o.ProjLR
 	}

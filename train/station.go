@@ -42,21 +42,22 @@ const stationViewsVersion = 8
 // stationViews returns n station views, named tray<version>.<i>.
 func stationViews(n int) []view {
 	var out []view
+	cuts := new(recording.Cuts)
 	for i := 1; i <= n; i++ {
 		name := fmt.Sprintf("tray%d.%d", stationViewsVersion, i)
-		out = append(out, view{Name: name, Apply: func(src gocv.Mat, dst *gocv.Mat) { stationView(name, src, dst) }})
+		out = append(out, view{Name: name, Apply: func(src gocv.Mat, dst *gocv.Mat) { stationView(cuts, name, src, dst) }})
 	}
 	return out
 }
 
-func stationView(name string, src gocv.Mat, dst *gocv.Mat) {
+func stationView(cuts *recording.Cuts, name string, src gocv.Mat, dst *gocv.Mat) {
 	h := fnv.New64a()
 	h.Write([]byte(name))
 	if b, err := src.DataPtrUint8(); err == nil {
 		h.Write(b)
 	}
 	rng := rand.New(rand.NewSource(int64(h.Sum64())))
-	shot, err := recording.NewShot(src, stationW, stationH, rng)
+	shot, err := cuts.NewShot(src, stationW, stationH, rng)
 	if err != nil {
 		src.CopyTo(dst)
 		return
