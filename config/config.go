@@ -619,10 +619,40 @@ func (c *Config) fillDefaults() {
 	}
 }
 
+// topicID is what a name that becomes part of an MQTT topic may hold:
+// the station (<prefix>/<station>/...) and each bin (Home Assistant's
+// discovery topics, <prefix>/<component>/sorterd_<station>/items_<bin>/config,
+// take only these in an id; a "/" would add a level, "+" and "#" are
+// wildcards a broker refuses in a published topic).
+var topicID = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// Slug turns a name into one topicID takes, for the error that refuses
+// it: each run of other characters becomes one "_" ("brown glass/jars"
+// → "brown_glass_jars"); "bin" when nothing is left.
+func Slug(name string) string {
+	var b strings.Builder
+	gap := false
+	for _, r := range name {
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '-' {
+			if gap && b.Len() > 0 {
+				b.WriteByte('_')
+			}
+			b.WriteRune(r)
+			gap = false
+		} else {
+			gap = true
+		}
+	}
+	if b.Len() == 0 {
+		return "bin"
+	}
+	return b.String()
+}
+
 // validate checks every section; root gives the lines.
 func (c *Config) validate(root *yaml.Node) Errors {
 	k := &checker{root: root}
-	if !regexp.MustCompile(`^[A-Za-z0-9_-]+$`).MatchString(c.Station) {
+	if !topicID.MatchString(c.Station) {
 		k.bad("station", "must be letters, digits, - or _ (it is part of MQTT topics)")
 	}
 	k.oneOf("log_level", c.LogLevel, "debug", "info", "warn", "error")
@@ -757,6 +787,8 @@ func (c *Config) checkBins(k *checker) {
 		p := fmt.Sprintf("bins.%d", i)
 		if b.Name == "" {
 			k.bad(p+".name", "must be set")
+		} else if !topicID.MatchString(b.Name) {
+			k.bad(p+".name", "%q must be letters, digits, - or _ (it names the bin's MQTT commands and Home Assistant entities); try %q", b.Name, Slug(b.Name))
 		} else if names[b.Name] {
 			k.bad(p+".name", "bin %q is defined twice", b.Name)
 		}

@@ -193,6 +193,16 @@ func TestEmptyFileIsDefaultsButNeedsBins(t *testing.T) {
 	}
 }
 
+// Slug suggests a bin name Home Assistant's topics take.
+func TestSlug(t *testing.T) {
+	for in, want := range map[string]string{"brown glass/jars": "brown_glass_jars", "glass": "glass", "Glas-Weiß": "Glas-Wei",
+		" a  b ": "a_b", "a+b#c": "a_b_c", "////": "bin", "glas_1": "glas_1"} {
+		if got := Slug(in); got != want || !topicID.MatchString(got) {
+			t.Errorf("Slug(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 // Each broken field gives its own message with the field and the line.
 func TestInvalidFields(t *testing.T) {
 	base, err := os.ReadFile(examplePath())
@@ -212,6 +222,8 @@ func TestInvalidFields(t *testing.T) {
 		{"  password: \"\" ", "  password: secret\n  password_file: /etc/sorterd/pw ", "mqtt.password_file: password and password_file exclude each other"},
 		{"broker: tcp://127.0.0.1:1883", "broker: 127.0.0.1:1883", "mqtt.broker: \"127.0.0.1:1883\" needs a scheme"},
 		{"station: station1 ", "station: \"my station\" ", "station: must be letters"},
+		{"  - name: metal\n", "  - name: brown glass/jars\n", `bins.1.name: "brown glass/jars" must be letters, digits, - or _ (it names the bin's MQTT commands and Home Assistant entities); try "brown_glass_jars" (line 66)`},
+		{"  - name: metal\n", "  - name: \"a+b\"\n", `bins.1.name: "a+b" must be letters`},
 		{"  tta_per_frame: 2 ", "  tta_per_frame: 6 ", "model.tta_per_frame: must be auto or in 0..5 (the number of views in model.tta; 0: all on every frame) (line 47)"},
 		{"  method: background ", "  method: magic ", `locate.method: "magic" is not one of background, roi, none (line 33)`},
 		{"  shape: square ", "  shape: round ", `locate.shape: "round" is not one of square, tight (line 36)`},

@@ -159,6 +159,11 @@ type Station struct {
 	log      *slog.Logger
 	drifted  atomic.Bool // the light changed beyond what the crop can correct
 	occupied atomic.Bool // something has lain on the tray for far longer than an item does
+	// changes holds a signal (one stands for any number) when what Stats
+	// says changed other than frame by frame: a pause or resume, a
+	// decided item, a correction, a locate count, the light's or the
+	// tray's state. Changes hands it to the stats publisher.
+	changes chan struct{}
 
 	refSaved bool // Run's goroutine only: the tray's reference is on disk
 
@@ -199,7 +204,7 @@ func New(o Options) (*Station, error) {
 	if o.Recent == nil {
 		o.Recent = NewRecentItems(0)
 	}
-	s := &Station{o: o, log: o.Log, counters: o.Counters, recent: o.Recent}
+	s := &Station{o: o, log: o.Log, counters: o.Counters, recent: o.Recent, changes: make(chan struct{}, 1)}
 	for _, b := range o.Bins {
 		if _, ok := o.Flaps[b.Name]; !ok {
 			return nil, fmt.Errorf("bin %s has no flap", b.Name)
@@ -254,8 +259,28 @@ func (o *Options) checkInputs() error {
 
 // Pause stops sorting (frames are still read, so the camera stays
 // watched); Resume starts again.
-func (s *Station) Pause()  { s.paused.Store(true); s.log.Info("paused") }
-func (s *Station) Resume() { s.paused.Store(false); s.log.Info("resumed") }
+func (s *Station) Pause()  { s.paused.Store(true); s.log.Info("paused"); s.changed() }
+func (s *Station) Resume() { s.paused.Store(false); s.log.Info("resumed"); s.changed() }
+
+// Changes receives a value soon after Stats changed other than with each
+// frame (pause, resume, an item decided, a correction, a locate count,
+// the light or the tray): the stats publisher's cue to publish at once.
+// Changes that come while one is pending are one value. One reader only.
+func (s *Station) Changes() <-chan struct{} { return s.changes }
+
+// changed signals Changes without ever blocking the caller.
+func (s *Station) changed() {
+	select {
+	case s.changes <- struct{}{}:
+	default:
+	}
+}
+
+// countLocate counts what locating an item found (Stats.Locate).
+func (s *Station) countLocate(result string) {
+	s.counters.locate(result)
+	s.changed()
+}
 
 // Paused reports the state.
 func (s *Station) Paused() bool { return s.paused.Load() }
@@ -372,7 +397,7 @@ func (s *Station) atStop(r *run) {
 	if s.stalled(time.Now(), min(s.o.ItemGap, stopGrace/2)) {
 		s.log.Warn("item abandoned at stop: its frames stopped", "silent", time.Since(time.Unix(0, s.heard.Load())).Round(time.Millisecond),
 			"frames", r.cur.tally.Frames)
-		s.counters.locate("abandoned")
+		s.countLocate("abandoned")
 		s.drop(r)
 		return
 	}
@@ -444,7 +469,7 @@ func (s *Station) onFrame(ctx context.Context, r *run, f *camera.Frame) {
 		// The camera stopped mid-item (lost, stalled, reconnected):
 		// what it shows now may be anything. Abandoned, no flap.
 		s.log.Warn("item abandoned: its frames stopped", "gap", f.At.Sub(r.cur.last).Round(time.Millisecond), "frames", r.cur.tally.Frames)
-		s.counters.locate("abandoned")
+		s.countLocate("abandoned")
 		s.drop(r)
 	}
 	if r.cur == nil {
@@ -494,13 +519,16 @@ func (s *Station) observe(f *camera.Frame) locate.Observation {
 		switch {
 		case ob.Stuck:
 			s.log.Warn("something lay on the tray for far longer than an item does: learned the tray anew (an item left on it, or the tray was learned with one)")
-			s.counters.locate("stuck")
+			s.countLocate("stuck")
 		case ob.Relearned:
 			s.log.Info("the whole tray changed for long: learned it anew (light or camera moved?)")
-			s.counters.locate("relearned")
+			s.countLocate("relearned")
 		}
-		s.occupied.Store(ob.Occupied)
+		if s.occupied.Swap(ob.Occupied) != ob.Occupied {
+			s.changed()
+		}
 		if ob.Light != ([3]float32{}) && s.drifted.Swap(ob.Drifted) != ob.Drifted {
+			s.changed()
 			if ob.Drifted {
 				s.log.Warn("the light or the camera changed beyond what can be corrected since setup: check the lamp and the camera, then run sorterd calibrate",
 					"light_bgr", ob.Light, "correctable", locate.Correctable)
@@ -645,7 +673,7 @@ func (s *Station) giveUp(ctx context.Context, it *item, ob locate.Observation) {
 	if ob.Outcome == locate.Small {
 		reason = "too_small"
 	}
-	s.counters.locate("no_item")
+	s.countLocate("no_item")
 	if s.o.Trigger != GPIO {
 		s.log.Info("no item located; nothing sorted", "reason", reason, "frames", it.tally.Frames, "changed", ob.Changed)
 		return
@@ -753,6 +781,7 @@ func (s *Station) fire(ctx context.Context, it *item, rec *record, delay time.Du
 		}
 		s.counters.fired(ev)
 		s.recent.fired(rec, ev)
+		s.changed()
 		s.log.Info("item", "id", ev.ID, "label", ev.Label, "score", ev.Score, "bin", ev.Bin, "action", ev.Action,
 			"box", ev.Box.String(), "reason", ev.Reason, "latency_ms", ev.LatencyMS)
 		if s.o.OnEvent != nil {

@@ -91,6 +91,17 @@ func station(t *testing.T, video string, conveyor bool, delay time.Duration) (*S
 func TestOneEventPerItem(t *testing.T) {
 	video := itemsVideo(t, []color.RGBA{{230, 230, 230, 0}, {40, 90, 200, 0}, {200, 160, 60, 0}}, 8, 8)
 	s, pins, events, mu := station(t, video, false, 0)
+	// Each item is a change of the stats, signalled by the time its event
+	// goes out (the stats publisher sends them at once).
+	signalled, inner := 0, s.o.OnEvent
+	s.o.OnEvent = func(e Event) {
+		select {
+		case <-s.Changes():
+			signalled++
+		default:
+		}
+		inner(e)
+	}
 	if err := s.Run(context.Background()); err == nil {
 		t.Log("run ended")
 	}
@@ -98,6 +109,9 @@ func TestOneEventPerItem(t *testing.T) {
 	defer mu.Unlock()
 	if len(*events) != 3 {
 		t.Fatalf("%d events, want 3: %+v", len(*events), *events)
+	}
+	if signalled != 3 {
+		t.Errorf("%d of 3 items signalled a change of the stats", signalled)
 	}
 	perBin := map[string]int{}
 	for _, e := range *events {
@@ -150,6 +164,11 @@ func TestPauseAndBadWiring(t *testing.T) {
 	video := itemsVideo(t, []color.RGBA{{230, 230, 230, 0}}, 8, 8)
 	s, _, events, mu := station(t, video, false, 0)
 	s.Pause()
+	select {
+	case <-s.Changes():
+	default:
+		t.Error("a pause did not signal a change of the stats")
+	}
 	s.Run(context.Background())
 	mu.Lock()
 	if len(*events) != 0 {

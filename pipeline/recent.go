@@ -286,6 +286,7 @@ func (s *Station) Correct(id, class string) (string, error) {
 		return "", err
 	}
 	s.counters.corrected(class)
+	s.changed()
 	s.log.Info("item corrected", "id", id, "label", label, "class", class, "file", path)
 	return path, nil
 }

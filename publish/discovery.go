@@ -3,6 +3,7 @@ package publish
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
@@ -21,7 +22,10 @@ import (
 // Every config is retained. On each connection the publisher also reads
 // back the retained configs under its own node id and empties every one
 // it no longer announces (a removed bin, or discovery turned off), so
-// Home Assistant drops those entities.
+// Home Assistant drops those entities. It reads them at any depth under
+// the node id: an older sorterd took bin names with "/" in them, which
+// made topics one level too deep for Home Assistant (ignored) and for a
+// one-level wildcard (never emptied).
 
 // DiscoveryMessage is one retained discovery config.
 type DiscoveryMessage struct {
@@ -40,9 +44,26 @@ func (o Options) discoveryTopic(component, object string) string {
 }
 
 // discoverySubscription matches every config this station may have
-// announced, under any component.
+// announced, under any component and at any depth (a config topic ends
+// in /config; discovery checks that).
 func (o Options) discoverySubscription() string {
-	return fmt.Sprintf("%s/+/%s/+/config", o.DiscoveryPrefix, o.nodeID())
+	return fmt.Sprintf("%s/+/%s/#", o.DiscoveryPrefix, o.nodeID())
+}
+
+// DeviceModel is the discovery device's model: what the device is. The
+// classifier it runs is in its sw_version.
+const DeviceModel = "sorterd waste-sorting station"
+
+// swVersion is the device's sw_version: the daemon's version and the
+// classifier model it runs ("1.2.3, model garbage.tflite 642c87e30504").
+func (o Options) swVersion() string {
+	switch {
+	case o.Model == "":
+		return o.Version
+	case o.Version == "":
+		return "model " + o.Model
+	}
+	return o.Version + ", model " + o.Model
 }
 
 // DiscoveryConfigs returns every discovery config the publisher announces, in a
@@ -55,10 +76,10 @@ func (o Options) DiscoveryConfigs() []DiscoveryMessage {
 		"identifiers":  []string{o.nodeID()},
 		"name":         "sorterd " + o.Station,
 		"manufacturer": "sorterd",
-		"model":        o.Model,
+		"model":        DeviceModel,
 	}
-	if o.Version != "" {
-		dev["sw_version"] = o.Version
+	if v := o.swVersion(); v != "" {
+		dev["sw_version"] = v
 	}
 	if o.ConfigURL != "" {
 		dev["configuration_url"] = o.ConfigURL
@@ -87,12 +108,12 @@ func (o Options) DiscoveryConfigs() []DiscoveryMessage {
 	}
 
 	add("sensor", "last_label", map[string]any{
-		"name": "Last item", "state_topic": o.topic("event"), "value_template": "{{ value_json.label }}",
+		"name": "Last item label", "state_topic": o.topic("event"), "value_template": "{{ value_json.label }}",
 		"json_attributes_topic": o.topic("event"), "icon": "mdi:recycle",
 	})
 	for _, bin := range o.Bins {
 		add("sensor", "items_"+bin, map[string]any{
-			"name": "Items " + bin, "state_topic": o.topic("stats"),
+			"name": "Items in " + bin, "state_topic": o.topic("stats"),
 			"value_template": fmt.Sprintf("{{ value_json.items_per_bin[%q] | default(0) }}", bin),
 			"state_class":    "total_increasing", "unit_of_measurement": "items", "icon": "mdi:delete-variant",
 		})
@@ -126,13 +147,13 @@ func (o Options) DiscoveryConfigs() []DiscoveryMessage {
 		})
 	}
 	add("event", "item", map[string]any{
-		"name": "Item", "state_topic": o.topic("event"), "event_types": []string{"sort", "reject"},
+		"name": "Item decided", "state_topic": o.topic("event"), "event_types": []string{"sort", "reject"},
 		"value_template": `{{ {"event_type": value_json.action, "label": value_json.label, "bin": value_json.bin, ` +
 			`"score": value_json.score, "action": value_json.action, "id": value_json.id} | to_json }}`,
 		"icon": "mdi:recycle-variant",
 	})
 	add("image", "snapshot", map[string]any{
-		"name": "Last item", "image_topic": o.topic("snapshot"), "content_type": "image/jpeg",
+		"name": "Last item image", "image_topic": o.topic("snapshot"), "content_type": "image/jpeg",
 	})
 	return out
 }
@@ -151,7 +172,7 @@ func (p *Publisher) discovery(c mqtt.Client) {
 		return
 	}
 	c.Subscribe(p.o.discoverySubscription(), 1, func(c mqtt.Client, m mqtt.Message) {
-		if len(m.Payload()) == 0 || current[m.Topic()] {
+		if len(m.Payload()) == 0 || current[m.Topic()] || !strings.HasSuffix(m.Topic(), "/config") {
 			return
 		}
 		p.log.Info("home assistant entity removed", "topic", m.Topic())

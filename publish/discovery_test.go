@@ -51,7 +51,7 @@ var (
 
 func goldenOptions() Options {
 	return Options{Prefix: "sorterd", Station: "t1", Discovery: true, DiscoveryPrefix: "homeassistant",
-		Bins: []string{"glass", "reject"}, Model: "garbage.tflite", Version: "1.2.3", ConfigURL: "http://sorter.local:8080/"}
+		Bins: []string{"glass", "reject"}, Model: "garbage.tflite 642c87e30504", Version: "1.2.3", ConfigURL: "http://sorter.local:8080/"}
 }
 
 // Every discovery payload, byte for byte, against testdata/discovery
@@ -110,6 +110,40 @@ func TestDiscoveryGolden(t *testing.T) {
 		"image/snapshot sensor/inference_ms sensor/items_glass sensor/items_reject sensor/last_label sensor/reject_rate"
 	if strings.Join(got, " ") != wantObjs {
 		t.Errorf("entities\n %s\nwant\n %s", strings.Join(got, " "), wantObjs)
+	}
+	// Home Assistant shows an entity by its name: no two alike. The
+	// device says what it is, and its software which classifier it runs.
+	names := map[string]string{}
+	for _, m := range msgs {
+		var cfg struct {
+			Name   string
+			Device map[string]any
+		}
+		json.Unmarshal(m.Payload, &cfg)
+		if other, ok := names[strings.ToLower(cfg.Name)]; ok {
+			t.Errorf("%s and %s are both named %q", other, m.Object, cfg.Name)
+		}
+		names[strings.ToLower(cfg.Name)] = m.Object
+		if cfg.Device["model"] != "sorterd waste-sorting station" || cfg.Device["sw_version"] != "1.2.3, model garbage.tflite 642c87e30504" {
+			t.Errorf("%s: device model %q, sw_version %q", m.Object, cfg.Device["model"], cfg.Device["sw_version"])
+		}
+	}
+}
+
+// A station or bin name that is not one topic level is refused: it
+// would make discovery topics Home Assistant ignores ("/" adds a level)
+// or that the broker refuses ("+", "#").
+func TestBadIDsRefused(t *testing.T) {
+	for _, o := range []Options{
+		{Station: "t1", Bins: []string{"glass", "brown glass/jars"}},
+		{Station: "t1", Bins: []string{"a+b"}},
+		{Station: "my station", Bins: []string{"glass"}},
+	} {
+		o.Broker, o.Prefix, o.OutboxDir, o.Log = "tcp://127.0.0.1:1", "sorterd", t.TempDir(), slogDiscard()
+		if p, err := New(o); err == nil {
+			p.outbox.Keep()
+			t.Errorf("station %q, bins %q: accepted", o.Station, o.Bins)
+		}
 	}
 }
 
@@ -231,9 +265,23 @@ func TestDiscoveryRetainedAndRemoved(t *testing.T) {
 		t.Errorf("after removing a bin: %d configs retained, want %d", len(got), len(want)-2)
 	}
 
+	// A config an older sorterd left one level too deep (a bin named
+	// "brown glass/jars"), which a one-level wildcard never matched.
+	legacy := "homeassistant/sensor/sorterd_t1/items_brown glass/jars/config"
+	seed := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("legacy"))
+	seed.Connect().Wait()
+	seed.Publish(legacy, 1, true, `{"name":"Items brown glass/jars"}`).Wait()
+	seed.Disconnect(100)
+	if len(retained(t, b, "homeassistant/sensor/sorterd_t1/#")) != 5 { // last_label, items_glass, reject_rate, inference_ms and it
+		t.Fatalf("legacy config not retained: %v", retained(t, b, "homeassistant/sensor/sorterd_t1/#"))
+	}
+	_, stop = runPub(t, o)
+	waitFor(t, "legacy config emptied", func() bool { _, ok := retained(t, b, "homeassistant/#")[legacy]; return !ok })
+	stop()
+
 	o.Discovery = false
 	_, stop = runPub(t, o)
-	waitFor(t, "all entities emptied", func() bool { return len(retained(t, b, sub)) == 0 })
+	waitFor(t, "all entities emptied", func() bool { return len(retained(t, b, "homeassistant/#")) == 0 })
 	stop()
 	// Another station's configs are left alone.
 	o2 := goldenOptions()

@@ -1,6 +1,6 @@
 // Package publish reports the station over MQTT: one event per decided
 // item (through an on-disk outbox, so none is lost while the broker is
-// away), a retained online/offline status with a last will, periodic
+// away), a retained online/offline status with a last will, retained
 // stats, commands, and Home Assistant discovery. It knows nothing of the
 // pipeline: it takes plain JSON values.
 package publish
@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,10 +47,12 @@ type Options struct {
 	KeepOutbox      bool
 	Discovery       bool
 	DiscoveryPrefix string
-	Bins            []string // for the per-bin discovery sensors
-	Model           string   // shown in the discovery device
-	Version         string   // sw_version of the discovery device and origin
-	ConfigURL       string   // the web page, as the device's configuration_url ("" if none)
+	Bins            []string // for the per-bin discovery sensors and flap-test buttons
+	// Model is the classifier the station runs ("garbage.tflite
+	// 642c87e30504"), named in the discovery device's sw_version.
+	Model     string
+	Version   string // sorterd's version: the discovery device's sw_version and the origin's
+	ConfigURL string // the web page, as the device's configuration_url ("" if none)
 	// SnapshotLimit bounds the retained JPEG on <prefix>/<station>/snapshot
 	// (default 256 KiB): a larger one is re-encoded smaller.
 	SnapshotLimit int
@@ -95,6 +98,7 @@ type Publisher struct {
 	link   linkState
 	// The last item's crop and frame, republished on reconnect.
 	snapshot, snapshotFrame atomic.Pointer[[]byte]
+	stats                   atomic.Pointer[[]byte] // the last stats, republished on reconnect
 }
 
 // Topic returns <prefix>/<station>/<name>.
@@ -118,6 +122,9 @@ func New(o Options) (*Publisher, error) {
 	}
 	if o.CommandQueue <= 0 {
 		o.CommandQueue = 16
+	}
+	if err := o.checkIDs(); err != nil {
+		return nil, err
 	}
 	ob, err := o.Outbox, error(nil)
 	if ob != nil {
@@ -168,6 +175,24 @@ func New(o Options) (*Publisher, error) {
 	return p, nil
 }
 
+// idPattern is what Home Assistant takes in a discovery topic's node and
+// object ids, and what keeps a name one MQTT topic level.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// checkIDs refuses a station or bin name that would not make one topic
+// level (config refuses them first, with the field and line).
+func (o Options) checkIDs() error {
+	if !idPattern.MatchString(o.Station) {
+		return fmt.Errorf("mqtt: station %q: want letters, digits, - or _", o.Station)
+	}
+	for _, b := range o.Bins {
+		if !idPattern.MatchString(b) {
+			return fmt.Errorf("mqtt: bin %q: want letters, digits, - or _", b)
+		}
+	}
+	return nil
+}
+
 func tlsConfig(o Options) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if o.CAFile != "" {
@@ -200,6 +225,9 @@ func (p *Publisher) onConnect(c mqtt.Client) {
 	c.Subscribe(p.Topic("cmd"), 1, p.onCommand)
 	p.discovery(c) // with discovery off, it empties what an earlier run announced
 	p.republishSnapshot(c)
+	if b := p.stats.Load(); b != nil {
+		c.Publish(p.Topic("stats"), 1, true, *b)
+	}
 	p.connected.Store(true)
 	select { // wake the sender
 	case p.outbox.notify <- struct{}{}:
@@ -354,11 +382,15 @@ func truncate(b []byte, n int) string {
 // memory, still delivered, and counted (OutboxFailed).
 func (p *Publisher) Event(payload []byte) error { return p.outbox.Put(payload) }
 
-// Stats publishes a stats snapshot if connected (stats are not queued:
-// the next one supersedes them).
+// Stats publishes a stats snapshot, retained (QoS 1), so that a
+// subscriber coming later (Home Assistant after its restart) has the
+// station's state at once. Stats are not queued: while the broker is away
+// only the last is kept, and published on reconnection.
 func (p *Publisher) Stats(payload []byte) {
+	b := append([]byte(nil), payload...)
+	p.stats.Store(&b)
 	if p.connected.Load() {
-		p.client.Publish(p.Topic("stats"), 0, false, payload)
+		p.client.Publish(p.Topic("stats"), 1, true, b) // not waited for: the broker may be away
 	}
 }
 

@@ -234,7 +234,7 @@ func (d *daemon) runStation(ctx context.Context, cfg config.Config, log *slog.Lo
 		return err
 	}
 	ctl := &control{reload: d.reload}
-	pub, err := newPublisher(ctx, cfg, ctl, d.kept.outbox, log)
+	pub, err := newPublisher(ctx, cfg, clf.SHA256(), ctl, d.kept.outbox, log)
 	if err != nil {
 		return err
 	}
@@ -339,8 +339,17 @@ func publishEvent(pub *publish.Publisher, e pipeline.Event, log *slog.Logger) {
 	}
 }
 
-// publishStats publishes the station's stats every interval until ctx ends.
+// publishStats publishes the station's stats (retained): at once when
+// they change (the station's Changes: a pause or resume, an item, a
+// correction), at most every statsGap, and every interval besides, as a
+// heartbeat for what changes with each frame and is not signalled
+// (frames, fps, uptime, last_frame, the camera and MQTT links).
 func publishStats(ctx context.Context, pub *publish.Publisher, s *pipeline.Station, lk func() web.Links, every time.Duration) {
+	send := func() {
+		b, _ := json.Marshal(stationStats{s.Stats(), lk()})
+		pub.Stats(b)
+	}
+	send() // the state a reload or a start begins with
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -348,11 +357,24 @@ func publishStats(ctx context.Context, pub *publish.Publisher, s *pipeline.Stati
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			b, _ := json.Marshal(stationStats{s.Stats(), lk()})
-			pub.Stats(b)
+		case <-s.Changes():
+			// A burst (items back to back, a flood of commands) is one
+			// message per statsGap; the change that came meanwhile is
+			// the pending signal, so the last state is always sent.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(statsGap):
+			}
 		}
+		send()
 	}
 }
+
+// statsGap is the least time between two stats published on change:
+// soon enough for a pause to show at once, and a burst of items is not
+// a burst of messages.
+const statsGap = 100 * time.Millisecond
 
 // mqttPassword is mqtt.password, or the content of mqtt.password_file, or
 // of the systemd credential mqtt_password (LoadCredential=), in that

@@ -69,7 +69,12 @@ func TestDaemonOperatorTools(t *testing.T) {
 		Origin map[string]any `json:"origin"`
 	}
 	json.Unmarshal([]byte(disc[len(disc)-1]), &cfg)
-	if cfg.Device["configuration_url"] != "http://sorter.test:8080/" || cfg.Device["sw_version"] != version || cfg.Origin["name"] != "sorterd" {
+	// The device says what it is; its software, the daemon's version and
+	// the classifier the events name (file and sha256 prefix).
+	sw, _ := cfg.Device["sw_version"].(string)
+	if cfg.Device["configuration_url"] != "http://sorter.test:8080/" || cfg.Device["model"] != "sorterd waste-sorting station" ||
+		!regexp.MustCompile(`^`+regexp.QuoteMeta(version)+`, model garbage\.tflite [0-9a-f]{12}$`).MatchString(sw) ||
+		cfg.Origin["name"] != "sorterd" || cfg.Origin["sw_version"] != version {
 		t.Errorf("device %v origin %v", cfg.Device, cfg.Origin)
 	}
 	for _, topic := range []string{"button/sorterd_ops/pause", "button/sorterd_ops/test_flap_metal", "image/sorterd_ops/snapshot",

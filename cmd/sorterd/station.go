@@ -171,7 +171,7 @@ func newTrigger(ctx context.Context, t config.Trigger, log *slog.Logger) (<-chan
 
 // newPublisher is the MQTT publisher (nil when MQTT is off); its commands
 // go to ctl.
-func newPublisher(ctx context.Context, cfg config.Config, ctl *control, outbox *publish.Outbox, log *slog.Logger) (*publish.Publisher, error) {
+func newPublisher(ctx context.Context, cfg config.Config, modelSHA string, ctl *control, outbox *publish.Outbox, log *slog.Logger) (*publish.Publisher, error) {
 	if !cfg.MQTT.Enabled {
 		return nil, nil
 	}
@@ -183,12 +183,18 @@ func newPublisher(ctx context.Context, cfg config.Config, ctl *control, outbox *
 	for _, b := range cfg.Bins {
 		bins = append(bins, b.Name)
 	}
+	// The device's sw_version names the classifier: its file and the
+	// sha256 prefix the events carry.
+	model := filepath.Base(cfg.Model.Path)
+	if len(modelSHA) >= 12 {
+		model += " " + modelSHA[:12]
+	}
 	return publish.New(publish.Options{
 		Broker: cfg.MQTT.Broker, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username, Password: password,
 		CAFile: cfg.MQTT.CAFile, CertFile: cfg.MQTT.CertFile, KeyFile: cfg.MQTT.KeyFile,
 		Prefix: cfg.MQTT.TopicPrefix, Station: cfg.Station, OutboxDir: filepath.Join(cfg.StateDir, "outbox"),
 		OutboxSize: cfg.MQTT.Outbox, Discovery: cfg.MQTT.Discovery, DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix,
-		Bins: bins, Model: filepath.Base(cfg.Model.Path), Version: version, Log: log,
+		Bins: bins, Model: model, Version: version, Log: log,
 		ConfigURL: cfg.HTTP.PageURL(hostname()),
 		OnCommand: func(c publish.Command) error { return ctl.command(ctx, c) },
 		Outbox:    outbox, KeepOutbox: true,
