@@ -45,6 +45,8 @@ func cmdCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	stderr, stop := cameraLog(stderr)
+	defer stop()
 	src, _, err := openCamera(cfg.Camera)
 	if err != nil {
 		errLine(stderr, err)

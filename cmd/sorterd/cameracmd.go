@@ -77,6 +77,8 @@ func cmdCamera(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	stderr, stop := cameraLog(stderr)
+	defer stop()
 	if err := snapshot(ctx, cfg.Camera, *skip, *timeout, pos[0]); err != nil {
 		errLine(stderr, err)
 		return 1
@@ -143,6 +145,8 @@ func cmdCameraLock(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	stderr, stop := cameraLog(stderr)
+	defer stop()
 	l, err := lockCamera(ctx, cfg.Camera, *settle, *timeout)
 	if err != nil {
 		errLine(stderr, err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/internal/liblog"
 	"github.com/sorterd/sorterd/internal/sdnotify"
 	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/pipeline"
@@ -57,7 +58,9 @@ func cmdDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sorterd: %v; running without the state_dir lock\n", err)
 	}
 	defer lock.Close()
-	d := &daemon{path: *path, stderr: stderr, hup: make(chan os.Signal, 1), reload: make(chan struct{}, 1),
+	stderr, libs := routeLibLog(stderr)
+	defer libs.Stop()
+	d := &daemon{path: *path, stderr: stderr, libs: libs, hup: make(chan os.Signal, 1), reload: make(chan struct{}, 1),
 		kept: kept{counters: pipeline.NewCounters(), recent: pipeline.NewRecentItems(0)}}
 	signal.Notify(d.hup, syscall.SIGHUP)
 	defer signal.Stop(d.hup)
@@ -75,6 +78,7 @@ func cmdDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 type daemon struct {
 	path   string
 	stderr io.Writer
+	libs   *liblog.Capture // OpenCV's and the libraries' lines on fd 2, logged
 	hup    chan os.Signal
 	reload chan struct{} // the MQTT "reload" command
 	kept   kept
@@ -118,6 +122,7 @@ func (d *daemon) run(ctx context.Context, cfg config.Config) int {
 	for {
 		log, _ := newLogger(d.stderr, cfg.LogLevel)
 		slog.SetDefault(log)
+		d.libs.SetLogger(log)
 		runCtx, stop := context.WithCancel(ctx)
 		done, built := make(chan error, 1), make(chan struct{})
 		go func(cfg config.Config) { done <- d.runStation(runCtx, cfg, log, built) }(cfg)
