@@ -227,8 +227,9 @@ clean:
 	rm -rf bin out
 
 # Install under $(DESTDIR)$(PREFIX): binary, the TFLite libraries it
-# links (rpath set to their installed place), the model, the units, the
-# udev rule giving group gpio the GPIO devices and an example
+# links (rpath set to their installed place), the model, the man page and
+# the bash completion (share/, rendered from cmd/sorterd/commands.go), the
+# units, the udev rule giving group gpio the GPIO devices and an example
 # configuration (never overwriting one that exists).
 #
 #   make all                 as yourself: builds bin/sorterd.install (rpath and
@@ -259,6 +260,8 @@ install:
 	install -D -m 0644 bin/sorterd.service $(DESTDIR)/etc/systemd/system/sorterd.service
 	sed 's#/usr/local/bin/sorterd#$(PREFIX)/bin/sorterd#' systemd/sorterd@.service > bin/sorterd@.service
 	install -D -m 0644 bin/sorterd@.service $(DESTDIR)/etc/systemd/system/sorterd@.service
+	install -D -m 0644 share/man/man1/sorterd.1 $(DESTDIR)$(PREFIX)/share/man/man1/sorterd.1
+	install -D -m 0644 share/bash-completion/completions/sorterd $(DESTDIR)$(PREFIX)/share/bash-completion/completions/sorterd
 	install -D -m 0644 systemd/60-sorterd-gpio.rules $(DESTDIR)/etc/udev/rules.d/60-sorterd-gpio.rules
 	if [ -z "$(DESTDIR)" ] && [ -d /run/udev ] && command -v udevadm >/dev/null; then udevadm control --reload-rules && udevadm trigger --action=change --subsystem-match=gpio && udevadm trigger --action=change --sysname-match='gpiomem*' || echo "install: udevadm failed; the GPIO rule applies at the next boot"; fi
 	sed 's#/usr/share/sorterd/models/garbage.tflite#$(INSTALL_MODEL)#' sorterd.example.yaml > bin/sorterd.example.yaml

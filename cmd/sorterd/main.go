@@ -19,30 +19,6 @@ import (
 // version is set at build time (-ldflags -X main.version=...).
 var version = "dev"
 
-const usage = `sorterd — camera-based waste-sorting station
-
-Usage:
-  sorterd [--config FILE]               run the station (default /etc/sorterd/sorterd.yaml)
-  sorterd --once IMG [IMG...] [flags]   classify images and exit
-  sorterd serve [--model M] [--listen A] the classify page and API, without camera or GPIO
-  sorterd bench [flags]                 measure the camera path and raw TFLite invoke
-  sorterd train --data DIR [flags]      train the garbage head, export one .tflite
-  sorterd eval --model M --data DIR     accuracy, per-class metrics, confusion matrix
-  sorterd eval --station --data DIR     the station benchmark: photos laid on trays, through the daemon's path
-  sorterd export --head H --base B      rebuild a model from a trained head and its base
-  sorterd config check [FILE]           validate a configuration file
-  sorterd config show [FILE]            print the configuration in effect (defaults, file, SORTERD_* variables; secrets masked)
-  sorterd camera snapshot [--config FILE] OUT.jpg
-                                        save one frame from the configured camera (rotated/flipped), to aim it
-  sorterd calibrate [--config FILE]     record the empty tray as the colour reference (daemon stopped)
-  sorterd camera lock [--config FILE]   lock the configured camera's exposure and white balance, say what the driver accepted
-  sorterd version                       print versions (also --version)
-  sorterd help [COMMAND]                this text, or a command's flags (as COMMAND -h)
-
-Run "sorterd COMMAND -h" (or "sorterd --once -h") for a command's flags.
-Exit status: 0 success (and -h, --version), 1 the work failed, 2 usage or configuration error.
-`
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -136,6 +112,9 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
+		if flagSetSeen != nil {
+			flagSetSeen(fs)
+		}
 		fmt.Fprintf(fs.Output(), "Usage: %s\n\nFlags:\n", synopsis)
 		fs.PrintDefaults()
 	}
