@@ -12,7 +12,7 @@ import (
 // exposure and white balance pull the whole frame, item and tray together,
 // toward grey: the same can looks darker on a light tray than on a dark
 // one. Locked, an item keeps its own colours on any tray, and the colour
-// reference (locate.BalanceReference) only has the light to undo.
+// reference (settings.BalanceReference) only has the light to undo.
 //
 // OpenCV reaches the controls through its V4L2 backend only: a GStreamer
 // pipeline, a video file or a network stream is reported as not supported

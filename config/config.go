@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sorterd/sorterd/pipeline"
+	"github.com/sorterd/sorterd/settings"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -147,7 +147,7 @@ type ROI struct {
 type Locate struct {
 	// Method: background (the box of what differs from the learned empty
 	// tray), roi (camera.roi, item or not) or none (the whole frame).
-	Method string `yaml:"method"`
+	Method settings.Method `yaml:"method"`
 	// Margin added around the item on every side, as a share of its
 	// longer side, before the crop is made square.
 	Margin float64 `yaml:"margin"`
@@ -157,13 +157,19 @@ type Locate struct {
 	// Shape of the crop: square (the box made square, more tray around a
 	// long item) or tight (the box as it is, squeezed to the model's
 	// square input).
-	Shape string `yaml:"shape"`
+	Shape settings.Shape `yaml:"shape"`
 	// Balance: reference (each colour of the crop corrected for how the
 	// light and the camera changed since the empty tray was recorded at
 	// setup, state_dir/reference.json: the item keeps its own colours on
 	// any tray), tray (scaled so that the tray under the crop is light
 	// grey: only for a white tray and models trained that way) or none.
-	Balance string `yaml:"balance"`
+	Balance settings.Balance `yaml:"balance"`
+}
+
+// UnmarshalYAML reads the section, its choices by name (decodeNamed).
+func (l *Locate) UnmarshalYAML(n *yaml.Node) error {
+	type plain Locate
+	return decodeNamed(n, (*plain)(l), "Locate")
 }
 
 // Rotation is a clockwise turn of the camera's frames: 0, 90, 180 or 270.
@@ -207,41 +213,23 @@ const (
 	FlapHold  FlapMode = "hold"  // open until the next item's flap
 )
 
-// The pipeline's modes are written by name in the file; Parse checked the
-// names against the pipeline's tables, so these conversions cannot fail.
-
-// TriggerMode is trigger.mode as the pipeline takes it.
-func (t Trigger) TriggerMode() pipeline.TriggerMode {
-	var m pipeline.TriggerMode
-	m.UnmarshalText([]byte(t.Mode))
-	return m
-}
-
-// VoteRule is decision.vote as the pipeline takes it.
-func (d Decision) VoteRule() pipeline.Vote {
-	var v pipeline.Vote
-	v.UnmarshalText([]byte(d.Vote))
-	return v
-}
-
-// GeometryKind is decision.geometry as the pipeline takes it.
-func (d Decision) GeometryKind() pipeline.Geometry {
-	var g pipeline.Geometry
-	g.UnmarshalText([]byte(d.Geometry))
-	return g
-}
-
 // Trigger decides when an item is present.
 type Trigger struct {
-	Mode     string   `yaml:"mode"`   // a pipeline.TriggerMode: continuous, gpio or motion
-	Every    int      `yaml:"every"`  // continuous: classify every Nth frame
-	Frames   int      `yaml:"frames"` // frames classified per item
-	Pin      string   `yaml:"pin"`    // gpio: presence sensor input
-	Debounce Duration `yaml:"debounce"`
+	Mode     settings.TriggerMode `yaml:"mode"`   // continuous, gpio or motion
+	Every    int                  `yaml:"every"`  // continuous: classify every Nth frame
+	Frames   int                  `yaml:"frames"` // frames classified per item
+	Pin      string               `yaml:"pin"`    // gpio: presence sensor input
+	Debounce Duration             `yaml:"debounce"`
 	// motion: share of pixels that must differ from the learned empty
 	// background, and the per-pixel difference that counts.
 	MotionArea  float64 `yaml:"motion_area"`
 	MotionDelta int     `yaml:"motion_delta"`
+}
+
+// UnmarshalYAML reads the section, its mode by name (decodeNamed).
+func (t *Trigger) UnmarshalYAML(n *yaml.Node) error {
+	type plain Trigger
+	return decodeNamed(n, (*plain)(t), "Trigger")
 }
 
 // Model is the classifier.
@@ -301,12 +289,18 @@ func (v ViewsPerFrame) String() string {
 
 // Decision turns an item's frames into one bin.
 type Decision struct {
-	Vote string `yaml:"vote"` // a pipeline.Vote: mean (of scores) or majority (of top-1)
+	Vote settings.Vote `yaml:"vote"` // mean (of scores) or majority (of top-1)
 	// Threshold below which the item goes to the reject bin; 0: the
 	// threshold recorded in the model by `sorterd train`.
-	Threshold float64  `yaml:"threshold"`
-	Geometry  string   `yaml:"geometry"` // a pipeline.Geometry: chute or conveyor
-	Cooldown  Duration `yaml:"cooldown"` // chute: wait after a flap fires
+	Threshold float64           `yaml:"threshold"`
+	Geometry  settings.Geometry `yaml:"geometry"` // chute or conveyor
+	Cooldown  Duration          `yaml:"cooldown"` // chute: wait after a flap fires
+}
+
+// UnmarshalYAML reads the section, its choices by name (decodeNamed).
+func (d *Decision) UnmarshalYAML(n *yaml.Node) error {
+	type plain Decision
+	return decodeNamed(n, (*plain)(d), "Decision")
 }
 
 // Bin is one output of the station and the flap that opens it.
@@ -396,13 +390,15 @@ func Default() Config {
 		Station:  "station1",
 		LogLevel: "info",
 		StateDir: "/var/lib/sorterd",
-		Camera: Camera{Source: "0", Width: 640, Height: 480, FPS: 15,
+		Camera: Camera{Source: "0", Width: settings.DefaultFrameWidth, Height: settings.DefaultFrameHeight, FPS: settings.DefaultFPS,
 			ReconnectMin: Duration(500 * time.Millisecond), ReconnectMax: Duration(30 * time.Second),
 			StallTimeout: Duration(5 * time.Second), Rotate: Rotate0, Flip: FlipNone},
-		Trigger:  Trigger{Mode: pipeline.Continuous.String(), Every: 15, Frames: 3, Debounce: Duration(50 * time.Millisecond), MotionArea: 0.005, MotionDelta: 25},
-		Locate:   Locate{Method: "background", Margin: 0.15, MinSize: 0.08, Shape: "square", Balance: "reference"},
+		Trigger: Trigger{Mode: settings.Continuous, Every: 15, Frames: 3, Debounce: Duration(50 * time.Millisecond),
+			MotionArea: settings.DefaultArea, MotionDelta: settings.DefaultDelta},
+		Locate: Locate{Method: settings.Background, Margin: settings.DefaultMargin, MinSize: settings.DefaultMinSize,
+			Shape: settings.Square, Balance: settings.BalanceReference},
 		Model:    Model{Path: DefaultModelPath, Delegate: "xnnpack", Fallback: true, TTA: []string{"flip", "rot180", "rot90", "rot270", "vflip"}, TTAPerFrame: 2},
-		Decision: Decision{Vote: pipeline.VoteMean.String(), Geometry: pipeline.Chute.String(), Cooldown: Duration(time.Second)},
+		Decision: Decision{Vote: settings.VoteMean, Geometry: settings.Chute, Cooldown: Duration(time.Second)},
 		GPIO:     GPIO{Driver: "periph"},
 		MQTT: MQTT{Enabled: true, Broker: "tcp://127.0.0.1:1883", TopicPrefix: "sorterd", Outbox: 10000,
 			StatsInterval: Duration(30 * time.Second), Discovery: true, DiscoveryPrefix: "homeassistant"},
@@ -720,26 +716,26 @@ func (cam Camera) check(k *checker) {
 }
 
 // checkItems checks how an item is found, classified and decided:
-// locate, trigger, model and decision. The pipeline's modes are checked
-// against the pipeline's own name tables.
+// locate, trigger, model and decision. The choices' names were read into
+// the settings types; one that is not a name is reported here.
 func (c *Config) checkItems(k *checker) {
-	k.oneOf("locate.method", c.Locate.Method, "background", "roi", "none")
-	k.oneOf("locate.shape", c.Locate.Shape, "square", "tight")
-	k.oneOf("locate.balance", c.Locate.Balance, "reference", "tray", "none")
+	k.named("locate.method", c.Locate.Method, settings.MethodNames())
+	k.named("locate.shape", c.Locate.Shape, settings.ShapeNames())
+	k.named("locate.balance", c.Locate.Balance, balanceOrder)
 	if k.number("locate.margin", c.Locate.Margin) && (c.Locate.Margin < 0 || c.Locate.Margin > 1) {
 		k.bad("locate.margin", "must be in 0..1")
 	}
 	if k.number("locate.min_size", c.Locate.MinSize) && (c.Locate.MinSize < 0 || c.Locate.MinSize >= 1) {
 		k.bad("locate.min_size", "must be in [0, 1)")
 	}
-	k.oneOf("trigger.mode", c.Trigger.Mode, pipeline.TriggerModeNames()...)
+	k.named("trigger.mode", c.Trigger.Mode, settings.TriggerModeNames())
 	if c.Trigger.Every < 1 {
 		k.bad("trigger.every", "must be >= 1")
 	}
 	if c.Trigger.Frames < 1 || c.Trigger.Frames > MaxFrames {
 		k.bad("trigger.frames", "must be in 1..%d", MaxFrames)
 	}
-	if c.Trigger.Mode == pipeline.GPIO.String() && c.Trigger.Pin == "" {
+	if c.Trigger.Mode == settings.GPIO && c.Trigger.Pin == "" {
 		k.bad("trigger.pin", "must be set when trigger.mode is gpio")
 	}
 	if c.Trigger.Pin != "" {
@@ -762,8 +758,8 @@ func (c *Config) checkItems(k *checker) {
 	if (c.Model.TTAPerFrame < 0 && c.Model.TTAPerFrame != AutoViews) || (len(c.Model.TTA) > 0 && int(c.Model.TTAPerFrame) > len(c.Model.TTA)) {
 		k.bad("model.tta_per_frame", "must be auto or in 0..%d (the number of views in model.tta; 0: all on every frame)", len(c.Model.TTA))
 	}
-	k.oneOf("decision.vote", c.Decision.Vote, pipeline.VoteNames()...)
-	k.oneOf("decision.geometry", c.Decision.Geometry, pipeline.GeometryNames()...)
+	k.named("decision.vote", c.Decision.Vote, settings.VoteNames())
+	k.named("decision.geometry", c.Decision.Geometry, settings.GeometryNames())
 	if k.number("decision.threshold", c.Decision.Threshold) && (c.Decision.Threshold < 0 || c.Decision.Threshold >= 1) {
 		k.bad("decision.threshold", "must be in [0, 1)")
 	}
@@ -772,6 +768,10 @@ func (c *Config) checkItems(k *checker) {
 	}
 }
 
+// balanceOrder lists locate.balance's names as the example file does,
+// the default first.
+var balanceOrder = []string{settings.BalanceReference.String(), settings.BalanceTray.String(), settings.BalanceNone.String()}
+
 func (c *Config) checkBins(k *checker) {
 	if len(c.Bins) == 0 {
 		k.bad("bins", "at least one bin is needed")
@@ -779,7 +779,7 @@ func (c *Config) checkBins(k *checker) {
 	names := map[string]bool{}
 	labels := map[string]string{}
 	pins := map[string]string{} // pin → the bin (or trigger) on it
-	if c.Trigger.Mode == pipeline.GPIO.String() && c.Trigger.Pin != "" {
+	if c.Trigger.Mode == settings.GPIO && c.Trigger.Pin != "" {
 		pins[c.Trigger.Pin] = "the trigger's sensor (trigger.pin)"
 	}
 	rejects := 0

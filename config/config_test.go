@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sorterd/sorterd/pipeline"
+	"github.com/sorterd/sorterd/settings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -112,8 +112,8 @@ func TestPipelineSourceAndOrientation(t *testing.T) {
 	}
 }
 
-// The pipeline's modes, written by name, reach it typed; a bin without a
-// mode pulses for 300 ms.
+// The station's choices, written by name, are read typed; a bin without
+// a mode pulses for 300 ms.
 func TestTypedModes(t *testing.T) {
 	base, err := os.ReadFile(examplePath())
 	if err != nil {
@@ -127,16 +127,16 @@ func TestTypedModes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Trigger.TriggerMode() != pipeline.Motion || c.Decision.VoteRule() != pipeline.VoteMajority ||
-		c.Decision.GeometryKind() != pipeline.Conveyor || c.Bins[0].Mode != FlapHold {
-		t.Errorf("trigger %v, vote %v, geometry %v, bin mode %v", c.Trigger.TriggerMode(), c.Decision.VoteRule(), c.Decision.GeometryKind(), c.Bins[0].Mode)
+	if c.Trigger.Mode != settings.Motion || c.Decision.Vote != settings.VoteMajority ||
+		c.Decision.Geometry != settings.Conveyor || c.Bins[0].Mode != FlapHold {
+		t.Errorf("trigger %v, vote %v, geometry %v, bin mode %v", c.Trigger.Mode, c.Decision.Vote, c.Decision.Geometry, c.Bins[0].Mode)
 	}
 	d, err := Parse([]byte("gpio: {driver: dry-run}\nbins:\n  - {name: r, reject: true}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Trigger.TriggerMode() != pipeline.Continuous || d.Decision.VoteRule() != pipeline.VoteMean ||
-		d.Decision.GeometryKind() != pipeline.Chute || d.Bins[0].Mode != FlapPulse || d.Bins[0].Pulse.D() != 300*time.Millisecond {
+	if d.Trigger.Mode != settings.Continuous || d.Decision.Vote != settings.VoteMean ||
+		d.Decision.Geometry != settings.Chute || d.Bins[0].Mode != FlapPulse || d.Bins[0].Pulse.D() != 300*time.Millisecond {
 		t.Errorf("defaults: %+v %+v %+v", d.Trigger, d.Decision, d.Bins[0])
 	}
 }
@@ -356,5 +356,55 @@ func TestOpenListenNeedsToken(t *testing.T) {
 		if refused := err != nil && strings.Contains(err.Error(), "http.token: needed: http.listen"); refused != tc.refused {
 			t.Errorf("listen %q %q: err %v, want refused %v", tc.listen, tc.token, err, tc.refused)
 		}
+	}
+}
+
+// A choice's bad name is reported with its field and line beside the
+// file's other problems; the sections holding choices stay strict about
+// unknown and repeated keys; the choices are written back by name.
+func TestChoicesInTheirSections(t *testing.T) {
+	base, err := os.ReadFile(examplePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(base), "  vote: mean ", "  vote: average ", 1)
+	s = strings.Replace(s, "  fps: 15\n", "  fps: 0\n", 1)
+	_, err = Parse([]byte(s))
+	for _, want := range []string{`decision.vote: "average" is not one of mean, majority (line 50)`, "camera.fps: must be > 0 (line 13)"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v\nwant %q", err, want)
+		}
+	}
+	for from, want := range map[string]string{
+		"  vote: mean ":         "decision.vots: unknown key (line 50)",
+		"  every: 15 ":          "trigger.every: mapping key \"every\" already defined at line 25",
+		"  method: background ": "cannot unmarshal !!seq into settings.Method (line 33)",
+	} {
+		to := strings.Replace(from, "vote", "vots", 1)
+		switch {
+		case strings.Contains(from, "every"):
+			to = from + "\n  every: 3 "
+		case strings.Contains(from, "method"):
+			to = "  method: [background] "
+		}
+		_, err := Parse([]byte(strings.Replace(string(base), from, to, 1)))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q → %q: got %v\nwant %q", from, to, err, want)
+		}
+	}
+	if _, err := Parse([]byte(strings.Replace(string(base), "  every: 15 ", "  every: often ", 1))); err == nil ||
+		!strings.Contains(err.Error(), "trigger.every: cannot unmarshal !!str `often` into int (line 25)") {
+		t.Errorf("a type error in a section with choices: %v", err)
+	}
+	c, err := Parse([]byte(strings.Replace(string(base), "  shape: square ", "  shape: tight ", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := yaml.Marshal(c)
+	if err != nil || !strings.Contains(string(out), "shape: tight") || !strings.Contains(string(out), "balance: reference") {
+		t.Errorf("marshalled: %v\n%s", err, out)
+	}
+	if c.Locate.Shape != settings.Tight {
+		t.Errorf("shape %v", c.Locate.Shape)
 	}
 }

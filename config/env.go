@@ -1,12 +1,14 @@
 package config
 
 import (
+	"encoding"
 	"errors"
 	"fmt"
 	"reflect"
 	"sort"
 	"strings"
 
+	"github.com/sorterd/sorterd/settings"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -122,6 +124,18 @@ func setField(f reflect.Value, val string) error {
 		return nil
 	}
 	p := reflect.New(f.Type())
+	if u, ok := p.Interface().(encoding.TextUnmarshaler); ok {
+		// A choice of the settings package, read by its name.
+		if err := u.UnmarshalText([]byte(val)); err != nil {
+			var ne *settings.NameError
+			if errors.As(err, &ne) {
+				return fmt.Errorf("%q is not one of %s", val, strings.Join(ne.Names, ", "))
+			}
+			return err
+		}
+		f.Set(p.Elem())
+		return nil
+	}
 	if err := yaml.Unmarshal([]byte(val), p.Interface()); err != nil {
 		return fmt.Errorf("%q is not a valid %s: %w", val, typeName(f.Type()), err)
 	}

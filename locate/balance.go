@@ -11,63 +11,9 @@ import (
 	"time"
 )
 
-// Balance is how Crop corrects the crop's colours.
-type Balance int
-
-// Balances.
-const (
-	// BalanceNone crops the frame's pixels as they are.
-	BalanceNone Balance = iota
-	// BalanceReference divides out how the light and the camera changed
-	// since the reference tray was recorded (Observation.Light): under
-	// the light and exposure of setup an item keeps the colours it has
-	// there, on any tray; a dimmer lamp, a warmer one or a camera's
-	// automatic exposure is undone. The tray is never assumed grey.
-	BalanceReference
-	// BalanceTray scales each colour so that the tray under the box is
-	// light grey (BalanceLevel): right only where the tray's colour is
-	// the light's (a white tray), kept for models trained that way.
-	BalanceTray
-)
-
-var balanceNames = [...]string{BalanceNone: "none", BalanceReference: "reference", BalanceTray: "tray"}
-
-func (b Balance) String() string {
-	if b >= 0 && int(b) < len(balanceNames) {
-		return balanceNames[b]
-	}
-	return fmt.Sprintf("Balance(%d)", int(b))
-}
-
-// BalanceNames lists the names a config may use.
-func BalanceNames() []string { return balanceNames[:] }
-
-// ParseBalance reads a balance's name.
-func ParseBalance(s string) (Balance, error) {
-	for i, n := range balanceNames {
-		if n == s {
-			return Balance(i), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown balance %q (have %v)", s, balanceNames)
-}
-
-// UnmarshalText makes Balance a config value.
-func (b *Balance) UnmarshalText(t []byte) error {
-	v, err := ParseBalance(string(t))
-	if err != nil {
-		return err
-	}
-	*b = v
-	return nil
-}
-
-// MarshalText writes the balance's name.
-func (b Balance) MarshalText() ([]byte, error) { return []byte(b.String()), nil }
-
 // Reference is the empty tray as the camera saw it at setup: its mean
-// colour (B, G, R) over the ROI. BalanceReference corrects every crop
-// back to that light and exposure.
+// colour (B, G, R) over the ROI. settings.BalanceReference corrects every
+// crop back to that light and exposure.
 type Reference struct {
 	Tray  [3]float32      `json:"tray"`
 	ROI   image.Rectangle `json:"roi"` // the ROI it was taken over (frame pixels)
@@ -85,7 +31,7 @@ func (r Reference) Valid() bool {
 }
 
 // Correctable is the largest change of one colour, either way, that
-// BalanceReference undoes: beyond it (a lamp out, the camera's exposure
+// settings.BalanceReference undoes: beyond it (a lamp out, the camera's exposure
 // far from setup's) highlights clip and noise is amplified, so the crop
 // is corrected only this far and the observation says Drifted.
 const Correctable = 1.6

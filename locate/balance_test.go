@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/sorterd/sorterd/settings"
 	"gocv.io/x/gocv"
 )
 
@@ -39,7 +40,7 @@ func settled(t testing.TB, o Options, empty gocv.Mat) *Tray {
 	return tr
 }
 
-// BalanceReference keeps an item's own colours on any tray while the
+// settings.BalanceReference keeps an item's own colours on any tray while the
 // light and camera are as at setup, and undoes a change of them since:
 // the tray is never taken for grey.
 func TestCropCorrectsToReference(t *testing.T) {
@@ -57,7 +58,7 @@ func TestCropCorrectsToReference(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			empty := tray(t, tc.tray)
-			tr := settled(t, Options{Margin: 0.15, Balance: BalanceReference}, empty)
+			tr := settled(t, Options{Margin: 0.15, Balance: settings.BalanceReference}, empty)
 			frame := lit(t, with(t, empty, card, item), tc.light)
 			ob := tr.Observe(frame)
 			if ob.Outcome != Found {
@@ -93,7 +94,7 @@ func TestCropCorrectsToReference(t *testing.T) {
 // A light far from setup's is corrected only so far, and said.
 func TestReferenceDrifted(t *testing.T) {
 	empty := tray(t, [3]float64{120, 125, 130})
-	tr := settled(t, Options{Balance: BalanceReference}, empty)
+	tr := settled(t, Options{Balance: settings.BalanceReference}, empty)
 	ob := tr.Observe(lit(t, with(t, empty, image.Rect(200, 120, 400, 360), color.RGBA{R: 30, G: 30, B: 30}), [3]float64{0.4, 0.45, 0.5}))
 	if !ob.Drifted {
 		t.Errorf("light %v: want drifted", ob.Light)
@@ -109,7 +110,7 @@ func TestReferenceGiven(t *testing.T) {
 	empty := tray(t, [3]float64{50, 55, 60})
 	whole := image.Rect(0, 0, 640, 480)
 	ref := Reference{Tray: [3]float32{100, 110, 120}, ROI: whole}
-	tr := learned(t, Options{Balance: BalanceReference, Reference: ref}, empty)
+	tr := learned(t, Options{Balance: settings.BalanceReference, Reference: ref}, empty)
 	got, ok := tr.Reference()
 	if !ok || got.Tray != ref.Tray {
 		t.Fatalf("reference %+v %v, want the given one, settled", got, ok)
@@ -120,7 +121,7 @@ func TestReferenceGiven(t *testing.T) {
 	}
 
 	other := Reference{Tray: [3]float32{100, 110, 120}, ROI: image.Rect(0, 0, 320, 240)}
-	tr2 := learned(t, Options{Balance: BalanceReference, Reference: other}, empty)
+	tr2 := learned(t, Options{Balance: settings.BalanceReference, Reference: other}, empty)
 	if got, ok := tr2.Reference(); ok || got.ROI == other.ROI {
 		t.Errorf("reference %+v %v: another ROI's must be dropped", got, ok)
 	}
@@ -145,17 +146,5 @@ func TestReferenceFile(t *testing.T) {
 		if _, err := LoadReference(p); err == nil || errors.Is(err, ErrNoReference) {
 			t.Errorf("%s: %v, want a specific error", bad, err)
 		}
-	}
-}
-
-func TestParseBalance(t *testing.T) {
-	for _, n := range BalanceNames() {
-		b, err := ParseBalance(n)
-		if err != nil || b.String() != n {
-			t.Errorf("%s: %v %v", n, b, err)
-		}
-	}
-	if _, err := ParseBalance("grey"); err == nil {
-		t.Error("grey: want an error")
 	}
 }

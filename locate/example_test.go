@@ -6,13 +6,14 @@ import (
 	"image/color"
 
 	"github.com/sorterd/sorterd/locate"
+	"github.com/sorterd/sorterd/settings"
 	"gocv.io/x/gocv"
 )
 
 // A Tray learns the empty tray from the first frame, then finds an item
 // laid on it: the crop box is square, widened by the margin.
 func ExampleTray() {
-	tray := locate.New(locate.Options{Margin: locate.DefaultMargin})
+	tray := locate.New(locate.Options{Margin: settings.DefaultMargin})
 	defer tray.Close()
 	frame := func(item bool) gocv.Mat {
 		m := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(180, 180, 180, 0), 480, 640, gocv.MatTypeCV8UC3)

@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"testing"
 
+	"github.com/sorterd/sorterd/settings"
 	"gocv.io/x/gocv"
 )
 
@@ -14,7 +15,7 @@ func TestTrayLeaksNoMat(t *testing.T) {
 	empty := tray(t, [3]float64{200, 200, 200})
 	item := with(t, empty, image.Rect(100, 100, 300, 300), color.RGBA{0, 0, 0, 0})
 	before := gocv.MatProfile.Count()
-	tr := New(Options{Balance: BalanceTray})
+	tr := New(Options{Balance: settings.BalanceTray})
 	crop := gocv.NewMat()
 	for i := range 20 {
 		if i%4 == 0 {

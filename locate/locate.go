@@ -17,57 +17,9 @@ import (
 	"math"
 	"unsafe"
 
+	"github.com/sorterd/sorterd/settings"
 	"gocv.io/x/gocv"
 )
-
-// Method is how the station chooses what the model sees.
-type Method int
-
-// Methods.
-const (
-	// Background crops the box of what differs from the learned empty
-	// tray (the default: it measured best on station recordings).
-	Background Method = iota
-	// ROI classifies the fixed region camera.roi, item or not.
-	ROI
-	// Whole classifies the whole frame ("none": the old behaviour).
-	Whole
-)
-
-var methodNames = [...]string{Background: "background", ROI: "roi", Whole: "none"}
-
-func (m Method) String() string {
-	if m >= 0 && int(m) < len(methodNames) {
-		return methodNames[m]
-	}
-	return fmt.Sprintf("Method(%d)", int(m))
-}
-
-// MethodNames lists the names a config may use.
-func MethodNames() []string { return methodNames[:] }
-
-// ParseMethod reads a method's name.
-func ParseMethod(s string) (Method, error) {
-	for i, n := range methodNames {
-		if n == s {
-			return Method(i), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown locate method %q (have %v)", s, methodNames)
-}
-
-// UnmarshalText makes Method a config value.
-func (m *Method) UnmarshalText(b []byte) error {
-	v, err := ParseMethod(string(b))
-	if err != nil {
-		return err
-	}
-	*m = v
-	return nil
-}
-
-// MarshalText writes the method's name.
-func (m Method) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
 
 // Outcome is what one frame showed.
 type Outcome int
@@ -111,10 +63,10 @@ type Options struct {
 	// side before it is made square (0: none; the config's default is
 	// 0.15).
 	Margin float64
-	// Tight keeps the box's own shape (margin added) instead of making
-	// it square: the model squeezes it to its square input, as it
-	// squeezed the 4:3 photos it was trained on.
-	Tight bool
+	// Shape: settings.Square makes the box square (margin added);
+	// settings.Tight keeps the box's own shape, which the model squeezes
+	// to its square input.
+	Shape settings.Shape
 	// Width is the width the difference is computed at; the box is scaled
 	// back to frame pixels. Default 160.
 	Width int
@@ -122,41 +74,36 @@ type Options struct {
 	// taken for a tray learned wrong, and the tray is learned anew.
 	// Default 900 (a minute at 15 fps).
 	StuckFrames int
-	// Balance is how Crop corrects the crop's colours (BalanceNone: not
-	// at all).
-	Balance Balance
+	// Balance is how Crop corrects the crop's colours
+	// (settings.BalanceNone: not at all).
+	Balance settings.Balance
 	// Reference is the empty tray as it looked at setup, which
-	// BalanceReference corrects back to; zero: taken from the first
+	// settings.BalanceReference corrects back to; zero: taken from the first
 	// frames this Tray sees (see Reference).
 	Reference Reference
 }
 
-// Defaults used for zero Options fields.
+// Defaults used for zero Options fields, besides settings' DefaultDelta,
+// DefaultArea and DefaultMinSize (which the configuration file shares).
 const (
-	DefaultDelta   = 25
-	DefaultArea    = 0.005
-	DefaultRate    = 0.05
-	DefaultMinSize = 0.08
-	DefaultWidth   = 160
-	// DefaultStuckFrames is a minute at the camera's default 15 fps.
-	DefaultStuckFrames = 900
-	// DefaultMargin is the config's default margin, which training's
-	// station views crop with too.
-	DefaultMargin = 0.15
+	DefaultRate  = 0.05
+	DefaultWidth = 160
+	// DefaultStuckFrames is a minute at the camera's default frame rate.
+	DefaultStuckFrames = 60 * settings.DefaultFPS
 )
 
 func (o *Options) defaults() {
 	if o.Delta <= 0 {
-		o.Delta = DefaultDelta
+		o.Delta = settings.DefaultDelta
 	}
 	if o.Area <= 0 {
-		o.Area = DefaultArea
+		o.Area = settings.DefaultArea
 	}
 	if o.Rate <= 0 {
 		o.Rate = DefaultRate
 	}
 	if o.MinSize <= 0 {
-		o.MinSize = DefaultMinSize
+		o.MinSize = settings.DefaultMinSize
 	}
 	o.Margin = max(o.Margin, 0)
 	if o.Width <= 0 {
@@ -199,13 +146,13 @@ type Observation struct {
 	// in every channel: an item's shadow (a stain casts none).
 	Shadow float64
 	// Tray is the empty tray's mean colour (B, G, R) under Box, in this
-	// frame's light; zero unless Outcome is Found. BalanceTray balances
+	// frame's light; zero unless Outcome is Found. settings.BalanceTray balances
 	// by it.
 	Tray [3]float32
 	// Light is how much each colour (B, G, R) of the scene reads now
 	// against the reference: the light's and the camera's change since
 	// setup, measured on the tray beside the item (1: unchanged; zero
-	// before the tray is learned). BalanceReference divides it out.
+	// before the tray is learned). settings.BalanceReference divides it out.
 	Light [3]float32
 	// Drifted: Light is outside what Crop can correct (Correctable); the
 	// station should be calibrated anew.
@@ -415,7 +362,7 @@ func (b *Tray) Observe(frame gocv.Mat) Observation {
 		return ob
 	}
 	ob.Outcome = Found
-	if b.o.Tight {
+	if b.o.Shape == settings.Tight {
 		ob.Box = Widen(ob.Blob, b.o.Margin, roi)
 	} else {
 		ob.Box = Square(ob.Blob, b.o.Margin, roi)
@@ -488,7 +435,7 @@ func (b *Tray) Crop(frame gocv.Mat, ob Observation, dst *gocv.Mat) {
 		return
 	}
 	switch b.o.Balance {
-	case BalanceReference:
+	case settings.BalanceReference:
 		if ob.Light == ([3]float32{}) || ob.Light == ([3]float32{1, 1, 1}) {
 			region.CopyTo(dst)
 			return
@@ -498,7 +445,7 @@ func (b *Tray) Crop(frame gocv.Mat, ob Observation, dst *gocv.Mat) {
 			g[c] = 1 / min(max(l, 1/Correctable), Correctable)
 		}
 		scale(region, g, &b.lut, dst)
-	case BalanceTray:
+	case settings.BalanceTray:
 		balance(region, ob.Tray, &b.lut, dst)
 	default:
 		region.CopyTo(dst)
@@ -853,9 +800,10 @@ func clipROI(roi image.Rectangle, w, h int) image.Rectangle {
 }
 
 // Region is the part of a w×h frame that method m classifies when no box
-// was found by Observe: the ROI for ROI, the whole frame for Whole.
-func Region(m Method, roi image.Rectangle, w, h int) image.Rectangle {
-	if m == ROI {
+// was found by Observe: the ROI for settings.ROI, the whole frame for
+// settings.Whole.
+func Region(m settings.Method, roi image.Rectangle, w, h int) image.Rectangle {
+	if m == settings.ROI {
 		return clipROI(roi, w, h)
 	}
 	return image.Rect(0, 0, w, h)

@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"testing"
 
+	"github.com/sorterd/sorterd/settings"
 	"gocv.io/x/gocv"
 )
 
@@ -186,18 +187,6 @@ func TestSquare(t *testing.T) {
 	}
 }
 
-func TestMethodNames(t *testing.T) {
-	for _, m := range []Method{Background, ROI, Whole} {
-		var back Method
-		if err := back.UnmarshalText([]byte(m.String())); err != nil || back != m {
-			t.Errorf("%v: round trip gave %v, %v", m, back, err)
-		}
-	}
-	if _, err := ParseMethod("magic"); err == nil {
-		t.Error("unknown method accepted")
-	}
-}
-
 // Locating on a 640×480 frame (the budget: ≤ 1 ms; figures in
 // the README).
 func BenchmarkObserve(b *testing.B) {
@@ -223,7 +212,7 @@ func BenchmarkObserveCrop(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			empty := tray(b, bc.tray)
 			item := with(b, empty, image.Rect(200, 120, 460, 400), color.RGBA{40, 60, 90, 0})
-			tr := New(Options{Margin: DefaultMargin, Balance: BalanceReference})
+			tr := New(Options{Margin: settings.DefaultMargin, Balance: settings.BalanceReference})
 			defer tr.Close()
 			crop := gocv.NewMat()
 			defer crop.Close()
@@ -312,7 +301,7 @@ func TestPaleItemFound(t *testing.T) {
 	if !ob.Present || ob.Outcome != Found || !near(ob.Blob, pale, 12) {
 		t.Fatalf("pale item: %v, present %v, changed %.4f, reach %.4f, blob %v", ob.Outcome, ob.Present, ob.Changed, ob.Reach, ob.Blob)
 	}
-	if ob.Changed >= faintStrong*DefaultArea {
+	if ob.Changed >= faintStrong*settings.DefaultArea {
 		t.Fatalf("the pale item has strong pixels (changed %.4f): the test no longer tests the pale rule", ob.Changed)
 	}
 	tr2 := learned(t, Options{}, empty)
@@ -353,7 +342,7 @@ func TestPaleItemBesideShadowFound(t *testing.T) {
 				t.Fatalf("pale item beside its shadow: %v, present %v, reach %.4f, shadow %.4f, blob %v (patch %v)",
 					ob.Outcome, ob.Present, ob.Reach, ob.Shadow, ob.Blob, patch)
 			}
-			if ob.Reach >= paleReach*DefaultArea || ob.Changed >= faintStrong*DefaultArea || ob.Shadow < shadowArea*DefaultArea {
+			if ob.Reach >= paleReach*settings.DefaultArea || ob.Changed >= faintStrong*settings.DefaultArea || ob.Shadow < shadowArea*settings.DefaultArea {
 				t.Fatalf("changed %.4f, reach %.4f, shadow %.4f: the test no longer tests the shadow rule", ob.Changed, ob.Reach, ob.Shadow)
 			}
 		})
@@ -418,9 +407,9 @@ func TestCropBalancesByTray(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			empty := tray(t, tc.tray)
-			bal := BalanceNone
+			bal := settings.BalanceNone
 			if tc.balance {
-				bal = BalanceTray
+				bal = settings.BalanceTray
 			}
 			tr := learned(t, Options{Margin: 0.15, Balance: bal}, empty)
 			frame := with(t, empty, card, tc.item)
@@ -503,7 +492,7 @@ func TestBalanceSmoothsAmplifiedNoise(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			empty := tray(t, tc.tray)
-			tr := learned(t, Options{Margin: 0.15, Balance: BalanceTray}, empty)
+			tr := learned(t, Options{Margin: 0.15, Balance: settings.BalanceTray}, empty)
 			frame := with(t, empty, card, color.RGBA{R: 20, G: 20, B: 20})
 			ob := tr.Observe(frame)
 			if ob.Outcome != Found {

@@ -5,15 +5,18 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/sorterd/sorterd/settings"
 )
 
-// The decision unit: how an item's frames become one label (Vote, Tally),
+// The decision unit: how an item's frames become one label (Decide, Tally),
 // and where a label goes (Router). It is pure: the station, the web page's
 // upload answer, metrics and the station benchmark all ask it, so the rule
 // exists once.
 
-// enumNames is the name table behind a typed enum: String, MarshalText and
-// UnmarshalText read it, and config validates against it.
+// enumNames is the name table behind Action: String, MarshalText and
+// UnmarshalText read it. The configuration's choices are the settings
+// package's.
 type enumNames []string
 
 func (n enumNames) name(kind string, i uint8) string {
@@ -39,94 +42,9 @@ func (n enumNames) marshal(kind string, i uint8) ([]byte, error) {
 	return []byte(n[i]), nil
 }
 
-// ErrUnknownName is wrapped by every enum's UnmarshalText for a name not in
+// ErrUnknownName is wrapped by Action's UnmarshalText for a name not in
 // its table.
 var ErrUnknownName = errors.New("unknown")
-
-// TriggerMode is what starts an item.
-type TriggerMode uint8
-
-// Trigger modes.
-const (
-	Continuous TriggerMode = iota // every Options.Every-th frame
-	GPIO                          // a presence sensor's edge (Options.Presence)
-	Motion                        // the tray differs from the learned empty one
-)
-
-var triggerModeNames = enumNames{"continuous", "gpio", "motion"}
-
-// TriggerModeNames are the trigger modes' names, in order.
-func TriggerModeNames() []string { return append([]string(nil), triggerModeNames...) }
-
-func (m TriggerMode) String() string { return triggerModeNames.name("TriggerMode", uint8(m)) }
-
-// MarshalText writes the mode's name.
-func (m TriggerMode) MarshalText() ([]byte, error) {
-	return triggerModeNames.marshal("trigger mode", uint8(m))
-}
-
-// UnmarshalText reads a mode's name.
-func (m *TriggerMode) UnmarshalText(b []byte) error {
-	v, err := triggerModeNames.parse("trigger mode", b)
-	*m = TriggerMode(v)
-	return err
-}
-
-// Vote is how an item's frames become one label.
-type Vote uint8
-
-// Votes.
-const (
-	VoteMean     Vote = iota // the highest mean score over the frames
-	VoteMajority             // the most frequent top-1, ties to the higher mean
-)
-
-var voteNames = enumNames{"mean", "majority"}
-
-// VoteNames are the votes' names, in order.
-func VoteNames() []string { return append([]string(nil), voteNames...) }
-
-func (v Vote) String() string { return voteNames.name("Vote", uint8(v)) }
-
-// MarshalText writes the vote's name.
-func (v Vote) MarshalText() ([]byte, error) { return voteNames.marshal("vote", uint8(v)) }
-
-// UnmarshalText reads a vote's name.
-func (v *Vote) UnmarshalText(b []byte) error {
-	x, err := voteNames.parse("vote", b)
-	*v = Vote(x)
-	return err
-}
-
-// Geometry is how items reach the flaps.
-type Geometry uint8
-
-// Geometries.
-const (
-	// Chute: the item waits on the tray; its flap fires at once, one item
-	// at a time.
-	Chute Geometry = iota
-	// Conveyor: items travel on; each bin's flap fires after its Delay,
-	// and items overlap.
-	Conveyor
-)
-
-var geometryNames = enumNames{"chute", "conveyor"}
-
-// GeometryNames are the geometries' names, in order.
-func GeometryNames() []string { return append([]string(nil), geometryNames...) }
-
-func (g Geometry) String() string { return geometryNames.name("Geometry", uint8(g)) }
-
-// MarshalText writes the geometry's name.
-func (g Geometry) MarshalText() ([]byte, error) { return geometryNames.marshal("geometry", uint8(g)) }
-
-// UnmarshalText reads a geometry's name.
-func (g *Geometry) UnmarshalText(b []byte) error {
-	x, err := geometryNames.parse("geometry", b)
-	*g = Geometry(x)
-	return err
-}
 
 // Action is what happened to an item at its bin.
 type Action uint8
@@ -183,15 +101,15 @@ func (t *Tally) Add(scores []float32, top int) {
 
 // Decide is the vote: the winning class's index, and the mean scores over
 // the frames (the winner's mean is the score the threshold applies to).
-// VoteMajority breaks ties by the higher mean, then the lower index.
-func Decide(v Vote, t Tally) (best int, mean []float32) {
+// settings.VoteMajority breaks ties by the higher mean, then the lower index.
+func Decide(v settings.Vote, t Tally) (best int, mean []float32) {
 	mean = make([]float32, len(t.Sum))
 	for i, s := range t.Sum {
 		mean[i] = s / float32(max(t.Frames, 1))
 	}
 	for i := range mean {
 		switch v {
-		case VoteMajority:
+		case settings.VoteMajority:
 			n, nb := t.Top[i], t.Top[best]
 			if n > nb || (n == nb && mean[i] > mean[best]) {
 				best = i

@@ -2,30 +2,31 @@ package pipeline
 
 import (
 	"encoding/json"
-	"errors"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sorterd/sorterd/settings"
 )
 
 // The vote, without video: frames' scores in, the winner and means out.
 func TestDecide(t *testing.T) {
 	cases := []struct {
 		name   string
-		vote   Vote
+		vote   settings.Vote
 		frames [][]float32
 		best   int
 		mean   []float32
 	}{
-		{"one frame", VoteMean, [][]float32{{.1, .7, .2}}, 1, []float32{.1, .7, .2}},
-		{"mean over frames", VoteMean, [][]float32{{.6, .4}, {.2, .8}}, 1, []float32{.4, .6}},
+		{"one frame", settings.VoteMean, [][]float32{{.1, .7, .2}}, 1, []float32{.1, .7, .2}},
+		{"mean over frames", settings.VoteMean, [][]float32{{.6, .4}, {.2, .8}}, 1, []float32{.4, .6}},
 		// Two frames say 0 by a little, one says 1 by a lot: the mean
 		// picks 1, the majority 0.
-		{"mean: confident frame wins", VoteMean, [][]float32{{.55, .45}, {.55, .45}, {.0, 1}}, 1, []float32{.55 * 2 / 3, (.45*2 + 1) / 3}},
-		{"majority: frequent top-1 wins", VoteMajority, [][]float32{{.55, .45}, {.55, .45}, {.0, 1}}, 0, []float32{.55 * 2 / 3, (.45*2 + 1) / 3}},
-		{"majority tie: higher mean", VoteMajority, [][]float32{{.9, .1, 0}, {.1, .2, .7}}, 0, []float32{.5, .15, .35}},
-		{"mean tie: lower index", VoteMean, [][]float32{{.5, .5}}, 0, []float32{.5, .5}},
-		{"majority tie in both: lower index", VoteMajority, [][]float32{{.5, .5}, {.5, .5}}, 0, []float32{.5, .5}},
+		{"mean: confident frame wins", settings.VoteMean, [][]float32{{.55, .45}, {.55, .45}, {.0, 1}}, 1, []float32{.55 * 2 / 3, (.45*2 + 1) / 3}},
+		{"majority: frequent top-1 wins", settings.VoteMajority, [][]float32{{.55, .45}, {.55, .45}, {.0, 1}}, 0, []float32{.55 * 2 / 3, (.45*2 + 1) / 3}},
+		{"majority tie: higher mean", settings.VoteMajority, [][]float32{{.9, .1, 0}, {.1, .2, .7}}, 0, []float32{.5, .15, .35}},
+		{"mean tie: lower index", settings.VoteMean, [][]float32{{.5, .5}}, 0, []float32{.5, .5}},
+		{"majority tie in both: lower index", settings.VoteMajority, [][]float32{{.5, .5}, {.5, .5}}, 0, []float32{.5, .5}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -164,35 +165,9 @@ func TestNewRouterRefuses(t *testing.T) {
 	}
 }
 
-// The enums' names round-trip, a bad name is refused with the list, and
-// an event carries its action as the word.
-func TestEnumNames(t *testing.T) {
-	for _, m := range []TriggerMode{Continuous, GPIO, Motion} {
-		var back TriggerMode
-		if err := back.UnmarshalText([]byte(m.String())); err != nil || back != m {
-			t.Errorf("%v: %v %v", m, back, err)
-		}
-	}
-	for _, v := range []Vote{VoteMean, VoteMajority} {
-		var back Vote
-		if err := back.UnmarshalText([]byte(v.String())); err != nil || back != v {
-			t.Errorf("%v: %v %v", v, back, err)
-		}
-	}
-	for _, g := range []Geometry{Chute, Conveyor} {
-		var back Geometry
-		if err := back.UnmarshalText([]byte(g.String())); err != nil || back != g {
-			t.Errorf("%v: %v %v", g, back, err)
-		}
-	}
-	var v Vote
-	err := v.UnmarshalText([]byte("average"))
-	if !errors.Is(err, ErrUnknownName) || err.Error() != `unknown vote "average" (one of mean, majority)` {
-		t.Errorf("bad vote: %v", err)
-	}
-	if s := Vote(9).String(); s != "Vote(9)" {
-		t.Errorf("out of range: %s", s)
-	}
+// An event carries its action as the word (the configuration's choices
+// are tested in settings).
+func TestActionNames(t *testing.T) {
 	if _, err := json.Marshal(Action(7)); err == nil {
 		t.Error("an action out of range marshalled")
 	}
@@ -203,8 +178,5 @@ func TestEnumNames(t *testing.T) {
 	var e Event
 	if err := json.Unmarshal(b, &e); err != nil || e.Action != Reject {
 		t.Errorf("event back: %+v %v", e, err)
-	}
-	if got := TriggerModeNames(); !reflect.DeepEqual(got, []string{"continuous", "gpio", "motion"}) {
-		t.Errorf("trigger names %v", got)
 	}
 }

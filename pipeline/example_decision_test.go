@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/sorterd/sorterd/pipeline"
+	"github.com/sorterd/sorterd/settings"
 )
 
 // Three frames of an item, voted on and routed: the mean says paper, sure
@@ -14,7 +15,7 @@ func ExampleRouter_Route() {
 	t.Add([]float32{.2, .7, .1}, 1)
 	t.Add([]float32{.5, .4, .1}, 0)
 	t.Add([]float32{.1, .8, .1}, 1)
-	best, mean := pipeline.Decide(pipeline.VoteMean, t)
+	best, mean := pipeline.Decide(settings.VoteMean, t)
 
 	bins := []pipeline.Bin{
 		{Name: "glass", Labels: []string{"glass"}},

@@ -15,6 +15,7 @@ import (
 	"github.com/sorterd/sorterd/camera/cameratest"
 	"github.com/sorterd/sorterd/infer/infertest"
 	"github.com/sorterd/sorterd/locate"
+	"github.com/sorterd/sorterd/settings"
 )
 
 // trayFrame is a 320×240 grey tray, with an item of colour c when c is
@@ -82,12 +83,12 @@ func TestStationWithFakes(t *testing.T) {
 		dry[b.Name] = actuator.NewDryRun(actuator.Options{Name: b.Name, Log: log})
 		flaps[b.Name] = dry[b.Name]
 	}
-	tray := locate.New(locate.Options{Margin: locate.DefaultMargin})
+	tray := locate.New(locate.Options{Margin: settings.DefaultMargin})
 	defer tray.Close()
 	var mu sync.Mutex
 	var events []Event
 	s, err := New(Options{Station: "fakes", Source: src, Classify: cls, Flaps: flaps, Bins: bins,
-		Trigger: Motion, Tray: tray, Frames: 3, Threshold: 0.5, Log: log,
+		Trigger: settings.Motion, Tray: tray, Frames: 3, Threshold: 0.5, Log: log,
 		OnEvent: func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)

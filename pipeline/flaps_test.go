@@ -12,6 +12,7 @@ import (
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/locate"
+	"github.com/sorterd/sorterd/settings"
 	"gocv.io/x/gocv"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
@@ -92,10 +93,10 @@ func holdStation(t *testing.T, src camera.Source, clf Classifier) (*Station, map
 		}
 		pins[b.Name], flaps[b.Name] = p, f
 	}
-	tray := locate.New(locate.Options{Margin: locate.DefaultMargin})
+	tray := locate.New(locate.Options{Margin: settings.DefaultMargin})
 	t.Cleanup(tray.Close)
 	var events []Event
-	s, err := New(Options{Station: "t", Source: src, Classify: clf, Flaps: flaps, Bins: bins, Trigger: Motion, Tray: tray,
+	s, err := New(Options{Station: "t", Source: src, Classify: clf, Flaps: flaps, Bins: bins, Trigger: settings.Motion, Tray: tray,
 		Frames: 3, OnEvent: func(e Event) {
 			events = append(events, e)
 			// At the moment an item's flap opened, no other is open.
@@ -343,10 +344,10 @@ func flapStation(t *testing.T, pulse time.Duration) (*Station, *oneOpen) {
 		}
 		flaps[b.Name] = f
 	}
-	tray := locate.New(locate.Options{Margin: locate.DefaultMargin})
+	tray := locate.New(locate.Options{Margin: settings.DefaultMargin})
 	t.Cleanup(tray.Close)
 	s, err := New(Options{Station: "t", Source: &scriptedSource{}, Classify: &turnClassifier{labels: []string{"glass"}},
-		Flaps: flaps, Bins: bins, Trigger: Motion, Tray: tray, Frames: 3})
+		Flaps: flaps, Bins: bins, Trigger: settings.Motion, Tray: tray, Frames: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,18 +15,19 @@ import (
 	"github.com/sorterd/sorterd/internal/testenv"
 	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/recording"
+	"github.com/sorterd/sorterd/settings"
 	"gocv.io/x/gocv"
 )
 
 // trayStation is a station on a video with the real model, dry-run flaps,
 // the default locate settings and the given trigger.
-func trayStation(t *testing.T, video string, trigger TriggerMode, presence chan time.Time, samples string) (*Station, func() []Event) {
-	return balancedStation(t, video, trigger, presence, samples, locate.BalanceNone, "")
+func trayStation(t *testing.T, video string, trigger settings.TriggerMode, presence chan time.Time, samples string) (*Station, func() []Event) {
+	return balancedStation(t, video, trigger, presence, samples, settings.BalanceNone, "")
 }
 
 // balancedStation is trayStation whose crops are corrected as balance
 // says, saving the tray's reference at refPath ("": not saved).
-func balancedStation(t *testing.T, video string, trigger TriggerMode, presence chan time.Time, samples string, balance locate.Balance, refPath string) (*Station, func() []Event) {
+func balancedStation(t *testing.T, video string, trigger settings.TriggerMode, presence chan time.Time, samples string, balance settings.Balance, refPath string) (*Station, func() []Event) {
 	c, err := infer.New(infer.Options{Model: garbageModel(t), Threads: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +45,7 @@ func balancedStation(t *testing.T, video string, trigger TriggerMode, presence c
 	for _, b := range bins {
 		flaps[b.Name] = actuator.NewDryRun(actuator.Options{Name: b.Name})
 	}
-	tray := locate.New(locate.Options{Margin: locate.DefaultMargin, Balance: balance})
+	tray := locate.New(locate.Options{Margin: settings.DefaultMargin, Balance: balance})
 	t.Cleanup(tray.Close)
 	var mu sync.Mutex
 	var events []Event
@@ -74,7 +75,7 @@ func TestItemsOnTrayLabelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	samples := t.TempDir()
-	s, events := trayStation(t, video, Motion, nil, samples)
+	s, events := trayStation(t, video, settings.Motion, nil, samples)
 	s.Run(context.Background())
 	evs := events()
 	if len(evs) != len(items) {
@@ -131,7 +132,7 @@ func TestDarkTrayCropKeepsColours(t *testing.T) {
 	}
 	samples := t.TempDir()
 	ref := filepath.Join(t.TempDir(), locate.ReferenceFile)
-	s, events := balancedStation(t, video, Motion, nil, samples, locate.BalanceReference, ref)
+	s, events := balancedStation(t, video, settings.Motion, nil, samples, settings.BalanceReference, ref)
 	s.Run(context.Background())
 	evs := events()
 	if len(evs) != 1 {
@@ -172,7 +173,7 @@ func TestDarkTrayCropKeepsColours(t *testing.T) {
 func TestGPIONoItemRejected(t *testing.T) {
 	video := itemsVideo(t, nil, 0, 30)
 	presence := make(chan time.Time, 1)
-	s, events := trayStation(t, video, GPIO, presence, "")
+	s, events := trayStation(t, video, settings.GPIO, presence, "")
 	// The tray is learned from the first frame; the sensor fires after.
 	go func() {
 		for s.Stats().Frames < 3 {
@@ -208,7 +209,7 @@ func (s *slowSource) Read(ctx context.Context) (camera.Frame, error) {
 // The continuous trigger never classifies the bare tray, and says so.
 func TestContinuousSkipsEmptyTray(t *testing.T) {
 	video := itemsVideo(t, []color.RGBA{{40, 90, 200, 0}}, 10, 20)
-	s, events := trayStation(t, video, Continuous, nil, "")
+	s, events := trayStation(t, video, settings.Continuous, nil, "")
 	s.Run(context.Background())
 	if n := len(events()); n < 1 {
 		t.Fatalf("%d events, want the item sorted", n)
@@ -252,7 +253,7 @@ func TestBackToBack(t *testing.T) {
 		frame(image.Rectangle{}, color.RGBA{})
 	}
 	w.Close()
-	s, events := trayStation(t, path, Motion, nil, "")
+	s, events := trayStation(t, path, settings.Motion, nil, "")
 	s.Run(context.Background())
 	if n := len(events()); n != 2 {
 		t.Fatalf("%d events for two items back to back", n)
@@ -268,7 +269,7 @@ func TestLightDriftedSaid(t *testing.T) {
 	if _, err := recording.Write(video, recording.Options{Photos: photos, Tray: recording.Dark, Gap: 35, Light: -1, Step: 1, Seed: 2}); err != nil {
 		t.Fatal(err)
 	}
-	s, events := balancedStation(t, video, Motion, nil, t.TempDir(), locate.BalanceReference, "")
+	s, events := balancedStation(t, video, settings.Motion, nil, t.TempDir(), settings.BalanceReference, "")
 	s.Run(context.Background())
 	if !s.Stats().LightDrifted {
 		t.Error("light doubled: not said")

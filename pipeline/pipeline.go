@@ -21,6 +21,7 @@ import (
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/locate"
+	"github.com/sorterd/sorterd/settings"
 	"gocv.io/x/gocv"
 )
 
@@ -45,20 +46,20 @@ type Options struct {
 	Flaps    map[string]actuator.Flap
 	Bins     []Bin
 
-	Trigger TriggerMode
+	Trigger settings.TriggerMode
 	Every   int // continuous: every Nth frame starts an item
 	Frames  int // frames classified per item
 	// Tray learns the empty tray from every frame, in every
 	// trigger mode: the motion trigger asks it whether an item is there,
-	// and Locate == locate.Background asks it where.
+	// and Locate == settings.Background asks it where.
 	Tray *locate.Tray
 	// ReferencePath is where a reference the tray took itself (the
 	// empty tray at setup, locate.Reference) is saved, so the next start
 	// corrects to the same one; empty: not saved.
 	ReferencePath string
-	// Locate is what the model sees: the item's box (locate.Background),
-	// the fixed ROI (locate.ROI), or the whole frame (locate.Whole).
-	Locate locate.Method
+	// Locate is what the model sees: the item's box (settings.Background),
+	// the fixed ROI (settings.ROI), or the whole frame (settings.Whole).
+	Locate settings.Method
 	ROI    image.Rectangle
 	// Presence delivers one value per item from a sensor (Trigger gpio).
 	Presence <-chan time.Time
@@ -70,9 +71,9 @@ type Options struct {
 	Views         []infer.View
 	ViewsPerFrame int
 
-	Vote      Vote
+	Vote      settings.Vote
 	Threshold float64 // below it: the reject bin
-	Geometry  Geometry
+	Geometry  settings.Geometry
 	Cooldown  time.Duration // chute: no item starts this long after a flap
 	// ItemGap: an item whose next frame comes later than this after its
 	// last (the camera was lost or stalled) is abandoned. 0: 2 s. The
@@ -239,19 +240,19 @@ func (o *Options) checkInputs() error {
 		}
 	}
 	switch o.Trigger {
-	case Continuous:
-	case Motion:
+	case settings.Continuous:
+	case settings.Motion:
 		if o.Tray == nil {
 			return errors.New("motion trigger without a background")
 		}
-	case GPIO:
+	case settings.GPIO:
 		if o.Presence == nil {
 			return errors.New("gpio trigger without a sensor")
 		}
 	default:
 		return fmt.Errorf("unknown trigger %v", o.Trigger)
 	}
-	if o.Locate == locate.Background && o.Tray == nil {
+	if o.Locate == settings.Background && o.Tray == nil {
 		return errors.New("locate background without a background")
 	}
 	return nil
@@ -486,7 +487,7 @@ func (s *Station) onFrame(ctx context.Context, r *run, f *camera.Frame) {
 		s.onMiss(ctx, r, ob)
 		return
 	}
-	if s.o.Locate == locate.Background && !ob.Settled && r.cur.moving < s.maxMisses() {
+	if s.o.Locate == settings.Background && !ob.Settled && r.cur.moving < s.maxMisses() {
 		// Still landing (the frame it drops in shows it half there) or
 		// moving: the next frame shows it better.
 		r.cur.moving++
@@ -503,7 +504,7 @@ func (s *Station) onFrame(ctx context.Context, r *run, f *camera.Frame) {
 	}
 	s.decide(ctx, r.cur)
 	s.left(r, ob)
-	if s.o.Geometry == Chute && s.o.Cooldown > 0 {
+	if s.o.Geometry == settings.Chute && s.o.Cooldown > 0 {
 		// Frame time, so that a recording played faster than real
 		// time cools down as the station would.
 		r.cooldownUntil = f.At.Add(s.o.Cooldown)
@@ -593,19 +594,19 @@ func (s *Station) drop(r *run) {
 // Item tracking lives here, in track and in left.
 func (s *Station) arrived(r *run, ob locate.Observation) bool {
 	switch s.o.Trigger {
-	case Continuous:
+	case settings.Continuous:
 		if r.seen%int64(s.o.Every) != 0 {
 			return false
 		}
-		if s.o.Locate == locate.Background && ob.Outcome != locate.Found {
+		if s.o.Locate == settings.Background && ob.Outcome != locate.Found {
 			// Nothing on the tray: the bare tray is never an item.
 			s.counters.drop(ob.Outcome.String())
 			return false
 		}
 		return true
-	case Motion:
+	case settings.Motion:
 		return ob.Present && !r.waitEmpty
-	case GPIO:
+	case settings.GPIO:
 		select {
 		case <-s.o.Presence:
 			return true
@@ -630,7 +631,7 @@ func (r *run) track(ob locate.Observation) {
 // a new item elsewhere).
 func (s *Station) left(r *run, ob locate.Observation) {
 	s.drop(r)
-	r.waitEmpty = s.o.Trigger == Motion
+	r.waitEmpty = s.o.Trigger == settings.Motion
 	r.decided = ob.Blob
 }
 
@@ -642,7 +643,7 @@ func (s *Station) onMiss(ctx context.Context, r *run, ob locate.Observation) {
 	if r.cur.misses++; r.cur.misses < s.maxMisses() {
 		return
 	}
-	if r.cur.tally.Frames > 0 && s.o.Trigger == GPIO {
+	if r.cur.tally.Frames > 0 && s.o.Trigger == settings.GPIO {
 		// The sensor saw an item, which left the camera's view
 		// before its last frames: decide on what was seen.
 		s.decide(ctx, r.cur)
@@ -656,7 +657,7 @@ func (s *Station) onMiss(ctx context.Context, r *run, ob locate.Observation) {
 // ROI, or the whole frame; false when locating found no item in it.
 func (s *Station) region(ob locate.Observation, frame gocv.Mat) (image.Rectangle, bool) {
 	switch s.o.Locate {
-	case locate.Background:
+	case settings.Background:
 		return ob.Box, ob.Outcome == locate.Found
 	default:
 		return locate.Region(s.o.Locate, s.o.ROI, frame.Cols(), frame.Rows()), true
@@ -674,7 +675,7 @@ func (s *Station) giveUp(ctx context.Context, it *item, ob locate.Observation) {
 		reason = "too_small"
 	}
 	s.countLocate("no_item")
-	if s.o.Trigger != GPIO {
+	if s.o.Trigger != settings.GPIO {
 		s.log.Info("no item located; nothing sorted", "reason", reason, "frames", it.tally.Frames, "changed", ob.Changed)
 		return
 	}
@@ -699,7 +700,7 @@ func within(a, b image.Rectangle) float64 {
 // the frame (the ROI or the whole frame: no copy).
 func (s *Station) classify(ctx context.Context, it *item, frame gocv.Mat, box image.Rectangle, ob locate.Observation) error {
 	var m gocv.Mat
-	if s.o.Locate == locate.Background {
+	if s.o.Locate == settings.Background {
 		s.o.Tray.Crop(frame, ob, &s.crop)
 		m = s.crop
 	} else {
@@ -754,12 +755,12 @@ func (s *Station) decide(ctx context.Context, it *item) {
 		Top: infer.TopK(mean, labels, 3), Bin: bin.Name, Action: action, Frames: it.tally.Frames,
 		Model: prefix(s.o.ModelSHA, 12),
 	}
-	if s.o.Locate != locate.Whole {
+	if s.o.Locate != settings.Whole {
 		ev.Box = boxOf(s.itemBox)
 	}
 	rec := &record{ev: ev}
 	delay := time.Duration(0)
-	if s.o.Geometry == Conveyor {
+	if s.o.Geometry == settings.Conveyor {
 		delay = bin.Delay - time.Since(it.start)
 	}
 	s.fire(ctx, it, rec, delay)

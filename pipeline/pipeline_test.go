@@ -15,6 +15,7 @@ import (
 	"github.com/sorterd/sorterd/internal/testenv"
 	"github.com/sorterd/sorterd/internal/testenv/testvideo"
 	"github.com/sorterd/sorterd/locate"
+	"github.com/sorterd/sorterd/settings"
 	"gocv.io/x/gocv"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
@@ -78,7 +79,7 @@ func station(t *testing.T, video string, conveyor bool, delay time.Duration) (*S
 	motion := locate.New(locate.Options{Area: 0.05, Delta: 25})
 	t.Cleanup(motion.Close)
 	s, err := New(Options{Station: "t", ModelSHA: c.SHA256(), Source: src, Classify: c, Flaps: flaps, Bins: bins,
-		Trigger: Motion, Tray: motion, Frames: 3, Geometry: map[bool]Geometry{false: Chute, true: Conveyor}[conveyor],
+		Trigger: settings.Motion, Tray: motion, Frames: 3, Geometry: map[bool]settings.Geometry{false: settings.Chute, true: settings.Conveyor}[conveyor],
 		OnEvent: func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +181,7 @@ func TestPauseAndBadWiring(t *testing.T) {
 	}
 	c, _ := infer.New(infer.Options{Model: garbageModel(t)})
 	defer c.Close()
-	_, err := New(Options{Classify: c, Trigger: Continuous, Bins: []Bin{{Name: "x", Labels: []string{"unobtainium"}, Reject: true}},
+	_, err := New(Options{Classify: c, Trigger: settings.Continuous, Bins: []Bin{{Name: "x", Labels: []string{"unobtainium"}, Reject: true}},
 		Flaps: map[string]actuator.Flap{"x": actuator.NewDryRun(actuator.Options{Name: "x"})}})
 	if err == nil {
 		t.Error("a bin naming a label the model lacks was accepted")
@@ -235,7 +236,7 @@ func TestViewsSharedOverFrames(t *testing.T) {
 	motion := locate.New(locate.Options{Area: 0.05, Delta: 25})
 	t.Cleanup(motion.Close)
 	var events []Event
-	s, err := New(Options{Station: "t", Source: src, Classify: rc, Flaps: flaps, Bins: bins, Trigger: Motion, Tray: motion,
+	s, err := New(Options{Station: "t", Source: src, Classify: rc, Flaps: flaps, Bins: bins, Trigger: settings.Motion, Tray: motion,
 		Frames: 3, Views: views, ViewsPerFrame: 2, OnEvent: func(e Event) { events = append(events, e) }})
 	if err != nil {
 		t.Fatal(err)
@@ -273,7 +274,7 @@ func TestViewsSharedOverFrames(t *testing.T) {
 		t.Errorf("event %s: bin score %v, want %v (score %v)", e.Label, e.BinScore, binMean, e.Score)
 	}
 	if _, err := New(Options{Station: "t", Source: src, Classify: struct{ Classifier }{c}, Flaps: flaps, Bins: bins,
-		Trigger: Motion, Tray: motion, Frames: 3, Views: views, ViewsPerFrame: 2}); err == nil {
+		Trigger: settings.Motion, Tray: motion, Frames: 3, Views: views, ViewsPerFrame: 2}); err == nil {
 		t.Error("views per frame accepted a classifier that takes no views")
 	}
 }

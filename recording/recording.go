@@ -16,6 +16,7 @@ import (
 	"math"
 	"math/rand"
 
+	"github.com/sorterd/sorterd/settings"
 	"gocv.io/x/gocv"
 )
 
@@ -89,10 +90,10 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.Width <= 0 || o.Height <= 0 {
-		o.Width, o.Height = 640, 480
+		o.Width, o.Height = settings.DefaultFrameWidth, settings.DefaultFrameHeight
 	}
 	if o.FPS <= 0 {
-		o.FPS = 15
+		o.FPS = settings.DefaultFPS
 	}
 	if o.ItemWidth[0] <= 0 {
 		o.ItemWidth = [2]float64{0.5, 0.5}

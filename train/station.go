@@ -9,6 +9,7 @@ import (
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/recording"
+	"github.com/sorterd/sorterd/settings"
 	"gocv.io/x/gocv"
 )
 
@@ -19,7 +20,7 @@ import (
 // an automatic camera (recording.NewShot); the station's own locate.Tray
 // finds it against the empty tray recorded at setup, and the crop the
 // daemon would classify (square, the default margin, colours corrected
-// to the reference: locate.BalanceReference) is the view, turned by a
+// to the reference: settings.BalanceReference) is the view, turned by a
 // random quarter turn or flip. So the model learns items in their own
 // colours on any tray, tighter and looser framing, off-centre items and
 // what an automatic camera does.
@@ -29,7 +30,7 @@ import (
 // and `make model`'s byte-for-byte rebuild rely on.
 
 // stationFrame is the frame the photos are laid in (the camera's default).
-const stationW, stationH = 640, 480
+const stationW, stationH = settings.DefaultFrameWidth, settings.DefaultFrameHeight
 
 // stationViewsVersion names the views' recipe: the feature cache is keyed
 // by view name, so a change to what a station view looks like (here, in
@@ -65,14 +66,14 @@ func stationView(cuts *recording.Cuts, name string, src gocv.Mat, dst *gocv.Mat)
 	defer shot.Close()
 	m := shot.Empty.Mean()
 	ref := locate.Reference{Tray: [3]float32{float32(m.Val1), float32(m.Val2), float32(m.Val3)}, ROI: shotBounds}
-	tr := locate.New(locate.Options{Margin: locate.DefaultMargin, Balance: locate.BalanceReference, Reference: ref})
+	tr := locate.New(locate.Options{Margin: settings.DefaultMargin, Balance: settings.BalanceReference, Reference: ref})
 	defer tr.Close()
 	tr.Observe(shot.Empty)
 	ob := tr.Observe(shot.Frame)
 	if ob.Outcome != locate.Found {
 		// Not found (an item as pale as the tray): the laid item's box,
 		// corrected by the light the tray beside it shows.
-		ob.Outcome, ob.Box = locate.Found, locate.Square(shot.Box, locate.DefaultMargin, shotBounds)
+		ob.Outcome, ob.Box = locate.Found, locate.Square(shot.Box, settings.DefaultMargin, shotBounds)
 	}
 	crop := gocv.NewMat()
 	defer crop.Close()

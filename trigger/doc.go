@@ -2,7 +2,7 @@
 // (an IR break-beam on a GPIO input) that says "an item came", one value
 // per item.
 //
-// It is one of the three ways an item starts (pipeline.TriggerMode): the
+// It is one of the three ways an item starts (settings.TriggerMode): the
 // continuous and motion triggers are decided from the frames themselves,
 // inside pipeline (motion asks locate.Tray whether the tray differs from
 // the empty one); gpio is decided here, off the frames, and reaches the

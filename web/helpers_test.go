@@ -18,6 +18,7 @@ import (
 	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/recording"
+	"github.com/sorterd/sorterd/settings"
 )
 
 // photo is a TrashNet photo from ../shared.
@@ -67,10 +68,10 @@ func liveStationCamera(t testing.TB, c *infer.Classifier) (*pipeline.Station, st
 	for _, b := range testBins {
 		flaps[b.Name] = actuator.NewDryRun(actuator.Options{Name: b.Name})
 	}
-	motion := locate.New(locate.Options{Margin: locate.DefaultMargin})
+	motion := locate.New(locate.Options{Margin: settings.DefaultMargin})
 	samples := filepath.Join(dir, "samples")
 	s, err := pipeline.New(pipeline.Options{Station: "web", ModelSHA: c.SHA256(), Source: src, Classify: c, Flaps: flaps,
-		Bins: testBins, Trigger: pipeline.Motion, Tray: motion, Frames: 2, SamplesDir: samples})
+		Bins: testBins, Trigger: settings.Motion, Tray: motion, Frames: 2, SamplesDir: samples})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/locate"
+	"github.com/sorterd/sorterd/settings"
 	"github.com/sorterd/sorterd/tfmodel"
 	"gocv.io/x/gocv"
 )
@@ -223,7 +224,7 @@ func benchStages(ctx context.Context, c *infer.Classifier, encoded []byte, frame
 	var st benchSamples
 	// The station locates the item before classifying: the tray learned
 	// from an empty frame of the scene's background colour.
-	tray := locate.New(locate.Options{Margin: locate.DefaultMargin, Balance: locate.BalanceReference})
+	tray := locate.New(locate.Options{Margin: settings.DefaultMargin, Balance: settings.BalanceReference})
 	defer tray.Close()
 	crop := gocv.NewMat()
 	defer crop.Close()

@@ -15,7 +15,7 @@ import (
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/internal/testenv"
 	"github.com/sorterd/sorterd/locate"
-	"github.com/sorterd/sorterd/pipeline"
+	"github.com/sorterd/sorterd/settings"
 	"github.com/sorterd/sorterd/tfmodel"
 )
 
@@ -112,7 +112,7 @@ func TestAutoViewsOnRealModel(t *testing.T) {
 		t.Fatalf("timeView: %v, %v", d, err)
 	}
 	cfg := config.Default()
-	cfg.Trigger.Mode = pipeline.Motion.String()
+	cfg.Trigger.Mode = settings.Motion
 	cfg.Bins = exampleBins
 	cfg.Model.TTAPerFrame = config.AutoViews
 	o, err := stationOptions(cfg, clf, locate.Reference{})

@@ -40,11 +40,7 @@ func cmdCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return 1
 	}
 	defer lock.Close()
-	lo, err := locateOptions(cfg, locate.Reference{})
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 2
-	}
+	lo := locateOptions(cfg, locate.Reference{})
 	stderr, stop := cameraLog(stderr)
 	defer stop()
 	src, _, err := openCamera(cfg.Camera)

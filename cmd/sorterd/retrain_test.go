@@ -18,6 +18,7 @@ import (
 	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/recording"
+	"github.com/sorterd/sorterd/settings"
 )
 
 // sortRecording plays a recording through a station with the daemon's
@@ -26,7 +27,7 @@ import (
 func sortRecording(t *testing.T, model, video, samples string) (*pipeline.Station, []pipeline.Event) {
 	t.Helper()
 	cfg := config.Default()
-	cfg.Trigger.Mode = pipeline.Motion.String()
+	cfg.Trigger.Mode = settings.Motion
 	cfg.Bins = []config.Bin{{Name: "blue", Labels: []string{"blue"}}, {Name: "green", Labels: []string{"green"}},
 		{Name: "red", Labels: []string{"red"}}, {Name: "reject", Reject: true}}
 	cfg.Decision.Threshold = 0.01

@@ -17,6 +17,7 @@ import (
 	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/publish"
+	"github.com/sorterd/sorterd/settings"
 	"github.com/sorterd/sorterd/trigger"
 	"github.com/sorterd/sorterd/web"
 )
@@ -32,8 +33,8 @@ import (
 func stationOptions(cfg config.Config, clf *infer.Classifier, ref locate.Reference) (pipeline.Options, error) {
 	o := pipeline.Options{
 		Station: cfg.Station, ModelSHA: clf.SHA256(), Classify: clf, Bins: pipelineBins(cfg),
-		Trigger: cfg.Trigger.TriggerMode(), Every: cfg.Trigger.Every, Frames: cfg.Trigger.Frames,
-		Vote: cfg.Decision.VoteRule(), Threshold: thresholdOf(cfg, clf), Geometry: cfg.Decision.GeometryKind(),
+		Trigger: cfg.Trigger.Mode, Every: cfg.Trigger.Every, Frames: cfg.Trigger.Frames,
+		Vote: cfg.Decision.Vote, Threshold: thresholdOf(cfg, clf), Geometry: cfg.Decision.Geometry,
 		Cooldown: cfg.Decision.Cooldown.D(),
 	}
 	perFrame := int(cfg.Model.TTAPerFrame)
@@ -53,33 +54,21 @@ func stationOptions(cfg config.Config, clf *infer.Classifier, ref locate.Referen
 		}
 		o.Views, o.ViewsPerFrame = views, perFrame
 	}
-	m, err := locate.ParseMethod(cfg.Locate.Method)
-	if err != nil {
-		return o, fmt.Errorf("locate.method: %w", err)
-	}
 	r := cfg.Camera.ROI
-	o.Locate, o.ROI = m, image.Rect(r.X, r.Y, r.X+r.Width, r.Y+r.Height)
-	lo, err := locateOptions(cfg, ref)
-	if err != nil {
-		return o, err
-	}
-	if m == locate.Background || o.Trigger == pipeline.Motion {
-		o.Tray = locate.New(lo)
+	o.Locate, o.ROI = cfg.Locate.Method, image.Rect(r.X, r.Y, r.X+r.Width, r.Y+r.Height)
+	if o.Locate == settings.Background || o.Trigger == settings.Motion {
+		o.Tray = locate.New(locateOptions(cfg, ref))
 	}
 	return o, nil
 }
 
 // locateOptions are the tray's settings a configuration gives, with the
 // reference tray ref.
-func locateOptions(cfg config.Config, ref locate.Reference) (locate.Options, error) {
-	bal, err := locate.ParseBalance(cfg.Locate.Balance)
-	if err != nil {
-		return locate.Options{}, fmt.Errorf("locate.balance: %w", err)
-	}
+func locateOptions(cfg config.Config, ref locate.Reference) locate.Options {
 	r := cfg.Camera.ROI
 	return locate.Options{ROI: image.Rect(r.X, r.Y, r.X+r.Width, r.Y+r.Height), Delta: float64(cfg.Trigger.MotionDelta),
 		Area: cfg.Trigger.MotionArea, MinSize: cfg.Locate.MinSize, Margin: cfg.Locate.Margin,
-		Tight: cfg.Locate.Shape == "tight", Balance: bal, Reference: ref}, nil
+		Shape: cfg.Locate.Shape, Balance: cfg.Locate.Balance, Reference: ref}
 }
 
 // pipelineBins are the configured bins as the pipeline takes them (the
@@ -163,7 +152,7 @@ func newCamera(c config.Camera, log *slog.Logger) *cameraLink {
 // newTrigger is the presence sensor's channel on the gpio trigger (nil
 // otherwise); it is watched until ctx ends.
 func newTrigger(ctx context.Context, t config.Trigger, log *slog.Logger) (<-chan time.Time, error) {
-	if t.TriggerMode() != pipeline.GPIO {
+	if t.Mode != settings.GPIO {
 		return nil, nil
 	}
 	return trigger.Presence(ctx, trigger.Options{Pin: t.Pin, Debounce: t.Debounce.D(), Log: log})

@@ -23,6 +23,7 @@ import (
 	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/recording"
+	"github.com/sorterd/sorterd/settings"
 	"github.com/sorterd/sorterd/train"
 )
 
@@ -117,7 +118,7 @@ const purityTarget = 0.97
 // trigger, locate, crop, views, vote, threshold), with dry-run flaps.
 func stationEval(ctx context.Context, o stationEvalOptions, stdout, stderr io.Writer, asJSON bool) int {
 	cfg := config.Default()
-	cfg.Trigger.Mode = pipeline.Motion.String()
+	cfg.Trigger.Mode = settings.Motion
 	cfg.Bins = exampleBins
 	if o.Config != "" {
 		c, err := config.Load(o.Config)
@@ -127,9 +128,9 @@ func stationEval(ctx context.Context, o stationEvalOptions, stdout, stderr io.Wr
 		}
 		cfg = c
 	}
-	if cfg.Trigger.TriggerMode() == pipeline.GPIO {
+	if cfg.Trigger.Mode == settings.GPIO {
 		// No presence sensor in a recording: the tray tells.
-		cfg.Trigger.Mode = pipeline.Motion.String()
+		cfg.Trigger.Mode = settings.Motion
 	}
 	// Without --model, the default model, as eval's help says (--config
 	// gives the station's settings, not its model).
