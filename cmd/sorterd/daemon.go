@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -380,48 +379,6 @@ func publishStats(ctx context.Context, pub *publish.Publisher, s *pipeline.Stati
 // soon enough for a pause to show at once, and a burst of items is not
 // a burst of messages.
 const statsGap = 100 * time.Millisecond
-
-// mqttPassword is mqtt.password, or the content of mqtt.password_file, or
-// of the systemd credential mqtt_password (LoadCredential=), in that
-// order; a trailing newline is not part of it.
-func mqttPassword(m config.MQTT) (string, error) {
-	path := m.PasswordFile
-	if m.Password != "" {
-		return m.Password, nil
-	}
-	if path == "" {
-		dir := os.Getenv("CREDENTIALS_DIRECTORY")
-		if dir == "" {
-			return "", nil
-		}
-		path = filepath.Join(dir, "mqtt_password")
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return "", nil
-		}
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("mqtt password: %w", err)
-	}
-	return strings.TrimRight(string(b), "\r\n"), nil
-}
-
-// httpToken is http.token, or the content of http.token_file (a trailing
-// newline is not part of it).
-func httpToken(h config.HTTP) (string, error) {
-	if h.Token != "" || h.TokenFile == "" {
-		return h.Token, nil
-	}
-	b, err := os.ReadFile(h.TokenFile)
-	if err != nil {
-		return "", fmt.Errorf("http token: %w", err)
-	}
-	t := strings.TrimRight(string(b), "\r\n")
-	if t == "" {
-		return "", fmt.Errorf("http token: %s is empty", h.TokenFile)
-	}
-	return t, nil
-}
 
 // uploadClassifier is the classifier for photos uploaded to the page: an
 // interpreter of its own (one thread), so that an upload never holds the

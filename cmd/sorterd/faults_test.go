@@ -20,7 +20,6 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/internal/testenv"
 	"github.com/sorterd/sorterd/internal/testenv/testvideo"
 	"gocv.io/x/gocv"
@@ -475,39 +474,6 @@ func TestDaemonStopsWithSilentCamera(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the daemon did not stop within 10 s of SIGTERM while opening a silent camera")
-	}
-}
-
-// The MQTT password comes from mqtt.password, else mqtt.password_file,
-// else the systemd credential mqtt_password; a named file that cannot be
-// read is an error, an absent credential is no password.
-func TestMQTTPassword(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "pw")
-	os.WriteFile(file, []byte("from-file\n"), 0o600)
-	creds := filepath.Join(dir, "creds")
-	os.Mkdir(creds, 0o700)
-	t.Setenv("CREDENTIALS_DIRECTORY", creds)
-	for _, tc := range []struct {
-		m    config.MQTT
-		cred string
-		want string
-		err  bool
-	}{
-		{config.MQTT{Password: "inline"}, "", "inline", false},
-		{config.MQTT{PasswordFile: file}, "", "from-file", false},
-		{config.MQTT{}, "from-credential\n", "from-credential", false},
-		{config.MQTT{}, "", "", false},
-		{config.MQTT{PasswordFile: filepath.Join(dir, "missing")}, "", "", true},
-	} {
-		os.Remove(filepath.Join(creds, "mqtt_password"))
-		if tc.cred != "" {
-			os.WriteFile(filepath.Join(creds, "mqtt_password"), []byte(tc.cred), 0o600)
-		}
-		got, err := mqttPassword(tc.m)
-		if got != tc.want || (err != nil) != tc.err {
-			t.Errorf("%+v cred %q: %q %v, want %q (error %v)", tc.m, tc.cred, got, err, tc.want, tc.err)
-		}
 	}
 }
 

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/internal/testenv"
 )
 
@@ -296,30 +295,5 @@ func TestConfigShow(t *testing.T) {
 	t.Setenv("SORTERD_MQTT_OUTBOX", "lots")
 	if code, _, errs := runCLI(t, "config", "show", p); code != 1 || !strings.Contains(errs, "SORTERD_MQTT_OUTBOX") {
 		t.Errorf("bad variable: exit %d %s", code, errs)
-	}
-}
-
-// http.token_file: the token from a file (a systemd credential), the
-// newline cut; a missing or empty file is an error naming it.
-func TestHTTPTokenFile(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "http_token")
-	os.WriteFile(file, []byte("from-file\n"), 0o600)
-	os.WriteFile(filepath.Join(dir, "empty"), nil, 0o600)
-	for _, tc := range []struct {
-		h    config.HTTP
-		want string
-		err  string
-	}{
-		{config.HTTP{Token: "inline"}, "inline", ""},
-		{config.HTTP{TokenFile: file}, "from-file", ""},
-		{config.HTTP{}, "", ""},
-		{config.HTTP{TokenFile: filepath.Join(dir, "missing")}, "", "missing"},
-		{config.HTTP{TokenFile: filepath.Join(dir, "empty")}, "", "empty"},
-	} {
-		got, err := httpToken(tc.h)
-		if got != tc.want || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
-			t.Errorf("%+v: %q %v, want %q (error %q)", tc.h, got, err, tc.want, tc.err)
-		}
 	}
 }

@@ -164,7 +164,7 @@ func newPublisher(ctx context.Context, cfg config.Config, modelSHA string, ctl *
 	if !cfg.MQTT.Enabled {
 		return nil, nil
 	}
-	password, err := mqttPassword(cfg.MQTT)
+	password, err := cfg.MQTT.ReadPassword()
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +220,7 @@ func newWebServer(cfg config.Config, clf *infer.Classifier, station *pipeline.St
 			up.Close()
 		}
 	}
-	token, err := httpToken(cfg.HTTP)
+	token, err := cfg.HTTP.ReadToken()
 	if err == nil {
 		srv, err = web.New(web.Options{
 			Listen: cfg.HTTP.Listen, Token: token, TokenAll: cfg.HTTP.TokenForAll, AllowedHosts: cfg.HTTP.AllowedHosts,
