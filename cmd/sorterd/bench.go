@@ -15,7 +15,6 @@ import (
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/settings"
-	"github.com/sorterd/sorterd/tfmodel"
 	"gocv.io/x/gocv"
 )
 
@@ -62,44 +61,6 @@ type benchReport struct {
 	// median per view at AutoFPS frames/s (the default model.tta's views).
 	AutoFPS   float64 `json:"auto_fps"`
 	AutoViews int     `json:"auto_views"`
-}
-
-// graphMACs counts a model's multiply-accumulates per inference from its
-// graph: output elements × kernel taps × input channels for CONV_2D,
-// output elements × taps for DEPTHWISE_CONV_2D, weights × rows for
-// FULLY_CONNECTED. Other ops (adds, pooling, softmax) are a rounding
-// error next to these and left out.
-func graphMACs(m *tfmodel.Model) int64 {
-	elems := func(shape []int32) int64 {
-		n := int64(1)
-		for _, d := range shape {
-			n *= int64(max(d, 1))
-		}
-		return n
-	}
-	var total int64
-	for _, op := range m.Ops {
-		if op.Opcode < 0 || op.Opcode >= len(m.OpCodes) || len(op.Inputs) < 2 || len(op.Outputs) < 1 || op.Inputs[1] < 0 || op.Outputs[0] < 0 {
-			continue
-		}
-		w := m.Tensors[op.Inputs[1]].Shape
-		out := m.Tensors[op.Outputs[0]].Shape
-		switch m.OpCodes[op.Opcode].Builtin {
-		case tfmodel.OpConv2D: // weights [out, kh, kw, in]
-			if len(w) == 4 {
-				total += elems(out) * int64(w[1]) * int64(w[2]) * int64(w[3])
-			}
-		case tfmodel.OpDepthwiseConv2D: // weights [1, kh, kw, channels]
-			if len(w) == 4 {
-				total += elems(out) * int64(w[1]) * int64(w[2])
-			}
-		case tfmodel.OpFullyConnected: // weights [out, in]
-			if len(w) == 2 && w[0] > 0 {
-				total += elems(out) * int64(w[1])
-			}
-		}
-	}
-	return total
 }
 
 // cmdBench measures the camera path: a decoded 640×480 BGR frame through
@@ -164,7 +125,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		FPS:       float64(len(total)) / sum.Seconds(),
 		Views:     views,
 		PerView:   quantilesOf(perView),
-		MACs:      graphMACs(c.Info()),
+		MACs:      c.Info().MACs(),
 		AutoFPS:   *fps,
 	}
 	rep.Size, _ = c.InputSize()

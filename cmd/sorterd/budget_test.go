@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,7 +15,6 @@ import (
 	"github.com/sorterd/sorterd/internal/testenv"
 	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/settings"
-	"github.com/sorterd/sorterd/tfmodel"
 )
 
 // The views that fit: 15 frames/s is a 66.7 ms period, 50 ms of it for
@@ -144,33 +142,6 @@ func equalScores(a, b []float32) bool {
 	return true
 }
 
-// The MAC count read from the graph scales with the input's area: the
-// shipped 384-px model does (384/224)² the 224-px backbone's work, less
-// the 1001-class layer it does not have.
-func TestGraphMACs(t *testing.T) {
-	info := func(path string) *tfmodel.Model {
-		b, err := os.ReadFile(testenv.Need(t, path))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := tfmodel.Parse(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
-	m224 := graphMACs(info(filepath.Join(testenv.Root(), "models", "mobilenet_v2_1.0_224_quant.tflite")))
-	m384 := graphMACs(info(filepath.Join(testenv.Root(), "models", "garbage.tflite")))
-	const head1001 = 1280 * 1001 // the ImageNet classifier: a 1×1 convolution in this file
-	if m224 < 299e6 || m224 > 302e6 {
-		t.Errorf("MobileNetV2 1.0 at 224 px: %d MACs, want ~300.8M", m224)
-	}
-	want := float64(m224-head1001) * (384.0 / 224) * (384.0 / 224)
-	if got := float64(m384); got < want || got > want*1.001 {
-		t.Errorf("at 384 px: %d MACs, want %.0f (the 224-px backbone × (384/224)²) plus a 6-class head", m384, want)
-	}
-}
-
 // The small model ships as a head file, as the default does: `sorterd
 // export` (make model-small) assembles a 224-px model with the six
 // classes, trained with the test split held out, that classifies a photo
@@ -193,7 +164,7 @@ func TestSmallModelHead(t *testing.T) {
 	if got := strings.Join(clf.Labels(), ","); got != "cardboard,glass,metal,paper,plastic,trash" {
 		t.Errorf("labels %s", got)
 	}
-	if macs := graphMACs(clf.Info()); macs > 300e6 {
+	if macs := clf.Info().MACs(); macs > 300e6 {
 		t.Errorf("%d MACs per view", macs)
 	}
 	// Trained without the 404 test photos: its accuracy figures are a measurement.
