@@ -129,7 +129,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		AutoFPS:   *fps,
 	}
 	rep.Size, _ = c.InputSize()
-	rep.AutoViews = autoViews(time.Duration(rep.PerView.P50*float64(time.Millisecond)), time.Duration(float64(time.Second) / *fps),
+	rep.AutoViews = infer.AutoViews(time.Duration(rep.PerView.P50*float64(time.Millisecond)), time.Duration(float64(time.Second) / *fps),
 		len(config.Default().Model.TTA))
 	if rep.Image == "" {
 		rep.Image = "synthetic 640x480"

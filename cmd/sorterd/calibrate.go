@@ -11,6 +11,7 @@ import (
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/locate"
+	"github.com/sorterd/sorterd/pipeline"
 )
 
 // cmdCalibrate: `sorterd calibrate` records the empty tray as the colour
@@ -40,7 +41,7 @@ func cmdCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return 1
 	}
 	defer lock.Close()
-	lo := locateOptions(cfg, locate.Reference{})
+	lo := pipeline.TrayOptions(cfg, locate.Reference{})
 	stderr, stop := cameraLog(stderr)
 	defer stop()
 	src, _, err := openCamera(cfg.Camera)

@@ -226,7 +226,7 @@ func (d *daemon) runStation(ctx context.Context, cfg config.Config, log *slog.Lo
 	default:
 		log.Warn("colour reference unreadable: the empty tray is recorded anew", "err", err)
 	}
-	opts, err := stationOptions(cfg, clf, ref)
+	opts, err := pipeline.Configure(ctx, cfg, clf, ref, log)
 	opts.ReferencePath = refPath
 	if opts.Tray != nil {
 		defer opts.Tray.Close()

@@ -37,7 +37,7 @@ func sortRecording(t *testing.T, model, video, samples string) (*pipeline.Statio
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { clf.Close() })
-	o, err := stationOptions(cfg, clf, locate.Reference{})
+	o, err := pipeline.Configure(context.Background(), cfg, clf, locate.Reference{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) int {
 	var bins []pipeline.Bin
 	threshold := 0.0
 	if cfg != nil {
-		bins, threshold = pipelineBins(*cfg), thresholdOf(*cfg, c)
+		bins, threshold = pipeline.ConfiguredBins(*cfg), pipeline.ConfiguredThreshold(*cfg, c)
 	}
 	srv, err := web.New(web.Options{Listen: *listen, Token: *token, Classifier: c, Bins: bins, Threshold: threshold,
 		Limits: infer.ImageLimits{MaxBytes: *maxBytes, MaxPixels: *maxPixels}, Version: version, Log: log})

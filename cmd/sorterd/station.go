@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"image"
 	"log/slog"
 	"path/filepath"
 	"sync/atomic"
@@ -14,82 +12,12 @@ import (
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
-	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/publish"
 	"github.com/sorterd/sorterd/settings"
 	"github.com/sorterd/sorterd/trigger"
 	"github.com/sorterd/sorterd/web"
 )
-
-// stationOptions are the pipeline options a configuration gives, for the
-// daemon and for the station benchmark alike (so the benchmark plays
-// recordings through the daemon's own path): decision, views, locate and
-// trigger settings. The caller adds the source, flaps, presence sensor
-// and event sink, and closes o.Tray when it is not nil.
-//
-// ref is the tray recorded at setup (zero: the tray takes it from its
-// first quiet frames).
-func stationOptions(cfg config.Config, clf *infer.Classifier, ref locate.Reference) (pipeline.Options, error) {
-	o := pipeline.Options{
-		Station: cfg.Station, ModelSHA: clf.SHA256(), Classify: clf, Bins: pipelineBins(cfg),
-		Trigger: cfg.Trigger.Mode, Every: cfg.Trigger.Every, Frames: cfg.Trigger.Frames,
-		Vote: cfg.Decision.Vote, Threshold: thresholdOf(cfg, clf), Geometry: cfg.Decision.Geometry,
-		Cooldown: cfg.Decision.Cooldown.D(),
-	}
-	perFrame := int(cfg.Model.TTAPerFrame)
-	if cfg.Model.TTAPerFrame == config.AutoViews && len(cfg.Model.TTA) > 0 {
-		n, none, err := resolveAutoViews(context.Background(), cfg, clf, slog.Default(), nil)
-		if err != nil {
-			return o, fmt.Errorf("model.tta_per_frame auto: %w", err)
-		}
-		if perFrame = n; none {
-			o.Classify = frameOnly{clf}
-		}
-	}
-	if perFrame > 0 && len(cfg.Model.TTA) > 0 {
-		views, err := infer.ViewsByName(cfg.Model.TTA)
-		if err != nil {
-			return o, fmt.Errorf("model.tta: %w", err)
-		}
-		o.Views, o.ViewsPerFrame = views, perFrame
-	}
-	r := cfg.Camera.ROI
-	o.Locate, o.ROI = cfg.Locate.Method, image.Rect(r.X, r.Y, r.X+r.Width, r.Y+r.Height)
-	if o.Locate == settings.Background || o.Trigger == settings.Motion {
-		o.Tray = locate.New(locateOptions(cfg, ref))
-	}
-	return o, nil
-}
-
-// locateOptions are the tray's settings a configuration gives, with the
-// reference tray ref.
-func locateOptions(cfg config.Config, ref locate.Reference) locate.Options {
-	r := cfg.Camera.ROI
-	return locate.Options{ROI: image.Rect(r.X, r.Y, r.X+r.Width, r.Y+r.Height), Delta: float64(cfg.Trigger.MotionDelta),
-		Area: cfg.Trigger.MotionArea, MinSize: cfg.Locate.MinSize, Margin: cfg.Locate.Margin,
-		Shape: cfg.Locate.Shape, Balance: cfg.Locate.Balance, Reference: ref}
-}
-
-// pipelineBins are the configured bins as the pipeline takes them (the
-// daemon and serve alike).
-func pipelineBins(cfg config.Config) []pipeline.Bin {
-	var bins []pipeline.Bin
-	for _, b := range cfg.Bins {
-		bins = append(bins, pipeline.Bin{Name: b.Name, Labels: b.Labels, Reject: b.Reject, Delay: b.Delay.D(), Threshold: b.Threshold})
-	}
-	return bins
-}
-
-// thresholdOf is the configured threshold, or the one train stored in the model
-// (the daemon and serve alike).
-func thresholdOf(cfg config.Config, clf *infer.Classifier) float64 {
-	t := cfg.Decision.Threshold
-	if t == 0 && clf.Info().Sorterd != nil {
-		t = clf.Info().Sorterd.Threshold
-	}
-	return t
-}
 
 // The constructors below build one part each from the configuration, for
 // the daemon's runStation.
@@ -224,7 +152,7 @@ func newWebServer(cfg config.Config, clf *infer.Classifier, station *pipeline.St
 	if err == nil {
 		srv, err = web.New(web.Options{
 			Listen: cfg.HTTP.Listen, Token: token, TokenAll: cfg.HTTP.TokenForAll, AllowedHosts: cfg.HTTP.AllowedHosts,
-			Classifier: up, Station: station, Links: lk, Bins: pipelineBins(cfg), Threshold: thresholdOf(cfg, clf),
+			Classifier: up, Station: station, Links: lk, Bins: pipeline.ConfiguredBins(cfg), Threshold: pipeline.ConfiguredThreshold(cfg, clf),
 			Stall: cfg.Camera.StallTimeout.D(), Version: version, Log: log, Items: items, Model: modelInfo(clf),
 			StationBusy: station.Busy,
 		})

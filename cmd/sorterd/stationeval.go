@@ -114,7 +114,7 @@ type stationReport struct {
 const purityTarget = 0.97
 
 // stationEval makes a recording per scene from the split's photos and
-// plays each through the daemon's own path (stationOptions: background,
+// plays each through the daemon's own path (pipeline.Configure: background,
 // trigger, locate, crop, views, vote, threshold), with dry-run flaps.
 func stationEval(ctx context.Context, o stationEvalOptions, stdout, stderr io.Writer, asJSON bool) int {
 	cfg := config.Default()
@@ -288,7 +288,7 @@ func playRecording(ctx context.Context, cfg config.Config, clf *infer.Classifier
 	}
 	src := &clockedSource{src: capt, period: time.Duration(float64(time.Second) / cfg.Camera.FPS), t0: time.Now()}
 	defer src.Close()
-	o, err := stationOptions(cfg, clf, locate.Reference{})
+	o, err := pipeline.Configure(ctx, cfg, clf, locate.Reference{}, slog.Default())
 	if o.Tray != nil {
 		defer o.Tray.Close()
 	}
