@@ -72,8 +72,8 @@ BASE_MODEL    := $(MODELS)/$(MODEL_U8)
 DEFAULT_MODEL := $(MODELS)/garbage.tflite
 HEAD          := heads/garbage.head.json
 DATA          ?= $(SHARED)/data/trashnet
-# The shipped head: fine-tuned, trained on every photo outside validation
-# (its settings, 5 fine-tuning epochs and 9 station views by default, were
+# The shipped head: train.DefaultRecipe (sorterd train's defaults), fine-
+# tuned and trained on every photo outside validation (the recipe was
 # measured with a test split: see docs/training.md and docs/station.md).
 TRAIN_FLAGS   ?= --finetune --test-fraction 0
 IMG ?= $(firstword $(wildcard $(SHARED)/data/trashnet/cardboard/cardboard1.jpg) $(CURDIR)/testdata/images/red.png)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/internal/testenv"
+	"github.com/sorterd/sorterd/stationbench"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files and generated test images")
@@ -253,7 +254,7 @@ func TestBenchJSON(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	var r benchReport
+	var r stationbench.ComputeReport
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +280,7 @@ func TestBenchJSON(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	r = benchReport{}
+	r = stationbench.ComputeReport{}
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatal(err)
 	}

@@ -90,8 +90,6 @@ func (m *modelFlags) open(stderr io.Writer) (*infer.Classifier, error) {
 	})
 }
 
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
 func cmdOnce(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("sorterd --once", "sorterd --once IMG [IMG...] [flags]", stderr)
 	var mf modelFlags

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/config"
@@ -19,6 +18,7 @@ import (
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/recording"
 	"github.com/sorterd/sorterd/settings"
+	"github.com/sorterd/sorterd/stationbench"
 )
 
 // sortRecording plays a recording through a station with the daemon's
@@ -47,10 +47,10 @@ func sortRecording(t *testing.T, model, video, samples string) (*pipeline.Statio
 		t.Fatal(err)
 	}
 	// Played in the recording's own time, as the station benchmark does.
-	src := &clockedSource{src: capt, period: time.Second / 15, t0: time.Now()}
+	src := stationbench.NewClocked(capt, 15)
 	t.Cleanup(func() { src.Close() })
 	quiet := slog.New(slog.DiscardHandler)
-	o.Source, o.Log, o.SamplesDir, o.Flaps = src, quiet, samples, dryRunFlaps(o.Bins, quiet)
+	o.Source, o.Log, o.SamplesDir, o.Flaps = src, quiet, samples, stationbench.DryRunFlaps(o.Bins, quiet)
 	var evs []pipeline.Event
 	o.OnEvent = func(e pipeline.Event) { evs = append(evs, e) }
 	st, err := pipeline.New(o)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sorterd/sorterd/internal/testenv"
 	"github.com/sorterd/sorterd/recording"
+	"github.com/sorterd/sorterd/stationbench"
 )
 
 // The station benchmark end to end: held-out photos laid on a tray,
@@ -20,14 +21,14 @@ import (
 func TestStationEval(t *testing.T) {
 	model := testenv.Model(t, "garbage.tflite")
 	data := testenv.Need(t, filepath.Join(testenv.Shared(), "data", "trashnet"))
-	run := func(scenes string) stationReport {
+	run := func(scenes string) stationbench.Report {
 		t.Helper()
 		code, stdout, errs := runCLI(t, "eval", "--station", "--data", data, "--model", model,
 			"--scenes", scenes, "--limit", "12", "--json")
 		if code != 0 {
 			t.Fatalf("eval --station --scenes %s: exit %d: %s", scenes, code, errs)
 		}
-		var rep stationReport
+		var rep stationbench.Report
 		if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 			t.Fatalf("eval --station --json: %v\n%s", err, stdout)
 		}
@@ -94,7 +95,7 @@ func TestStationEvalDefaultModel(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("eval --station without --model: exit %d: %s", code, errs)
 	}
-	var rep stationReport
+	var rep stationbench.Report
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("eval --station --json: %v\n%s", err, stdout)
 	}
@@ -116,7 +117,7 @@ func TestStationEvalCameraSize(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("eval --station --config (960×720): exit %d: %s", code, errs)
 	}
-	var rep stationReport
+	var rep stationbench.Report
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("eval --station --json: %v\n%s", err, stdout)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,29 +14,14 @@ import (
 
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/stationbench"
 	"github.com/sorterd/sorterd/train"
 )
 
 func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("sorterd train", "sorterd train --data DIR [--data DIR...] [flags]", stderr)
-	var c train.Config
-	fs.Var((*listFlag)(&c.Data), "data", "folder with one subfolder of photos per class (required; repeat it to add a station's samples, e.g. --data /var/lib/sorterd/samples)")
-	fs.IntVar(&c.StationViews, "station-views", defaultStationViews, "station views per training photo: laid on a random tray and cropped as the daemon crops")
-	fs.StringVar(&c.Out, "out", "models/garbage.tflite", "exported model `file`")
-	fs.StringVar(&c.Base, "base", defaultBase, "classifier .tflite whose backbone is reused (a uint8 one is rewritten as int8)")
-	fs.Int64Var(&c.Seed, "seed", 1, "split seed")
-	fs.IntVar(&c.Augment, "augment", 5, "augmented views per training image (flip, rot180, rot90, rot270, vflip, ...)")
-	fs.Float64Var(&c.TestFraction, "test-fraction", 0.2, "share of each class held out for the test (0: none, train the model to ship on every photo outside validation)")
-	fs.Float64Var(&c.ValFraction, "val-fraction", 0.1, "share of each class held out to choose regularisation")
-	fs.IntVar(&c.Size, "size", 384, "input size in pixels (0: the base model's; 384 chosen by cross-validation here)")
-	fs.StringVar(&c.CacheDir, "cache", defaultCache(), "feature cache `dir`")
-	fs.StringVar(&c.Delegate, "delegate", infer.DelegateXNNPACK, "delegate for the backbone")
-	fs.BoolVar(&c.FineTune, "finetune", false, "also fine-tune the last convolution (Conv_1) with the head: slower, more accurate")
-	fs.IntVar(&c.FT.Epochs, "finetune-epochs", 5, "fine-tuning epochs (the best on validation is kept)")
-	fs.IntVar(&c.FT.Layers, "finetune-layers", 1, "convolutions fine-tuned: 1 (Conv_1) or 2 (also the projection that feeds it)")
-	fs.Float64Var(&c.FT.LR, "finetune-lr", 1e-2, "fine-tuning's Adam step size for Conv_1")
-	fs.Float64Var(&c.FT.ProjLR, "finetune-proj-lr", 0, "step size for the projection with --finetune-layers 2 (0: as --finetune-lr)")
-	fs.Float64Var(&c.FT.Smooth, "finetune-smooth", defaultSmooth, "fine-tuning's label smoothing: the share of the target spread over all classes (0: none)")
+	c := train.DefaultRecipe()
+	trainFlags(fs, &c)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	force := fs.Bool("force", false, "replace the default model (--out "+defaultModel+" or "+config.DefaultModelPath+") when it exists")
@@ -44,25 +30,8 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	} else if !noArgs(fs, pos) {
 		return 2
 	}
-	if len(c.Data) == 0 {
-		fmt.Fprintln(stderr, "sorterd: train needs --data DIR")
-		return 2
-	}
-	if err := keepDefaultModel(c.Out, *force); err != nil {
-		errLine(stderr, fmt.Errorf("train: %w", err))
-		return 2
-	}
-	if bad := ignoredFlags(fs, "finetune-epochs", "finetune-layers", "finetune-lr", "finetune-proj-lr", "finetune-smooth"); !c.FineTune && len(bad) > 0 {
-		fmt.Fprintf(stderr, "sorterd: train: %s: only with --finetune\n", strings.Join(bad, ", "))
-		return 2
-	}
-	if c.TestFraction < 0 || c.ValFraction <= 0 || c.TestFraction+c.ValFraction >= 1 {
-		fmt.Fprintf(stderr, "sorterd: train: --test-fraction %g and --val-fraction %g: need test >= 0, validation > 0 and their sum < 1\n", c.TestFraction, c.ValFraction)
-		return 2
-	}
-	if c.FT.Smooth < 0 || c.FT.Smooth >= 1 {
-		fmt.Fprintf(stderr, "sorterd: train: --finetune-smooth %g: need 0 <= smoothing < 1\n", c.FT.Smooth)
-		return 2
+	if code := checkTrainFlags(fs, c, *force, stderr); code != 0 {
+		return code
 	}
 	c.NoTest = c.TestFraction == 0
 	log, err := newLogger(stderr, *logLevel)
@@ -88,76 +57,171 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return 0
 }
 
+// trainFlags are train's settings, each defaulting to c's (the shipped
+// recipe).
+func trainFlags(fs *flag.FlagSet, c *train.Config) {
+	fs.Var((*listFlag)(&c.Data), "data", "folder with one subfolder of photos per class (required; repeat it to add a station's samples, e.g. --data /var/lib/sorterd/samples)")
+	fs.IntVar(&c.StationViews, "station-views", c.StationViews, "station views per training photo: laid on a random tray and cropped as the daemon crops")
+	fs.StringVar(&c.Out, "out", defaultModel, "exported model `file`")
+	fs.StringVar(&c.Base, "base", defaultBase, "classifier .tflite whose backbone is reused (a uint8 one is rewritten as int8)")
+	fs.Int64Var(&c.Seed, "seed", c.Seed, "split seed")
+	fs.IntVar(&c.Augment, "augment", c.Augment, "augmented views per training image (flip, rot180, rot90, rot270, vflip, ...)")
+	fs.Float64Var(&c.TestFraction, "test-fraction", c.TestFraction, "share of each class held out for the test (0: none, train the model to ship on every photo outside validation)")
+	fs.Float64Var(&c.ValFraction, "val-fraction", c.ValFraction, "share of each class held out to choose regularisation")
+	fs.IntVar(&c.Size, "size", c.Size, "input size in pixels (0: the base model's; 384 chosen by cross-validation here)")
+	fs.StringVar(&c.CacheDir, "cache", defaultCache(), "feature cache `dir`")
+	fs.StringVar(&c.Delegate, "delegate", c.Delegate, "delegate for the backbone")
+	fs.BoolVar(&c.FineTune, "finetune", c.FineTune, "also fine-tune the last convolution (Conv_1) with the head: slower, more accurate")
+	fs.IntVar(&c.FT.Epochs, "finetune-epochs", c.FT.Epochs, "fine-tuning epochs (the best on validation is kept)")
+	fs.IntVar(&c.FT.Layers, "finetune-layers", c.FT.Layers, "convolutions fine-tuned: 1 (Conv_1) or 2 (also the projection that feeds it)")
+	fs.Float64Var(&c.FT.LR, "finetune-lr", c.FT.LR, "fine-tuning's Adam step size for Conv_1")
+	fs.Float64Var(&c.FT.ProjLR, "finetune-proj-lr", c.FT.ProjLR, "step size for the projection with --finetune-layers 2 (0: as --finetune-lr)")
+	fs.Float64Var(&c.FT.Smooth, "finetune-smooth", c.FT.Smooth, "fine-tuning's label smoothing: the share of the target spread over all classes (0: none)")
+}
+
+// checkTrainFlags refuses what train cannot do; 0 when all is well, else
+// the exit code (the message printed).
+func checkTrainFlags(fs *flag.FlagSet, c train.Config, force bool, stderr io.Writer) int {
+	if len(c.Data) == 0 {
+		fmt.Fprintln(stderr, "sorterd: train needs --data DIR")
+		return 2
+	}
+	if err := keepDefaultModel(c.Out, force); err != nil {
+		errLine(stderr, fmt.Errorf("train: %w", err))
+		return 2
+	}
+	if bad := ignoredFlags(fs, "finetune-epochs", "finetune-layers", "finetune-lr", "finetune-proj-lr", "finetune-smooth"); !c.FineTune && len(bad) > 0 {
+		fmt.Fprintf(stderr, "sorterd: train: %s: only with --finetune\n", strings.Join(bad, ", "))
+		return 2
+	}
+	if c.TestFraction < 0 || c.ValFraction <= 0 || c.TestFraction+c.ValFraction >= 1 {
+		fmt.Fprintf(stderr, "sorterd: train: --test-fraction %g and --val-fraction %g: need test >= 0, validation > 0 and their sum < 1\n", c.TestFraction, c.ValFraction)
+		return 2
+	}
+	if c.FT.Smooth < 0 || c.FT.Smooth >= 1 {
+		fmt.Fprintf(stderr, "sorterd: train: --finetune-smooth %g: need 0 <= smoothing < 1\n", c.FT.Smooth)
+		return 2
+	}
+	return 0
+}
+
+// evalFlags are eval's: the photo evaluation's and the station
+// benchmark's (--station).
+type evalFlags struct {
+	model, data, delegate, plot, tta, scenes, split, config, keep *string
+	asJSON, station                                               *bool
+	seed                                                          *int64
+	limit, hold, gap                                              *int
+}
+
+func (e *evalFlags) register(fs *flag.FlagSet) {
+	e.model = fs.String("model", "", strings.Replace(modelDefaultHelp, "TFLite model `file`", "model `file` to evaluate", 1))
+	e.data = fs.String("data", "", "labelled folder tree (one subfolder per class; required)")
+	e.delegate = fs.String("delegate", infer.DelegateXNNPACK, "cpu, xnnpack, edgetpu or gpu")
+	e.asJSON = fs.Bool("json", false, "print one JSON object")
+	e.plot = fs.String("plot", "", "write the confusion matrix as a PNG `file`")
+	e.tta = fs.String("tta", defaultTTA, "test-time views to average, comma-separated (\"\" for none)")
+	e.station = fs.Bool("station", false, "station benchmark: lay the photos on trays as a camera sees them, play the recordings through the daemon's path, score the decisions")
+	e.scenes = fs.String("scenes", stationbench.DefaultScenes, "station: recordings to make, `tray:width[:camera]` (tray light, dark, textured, blue, green-mat, red or concrete; width a share of the frame, or lo-hi; camera fixed, auto or tinted)")
+	e.split = fs.String("split", "test", "station: photos to use: test (the held-out split train makes with --seed), train (its training photos: for choosing settings) or all")
+	e.seed = fs.Int64("seed", train.DefaultRecipe().Seed, "station: split and recording seed (train's --seed)")
+	e.limit = fs.Int("limit", 0, "station: at most this many photos (0: all)")
+	e.hold = fs.Int("hold", 12, "station: frames each item lies on the tray")
+	e.gap = fs.Int("gap", 8, "station: empty-tray frames between items (-1: back to back)")
+	e.config = fs.String("config", "", "station: station configuration `file` (camera size and rate of the recordings, trigger, locate, views, bins); default: the defaults with the motion trigger")
+	e.keep = fs.String("keep", "", "station: keep the recordings in this `dir`")
+}
+
 func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("sorterd eval", "sorterd eval [--model M] --data DIR [flags]\n       sorterd eval --station [--model M] --data DIR [station flags]", stderr)
-	model := fs.String("model", "", strings.Replace(modelDefaultHelp, "TFLite model `file`", "model `file` to evaluate", 1))
-	data := fs.String("data", "", "labelled folder tree (one subfolder per class; required)")
-	delegate := fs.String("delegate", infer.DelegateXNNPACK, "cpu, xnnpack, edgetpu or gpu")
-	asJSON := fs.Bool("json", false, "print one JSON object")
-	plot := fs.String("plot", "", "write the confusion matrix as a PNG `file`")
-	tta := fs.String("tta", defaultTTA, "test-time views to average, comma-separated (\"\" for none)")
-	station := fs.Bool("station", false, "station benchmark: lay the photos on trays as a camera sees them, play the recordings through the daemon's path, score the decisions")
-	scenes := fs.String("scenes", defaultScenes, "station: recordings to make, `tray:width[:camera]` (tray light, dark, textured, blue, green-mat, red or concrete; width a share of the frame, or lo-hi; camera fixed, auto or tinted)")
-	split := fs.String("split", "test", "station: photos to use: test (the held-out split train makes with --seed), train (its training photos: for choosing settings) or all")
-	seed := fs.Int64("seed", 1, "station: split and recording seed (train's --seed)")
-	limit := fs.Int("limit", 0, "station: at most this many photos (0: all)")
-	hold := fs.Int("hold", 12, "station: frames each item lies on the tray")
-	gap := fs.Int("gap", 8, "station: empty-tray frames between items (-1: back to back)")
-	cfgPath := fs.String("config", "", "station: station configuration `file` (camera size and rate of the recordings, trigger, locate, views, bins); default: the defaults with the motion trigger")
-	keep := fs.String("keep", "", "station: keep the recordings in this `dir`")
+	var e evalFlags
+	e.register(fs)
 	if pos, err := parseInterspersed(fs, args); err != nil {
 		return flagExit(err)
 	} else if !noArgs(fs, pos) {
 		return 2
 	}
-	if *data == "" {
+	if *e.data == "" {
 		fmt.Fprintln(stderr, "sorterd: eval needs --data DIR")
 		return 2
 	}
 	// The station benchmark takes the model's settings from the station
 	// configuration; the photo evaluation has no recordings.
-	if bad := ignoredFlags(fs, "delegate", "tta", "plot"); *station && len(bad) > 0 {
+	if bad := ignoredFlags(fs, "delegate", "tta", "plot"); *e.station && len(bad) > 0 {
 		fmt.Fprintf(stderr, "sorterd: eval --station: %s: only without --station (the station's model settings come from --config)\n", strings.Join(bad, ", "))
 		return 2
 	}
-	if bad := ignoredFlags(fs, "scenes", "split", "seed", "limit", "hold", "gap", "config", "keep"); !*station && len(bad) > 0 {
+	if bad := ignoredFlags(fs, "scenes", "split", "seed", "limit", "hold", "gap", "config", "keep"); !*e.station && len(bad) > 0 {
 		fmt.Fprintf(stderr, "sorterd: eval: %s: only with --station\n", strings.Join(bad, ", "))
 		return 2
 	}
-	if log, err := newLogger(stderr, "warn"); err == nil {
+	log, err := newLogger(stderr, "warn")
+	if err == nil {
 		slog.SetDefault(log)
 	}
-	if *station {
-		sc, err := parseScenes(*scenes)
-		if err != nil {
-			errLine(stderr, fmt.Errorf("--scenes: %w", err))
-			return 2
-		}
-		return stationEval(ctx, stationEvalOptions{Model: *model, Data: *data, Config: *cfgPath, Split: *split, Keep: *keep,
-			Scenes: sc, Seed: *seed, Limit: *limit, Hold: *hold, Gap: *gap}, stdout, stderr, *asJSON)
+	if *e.station {
+		return stationEval(ctx, e, stdout, stderr)
 	}
-	ds, err := train.Scan(*data)
+	return photoEval(ctx, e, stdout, stderr)
+}
+
+// photoEval is eval without --station: the model on labelled photos.
+func photoEval(ctx context.Context, e evalFlags, stdout, stderr io.Writer) int {
+	ds, err := train.Scan(*e.data)
 	if err != nil {
 		errLine(stderr, err)
 		return 2
 	}
-	m, err := train.EvalModel(ctx, infer.Options{Model: resolveModel(*model), Delegate: *delegate, TTA: splitList(*tta)}, ds.Classes, ds.Items)
+	m, err := train.EvalModel(ctx, infer.Options{Model: resolveModel(*e.model), Delegate: *e.delegate, TTA: splitList(*e.tta)}, ds.Classes, ds.Items)
 	if err != nil {
 		errLine(stderr, err)
 		return 2
 	}
-	if *plot != "" {
-		if err := m.PlotConfusion(*plot); err != nil {
+	if *e.plot != "" {
+		if err := m.PlotConfusion(*e.plot); err != nil {
 			errLine(stderr, err)
 			return 1
 		}
 	}
-	if *asJSON {
+	if *e.asJSON {
 		_ = json.NewEncoder(stdout).Encode(m)
 		return 0
 	}
-	fmt.Fprintf(stdout, "model %s on %s\n", *model, *data)
+	fmt.Fprintf(stdout, "model %s on %s\n", *e.model, *e.data)
 	m.Write(stdout)
+	return 0
+}
+
+// stationEval is eval --station (stationbench): without --model, the
+// default model, as eval's help says (--config gives the station's
+// settings, not its model).
+func stationEval(ctx context.Context, e evalFlags, stdout, stderr io.Writer) int {
+	sc, err := stationbench.ParseScenes(*e.scenes)
+	if err != nil {
+		errLine(stderr, fmt.Errorf("--scenes: %w", err))
+		return 2
+	}
+	o := stationbench.Options{Model: resolveModel(*e.model), Data: *e.data, Config: *e.config, Split: *e.split, Keep: *e.keep,
+		Scenes: sc, Seed: *e.seed, Limit: *e.limit, Hold: *e.hold, Gap: *e.gap, Text: !*e.asJSON}
+	// Each scene times one inference at start when tta_per_frame is auto,
+	// as the daemon does: show what it chose.
+	o.Log, _ = newLogger(stderr, "info")
+	b, err := stationbench.Open(o)
+	if err != nil {
+		errLine(stderr, err)
+		return 2
+	}
+	defer b.Close()
+	rep, err := b.Run(ctx, stdout)
+	if err != nil {
+		if ctx.Err() == nil {
+			errLine(stderr, err)
+		}
+		return 1
+	}
+	if *e.asJSON {
+		_ = json.NewEncoder(stdout).Encode(rep)
+	}
 	return 0
 }
 
@@ -227,20 +291,6 @@ func keepDefaultModel(out string, force bool) error {
 	}
 	return nil
 }
-
-// defaultStationViews: station views per training photo. 6 sorted 3
-// points more items right than 3 on the light tray; 9 sorted 4–5 points
-// more items than 6 on every scene at the same right-bin share, and 3.7
-// points more right on the dark tray (docs/station.md).
-const defaultStationViews = 9
-
-// defaultSmooth is fine-tuning's label smoothing. Held out (seed-1 split,
-// 9 station views, 5 epochs), 0.1 took the station's items from 89.1 /
-// 85.1 / 84.2 / 86.1% to 90.8 / 87.1 / 83.4 / 87.4% (light tray at 50%,
-// at 30%, dark, wood grain), the share sorted up 5–12 points, and the
-// photos (six views) from 92.33% to 93.32%; one view alone fell from
-// 91.58% to 90.35% (docs/station.md).
-const defaultSmooth = 0.1
 
 // listFlag is a flag that may be repeated.
 type listFlag []string
