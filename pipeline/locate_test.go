@@ -21,13 +21,13 @@ import (
 
 // trayStation is a station on a video with the real model, dry-run flaps,
 // the default locate settings and the given trigger.
-func trayStation(t *testing.T, video string, trigger settings.TriggerMode, presence chan time.Time, samples string) (*Station, func() []Event) {
-	return balancedStation(t, video, trigger, presence, samples, settings.BalanceNone, "")
+func trayStation(t *testing.T, video string, trigger settings.TriggerMode, presence chan time.Time, rv Review) (*Station, func() []Event) {
+	return balancedStation(t, video, trigger, presence, rv, settings.BalanceNone, "")
 }
 
 // balancedStation is trayStation whose crops are corrected as balance
 // says, saving the tray's reference at refPath ("": not saved).
-func balancedStation(t *testing.T, video string, trigger settings.TriggerMode, presence chan time.Time, samples string, balance settings.Balance, refPath string) (*Station, func() []Event) {
+func balancedStation(t *testing.T, video string, trigger settings.TriggerMode, presence chan time.Time, rv Review, balance settings.Balance, refPath string) (*Station, func() []Event) {
 	c, err := infer.New(infer.Options{Model: garbageModel(t), Threads: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +50,7 @@ func balancedStation(t *testing.T, video string, trigger settings.TriggerMode, p
 	var mu sync.Mutex
 	var events []Event
 	s, err := New(Options{Station: "t", ModelSHA: c.SHA256(), Source: src, Classify: c, Flaps: flaps, Bins: bins,
-		Trigger: trigger, Every: 5, Presence: presence, Tray: tray, Frames: 3, SamplesDir: samples, ReferencePath: refPath,
+		Trigger: trigger, Every: 5, Presence: presence, Tray: tray, Frames: 3, Review: rv, ReferencePath: refPath,
 		OnEvent: func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
@@ -74,8 +74,8 @@ func TestItemsOnTrayLabelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	samples := t.TempDir()
-	s, events := trayStation(t, video, settings.Motion, nil, samples)
+	rv := newItemFrames(t)
+	s, events := trayStation(t, video, settings.Motion, nil, rv)
 	s.Run(context.Background())
 	evs := events()
 	if len(evs) != len(items) {
@@ -96,32 +96,23 @@ func TestItemsOnTrayLabelled(t *testing.T) {
 			t.Errorf("item %d: box %v hardly covers the item at %v", i, c, it.Box)
 		}
 	}
-	// A correction keeps what the model saw, and the frame beside it.
-	id := evs[0].ID
-	path, err := s.Correct(id, "glass")
-	if err != nil {
-		t.Fatal(err)
-	}
-	crop := gocv.IMRead(path, gocv.IMReadColor)
-	defer crop.Close()
+	// The review is given what the model saw, and the frame it is from
+	// (review's tests: what a correction saves of them).
+	frame, crop := rv.get(t, evs[0].ID)
 	if b := evs[0].Box; crop.Cols() != b.W || crop.Rows() != b.H {
-		t.Errorf("saved sample is %dx%d, the crop was %dx%d", crop.Cols(), crop.Rows(), b.W, b.H)
+		t.Errorf("the review's crop is %dx%d, the crop was %dx%d", crop.Cols(), crop.Rows(), b.W, b.H)
 	}
-	frame := gocv.IMRead(filepath.Join(samples, FramesDir, id+".jpg"), gocv.IMReadColor)
-	defer frame.Close()
 	if frame.Cols() != 640 || frame.Rows() != 480 {
-		t.Errorf("saved frame is %dx%d, want 640x480", frame.Cols(), frame.Rows())
+		t.Errorf("the review's frame is %dx%d, want 640x480", frame.Cols(), frame.Rows())
 	}
-	for _, kind := range []string{ImageFrame, ImageThumb, ImageCrop} {
-		if b, err := s.Image(id, kind); err != nil || len(b) == 0 {
-			t.Errorf("image %s: %d bytes, %v", kind, len(b), err)
-		}
+	if n := rv.fired(); n != len(evs) {
+		t.Errorf("the review was told of %d fired items, want %d", n, len(evs))
 	}
 }
 
 // On a dark tray, in the light of setup, the model sees the item in its
 // own colours on the dark tray (the tray is not taken for grey): the
-// crop the decision used (kept with a correction) shows the tray as dark
+// crop the decision used (what the review keeps) shows the tray as dark
 // as the frame does. The reference the tray took is saved for the next
 // start.
 func TestDarkTrayCropKeepsColours(t *testing.T) {
@@ -130,22 +121,15 @@ func TestDarkTrayCropKeepsColours(t *testing.T) {
 	if _, err := recording.Write(video, recording.Options{Photos: photos, Tray: recording.Dark, Gap: 40, Seed: 3}); err != nil {
 		t.Fatal(err)
 	}
-	samples := t.TempDir()
+	rv := newItemFrames(t)
 	ref := filepath.Join(t.TempDir(), locate.ReferenceFile)
-	s, events := balancedStation(t, video, settings.Motion, nil, samples, settings.BalanceReference, ref)
+	s, events := balancedStation(t, video, settings.Motion, nil, rv, settings.BalanceReference, ref)
 	s.Run(context.Background())
 	evs := events()
 	if len(evs) != 1 {
 		t.Fatalf("events %+v, want one", evs)
 	}
-	path, err := s.Correct(evs[0].ID, "glass")
-	if err != nil {
-		t.Fatal(err)
-	}
-	crop := gocv.IMRead(path, gocv.IMReadColor)
-	defer crop.Close()
-	frame := gocv.IMRead(filepath.Join(samples, FramesDir, evs[0].ID+".jpg"), gocv.IMReadColor)
-	defer frame.Close()
+	frame, crop := rv.get(t, evs[0].ID)
 	corner := func(m gocv.Mat) gocv.Scalar {
 		r := m.Region(image.Rect(2, 2, 12, 12))
 		defer r.Close()
@@ -173,7 +157,7 @@ func TestDarkTrayCropKeepsColours(t *testing.T) {
 func TestGPIONoItemRejected(t *testing.T) {
 	video := itemsVideo(t, nil, 0, 30)
 	presence := make(chan time.Time, 1)
-	s, events := trayStation(t, video, settings.GPIO, presence, "")
+	s, events := trayStation(t, video, settings.GPIO, presence, nil)
 	// The tray is learned from the first frame; the sensor fires after.
 	go func() {
 		for s.Stats().Frames < 3 {
@@ -209,7 +193,7 @@ func (s *slowSource) Read(ctx context.Context) (camera.Frame, error) {
 // The continuous trigger never classifies the bare tray, and says so.
 func TestContinuousSkipsEmptyTray(t *testing.T) {
 	video := itemsVideo(t, []color.RGBA{{40, 90, 200, 0}}, 10, 20)
-	s, events := trayStation(t, video, settings.Continuous, nil, "")
+	s, events := trayStation(t, video, settings.Continuous, nil, nil)
 	s.Run(context.Background())
 	if n := len(events()); n < 1 {
 		t.Fatalf("%d events, want the item sorted", n)
@@ -253,7 +237,7 @@ func TestBackToBack(t *testing.T) {
 		frame(image.Rectangle{}, color.RGBA{})
 	}
 	w.Close()
-	s, events := trayStation(t, path, settings.Motion, nil, "")
+	s, events := trayStation(t, path, settings.Motion, nil, nil)
 	s.Run(context.Background())
 	if n := len(events()); n != 2 {
 		t.Fatalf("%d events for two items back to back", n)
@@ -269,7 +253,7 @@ func TestLightDriftedSaid(t *testing.T) {
 	if _, err := recording.Write(video, recording.Options{Photos: photos, Tray: recording.Dark, Gap: 35, Light: -1, Step: 1, Seed: 2}); err != nil {
 		t.Fatal(err)
 	}
-	s, events := balancedStation(t, video, settings.Motion, nil, t.TempDir(), settings.BalanceReference, "")
+	s, events := balancedStation(t, video, settings.Motion, nil, nil, settings.BalanceReference, "")
 	s.Run(context.Background())
 	if !s.Stats().LightDrifted {
 		t.Error("light doubled: not said")
@@ -278,3 +262,49 @@ func TestLightDriftedSaid(t *testing.T) {
 		t.Errorf("%d events, want 2: the station still sorts", n)
 	}
 }
+
+// itemFrames is a Review that keeps a copy of each decided item's frame
+// and crop, and counts the rest.
+type itemFrames struct {
+	mu     sync.Mutex
+	frames map[string][2]gocv.Mat
+	seen   int // live frames
+	fires  int
+}
+
+func newItemFrames(t *testing.T) *itemFrames {
+	r := &itemFrames{frames: map[string][2]gocv.Mat{}}
+	t.Cleanup(func() {
+		for _, m := range r.frames {
+			m[0].Close()
+			m[1].Close()
+		}
+	})
+	return r
+}
+
+func (r *itemFrames) Frame(gocv.Mat, time.Time, image.Rectangle) {
+	r.mu.Lock()
+	r.seen++
+	r.mu.Unlock()
+}
+func (r *itemFrames) Fired(Event) { r.mu.Lock(); r.fires++; r.mu.Unlock() }
+
+func (r *itemFrames) Decided(ev Event, frame, crop gocv.Mat, box image.Rectangle) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.frames[ev.ID] = [2]gocv.Mat{frame.Clone(), crop.Clone()}
+}
+
+func (r *itemFrames) get(t *testing.T, id string) (frame, crop gocv.Mat) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.frames[id]
+	if !ok {
+		t.Fatalf("no frame for item %s", id)
+	}
+	return m[0], m[1]
+}
+
+func (r *itemFrames) fired() int { r.mu.Lock(); defer r.mu.Unlock(); return r.fires }

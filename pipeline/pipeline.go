@@ -84,14 +84,30 @@ type Options struct {
 	OnEvent func(Event)
 	Log     *slog.Logger
 
-	// Counters and Recent (the decided items, with their frames, kept for
-	// the web page) outlive the station when given: a reload passes the
-	// running station's, so nothing restarts from zero and items decided
-	// before it can still be corrected. nil: new ones (50 items).
+	// Counters outlive the station when given: a reload passes the
+	// running station's, so nothing restarts from zero. nil: new ones.
 	Counters *Counters
-	Recent   *RecentItems
-	// SamplesDir receives corrected items as <class>/<id>.jpg.
-	SamplesDir string
+	// Review is told what the operator reviews (package review): every
+	// frame, each decided item's frame and crop, and each item's event;
+	// nil: nothing.
+	Review Review
+}
+
+// Review receives what the operator reviews of the station's work, on
+// the station's goroutine: it must copy what it keeps of a Mat, and
+// return soon.
+type Review interface {
+	// Frame is every frame read, with the item's box in it (empty: none
+	// located), for the live view.
+	Frame(m gocv.Mat, at time.Time, box image.Rectangle)
+	// Decided is a decided item's event as decided, the frame it was last
+	// classified on and the crop of it the model saw (at box); it comes
+	// after the item's flap on a chute, before it on a conveyor.
+	Decided(ev Event, frame, crop gocv.Mat, box image.Rectangle)
+	// Fired is an item's event once its flap opened (also for an item
+	// rejected without a frame: a sensor's item the camera could not
+	// find).
+	Fired(ev Event)
 }
 
 // Event is one decided item, as published on MQTT.
@@ -150,7 +166,6 @@ type Station struct {
 	o        Options
 	router   *Router
 	counters *Counters
-	recent   *RecentItems
 	paused   atomic.Bool
 	busy     atomic.Bool // an item is being classified (for the live view)
 	// heard is when the item in flight last had a frame handled (wall
@@ -177,11 +192,6 @@ type Station struct {
 	flapsWG sync.WaitGroup // scheduled conveyor actuations
 	flapMu  sync.Mutex     // one flap moves at a time (openFlap)
 
-	liveMu   sync.Mutex
-	latest   gocv.Mat // the last frame read, for the live view
-	latestAt time.Time
-	liveBox  image.Rectangle // where the item is in latest (empty: none found)
-
 	// Run's goroutine only.
 	itemFrame gocv.Mat        // the frame the item in flight was last classified on
 	itemCrop  gocv.Mat        // the crop of itemFrame the model saw
@@ -202,10 +212,7 @@ func New(o Options) (*Station, error) {
 	if o.Counters == nil {
 		o.Counters = NewCounters()
 	}
-	if o.Recent == nil {
-		o.Recent = NewRecentItems(0)
-	}
-	s := &Station{o: o, log: o.Log, counters: o.Counters, recent: o.Recent, changes: make(chan struct{}, 1)}
+	s := &Station{o: o, log: o.Log, counters: o.Counters, changes: make(chan struct{}, 1)}
 	for _, b := range o.Bins {
 		if _, ok := o.Flaps[b.Name]; !ok {
 			return nil, fmt.Errorf("bin %s has no flap", b.Name)
@@ -285,6 +292,18 @@ func (s *Station) countLocate(result string) {
 
 // Paused reports the state.
 func (s *Station) Paused() bool { return s.paused.Load() }
+
+// Classifying reports whether an item is being classified (arrived, not
+// yet decided), as the live view's caption says it; Busy is what uploads
+// wait for.
+func (s *Station) Classifying() bool { return s.busy.Load() }
+
+// Corrected counts a correction an operator gave an item (Stats, and a
+// signal on Changes).
+func (s *Station) Corrected(class string) {
+	s.counters.corrected(class)
+	s.changed()
+}
 
 // TestFlap opens one bin's flap, for wiring checks, as an item's would:
 // every other flap is closed first (a held one too), and it waits for a
@@ -435,12 +454,6 @@ func (s *Station) end() {
 	s.itemFrame.Close()
 	s.itemCrop.Close()
 	s.crop.Close()
-	s.liveMu.Lock()
-	if s.latest.Ptr() != nil {
-		s.latest.Close()
-		s.latest = gocv.Mat{}
-	}
-	s.liveMu.Unlock()
 }
 
 // onFrame is one frame's way: the tray learns it, the live view keeps it,
@@ -539,7 +552,9 @@ func (s *Station) observe(f *camera.Frame) locate.Observation {
 		}
 		s.saveReference()
 	}
-	s.keepLatest(f.Mat, f.At, ob.Box)
+	if s.o.Review != nil {
+		s.o.Review.Frame(f.Mat, f.At, ob.Box)
+	}
 	return ob
 }
 
@@ -682,7 +697,7 @@ func (s *Station) giveUp(ctx context.Context, it *item, ob locate.Observation) {
 	s.log.Warn("the sensor saw an item the camera cannot find; rejecting it", "reason", reason, "changed", ob.Changed)
 	ev := Event{ID: newID(), Station: s.o.Station, Bin: s.router.RejectBin().Name, Action: Reject, Reason: reason,
 		Model: prefix(s.o.ModelSHA, 12)}
-	s.fire(ctx, it, &record{ev: ev}, 0)
+	s.fire(ctx, it, ev, 0)
 }
 
 // within is the share of a that lies inside b: a decided item half taken
@@ -758,20 +773,19 @@ func (s *Station) decide(ctx context.Context, it *item) {
 	if s.o.Locate != settings.Whole {
 		ev.Box = boxOf(s.itemBox)
 	}
-	rec := &record{ev: ev}
 	delay := time.Duration(0)
 	if s.o.Geometry == settings.Conveyor {
 		delay = bin.Delay - time.Since(it.start)
 	}
-	s.fire(ctx, it, rec, delay)
-	s.attachFrame(rec, s.itemFrame, s.itemCrop, s.itemBox)
+	s.fire(ctx, it, ev, delay)
+	if s.o.Review != nil {
+		s.o.Review.Decided(ev, s.itemFrame, s.itemCrop, s.itemBox)
+	}
 }
 
-// fire remembers rec and opens its bin's flap after delay (at once when
-// delay ≤ 0), then counts and publishes the event.
-func (s *Station) fire(ctx context.Context, it *item, rec *record, delay time.Duration) {
-	s.recent.add(rec)
-	ev := rec.ev
+// fire opens ev's bin's flap after delay (at once when delay ≤ 0), then
+// counts and publishes the event.
+func (s *Station) fire(ctx context.Context, it *item, ev Event, delay time.Duration) {
 	open := func() {
 		opened := time.Now()
 		ev.TS = opened.UTC().Format(time.RFC3339Nano)
@@ -781,7 +795,9 @@ func (s *Station) fire(ctx context.Context, it *item, rec *record, delay time.Du
 			s.log.Error("flap", "bin", ev.Bin, "err", err)
 		}
 		s.counters.fired(ev)
-		s.recent.fired(rec, ev)
+		if s.o.Review != nil {
+			s.o.Review.Fired(ev)
+		}
 		s.changed()
 		s.log.Info("item", "id", ev.ID, "label", ev.Label, "score", ev.Score, "bin", ev.Bin, "action", ev.Action,
 			"box", ev.Box.String(), "reason", ev.Reason, "latency_ms", ev.LatencyMS)

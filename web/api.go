@@ -16,6 +16,7 @@ import (
 
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/pipeline"
+	"github.com/sorterd/sorterd/review"
 )
 
 // ClassifyResponse is `sorterd --once --json`'s object plus where the
@@ -225,16 +226,27 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
+// noStation is the answer of `sorterd serve` to what needs a station.
+const noStation = "no station here (sorterd serve classifies uploads only)"
+
 // station returns the station, or answers 503 in `sorterd serve`.
 func (s *Server) station(w http.ResponseWriter) Station {
 	if s.o.Station == nil {
-		jsonError(w, http.StatusServiceUnavailable, "no station here (sorterd serve classifies uploads only)")
+		jsonError(w, http.StatusServiceUnavailable, noStation)
 	}
 	return s.o.Station
 }
 
+// review returns the station's review, or answers 503 in `sorterd serve`.
+func (s *Server) review(w http.ResponseWriter) Review {
+	if s.o.Review == nil {
+		jsonError(w, http.StatusServiceUnavailable, noStation)
+	}
+	return s.o.Review
+}
+
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
-	st := s.station(w)
+	st := s.review(w)
 	if st == nil {
 		return
 	}
@@ -249,13 +261,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	items := st.Items(limit)
 	if items == nil {
-		items = []pipeline.Item{}
+		items = []review.Item{}
 	}
 	writeJSON(w, http.StatusOK, items)
 }
 
 func (s *Server) image(w http.ResponseWriter, r *http.Request) {
-	st := s.station(w)
+	st := s.review(w)
 	if st == nil {
 		return
 	}
@@ -263,7 +275,7 @@ func (s *Server) image(w http.ResponseWriter, r *http.Request) {
 	// the model saw), or the full frame.
 	kind := r.URL.Query().Get("kind")
 	if r.URL.Query().Get("thumb") != "" {
-		kind = pipeline.ImageThumb
+		kind = review.ImageThumb
 	}
 	b, err := st.Image(r.PathValue("id"), kind)
 	if err != nil {
@@ -288,7 +300,7 @@ type LabelResponse struct {
 }
 
 func (s *Server) label(w http.ResponseWriter, r *http.Request) {
-	st := s.station(w)
+	st := s.review(w)
 	if st == nil {
 		return
 	}
@@ -321,11 +333,11 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 
 func statusOf(err error) int {
 	switch {
-	case errors.Is(err, pipeline.ErrNoItem):
+	case errors.Is(err, review.ErrNoItem):
 		return http.StatusNotFound
-	case errors.Is(err, pipeline.ErrLabel):
+	case errors.Is(err, review.ErrLabel):
 		return http.StatusBadRequest
-	case errors.Is(err, pipeline.ErrNoSamples), errors.Is(err, pipeline.ErrNoFrame):
+	case errors.Is(err, review.ErrNoSamples), errors.Is(err, review.ErrNoFrame):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
@@ -373,7 +385,7 @@ func (s *Server) testFlap(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) frame(w http.ResponseWriter, r *http.Request) {
-	st := s.station(w)
+	st := s.review(w)
 	if st == nil {
 		return
 	}
@@ -391,7 +403,7 @@ func (s *Server) frame(w http.ResponseWriter, r *http.Request) {
 // stream is an MJPEG stream of the live view at up to 5 frames/s, for
 // players and Home Assistant's MJPEG camera.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
-	st := s.station(w)
+	st := s.review(w)
 	if st == nil {
 		return
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/recording"
+	"github.com/sorterd/sorterd/review"
 	"github.com/sorterd/sorterd/settings"
 )
 
@@ -42,17 +43,24 @@ var testBins = []pipeline.Bin{
 	{Name: "reject", Labels: []string{"trash"}, Reject: true},
 }
 
+// live is a real station and its review: the web page's Station and
+// Review.
+type live struct {
+	*pipeline.Station
+	*review.Review
+}
+
 // liveStation runs a real station (OpenCV reading a looping video of
 // TrashNet photos on a tray behind the daemon's reconnecting camera, the
-// real model, dry-run flaps) until the test ends.
-func liveStation(t testing.TB, c *infer.Classifier) (*pipeline.Station, string) {
+// real model, dry-run flaps) with its review until the test ends.
+func liveStation(t testing.TB, c *infer.Classifier) (live, string) {
 	s, samples, _ := liveStationCamera(t, c)
 	return s, samples
 }
 
 // liveStationCamera is liveStation that also gives the camera's state, as
 // the daemon reports it on the page.
-func liveStationCamera(t testing.TB, c *infer.Classifier) (*pipeline.Station, string, func() *CameraLink) {
+func liveStationCamera(t testing.TB, c *infer.Classifier) (live, string, func() *CameraLink) {
 	dir := t.TempDir()
 	video := filepath.Join(dir, "tray.avi")
 	if _, err := recording.Write(video, recording.Options{Photos: trayPhotos(t), Camera: recording.Tinted, Hold: 14, Gap: 6, Seed: 1}); err != nil {
@@ -70,8 +78,11 @@ func liveStationCamera(t testing.TB, c *infer.Classifier) (*pipeline.Station, st
 	}
 	motion := locate.New(locate.Options{Margin: settings.DefaultMargin})
 	samples := filepath.Join(dir, "samples")
+	var s *pipeline.Station
+	rv := review.New(review.Options{SamplesDir: samples, Labels: c.Labels(),
+		State: func() (bool, bool) { return s.Classifying(), s.Paused() }, OnCorrect: func(class string) { s.Corrected(class) }})
 	s, err := pipeline.New(pipeline.Options{Station: "web", ModelSHA: c.SHA256(), Source: src, Classify: c, Flaps: flaps,
-		Bins: testBins, Trigger: settings.Motion, Tray: motion, Frames: 2, SamplesDir: samples})
+		Bins: testBins, Trigger: settings.Motion, Tray: motion, Frames: 2, Review: rv})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,6 +92,7 @@ func liveStationCamera(t testing.TB, c *infer.Classifier) (*pipeline.Station, st
 	t.Cleanup(func() {
 		cancel()
 		<-done
+		rv.Close()
 		motion.Close()
 		src.Close()
 	})
@@ -88,7 +100,7 @@ func liveStationCamera(t testing.TB, c *infer.Classifier) (*pipeline.Station, st
 		cs := src.State()
 		return &CameraLink{Connected: cs.Connected, Reconnects: cs.Reconnects, LastError: cs.LastError}
 	}
-	return s, samples, state
+	return live{s, rv}, samples, state
 }
 
 // trayPhotos are the items of the live station's recording, in order.
@@ -100,10 +112,14 @@ func trayPhotos(t testing.TB) []recording.Photo {
 	}
 }
 
-// server serves o's site on a test listener.
+// server serves o's site on a test listener; a Station that is also a
+// Review (a live station, webtest's fake) is both.
 func server(t testing.TB, o Options) *httptest.Server {
 	if o.Bins == nil {
 		o.Bins = testBins
+	}
+	if r, ok := o.Station.(Review); ok && o.Review == nil {
+		o.Review = r
 	}
 	s, err := New(o)
 	if err != nil {

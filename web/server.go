@@ -1,7 +1,8 @@
 // Package web is the operator's page and HTTP API: classify an uploaded
 // photo, watch the station live, list recent items and correct them,
 // pause/resume and test flaps, /healthz and Prometheus /metrics. It
-// reaches the station only through its control surface (Station).
+// reaches the station only through its control surface (Station) and its
+// review (Review: recent items, corrections, the live frame).
 package web
 
 import (
@@ -25,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/pipeline"
+	"github.com/sorterd/sorterd/review"
 	"gocv.io/x/gocv"
 )
 
@@ -81,14 +83,22 @@ type Station interface {
 	Resume()
 	TestFlap(ctx context.Context, bin string) error
 	Stats() pipeline.Stats
-	Items(limit int) []pipeline.Item
-	Image(id string, kind string) ([]byte, error)
-	Correct(id, class string) (string, error)
-	Snapshot() ([]byte, time.Time, error)
 	Health(now time.Time, stall time.Duration) error
 }
 
 var _ Station = (*pipeline.Station)(nil)
+
+// Review is what the operator reviews of the station's work
+// (*review.Review): recent items and their images, corrections, the live
+// frame.
+type Review interface {
+	Items(limit int) []review.Item
+	Image(id string, kind string) ([]byte, error)
+	Correct(id, class string) (string, error)
+	Snapshot() ([]byte, time.Time, error)
+}
+
+var _ Review = (*review.Review)(nil)
 
 // Links is the state of the station's connections, which the station
 // itself does not know (the daemon fills it in).
@@ -140,8 +150,8 @@ func (m *MQTTLink) Degraded() string {
 	return m.BrokerProblem
 }
 
-// Options configure the server. Station may be nil (`sorterd serve`: the
-// classify page and API only).
+// Options configure the server. Station and Review may be nil (`sorterd
+// serve`: the classify page and API only).
 type Options struct {
 	Listen   string
 	Token    string // bearer token; "" for none
@@ -153,6 +163,7 @@ type Options struct {
 	AllowedHosts []string
 	Classifier   Classifier
 	Station      Station
+	Review       Review
 	Links        func() Links
 	Bins         []pipeline.Bin
 	Threshold    float64

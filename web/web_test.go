@@ -20,6 +20,7 @@ import (
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/internal/testenv"
 	"github.com/sorterd/sorterd/pipeline"
+	"github.com/sorterd/sorterd/review"
 	"github.com/sorterd/sorterd/web/webtest"
 )
 
@@ -224,12 +225,12 @@ func TestServeWithoutStation(t *testing.T) {
 	}
 }
 
-func items(t testing.TB, url string) []pipeline.Item {
+func items(t testing.TB, url string) []review.Item {
 	code, b, _ := get(t, url+"/api/events?limit=50")
 	if code != 200 {
 		t.Fatalf("events: %d %s", code, b)
 	}
-	var out []pipeline.Item
+	var out []review.Item
 	if err := json.Unmarshal(b, &out); err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +318,7 @@ func TestStationEndToEnd(t *testing.T) {
 		t.Errorf("saved sample %s: %v (same bytes as the item's crop: %v)", want, err, bytes.Equal(saved, crop))
 	}
 	_, full, _ := get(t, ts.URL+"/api/events/"+it.ID+"/image")
-	if saved, err := os.ReadFile(filepath.Join(samples, pipeline.FramesDir, it.ID+".jpg")); err != nil || !bytes.Equal(saved, full) {
+	if saved, err := os.ReadFile(filepath.Join(samples, review.FramesDir, it.ID+".jpg")); err != nil || !bytes.Equal(saved, full) {
 		t.Errorf("saved frame: %v (same bytes as the item's frame: %v)", err, bytes.Equal(saved, full))
 	}
 	if code, _ := post(t, labelURL, "application/json", []byte(`{"label":"glass"}`)); code != 200 {
@@ -400,13 +401,13 @@ func TestStationEndToEnd(t *testing.T) {
 	}
 }
 
-func findItem(its []pipeline.Item, id string) pipeline.Item {
+func findItem(its []review.Item, id string) review.Item {
 	for _, it := range its {
 		if it.ID == id {
 			return it
 		}
 	}
-	return pipeline.Item{}
+	return review.Item{}
 }
 
 // /healthz turns 503, with the reason, once frames stop.
@@ -435,7 +436,7 @@ func TestHealthzStall(t *testing.T) {
 // A panicking handler answers JSON 500, and the server goes on.
 func TestPanicIsJSON500(t *testing.T) {
 	c := classifier(t)
-	ts := server(t, Options{Classifier: c, Station: panicky{}})
+	ts := server(t, Options{Classifier: c, Review: panicky{}})
 	code, b, _ := get(t, ts.URL+"/api/events")
 	if code != 500 || errorOf(t, b).Error != "internal error" {
 		t.Errorf("%d %s", code, b)
@@ -445,9 +446,9 @@ func TestPanicIsJSON500(t *testing.T) {
 	}
 }
 
-type panicky struct{ Station }
+type panicky struct{ Review }
 
-func (panicky) Items(int) []pipeline.Item { panic("boom") }
+func (panicky) Items(int) []review.Item { panic("boom") }
 
 // /metrics parses as Prometheus text, and its counters follow the
 // station's figures and corrections (a fake station: the figures are the

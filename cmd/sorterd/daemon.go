@@ -23,6 +23,7 @@ import (
 	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/publish"
+	"github.com/sorterd/sorterd/review"
 	"github.com/sorterd/sorterd/web"
 )
 
@@ -60,7 +61,7 @@ func cmdDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 	stderr, libs := routeLibLog(stderr)
 	defer libs.Stop()
 	d := &daemon{path: *path, stderr: stderr, libs: libs, hup: make(chan os.Signal, 1), reload: make(chan struct{}, 1),
-		kept: kept{counters: pipeline.NewCounters(), recent: pipeline.NewRecentItems(0)}}
+		kept: kept{counters: pipeline.NewCounters(), recent: review.NewRecent(0)}}
 	signal.Notify(d.hup, syscall.SIGHUP)
 	defer signal.Stop(d.hup)
 	code := d.run(ctx, cfg)
@@ -88,7 +89,7 @@ type daemon struct {
 // corrected after it) and the items-by-label metrics.
 type kept struct {
 	counters *pipeline.Counters
-	recent   *pipeline.RecentItems
+	recent   *review.Recent
 	items    *web.ItemMetrics
 	labels   []string // the labels items was made for
 	// outbox is the MQTT outbox, with the events the disk refused held
@@ -201,62 +202,46 @@ func (d *daemon) check(cfg config.Config, log *slog.Logger) *config.Config {
 	return &c
 }
 
+// parts are one configuration's station and what it is built from; close
+// frees them in the reverse order.
+type parts struct {
+	clf     *infer.Classifier
+	cam     *cameraLink
+	pub     *publish.Publisher // nil: MQTT off
+	rv      *review.Review
+	snaps   *itemImages
+	items   *web.ItemMetrics
+	station *pipeline.Station
+	opts    pipeline.Options
+	closers []func()
+}
+
+func (p *parts) onClose(f func()) { p.closers = append(p.closers, f) }
+
+func (p *parts) close() {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		p.closers[i]()
+	}
+}
+
+// Timing of a station's start and stop.
+const (
+	// publishFlush is how long the publisher goes on after the station
+	// stopped, to deliver what the outbox holds.
+	publishFlush = 3 * time.Second
+	// cameraWait is how long the start waits for the camera's first
+	// frame before it says it is ready without one.
+	cameraWait = 10 * time.Second
+)
+
 // runStation wires one configuration and runs it until ctx ends; built is
 // closed once every part is built (an error before that is a build error).
 func (d *daemon) runStation(ctx context.Context, cfg config.Config, log *slog.Logger, built chan<- struct{}) error {
-	clf, err := newClassifier(cfg, log)
-	if err != nil {
+	p := &parts{}
+	defer p.close()
+	if err := d.build(ctx, p, cfg, log); err != nil {
 		return err
 	}
-	defer clf.Close()
-	flaps, err := newFlaps(cfg, log)
-	if err != nil {
-		return err
-	}
-	defer closeFlaps(flaps, log)
-	cam := newCamera(cfg.Camera, log)
-	defer cam.Close()
-	refPath := filepath.Join(cfg.StateDir, locate.ReferenceFile)
-	ref, err := locate.LoadReference(refPath)
-	switch {
-	case err == nil:
-		log.Info("colour reference loaded", "path", refPath, "taken", ref.Taken)
-	case errors.Is(err, locate.ErrNoReference):
-		log.Info("no colour reference yet: the empty tray is recorded as one from the first frames", "path", refPath)
-	default:
-		log.Warn("colour reference unreadable: the empty tray is recorded anew", "err", err)
-	}
-	opts, err := pipeline.Configure(ctx, cfg, clf, ref, log)
-	opts.ReferencePath = refPath
-	if opts.Tray != nil {
-		defer opts.Tray.Close()
-	}
-	if err != nil {
-		return err
-	}
-	if opts.Presence, err = newTrigger(ctx, cfg.Trigger, log); err != nil {
-		return err
-	}
-	ctl := &control{reload: d.reload}
-	pub, err := newPublisher(ctx, cfg, clf.SHA256(), ctl, d.kept.outbox, log)
-	if err != nil {
-		return err
-	}
-	if pub != nil {
-		d.kept.outbox = pub.Outbox()
-	}
-	snaps := newItemImages(cfg, pub, log)
-	items := d.kept.itemMetrics(clf.Labels())
-	opts.Source, opts.Flaps, opts.Log, opts.SamplesDir = cam, flaps, log, filepath.Join(cfg.StateDir, "samples")
-	opts.Counters, opts.Recent = d.kept.counters, d.kept.recent
-	opts.OnEvent = func(e pipeline.Event) { items.Observe(e); publishEvent(pub, e, log); snaps.add(e) }
-	station, err := pipeline.New(opts)
-	if err != nil {
-		return err
-	}
-	ctl.station.Store(station)
-	snaps.station = station
-
 	var wg sync.WaitGroup
 	// The publisher outlives the station by its flush; the others end
 	// with ctx, and a build error after they start (the upload
@@ -265,36 +250,119 @@ func (d *daemon) runStation(ctx context.Context, cfg config.Config, log *slog.Lo
 	pubCtx, stopPub := context.WithCancel(context.Background())
 	ctx, stopLocal := context.WithCancel(ctx)
 	defer func() { stopLocal(); stopPub(); wg.Wait() }()
-	lk := func() web.Links { return links(cam, pub) }
-	start(&wg, func() { snaps.run(ctx) })
-	start(&wg, func() {
-		watchdog(ctx, station, cfg.Camera.StallTimeout.D(), func() string { return linksProblem(lk()) }, log)
-	})
-	if pub != nil {
-		start(&wg, func() { pub.Run(pubCtx, 3*time.Second) })
-		start(&wg, func() { publishStats(ctx, pub, station, lk, cfg.MQTT.StatsInterval.D()) })
-	}
-	if cfg.HTTP.Enabled {
-		if err := startWeb(ctx, &wg, cfg, clf, station, items, lk, log); err != nil {
-			return err
-		}
+	if err := startServices(ctx, pubCtx, &wg, p, cfg, log); err != nil {
+		return err
 	}
 	close(built)
-	status := awaitCamera(ctx, cam, cfg.Camera, log)
-	log.Info("station ready", "station", cfg.Station, "model", cfg.Model.Path, "delegate", clf.Delegate().String(),
-		"camera", cfg.Camera.Source, "trigger", cfg.Trigger.Mode, "locate", cfg.Locate.Method, "threshold", opts.Threshold, "status", status)
+	status := awaitCamera(ctx, p.cam, cfg.Camera, log)
+	log.Info("station ready", "station", cfg.Station, "model", cfg.Model.Path, "delegate", p.clf.Delegate().String(),
+		"camera", cfg.Camera.Source, "trigger", cfg.Trigger.Mode, "locate", cfg.Locate.Method, "threshold", p.opts.Threshold, "status", status)
 	notify(log, sdnotify.Ready, sdnotify.Status+status)
-	err = station.Run(ctx)
+	err := p.station.Run(ctx)
 	notify(log, sdnotify.Stopping)
 	return err
+}
+
+// build makes the station's parts, in order: classifier, flaps, camera,
+// the pipeline's options, presence sensor, publisher, review, station.
+func (d *daemon) build(ctx context.Context, p *parts, cfg config.Config, log *slog.Logger) error {
+	var err error
+	if p.clf, err = newClassifier(cfg, log); err != nil {
+		return err
+	}
+	p.onClose(func() { p.clf.Close() })
+	flaps, err := newFlaps(cfg, log)
+	if err != nil {
+		return err
+	}
+	p.onClose(func() { closeFlaps(flaps, log) })
+	p.cam = newCamera(cfg.Camera, log)
+	p.onClose(func() { p.cam.Close() })
+	refPath := filepath.Join(cfg.StateDir, locate.ReferenceFile)
+	p.opts, err = pipeline.Configure(ctx, cfg, p.clf, loadReference(refPath, log), log)
+	p.opts.ReferencePath = refPath
+	if p.opts.Tray != nil {
+		p.onClose(p.opts.Tray.Close)
+	}
+	if err != nil {
+		return err
+	}
+	if p.opts.Presence, err = newTrigger(ctx, cfg.Trigger, log); err != nil {
+		return err
+	}
+	ctl := &control{reload: d.reload}
+	if p.pub, err = newPublisher(ctx, cfg, p.clf.SHA256(), ctl, d.kept.outbox, log); err != nil {
+		return err
+	}
+	if p.pub != nil {
+		d.kept.outbox = p.pub.Outbox()
+	}
+	p.opts.Source, p.opts.Flaps, p.opts.Log, p.opts.Counters = p.cam, flaps, log, d.kept.counters
+	if err := d.buildStation(p, cfg, log); err != nil {
+		return err
+	}
+	ctl.station.Store(p.station)
+	return nil
+}
+
+// buildStation makes the station with its review, and what its events go
+// to: the item metrics, the MQTT outbox, the snapshots and the archive.
+func (d *daemon) buildStation(p *parts, cfg config.Config, log *slog.Logger) error {
+	p.snaps = newItemImages(cfg, p.pub, log)
+	p.items = d.kept.itemMetrics(p.clf.Labels())
+	p.rv = review.New(review.Options{Recent: d.kept.recent, SamplesDir: filepath.Join(cfg.StateDir, "samples"),
+		Labels: p.clf.Labels(), Log: log,
+		State:     func() (bool, bool) { return p.station.Classifying(), p.station.Paused() },
+		OnCorrect: func(class string) { p.station.Corrected(class) }})
+	// Closed once the station stopped and the web page with it.
+	p.onClose(p.rv.Close)
+	p.snaps.review = p.rv
+	p.opts.Review = p.rv
+	p.opts.OnEvent = func(e pipeline.Event) { p.items.Observe(e); publishEvent(p.pub, e, log); p.snaps.add(e) }
+	var err error
+	p.station, err = pipeline.New(p.opts)
+	return err
+}
+
+// loadReference is the tray recorded at setup, or none (it is then taken
+// from the first quiet frames), saying which.
+func loadReference(path string, log *slog.Logger) locate.Reference {
+	ref, err := locate.LoadReference(path)
+	switch {
+	case err == nil:
+		log.Info("colour reference loaded", "path", path, "taken", ref.Taken)
+	case errors.Is(err, locate.ErrNoReference):
+		log.Info("no colour reference yet: the empty tray is recorded as one from the first frames", "path", path)
+	default:
+		log.Warn("colour reference unreadable: the empty tray is recorded anew", "err", err)
+	}
+	return ref
+}
+
+// startServices starts what runs beside the station until ctx ends: the
+// item images' queue, the watchdog, the MQTT publisher (until pubCtx
+// ends) and its stats, the web page.
+func startServices(ctx, pubCtx context.Context, wg *sync.WaitGroup, p *parts, cfg config.Config, log *slog.Logger) error {
+	lk := func() web.Links { return links(p.cam, p.pub) }
+	start(wg, func() { p.snaps.run(ctx) })
+	start(wg, func() {
+		watchdog(ctx, p.station, cfg.Camera.StallTimeout.D(), func() string { return linksProblem(lk()) }, log)
+	})
+	if p.pub != nil {
+		start(wg, func() { p.pub.Run(pubCtx, publishFlush) })
+		start(wg, func() { publishStats(ctx, p.pub, p.station, lk, cfg.MQTT.StatsInterval.D()) })
+	}
+	if cfg.HTTP.Enabled {
+		return startWeb(ctx, wg, cfg, p, lk, log)
+	}
+	return nil
 }
 
 // startWeb serves the operator's page until ctx ends. A page that cannot
 // listen (port taken) is reported; the station sorts on without it. The
 // upload classifier is freed once the server stopped.
-func startWeb(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, clf *infer.Classifier, station *pipeline.Station,
-	items *web.ItemMetrics, lk func() web.Links, log *slog.Logger) error {
-	srv, closeUploads, err := newWebServer(cfg, clf, station, items, lk, log)
+func startWeb(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, p *parts, lk func() web.Links, log *slog.Logger) error {
+	srv, closeUploads, err := newWebServer(cfg, p, lk, log)
 	if err != nil {
 		return err
 	}
@@ -318,7 +386,7 @@ func start(wg *sync.WaitGroup, f func()) {
 // missing is reported in the status, and the daemon keeps retrying it
 // rather than failing its start.
 func awaitCamera(ctx context.Context, cam *cameraLink, c config.Camera, log *slog.Logger) string {
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	wctx, cancel := context.WithTimeout(ctx, cameraWait)
 	defer cancel()
 	f, err := cam.Read(wctx)
 	if err == nil {

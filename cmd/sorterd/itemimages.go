@@ -11,6 +11,7 @@ import (
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/publish"
+	"github.com/sorterd/sorterd/review"
 	"github.com/sorterd/sorterd/web"
 )
 
@@ -20,7 +21,7 @@ import (
 // fill up, the oldest waiting item is skipped, and logged.
 type itemImages struct {
 	ids     chan pipeline.Event
-	station *pipeline.Station
+	review  *review.Review
 	pub     *publish.Publisher
 	archive *archive.Archive
 	log     *slog.Logger
@@ -54,7 +55,7 @@ func (q *itemImages) run(ctx context.Context) {
 		case e = <-q.ids:
 		}
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		img, err := q.station.WaitImage(wctx, e.ID, pipeline.ImageCrop)
+		img, err := q.review.WaitImage(wctx, e.ID, review.ImageCrop)
 		cancel()
 		if err != nil {
 			q.log.Debug("no image for the item", "id", e.ID, "err", err)
@@ -64,7 +65,7 @@ func (q *itemImages) run(ctx context.Context) {
 			if _, err := q.pub.Snapshot(img); err != nil {
 				q.log.Warn("snapshot not published", "id", e.ID, "err", err)
 			}
-			if frame, err := q.station.Image(e.ID, pipeline.ImageFrame); err == nil {
+			if frame, err := q.review.Image(e.ID, review.ImageFrame); err == nil {
 				if _, err := q.pub.SnapshotFrame(frame); err != nil {
 					q.log.Warn("snapshot frame not published", "id", e.ID, "err", err)
 				}

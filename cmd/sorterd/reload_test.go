@@ -12,6 +12,7 @@ import (
 
 	"github.com/sorterd/sorterd/internal/testenv"
 	"github.com/sorterd/sorterd/pipeline"
+	"github.com/sorterd/sorterd/review"
 	"github.com/sorterd/sorterd/web"
 )
 
@@ -22,7 +23,7 @@ import (
 func TestReloadKeepsCountersAndItems(t *testing.T) {
 	b := testenv.StartBroker(t)
 	s := stationConfig(t, b, "").start()
-	var before []pipeline.Item
+	var before []review.Item
 	eventually(t, "a decided item", 30*time.Second, func() bool {
 		code, body := s.get("/api/events")
 		return code == 200 && json.Unmarshal([]byte(body), &before) == nil && len(before) > 0
@@ -35,7 +36,7 @@ func TestReloadKeepsCountersAndItems(t *testing.T) {
 	eventually(t, "the reloaded station ready", 30*time.Second, func() bool {
 		return strings.Count(s.logs.String(), "station ready") >= 2
 	})
-	var after []pipeline.Item
+	var after []review.Item
 	eventually(t, "the page of the reloaded station", 10*time.Second, func() bool {
 		code, body := s.get("/api/events?limit=1000")
 		return code == 200 && json.Unmarshal([]byte(body), &after) == nil

@@ -17,14 +17,15 @@ import (
 	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/recording"
+	"github.com/sorterd/sorterd/review"
 	"github.com/sorterd/sorterd/settings"
 	"github.com/sorterd/sorterd/stationbench"
 )
 
 // sortRecording plays a recording through a station with the daemon's
-// options (motion trigger, default locate) on model, and returns it with
-// its events.
-func sortRecording(t *testing.T, model, video, samples string) (*pipeline.Station, []pipeline.Event) {
+// options (motion trigger, default locate) on model, and returns its
+// review (corrections saved in samples) with its events.
+func sortRecording(t *testing.T, model, video, samples string) (*review.Review, []pipeline.Event) {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Trigger.Mode = settings.Motion
@@ -50,7 +51,9 @@ func sortRecording(t *testing.T, model, video, samples string) (*pipeline.Statio
 	src := stationbench.NewClocked(capt, 15)
 	t.Cleanup(func() { src.Close() })
 	quiet := slog.New(slog.DiscardHandler)
-	o.Source, o.Log, o.SamplesDir, o.Flaps = src, quiet, samples, stationbench.DryRunFlaps(o.Bins, quiet)
+	rv := review.New(review.Options{SamplesDir: samples, Labels: clf.Labels(), Log: quiet})
+	t.Cleanup(rv.Close)
+	o.Source, o.Log, o.Review, o.Flaps = src, quiet, rv, stationbench.DryRunFlaps(o.Bins, quiet)
 	var evs []pipeline.Event
 	o.OnEvent = func(e pipeline.Event) { evs = append(evs, e) }
 	st, err := pipeline.New(o)
@@ -58,7 +61,7 @@ func sortRecording(t *testing.T, model, video, samples string) (*pipeline.Statio
 		t.Fatal(err)
 	}
 	st.Run(context.Background())
-	return st, evs
+	return rv, evs
 }
 
 // The station's retraining loop: an item the model gets wrong is

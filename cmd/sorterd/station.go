@@ -137,8 +137,8 @@ func newItemImages(cfg config.Config, pub *publish.Publisher, log *slog.Logger) 
 
 // newWebServer is the operator's page for the station; closeUploads frees
 // the upload classifier once the server stopped.
-func newWebServer(cfg config.Config, clf *infer.Classifier, station *pipeline.Station, items *web.ItemMetrics,
-	lk func() web.Links, log *slog.Logger) (srv *web.Server, closeUploads func(), err error) {
+func newWebServer(cfg config.Config, p *parts, lk func() web.Links, log *slog.Logger) (srv *web.Server, closeUploads func(), err error) {
+	clf := p.clf
 	up, err := uploadClassifier(cfg, clf, log)
 	if err != nil {
 		return nil, nil, err
@@ -152,9 +152,9 @@ func newWebServer(cfg config.Config, clf *infer.Classifier, station *pipeline.St
 	if err == nil {
 		srv, err = web.New(web.Options{
 			Listen: cfg.HTTP.Listen, Token: token, TokenAll: cfg.HTTP.TokenForAll, AllowedHosts: cfg.HTTP.AllowedHosts,
-			Classifier: up, Station: station, Links: lk, Bins: pipeline.ConfiguredBins(cfg), Threshold: pipeline.ConfiguredThreshold(cfg, clf),
-			Stall: cfg.Camera.StallTimeout.D(), Version: version, Log: log, Items: items, Model: modelInfo(clf),
-			StationBusy: station.Busy,
+			Classifier: up, Station: p.station, Review: p.rv, Links: lk, Bins: pipeline.ConfiguredBins(cfg), Threshold: pipeline.ConfiguredThreshold(cfg, clf),
+			Stall: cfg.Camera.StallTimeout.D(), Version: version, Log: log, Items: p.items, Model: modelInfo(clf),
+			StationBusy: p.station.Busy,
 		})
 	}
 	if err != nil {

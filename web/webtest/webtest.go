@@ -1,11 +1,13 @@
-// Package webtest is a fake of the station the web server serves
-// (web.Station), for the handlers' tests: recent items and their images,
-// corrections, pause, flap tests, the live frame and health are held in
-// memory, with no camera, model or disk. It answers with the pipeline's
-// errors (pipeline.ErrNoItem, ErrLabel, ErrNoSamples, ErrNoFrame), so
-// the handlers' status codes are tested as they are met in service.
+// Package webtest is a fake of the station the web server serves and of
+// its review (web.Station, web.Review), for the handlers' tests: recent
+// items and their images, corrections, pause, flap tests, the live frame
+// and health are held in memory, with no camera, model or disk. It
+// answers with the review's errors (review.ErrNoItem, ErrLabel,
+// ErrNoSamples, ErrNoFrame), so the handlers' status codes are tested as
+// they are met in service.
 //
-// web's end-to-end tests run a real pipeline.Station instead.
+// web's end-to-end tests run a real pipeline.Station and review.Review
+// instead.
 package webtest
 
 import (
@@ -18,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sorterd/sorterd/pipeline"
+	"github.com/sorterd/sorterd/review"
 )
 
 // Options configure a Station.
@@ -25,18 +28,18 @@ type Options struct {
 	// Labels are the classes Correct accepts (the model's labels).
 	Labels []string
 	// SamplesDir is where Correct says a sample went; "" makes Correct
-	// answer pipeline.ErrNoSamples, as a station without one does.
+	// answer review.ErrNoSamples, as a station without one does.
 	SamplesDir string
 	// Bins are the bins TestFlap opens; another is an error.
 	Bins []string
 }
 
 type entry struct {
-	item               pipeline.Item
+	item               review.Item
 	frame, crop, thumb []byte
 }
 
-// Station is a fake web.Station. The zero value is not usable: use New.
+// Station is a fake web.Station and web.Review. The zero value is not usable: use New.
 type Station struct {
 	o           Options
 	mu          sync.Mutex
@@ -59,7 +62,7 @@ func New(o Options) *Station {
 func (s *Station) Add(ev pipeline.Event, frame, crop, thumb []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.items = append(s.items, entry{item: pipeline.Item{Event: ev, HasImage: frame != nil}, frame: frame, crop: crop, thumb: thumb})
+	s.items = append(s.items, entry{item: review.Item{Event: ev, HasImage: frame != nil}, frame: frame, crop: crop, thumb: thumb})
 }
 
 // SetFrame sets the live frame (a JPEG) and when the camera gave it:
@@ -120,10 +123,10 @@ func (s *Station) Stats() pipeline.Stats {
 }
 
 // Items returns up to limit items, newest first.
-func (s *Station) Items(limit int) []pipeline.Item {
+func (s *Station) Items(limit int) []review.Item {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []pipeline.Item
+	var out []review.Item
 	for i := len(s.items) - 1; i >= 0 && len(out) < limit; i-- {
 		out = append(out, s.items[i].item)
 	}
@@ -145,13 +148,13 @@ func (s *Station) Image(id, kind string) ([]byte, error) {
 	defer s.mu.Unlock()
 	e := s.find(id)
 	if e == nil {
-		return nil, pipeline.ErrNoItem
+		return nil, review.ErrNoItem
 	}
 	b := e.frame
 	switch kind {
-	case pipeline.ImageThumb:
+	case review.ImageThumb:
 		b = e.thumb
-	case pipeline.ImageCrop:
+	case review.ImageCrop:
 		if e.crop != nil {
 			b = e.crop
 		}
@@ -167,16 +170,16 @@ func (s *Station) Image(id, kind string) ([]byte, error) {
 // written.
 func (s *Station) Correct(id, class string) (string, error) {
 	if s.o.SamplesDir == "" {
-		return "", pipeline.ErrNoSamples
+		return "", review.ErrNoSamples
 	}
 	if !slices.Contains(s.o.Labels, class) || class == "." || class == ".." || strings.ContainsAny(class, `/\`) {
-		return "", fmt.Errorf("%w %q (the model has %v)", pipeline.ErrLabel, class, s.o.Labels)
+		return "", fmt.Errorf("%w %q (the model has %v)", review.ErrLabel, class, s.o.Labels)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.find(id)
 	if e == nil {
-		return "", pipeline.ErrNoItem
+		return "", review.ErrNoItem
 	}
 	if prev := e.item.Corrected; prev != "" {
 		s.corrections[prev]--
@@ -191,7 +194,7 @@ func (s *Station) Snapshot() ([]byte, time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.frame == nil {
-		return nil, time.Time{}, pipeline.ErrNoFrame
+		return nil, time.Time{}, review.ErrNoFrame
 	}
 	return s.frame, s.frameAt, nil
 }
