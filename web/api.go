@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/links"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/review"
 )
@@ -200,7 +201,7 @@ type Status struct {
 	Running  bool            `json:"running"`
 	Healthy  bool            `json:"healthy"`
 	Problem  string          `json:"problem,omitempty"`
-	Links    Links           `json:"links"`
+	Links    links.State     `json:"links"`
 	Classify bool            `json:"classify"`
 }
 
@@ -482,6 +483,6 @@ const trayOccupied = "something has lain on the tray for far longer than an item
 
 // linkProblem is what is wrong with the links that makes the station
 // degraded, or "".
-func linkProblem(l Links) string {
+func linkProblem(l links.State) string {
 	return l.MQTT.Degraded()
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/sorterd/sorterd/internal/testenv"
+	"github.com/sorterd/sorterd/links"
 	"github.com/sorterd/sorterd/publish"
 )
 
@@ -56,8 +57,8 @@ func TestBrowser(t *testing.T) {
 	pdone := make(chan struct{})
 	go func() { defer close(pdone); pub.Run(pctx, time.Second) }()
 	t.Cleanup(func() { pcancel(); <-pdone })
-	links := func() Links {
-		return Links{Camera: cam(), MQTT: &MQTTLink{Connected: pub.Connected(), Outbox: pub.OutboxDepth(), Dropped: pub.Dropped()}}
+	links := func() links.State {
+		return links.State{Camera: cam(), MQTT: &links.MQTT{Connected: pub.Connected(), Outbox: pub.OutboxDepth(), Dropped: pub.Dropped()}}
 	}
 	ts := server(t, Options{Classifier: c, Station: st, Threshold: 0.5, Links: links})
 	eventually(t, "three items", 60*time.Second, func() bool { return len(st.Items(10)) >= 3 })

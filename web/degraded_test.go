@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sorterd/sorterd/links"
 	"github.com/sorterd/sorterd/pipeline"
 )
 
@@ -19,15 +20,15 @@ func (healthyStation) Stats() pipeline.Stats                 { return pipeline.S
 func TestHealthzDegradedOutbox(t *testing.T) {
 	c := classifier(t)
 	problem := "outbox not on disk, events kept in memory: no space left on device"
-	ts := server(t, Options{Classifier: c, Station: healthyStation{}, Links: func() Links {
-		return Links{MQTT: &MQTTLink{Connected: true, Outbox: 2, Failed: 5, InMemory: 2, Quarantined: 1, Problem: problem}}
+	ts := server(t, Options{Classifier: c, Station: healthyStation{}, Links: func() links.State {
+		return links.State{MQTT: &links.MQTT{Connected: true, Outbox: 2, Failed: 5, InMemory: 2, Quarantined: 1, Problem: problem}}
 	}})
 	code, b, _ := get(t, ts.URL+"/healthz")
 	if code != 503 || !strings.Contains(string(b), `"degraded"`) || !strings.Contains(string(b), "no space left") {
 		t.Errorf("healthz: %d %s", code, b)
 	}
-	ts2 := server(t, Options{Classifier: c, Station: healthyStation{}, Links: func() Links {
-		return Links{MQTT: &MQTTLink{Connected: true}}
+	ts2 := server(t, Options{Classifier: c, Station: healthyStation{}, Links: func() links.State {
+		return links.State{MQTT: &links.MQTT{Connected: true}}
 	}})
 	if code, b, _ := get(t, ts2.URL+"/healthz"); code != 200 {
 		t.Errorf("healthy outbox: %d %s", code, b)
@@ -50,8 +51,8 @@ func (driftedStation) Stats() pipeline.Stats { return pipeline.Stats{LightDrifte
 // A light drifted beyond correction turns /healthz to 503 "degraded",
 // saying to calibrate.
 func TestHealthzLightDrifted(t *testing.T) {
-	ts := server(t, Options{Classifier: classifier(t), Station: driftedStation{}, Links: func() Links {
-		return Links{MQTT: &MQTTLink{Connected: true}}
+	ts := server(t, Options{Classifier: classifier(t), Station: driftedStation{}, Links: func() links.State {
+		return links.State{MQTT: &links.MQTT{Connected: true}}
 	}})
 	code, b, _ := get(t, ts.URL+"/healthz")
 	if code != 503 || !strings.Contains(string(b), `"degraded"`) || !strings.Contains(string(b), "sorterd calibrate") {
@@ -65,7 +66,7 @@ func (occupiedStation) Stats() pipeline.Stats { return pipeline.Stats{Occupied: 
 
 // A tray occupied for far longer than an item lies is "degraded".
 func TestHealthzTrayOccupied(t *testing.T) {
-	ts := server(t, Options{Classifier: classifier(t), Station: occupiedStation{}, Links: func() Links { return Links{} }})
+	ts := server(t, Options{Classifier: classifier(t), Station: occupiedStation{}, Links: func() links.State { return links.State{} }})
 	code, b, _ := get(t, ts.URL+"/healthz")
 	if code != 503 || !strings.Contains(string(b), "lain on the tray") {
 		t.Errorf("healthz: %d %s", code, b)

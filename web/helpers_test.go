@@ -15,6 +15,7 @@ import (
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/internal/testenv"
+	"github.com/sorterd/sorterd/links"
 	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/recording"
@@ -60,7 +61,7 @@ func liveStation(t testing.TB, c *infer.Classifier) (live, string) {
 
 // liveStationCamera is liveStation that also gives the camera's state, as
 // the daemon reports it on the page.
-func liveStationCamera(t testing.TB, c *infer.Classifier) (live, string, func() *CameraLink) {
+func liveStationCamera(t testing.TB, c *infer.Classifier) (live, string, func() *links.Camera) {
 	dir := t.TempDir()
 	video := filepath.Join(dir, "tray.avi")
 	if _, err := recording.Write(video, recording.Options{Photos: trayPhotos(t), Camera: recording.Tinted, Hold: 14, Gap: 6, Seed: 1}); err != nil {
@@ -96,9 +97,9 @@ func liveStationCamera(t testing.TB, c *infer.Classifier) (live, string, func() 
 		motion.Close()
 		src.Close()
 	})
-	state := func() *CameraLink {
+	state := func() *links.Camera {
 		cs := src.State()
-		return &CameraLink{Connected: cs.Connected, Reconnects: cs.Reconnects, LastError: cs.LastError}
+		return &links.Camera{Connected: cs.Connected, Reconnects: cs.Reconnects, LastError: cs.LastError}
 	}
 	return live{s, rv}, samples, state
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/links"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/review"
 	"gocv.io/x/gocv"
@@ -100,56 +101,6 @@ type Review interface {
 
 var _ Review = (*review.Review)(nil)
 
-// Links is the state of the station's connections, which the station
-// itself does not know (the daemon fills it in).
-type Links struct {
-	Camera *CameraLink `json:"camera,omitempty"`
-	MQTT   *MQTTLink   `json:"mqtt,omitempty"`
-}
-
-// CameraLink is the camera's state.
-type CameraLink struct {
-	Connected  bool   `json:"connected"`
-	Reconnects int    `json:"reconnects"`
-	LastError  string `json:"last_error"`
-}
-
-// MQTTLink is the broker connection's state.
-type MQTTLink struct {
-	Connected bool `json:"connected"`
-	Outbox    int  `json:"outbox"`
-	Dropped   int  `json:"dropped"`
-	// Failed counts events the disk refused (kept in memory instead);
-	// InMemory is how many of those still wait; Quarantined counts outbox
-	// files that were not an event.
-	Failed      int `json:"failed"`
-	InMemory    int `json:"in_memory"`
-	Quarantined int `json:"quarantined"`
-	// Problem is why the outbox is degraded ("" when it is not): /healthz
-	// answers 503 "degraded" with it.
-	Problem string `json:"problem,omitempty"`
-	// BrokerProblem is why the broker cannot be reached or refuses the
-	// login ("" when connected): /healthz answers 503 "degraded" with it.
-	BrokerProblem string `json:"broker_problem,omitempty"`
-	// Conflicts counts times another sorterd was seen publishing as this
-	// station (same station name on another host or state dir).
-	Conflicts int `json:"conflicts"`
-}
-
-// Degraded is why the link makes the station degraded: the outbox's
-// problem and the broker's, "" when neither has one.
-func (m *MQTTLink) Degraded() string {
-	switch {
-	case m == nil:
-		return ""
-	case m.Problem != "" && m.BrokerProblem != "":
-		return m.Problem + "; " + m.BrokerProblem
-	case m.Problem != "":
-		return m.Problem
-	}
-	return m.BrokerProblem
-}
-
 // Options configure the server. Station and Review may be nil (`sorterd
 // serve`: the classify page and API only).
 type Options struct {
@@ -164,7 +115,7 @@ type Options struct {
 	Classifier   Classifier
 	Station      Station
 	Review       Review
-	Links        func() Links
+	Links        func() links.State
 	Bins         []pipeline.Bin
 	Threshold    float64
 	Stall        time.Duration // /healthz: longest gap between frames
@@ -252,7 +203,7 @@ func New(o Options) (*Server, error) {
 		o.Stall = 10 * time.Second
 	}
 	if o.Links == nil {
-		o.Links = func() Links { return Links{} }
+		o.Links = func() links.State { return links.State{} }
 	}
 	s := &Server{o: o, started: time.Now(),
 		admit: make(chan struct{}, o.Uploads+o.UploadQueue), run: make(chan struct{}, o.Uploads)}

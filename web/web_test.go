@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/internal/testenv"
+	"github.com/sorterd/sorterd/links"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/review"
 	"github.com/sorterd/sorterd/web/webtest"
@@ -456,8 +457,8 @@ func (panicky) Items(int) []review.Item { panic("boom") }
 func TestMetricsMove(t *testing.T) {
 	st := fakeStation(t)
 	ts := server(t, Options{Classifier: fakeClassifier(t), Station: st, Version: "test",
-		Links: func() Links {
-			return Links{Camera: &CameraLink{Connected: true}, MQTT: &MQTTLink{Connected: true, Outbox: 3}}
+		Links: func() links.State {
+			return links.State{Camera: &links.Camera{Connected: true}, MQTT: &links.MQTT{Connected: true, Outbox: 3}}
 		}})
 	scrape := func() map[string]*dto.MetricFamily {
 		code, b, h := get(t, ts.URL+"/metrics")

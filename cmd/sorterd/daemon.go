@@ -20,6 +20,7 @@ import (
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/internal/liblog"
 	"github.com/sorterd/sorterd/internal/sdnotify"
+	"github.com/sorterd/sorterd/links"
 	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/publish"
@@ -343,14 +344,17 @@ func loadReference(path string, log *slog.Logger) locate.Reference {
 // item images' queue, the watchdog, the MQTT publisher (until pubCtx
 // ends) and its stats, the web page.
 func startServices(ctx, pubCtx context.Context, wg *sync.WaitGroup, p *parts, cfg config.Config, log *slog.Logger) error {
-	lk := func() web.Links { return links(p.cam, p.pub) }
+	lk := func() links.State { return linkState(p.cam, p.pub) }
 	start(wg, func() { p.snaps.run(ctx) })
+	stall := cfg.Camera.StallTimeout.D()
 	start(wg, func() {
-		watchdog(ctx, p.station, cfg.Camera.StallTimeout.D(), func() string { return linksProblem(lk()) }, log)
+		sdnotify.RunWatchdog(ctx, sdnotify.Watch{Health: func(now time.Time) error { return p.station.Health(now, stall) },
+			Problem: func() string { return linksProblem(lk()) }, Log: log})
 	})
 	if p.pub != nil {
+		stats := func() []byte { b, _ := json.Marshal(stationStats{p.station.Stats(), lk()}); return b }
 		start(wg, func() { p.pub.Run(pubCtx, publishFlush) })
-		start(wg, func() { publishStats(ctx, p.pub, p.station, lk, cfg.MQTT.StatsInterval.D()) })
+		start(wg, func() { p.pub.RunStats(ctx, stats, p.station.Changes(), cfg.MQTT.StatsInterval.D()) })
 	}
 	if cfg.HTTP.Enabled {
 		return startWeb(ctx, wg, cfg, p, lk, log)
@@ -361,7 +365,7 @@ func startServices(ctx, pubCtx context.Context, wg *sync.WaitGroup, p *parts, cf
 // startWeb serves the operator's page until ctx ends. A page that cannot
 // listen (port taken) is reported; the station sorts on without it. The
 // upload classifier is freed once the server stopped.
-func startWeb(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, p *parts, lk func() web.Links, log *slog.Logger) error {
+func startWeb(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, p *parts, lk func() links.State, log *slog.Logger) error {
 	srv, closeUploads, err := newWebServer(cfg, p, lk, log)
 	if err != nil {
 		return err
@@ -411,43 +415,6 @@ func publishEvent(pub *publish.Publisher, e pipeline.Event, log *slog.Logger) {
 	}
 }
 
-// publishStats publishes the station's stats (retained): at once when
-// they change (the station's Changes: a pause or resume, an item, a
-// correction), at most every statsGap, and every interval besides, as a
-// heartbeat for what changes with each frame and is not signalled
-// (frames, fps, uptime, last_frame, the camera and MQTT links).
-func publishStats(ctx context.Context, pub *publish.Publisher, s *pipeline.Station, lk func() web.Links, every time.Duration) {
-	send := func() {
-		b, _ := json.Marshal(stationStats{s.Stats(), lk()})
-		pub.Stats(b)
-	}
-	send() // the state a reload or a start begins with
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-s.Changes():
-			// A burst (items back to back, a flood of commands) is one
-			// message per statsGap; the change that came meanwhile is
-			// the pending signal, so the last state is always sent.
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(statsGap):
-			}
-		}
-		send()
-	}
-}
-
-// statsGap is the least time between two stats published on change:
-// soon enough for a pause to show at once, and a burst of items is not
-// a burst of messages.
-const statsGap = 100 * time.Millisecond
-
 // uploadClassifier is the classifier for photos uploaded to the page: an
 // interpreter of its own (one thread), so that an upload never holds the
 // one the station's frames need. The Edge TPU belongs to one interpreter
@@ -472,18 +439,17 @@ func uploadClassifier(cfg config.Config, clf *infer.Classifier, log *slog.Logger
 // snapshot plus the camera and MQTT state the station does not know.
 type stationStats struct {
 	pipeline.Stats
-	web.Links
+	links.State
 }
 
-func links(cam *cameraLink, pub *publish.Publisher) web.Links {
-	var l web.Links
+// linkState is the camera's and the broker's state (pub nil: MQTT off).
+func linkState(cam *cameraLink, pub *publish.Publisher) links.State {
+	var l links.State
 	if cs := cam.state.Load(); cs != nil {
-		l.Camera = &web.CameraLink{Connected: cs.Connected, Reconnects: cs.Reconnects, LastError: cs.LastError}
+		l.Camera = &links.Camera{Connected: cs.Connected, Reconnects: cs.Reconnects, LastError: cs.LastError}
 	}
 	if pub != nil {
-		l.MQTT = &web.MQTTLink{Connected: pub.Connected(), Outbox: pub.OutboxDepth(), Dropped: pub.Dropped(),
-			Failed: pub.OutboxFailed(), InMemory: pub.OutboxInMemory(), Quarantined: pub.Quarantined(), Problem: pub.OutboxProblem(),
-			BrokerProblem: pub.LinkProblem(), Conflicts: pub.Conflicts()}
+		l.MQTT = pub.Link()
 	}
 	return l
 }
@@ -525,58 +491,12 @@ func (ctl *control) command(ctx context.Context, c publish.Command) error {
 }
 
 // linksProblem is why a link makes the station degraded ("" if none).
-func linksProblem(l web.Links) string {
+func linksProblem(l links.State) string {
 	if p := l.MQTT.Degraded(); p != "" {
 		return "degraded: " + p
 	}
 	return ""
 }
 
-// watchdog pings systemd (WATCHDOG=1) as often as it asks, but only
-// while frames arrive and no inference hangs: a stuck pipeline stops the
-// pings and systemd restarts the service. A degraded link (an outbox the
-// disk refuses) keeps the pings, since a restart would not mend the disk,
-// but sets systemd's STATUS line and logs each change.
-func watchdog(ctx context.Context, s *pipeline.Station, stall time.Duration, problem func() string, log *slog.Logger) {
-	period := sdnotify.WatchdogPeriod()
-	ping := period > 0
-	if !ping {
-		period = time.Second // still watch the links
-	}
-	t := time.NewTicker(period)
-	defer t.Stop()
-	last := ""
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			if p := problem(); p != last {
-				if p != "" {
-					log.Error("station degraded", "problem", p)
-					notify(log, sdnotify.Status+p)
-				} else {
-					log.Info("station no longer degraded")
-					notify(log, sdnotify.Status+"sorting")
-				}
-				last = p
-			}
-			if !ping {
-				continue
-			}
-			if err := s.Health(now, stall); err != nil {
-				log.Warn("watchdog: station not progressing", "err", err)
-				continue
-			}
-			notify(log, sdnotify.Watchdog)
-		}
-	}
-}
-
-// notify tells systemd; a failure only costs the message (systemd's
-// own timeouts catch a daemon that cannot reach it), so it is logged.
-func notify(log *slog.Logger, states ...string) {
-	if err := sdnotify.Notify(states...); err != nil {
-		log.Debug("systemd notify", "err", err)
-	}
-}
+// notify tells systemd (sdnotify.NotifyLogged).
+func notify(log *slog.Logger, states ...string) { sdnotify.NotifyLogged(log, states...) }

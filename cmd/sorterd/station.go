@@ -12,6 +12,7 @@ import (
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/links"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/publish"
 	"github.com/sorterd/sorterd/settings"
@@ -137,7 +138,7 @@ func newItemImages(cfg config.Config, pub *publish.Publisher, log *slog.Logger) 
 
 // newWebServer is the operator's page for the station; closeUploads frees
 // the upload classifier once the server stopped.
-func newWebServer(cfg config.Config, p *parts, lk func() web.Links, log *slog.Logger) (srv *web.Server, closeUploads func(), err error) {
+func newWebServer(cfg config.Config, p *parts, lk func() links.State, log *slog.Logger) (srv *web.Server, closeUploads func(), err error) {
 	clf := p.clf
 	up, err := uploadClassifier(cfg, clf, log)
 	if err != nil {
