@@ -10,6 +10,7 @@ import (
 
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/config"
+	"github.com/sorterd/sorterd/internal/statelock"
 	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/pipeline"
 )
@@ -35,7 +36,7 @@ func cmdCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	lock, err := lockStateDir(cfg.StateDir)
+	lock, err := statelock.Take(cfg.StateDir)
 	if err != nil {
 		errLine(stderr, fmt.Errorf("calibrate: %w (stop the daemon first: systemctl stop sorterd)", err))
 		return 1

@@ -20,6 +20,7 @@ import (
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/internal/liblog"
 	"github.com/sorterd/sorterd/internal/sdnotify"
+	"github.com/sorterd/sorterd/internal/statelock"
 	"github.com/sorterd/sorterd/links"
 	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/pipeline"
@@ -48,8 +49,8 @@ func cmdDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		return 2
 	}
-	lock, err := lockStateDir(cfg.StateDir)
-	if errors.Is(err, errStateLocked) {
+	lock, err := statelock.Take(cfg.StateDir)
+	if errors.Is(err, statelock.ErrLocked) {
 		fmt.Fprintln(stderr, "sorterd:", err)
 		return 1
 	}

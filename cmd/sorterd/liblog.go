@@ -13,7 +13,7 @@ import (
 // camera: set the Capture's logger once there is one. out is where the
 // command's own output and log go: the stderr the process had, when
 // stderr is the process's (the journal's stream under systemd, which
-// logWriter recognises). Routing that cannot start leaves those lines raw
+// journal.Writer recognises). Routing that cannot start leaves those lines raw
 // and says so.
 func routeLibLog(stderr io.Writer) (out io.Writer, c *liblog.Capture) {
 	c, err := liblog.Start()

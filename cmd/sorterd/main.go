@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/sorterd/sorterd/internal/journal"
 )
 
 // version is set at build time (-ldflags -X main.version=...).
@@ -184,7 +186,7 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewTextHandler(logWriter(w), &slog.HandlerOptions{Level: l})), nil
+	return slog.New(slog.NewTextHandler(journal.Writer(w), &slog.HandlerOptions{Level: l})), nil
 }
 
 // errLine prints the one line the CLI gives for a failure.

@@ -1,7 +1,8 @@
-package main
+package journal
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,10 +23,7 @@ func TestJournalPriorities(t *testing.T) {
 	logAll := func() string {
 		f.Truncate(0)
 		f.Seek(0, 0)
-		log, err := newLogger(f, "debug")
-		if err != nil {
-			t.Fatal(err)
-		}
+		log := slog.New(slog.NewTextHandler(Writer(f), &slog.HandlerOptions{Level: slog.LevelDebug}))
 		log.Debug("d")
 		log.Info("i", "note", "level=ERROR in a value")
 		log.Warn("w")

@@ -1,4 +1,6 @@
-package main
+// Package journal lets log lines reach the systemd journal with their
+// priority, when stderr is the journal's stream.
+package journal
 
 import (
 	"bytes"
@@ -55,8 +57,9 @@ func (j journalWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// logWriter is w, with priorities when w is the journal's stream.
-func logWriter(w io.Writer) io.Writer {
+// Writer is w, with priorities when w is the journal's stream (slog's
+// text handler writes one line per Write).
+func Writer(w io.Writer) io.Writer {
 	if f, ok := w.(*os.File); ok && onJournal(f) {
 		return journalWriter{w}
 	}
