@@ -211,7 +211,7 @@ type parts struct {
 	cam     *cameraLink
 	pub     *publish.Publisher // nil: MQTT off
 	rv      *review.Review
-	snaps   *itemImages
+	forward *review.Forward
 	items   *web.ItemMetrics
 	station *pipeline.Station
 	opts    pipeline.Options
@@ -310,7 +310,6 @@ func (d *daemon) build(ctx context.Context, p *parts, cfg config.Config, log *sl
 // buildStation makes the station with its review, and what its events go
 // to: the item metrics, the MQTT outbox, the snapshots and the archive.
 func (d *daemon) buildStation(p *parts, cfg config.Config, log *slog.Logger) error {
-	p.snaps = newItemImages(cfg, p.pub, log)
 	p.items = d.kept.itemMetrics(p.clf.Labels())
 	p.rv = review.New(review.Options{Recent: d.kept.recent, SamplesDir: filepath.Join(cfg.StateDir, "samples"),
 		Labels: p.clf.Labels(), Log: log,
@@ -318,9 +317,13 @@ func (d *daemon) buildStation(p *parts, cfg config.Config, log *slog.Logger) err
 		OnCorrect: func(class string) { p.station.Corrected(class) }})
 	// Closed once the station stopped and the web page with it.
 	p.onClose(p.rv.Close)
-	p.snaps.review = p.rv
+	var snaps review.Snapshots
+	if p.pub != nil {
+		snaps = p.pub
+	}
+	p.forward = review.NewForward(p.rv, snaps, newArchive(cfg, log), log)
 	p.opts.Review = p.rv
-	p.opts.OnEvent = func(e pipeline.Event) { p.items.Observe(e); publishEvent(p.pub, e, log); p.snaps.add(e) }
+	p.opts.OnEvent = func(e pipeline.Event) { p.items.Observe(e); publishEvent(p.pub, e, log); p.forward.Add(e) }
 	var err error
 	p.station, err = pipeline.New(p.opts)
 	return err
@@ -342,11 +345,11 @@ func loadReference(path string, log *slog.Logger) locate.Reference {
 }
 
 // startServices starts what runs beside the station until ctx ends: the
-// item images' queue, the watchdog, the MQTT publisher (until pubCtx
+// items' images forwarded, the watchdog, the MQTT publisher (until pubCtx
 // ends) and its stats, the web page.
 func startServices(ctx, pubCtx context.Context, wg *sync.WaitGroup, p *parts, cfg config.Config, log *slog.Logger) error {
 	lk := func() links.State { return linkState(p.cam, p.pub) }
-	start(wg, func() { p.snaps.run(ctx) })
+	start(wg, func() { p.forward.Run(ctx) })
 	stall := cfg.Camera.StallTimeout.D()
 	start(wg, func() {
 		sdnotify.RunWatchdog(ctx, sdnotify.Watch{Health: func(now time.Time) error { return p.station.Health(now, stall) },

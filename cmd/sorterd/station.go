@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/sorterd/sorterd/links"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/publish"
+	"github.com/sorterd/sorterd/review"
 	"github.com/sorterd/sorterd/settings"
 	"github.com/sorterd/sorterd/trigger"
 	"github.com/sorterd/sorterd/web"
@@ -119,21 +121,20 @@ func newPublisher(ctx context.Context, cfg config.Config, modelSHA string, ctl *
 	})
 }
 
-// newItemImages is the queue taking item crops to MQTT and the archive;
-// the caller sets its station.
-func newItemImages(cfg config.Config, pub *publish.Publisher, log *slog.Logger) *itemImages {
-	q := &itemImages{ids: make(chan pipeline.Event, 64), pub: pub, log: log}
-	if cfg.Archive.Enabled {
-		a, err := archive.Open(archive.Options{Dir: filepath.Join(cfg.StateDir, "items"),
-			MaxItems: cfg.Archive.MaxItems, MaxBytes: int64(cfg.Archive.MaxMB) << 20})
-		if err != nil {
-			// Like the outbox, an archive the disk refuses does not stop sorting.
-			log.Error("item archive off: its folder cannot be used", "err", err)
-		} else {
-			q.archive = a
-		}
+// newArchive is the item archive (nil when off, or when its folder
+// cannot be used: like the outbox, an archive the disk refuses does not
+// stop sorting).
+func newArchive(cfg config.Config, log *slog.Logger) review.Archive {
+	if !cfg.Archive.Enabled {
+		return nil
 	}
-	return q
+	a, err := archive.Open(archive.Options{Dir: filepath.Join(cfg.StateDir, "items"),
+		MaxItems: cfg.Archive.MaxItems, MaxBytes: int64(cfg.Archive.MaxMB) << 20})
+	if err != nil {
+		log.Error("item archive off: its folder cannot be used", "err", err)
+		return nil
+	}
+	return a
 }
 
 // newWebServer is the operator's page for the station; closeUploads frees
@@ -163,4 +164,18 @@ func newWebServer(cfg config.Config, p *parts, lk func() links.State, log *slog.
 		return nil, nil, err
 	}
 	return srv, closeUploads, nil
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	return h
+}
+
+func modelInfo(clf *infer.Classifier) web.ModelInfo {
+	w, h := clf.InputSize()
+	d := clf.Delegate()
+	return web.ModelInfo{SHA256: clf.SHA256(), InputW: w, InputH: h, Delegate: d.Active, Coverage: d.Coverage}
 }
