@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"time"
 
-	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/internal/statelock"
 	"github.com/sorterd/sorterd/locate"
@@ -53,7 +51,7 @@ func cmdCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	defer src.Close()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	ref, err := calibrate(ctx, src, lo)
+	ref, err := locate.Calibrate(ctx, src, lo)
 	if err != nil {
 		errLine(stderr, err)
 		return 1
@@ -66,34 +64,4 @@ func cmdCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fmt.Fprintf(stdout, "%s: empty tray B %.0f G %.0f R %.0f over %v; start the station to use it\n",
 		out, ref.Tray[0], ref.Tray[1], ref.Tray[2], ref.ROI)
 	return 0
-}
-
-// errTrayBusy: the tray never looked empty and still for long enough.
-var errTrayBusy = errors.New("the tray did not stay empty and still: clear it, keep hands and moving light away, and run calibrate again")
-
-// calibrate shows frames to a fresh tray until it has settled its
-// reference over quiet frames (no item present).
-func calibrate(ctx context.Context, src camera.Source, o locate.Options) (locate.Reference, error) {
-	tr := locate.New(o)
-	defer func() { tr.Close() }()
-	for n := 0; ; n++ {
-		f, err := src.Read(ctx)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, camera.ErrEnded) {
-				return locate.Reference{}, fmt.Errorf("calibrate after %d frames: %w", n, errTrayBusy)
-			}
-			return locate.Reference{}, fmt.Errorf("calibrate: frame %d: %w", n+1, err)
-		}
-		ob := tr.Observe(f.Mat)
-		f.Close()
-		if ob.Present {
-			// Something on the tray: learn it all again.
-			tr.Close()
-			tr = locate.New(o)
-			continue
-		}
-		if ref, ok := tr.Reference(); ok {
-			return ref, nil
-		}
-	}
 }

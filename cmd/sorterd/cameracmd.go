@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/config"
-	"gocv.io/x/gocv"
 )
 
 // openCamera opens the configured source, oriented as the camera is
@@ -95,25 +92,7 @@ func snapshot(ctx context.Context, c config.Camera, skip int, timeout time.Durat
 		return err
 	}
 	defer src.Close()
-	var f camera.Frame
-	for i := 0; i <= skip; i++ {
-		f.Close()
-		f, err = src.Read(ctx)
-		if errors.Is(err, camera.ErrEnded) && i > 0 {
-			break // a short file or pipeline: keep the last frame
-		}
-		if err != nil {
-			return fmt.Errorf("snapshot: frame %d: %w", i+1, err)
-		}
-	}
-	defer f.Close()
-	if !gocv.IMWrite(out, f.Mat) {
-		return fmt.Errorf("snapshot: cannot write %s (a .jpg or .png name in a writable folder)", out)
-	}
-	if st, err := os.Stat(out); err != nil || st.Size() == 0 {
-		return fmt.Errorf("snapshot: %s was not written", out)
-	}
-	return nil
+	return camera.Snapshot(ctx, src, skip, out)
 }
 
 // cmdCameraLock: `sorterd camera lock [--config FILE]` opens the configured
@@ -147,7 +126,10 @@ func cmdCameraLock(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	stderr, stop := cameraLog(stderr)
 	defer stop()
-	l, err := lockCamera(ctx, cfg.Camera, *settle, *timeout)
+	lctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	c := cfg.Camera
+	l, err := camera.LockNow(lctx, camera.Options{Source: c.Source, Width: c.Width, Height: c.Height, FPS: c.FPS}, *settle)
 	if err != nil {
 		errLine(stderr, err)
 		return 1
@@ -160,23 +142,4 @@ func cmdCameraLock(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stdout, "note: %s has camera.exposure: %s, so the daemon will not lock the camera itself\n", *path, cfg.Camera.Exposure)
 	}
 	return 0
-}
-
-// lockCamera opens the configured camera with its lock on (whatever
-// camera.exposure says), and reads one frame after locking to show the
-// camera still delivers.
-func lockCamera(ctx context.Context, c config.Camera, settle int, timeout time.Duration) (camera.Lock, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	src, err := camera.Open(camera.Options{Source: c.Source, Width: c.Width, Height: c.Height, FPS: c.FPS, Lock: true, Settle: settle})
-	if err != nil {
-		return camera.Lock{}, err
-	}
-	defer src.Close()
-	f, err := src.Read(ctx)
-	if err != nil {
-		return src.Lock(), fmt.Errorf("camera lock: no frame after locking: %w", err)
-	}
-	f.Close()
-	return src.Lock(), nil
 }

@@ -389,20 +389,13 @@ func start(wg *sync.WaitGroup, f func()) {
 	go func() { defer wg.Done(); f() }()
 }
 
-// awaitCamera waits a few seconds for the camera's first frame, so READY
+// awaitCamera waits cameraWait for the camera's first frame, so READY
 // means the model is loaded and the camera gives frames; a camera still
 // missing is reported in the status, and the daemon keeps retrying it
 // rather than failing its start.
 func awaitCamera(ctx context.Context, cam *cameraLink, c config.Camera, log *slog.Logger) string {
-	wctx, cancel := context.WithTimeout(ctx, cameraWait)
-	defer cancel()
-	f, err := cam.Read(wctx)
-	if err == nil {
-		f.Close()
+	if cam.FirstFrame(ctx, cameraWait) == nil {
 		return "sorting"
-	}
-	if ctx.Err() != nil {
-		return "sorting" // stopping already: nothing to wait for
 	}
 	log.Warn("camera not available yet; retrying", "camera", c.Source, "err", cam.State().LastError)
 	return "waiting for the camera: " + cam.State().LastError
