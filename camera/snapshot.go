@@ -16,18 +16,18 @@ import (
 // last frame. It gives up when ctx ends.
 func Snapshot(ctx context.Context, src Source, skip int, out string) error {
 	var f Frame
+	defer func() { f.Close() }()
 	for i := 0; i <= skip; i++ {
-		f.Close()
-		var err error
-		f, err = src.Read(ctx)
+		next, err := src.Read(ctx)
 		if errors.Is(err, ErrEnded) && i > 0 {
 			break // keep the last frame
 		}
 		if err != nil {
 			return fmt.Errorf("snapshot: frame %d: %w", i+1, err)
 		}
+		f.Close()
+		f = next
 	}
-	defer f.Close()
 	if !gocv.IMWrite(out, f.Mat) {
 		return fmt.Errorf("snapshot: cannot write %s (a .jpg or .png name in a writable folder)", out)
 	}

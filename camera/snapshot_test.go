@@ -29,6 +29,7 @@ func TestSnapshot(t *testing.T) {
 	}{
 		{0, []image.Image{dark, light}, false},
 		{1, []image.Image{dark, light}, true},
+		{5, []image.Image{dark, light}, true}, // ended: the last frame
 	} {
 		src, err := cameratest.New(cameratest.Options{}, tc.frames...)
 		if err != nil {
