@@ -101,3 +101,19 @@ func (s *Oriented) Read(ctx context.Context) (Frame, error) {
 	s.Apply(&f.Mat)
 	return f, nil
 }
+
+// OpenOriented opens a source (Open) whose frames come out turned and
+// flipped as the camera is mounted (Orient), and says what locking its
+// exposure did (Capture.Lock).
+func OpenOriented(o Options, or Orientation) (Source, Lock, error) {
+	src, err := Open(o)
+	if err != nil {
+		return nil, Lock{}, err
+	}
+	oriented, err := Orient(src, or)
+	if err != nil {
+		src.Close()
+		return nil, Lock{}, err
+	}
+	return oriented, src.Lock(), nil
+}

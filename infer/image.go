@@ -2,6 +2,7 @@ package infer
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"gocv.io/x/gocv"
 )
@@ -170,4 +172,18 @@ func complete(data []byte, format string) bool {
 		return bytes.Contains(tail, []byte("IEND"))
 	}
 	return true
+}
+
+// ClassifyFile reads an image file within lim and classifies it (top k),
+// saying how long reading and decoding it took.
+func (c *Classifier) ClassifyFile(ctx context.Context, path string, lim ImageLimits, k int) (Result, time.Duration, error) {
+	t0 := time.Now()
+	img, err := ReadImageFile(path, lim)
+	if err != nil {
+		return Result{}, 0, err
+	}
+	defer img.Close()
+	decode := time.Since(t0)
+	r, err := c.Classify(ctx, img, k)
+	return r, decode, err
 }

@@ -55,3 +55,12 @@ func (m *MQTT) Degraded() string {
 	}
 	return m.BrokerProblem
 }
+
+// Degraded is why the links make the station degraded, as systemd's
+// status line says it ("" when they do not).
+func (s State) Degraded() string {
+	if p := s.MQTT.Degraded(); p != "" {
+		return "degraded: " + p
+	}
+	return ""
+}

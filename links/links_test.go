@@ -17,5 +17,8 @@ func TestDegraded(t *testing.T) {
 		if got := tc.m.Degraded(); got != tc.want {
 			t.Errorf("%+v: %q, want %q", tc.m, got, tc.want)
 		}
+		if got := (State{MQTT: tc.m}).Degraded(); (got == "") != (tc.want == "") || (got != "" && got != "degraded: "+tc.want) {
+			t.Errorf("state with %+v: %q", tc.m, got)
+		}
 	}
 }

@@ -2,9 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"log/slog"
+	"slices"
 
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
@@ -53,6 +55,13 @@ func Configure(ctx context.Context, cfg config.Config, clf *infer.Classifier, re
 	return o, nil
 }
 
+// ClassifierOptions are the classifier's options model gives, logging
+// on log.
+func ClassifierOptions(m config.Model, log *slog.Logger) infer.Options {
+	return infer.Options{Model: m.Path, Labels: m.Labels, Delegate: m.Delegate, Fallback: m.Fallback, Threads: m.Threads,
+		EdgeTPUDevice: m.EdgeTPUDevice, TTA: m.TTA, Logger: log}
+}
+
 // TrayOptions are the tray's settings a configuration gives, with the
 // reference tray ref.
 func TrayOptions(cfg config.Config, ref locate.Reference) locate.Options {
@@ -81,4 +90,49 @@ func ConfiguredThreshold(cfg config.Config, clf *infer.Classifier) float64 {
 		t = clf.Info().Sorterd.Threshold
 	}
 	return t
+}
+
+// Check checks what config.Load cannot: the model loads (with its
+// delegate, or its fallback) and has labels, the TTA views exist, and
+// every bin's labels are labels of the model. `config check` and a reload
+// (before the running station is stopped) both run it.
+//
+// running is the configuration in service during a reload, nil otherwise:
+// an Edge TPU that the running station holds cannot take a second
+// interpreter, so there the model is parsed and its labels checked
+// without one.
+func Check(c config.Config, running *config.Config, log *slog.Logger) error {
+	if _, err := infer.ViewsByName(c.Model.TTA); err != nil {
+		return fmt.Errorf("model.tta: %w", err)
+	}
+	delegate := c.Model.Delegate
+	if delegate == infer.DelegateEdgeTPU && running != nil && running.Model.Delegate == infer.DelegateEdgeTPU {
+		delegate = "" // see above: checked below without an interpreter
+	}
+	var labels []string
+	if delegate == "" {
+		l, err := infer.ModelLabels(c.Model.Path, c.Model.Labels)
+		if err != nil {
+			return fmt.Errorf("model.path: %w", err)
+		}
+		labels = l
+	} else {
+		o := ClassifierOptions(c.Model, log)
+		o.Delegate, o.Threads, o.Interpreters = delegate, 1, 1
+		clf, err := infer.New(o)
+		if err != nil {
+			return fmt.Errorf("model.path: %w", err)
+		}
+		labels = clf.Labels()
+		clf.Close()
+	}
+	var errs []error
+	for i, b := range c.Bins {
+		for _, l := range b.Labels {
+			if !slices.Contains(labels, l) {
+				errs = append(errs, fmt.Errorf("bins[%d] (%s): label %q is not one of the model's labels %v", i, b.Name, l, labels))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

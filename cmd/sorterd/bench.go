@@ -7,13 +7,14 @@ import (
 	"io"
 
 	"github.com/sorterd/sorterd/config"
+	"github.com/sorterd/sorterd/internal/cli"
 	"github.com/sorterd/sorterd/settings"
 	"github.com/sorterd/sorterd/stationbench"
 )
 
 // cmdBench measures the camera path (stationbench.Compute).
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("sorterd bench", "sorterd bench [flags]", stderr)
+	fs := cli.NewFlagSet("sorterd bench", "sorterd bench [flags]", stderr)
 	var mf modelFlags
 	mf.register(fs, "warn")
 	n := fs.Int("n", 200, "iterations")
@@ -21,9 +22,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	imgPath := fs.String("image", "", fmt.Sprintf("JPEG/PNG to use as the frame (default: a synthetic %d×%d frame)", settings.DefaultFrameWidth, settings.DefaultFrameHeight))
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	fps := fs.Float64("fps", config.Default().Camera.FPS, "camera frames/s for the tta_per_frame auto line")
-	if pos, err := parseInterspersed(fs, args); err != nil {
-		return flagExit(err)
-	} else if !noArgs(fs, pos) {
+	if pos, err := cli.ParseInterspersed(fs, args); err != nil {
+		return cli.FlagExit(err)
+	} else if !cli.NoArgs(fs, pos) {
 		return 2
 	}
 	if *fps <= 0 {
@@ -47,7 +48,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer frame.Close()
 	rep, err := stationbench.Compute(ctx, c, encoded, frame, stationbench.ComputeOptions{Image: *imgPath, N: *n,
-		Views: 1 + len(splitList(mf.tta)), FPS: *fps, AutoHave: len(config.Default().Model.TTA)})
+		Views: 1 + len(cli.SplitList(mf.tta)), FPS: *fps, AutoHave: len(config.Default().Model.TTA)})
 	if err != nil {
 		errLine(stderr, err)
 		return 1

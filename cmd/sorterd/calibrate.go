@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sorterd/sorterd/config"
+	"github.com/sorterd/sorterd/internal/cli"
 	"github.com/sorterd/sorterd/internal/statelock"
 	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/pipeline"
@@ -19,11 +20,11 @@ import (
 // lamp, the tray or the camera's settings, with the daemon stopped.
 func cmdCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const synopsis = "sorterd calibrate [--config FILE] [--timeout D]"
-	fs := newFlagSet("sorterd calibrate", synopsis, stderr)
+	fs := cli.NewFlagSet("sorterd calibrate", synopsis, stderr)
 	path := fs.String("config", config.DefaultPath, "configuration `file` (camera, ROI, state_dir)")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up when the tray has not been seen empty and still within this")
 	if err := fs.Parse(args); err != nil {
-		return flagExit(err)
+		return cli.FlagExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "sorterd: calibrate takes no arguments (got %q)\nusage: %s\n", fs.Args(), synopsis)

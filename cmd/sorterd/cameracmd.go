@@ -9,6 +9,7 @@ import (
 
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/config"
+	"github.com/sorterd/sorterd/internal/cli"
 )
 
 // openCamera opens the configured source, oriented as the camera is
@@ -17,17 +18,8 @@ import (
 // saves. The Lock says what locking did (the zero Lock with exposure:
 // auto).
 func openCamera(c config.Camera) (camera.Source, camera.Lock, error) {
-	src, err := camera.Open(camera.Options{Source: c.Source, Width: c.Width, Height: c.Height, FPS: c.FPS, Loop: c.Loop,
-		Lock: c.Exposure == config.ExposureLocked})
-	if err != nil {
-		return nil, camera.Lock{}, err
-	}
-	o, err := camera.Orient(src, camera.Orientation{Rotate: int(c.Rotate), Flip: camera.Flip(c.Flip)})
-	if err != nil {
-		src.Close()
-		return nil, camera.Lock{}, err
-	}
-	return o, src.Lock(), nil
+	return camera.OpenOriented(camera.Options{Source: c.Source, Width: c.Width, Height: c.Height, FPS: c.FPS, Loop: c.Loop,
+		Lock: c.Exposure == config.ExposureLocked}, camera.Orientation{Rotate: int(c.Rotate), Flip: camera.Flip(c.Flip)})
 }
 
 // logLock logs what camera.exposure: locked achieved at an open: info
@@ -46,7 +38,7 @@ func logLock(log *slog.Logger, l camera.Lock) {
 // `sorterd camera lock` locks its exposure and white balance and says how.
 func cmdCamera(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const synopsis = "sorterd camera snapshot [--config FILE] [--skip N] OUT.jpg\n       sorterd camera lock [--config FILE] [--settle N]"
-	if len(args) > 0 && isHelp(args[0]) {
+	if len(args) > 0 && cli.IsHelp(args[0]) {
 		fmt.Fprintf(stdout, "Usage: %s\n", synopsis)
 		return 0
 	}
@@ -57,13 +49,13 @@ func cmdCamera(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "usage: %s\n", synopsis)
 		return 2
 	}
-	fs := newFlagSet("sorterd camera snapshot", synopsis, stderr)
+	fs := cli.NewFlagSet("sorterd camera snapshot", synopsis, stderr)
 	path := fs.String("config", config.DefaultPath, "configuration `file` whose camera section is used")
 	skip := fs.Int("skip", 5, "frames dropped first (a camera's exposure settles over its first frames)")
 	timeout := fs.Duration("timeout", 20*time.Second, "give up when no frame comes within this")
-	pos, err := parseInterspersed(fs, args[1:])
+	pos, err := cli.ParseInterspersed(fs, args[1:])
 	if err != nil {
-		return flagExit(err)
+		return cli.FlagExit(err)
 	}
 	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "sorterd: camera snapshot needs one output file (.jpg or .png)")
@@ -104,15 +96,15 @@ func snapshot(ctx context.Context, c config.Camera, skip int, timeout time.Durat
 // configuration errors.
 func cmdCameraLock(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const synopsis = "sorterd camera lock [--config FILE] [--settle N] [--timeout D]"
-	fs := newFlagSet("sorterd camera lock", synopsis, stderr)
+	fs := cli.NewFlagSet("sorterd camera lock", synopsis, stderr)
 	path := fs.String("config", config.DefaultPath, "configuration `file` whose camera section is used")
 	settle := fs.Int("settle", camera.DefaultSettle, "frames the automatic exposure and white balance run before they are locked")
 	timeout := fs.Duration("timeout", 20*time.Second, "give up when no frame comes within this after locking")
-	pos, err := parseInterspersed(fs, args)
+	pos, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
-		return flagExit(err)
+		return cli.FlagExit(err)
 	}
-	if !noArgs(fs, pos) {
+	if !cli.NoArgs(fs, pos) {
 		return 2
 	}
 	if *settle < 1 {

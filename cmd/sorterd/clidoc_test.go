@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sorterd/sorterd/internal/cli"
 	"github.com/sorterd/sorterd/internal/clidoc"
 	"github.com/sorterd/sorterd/internal/testenv"
 )
@@ -26,15 +27,15 @@ const (
 )
 
 // cliProgram is program() with each command's flags, read from the flag
-// set the command parses (it is given to flagSetSeen as -h prints it).
+// set the command parses (it is given to cli.Seen as -h prints it).
 func cliProgram(t *testing.T) clidoc.Program {
 	t.Helper()
 	p := program()
-	defer func() { flagSetSeen = nil }()
+	defer func() { cli.Seen = nil }()
 	for i := range p.Commands {
 		c := &p.Commands[i]
 		var fs *flag.FlagSet
-		flagSetSeen = func(f *flag.FlagSet) { fs = f }
+		cli.Seen = func(f *flag.FlagSet) { fs = f }
 		if c.Name == "" {
 			cmdDaemon(context.Background(), []string{"-h"}, io.Discard)
 		} else if code := run(context.Background(), append(c.Words(), "-h"), io.Discard, io.Discard); code != 0 {

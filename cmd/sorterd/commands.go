@@ -1,8 +1,6 @@
 package main
 
 import (
-	"flag"
-
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
 	"github.com/sorterd/sorterd/internal/clidoc"
@@ -13,7 +11,7 @@ import (
 // (share/man/man1/sorterd.1) and the bash completion
 // (share/bash-completion/completions/sorterd) are rendered from it with
 // each command's flags read from the flag set the command parses
-// (flagSetSeen). TestCLIFiles fails when one of those files differs from
+// (cli.Seen). TestCLIFiles fails when one of those files differs from
 // what this gives; `go test ./cmd/sorterd -run TestCLIFiles -update`
 // writes them.
 
@@ -77,11 +75,6 @@ func program() clidoc.Program {
 
 // usage is the text sorterd help prints.
 var usage = clidoc.Usage(program())
-
-// flagSetSeen, when set, is given each command's flag set as its -h
-// prints it: how the docs read every command's flags from the flag set
-// the command parses (set only while they are rendered).
-var flagSetSeen func(*flag.FlagSet)
 
 // flagValues says what each flag that takes a value takes, for the
 // completion (a file, a folder, one of a few names, or free text) and the

@@ -12,12 +12,12 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/internal/cli"
 	"github.com/sorterd/sorterd/internal/liblog"
 	"github.com/sorterd/sorterd/internal/sdnotify"
 	"github.com/sorterd/sorterd/internal/statelock"
@@ -33,12 +33,12 @@ import (
 // "reload" command) reloads the configuration, keeping the running one
 // when the new file does not validate.
 func cmdDaemon(ctx context.Context, args []string, stderr io.Writer) int {
-	fs := newFlagSet("sorterd", "sorterd [--config FILE]   (run the station; sorterd help lists the commands)", stderr)
+	fs := cli.NewFlagSet("sorterd", "sorterd [--config FILE]   (run the station; sorterd help lists the commands)", stderr)
 	path := fs.String("config", config.DefaultPath, "configuration `file`")
 	if err := fs.Parse(args); err != nil {
-		return flagExit(err)
+		return cli.FlagExit(err)
 	}
-	if !noArgs(fs, fs.Args()) {
+	if !cli.NoArgs(fs, fs.Args()) {
 		return 2
 	}
 	cfg, err := config.Load(*path)
@@ -195,7 +195,7 @@ func (d *daemon) check(cfg config.Config, log *slog.Logger) *config.Config {
 		err = fmt.Errorf("state_dir changed (%s → %s): the lock and outbox belong to the running one; restart to move it", cfg.StateDir, c.StateDir)
 	}
 	if err == nil {
-		err = checkStation(c, &cfg, log)
+		err = pipeline.Check(c, &cfg, log)
 	}
 	if err != nil {
 		log.Error("reload refused: the running configuration stays", "err", err)
@@ -269,7 +269,7 @@ func (d *daemon) runStation(ctx context.Context, cfg config.Config, log *slog.Lo
 // the pipeline's options, presence sensor, publisher, review, station.
 func (d *daemon) build(ctx context.Context, p *parts, cfg config.Config, log *slog.Logger) error {
 	var err error
-	if p.clf, err = newClassifier(cfg, log); err != nil {
+	if p.clf, err = infer.New(pipeline.ClassifierOptions(cfg.Model, log)); err != nil {
 		return err
 	}
 	p.onClose(func() { p.clf.Close() })
@@ -292,7 +292,7 @@ func (d *daemon) build(ctx context.Context, p *parts, cfg config.Config, log *sl
 	if p.opts.Presence, err = newTrigger(ctx, cfg.Trigger, log); err != nil {
 		return err
 	}
-	ctl := &control{reload: d.reload}
+	ctl := publish.NewControl(d.reload)
 	if p.pub, err = newPublisher(ctx, cfg, p.clf.SHA256(), ctl, d.kept.outbox, log); err != nil {
 		return err
 	}
@@ -303,7 +303,7 @@ func (d *daemon) build(ctx context.Context, p *parts, cfg config.Config, log *sl
 	if err := d.buildStation(p, cfg, log); err != nil {
 		return err
 	}
-	ctl.station.Store(p.station)
+	ctl.Set(p.station)
 	return nil
 }
 
@@ -353,7 +353,7 @@ func startServices(ctx, pubCtx context.Context, wg *sync.WaitGroup, p *parts, cf
 	stall := cfg.Camera.StallTimeout.D()
 	start(wg, func() {
 		sdnotify.RunWatchdog(ctx, sdnotify.Watch{Health: func(now time.Time) error { return p.station.Health(now, stall) },
-			Problem: func() string { return linksProblem(lk()) }, Log: log})
+			Problem: func() string { return lk().Degraded() }, Log: log})
 	})
 	if p.pub != nil {
 		stats := func() []byte { b, _ := json.Marshal(stationStats{p.station.Stats(), lk()}); return b }
@@ -421,11 +421,9 @@ func uploadClassifier(cfg config.Config, clf *infer.Classifier, log *slog.Logger
 	if cfg.Model.Delegate == infer.DelegateEdgeTPU {
 		return clf, nil
 	}
-	up, err := infer.New(infer.Options{
-		Model: cfg.Model.Path, Labels: cfg.Model.Labels, Delegate: cfg.Model.Delegate,
-		Fallback: cfg.Model.Fallback, Threads: 1, Interpreters: 1, Logger: log.With("for", "uploads"),
-		TTA: cfg.Model.TTA,
-	})
+	o := pipeline.ClassifierOptions(cfg.Model, log.With("for", "uploads"))
+	o.Threads, o.Interpreters = 1, 1
+	up, err := infer.New(o)
 	if err != nil {
 		return nil, fmt.Errorf("upload classifier: %w", err)
 	}
@@ -449,50 +447,6 @@ func linkState(cam *cameraLink, pub *publish.Publisher) links.State {
 		l.MQTT = pub.Link()
 	}
 	return l
-}
-
-// control carries out MQTT commands on the station's control surface.
-// The publisher is built before the station (whose events it carries), so
-// the station is set once built; a command before that is refused.
-type control struct {
-	station atomic.Pointer[pipeline.Station]
-	reload  chan<- struct{}
-}
-
-func (ctl *control) command(ctx context.Context, c publish.Command) error {
-	s := ctl.station.Load()
-	if s == nil {
-		return errors.New("station is starting")
-	}
-	switch c.Cmd {
-	case "pause":
-		s.Pause()
-	case "resume":
-		s.Resume()
-	case "test_flap":
-		if c.Bin == "" {
-			return errors.New(`test_flap needs "bin"`)
-		}
-		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		return s.TestFlap(tctx, c.Bin)
-	case "reload":
-		select {
-		case ctl.reload <- struct{}{}:
-		default:
-		}
-	default:
-		return fmt.Errorf("unknown command %q (pause, resume, test_flap, reload)", c.Cmd)
-	}
-	return nil
-}
-
-// linksProblem is why a link makes the station degraded ("" if none).
-func linksProblem(l links.State) string {
-	if p := l.MQTT.Degraded(); p != "" {
-		return "degraded: " + p
-	}
-	return ""
 }
 
 // notify tells systemd (sdnotify.NotifyLogged).

@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/sorterd/sorterd/internal/cli"
 	"github.com/sorterd/sorterd/internal/journal"
 )
 
@@ -85,7 +84,7 @@ var helpTopics = []string{"version", "bench", "train", "eval", "export", "config
 // the output asked for, not a diagnostic), exit 0. An unknown command is
 // a usage error, on stderr.
 func cmdHelp(ctx context.Context, cmd string, stdout, stderr io.Writer) int {
-	if isHelp(cmd) {
+	if cli.IsHelp(cmd) {
 		cmd = "help"
 	}
 	if !slices.Contains(helpTopics, cmd) {
@@ -106,79 +105,6 @@ func cmdHelp(ctx context.Context, cmd string, stdout, stderr io.Writer) int {
 // one-shot classifier (it may come after the images).
 func isOnceFlag(a string) bool {
 	return a == "--once" || a == "-once" || strings.HasPrefix(a, "--once=") || strings.HasPrefix(a, "-once=")
-}
-
-// newFlagSet is a subcommand's flag set: errors are returned, not fatal,
-// and -h prints the synopsis line before the flags.
-func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		if flagSetSeen != nil {
-			flagSetSeen(fs)
-		}
-		fmt.Fprintf(fs.Output(), "Usage: %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// isHelp reports whether a asks for help, for the commands that parse
-// their arguments without a flag set.
-func isHelp(a string) bool { return a == "-h" || a == "-help" || a == "--help" || a == "help" }
-
-// flagExit is the exit code for an error from parsing flags: asking for
-// help (-h, --help) is a success, anything else a usage error. The flag
-// package has already printed the usage or the error.
-func flagExit(err error) int {
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	return 2
-}
-
-// ignoredFlags returns, of the flags named, those given on the command
-// line: flags that would be silently ignored in the mode chosen (eval's
-// station flags without --station, say), which a command refuses.
-func ignoredFlags(fs *flag.FlagSet, names ...string) []string {
-	var given []string
-	fs.Visit(func(f *flag.Flag) {
-		if slices.Contains(names, f.Name) {
-			given = append(given, "--"+f.Name)
-		}
-	})
-	return given
-}
-
-// noArgs refuses positional arguments for a command that takes none, so
-// that a misspelt flag value is not silently dropped.
-func noArgs(fs *flag.FlagSet, pos []string) bool {
-	if len(pos) == 0 {
-		return true
-	}
-	fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), pos[0])
-	fs.Usage()
-	return false
-}
-
-// parseInterspersed parses flags that may come after positional arguments
-// (sorterd --once a.jpg --json), which the flag package alone stops at.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if rest[0] == "--" {
-			return append(pos, rest[1:]...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {

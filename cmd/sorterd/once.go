@@ -10,10 +10,10 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/internal/cli"
 )
 
 // defaultModel is where make model writes the model (and train and export
@@ -68,16 +68,6 @@ func (m *modelFlags) register(fs *flag.FlagSet, logLevel string) {
 // where flip,rot180 alone gained nothing.
 var defaultTTA = strings.Join(config.Default().Model.TTA, ",")
 
-func splitList(s string) []string {
-	var out []string
-	for _, v := range strings.Split(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
 func (m *modelFlags) open(stderr io.Writer) (*infer.Classifier, error) {
 	log, err := newLogger(stderr, m.logLevel)
 	if err != nil {
@@ -86,12 +76,12 @@ func (m *modelFlags) open(stderr io.Writer) (*infer.Classifier, error) {
 	m.model = resolveModel(m.model)
 	return infer.New(infer.Options{
 		Model: m.model, Labels: m.labels, Delegate: m.delegate, Fallback: m.fallback,
-		EdgeTPUDevice: m.device, Threads: m.threads, Logger: log, TTA: splitList(m.tta),
+		EdgeTPUDevice: m.device, Threads: m.threads, Logger: log, TTA: cli.SplitList(m.tta),
 	})
 }
 
 func cmdOnce(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("sorterd --once", "sorterd --once IMG [IMG...] [flags]", stderr)
+	fs := cli.NewFlagSet("sorterd --once", "sorterd --once IMG [IMG...] [flags]", stderr)
 	var mf modelFlags
 	mf.register(fs, "warn")
 	fs.StringVar(&mf.tta, "tta", defaultTTA, "extra views averaged per image, comma-separated (\"\" for none)")
@@ -102,9 +92,9 @@ func cmdOnce(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// --once selects this command (run looks for it anywhere); it is no
 	// flag of its own, so -h does not list it.
 	args = slices.DeleteFunc(slices.Clone(args), isOnceFlag)
-	images, err := parseInterspersed(fs, args)
+	images, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
-		return flagExit(err)
+		return cli.FlagExit(err)
 	}
 	if len(images) == 0 {
 		fmt.Fprintln(stderr, "sorterd: --once needs at least one image")
@@ -121,34 +111,11 @@ func cmdOnce(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer c.Close()
-	enc := json.NewEncoder(stdout)
 	lim := infer.ImageLimits{MaxBytes: *maxBytes, MaxPixels: *maxPixels}
 	failed := 0
 	for _, path := range images {
-		r, decode, err := classifyFile(ctx, c, path, lim, *top)
-		if err != nil {
-			errLine(stderr, fmt.Errorf("%s: %w", path, err))
-			if *asJSON {
-				// A reader of the JSON lines sees every image it asked
-				// about, the failed ones as {"image", "error"}.
-				_ = enc.Encode(struct {
-					Image string `json:"image"`
-					Error string `json:"error"`
-				}{path, err.Error()})
-			}
+		if !classifyOne(ctx, c, path, lim, *top, *asJSON, stdout, stderr) {
 			failed++
-			continue
-		}
-		rep := c.NewReport(path, r, decode)
-		if *asJSON {
-			_ = enc.Encode(rep)
-			continue
-		}
-		lat := rep.LatencyMS
-		fmt.Fprintf(stdout, "%s: %s %.3f  (decode %.1f ms, preprocess %.1f ms, invoke %.1f ms, total %.1f ms)\n",
-			path, r.Label, r.Score.Score, lat.Decode, lat.Preprocess, lat.Invoke, lat.Total)
-		for _, s := range r.Top[1:] {
-			fmt.Fprintf(stdout, "    %-30s %.3f\n", s.Label, s.Score)
 		}
 	}
 	if failed > 0 {
@@ -157,14 +124,33 @@ func cmdOnce(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func classifyFile(ctx context.Context, c *infer.Classifier, path string, lim infer.ImageLimits, k int) (infer.Result, time.Duration, error) {
-	t0 := time.Now()
-	img, err := infer.ReadImageFile(path, lim)
+// classifyOne classifies one image file and prints the result (a JSON
+// line with asJSON); false when it failed.
+func classifyOne(ctx context.Context, c *infer.Classifier, path string, lim infer.ImageLimits, top int, asJSON bool, stdout, stderr io.Writer) bool {
+	enc := json.NewEncoder(stdout)
+	r, decode, err := c.ClassifyFile(ctx, path, lim, top)
 	if err != nil {
-		return infer.Result{}, 0, err
+		errLine(stderr, fmt.Errorf("%s: %w", path, err))
+		if asJSON {
+			// A reader of the JSON lines sees every image it asked
+			// about, the failed ones as {"image", "error"}.
+			_ = enc.Encode(struct {
+				Image string `json:"image"`
+				Error string `json:"error"`
+			}{path, err.Error()})
+		}
+		return false
 	}
-	defer img.Close()
-	decode := time.Since(t0)
-	r, err := c.Classify(ctx, img, k)
-	return r, decode, err
+	rep := c.NewReport(path, r, decode)
+	if asJSON {
+		_ = enc.Encode(rep)
+		return true
+	}
+	lat := rep.LatencyMS
+	fmt.Fprintf(stdout, "%s: %s %.3f  (decode %.1f ms, preprocess %.1f ms, invoke %.1f ms, total %.1f ms)\n",
+		path, r.Label, r.Score.Score, lat.Decode, lat.Preprocess, lat.Invoke, lat.Total)
+	for _, s := range r.Top[1:] {
+		fmt.Fprintf(stdout, "    %-30s %.3f\n", s.Label, s.Score)
+	}
+	return true
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/internal/cli"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/web"
 )
@@ -15,7 +16,7 @@ import (
 // bench with a model and a browser. With --config it also knows the
 // station's bins and threshold, so it shows where an item would go.
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) int {
-	fs := newFlagSet("sorterd serve", "sorterd serve [flags]", stderr)
+	fs := cli.NewFlagSet("sorterd serve", "sorterd serve [flags]", stderr)
 	var mf modelFlags
 	mf.register(fs, "info")
 	fs.StringVar(&mf.tta, "tta", defaultTTA, "extra views averaged per image, comma-separated (\"\" for none)")
@@ -25,9 +26,9 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) int {
 	maxPixels := fs.Int("max-pixels", 24_000_000, "refuse uploads with more pixels than this, before decoding")
 	maxBytes := fs.Int64("max-bytes", 16<<20, "refuse uploads larger than this")
 	if err := fs.Parse(args); err != nil {
-		return flagExit(err)
+		return cli.FlagExit(err)
 	}
-	if !noArgs(fs, fs.Args()) {
+	if !cli.NoArgs(fs, fs.Args()) {
 		return 2
 	}
 	log, err := newLogger(stderr, mf.logLevel)

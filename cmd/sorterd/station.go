@@ -25,14 +25,6 @@ import (
 // The constructors below build one part each from the configuration, for
 // the daemon's runStation.
 
-func newClassifier(cfg config.Config, log *slog.Logger) (*infer.Classifier, error) {
-	return infer.New(infer.Options{
-		Model: cfg.Model.Path, Labels: cfg.Model.Labels, Delegate: cfg.Model.Delegate,
-		Fallback: cfg.Model.Fallback, Threads: cfg.Model.Threads, EdgeTPUDevice: cfg.Model.EdgeTPUDevice, Logger: log,
-		TTA: cfg.Model.TTA,
-	})
-}
-
 // newFlaps makes each bin's flap; on an error the ones made are closed.
 func newFlaps(cfg config.Config, log *slog.Logger) (actuator.Bank, error) {
 	flaps := actuator.Bank{}
@@ -91,7 +83,7 @@ func newTrigger(ctx context.Context, t config.Trigger, log *slog.Logger) (<-chan
 
 // newPublisher is the MQTT publisher (nil when MQTT is off); its commands
 // go to ctl.
-func newPublisher(ctx context.Context, cfg config.Config, modelSHA string, ctl *control, outbox *publish.Outbox, log *slog.Logger) (*publish.Publisher, error) {
+func newPublisher(ctx context.Context, cfg config.Config, modelSHA string, ctl *publish.Control, outbox *publish.Outbox, log *slog.Logger) (*publish.Publisher, error) {
 	if !cfg.MQTT.Enabled {
 		return nil, nil
 	}
@@ -116,7 +108,7 @@ func newPublisher(ctx context.Context, cfg config.Config, modelSHA string, ctl *
 		OutboxSize: cfg.MQTT.Outbox, Discovery: cfg.MQTT.Discovery, DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix,
 		Bins: bins, Model: model, Version: version, Log: log,
 		ConfigURL: cfg.HTTP.PageURL(hostname()),
-		OnCommand: func(c publish.Command) error { return ctl.command(ctx, c) },
+		OnCommand: func(c publish.Command) error { return ctl.Do(ctx, c) },
 		Outbox:    outbox, KeepOutbox: true,
 	})
 }

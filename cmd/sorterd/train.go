@@ -10,24 +10,25 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/internal/cli"
+	"github.com/sorterd/sorterd/internal/progress"
 	"github.com/sorterd/sorterd/stationbench"
 	"github.com/sorterd/sorterd/train"
 )
 
 func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("sorterd train", "sorterd train --data DIR [--data DIR...] [flags]", stderr)
+	fs := cli.NewFlagSet("sorterd train", "sorterd train --data DIR [--data DIR...] [flags]", stderr)
 	c := train.DefaultRecipe()
 	trainFlags(fs, &c)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	force := fs.Bool("force", false, "replace the default model (--out "+defaultModel+" or "+config.DefaultModelPath+") when it exists")
-	if pos, err := parseInterspersed(fs, args); err != nil {
-		return flagExit(err)
-	} else if !noArgs(fs, pos) {
+	if pos, err := cli.ParseInterspersed(fs, args); err != nil {
+		return cli.FlagExit(err)
+	} else if !cli.NoArgs(fs, pos) {
 		return 2
 	}
 	if code := checkTrainFlags(fs, c, *force, stderr); code != 0 {
@@ -42,7 +43,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	c.Log = log
 	slog.SetDefault(log)
 	if !*asJSON {
-		c.Progress = func(step string) func(done, total int) { return progressBar(os.Stderr, step) }
+		c.Progress = func(step string) func(done, total int) { return progress.Bar(os.Stderr, step) }
 	}
 	rep, err := train.Run(ctx, c)
 	if err != nil {
@@ -60,7 +61,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // trainFlags are train's settings, each defaulting to c's (the shipped
 // recipe).
 func trainFlags(fs *flag.FlagSet, c *train.Config) {
-	fs.Var((*listFlag)(&c.Data), "data", "folder with one subfolder of photos per class (required; repeat it to add a station's samples, e.g. --data /var/lib/sorterd/samples)")
+	fs.Var((*cli.List)(&c.Data), "data", "folder with one subfolder of photos per class (required; repeat it to add a station's samples, e.g. --data /var/lib/sorterd/samples)")
 	fs.IntVar(&c.StationViews, "station-views", c.StationViews, "station views per training photo: laid on a random tray and cropped as the daemon crops")
 	fs.StringVar(&c.Out, "out", defaultModel, "exported model `file`")
 	fs.StringVar(&c.Base, "base", defaultBase, "classifier .tflite whose backbone is reused (a uint8 one is rewritten as int8)")
@@ -90,7 +91,7 @@ func checkTrainFlags(fs *flag.FlagSet, c train.Config, force bool, stderr io.Wri
 		errLine(stderr, fmt.Errorf("train: %w", err))
 		return 2
 	}
-	if bad := ignoredFlags(fs, "finetune-epochs", "finetune-layers", "finetune-lr", "finetune-proj-lr", "finetune-smooth"); !c.FineTune && len(bad) > 0 {
+	if bad := cli.IgnoredFlags(fs, "finetune-epochs", "finetune-layers", "finetune-lr", "finetune-proj-lr", "finetune-smooth"); !c.FineTune && len(bad) > 0 {
 		fmt.Fprintf(stderr, "sorterd: train: %s: only with --finetune\n", strings.Join(bad, ", "))
 		return 2
 	}
@@ -106,52 +107,51 @@ func checkTrainFlags(fs *flag.FlagSet, c train.Config, force bool, stderr io.Wri
 }
 
 // evalFlags are eval's: the photo evaluation's and the station
-// benchmark's (--station).
+// benchmark's (--station, straight into its options).
 type evalFlags struct {
-	model, data, delegate, plot, tta, scenes, split, config, keep *string
-	asJSON, station                                               *bool
-	seed                                                          *int64
-	limit, hold, gap                                              *int
+	o                           stationbench.Options
+	delegate, plot, tta, scenes string
+	asJSON, station             bool
 }
 
 func (e *evalFlags) register(fs *flag.FlagSet) {
-	e.model = fs.String("model", "", strings.Replace(modelDefaultHelp, "TFLite model `file`", "model `file` to evaluate", 1))
-	e.data = fs.String("data", "", "labelled folder tree (one subfolder per class; required)")
-	e.delegate = fs.String("delegate", infer.DelegateXNNPACK, "cpu, xnnpack, edgetpu or gpu")
-	e.asJSON = fs.Bool("json", false, "print one JSON object")
-	e.plot = fs.String("plot", "", "write the confusion matrix as a PNG `file`")
-	e.tta = fs.String("tta", defaultTTA, "test-time views to average, comma-separated (\"\" for none)")
-	e.station = fs.Bool("station", false, "station benchmark: lay the photos on trays as a camera sees them, play the recordings through the daemon's path, score the decisions")
-	e.scenes = fs.String("scenes", stationbench.DefaultScenes, "station: recordings to make, `tray:width[:camera]` (tray light, dark, textured, blue, green-mat, red or concrete; width a share of the frame, or lo-hi; camera fixed, auto or tinted)")
-	e.split = fs.String("split", "test", "station: photos to use: test (the held-out split train makes with --seed), train (its training photos: for choosing settings) or all")
-	e.seed = fs.Int64("seed", train.DefaultRecipe().Seed, "station: split and recording seed (train's --seed)")
-	e.limit = fs.Int("limit", 0, "station: at most this many photos (0: all)")
-	e.hold = fs.Int("hold", 12, "station: frames each item lies on the tray")
-	e.gap = fs.Int("gap", 8, "station: empty-tray frames between items (-1: back to back)")
-	e.config = fs.String("config", "", "station: station configuration `file` (camera size and rate of the recordings, trigger, locate, views, bins); default: the defaults with the motion trigger")
-	e.keep = fs.String("keep", "", "station: keep the recordings in this `dir`")
+	fs.StringVar(&e.o.Model, "model", "", strings.Replace(modelDefaultHelp, "TFLite model `file`", "model `file` to evaluate", 1))
+	fs.StringVar(&e.o.Data, "data", "", "labelled folder tree (one subfolder per class; required)")
+	fs.StringVar(&e.delegate, "delegate", infer.DelegateXNNPACK, "cpu, xnnpack, edgetpu or gpu")
+	fs.BoolVar(&e.asJSON, "json", false, "print one JSON object")
+	fs.StringVar(&e.plot, "plot", "", "write the confusion matrix as a PNG `file`")
+	fs.StringVar(&e.tta, "tta", defaultTTA, "test-time views to average, comma-separated (\"\" for none)")
+	fs.BoolVar(&e.station, "station", false, "station benchmark: lay the photos on trays as a camera sees them, play the recordings through the daemon's path, score the decisions")
+	fs.StringVar(&e.scenes, "scenes", stationbench.DefaultScenes, "station: recordings to make, `tray:width[:camera]` (tray light, dark, textured, blue, green-mat, red or concrete; width a share of the frame, or lo-hi; camera fixed, auto or tinted)")
+	fs.StringVar(&e.o.Split, "split", "test", "station: photos to use: test (the held-out split train makes with --seed), train (its training photos: for choosing settings) or all")
+	fs.Int64Var(&e.o.Seed, "seed", train.DefaultRecipe().Seed, "station: split and recording seed (train's --seed)")
+	fs.IntVar(&e.o.Limit, "limit", 0, "station: at most this many photos (0: all)")
+	fs.IntVar(&e.o.Hold, "hold", 12, "station: frames each item lies on the tray")
+	fs.IntVar(&e.o.Gap, "gap", 8, "station: empty-tray frames between items (-1: back to back)")
+	fs.StringVar(&e.o.Config, "config", "", "station: station configuration `file` (camera size and rate of the recordings, trigger, locate, views, bins); default: the defaults with the motion trigger")
+	fs.StringVar(&e.o.Keep, "keep", "", "station: keep the recordings in this `dir`")
 }
 
 func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("sorterd eval", "sorterd eval [--model M] --data DIR [flags]\n       sorterd eval --station [--model M] --data DIR [station flags]", stderr)
+	fs := cli.NewFlagSet("sorterd eval", "sorterd eval [--model M] --data DIR [flags]\n       sorterd eval --station [--model M] --data DIR [station flags]", stderr)
 	var e evalFlags
 	e.register(fs)
-	if pos, err := parseInterspersed(fs, args); err != nil {
-		return flagExit(err)
-	} else if !noArgs(fs, pos) {
+	if pos, err := cli.ParseInterspersed(fs, args); err != nil {
+		return cli.FlagExit(err)
+	} else if !cli.NoArgs(fs, pos) {
 		return 2
 	}
-	if *e.data == "" {
+	if e.o.Data == "" {
 		fmt.Fprintln(stderr, "sorterd: eval needs --data DIR")
 		return 2
 	}
 	// The station benchmark takes the model's settings from the station
 	// configuration; the photo evaluation has no recordings.
-	if bad := ignoredFlags(fs, "delegate", "tta", "plot"); *e.station && len(bad) > 0 {
+	if bad := cli.IgnoredFlags(fs, "delegate", "tta", "plot"); e.station && len(bad) > 0 {
 		fmt.Fprintf(stderr, "sorterd: eval --station: %s: only without --station (the station's model settings come from --config)\n", strings.Join(bad, ", "))
 		return 2
 	}
-	if bad := ignoredFlags(fs, "scenes", "split", "seed", "limit", "hold", "gap", "config", "keep"); !*e.station && len(bad) > 0 {
+	if bad := cli.IgnoredFlags(fs, "scenes", "split", "seed", "limit", "hold", "gap", "config", "keep"); !e.station && len(bad) > 0 {
 		fmt.Fprintf(stderr, "sorterd: eval: %s: only with --station\n", strings.Join(bad, ", "))
 		return 2
 	}
@@ -159,7 +159,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		slog.SetDefault(log)
 	}
-	if *e.station {
+	if e.station {
 		return stationEval(ctx, e, stdout, stderr)
 	}
 	return photoEval(ctx, e, stdout, stderr)
@@ -167,27 +167,27 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // photoEval is eval without --station: the model on labelled photos.
 func photoEval(ctx context.Context, e evalFlags, stdout, stderr io.Writer) int {
-	ds, err := train.Scan(*e.data)
+	ds, err := train.Scan(e.o.Data)
 	if err != nil {
 		errLine(stderr, err)
 		return 2
 	}
-	m, err := train.EvalModel(ctx, infer.Options{Model: resolveModel(*e.model), Delegate: *e.delegate, TTA: splitList(*e.tta)}, ds.Classes, ds.Items)
+	m, err := train.EvalModel(ctx, infer.Options{Model: resolveModel(e.o.Model), Delegate: e.delegate, TTA: cli.SplitList(e.tta)}, ds.Classes, ds.Items)
 	if err != nil {
 		errLine(stderr, err)
 		return 2
 	}
-	if *e.plot != "" {
-		if err := m.PlotConfusion(*e.plot); err != nil {
+	if e.plot != "" {
+		if err := m.PlotConfusion(e.plot); err != nil {
 			errLine(stderr, err)
 			return 1
 		}
 	}
-	if *e.asJSON {
+	if e.asJSON {
 		_ = json.NewEncoder(stdout).Encode(m)
 		return 0
 	}
-	fmt.Fprintf(stdout, "model %s on %s\n", *e.model, *e.data)
+	fmt.Fprintf(stdout, "model %s on %s\n", e.o.Model, e.o.Data)
 	m.Write(stdout)
 	return 0
 }
@@ -196,13 +196,13 @@ func photoEval(ctx context.Context, e evalFlags, stdout, stderr io.Writer) int {
 // default model, as eval's help says (--config gives the station's
 // settings, not its model).
 func stationEval(ctx context.Context, e evalFlags, stdout, stderr io.Writer) int {
-	sc, err := stationbench.ParseScenes(*e.scenes)
-	if err != nil {
+	o := e.o
+	var err error
+	if o.Scenes, err = stationbench.ParseScenes(e.scenes); err != nil {
 		errLine(stderr, fmt.Errorf("--scenes: %w", err))
 		return 2
 	}
-	o := stationbench.Options{Model: resolveModel(*e.model), Data: *e.data, Config: *e.config, Split: *e.split, Keep: *e.keep,
-		Scenes: sc, Seed: *e.seed, Limit: *e.limit, Hold: *e.hold, Gap: *e.gap, Text: !*e.asJSON}
+	o.Model, o.Text = resolveModel(o.Model), !e.asJSON
 	// Each scene times one inference at start when tta_per_frame is auto,
 	// as the daemon does: show what it chose.
 	o.Log, _ = newLogger(stderr, "info")
@@ -219,7 +219,7 @@ func stationEval(ctx context.Context, e evalFlags, stdout, stderr io.Writer) int
 		}
 		return 1
 	}
-	if *e.asJSON {
+	if e.asJSON {
 		_ = json.NewEncoder(stdout).Encode(rep)
 	}
 	return 0
@@ -236,14 +236,14 @@ func defaultCache() string {
 // the base model it was trained on: how `make model` builds
 // models/garbage.tflite without the data set.
 func cmdExport(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("sorterd export", "sorterd export [--head H] [--base B] [--out MODEL]", stderr)
+	fs := cli.NewFlagSet("sorterd export", "sorterd export [--head H] [--base B] [--out MODEL]", stderr)
 	head := fs.String("head", "heads/garbage.head.json", "head `file` written by sorterd train")
 	base := fs.String("base", defaultBase, "base model the head was trained on")
 	out := fs.String("out", defaultModel, "model `file` to write")
 	force := fs.Bool("force", false, "replace the default model (--out "+defaultModel+" or "+config.DefaultModelPath+") when it exists")
-	if pos, err := parseInterspersed(fs, args); err != nil {
-		return flagExit(err)
-	} else if !noArgs(fs, pos) {
+	if pos, err := cli.ParseInterspersed(fs, args); err != nil {
+		return cli.FlagExit(err)
+	} else if !cli.NoArgs(fs, pos) {
 		return 2
 	}
 	if err := keepDefaultModel(*out, *force); err != nil {
@@ -290,41 +290,4 @@ func keepDefaultModel(out string, force bool) error {
 		}
 	}
 	return nil
-}
-
-// listFlag is a flag that may be repeated.
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
-
-// progressBar draws a one-line progress bar on a terminal (w), at most
-// every 100 ms; on anything else it stays quiet (nil).
-func progressBar(w *os.File, label string) func(done, total int) {
-	st, err := w.Stat()
-	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
-		return nil
-	}
-	var last time.Time
-	start := time.Now()
-	return func(done, total int) {
-		if done != total && time.Since(last) < 100*time.Millisecond {
-			return
-		}
-		last = time.Now()
-		const width = 30
-		n := done * width / max(total, 1)
-		bar := make([]byte, width)
-		for i := range bar {
-			bar[i] = '.'
-			if i < n {
-				bar[i] = '#'
-			}
-		}
-		rate := float64(done) / time.Since(start).Seconds()
-		fmt.Fprintf(w, "\r%-14s [%s] %d/%d  %.0f img/s ", label, bar, done, total, rate)
-		if done == total {
-			fmt.Fprintln(w)
-		}
-	}
 }

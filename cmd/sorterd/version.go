@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/internal/cli"
 	"gocv.io/x/gocv"
 )
 
@@ -16,7 +17,7 @@ import (
 func cmdVersion(args []string, w, stderr io.Writer) int {
 	const synopsis = "Usage: sorterd version (or sorterd --version)\n\nPrints the versions of sorterd, Go, TFLite and OpenCV (gocv).\n"
 	if len(args) > 0 {
-		if isHelp(args[0]) {
+		if cli.IsHelp(args[0]) {
 			fmt.Fprint(w, synopsis)
 			return 0
 		}
