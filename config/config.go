@@ -814,28 +814,33 @@ func (c *Config) checkBins(k *checker) {
 				pins[b.Pin] = fmt.Sprintf("bin %q", b.Name)
 			}
 		}
-		k.oneOf(p+".mode", string(b.Mode), string(FlapPulse), string(FlapHold))
-		// A pulse holds the station's loop, and a stop waits for it: it
-		// must end well within the unit's TimeoutStopSec (15 s), after the
-		// item in flight, a conveyor's delay and the outbox's drain.
-		if b.Pulse < 0 || b.Pulse.D() > MaxPulse {
-			k.bad(p+".pulse", "must be > 0 and at most %s (a stop waits for it)", MaxPulse)
-		}
-		if b.Delay < 0 || b.Delay.D() > MaxDelay {
-			k.bad(p+".delay", "must be in 0..%s (a stop waits for a scheduled flap)", MaxDelay)
-		}
-		if !(b.Threshold >= 0 && b.Threshold < 1) {
-			k.bad(p+".threshold", "must be in 0..1 (0: decision.threshold)")
-		}
-		if k.number(p+".open_angle", b.OpenAngle) && (b.OpenAngle < 0 || b.OpenAngle > 180) {
-			k.bad(p+".open_angle", "must be in 0..180")
-		}
-		if k.number(p+".closed_angle", b.ClosedAngle) && (b.ClosedAngle < 0 || b.ClosedAngle > 180) {
-			k.bad(p+".closed_angle", "must be in 0..180")
-		}
+		b.checkFlap(k, p)
 	}
 	if rejects != 1 && len(c.Bins) > 0 {
 		k.bad("bins", "exactly one bin must have reject: true (found %d)", rejects)
+	}
+}
+
+// checkFlap checks how bin b's flap (at path p) moves, and its threshold.
+func (b Bin) checkFlap(k *checker, p string) {
+	k.oneOf(p+".mode", string(b.Mode), string(FlapPulse), string(FlapHold))
+	// A pulse holds the station's loop, and a stop waits for it: it
+	// must end well within the unit's TimeoutStopSec (15 s), after the
+	// item in flight, a conveyor's delay and the outbox's drain.
+	if b.Pulse < 0 || b.Pulse.D() > MaxPulse {
+		k.bad(p+".pulse", "must be > 0 and at most %s (a stop waits for it)", MaxPulse)
+	}
+	if b.Delay < 0 || b.Delay.D() > MaxDelay {
+		k.bad(p+".delay", "must be in 0..%s (a stop waits for a scheduled flap)", MaxDelay)
+	}
+	if !(b.Threshold >= 0 && b.Threshold < 1) {
+		k.bad(p+".threshold", "must be in 0..1 (0: decision.threshold)")
+	}
+	if k.number(p+".open_angle", b.OpenAngle) && (b.OpenAngle < 0 || b.OpenAngle > 180) {
+		k.bad(p+".open_angle", "must be in 0..180")
+	}
+	if k.number(p+".closed_angle", b.ClosedAngle) && (b.ClosedAngle < 0 || b.ClosedAngle > 180) {
+		k.bad(p+".closed_angle", "must be in 0..180")
 	}
 }
 

@@ -296,6 +296,25 @@ func (b *Tray) Observe(frame gocv.Mat) Observation {
 		return Observation{}
 	}
 	gain := b.gain(px)
+	ob, shadowed := b.measure(px, gain, w, h)
+	if relearned, ok := b.relearn(px, &ob); ok {
+		return relearned
+	}
+	b.learn(px, gain, ob.Present)
+	b.takeReference(ob.Present)
+	ob.Light, ob.Drifted = b.light(px)
+	last := b.last
+	b.last = image.Rectangle{}
+	if !ob.Present {
+		return ob
+	}
+	return b.locate(ob, last, shadowed, roi, w, h)
+}
+
+// measure compares the shrunk frame px (w×h) with the learned tray, the
+// light's change gain taken out: how much of it differs, and whether that
+// is an item; shadowed says a pale item's patch lies beside its shadow.
+func (b *Tray) measure(px []uint8, gain [3]float32, w, h int) (ob Observation, shadowed bool) {
 	shaded := b.diff(px, gain, w, h)
 	for _, m := range []*gocv.Mat{&b.mask, &b.weak} {
 		gocv.MorphologyEx(*m, &b.tmp, gocv.MorphOpen, b.open)
@@ -303,8 +322,8 @@ func (b *Tray) Observe(frame gocv.Mat) Observation {
 	}
 	changed := float64(gocv.CountNonZero(b.mask)) / float64(w*h)
 	reach := float64(gocv.CountNonZero(b.weak)) / float64(w*h)
-	ob := Observation{Changed: changed, Reach: reach, Shadow: float64(shaded) / float64(w*h), Present: changed >= b.o.Area, Gain: gain}
-	shadowed := ob.Shadow >= shadowArea*b.o.Area && reach >= shadowReach*b.o.Area
+	ob = Observation{Changed: changed, Reach: reach, Shadow: float64(shaded) / float64(w*h), Present: changed >= b.o.Area, Gain: gain}
+	shadowed = ob.Shadow >= shadowArea*b.o.Area && reach >= shadowReach*b.o.Area
 	if !ob.Present && (shadowed || reach >= faintReach*b.o.Area && (changed >= faintStrong*b.o.Area || reach >= paleReach*b.o.Area)) {
 		// White paper on a light tray: few pixels differ by Delta, but a
 		// large patch differs by half of it, with a few strong ones; or
@@ -312,10 +331,17 @@ func (b *Tray) Observe(frame gocv.Mat) Observation {
 		// beside the item's shadow.
 		ob.Present = true
 	}
-	if changed >= relearnShare {
+	return ob, shadowed
+}
+
+// relearn learns the tray anew from px when the whole of it changed for
+// long, or something lay on it for StuckFrames, and returns what Observe
+// then says (true); it marks ob Occupied as something lies there long.
+func (b *Tray) relearn(px []uint8, ob *Observation) (Observation, bool) {
+	if ob.Changed >= relearnShare {
 		if b.busy++; b.busy >= relearnFrames {
 			b.learnAll(px)
-			return Observation{Relearned: true}
+			return Observation{Relearned: true}, true
 		}
 	} else {
 		b.busy = 0
@@ -331,16 +357,16 @@ func (b *Tray) Observe(frame gocv.Mat) Observation {
 		// does: the tray was learned wrong (or an item was left). Learn
 		// it as it is now, so the station is never blind for good.
 		b.learnAll(px)
-		return Observation{Relearned: true, Stuck: true}
+		return Observation{Relearned: true, Stuck: true}, true
 	}
-	b.learn(px, gain, ob.Present)
-	b.takeReference(ob.Present)
-	ob.Light, ob.Drifted = b.light(px)
-	last := b.last
-	b.last = image.Rectangle{}
-	if !ob.Present {
-		return ob
-	}
+	return Observation{}, false
+}
+
+// locate finds the present item's blob and box (frame pixels, in roi)
+// from the shrunk frame's difference (w×h); last is the last frame's
+// blob, which a settled item's overlaps.
+func (b *Tray) locate(ob Observation, last image.Rectangle, shadowed bool, roi image.Rectangle, w, h int) Observation {
+	gain := ob.Gain
 	faint := float64(faintReach)
 	if shadowed {
 		faint = shadowReach
@@ -622,6 +648,23 @@ func (b *Tray) gain(px []byte) [3]float32 {
 	return out
 }
 
+// masks are the mask's and the weak mask's pixels, the Mats (and the
+// shadow flags) made w×h when they are not (the first frame, a new ROI).
+func (b *Tray) masks(w, h int) (m, wk []uint8) {
+	for _, mm := range []*gocv.Mat{&b.mask, &b.weak} {
+		if mm.Rows() != h || mm.Cols() != w || mm.Type() != gocv.MatTypeCV8U {
+			mm.Close()
+			*mm = gocv.NewMatWithSize(h, w, gocv.MatTypeCV8U)
+		}
+	}
+	m, _ = b.mask.DataPtrUint8()
+	wk, _ = b.weak.DataPtrUint8()
+	if len(b.shade) != len(m) {
+		b.shade = make([]bool, len(m))
+	}
+	return m, wk
+}
+
 // diff marks in b.mask the pixels that differ from the tray (times gain)
 // by more than Delta in some channel and are not a shadow, and in b.weak
 // those that differ by more than half of it. Strong pixels say an item is
@@ -629,17 +672,7 @@ func (b *Tray) gain(px []byte) [3]float32 {
 // of a glass, paper a little whiter than the tray). It returns how many
 // pixels are shadow.
 func (b *Tray) diff(px []byte, gain [3]float32, w, h int) (shaded int) {
-	for _, mm := range []*gocv.Mat{&b.mask, &b.weak} {
-		if mm.Rows() != h || mm.Cols() != w || mm.Type() != gocv.MatTypeCV8U {
-			mm.Close()
-			*mm = gocv.NewMatWithSize(h, w, gocv.MatTypeCV8U)
-		}
-	}
-	m, _ := b.mask.DataPtrUint8()
-	wk, _ := b.weak.DataPtrUint8()
-	if len(b.shade) != len(m) {
-		b.shade = make([]bool, len(m))
-	}
+	m, wk := b.masks(w, h)
 	delta := float32(b.o.Delta)
 	bg := b.bg[:len(px)]
 	for p := range m {

@@ -494,6 +494,12 @@ func (s *Station) onFrame(ctx context.Context, r *run, f *camera.Frame) {
 		s.heard.Store(t0.UnixNano())
 		s.busy.Store(true)
 	}
+	s.onItemFrame(ctx, r, f, ob)
+}
+
+// onItemFrame is a frame of the item in flight: located, classified
+// once the item has landed, and decided on its last frame.
+func (s *Station) onItemFrame(ctx context.Context, r *run, f *camera.Frame, ob locate.Observation) {
 	r.cur.last = f.At
 	region, ok := s.region(ob, f.Mat)
 	if !ok {

@@ -197,6 +197,13 @@ func (m *Model) requantWeights(w, bias int32, dim int) error {
 	if bias < 0 {
 		return nil
 	}
+	return m.requantBias(bias, scales, s0)
+}
+
+// requantBias re-scales the int32 bias of weights whose per-tensor scale
+// s0 became the per-channel scales.
+func (m *Model) requantBias(bias int32, scales []float32, s0 float64) error {
+	ch := len(scales)
 	bt := &m.Tensors[bias]
 	bd := m.Buffers[bt.Buffer]
 	if bt.Type != Int32 || len(bd) != 4*ch || len(bt.Scale) != 1 {

@@ -53,39 +53,15 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	wait := time.NewTimer(s.o.UploadWait)
-	defer wait.Stop()
-	select {
-	case s.run <- struct{}{}:
-		defer func() { <-s.run }()
-	case <-r.Context().Done():
-		return // the client left while waiting
-	case <-wait.C:
-		// Answer before the server's write timeout cuts the connection.
-		s.refused.Inc()
-		w.Header().Set("Retry-After", "1")
-		jsonError(w, http.StatusServiceUnavailable, fmt.Sprintf("busy: waited %s for the classifier; try again", s.o.UploadWait))
+	release, ok := s.takeTurn(w, r)
+	if !ok {
 		return
 	}
-	if !s.waitStation(r.Context(), wait.C) {
-		s.refused.Inc()
-		w.Header().Set("Retry-After", "1")
-		jsonError(w, http.StatusServiceUnavailable, fmt.Sprintf("busy: the station sorted items for %s; try again", s.o.UploadWait))
-		return
-	}
+	defer release()
 	t0 := time.Now()
 	img, err := infer.DecodeImage(data, s.o.Limits)
 	if err != nil {
-		code := http.StatusUnprocessableEntity
-		switch {
-		case errors.Is(err, infer.ErrImageTooLarge):
-			code = http.StatusRequestEntityTooLarge
-		case errors.Is(err, infer.ErrNotImage):
-			code = http.StatusUnsupportedMediaType
-		case errors.Is(err, infer.ErrImageEmpty):
-			code = http.StatusBadRequest
-		}
-		jsonError(w, code, name+": "+err.Error())
+		jsonError(w, decodeStatus(err), name+": "+err.Error())
 		return
 	}
 	defer img.Close()
@@ -110,6 +86,47 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request) {
 		out.Bin, out.Action, out.BinScore = bin.Name, action.String(), binScore
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// takeTurn waits, within UploadWait, for the classifier and for the
+// station's item in flight; false when it answered 503 instead (or the
+// client left). release gives the classifier back.
+func (s *Server) takeTurn(w http.ResponseWriter, r *http.Request) (release func(), ok bool) {
+	wait := time.NewTimer(s.o.UploadWait)
+	defer wait.Stop()
+	select {
+	case s.run <- struct{}{}:
+	case <-r.Context().Done():
+		return nil, false // the client left while waiting
+	case <-wait.C:
+		// Answer before the server's write timeout cuts the connection.
+		s.refused.Inc()
+		w.Header().Set("Retry-After", "1")
+		jsonError(w, http.StatusServiceUnavailable, fmt.Sprintf("busy: waited %s for the classifier; try again", s.o.UploadWait))
+		return nil, false
+	}
+	release = func() { <-s.run }
+	if !s.waitStation(r.Context(), wait.C) {
+		s.refused.Inc()
+		w.Header().Set("Retry-After", "1")
+		jsonError(w, http.StatusServiceUnavailable, fmt.Sprintf("busy: the station sorted items for %s; try again", s.o.UploadWait))
+		release()
+		return nil, false
+	}
+	return release, true
+}
+
+// decodeStatus is the HTTP status for an upload that does not decode.
+func decodeStatus(err error) int {
+	switch {
+	case errors.Is(err, infer.ErrImageTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, infer.ErrNotImage):
+		return http.StatusUnsupportedMediaType
+	case errors.Is(err, infer.ErrImageEmpty):
+		return http.StatusBadRequest
+	}
+	return http.StatusUnprocessableEntity
 }
 
 // waitStation waits while the station has an item in flight; false when

@@ -61,25 +61,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		for _, reason := range []string{"paused", "cooldown", "error", "empty", "too_small"} {
 			ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(s.Dropped[reason]), reason)
 		}
-		// Every bin appears from the start, so rate() sees the first item.
-		seen := map[pipeline.BinAction]bool{}
-		if c.s.router != nil {
-			for _, bin := range c.s.router.Bins() {
-				for _, a := range pipeline.Actions() {
-					if !c.s.router.Can(bin, a) {
-						continue
-					}
-					k := pipeline.BinAction{Bin: bin.Name, Action: a}
-					seen[k] = true
-					ch <- prometheus.MustNewConstMetric(descItems, prometheus.CounterValue, float64(s.Sorted[k]), bin.Name, a.String())
-				}
-			}
-		}
-		for k, v := range s.Sorted {
-			if !seen[k] {
-				ch <- prometheus.MustNewConstMetric(descItems, prometheus.CounterValue, float64(v), k.Bin, k.Action.String())
-			}
-		}
+		c.items(ch, s.Sorted)
 		for _, l := range c.s.o.Classifier.Labels() {
 			ch <- prometheus.MustNewConstMetric(descCorrections, prometheus.CounterValue, float64(s.Corrections[l]), l)
 		}
@@ -103,6 +85,29 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descOutQuar, prometheus.CounterValue, float64(l.MQTT.Quarantined))
 		ch <- prometheus.MustNewConstMetric(descOutDegraded, prometheus.GaugeValue, b(l.MQTT.Problem != ""))
 		ch <- prometheus.MustNewConstMetric(descConflicts, prometheus.CounterValue, float64(l.MQTT.Conflicts))
+	}
+}
+
+// items are the items per bin and action; every bin appears from the
+// start, so rate() sees the first item.
+func (c collector) items(ch chan<- prometheus.Metric, sorted map[pipeline.BinAction]int) {
+	seen := map[pipeline.BinAction]bool{}
+	if c.s.router != nil {
+		for _, bin := range c.s.router.Bins() {
+			for _, a := range pipeline.Actions() {
+				if !c.s.router.Can(bin, a) {
+					continue
+				}
+				k := pipeline.BinAction{Bin: bin.Name, Action: a}
+				seen[k] = true
+				ch <- prometheus.MustNewConstMetric(descItems, prometheus.CounterValue, float64(sorted[k]), bin.Name, a.String())
+			}
+		}
+	}
+	for k, v := range sorted {
+		if !seen[k] {
+			ch <- prometheus.MustNewConstMetric(descItems, prometheus.CounterValue, float64(v), k.Bin, k.Action.String())
+		}
 	}
 }
 

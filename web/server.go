@@ -168,13 +168,21 @@ const (
 	maxJSONBody         = 4 << 10
 )
 
-// New builds the server; Run serves it.
-func New(o Options) (*Server, error) {
-	if o.Classifier == nil {
-		return nil, errors.New("web: no classifier")
-	}
+// Defaults of Options.
+const (
+	defaultListen = "127.0.0.1:8080"
+	// defaultUploadWait is how long an admitted upload waits for the
+	// classifier, well under the server's write timeout.
+	defaultUploadWait = 10 * time.Second
+	// defaultStall is /healthz's longest gap between frames.
+	defaultStall       = 10 * time.Second
+	defaultUploads     = 1
+	defaultUploadQueue = 4
+)
+
+func (o *Options) defaults() {
 	if o.Listen == "" {
-		o.Listen = "127.0.0.1:8080"
+		o.Listen = defaultListen
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
@@ -189,23 +197,31 @@ func New(o Options) (*Server, error) {
 		o.Limits.DecodePixels = defaultDecodePixels
 	}
 	if o.Uploads <= 0 {
-		o.Uploads = 1
+		o.Uploads = defaultUploads
 	}
 	if o.UploadQueue < 0 {
 		o.UploadQueue = 0
 	} else if o.UploadQueue == 0 {
-		o.UploadQueue = 4
+		o.UploadQueue = defaultUploadQueue
 	}
 	if o.UploadWait <= 0 {
-		o.UploadWait = 10 * time.Second
+		o.UploadWait = defaultUploadWait
 	}
 	if o.Stall <= 0 {
-		o.Stall = 10 * time.Second
+		o.Stall = defaultStall
 	}
 	if o.Links == nil {
 		o.Links = func() links.State { return links.State{} }
 	}
-	s := &Server{o: o, started: time.Now(),
+}
+
+// New builds the server; Run serves it.
+func New(o Options) (*Server, error) {
+	if o.Classifier == nil {
+		return nil, errors.New("web: no classifier")
+	}
+	o.defaults()
+	s := &Server{o: o, started: time.Now(), hosts: allowedHosts(o.AllowedHosts),
 		admit: make(chan struct{}, o.Uploads+o.UploadQueue), run: make(chan struct{}, o.Uploads)}
 	if len(o.Bins) > 0 {
 		// Uploads are routed by the station's own rule.
@@ -215,14 +231,6 @@ func New(o Options) (*Server, error) {
 		}
 		s.router = r
 	}
-	s.hosts = map[string]bool{"localhost": true}
-	if h, err := os.Hostname(); err == nil && h != "" {
-		h = strings.ToLower(h)
-		s.hosts[h], s.hosts[h+".local"] = true, true
-	}
-	for _, h := range o.AllowedHosts {
-		s.hosts[strings.TrimSuffix(strings.ToLower(h), ".")] = true
-	}
 	var err error
 	if s.pages, err = renderPages(); err != nil {
 		return nil, err
@@ -230,6 +238,21 @@ func New(o Options) (*Server, error) {
 	s.metrics()
 	s.handler = s.routes()
 	return s, nil
+}
+
+// allowedHosts are the host names the server answers to besides IP
+// addresses: localhost, this machine's name (and name.local) and the
+// configured ones.
+func allowedHosts(configured []string) map[string]bool {
+	hosts := map[string]bool{"localhost": true}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		h = strings.ToLower(h)
+		hosts[h], hosts[h+".local"] = true, true
+	}
+	for _, h := range configured {
+		hosts[strings.TrimSuffix(strings.ToLower(h), ".")] = true
+	}
+	return hosts
 }
 
 // Handler is the whole site, for tests and embedding.

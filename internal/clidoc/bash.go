@@ -15,10 +15,28 @@ func Bash(p Program, generatedBy string) string {
 	fn := "_" + strings.ReplaceAll(p.Name, "-", "_")
 	var b strings.Builder
 	fmt.Fprintf(&b, "# bash completion for %s\n# %s\n\n", p.Name, generatedBy)
+	bashHelpers(&b, fn)
+	firsts, seconds := commandWords(p)
+	bashDispatch(&b, fn, p, firsts, seconds)
+	// What help takes: the first words, and the commands spelt as flags.
+	topics := append([]string(nil), firsts...)
+	for _, c := range p.Commands {
+		if strings.HasPrefix(c.Name, "-") {
+			topics = append(topics, c.Name)
+		}
+	}
+	for _, c := range p.Commands {
+		bashCommand(&b, fn, c, topics)
+	}
+	b.WriteString("    esac\n}\n\n")
+	fmt.Fprintf(&b, "complete -F %s %s\n", fn, p.Name)
+	return b.String()
+}
 
-	// Files matching any of the globs given (any file without one), and
-	// folders to descend into.
-	fmt.Fprintf(&b, `%[1]s_files() {
+// bashHelpers are the script's completions of files matching any of the
+// globs given (any file without one), and of folders to descend into.
+func bashHelpers(b *strings.Builder, fn string) {
+	fmt.Fprintf(b, `%[1]s_files() {
     local IFS=$'\n' g
     compopt -o filenames 2>/dev/null
     COMPREPLY=($(compgen -d -- "$cur"))
@@ -40,11 +58,12 @@ func Bash(p Program, generatedBy string) string {
 }
 
 `, fn)
+}
 
-	// Command words: the first word, and the second for commands named
-	// by two ("config check").
-	var firsts []string
-	seconds := map[string][]string{}
+// commandWords are the command words: the first word, and the second for
+// commands named by two ("config check").
+func commandWords(p Program) (firsts []string, seconds map[string][]string) {
+	seconds = map[string][]string{}
 	seen := map[string]bool{}
 	for _, c := range p.Commands {
 		w := c.Words()
@@ -59,6 +78,12 @@ func Bash(p Program, generatedBy string) string {
 			seconds[w[0]] = append(seconds[w[0]], w[1])
 		}
 	}
+	return firsts, seconds
+}
+
+// bashDispatch opens the completion function: it finds the command the
+// words so far name, completing the command words themselves.
+func bashDispatch(b *strings.Builder, fn string, p Program, firsts []string, seconds map[string][]string) {
 	var top []string // flags offered at the first word: the program's own, and the commands spelt as flags
 	for _, c := range p.Commands {
 		switch {
@@ -72,20 +97,20 @@ func Bash(p Program, generatedBy string) string {
 	}
 	top = append(top, "--version", "--help")
 
-	fmt.Fprintf(&b, "%s() {\n", fn)
+	fmt.Fprintf(b, "%s() {\n", fn)
 	b.WriteString(`    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} cmd= i
     COMPREPLY=()
 `)
 	// A command spelt as a flag (--once) may come anywhere.
 	for _, c := range p.Commands {
 		if strings.HasPrefix(c.Name, "-") {
-			fmt.Fprintf(&b, `    for ((i = 1; i < COMP_CWORD; i++)); do
+			fmt.Fprintf(b, `    for ((i = 1; i < COMP_CWORD; i++)); do
         case ${COMP_WORDS[i]} in %[1]s | %[1]s=* | %[2]s | %[2]s=*) cmd=%[1]s ;; esac
     done
 `, c.Name, c.Name[1:])
 		}
 	}
-	fmt.Fprintf(&b, `    if [[ -z $cmd ]]; then
+	fmt.Fprintf(b, `    if [[ -z $cmd ]]; then
         if ((COMP_CWORD == 1)); then
             if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W %s -- "$cur"))
@@ -98,7 +123,7 @@ func Bash(p Program, generatedBy string) string {
 `, shellWords(top), shellWords(firsts))
 	for _, first := range firsts {
 		if subs := seconds[first]; len(subs) > 0 {
-			fmt.Fprintf(&b, `        %s)
+			fmt.Fprintf(b, `        %s)
             if ((COMP_CWORD == 2)); then
                 COMPREPLY=($(compgen -W %s -- "$cur"))
                 return
@@ -108,7 +133,7 @@ func Bash(p Program, generatedBy string) string {
 `, first, shellWords(subs), first)
 			continue
 		}
-		fmt.Fprintf(&b, "        %s) cmd=%s ;;\n", first, first)
+		fmt.Fprintf(b, "        %s) cmd=%s ;;\n", first, first)
 	}
 	b.WriteString(`        -*) cmd= ;;
         *) return ;;
@@ -116,63 +141,56 @@ func Bash(p Program, generatedBy string) string {
     fi
     case $cmd in
 `)
-	// What help takes: the first words, and the commands spelt as flags.
-	topics := append([]string(nil), firsts...)
-	for _, c := range p.Commands {
-		if strings.HasPrefix(c.Name, "-") {
-			topics = append(topics, c.Name)
-		}
+}
+
+// bashCommand is one command's case: its flags' values, its flags, its
+// operands (topics: what help takes).
+func bashCommand(b *strings.Builder, fn string, c Command, topics []string) {
+	pattern := c.Name
+	if pattern == "" {
+		pattern = `""`
+	} else if strings.Contains(pattern, " ") {
+		pattern = `"` + pattern + `"`
 	}
-	for _, c := range p.Commands {
-		pattern := c.Name
-		if pattern == "" {
-			pattern = `""`
-		} else if strings.Contains(pattern, " ") {
-			pattern = `"` + pattern + `"`
+	fmt.Fprintf(b, "    %s)\n", pattern)
+	var flags []string
+	values := map[string][]string{} // completion line → the flags it is for
+	for _, f := range c.Flags {
+		flags = append(flags, f.Spelling())
+		if f.Switch {
+			continue
 		}
-		fmt.Fprintf(&b, "    %s)\n", pattern)
-		var flags []string
-		values := map[string][]string{} // completion line → the flags it is for
-		for _, f := range c.Flags {
-			flags = append(flags, f.Spelling())
-			if f.Switch {
+		// A free value: nothing to offer, and no flag either.
+		line := valueLine(fn, f.Value, nil)
+		values[line] = append(values[line], "-"+f.Name, "--"+f.Name)
+	}
+	if len(values) > 0 {
+		b.WriteString("        case $prev in\n")
+		var lines []string
+		for l := range values {
+			lines = append(lines, l)
+		}
+		sort.Strings(lines)
+		for _, l := range lines {
+			if l == "" {
+				fmt.Fprintf(b, "        %s) return ;;\n", strings.Join(values[l], " | "))
 				continue
 			}
-			// A free value: nothing to offer, and no flag either.
-			line := valueLine(fn, f.Value, nil)
-			values[line] = append(values[line], "-"+f.Name, "--"+f.Name)
+			fmt.Fprintf(b, "        %s) %s; return ;;\n", strings.Join(values[l], " | "), l)
 		}
-		if len(values) > 0 {
-			b.WriteString("        case $prev in\n")
-			var lines []string
-			for l := range values {
-				lines = append(lines, l)
-			}
-			sort.Strings(lines)
-			for _, l := range lines {
-				if l == "" {
-					fmt.Fprintf(&b, "        %s) return ;;\n", strings.Join(values[l], " | "))
-					continue
-				}
-				fmt.Fprintf(&b, "        %s) %s; return ;;\n", strings.Join(values[l], " | "), l)
-			}
-			b.WriteString("        esac\n")
-		}
-		if len(flags) > 0 {
-			fmt.Fprintf(&b, `        if [[ $cur == -* ]]; then
+		b.WriteString("        esac\n")
+	}
+	if len(flags) > 0 {
+		fmt.Fprintf(b, `        if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W %s -- "$cur"))
             return
         fi
 `, shellWords(flags))
-		}
-		if op := valueLine(fn, c.Operands, topics); op != "" {
-			fmt.Fprintf(&b, "        %s\n", op)
-		}
-		b.WriteString("        ;;\n")
 	}
-	b.WriteString("    esac\n}\n\n")
-	fmt.Fprintf(&b, "complete -F %s %s\n", fn, p.Name)
-	return b.String()
+	if op := valueLine(fn, c.Operands, topics); op != "" {
+		fmt.Fprintf(b, "        %s\n", op)
+	}
+	b.WriteString("        ;;\n")
 }
 
 // valueLine is the shell command completing a value of v ("" for none);

@@ -36,37 +36,7 @@ func Man(p Program) string {
 	}
 	b.WriteString(".SH COMMANDS\n")
 	for _, c := range p.Commands {
-		for i, u := range c.Uses {
-			if i == 0 {
-				b.WriteString(".TP\n")
-			} else {
-				b.WriteString(".TQ\n")
-			}
-			b.WriteString(manSynopsis(p, c, u) + "\n")
-		}
-		var sums []string
-		for _, u := range c.Uses {
-			sums = append(sums, u.Summary)
-		}
-		b.WriteString(roffText(strings.Join(sums, "; ")) + "\n")
-		if len(c.Flags) == 0 {
-			continue
-		}
-		b.WriteString(".RS\n")
-		for _, f := range c.Flags {
-			b.WriteString(".TP\n")
-			fmt.Fprintf(&b, "\\fB%s\\fR", roff(f.Spelling()))
-			if a := argName(f); a != "" {
-				fmt.Fprintf(&b, " \\fI%s\\fR", roff(a))
-			}
-			b.WriteString("\n")
-			text := f.Usage
-			if f.Default != "" {
-				text += " (default: " + f.Default + ")"
-			}
-			b.WriteString(roffText(text) + "\n")
-		}
-		b.WriteString(".RE\n")
+		manCommand(&b, p, c)
 	}
 	section := func(title string, items []Item) {
 		if len(items) == 0 {
@@ -89,6 +59,41 @@ func Man(p Program) string {
 		b.WriteString(roffText(strings.Join(p.SeeAlso, ", ")) + "\n")
 	}
 	return b.String()
+}
+
+// manCommand is one command's entry: its uses, what they do, its flags.
+func manCommand(b *strings.Builder, p Program, c Command) {
+	for i, u := range c.Uses {
+		if i == 0 {
+			b.WriteString(".TP\n")
+		} else {
+			b.WriteString(".TQ\n")
+		}
+		b.WriteString(manSynopsis(p, c, u) + "\n")
+	}
+	var sums []string
+	for _, u := range c.Uses {
+		sums = append(sums, u.Summary)
+	}
+	b.WriteString(roffText(strings.Join(sums, "; ")) + "\n")
+	if len(c.Flags) == 0 {
+		return
+	}
+	b.WriteString(".RS\n")
+	for _, f := range c.Flags {
+		b.WriteString(".TP\n")
+		fmt.Fprintf(b, "\\fB%s\\fR", roff(f.Spelling()))
+		if a := argName(f); a != "" {
+			fmt.Fprintf(b, " \\fI%s\\fR", roff(a))
+		}
+		b.WriteString("\n")
+		text := f.Usage
+		if f.Default != "" {
+			text += " (default: " + f.Default + ")"
+		}
+		b.WriteString(roffText(text) + "\n")
+	}
+	b.WriteString(".RE\n")
 }
 
 // manSynopsis is a usage line with the program and command in bold.
