@@ -182,7 +182,7 @@ const (
 // tray at 30% width, 4 of the 9 items missed were such items, while the
 // empty tray's weak patch stayed at 0 on all its frames.
 const (
-	faintReach  = 3
+	faintReach  = 2
 	faintStrong = 0.2
 	paleReach   = 4
 )
@@ -316,15 +316,27 @@ func (b *Tray) Observe(frame gocv.Mat) Observation {
 // is an item; shadowed says a pale item's patch lies beside its shadow.
 func (b *Tray) measure(px []uint8, gain [3]float32, w, h int) (ob Observation, shadowed bool) {
 	shaded := b.diff(px, gain, w, h)
-	for _, m := range []*gocv.Mat{&b.mask, &b.weak} {
-		gocv.MorphologyEx(*m, &b.tmp, gocv.MorphOpen, b.open)
-		gocv.MorphologyEx(b.tmp, m, gocv.MorphClose, b.close)
-	}
+	b.clean()
 	changed := float64(gocv.CountNonZero(b.mask)) / float64(w*h)
 	reach := float64(gocv.CountNonZero(b.weak)) / float64(w*h)
 	ob = Observation{Changed: changed, Reach: reach, Shadow: float64(shaded) / float64(w*h), Present: changed >= b.o.Area, Gain: gain}
 	shadowed = ob.Shadow >= shadowArea*b.o.Area && reach >= shadowReach*b.o.Area
-	if !ob.Present && (shadowed || reach >= faintReach*b.o.Area && (changed >= faintStrong*b.o.Area || reach >= paleReach*b.o.Area)) {
+	if !ob.Present && !shadowed && ob.Shadow >= shadowArea*b.o.Area && b.rough(px, gain, w) >= shadowRough {
+		// A shadow with too little item beside it is the item: a grey
+		// one (metal, grey card, clear plastic) reads darker than a
+		// light tray by one factor in every channel, as a shadow does.
+		// No lamp casts a shadow from nothing, so its pixels are the
+		// item's (the empty tray's shadow share stays far below).
+		b.diff(px, gain, w, h)
+		b.shadeIsItem()
+		b.clean()
+		ob.Changed = float64(gocv.CountNonZero(b.mask)) / float64(w*h)
+		ob.Reach = float64(gocv.CountNonZero(b.weak)) / float64(w*h)
+		ob.Present = true
+		changed, reach = ob.Changed, ob.Reach
+	}
+	if !ob.Present && (shadowed || reach >= faintReach*b.o.Area && (changed >= faintStrong*b.o.Area || reach >= paleReach*b.o.Area) ||
+		reach+ob.Shadow >= faintReach*b.o.Area && changed >= faintStrong*b.o.Area) {
 		// White paper on a light tray: few pixels differ by Delta, but a
 		// large patch differs by half of it, with a few strong ones; or
 		// a pale item's larger patch with none; or a smaller pale patch
@@ -722,6 +734,58 @@ func (b *Tray) diff(px []byte, gain [3]float32, w, h int) (shaded int) {
 		}
 	}
 	return shaded
+}
+
+// shadowRough is the least mean step of the darkening ratio between
+// neighbouring shadow pixels that makes them an item's: a shadow darkens
+// the tray by a factor that changes smoothly, so its ratio is flat up to
+// noise; an item's surface has its own pattern. Chosen on recordings of
+// the training split (docs/station.md, "Locating grey items").
+const shadowRough = 0.015
+
+// rough is the mean absolute step of the ratio (frame over expected
+// tray, channels averaged) between horizontally neighbouring shadow
+// pixels (b.shade, as diff left it).
+func (b *Tray) rough(px []byte, gain [3]float32, w int) float64 {
+	ratio := func(p int) float32 {
+		var r float32
+		for c := range 3 {
+			r += float32(px[3*p+c]) / max(gain[c]*b.bg[3*p+c], 1)
+		}
+		return r / 3
+	}
+	var sum float64
+	n := 0
+	for p := 0; p+1 < len(b.shade); p++ {
+		if b.shade[p] && b.shade[p+1] && (p+1)%w != 0 {
+			sum += float64(abs32(ratio(p) - ratio(p+1)))
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}
+
+// clean opens then closes the strong and weak masks: specks of noise
+// out, an item's holes filled.
+func (b *Tray) clean() {
+	for _, m := range []*gocv.Mat{&b.mask, &b.weak} {
+		gocv.MorphologyEx(*m, &b.tmp, gocv.MorphOpen, b.open)
+		gocv.MorphologyEx(b.tmp, m, gocv.MorphClose, b.close)
+	}
+}
+
+// shadeIsItem marks the shadow pixels diff found as the item's, strong.
+func (b *Tray) shadeIsItem() {
+	m, _ := b.mask.DataPtrUint8()
+	wk, _ := b.weak.DataPtrUint8()
+	for p, sh := range b.shade {
+		if sh && p < len(m) && p < len(wk) {
+			m[p], wk[p] = 255, 255
+		}
+	}
 }
 
 func abs32(v float32) float32 {

@@ -533,3 +533,33 @@ func boxPixels(frame gocv.Mat, box image.Rectangle) gocv.Mat {
 	defer r.Close()
 	return r.Clone()
 }
+
+// A grey item (metal, grey card) on a light tray reads darker by one
+// factor in every channel, as a shadow does; unlike a shadow, its surface
+// has a pattern of its own, and it is found with nothing else beside it.
+func TestGreyItemIsNoShadow(t *testing.T) {
+	empty := tray(t, [3]float64{197, 203, 209})
+	tr := learned(t, Options{}, empty)
+	item := image.Rect(240, 190, 400, 260)
+	grey := empty.Clone()
+	defer grey.Close()
+	px, err := grey.DataPtrUint8()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for y := item.Min.Y; y < item.Max.Y; y++ {
+		for x := item.Min.X; x < item.Max.X; x++ {
+			// ×0.62–0.74 in every channel, changing every few pixels
+			// (print, creases): a shadow's range, not its smoothness.
+			f := 0.62 + 0.12*float64((x/3*7+y/3*13)%5)/4
+			for c := range 3 {
+				i := 3*(y*grey.Cols()+x) + c
+				px[i] = uint8(float64(px[i]) * f)
+			}
+		}
+	}
+	ob := tr.Observe(grey)
+	if ob.Outcome != Found || !near(ob.Blob, item, 12) {
+		t.Fatalf("grey item: %v, blob %v (want near %v), changed %.4f, shadow %.4f", ob.Outcome, ob.Blob, item, ob.Changed, ob.Shadow)
+	}
+}

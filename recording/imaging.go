@@ -102,6 +102,12 @@ func (c *cutout) Close() {
 // the pixels, and the edge is refined by the upscaling's interpolation.
 const cutWidth = 128
 
+// minCut is the least share (%) of a photo a cut may keep. Every photo
+// shows an item; a cut keeping less has lost it (white paper on the white
+// board: GrabCut keeps a sliver of its edge), and the photo keeps its
+// middle instead, as a sheet of paper lies on a tray.
+const minCut = 5
+
 // cutOut separates the item from its photo's backdrop. The backdrop's
 // colour is its border's median; pixels far from it seed the item and the
 // border seeds the backdrop, and OpenCV's GrabCut refines the rest. A
@@ -248,7 +254,7 @@ func (*Cuts) grabCut(small gocv.Mat, sp []byte, back [3]float32, cp []byte) {
 				cp[i] = 0
 			}
 		}
-		ok = n >= sw*sh/50 && n < sw*sh*97/100
+		ok = n >= sw*sh*minCut/100 && n < sw*sh*97/100
 	}
 	if ok {
 		k := gocv.GetStructuringElement(gocv.MorphEllipse, image.Pt(5, 5))

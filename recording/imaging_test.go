@@ -227,3 +227,19 @@ func TestCutsRemember(t *testing.T) {
 		t.Errorf("one photo cut 3 times: %d cuts remembered, want 1", len(cs.m))
 	}
 }
+
+// A sheet of white paper on the white board is no sliver: GrabCut keeps
+// only an edge of paper115 (under 2% of the photo), and a cut that keeps
+// less than minCut falls back to the photo's middle, as the sheet lies.
+func TestWhitePaperKeepsItsSheet(t *testing.T) {
+	photo := gocv.IMRead(testenv.Photo(t, "paper", 115), gocv.IMReadColor)
+	defer photo.Close()
+	c, err := cutOut(photo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if share := c.mask.Mean().Val1 / 255; share < minCut/100.0 {
+		t.Errorf("paper115's cut keeps %.1f%% of the photo, want at least %d%%", 100*share, minCut)
+	}
+}

@@ -34,11 +34,8 @@ const stationW, stationH = settings.DefaultFrameWidth, settings.DefaultFrameHeig
 
 // stationViewsVersion names the views' recipe: the feature cache is keyed
 // by view name, so a change to what a station view looks like (here, in
-// recording.NewShot or in locate) takes a new version. 8: the item cut
-// out of its photo, seen by a fixed or automatic camera, corrected to the
-// reference tray (7: the same, with GrabCut's cut depending on what was
-// cut before on the thread).
-const stationViewsVersion = 8
+// recording.NewShot or in locate) takes a new version.
+const stationViewsVersion = 9
 
 // stationViews returns n station views, named tray<version>.<i>.
 func stationViews(n int) []view {
