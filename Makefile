@@ -107,6 +107,12 @@ test: deps chromium gstreamer models
 	LICENSE_CHECK_BINARY=$(CURDIR)/bin/sorterd $(GO) test -tags $(GOTAGS),matprofile -count=1 -timeout 30m ./...
 	@if command -v systemd-analyze >/dev/null; then $(MAKE) -s verify-unit && echo "systemd-analyze verify: ok"; fi
 
+# The fast tier: every package's logic without the broker, Chromium, the
+# full daemon, training or long recordings (go test -short: those tests
+# skip, testenv.Slow and StartBroker); make test runs them all.
+test-short: deps models
+	$(GO) test -tags $(GOTAGS),matprofile -short -count=1 ./...
+
 # The fault campaign alone (docs/reliability.md): disk full and read-only
 # state dir (a tmpfs mounted by the tests: run as root), upload and command
 # floods, reloads with bad files, two daemons, a silent camera URL, a model

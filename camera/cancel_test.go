@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/sorterd/sorterd/internal/testenv"
 )
 
 // silentURL is an HTTP address that accepts connections and never answers.
@@ -42,6 +44,7 @@ func silentURL(t *testing.T) string {
 // waited for it), Close does not wait for the open either, and FFmpeg's
 // own timeout ends the open (it failed after 30 s, now after 10 s).
 func TestSilentURLCancellable(t *testing.T) {
+	testenv.Slow(t, "waits on a silent URL")
 	url := silentURL(t)
 	opened := make(chan error, 4)
 	r := &Reconnecting{Min: 50 * time.Millisecond, Max: 100 * time.Millisecond, Log: quiet(),

@@ -69,8 +69,7 @@ func TestResolveAutoViewsInjected(t *testing.T) {
 	}
 }
 
-// FrameOnly runs the frame without the classifier's own views, and
-// TimeView times a view of the real model.
+// FrameOnly runs the frame without the classifier's own views.
 func TestAutoViewsOnRealModel(t *testing.T) {
 	clf, err := New(Options{Model: modelPath(t, ptqModel), TTA: []string{"flip", "rot180", "rot90", "rot270", "vflip"}})
 	if err != nil {
@@ -98,10 +97,19 @@ func TestAutoViewsOnRealModel(t *testing.T) {
 	if !equalScores(alone.Scores, plain.Scores) || equalScores(alone.Scores, with.Scores) {
 		t.Errorf("frame only %v; no views %v; five views %v", alone.Top, plain.Top, with.Top)
 	}
+}
 
-	d, err := clf.TimeView(ctx, 640, 480)
+// TimeView times a view of the real model.
+func TestTimeView(t *testing.T) {
+	testenv.Slow(t, "times the model")
+	clf, err := New(Options{Model: modelPath(t, ptqModel)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clf.Close()
+	d, err := clf.TimeView(context.Background(), 640, 480)
 	if err != nil || d <= 0 {
-		t.Fatalf("timeView: %v, %v", d, err)
+		t.Fatalf("TimeView: %v, %v", d, err)
 	}
 	t.Logf("one view %v here", d)
 }

@@ -12,6 +12,7 @@ import (
 	tflite "github.com/mattn/go-tflite"
 	"gocv.io/x/gocv"
 
+	"github.com/sorterd/sorterd/internal/testenv"
 	"github.com/sorterd/sorterd/tfmodel"
 )
 
@@ -40,6 +41,7 @@ func sum(s []float32) float64 {
 // The uint8 (QAT) and int8 (PTQ) MobileNetV2 are different quantizations
 // of the same network: on TrashNet photos they should mostly agree.
 func TestUint8AndInt8ModelsAgree(t *testing.T) {
+	testenv.Slow(t, "runs both models on many photos")
 	photos := trashnetPhotos(t, 5)
 	u8 := newClassifier(t, Options{Model: modelPath(t, u8Model), Delegate: DelegateCPU})
 	i8 := newClassifier(t, Options{Model: modelPath(t, ptqModel)})
@@ -71,6 +73,7 @@ func TestUint8AndInt8ModelsAgree(t *testing.T) {
 // top 5, no score may move by more than 0.15, and at least 80% of top-1
 // answers must be identical.
 func TestXNNPACKMatchesBuiltinKernels(t *testing.T) {
+	testenv.Slow(t, "runs both kernels on photos")
 	photos := trashnetPhotos(t, 4)
 	cpu := newClassifier(t, Options{Model: modelPath(t, ptqModel), Delegate: DelegateCPU})
 	xnn := newClassifier(t, Options{Model: modelPath(t, ptqModel), Delegate: DelegateXNNPACK})

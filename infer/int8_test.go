@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/sorterd/sorterd/internal/testenv"
 	"github.com/sorterd/sorterd/tfmodel"
 )
 
@@ -64,6 +65,7 @@ func isWeights(g *tfmodel.Model, t int32) (dim int, ok bool) {
 // may differ slightly (0.016 here) but not the answers; a wrong zero
 // point or bias would move them by tenths.
 func TestToInt8IsExactWhereWeightsFit(t *testing.T) {
+	testenv.Slow(t, "runs both models on photos")
 	g := readU8Graph(t)
 	for i, tt := range g.Tensors {
 		if _, ok := isWeights(g, int32(i)); !ok || tt.Type != tfmodel.UInt8 {
@@ -143,6 +145,7 @@ func TestToInt8IsExactWhereWeightsFit(t *testing.T) {
 // are often near ties on TrashNet photos; 187 of 203 agreed when this
 // was written).
 func TestToInt8RunsOnXNNPACK(t *testing.T) {
+	testenv.Slow(t, "runs both models on many photos")
 	g := readU8Graph(t)
 	if err := g.ToInt8(); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/sorterd/sorterd/internal/testenv"
 	"gocv.io/x/gocv"
 )
 
@@ -29,6 +30,7 @@ func rssBytes(t *testing.T) int64 {
 // Loading and closing a Classifier 100 times leaks no Mat, crashes on no
 // double free, and does not grow the process by leaked interpreters.
 func TestLoadCloseNoLeak(t *testing.T) {
+	testenv.Slow(t, "loads and closes models many times")
 	model := modelPath(t, ptqModel)
 	photo := solid(640, 480, 10, 200, 30)
 	defer photo.Close()

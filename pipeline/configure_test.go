@@ -15,6 +15,7 @@ import (
 // Configure with tta_per_frame auto times the real model and wires what
 // it chose: some views per frame, or the frame alone (infer.FrameOnly).
 func TestConfigureAutoViews(t *testing.T) {
+	testenv.Slow(t, "times the model")
 	clf, err := infer.New(infer.Options{Model: testenv.Model(t, "tf2_mobilenet_v2_1.0_224_ptq.tflite"), TTA: []string{"flip", "rot180", "rot90", "rot270", "vflip"}})
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/sorterd/sorterd/actuator"
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/infer"
@@ -254,12 +255,18 @@ func TestStopWaitsForTheItemsFrames(t *testing.T) {
 	g := &gatedSource{scriptedSource: scriptedSource{frames: frames, t0: time.Now()}, gateAt: 6,
 		gate: make(chan struct{}), blocked: make(chan struct{})}
 	s, _, events := holdStation(t, g, &turnClassifier{labels: []string{"glass"}})
+	clock := clockwork.NewFakeClock()
+	s.o.Clock = clock
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); s.Run(ctx) }()
 	<-g.blocked // one frame of the item classified; the camera is between frames
 	cancel()
-	time.Sleep(50 * time.Millisecond)
+	// The station has taken the stop once its grace (a timer on the
+	// clock) runs; the frames come within it.
+	if err := clock.BlockUntilContext(ctxTimeout(t, 10*time.Second), 1); err != nil {
+		t.Fatal("no grace started after the stop")
+	}
 	close(g.gate)
 	<-done
 	if len(*events) != 1 || (*events)[0].Frames != 3 {
@@ -402,12 +409,20 @@ func TestStopAbandonsStalledItem(t *testing.T) {
 	g := &gatedSource{scriptedSource: scriptedSource{frames: frames, t0: time.Now()}, gateAt: 6,
 		gate: make(chan struct{}), blocked: make(chan struct{})}
 	s, pins, events := holdStation(t, g, &turnClassifier{labels: []string{"glass"}})
+	clock := clockwork.NewFakeClock()
+	s.o.Clock = clock
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); s.Run(ctx) }()
 	<-g.blocked // one frame of the item classified; the camera stalls for good
-	time.Sleep(300 * time.Millisecond)
+	clock.Advance(300 * time.Millisecond)
 	cancel()
+	// The stop reads on for its grace (a timer on the clock), which runs
+	// out without the item's frames.
+	if err := clock.BlockUntilContext(ctxTimeout(t, 10*time.Second), 1); err != nil {
+		t.Fatal("no grace started after the stop")
+	}
+	clock.Advance(stopGrace)
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
@@ -439,19 +454,35 @@ func TestStalledItemNotBusy(t *testing.T) {
 		gate: make(chan struct{}), blocked: make(chan struct{})}
 	s, _, _ := holdStation(t, g, &turnClassifier{labels: []string{"glass"}})
 	s.o.ItemGap = 300 * time.Millisecond
+	clock := clockwork.NewFakeClock()
+	s.o.Clock = clock
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); s.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	defer func() {
+		cancel()
+		// The stop's grace runs on the fake clock.
+		clock.BlockUntilContext(ctxTimeout(t, 10*time.Second), 1)
+		clock.Advance(stopGrace)
+		<-done
+	}()
 	<-g.blocked // one frame of the item classified; the camera stalls
 	if !s.Busy() {
 		t.Error("not busy with an item in flight whose frames are due")
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for s.Busy() && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	clock.Advance(299 * time.Millisecond)
+	if !s.Busy() {
+		t.Error("not busy before ItemGap has passed")
 	}
+	clock.Advance(2 * time.Millisecond)
 	if s.Busy() {
-		t.Fatal("still busy 3 s into a camera stall mid-item (ItemGap 300 ms)")
+		t.Fatal("still busy past ItemGap (300 ms) into a camera stall mid-item")
 	}
+}
+
+// ctxTimeout is a context that ends after d (real time), or with the test.
+func ctxTimeout(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
 }

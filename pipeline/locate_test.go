@@ -248,6 +248,7 @@ func TestBackToBack(t *testing.T) {
 // corrected for (a second lamp doubling it) is said in the stats, for
 // /healthz; the station still sorts.
 func TestLightDriftedSaid(t *testing.T) {
+	testenv.Slow(t, "plays a long recording with the real model")
 	photos := []recording.Photo{{Path: testenv.Photo(t, "metal", 10), Class: "metal"}, {Path: testenv.Photo(t, "paper", 10), Class: "paper"}}
 	video := filepath.Join(t.TempDir(), "step.avi")
 	if _, err := recording.Write(video, recording.Options{Photos: photos, Tray: recording.Dark, Gap: 35, Light: -1, Step: 1, Seed: 2}); err != nil {

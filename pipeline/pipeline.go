@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/sorterd/sorterd/actuator"
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/infer"
@@ -76,13 +77,18 @@ type Options struct {
 	Geometry  settings.Geometry
 	Cooldown  time.Duration // chute: no item starts this long after a flap
 	// ItemGap: an item whose next frame comes later than this after its
-	// last (the camera was lost or stalled) is abandoned. 0: 2 s. The
+	// last (the camera was lost or stalled) is abandoned. 0:
+	// DefaultItemGap. The
 	// station's own time on the last frame does not count: on a slow
 	// board (or under qemu) classifying a frame may take longer.
 	ItemGap time.Duration
 
 	OnEvent func(Event)
 	Log     *slog.Logger
+	// Clock tells the time an item in flight was last heard of, and times
+	// a stop's grace: whether its frames stopped (ItemGap, Busy, a stop).
+	// nil: the real clock; tests give a fake one to stall without waiting.
+	Clock clockwork.Clock
 
 	// Counters outlive the station when given: a reload passes the
 	// running station's, so nothing restarts from zero. nil: new ones.
@@ -207,7 +213,10 @@ func New(o Options) (*Station, error) {
 	}
 	o.Frames, o.Every = max(o.Frames, 1), max(o.Every, 1)
 	if o.ItemGap <= 0 {
-		o.ItemGap = 2 * time.Second
+		o.ItemGap = DefaultItemGap
+	}
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
 	}
 	if o.Counters == nil {
 		o.Counters = NewCounters()
@@ -352,6 +361,11 @@ func (s *Station) maxMisses() int { return 2 * s.o.Frames }
 // stopGrace is how long a stop reads on for the item in flight.
 const stopGrace = 2 * time.Second
 
+// DefaultItemGap is Options.ItemGap's default: far longer than a
+// camera's frame period, short enough that a stalled item is given up
+// while it still lies on the tray.
+const DefaultItemGap = 2 * time.Second
+
 // run is Run's state between frames (Run's goroutine only).
 type run struct {
 	cur           *item // the item in flight (nil: none)
@@ -382,7 +396,7 @@ func (s *Station) Run(ctx context.Context) error {
 		// continues on a short grace context.
 		if ctx.Err() != nil && rctx == ctx {
 			var cancel context.CancelFunc
-			rctx, cancel = context.WithTimeout(context.Background(), stopGrace)
+			rctx, cancel = clockwork.WithTimeout(context.Background(), s.o.Clock, stopGrace)
 			defer cancel()
 		}
 		f, err := s.o.Source.Read(rctx)
@@ -414,8 +428,8 @@ func (s *Station) atStop(r *run) {
 	if r.cur == nil {
 		return
 	}
-	if s.stalled(time.Now(), min(s.o.ItemGap, stopGrace/2)) {
-		s.log.Warn("item abandoned at stop: its frames stopped", "silent", time.Since(time.Unix(0, s.heard.Load())).Round(time.Millisecond),
+	if s.stalled(s.o.Clock.Now(), min(s.o.ItemGap, stopGrace/2)) {
+		s.log.Warn("item abandoned at stop: its frames stopped", "silent", s.o.Clock.Since(time.Unix(0, s.heard.Load())).Round(time.Millisecond),
 			"frames", r.cur.tally.Frames)
 		s.countLocate("abandoned")
 		s.drop(r)
@@ -459,9 +473,9 @@ func (s *Station) end() {
 // onFrame is one frame's way: the tray learns it, the live view keeps it,
 // and it starts, feeds or ends the item. The caller closes f.
 func (s *Station) onFrame(ctx context.Context, r *run, f *camera.Frame) {
-	t0 := time.Now()
+	t0 := s.o.Clock.Now()
 	defer func() {
-		done := time.Now()
+		done := s.o.Clock.Now()
 		r.spent = done.Sub(t0)
 		if r.cur != nil {
 			s.heard.Store(done.UnixNano())
@@ -602,7 +616,7 @@ func (s *Station) Busy() bool {
 	if _, inferSince := s.Progress(); !inferSince.IsZero() {
 		return true
 	}
-	return !s.stalled(time.Now(), s.o.ItemGap)
+	return !s.stalled(s.o.Clock.Now(), s.o.ItemGap)
 }
 
 // drop forgets the item in flight, undecided.

@@ -261,9 +261,12 @@ func TestOutboxQuarantinesNonEvents(t *testing.T) {
 	go func() { defer close(done); p.Run(ctx, time.Second) }()
 	defer func() { cancel(); <-done }()
 	waitFor(t, "the outbox drained", func() bool { return p.OutboxDepth() == 0 && len(w.Get("sorterd/t1/event")) >= 2 })
-	time.Sleep(200 * time.Millisecond) // anything published after the good two would arrive now
-	if got := strings.Join(w.Get("sorterd/t1/event"), " "); got != `{"id":"a"} {"id":"b"}` {
-		t.Errorf("published %q, want only the two events", got)
+	// A last event, delivered in order after whatever the outbox held: once
+	// it is there, anything published after the good two is there too.
+	p.Event([]byte(`{"id":"last"}`))
+	waitFor(t, "the last event", func() bool { return strings.Contains(strings.Join(w.Get("sorterd/t1/event"), " "), `"last"`) })
+	if got := strings.Join(w.Get("sorterd/t1/event"), " "); got != `{"id":"a"} {"id":"b"} {"id":"last"}` {
+		t.Errorf("published %q, want only the two events (and the last)", got)
 	}
 	if p.Quarantined() != 7 {
 		t.Errorf("quarantined %d, want 7 (6 files that are no event, 1 stray)", p.Quarantined())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -97,11 +98,15 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// A last event, delivered after every copy of the ten (in order):
+	// once it is there, so is any repeat.
+	p.Event([]byte(`{"id":"last"}`))
+	waitFor(t, "the last event", func() bool { return slices.Contains(w.Get("sorterd/t1/event"), `{"id":"last"}`) })
 	// MQTT QoS 1 is at-least-once: a message whose acknowledgement was cut
 	// by the restart may come twice (consumers dedupe by event id). None
 	// may be lost or come out of order.
 	got := w.Get("sorterd/t1/event")
+	got = got[:slices.Index(got, `{"id":"last"}`)]
 	var first []string
 	seen := map[string]bool{}
 	for i, m := range got {
@@ -256,7 +261,9 @@ func TestStoppedBrokerNoRedelivery(t *testing.T) {
 	time.Sleep(13 * time.Second) // over two of the 5 s waits for an acknowledgement
 	b.Resume()
 	waitFor(t, "the held events", func() bool { return len(w.Get("sorterd/t1/event")) >= 3 && p.OutboxDepth() == 0 })
-	time.Sleep(time.Second) // any copy still on its way
+	// A last event, delivered after any copy still on its way.
+	p.Event([]byte(`{"id":"last"}`))
+	waitFor(t, "the last event", func() bool { return slices.Contains(w.Get("sorterd/t1/event"), `{"id":"last"}`) })
 	n := map[string]int{}
 	for _, m := range w.Get("sorterd/t1/event") {
 		n[m]++

@@ -77,7 +77,7 @@ func TestTLSWithClientCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	go q.Run(ctx, time.Second)
-	time.Sleep(1500 * time.Millisecond)
+	waitFor(t, "the refusal", func() bool { return q.LinkProblem() != "" || q.Connected() })
 	if q.Connected() {
 		t.Error("connected without a client certificate")
 	}

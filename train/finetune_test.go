@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/internal/testenv"
 	"github.com/sorterd/sorterd/tfmodel"
 )
 
@@ -266,6 +267,7 @@ func TestFineTuneExport(t *testing.T) { testFineTuneExport(t, 1) }
 func TestFineTuneExport2(t *testing.T) { testFineTuneExport(t, 2) }
 
 func testFineTuneExport(t *testing.T, layers int) {
+	testenv.Slow(t, "fine-tunes and exports")
 	f := newFTFixture(t, layers)
 	pooled := f.m.Pooled(f.acts)
 	var pmax float32
@@ -410,6 +412,7 @@ func TestTrainFineTuneSynthetic(t *testing.T) { testTrainFineTuneSynthetic(t, 1)
 func TestTrainFineTuneSynthetic2(t *testing.T) { testTrainFineTuneSynthetic(t, 2) }
 
 func testTrainFineTuneSynthetic(t *testing.T, layers int) {
+	testenv.Slow(t, "fine-tunes")
 	base := baseModel(t, ptq)
 	data := synthData(t, 16)
 	out := filepath.Join(t.TempDir(), "garbage.tflite")

@@ -90,6 +90,7 @@ func itoa(n int) string { return string(rune('a'+n/26)) + string(rune('a'+n%26))
 // reproduces the float head's predictions, and a second run reads every
 // feature from the cache.
 func TestTrainExportSynthetic(t *testing.T) {
+	testenv.Slow(t, "trains and exports")
 	base := baseModel(t, ptq)
 	data := synthData(t, 24)
 	// A duplicate across classes and a corrupt photo: both reported.
@@ -159,6 +160,7 @@ func TestTrainExportSynthetic(t *testing.T) {
 // each photo and its station views, and the test photos' station views
 // are measured on their own.
 func TestStationViewsHeldOut(t *testing.T) {
+	testenv.Slow(t, "trains on held-out station views")
 	t.Run("frozen", func(t *testing.T) { testStationViewsHeldOut(t, false) })
 	t.Run("finetune", func(t *testing.T) { testStationViewsHeldOut(t, true) })
 }
@@ -194,6 +196,7 @@ func testStationViewsHeldOut(t *testing.T, finetune bool) {
 
 // The exported model's per-image predictions match the float head's.
 func TestExportMatchesFloatHead(t *testing.T) {
+	testenv.Slow(t, "trains and exports")
 	base := baseModel(t, ptq)
 	data := synthData(t, 12)
 	ds, err := Scan(data)
@@ -255,6 +258,7 @@ func TestExportMatchesFloatHead(t *testing.T) {
 // with the full model whose output list is patched to that tensor (TFLite
 // keeps graph outputs intact, so it can be read there).
 func TestFeatureModelIsPooledTensor(t *testing.T) {
+	testenv.Slow(t, "runs the backbone on photos")
 	for _, name := range []string{ptq, u8} {
 		t.Run(name, func(t *testing.T) {
 			raw, err := os.ReadFile(baseModel(t, name))

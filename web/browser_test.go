@@ -42,6 +42,7 @@ func chromium(t *testing.T) string {
 // photo and see its label and bars; see the live frame; correct an item
 // and find its file under samples/. A screenshot of each page is saved.
 func TestBrowser(t *testing.T) {
+	testenv.Slow(t, "drives Chromium")
 	exe := chromium(t)
 	c := classifier(t)
 	st, samples, cam := liveStationCamera(t, c)

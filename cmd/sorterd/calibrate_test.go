@@ -14,6 +14,7 @@ import (
 // daemon corrects to; a tray that never stays empty is refused, and no
 // reference is written.
 func TestCalibrate(t *testing.T) {
+	testenv.Slow(t, "plays recordings through calibrate")
 	photos := []recording.Photo{{Path: testenv.Photo(t, "metal", 10), Class: "metal"}}
 	dir := t.TempDir()
 	calm := filepath.Join(dir, "calm.avi")

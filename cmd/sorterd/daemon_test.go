@@ -182,9 +182,12 @@ func TestDaemonEndToEnd(t *testing.T) {
 	if pings == 0 {
 		t.Error("no watchdog ping while frames flowed")
 	}
-	time.Sleep(700 * time.Millisecond)
-	stalled := notes.count("WATCHDOG=1")
-	time.Sleep(500 * time.Millisecond)
+	// Each failed check is logged: past the first two (a ping sent before
+	// them has arrived by then), two more come without a ping.
+	failed := func() int { return strings.Count(logs.String(), "watchdog: station not progressing") }
+	eventuallyLog(t, logs, "two failed watchdog checks", 5*time.Second, func() bool { return failed() >= 2 })
+	stalled, n := notes.count("WATCHDOG=1"), failed()
+	eventuallyLog(t, logs, "two more failed watchdog checks", 5*time.Second, func() bool { return failed() >= n+2 })
 	if notes.count("WATCHDOG=1") != stalled {
 		t.Error("watchdog pings go on with a stalled camera")
 	}

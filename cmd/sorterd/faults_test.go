@@ -443,6 +443,7 @@ func TestReloadBadStationKeepsRunning(t *testing.T) {
 // while the open is still inside OpenCV (it took 26 s, past systemd's
 // TimeoutStopSec=15).
 func TestDaemonStopsWithSilentCamera(t *testing.T) {
+	testenv.Slow(t, "runs the full daemon")
 	b := testenv.StartBroker(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 // nothing of them raw on the process's stderr: from camera snapshot, and
 // from the daemon, which retries the camera.
 func TestOpenCVLogRouted(t *testing.T) {
+	testenv.Slow(t, "runs the full daemon")
 	const want = `level=WARN msg=opencv line="VIDEOIO(V4L2:/dev/video99): can't open camera by index" src=cap_v4l.cpp:`
 	cfg := exampleConfig(t, [2]string{`  source: "0" `, `  source: "99" `})
 	var code int

@@ -106,6 +106,7 @@ var timings = regexp.MustCompile(`\(decode [^)]*\)`)
 // The binary's human output for the committed synthetic images, timings
 // masked, diffed against a golden file.
 func TestOnceGolden(t *testing.T) {
+	testenv.Slow(t, "classifies every test image")
 	imgs := []string{"testdata/images/red.png", "testdata/images/scene.jpg"}
 	wd, _ := os.Getwd()
 	if err := os.Chdir(testenv.Root()); err != nil {
@@ -249,6 +250,7 @@ func TestVersion(t *testing.T) {
 }
 
 func TestBenchJSON(t *testing.T) {
+	testenv.Slow(t, "benchmarks the model")
 	m := model(t)
 	code, out, errs := runCLI(t, "bench", "--model", m, "-n", "5", "--json", "--image", photo(t))
 	if code != 0 {

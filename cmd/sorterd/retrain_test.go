@@ -14,6 +14,7 @@ import (
 	"github.com/sorterd/sorterd/camera"
 	"github.com/sorterd/sorterd/config"
 	"github.com/sorterd/sorterd/infer"
+	"github.com/sorterd/sorterd/internal/testenv"
 	"github.com/sorterd/sorterd/locate"
 	"github.com/sorterd/sorterd/pipeline"
 	"github.com/sorterd/sorterd/recording"
@@ -69,6 +70,7 @@ func sortRecording(t *testing.T, model, video, samples string) (*review.Review, 
 // is retrained on the base data plus the station's samples (--data
 // twice), and the same item, played again, is now right.
 func TestCorrectRetrainRoundTrip(t *testing.T) {
+	testenv.Slow(t, "trains twice")
 	base := model(t)
 	data := colourData(t, 15)
 	tmp := t.TempDir()

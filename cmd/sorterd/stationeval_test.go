@@ -19,6 +19,7 @@ import (
 // scene's recording depends on its name, not its place in --scenes, so
 // a scene run alone gives the figures it gives in the whole set.
 func TestStationEval(t *testing.T) {
+	testenv.Slow(t, "plays station recordings")
 	model := testenv.Model(t, "garbage.tflite")
 	data := testenv.Need(t, filepath.Join(testenv.Shared(), "data", "trashnet"))
 	run := func(scenes string) stationbench.Report {
@@ -82,6 +83,7 @@ func checkScene(t *testing.T, sc recording.Report) {
 // Without --model the station benchmark reads the default model, as its
 // help promises (it tried to load model "": "open : no such file").
 func TestStationEvalDefaultModel(t *testing.T) {
+	testenv.Slow(t, "plays station recordings")
 	model := testenv.Model(t, "garbage.tflite")
 	data := testenv.Need(t, filepath.Join(testenv.Shared(), "data", "trashnet"))
 	t.Chdir(t.TempDir()) // a checkout: models/garbage.tflite here
@@ -107,6 +109,7 @@ func TestStationEvalDefaultModel(t *testing.T) {
 // The recordings are made at the configured camera's frame size: a
 // station with a finer camera is measured with the pixels it would get.
 func TestStationEvalCameraSize(t *testing.T) {
+	testenv.Slow(t, "plays station recordings")
 	model := testenv.Model(t, "garbage.tflite")
 	data := testenv.Need(t, filepath.Join(testenv.Shared(), "data", "trashnet"))
 	cfg := exampleConfig(t, [2]string{"  width: 640", "  width: 960"}, [2]string{"  height: 480", "  height: 720"},

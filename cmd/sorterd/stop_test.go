@@ -43,6 +43,7 @@ func sorterdBinary(t *testing.T) string {
 // exit how many events it could not keep, which are exactly the events
 // the disk refused. It used to drop them without a word.
 func TestSIGTERMCountsEventsNotKept(t *testing.T) {
+	testenv.Slow(t, "runs the daemon as a process")
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", dir).CombinedOutput(); err != nil {
 		msg := fmt.Sprintf("mounting a tmpfs was refused (%v: %s): run as root, as make test does", err, strings.TrimSpace(string(out)))
@@ -115,6 +116,7 @@ func TestSIGTERMCountsEventsNotKept(t *testing.T) {
 // item is published. The outbox used to be rebuilt at each reload,
 // dropping them.
 func TestSIGHUPKeepsEventsInMemory(t *testing.T) {
+	testenv.Slow(t, "runs the daemon as a process")
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", dir).CombinedOutput(); err != nil {
 		msg := fmt.Sprintf("mounting a tmpfs was refused (%v: %s): run as root, as make test does", err, strings.TrimSpace(string(out)))

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sorterd/sorterd/internal/testenv"
 )
 
 // colourData writes dir/<class>/*.jpg: noisy photos whose dominant colour
@@ -39,6 +41,7 @@ func colourData(t *testing.T, perClass int) string {
 }
 
 func TestTrainEvalExportCLI(t *testing.T) {
+	testenv.Slow(t, "trains")
 	base := model(t)
 	data := colourData(t, 15)
 	tmp := t.TempDir()

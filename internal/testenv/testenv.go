@@ -43,8 +43,13 @@ func mosquitto(t testing.TB) string {
 }
 
 // StartBroker starts mosquitto and stops it when the test ends; extra
-// lines are appended to its configuration (a TLS listener, say).
+// lines are appended to its configuration (a TLS listener, say). The
+// fast tier (go test -short) starts none: the test is skipped.
 func StartBroker(t testing.TB, extra ...string) *Broker {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: needs a broker (make test runs it)")
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -162,6 +167,16 @@ func NeedGlob(t testing.TB, pattern, hint string) string {
 	}
 	t.Skipf("no %s (%s)", pattern, hint)
 	return ""
+}
+
+// Slow skips a test in the fast tier (go test -short): one that runs the
+// full daemon, trains, plays long recordings or waits on real time. what
+// says which; make test runs it.
+func Slow(t testing.TB, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short: %s (make test runs it)", what)
+	}
 }
 
 // Eventually polls cond until it holds, failing the test after d.
