@@ -316,14 +316,22 @@ func (s *Station) Corrected(class string) {
 
 // TestFlap opens one bin's flap, for wiring checks, as an item's would:
 // every other flap is closed first (a held one too), and it waits for a
-// flap that is moving, so that test flaps never open a second flap.
+// flap that is moving, so that test flaps never open a second flap. It
+// gives up after TestFlapTimeout, or when ctx ends.
 func (s *Station) TestFlap(ctx context.Context, bin string) error {
 	if _, ok := s.o.Flaps[bin]; !ok {
 		return fmt.Errorf("no bin %q", bin)
 	}
 	s.log.Info("test flap", "bin", bin)
+	ctx, cancel := context.WithTimeout(ctx, TestFlapTimeout)
+	defer cancel()
 	return s.openFlap(ctx, bin)
 }
+
+// TestFlapTimeout bounds a test flap (the web page's button, the MQTT
+// test_flap command): a pulse is at most config.MaxPulse, and the flap
+// may first wait for an item's.
+const TestFlapTimeout = 10 * time.Second
 
 // Progress is when the last frame arrived, and since when an inference
 // has been running (zero if none): what the watchdog checks.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 )
 
 // Station is the control surface MQTT commands reach
@@ -15,10 +14,6 @@ type Station interface {
 	Resume()
 	TestFlap(ctx context.Context, bin string) error
 }
-
-// TestFlapTimeout bounds a test_flap command: a pulse is at most 2 s,
-// and the flap may first wait for an item's.
-const TestFlapTimeout = 10 * time.Second
 
 // Control carries out commands (Options.OnCommand: Control.Do) on the
 // station's control surface. The publisher is built before the station
@@ -58,9 +53,7 @@ func (c *Control) Do(ctx context.Context, cmd Command) error {
 		if cmd.Bin == "" {
 			return errors.New(`test_flap needs "bin"`)
 		}
-		tctx, cancel := context.WithTimeout(ctx, TestFlapTimeout)
-		defer cancel()
-		return s.TestFlap(tctx, cmd.Bin)
+		return s.TestFlap(ctx, cmd.Bin) // bounded by the station
 	case "reload":
 		select {
 		case c.reload <- struct{}{}:

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sorterd/sorterd/pipeline"
+	"github.com/sorterd/sorterd/settings"
 	"gocv.io/x/gocv"
 )
 
@@ -207,9 +208,9 @@ func (v *Review) Snapshot() ([]byte, time.Time, error) {
 	}
 	classifying, paused := v.o.State()
 	text := caption(v.recent.last(), classifying, paused)
-	// The caption's bar and text are sized for a 640-px frame and scaled
-	// with the frame, never below half.
-	scale := float64(m.Cols()) / 640
+	// The caption's bar and text are sized for the default frame's width
+	// and scaled with the frame, never below half.
+	scale := float64(m.Cols()) / settings.DefaultFrameWidth
 	bar := int(28 * max(scale, 0.5))
 	gocv.Rectangle(&m, image.Rect(0, 0, m.Cols(), bar), color.RGBA{0, 0, 0, 0}, -1)
 	gocv.PutText(&m, text, image.Pt(6, bar*3/4), gocv.FontHersheySimplex, 0.6*max(scale, 0.5), color.RGBA{255, 255, 255, 0}, 1)

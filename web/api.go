@@ -129,13 +129,16 @@ func decodeStatus(err error) int {
 	return http.StatusUnprocessableEntity
 }
 
+// stationPoll is how often an upload waiting for the station looks again.
+const stationPoll = 10 * time.Millisecond
+
 // waitStation waits while the station has an item in flight; false when
 // deadline fires or the client leaves first.
 func (s *Server) waitStation(ctx context.Context, deadline <-chan time.Time) bool {
 	if s.o.StationBusy == nil {
 		return true
 	}
-	tick := time.NewTicker(10 * time.Millisecond)
+	tick := time.NewTicker(stationPoll)
 	defer tick.Stop()
 	for s.o.StationBusy() {
 		select {
@@ -393,9 +396,8 @@ func (s *Server) testFlap(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusNotFound, fmt.Sprintf("no bin %q", bin))
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-	defer cancel()
-	if err := st.TestFlap(ctx, bin); err != nil {
+	// The station bounds a test flap (pipeline.TestFlapTimeout).
+	if err := st.TestFlap(r.Context(), bin); err != nil {
 		jsonError(w, http.StatusInternalServerError, "flap "+bin+": "+err.Error())
 		return
 	}
@@ -418,6 +420,12 @@ func (s *Server) frame(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
+// The live stream's pace, and how long one frame may take to write.
+const (
+	streamPeriod = 200 * time.Millisecond // 5 frames/s
+	streamWrite  = 10 * time.Second
+)
+
 // stream is an MJPEG stream of the live view at up to 5 frames/s, for
 // players and Home Assistant's MJPEG camera.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
@@ -429,13 +437,13 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "multipart/x-mixed-replace; boundary="+boundary)
 	w.Header().Set("Cache-Control", "no-store")
-	t := time.NewTicker(200 * time.Millisecond)
+	t := time.NewTicker(streamPeriod)
 	defer t.Stop()
 	var last time.Time
 	for {
 		if b, at, err := st.Snapshot(); err == nil && at != last {
 			last = at
-			rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			rc.SetWriteDeadline(time.Now().Add(streamWrite))
 			var hdr bytes.Buffer
 			fmt.Fprintf(&hdr, "--%s\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n", boundary, len(b))
 			if _, err := w.Write(hdr.Bytes()); err != nil {

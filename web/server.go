@@ -168,6 +168,9 @@ const (
 	maxJSONBody         = 4 << 10
 )
 
+// shutdownGrace is how long a stopping server lets requests finish.
+const shutdownGrace = 5 * time.Second
+
 // Defaults of Options.
 const (
 	defaultListen = "127.0.0.1:8080"
@@ -293,7 +296,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		return fmt.Errorf("http: %w", err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		srv.Close()
