@@ -12,22 +12,21 @@ import (
 // output pixel the mean of a kx×ky box, OpenCV's vectorised integer
 // path), then the rest, under 2×, with INTER_LINEAR. One INTER_AREA call
 // with a fractional factor (640/224 = 2.86) takes OpenCV's general area
-// path instead, float weights per source pixel: it was ~85% of frame →
-// scores at 224 px, and the two steps are ~7× faster (docs/compute.md).
-// Their pixels differ from the one call's (a mean of box means, then a
-// blend); TestResizeInput bounds the difference.
+// path instead, float weights per source pixel, several times slower
+// (docs/compute.md, "Frame → scores overhead"). The two steps' pixels
+// differ from the one call's (a mean of box means, then a blend);
+// TestResizeInput bounds the difference.
 //
-// A 640×480 frame at 320 or 384 px, and an item's crop for the default
-// 384 px model (shrunk by less than 2×, or enlarged), take the one call
-// as before.
+// A frame at 320 or 384 px, and an item's crop for the default 384 px
+// model (shrunk by less than 2×, or enlarged), take the one call.
 func resizeInput(src gocv.Mat, box, dst *gocv.Mat, w, h int) {
 	sw, sh := src.Cols(), src.Rows()
 	if sw < w || sh < h {
 		gocv.Resize(src, dst, image.Pt(w, h), 0, 0, gocv.InterpolationLinear)
 		return
 	}
-	// Both directions: a box 2×1 (640×480 → 320 px) measured no faster
-	// than the one call.
+	// Both directions: a box 2×1 (a 640×480 frame to 320 px) is no
+	// faster than the one call.
 	kx, ky := sw/w, sh/h
 	if kx < 2 || ky < 2 {
 		gocv.Resize(src, dst, image.Pt(w, h), 0, 0, gocv.InterpolationArea)

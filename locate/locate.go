@@ -51,8 +51,8 @@ type Options struct {
 	// not tray. Default 25.
 	Delta float64
 	// Area is the share of the ROI that must differ for an item to be
-	// present. Default 0.005: a pen at 30% of the frame's width covers
-	// under 1% of it.
+	// present. Default settings.DefaultArea: small enough for a pen
+	// across a third of the frame.
 	Area float64
 	// Rate is how fast quiet frames teach the empty tray. Default 0.05.
 	Rate float64
@@ -175,12 +175,11 @@ const (
 
 // A faint item (white paper on a light tray) is present when few pixels
 // differ by Delta (faintStrong of Area) but faintReach times Area differ
-// by half of it: sensor noise and light drift do not make such a patch
-// (measured on the station recordings: docs/station.md). A pale item with
-// no strong pixels at all (glass, or paper as light as the tray) is
-// present when its weak patch reaches paleReach times Area: on the light
-// tray at 30% width, 4 of the 9 items missed were such items, while the
-// empty tray's weak patch stayed at 0 on all its frames.
+// by half of it: sensor noise and light drift do not make such a patch.
+// A pale item with no strong pixels at all (glass, or paper as light as
+// the tray) is present when its weak patch reaches paleReach times Area,
+// which the empty tray's never does. Chosen on the station recordings
+// (docs/station.md).
 const (
 	faintReach  = 2
 	faintStrong = 0.2
@@ -190,10 +189,10 @@ const (
 // An item stands on the tray and casts a shadow; a stain does not. A
 // pale item too faint for the rules above (paper whitened to a dark
 // tray's colour, clear glass) is present when its weak patch reaches
-// shadowReach times Area and shadow pixels cover shadowArea times Area.
-// Chosen on recordings of the training split's photos: the empty tray's
-// shadow share stayed at most 0.13% of the tray on every frame (dark,
-// light), while such items cast 1.2-23%; their weak patch was 0.5-2%.
+// shadowReach times Area and shadow pixels cover shadowArea times Area:
+// far more shadow than the empty tray ever shows, well under what such
+// items cast. Chosen on recordings of the training split's photos
+// (docs/station.md).
 const (
 	shadowReach = 1.5
 	shadowArea  = 2
@@ -445,14 +444,12 @@ const BalanceLevel = 200
 // turn sensor noise into the item.
 const balanceMax = 6
 
-// Balancing scales the sensor's noise with the item: on the benchmark's
-// dark tray (gain 3.8) its σ of 3 grey levels becomes 11, and the model
-// took dark metal for glass. The balanced crop is smoothed by a Gaussian
-// of denoisePerGain × (gain − 1) pixels, the gain being the largest
-// channel's, when that reaches denoiseMin: σ 1 on the dark tray, nothing
-// on a light one. On the held-out dark-tray recording this took item
-// accuracy from 83.2% to 84.7%, metal's recall from 77% to 88%
-// (docs/station.md).
+// Balancing scales the sensor's noise with the item: on a dark tray the
+// gain multiplies it several times, and the model took dark metal for
+// glass. The balanced crop is smoothed by a Gaussian of denoisePerGain ×
+// (gain − 1) pixels, the gain being the largest channel's, when that
+// reaches denoiseMin: about σ 1 on the dark tray, nothing on a light one
+// (its effect on the station benchmark: docs/station.md).
 const (
 	denoisePerGain = 0.36
 	denoiseMin     = 0.3

@@ -86,7 +86,7 @@ type extractorOptions struct {
 // baseGraph parses a base model for train's every use (features,
 // fine-tuning, export). A uint8 (quantization-aware trained) base is
 // rewritten as int8 first (tfmodel's ToInt8): XNNPACK then runs it whole,
-// about 10× faster than uint8 on built-in kernels here, and fine-tuning
+// far faster than uint8 on built-in kernels (docs/training.md), and fine-tuning
 // gets the per-tensor int8 activations it works on. The rewrite is
 // deterministic, so a head file still names the base file it came from.
 func baseGraph(base []byte) (*tfmodel.Model, error) {

@@ -9,8 +9,8 @@ import (
 	"github.com/sorterd/sorterd/internal/testenv"
 )
 
-// Issue 15 ("keep the campaign"): a fault may cost what the table in
-// docs/reliability.md says it costs, but not the station's speed. Each
+// A fault may cost what the table in docs/reliability.md says it costs,
+// but not the station's speed. Each
 // daemon fault test measures the trigger → flap latency (the events'
 // latency_ms: from the first frame of the item to the flap opening) of a
 // few items before the fault, in the same test on the same machine, and
@@ -18,7 +18,7 @@ import (
 // latencyFloor.
 //
 // The floor is there because the quiet median is small (three frames at
-// 50 fps plus three 1-thread inferences: ~150 ms here) and the test shares
+// 50 fps plus three 1-thread inferences) and the test shares
 // two cores with other jobs: one preempted inference, a GC cycle of the
 // test binary's other goroutines (the recorder, the flood's clients) or
 // a Chromium test in a parallel package adds tens of ms that are the

@@ -68,8 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		// Not a command: before this check, `sorterd bogus` started the
-		// daemon with the default configuration.
+		// Not a command: a misspelt one must not start the daemon with
+		// the default configuration.
 		fmt.Fprintf(stderr, "sorterd: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}

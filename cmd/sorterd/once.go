@@ -63,9 +63,8 @@ func (m *modelFlags) register(fs *flag.FlagSet, logLevel string) {
 
 // defaultTTA is the test-time augmentation --once, eval and serve use:
 // the daemon's views (the five training augments with), all on the one
-// photo. Chosen by 4-fold cross-validation of the training recipe
-// (docs/training.md, "Test-time augmentation"): +0.8 to +1.2 points over one view,
-// where flip,rot180 alone gained nothing.
+// photo, chosen by cross-validation of the training recipe
+// (docs/training.md, "Test-time augmentation").
 var defaultTTA = strings.Join(config.Default().Model.TTA, ",")
 
 func (m *modelFlags) open(stderr io.Writer) (*infer.Classifier, error) {
