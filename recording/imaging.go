@@ -203,27 +203,7 @@ func (*Cuts) grabCut(small gocv.Mat, sp []byte, back [3]float32, cp []byte) {
 	seed := gocv.NewMatWithSize(sh, sw, gocv.MatTypeCV8U)
 	defer seed.Close()
 	sd, _ := seed.DataPtrUint8()
-	band := max(2, sw/40)
-	fg := 0
-	for y := 0; y < sh; y++ {
-		for x := 0; x < sw; x++ {
-			p := y*sw + x
-			var d float32
-			for c := 0; c < 3; c++ {
-				d = max(d, abs32(float32(sp[3*p+c])-back[c]))
-			}
-			edge := x < band || y < band || x >= sw-band || y >= sh-band
-			switch {
-			case d > 45:
-				sd[p] = 3 // probably the item (an item cut off by the photo's edge too)
-				fg++
-			case edge:
-				sd[p] = 0 // the backdrop
-			default:
-				sd[p] = 2 // probably the backdrop
-			}
-		}
-	}
+	fg := seedCut(sd, sp, back, sw, sh)
 	cut, err := gocv.NewMatFromBytes(sh, sw, gocv.MatTypeCV8U, cp)
 	if err != nil {
 		return
@@ -270,6 +250,33 @@ func (*Cuts) grabCut(small gocv.Mat, sp []byte, back [3]float32, cp []byte) {
 	}
 }
 
+// seedCut writes GrabCut's seed mask sd of a sw×sh photo (sp its
+// pixels, back its backdrop's colour) and returns how many pixels it
+// takes for the item.
+func seedCut(sd, sp []byte, back [3]float32, sw, sh int) (fg int) {
+	band := max(2, sw/40)
+	for y := 0; y < sh; y++ {
+		for x := 0; x < sw; x++ {
+			p := y*sw + x
+			var d float32
+			for c := 0; c < 3; c++ {
+				d = max(d, abs32(float32(sp[3*p+c])-back[c]))
+			}
+			edge := x < band || y < band || x >= sw-band || y >= sh-band
+			switch {
+			case d > 45:
+				sd[p] = 3 // probably the item (an item cut off by the photo's edge too)
+				fg++
+			case edge:
+				sd[p] = 0 // the backdrop
+			default:
+				sd[p] = 2 // probably the backdrop
+			}
+		}
+	}
+	return fg
+}
+
 func abs32(v float32) float32 {
 	if v < 0 {
 		return -v
@@ -299,36 +306,12 @@ func place(c *cutout, w, h int, frac, shadow float64, rng *rand.Rand) placed {
 	}
 	angle := rng.Float64() * 360
 	side := int(math.Ceil(math.Hypot(float64(iw), float64(ih))))
-	rot := func(src gocv.Mat, interp gocv.InterpolationFlags) gocv.Mat {
-		s := gocv.NewMat()
-		gocv.Resize(src, &s, image.Pt(iw, ih), 0, 0, gocv.InterpolationArea)
-		m := gocv.GetRotationMatrix2D(image.Pt(iw/2, ih/2), angle, 1)
-		m.SetDoubleAt(0, 2, m.GetDoubleAt(0, 2)+float64(side-iw)/2)
-		m.SetDoubleAt(1, 2, m.GetDoubleAt(1, 2)+float64(side-ih)/2)
-		out := gocv.NewMat()
-		gocv.WarpAffineWithParams(s, &out, m, image.Pt(side, side), interp, gocv.BorderConstant, color.RGBA{})
-		m.Close()
-		s.Close()
-		return out
-	}
-	refl := rot(c.refl, gocv.InterpolationLinear)
+	refl := turn(c.refl, iw, ih, side, angle)
 	defer refl.Close()
-	mask := rot(c.mask, gocv.InterpolationLinear)
+	mask := turn(c.mask, iw, ih, side, angle)
 	defer mask.Close()
-	// The item's own extent in the turned canvas.
 	mp, _ := mask.DataPtrUint8()
-	ext := image.Rectangle{Min: image.Pt(side, side)}
-	for y := 0; y < side; y++ {
-		for x := 0; x < side; x++ {
-			if mp[y*side+x] > 64 {
-				ext.Min.X, ext.Min.Y = min(ext.Min.X, x), min(ext.Min.Y, y)
-				ext.Max.X, ext.Max.Y = max(ext.Max.X, x+1), max(ext.Max.Y, y+1)
-			}
-		}
-	}
-	if ext.Empty() {
-		ext = image.Rect(0, 0, side, side)
-	}
+	ext := extent(mp, side)
 	ew, eh := ext.Dx(), ext.Dy()
 	lox, hix := 0, w-ew
 	loy, hiy := 0, h-eh
@@ -361,31 +344,71 @@ func place(c *cutout, w, h int, frac, shadow float64, rng *rand.Rand) placed {
 			}
 		}
 	}
-	// The shadow: the mask, offset away from the light and blurred.
 	if shadow > 0 {
-		size := float64(max(ew, eh))
-		dx := int(size * (0.03 + 0.05*rng.Float64()))
-		dy := int(size * (0.03 + 0.05*rng.Float64()))
-		sigma := size * (0.03 + 0.04*rng.Float64())
-		pad := int(3*sigma) + 1
-		sm := gocv.NewMatWithSize(side+2*pad, side+2*pad, gocv.MatTypeCV8U)
-		roi := sm.Region(image.Rect(pad, pad, pad+side, pad+side))
-		mask.CopyTo(&roi)
-		roi.Close()
-		gocv.GaussianBlur(sm, &sm, image.Point{}, sigma, sigma, gocv.BorderConstant)
-		sp, _ := sm.DataPtrUint8()
-		ss := side + 2*pad
-		p.sbox = image.Rect(ox-pad+dx, oy-pad+dy, ox-pad+dx+ss, oy-pad+dy+ss).Intersect(frame)
-		p.shade = make([]float32, p.sbox.Dx()*p.sbox.Dy())
-		for y := 0; y < p.sbox.Dy(); y++ {
-			for x := 0; x < p.sbox.Dx(); x++ {
-				cx, cy := p.sbox.Min.X+x-(ox-pad+dx), p.sbox.Min.Y+y-(oy-pad+dy)
-				p.shade[y*p.sbox.Dx()+x] = float32(shadow) * float32(sp[cy*ss+cx]) / 255
-			}
-		}
-		sm.Close()
+		p.castShadow(mask, side, image.Pt(ox, oy), max(ew, eh), shadow, frame, rng)
 	}
 	return p
+}
+
+// turn is src scaled to iw×ih and turned by angle (degrees) in the middle
+// of a side×side canvas.
+func turn(src gocv.Mat, iw, ih, side int, angle float64) gocv.Mat {
+	s := gocv.NewMat()
+	gocv.Resize(src, &s, image.Pt(iw, ih), 0, 0, gocv.InterpolationArea)
+	m := gocv.GetRotationMatrix2D(image.Pt(iw/2, ih/2), angle, 1)
+	m.SetDoubleAt(0, 2, m.GetDoubleAt(0, 2)+float64(side-iw)/2)
+	m.SetDoubleAt(1, 2, m.GetDoubleAt(1, 2)+float64(side-ih)/2)
+	out := gocv.NewMat()
+	gocv.WarpAffineWithParams(s, &out, m, image.Pt(side, side), gocv.InterpolationLinear, gocv.BorderConstant, color.RGBA{})
+	m.Close()
+	s.Close()
+	return out
+}
+
+// extent is the item's own extent in the turned side×side mask mp (the
+// whole canvas when the mask is empty).
+func extent(mp []uint8, side int) image.Rectangle {
+	ext := image.Rectangle{Min: image.Pt(side, side)}
+	for y := 0; y < side; y++ {
+		for x := 0; x < side; x++ {
+			if mp[y*side+x] > 64 {
+				ext.Min.X, ext.Min.Y = min(ext.Min.X, x), min(ext.Min.Y, y)
+				ext.Max.X, ext.Max.Y = max(ext.Max.X, x+1), max(ext.Max.Y, y+1)
+			}
+		}
+	}
+	if ext.Empty() {
+		ext = image.Rect(0, 0, side, side)
+	}
+	return ext
+}
+
+// castShadow is the item's shadow: its mask (side×side, placed at o in
+// the frame), offset away from the light and blurred by amounts drawn
+// for an item span px across, darkening the tray by up to shadow.
+func (p *placed) castShadow(mask gocv.Mat, side int, o image.Point, span int, shadow float64, frame image.Rectangle, rng *rand.Rand) {
+	ox, oy := o.X, o.Y
+	size := float64(span)
+	dx := int(size * (0.03 + 0.05*rng.Float64()))
+	dy := int(size * (0.03 + 0.05*rng.Float64()))
+	sigma := size * (0.03 + 0.04*rng.Float64())
+	pad := int(3*sigma) + 1
+	sm := gocv.NewMatWithSize(side+2*pad, side+2*pad, gocv.MatTypeCV8U)
+	roi := sm.Region(image.Rect(pad, pad, pad+side, pad+side))
+	mask.CopyTo(&roi)
+	roi.Close()
+	gocv.GaussianBlur(sm, &sm, image.Point{}, sigma, sigma, gocv.BorderConstant)
+	sp, _ := sm.DataPtrUint8()
+	ss := side + 2*pad
+	p.sbox = image.Rect(ox-pad+dx, oy-pad+dy, ox-pad+dx+ss, oy-pad+dy+ss).Intersect(frame)
+	p.shade = make([]float32, p.sbox.Dx()*p.sbox.Dy())
+	for y := 0; y < p.sbox.Dy(); y++ {
+		for x := 0; x < p.sbox.Dx(); x++ {
+			cx, cy := p.sbox.Min.X+x-(ox-pad+dx), p.sbox.Min.Y+y-(oy-pad+dy)
+			p.shade[y*p.sbox.Dx()+x] = float32(shadow) * float32(sp[cy*ss+cx]) / 255
+		}
+	}
+	sm.Close()
 }
 
 // compose is the scene's reflectance with the item on the tray: the tray

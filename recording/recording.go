@@ -150,95 +150,119 @@ func Write(path string, o Options) ([]Item, error) {
 	if !w.IsOpened() {
 		return nil, fmt.Errorf("recording %s: cannot write MJPEG", path)
 	}
-	wr := &writer{w: w, o: o, rng: rng}
-	var tray []float32
-	if o.Camera == Tinted {
-		tray = makeTray(lookOf(o.Tray), o.Width, o.Height, rng, true)
-		wr.noise = noiseTable(rng, o.Noise, 2*len(tray))
-	} else {
-		tray = makeTray(lookOf(o.Tray), o.Width, o.Height, rng, false)
-		soften(tray, o.Width, o.Height, 0.7)
-		wr.lamp = randomLamp(rng)
-		wr.cam = newCamera(o.Camera, wr.lamp, tray, o.Width, o.Height, o.Noise, rng)
-		per := o.Hold + 2 + max(o.Gap, 0)
-		wr.stepAt = (len(o.Photos)*per + max(o.Gap, 0)) / 2
-		wr.step = lamp{float32(1 + o.Step*1.05), float32(1 + o.Step), float32(1 + o.Step*0.95)}
-	}
-	shadow := 0.2 + 0.15*rng.Float64()
-	// lay is the scene with a photo's item on the tray, and the item's box.
-	lay := func(img gocv.Mat, frac float64) ([]float32, image.Rectangle, error) {
-		if o.Camera == Tinted {
-			return layItem(tray, o.Width, o.Height, img, frac, rng)
-		}
-		c, err := cutOut(img)
-		if err != nil {
-			return nil, image.Rectangle{}, err
-		}
-		defer c.Close()
-		p := place(c, o.Width, o.Height, frac, shadow, rng)
-		scene := compose(tray, o.Width, p)
-		soften(scene, o.Width, o.Height, 0.7)
-		return scene, p.box, nil
-	}
-	frame := make([]float32, len(tray))
-	emit := func(scene []float32) error { return wr.write(scene) }
+	wr := newWriter(w, o, rng)
+	frame := make([]float32, len(wr.tray))
 	var items []Item
 	var prev []float32 // the last item's scene (back to back)
 	for i := 0; i < max(o.Gap, 1) && o.Gap > 0; i++ {
-		if err := emit(tray); err != nil {
+		if err := wr.write(wr.tray); err != nil {
 			return nil, err
 		}
 	}
 	for _, p := range o.Photos {
-		frac := o.ItemWidth[0] + rng.Float64()*(o.ItemWidth[1]-o.ItemWidth[0])
-		img := gocv.IMRead(p.Path, gocv.IMReadColor)
-		if img.Empty() {
-			return nil, fmt.Errorf("%w: %s", ErrPhoto, p.Path)
-		}
-		scene, box, err := lay(img, frac)
-		img.Close()
+		it, scene, err := wr.item(p, frame, prev)
 		if err != nil {
-			return nil, fmt.Errorf("photo %s: %w", p.Path, err)
-		}
-		first := wr.n
-		// The frame it lands in: half there, as a fast drop blurs.
-		base := tray
-		if prev != nil {
-			base = prev
-		}
-		blend(frame, base, scene, 0.5)
-		if err := emit(frame); err != nil {
 			return nil, err
 		}
-		for j := 0; j < o.Hold; j++ {
-			if err := emit(scene); err != nil {
-				return nil, err
-			}
-		}
-		items = append(items, Item{Photo: p, Box: box, First: first, Last: wr.n - 1})
+		items = append(items, it)
 		if o.Gap < 0 {
 			prev = scene
-			continue
-		}
-		// Taken away: half gone, then the empty tray.
-		blend(frame, tray, scene, 0.5)
-		if err := emit(frame); err != nil {
-			return nil, err
-		}
-		for j := 0; j < o.Gap; j++ {
-			if err := emit(tray); err != nil {
-				return nil, err
-			}
 		}
 	}
 	if o.Gap < 0 {
 		for j := 0; j < 8; j++ {
-			if err := emit(tray); err != nil {
+			if err := wr.write(wr.tray); err != nil {
 				return nil, err
 			}
 		}
 	}
 	return items, nil
+}
+
+// newWriter makes the recording's empty tray and, unless Tinted, its
+// lamp and camera, drawing from rng in the recording's order.
+func newWriter(w *gocv.VideoWriter, o Options, rng *rand.Rand) *writer {
+	wr := &writer{w: w, o: o, rng: rng}
+	if o.Camera == Tinted {
+		wr.tray = makeTray(lookOf(o.Tray), o.Width, o.Height, rng, true)
+		wr.noise = noiseTable(rng, o.Noise, 2*len(wr.tray))
+	} else {
+		wr.tray = makeTray(lookOf(o.Tray), o.Width, o.Height, rng, false)
+		soften(wr.tray, o.Width, o.Height, 0.7)
+		wr.lamp = randomLamp(rng)
+		wr.cam = newCamera(o.Camera, wr.lamp, wr.tray, o.Width, o.Height, o.Noise, rng)
+		per := o.Hold + 2 + max(o.Gap, 0)
+		wr.stepAt = (len(o.Photos)*per + max(o.Gap, 0)) / 2
+		wr.step = lamp{float32(1 + o.Step*1.05), float32(1 + o.Step), float32(1 + o.Step*0.95)}
+	}
+	wr.shadow = 0.2 + 0.15*rng.Float64()
+	return wr
+}
+
+// lay is the scene with a photo's item on the tray, and the item's box.
+func (wr *writer) lay(img gocv.Mat, frac float64) ([]float32, image.Rectangle, error) {
+	o := wr.o
+	if o.Camera == Tinted {
+		return layItem(wr.tray, o.Width, o.Height, img, frac, wr.rng)
+	}
+	c, err := cutOut(img)
+	if err != nil {
+		return nil, image.Rectangle{}, err
+	}
+	defer c.Close()
+	p := place(c, o.Width, o.Height, frac, wr.shadow, wr.rng)
+	scene := compose(wr.tray, o.Width, p)
+	soften(scene, o.Width, o.Height, 0.7)
+	return scene, p.box, nil
+}
+
+// item lays photo p on the tray and writes its frames (frame: scratch):
+// the frame it lands in, half there over the empty tray (or over prev,
+// the last item's scene, back to back), Hold frames of it lying still,
+// then, unless back to back, the frame it is taken away in and Gap empty
+// ones. scene is the item's.
+func (wr *writer) item(p Photo, frame, prev []float32) (it Item, scene []float32, err error) {
+	o := wr.o
+	frac := o.ItemWidth[0] + wr.rng.Float64()*(o.ItemWidth[1]-o.ItemWidth[0])
+	img := gocv.IMRead(p.Path, gocv.IMReadColor)
+	if img.Empty() {
+		return Item{}, nil, fmt.Errorf("%w: %s", ErrPhoto, p.Path)
+	}
+	scene, box, err := wr.lay(img, frac)
+	img.Close()
+	if err != nil {
+		return Item{}, nil, fmt.Errorf("photo %s: %w", p.Path, err)
+	}
+	first := wr.n
+	// The frame it lands in: half there, as a fast drop blurs.
+	base := wr.tray
+	if prev != nil {
+		base = prev
+	}
+	blend(frame, base, scene, 0.5)
+	if err := wr.write(frame); err != nil {
+		return Item{}, nil, err
+	}
+	for j := 0; j < o.Hold; j++ {
+		if err := wr.write(scene); err != nil {
+			return Item{}, nil, err
+		}
+	}
+	it = Item{Photo: p, Box: box, First: first, Last: wr.n - 1}
+	if o.Gap < 0 {
+		return it, scene, nil
+	}
+	// Taken away: half gone, then the empty tray.
+	blend(frame, wr.tray, scene, 0.5)
+	if err := wr.write(frame); err != nil {
+		return Item{}, nil, err
+	}
+	for j := 0; j < o.Gap; j++ {
+		if err := wr.write(wr.tray); err != nil {
+			return Item{}, nil, err
+		}
+	}
+	return it, scene, nil
 }
 
 // writer turns each scene into a frame and writes it: Tinted, the scene
@@ -248,6 +272,8 @@ type writer struct {
 	w      *gocv.VideoWriter
 	o      Options
 	rng    *rand.Rand
+	tray   []float32 // the empty tray's scene
+	shadow float64   // how dark items' shadows fall
 	noise  []float32
 	buf    []byte
 	n      int
