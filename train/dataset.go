@@ -86,7 +86,14 @@ func Scan(dirs ...string) (*Dataset, error) {
 			}
 		}
 	}
-	// Identical bytes under different classes: contradictory labels.
+	ds.dropConflicts(byHash)
+	return ds, nil
+}
+
+// dropConflicts leaves out identical bytes under different classes
+// (contradictory labels), listing them in Conflicts; byHash holds the
+// items' indexes by content.
+func (ds *Dataset) dropConflicts(byHash map[[32]byte][]int) {
 	drop := map[int]bool{}
 	for _, idx := range byHash {
 		classes := map[int]bool{}
@@ -114,7 +121,6 @@ func Scan(dirs ...string) (*Dataset, error) {
 		}
 		ds.Items = kept
 	}
-	return ds, nil
 }
 
 // scanClass adds dir/class's images.

@@ -349,7 +349,25 @@ func (e *extractor) records(ctx context.Context, items []Item, aug view, progres
 	defer f.Close()
 	w := bufio.NewWriter(f)
 	defer w.Flush()
+	failures, err := e.extractAll(ctx, items, todo, aug, progress, func(i int, v []byte) {
+		out[i] = v
+		cached[items[i].Hash] = v
+		writeRecord(w, items[i].Hash, v)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	return out, failures, nil
+}
 
+// extractAll computes the features of items[i] for each i of todo on
+// e.workers goroutines, handing each to keep (one at a time); it returns
+// the photos that failed to decode and the first other error.
+func (e *extractor) extractAll(ctx context.Context, items []Item, todo []int, aug view, progress func(done, total int),
+	keep func(i int, v []byte)) ([]failure, error) {
 	var (
 		mu       sync.Mutex
 		failures []failure
@@ -383,9 +401,7 @@ func (e *extractor) records(ctx context.Context, items []Item, aug view, progres
 						firstErr = err
 					}
 				} else {
-					out[i] = v
-					cached[items[i].Hash] = v
-					writeRecord(w, items[i].Hash, v)
+					keep(i, v)
 				}
 				if progress != nil {
 					progress(done, len(todo))
@@ -395,13 +411,7 @@ func (e *extractor) records(ctx context.Context, items []Item, aug view, progres
 		}()
 	}
 	wg.Wait()
-	if firstErr != nil {
-		return nil, nil, firstErr
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, nil, err
-	}
-	return out, failures, nil
+	return failures, firstErr
 }
 
 type imageError struct{ error }
