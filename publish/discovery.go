@@ -72,22 +72,7 @@ func (o Options) DiscoveryConfigs() []DiscoveryMessage {
 	if !o.Discovery {
 		return nil
 	}
-	dev := map[string]any{
-		"identifiers":  []string{o.nodeID()},
-		"name":         "sorterd " + o.Station,
-		"manufacturer": "sorterd",
-		"model":        DeviceModel,
-	}
-	if v := o.swVersion(); v != "" {
-		dev["sw_version"] = v
-	}
-	if o.ConfigURL != "" {
-		dev["configuration_url"] = o.ConfigURL
-	}
-	origin := map[string]any{"name": "sorterd", "support_url": "https://github.com/sorterd/sorterd"}
-	if o.Version != "" {
-		origin["sw_version"] = o.Version
-	}
+	dev, origin := o.device(), o.origin()
 	var out []DiscoveryMessage
 	add := func(component, object string, cfg map[string]any) {
 		cfg["unique_id"] = o.nodeID() + "_" + object
@@ -102,11 +87,40 @@ func (o Options) DiscoveryConfigs() []DiscoveryMessage {
 		}
 		out = append(out, DiscoveryMessage{Component: component, Object: object, Topic: o.discoveryTopic(component, object), Payload: b})
 	}
-	cmd := func(v map[string]string) string {
-		b, _ := json.Marshal(v)
-		return string(b)
-	}
+	o.sensors(add)
+	o.controls(add)
+	return out
+}
 
+// device is the station as Home Assistant's device registry shows it.
+func (o Options) device() map[string]any {
+	dev := map[string]any{
+		"identifiers":  []string{o.nodeID()},
+		"name":         "sorterd " + o.Station,
+		"manufacturer": "sorterd",
+		"model":        DeviceModel,
+	}
+	if v := o.swVersion(); v != "" {
+		dev["sw_version"] = v
+	}
+	if o.ConfigURL != "" {
+		dev["configuration_url"] = o.ConfigURL
+	}
+	return dev
+}
+
+// origin is what announced the entities (Home Assistant's origin).
+func (o Options) origin() map[string]any {
+	origin := map[string]any{"name": "sorterd", "support_url": "https://github.com/sorterd/sorterd"}
+	if o.Version != "" {
+		origin["sw_version"] = o.Version
+	}
+	return origin
+}
+
+// sensors announces what the station reports: the last item's label,
+// items per bin, the reject rate, the inference time, the pause.
+func (o Options) sensors(add func(component, object string, cfg map[string]any)) {
 	add("sensor", "last_label", map[string]any{
 		"name": "Last item label", "state_topic": o.topic("event"), "value_template": "{{ value_json.label }}",
 		"json_attributes_topic": o.topic("event"), "icon": "mdi:recycle",
@@ -134,6 +148,15 @@ func (o Options) DiscoveryConfigs() []DiscoveryMessage {
 		"value_template": "{{ 'ON' if value_json.paused else 'OFF' }}", "payload_on": "ON", "payload_off": "OFF",
 		"icon": "mdi:pause-circle",
 	})
+}
+
+// controls announces the buttons (commands), the item event and the
+// last item's image.
+func (o Options) controls(add func(component, object string, cfg map[string]any)) {
+	cmd := func(v map[string]string) string {
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
 	add("button", "pause", map[string]any{
 		"name": "Pause", "command_topic": o.topic("cmd"), "payload_press": cmd(map[string]string{"cmd": "pause"}), "icon": "mdi:pause",
 	})
@@ -155,7 +178,6 @@ func (o Options) DiscoveryConfigs() []DiscoveryMessage {
 	add("image", "snapshot", map[string]any{
 		"name": "Last item image", "image_topic": o.topic("snapshot"), "content_type": "image/jpeg",
 	})
-	return out
 }
 
 // discovery announces the station to Home Assistant (retained configs)

@@ -145,6 +145,18 @@ func New(o Options) (*Publisher, error) {
 		return nil, err
 	}
 	p := &Publisher{o: o, outbox: ob, log: o.Log, cmds: make(chan []byte, o.CommandQueue), inst: inst}
+	co, err := p.clientOptions()
+	if err != nil {
+		return nil, err
+	}
+	p.client = mqtt.NewClient(co)
+	return p, nil
+}
+
+// clientOptions are the MQTT client's: the broker, the login, reconnects,
+// the last will, the handlers, TLS.
+func (p *Publisher) clientOptions() (*mqtt.ClientOptions, error) {
+	o := p.o
 	co := mqtt.NewClientOptions().
 		AddBroker(o.Broker).
 		SetClientID(o.ClientID).
@@ -171,8 +183,7 @@ func New(o Options) (*Publisher, error) {
 		}
 		co.SetTLSConfig(tc)
 	}
-	p.client = mqtt.NewClient(co)
-	return p, nil
+	return co, nil
 }
 
 // idPattern is what Home Assistant takes in a discovery topic's node and
