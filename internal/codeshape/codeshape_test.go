@@ -107,3 +107,25 @@ func TestFunctionLength(t *testing.T) {
 	}
 	t.Logf("longest function: %s, %d lines", where, longest)
 }
+
+// Every package is in docs/building.md's layout table, which says each
+// one's role.
+func TestLayoutTable(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(testenv.Root(), "docs", "building.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(string(doc), "## Layout")
+	dirs := map[string]bool{}
+	for _, rel := range goFiles(t) {
+		dirs[filepath.ToSlash(filepath.Dir(rel))] = true
+	}
+	for dir := range dirs {
+		if dir == "." {
+			continue
+		}
+		if !strings.Contains(table, "`"+dir+"/`") && !strings.Contains(table, "`"+dir+"`") {
+			t.Errorf("package %s is not in docs/building.md's layout table", dir)
+		}
+	}
+}
