@@ -341,16 +341,26 @@ func (o *Outbox) Persist() (written int, notKept [][]byte) {
 
 // Keep is for the process's stop, once nothing delivers any more: it
 // writes the messages still only in memory (the disk refused them and the
-// broker did not take them) to disk for the next start, and logs how many
-// it could not keep, with the first ids: those are lost with the process.
+// broker did not take them) to disk for the next start, logs how many wait
+// on disk for it, and logs how many it could not keep, with the first ids:
+// those are lost with the process.
 func (o *Outbox) Keep() {
 	written, notKept := o.Persist()
 	o.mu.Lock()
 	log := o.log
+	onDisk := 0
+	for _, e := range o.queue {
+		if e.mem == nil {
+			onDisk++
+		}
+	}
 	o.mu.Unlock()
 	problem := o.Problem()
 	if written > 0 {
 		log.Info("events held in memory written to the outbox for the next start", "count", written)
+	}
+	if onDisk > 0 {
+		log.Info("events wait in the outbox for the next start", "count", onDisk, "outbox", o.dir)
 	}
 	if len(notKept) == 0 {
 		return

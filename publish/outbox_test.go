@@ -338,16 +338,16 @@ func TestStopKeepsOrCountsInMemoryEvents(t *testing.T) {
 				if !strings.Contains(log, `level=ERROR msg="5 events not kept: the disk refused them`) || !strings.Contains(log, `first_ids=2,3,4,5,6`) {
 					t.Errorf("no ERROR counting the 5 events not kept:\n%s", log)
 				}
-				if strings.Join(next, " ") != "1" {
-					t.Errorf("the next start finds %v, want event 1 (on disk)", next)
+				if strings.Join(next, " ") != "1" || !strings.Contains(log, `msg="events wait in the outbox for the next start" count=1 `) {
+					t.Errorf("the next start finds %v, want event 1 (on disk), said at the stop:\n%s", next, log)
 				}
 				return
 			}
 			if strings.Contains(log, "not kept") || !strings.Contains(log, "events held in memory written to the outbox for the next start\" count=5") {
 				t.Errorf("want the 5 written for the next start:\n%s", log)
 			}
-			if strings.Join(next, " ") != "1 2 3 4 5 6" {
-				t.Errorf("the next start finds %v, want 1-6 in order", next)
+			if strings.Join(next, " ") != "1 2 3 4 5 6" || !strings.Contains(log, `msg="events wait in the outbox for the next start" count=6 `) {
+				t.Errorf("the next start finds %v, want 1-6 in order, said at the stop:\n%s", next, log)
 			}
 		})
 	}
