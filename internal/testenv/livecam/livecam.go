@@ -37,11 +37,9 @@ type Camera struct {
 	done   chan struct{} // closed by Close: the handlers return
 	wg     sync.WaitGroup
 
-	mu      sync.Mutex
-	stalls  []Window // the camera's own silences
-	clients int      // connected streams
-	served  int      // streams ever opened
-	sent    uint64   // frames written
+	mu     sync.Mutex
+	closed bool     // Close began: no new stream joins wg
+	stalls []Window // the camera's own silences
 }
 
 // Window is a span of wall-clock time.
@@ -159,21 +157,15 @@ func (c *Camera) stalled(t time.Time) bool {
 	return false
 }
 
-// Stats are the stream's counts: streams open now and ever opened, and
-// frames written.
-func (c *Camera) Stats() (clients, served int, sent uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.clients, c.served, c.sent
-}
-
 // Close ends every stream and the server.
 func (c *Camera) Close() {
-	select {
-	case <-c.done:
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
 		return
-	default:
 	}
+	c.closed = true
+	c.mu.Unlock()
 	close(c.done)
 	c.srv.CloseClientConnections() // unblocks writes to clients that stopped reading
 	c.wg.Wait()
@@ -190,27 +182,19 @@ func (c *Camera) stream(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	c.wg.Add(1)
-	defer c.wg.Done()
-	select {
-	case <-c.done:
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
 		return
-	default:
 	}
+	c.wg.Add(1) // under mu: never after Close began waiting
+	c.mu.Unlock()
+	defer c.wg.Done()
 	// A small send buffer: the kernel holds a few frames for a client
 	// that stopped reading, not seconds of them.
 	if conn, ok := connOf(r); ok {
 		conn.SetWriteBuffer(64 << 10)
 	}
-	c.mu.Lock()
-	c.clients++
-	c.served++
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		c.clients--
-		c.mu.Unlock()
-	}()
 	w.Header().Set("Content-Type", "multipart/x-mixed-replace; boundary="+boundary)
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
@@ -247,9 +231,6 @@ func (c *Camera) stream(w http.ResponseWriter, r *http.Request) {
 		if err := rc.Flush(); err != nil {
 			return
 		}
-		c.mu.Lock()
-		c.sent++
-		c.mu.Unlock()
 	}
 }
 
