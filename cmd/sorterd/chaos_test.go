@@ -71,6 +71,16 @@ func TestChaosCoversTheDoc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The soak (make soak) is no part of the campaign: its section is left
+	// out.
+	if i := strings.Index(string(doc), "\n## Soak\n"); i >= 0 {
+		rest := string(doc[i+1:])
+		j := strings.Index(rest, "\n## ")
+		if j < 0 {
+			j = len(rest)
+		}
+		doc = []byte(string(doc[:i+1]) + rest[j:])
+	}
 	cited := map[string]bool{}
 	for _, m := range regexp.MustCompile("`(Test[A-Z]\\w*)").FindAllSubmatch(doc, -1) {
 		cited[string(m[1])] = true
@@ -95,5 +105,7 @@ func TestChaosCoversTheDoc(t *testing.T) {
 	if !chaos.MatchString(t.Name()) {
 		t.Errorf("CHAOS does not run %s itself", t.Name())
 	}
-	t.Logf("%d tests cited in docs/reliability.md, all run by make chaos", len(names))
+	if !t.Failed() {
+		t.Logf("%d tests cited in docs/reliability.md, all run by make chaos", len(names))
+	}
 }
