@@ -34,6 +34,7 @@ type Outbox struct {
 	dir   string
 	limit int
 	log   *slog.Logger
+	sync  func(*os.File) error // OutboxOptions.Sync
 
 	mu          sync.Mutex
 	queue       []entry // oldest first
@@ -59,6 +60,24 @@ type entry struct {
 // QuarantineDir is the subdirectory of the outbox that bad files move to.
 const QuarantineDir = "quarantine"
 
+// OutboxOptions configure an outbox.
+type OutboxOptions struct {
+	// Limit is how many messages it holds; beyond it the oldest is
+	// dropped (and counted). At least 1.
+	Limit int
+	// Log receives quarantined files and what Keep could not keep (nil:
+	// slog.Default()).
+	Log *slog.Logger
+	// Sync makes what was written durable. It is called with each
+	// message's file once its bytes are written, before the rename that
+	// gives it its name, and with the outbox's directory once the file
+	// was renamed into it; a message counts as kept on disk only when
+	// both returned nil (otherwise it is kept in memory, and counted as
+	// a failed write). nil: (*os.File).Sync, fsync(2). A test passes its
+	// own to see that both happen, in that order.
+	Sync func(*os.File) error
+}
+
 // OpenOutbox opens (or creates) the queue in dir, keeping what a previous
 // run left there. A directory that cannot be created, read or written is
 // not an error: the outbox starts degraded (memory only) and says so in
@@ -66,13 +85,21 @@ const QuarantineDir = "quarantine"
 // returns a nil outbox. Quarantined files are logged to log (nil:
 // slog.Default()).
 func OpenOutbox(dir string, limit int, log *slog.Logger) (*Outbox, error) {
-	if limit < 1 {
+	return OpenOutboxWith(dir, OutboxOptions{Limit: limit, Log: log})
+}
+
+// OpenOutboxWith is OpenOutbox with every option.
+func OpenOutboxWith(dir string, opt OutboxOptions) (*Outbox, error) {
+	if opt.Limit < 1 {
 		return nil, fmt.Errorf("outbox: limit must be >= 1")
 	}
-	if log == nil {
-		log = slog.Default()
+	if opt.Log == nil {
+		opt.Log = slog.Default()
 	}
-	o := &Outbox{dir: dir, limit: limit, log: log, next: 1, notify: make(chan struct{}, 1)}
+	if opt.Sync == nil {
+		opt.Sync = (*os.File).Sync
+	}
+	o := &Outbox{dir: dir, limit: opt.Limit, log: opt.Log, sync: opt.Sync, next: 1, notify: make(chan struct{}, 1)}
 	if err := o.load(); err != nil {
 		o.lastErr = err
 		o.failed++
@@ -125,7 +152,8 @@ func (o *Outbox) path(seq uint64) string {
 	return filepath.Join(o.dir, fmt.Sprintf("%020d.json", seq))
 }
 
-// writeSynced writes b to name and fsyncs it; on failure nothing is left.
+// writeSynced writes b to name and syncs it (o.sync: fsync); on failure
+// nothing is left.
 func (o *Outbox) writeSynced(name string, b []byte) (err error) {
 	if o.inject != nil {
 		return o.inject
@@ -145,17 +173,17 @@ func (o *Outbox) writeSynced(name string, b []byte) (err error) {
 	if _, err = f.Write(b); err != nil {
 		return err
 	}
-	return f.Sync()
+	return o.sync(f)
 }
 
-// syncDir makes a rename in the directory durable.
+// syncDir makes a rename in the directory durable (o.sync: fsync).
 func (o *Outbox) syncDir() error {
 	d, err := os.Open(o.dir)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	return d.Sync()
+	return o.sync(d)
 }
 
 // store puts msg on disk as message seq.
@@ -313,16 +341,26 @@ func (o *Outbox) Persist() (written int, notKept [][]byte) {
 
 // Keep is for the process's stop, once nothing delivers any more: it
 // writes the messages still only in memory (the disk refused them and the
-// broker did not take them) to disk for the next start, and logs how many
-// it could not keep, with the first ids: those are lost with the process.
+// broker did not take them) to disk for the next start, logs how many wait
+// on disk for it, and logs how many it could not keep, with the first ids:
+// those are lost with the process.
 func (o *Outbox) Keep() {
 	written, notKept := o.Persist()
 	o.mu.Lock()
 	log := o.log
+	onDisk := 0
+	for _, e := range o.queue {
+		if e.mem == nil {
+			onDisk++
+		}
+	}
 	o.mu.Unlock()
 	problem := o.Problem()
 	if written > 0 {
 		log.Info("events held in memory written to the outbox for the next start", "count", written)
+	}
+	if onDisk > 0 {
+		log.Info("events wait in the outbox for the next start", "count", onDisk, "outbox", o.dir)
 	}
 	if len(notKept) == 0 {
 		return

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -340,16 +341,16 @@ func TestStopKeepsOrCountsInMemoryEvents(t *testing.T) {
 				if !strings.Contains(log, `level=ERROR msg="5 events not kept: the disk refused them`) || !strings.Contains(log, `first_ids=2,3,4,5,6`) {
 					t.Errorf("no ERROR counting the 5 events not kept:\n%s", log)
 				}
-				if strings.Join(next, " ") != "1" {
-					t.Errorf("the next start finds %v, want event 1 (on disk)", next)
+				if strings.Join(next, " ") != "1" || !strings.Contains(log, `msg="events wait in the outbox for the next start" count=1 `) {
+					t.Errorf("the next start finds %v, want event 1 (on disk), said at the stop:\n%s", next, log)
 				}
 				return
 			}
 			if strings.Contains(log, "not kept") || !strings.Contains(log, "events held in memory written to the outbox for the next start\" count=5") {
 				t.Errorf("want the 5 written for the next start:\n%s", log)
 			}
-			if strings.Join(next, " ") != "1 2 3 4 5 6" {
-				t.Errorf("the next start finds %v, want 1-6 in order", next)
+			if strings.Join(next, " ") != "1 2 3 4 5 6" || !strings.Contains(log, `msg="events wait in the outbox for the next start" count=6 `) {
+				t.Errorf("the next start finds %v, want 1-6 in order, said at the stop:\n%s", next, log)
 			}
 		})
 	}
@@ -374,6 +375,120 @@ func TestOutboxPutIsComplete(t *testing.T) {
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 1 {
 		t.Errorf("dir holds %d entries", len(ents))
+	}
+}
+
+// syncCall is one call of the outbox's Sync: what was synced, and what
+// the disk held at that moment.
+type syncCall struct {
+	name    string // the file or directory synced
+	dir     bool
+	content string // a file's bytes when it was synced
+	named   bool   // the final name of the last file synced existed then
+}
+
+func (c syncCall) String() string {
+	if c.dir {
+		return fmt.Sprintf("dir %s (last file named: %v)", c.name, c.named)
+	}
+	return fmt.Sprintf("file %s: %d bytes %.12s… (named: %v)", filepath.Base(c.name), len(c.content), c.content, c.named)
+}
+
+// An event counts as kept on disk only once its file was synced with all
+// its bytes, under its temporary name, then renamed, then its directory
+// synced: all before Put returns. When either sync fails the event is
+// kept in memory instead (still delivered) and the write counted as
+// failed; the events a stop writes to disk (Persist) are synced the same
+// way. Seen through OutboxOptions.Sync: with both fsyncs removed, every
+// other test passed.
+func TestOutboxSyncsBeforeKeeping(t *testing.T) {
+	dir := t.TempDir()
+	var (
+		o     *Outbox
+		calls []syncCall
+		last  string // the final name of the last file synced
+		fail  string // "file" or "dir": that sync fails
+	)
+	sync := func(f *os.File) error {
+		c := syncCall{name: f.Name()}
+		if fi, err := f.Stat(); err == nil && fi.IsDir() {
+			c.dir = true
+		} else {
+			b, _ := os.ReadFile(f.Name())
+			c.content = string(b)
+			last = strings.TrimSuffix(f.Name(), ".tmp")
+		}
+		_, err := os.Stat(last)
+		c.named = err == nil
+		calls = append(calls, c)
+		if (fail == "file" && !c.dir) || (fail == "dir" && c.dir) {
+			return syscall.EIO
+		}
+		return f.Sync()
+	}
+	var err error
+	if o, err = OpenOutboxWith(dir, OutboxOptions{Limit: 10, Log: slogDiscard(), Sync: sync}); err != nil {
+		t.Fatal(err)
+	}
+	synced := func(n uint64) []syncCall {
+		return []syncCall{
+			{name: o.path(n) + ".tmp", content: string(event(int(n)))},
+			{name: dir, dir: true, named: true},
+		}
+	}
+	check := func(what string, want []syncCall) {
+		t.Helper()
+		if !slices.Equal(calls, want) {
+			t.Errorf("%s: syncs\n  %v\nwant\n  %v", what, calls, want)
+		}
+		calls = nil
+	}
+
+	calls = nil
+	if err := o.Put(event(1)); err != nil {
+		t.Fatal(err)
+	}
+	check("Put", synced(1))
+	if o.InMemory() != 0 || o.Failed() != 0 {
+		t.Errorf("a kept event: %d in memory, %d failed writes", o.InMemory(), o.Failed())
+	}
+
+	// A file that cannot be synced is not renamed; the event is kept in
+	// memory.
+	fail = "file"
+	if err := o.Put(event(2)); err == nil {
+		t.Error("Put with a failed file sync: no error")
+	}
+	check("Put, file sync failing", synced(2)[:1])
+	if _, err := os.Stat(o.path(2)); err == nil {
+		t.Error("event 2 named on disk though its file was not synced")
+	}
+	// A directory that cannot be synced: the name may not survive a power
+	// cut, so the event is kept in memory too.
+	fail = "dir"
+	if err := o.Put(event(3)); err == nil {
+		t.Error("Put with a failed directory sync: no error")
+	}
+	check("Put, directory sync failing", synced(3))
+	if o.InMemory() != 2 || o.Failed() != 2 {
+		t.Errorf("after two failed syncs: %d in memory, %d failed writes; want 2 and 2", o.InMemory(), o.Failed())
+	}
+	if _, err := os.Stat(o.path(3)); err == nil {
+		t.Error("event 3 left on disk though its directory was not synced")
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Errorf("dir holds %d entries, want event 1's file alone", len(ents))
+	}
+
+	// At a stop, the events in memory are written and synced the same way.
+	fail = ""
+	if written, notKept := o.Persist(); written != 2 || len(notKept) != 0 {
+		t.Errorf("Persist: %d written, %d not kept", written, len(notKept))
+	}
+	check("Persist", append(synced(2), synced(3)...))
+	if o.InMemory() != 0 {
+		t.Errorf("%d still in memory after Persist", o.InMemory())
 	}
 }
 

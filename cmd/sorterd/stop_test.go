@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -38,10 +37,86 @@ func sorterdBinary(t *testing.T) string {
 	return bin
 }
 
+// proc is bin/sorterd (sorterdBinary) running as its own process, as
+// systemd runs it: real signals, its own exit.
+type proc struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	logs   *syncBuf
+	err    error // Wait's, once exited is closed
+	exited chan struct{}
+}
+
+// runBinary starts bin with --config cfg, its output in logs; it is killed
+// if still running when the test ends.
+func runBinary(t *testing.T, bin, cfg string, logs *syncBuf) *proc {
+	t.Helper()
+	p := &proc{t: t, cmd: exec.Command(bin, "--config", cfg), logs: logs, exited: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = logs, logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+		default:
+			p.cmd.Process.Kill()
+			<-p.exited
+		}
+	})
+	return p
+}
+
+// signal sends sig to the process.
+func (p *proc) signal(sig os.Signal) {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// stop sends SIGTERM and asserts an exit 0 within systemd's
+// TimeoutStopSec (15 s).
+func (p *proc) stop() {
+	p.t.Helper()
+	p.signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+		if p.err != nil {
+			p.t.Errorf("exit after SIGTERM: %v", p.err)
+		}
+	case <-time.After(15 * time.Second):
+		p.t.Fatalf("no exit within 15 s of SIGTERM (TimeoutStopSec):\n%s", p.logs)
+	}
+}
+
+// notKeptRE is the stop's count of the events it could not keep.
+var notKeptRE = regexp.MustCompile(`level=ERROR msg="(\d+) events not kept: the disk refused them[^"]*" count=\d+ first_ids=(\S*)`)
+
+// notKept reads the stop's count and ids of the events it could not keep
+// (nil, 0 when it said nothing); the ids are all of them up to 10.
+func notKept(t *testing.T, logs string) (ids []string, n int) {
+	t.Helper()
+	m := notKeptRE.FindStringSubmatch(logs)
+	if m == nil {
+		return nil, 0
+	}
+	n, _ = strconv.Atoi(m[1])
+	if m[2] != "" {
+		ids = strings.Split(m[2], ",")
+	}
+	if n <= 10 && len(ids) != n {
+		t.Errorf("%d events said not kept, %d ids named: %s", n, len(ids), m[0])
+	}
+	return ids, n
+}
+
 // SIGTERM while events are held only in memory (the disk under the state
 // dir is full and the broker is away): the daemon exits 0, and says at
 // exit how many events it could not keep, which are exactly the events
-// the disk refused. It used to drop them without a word.
+// the disk refused. It used to drop them without a word. The next start
+// (disk and broker back) publishes every other decided item.
 func TestSIGTERMCountsEventsNotKept(t *testing.T) {
 	testenv.Slow(t, "runs the daemon as a process")
 	dir := t.TempDir()
@@ -57,26 +132,16 @@ func TestSIGTERMCountsEventsNotKept(t *testing.T) {
 	b := testenv.StartBroker(t)
 	rec := testenv.Subscribe(t, b, "sorterd/faults/event")
 	s := stationConfig(t, b, filepath.Join(dir, "state"))
-	cmd := exec.Command(bin, "--config", s.cfg)
-	cmd.Stdout, cmd.Stderr = s.logs, s.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var waitErr error
-	exited := make(chan struct{})
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
+	p := runBinary(t, bin, s.cfg, s.logs)
 	eventuallyLog(t, s.logs, "events delivered", 60*time.Second, func() bool { return len(rec.Get("sorterd/faults/event")) >= 2 })
 
 	b.Stop()
-	filler, err := os.Create(filepath.Join(dir, "filler"))
+	// Two items while the broker is away and the disk takes their events:
+	// the outbox keeps them for the next start.
+	d0 := len(decidedIDs(s.logs.String()))
+	eventuallyLog(t, s.logs, "events kept on disk", 60*time.Second, func() bool { return len(decidedIDs(s.logs.String())) >= d0+2 })
+	fill := filepath.Join(dir, "filler")
+	filler, err := os.Create(fill)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,25 +154,29 @@ func TestSIGTERMCountsEventsNotKept(t *testing.T) {
 	inMemory := func() int { return strings.Count(s.logs.String(), "event not written to the outbox; kept in memory") }
 	eventuallyLog(t, s.logs, "events held in memory", 60*time.Second, func() bool { return inMemory() >= 3 })
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-exited:
-		if waitErr != nil {
-			t.Errorf("exit after SIGTERM: %v", waitErr)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatalf("no exit within 15 s of SIGTERM (TimeoutStopSec):\n%s", s.logs)
-	}
-	m := regexp.MustCompile(`level=ERROR msg="(\d+) events not kept: the disk refused them`).FindStringSubmatch(s.logs.String())
-	if m == nil {
+	p.stop()
+	lost, n := notKept(t, s.logs.String())
+	if n == 0 {
 		t.Fatalf("no count of the events not kept at exit:\n%s", s.logs)
 	}
-	if n, _ := strconv.Atoi(m[1]); n != inMemory() {
+	if n != inMemory() {
 		t.Errorf("%d events said not kept; %d were held only in memory:\n%s", n, inMemory(), s.logs)
 	}
 	t.Logf("%d events held in memory at SIGTERM, all counted at exit", inMemory())
+
+	// The next start, with room on the disk and the broker back, sends
+	// what the outbox kept: every decided item but those counted.
+	os.Remove(fill)
+	b.Start()
+	again := &syncBuf{}
+	p2 := runBinary(t, bin, s.cfg, again)
+	eventuallyLog(t, again, "the restarted station", 60*time.Second, func() bool { return strings.Contains(again.String(), `msg="station ready"`) })
+	both := func() string { return s.logs.String() + again.String() }
+	eventuallyLog(t, again, "what the outbox kept, published after the restart", 60*time.Second, func() bool {
+		return len(unpublished(t, both(), rec, "sorterd/faults/event", lost)) == 0
+	})
+	p2.stop()
+	checkPublished(t, "SIGTERM with events in memory, then a restart", both, rec, "sorterd/faults/event", lost)
 }
 
 // SIGHUP while events are held only in memory (the disk under the state
@@ -171,26 +240,9 @@ func TestSIGHUPKeepsEventsInMemory(t *testing.T) {
 	held := inMemory()
 	os.Remove(fill)
 	b.Start()
-
-	decided := regexp.MustCompile(`msg=item id=(\S+)`)
-	missing := func() []string {
-		got := map[string]bool{}
-		for _, m := range rec.Get("sorterd/faults/event") {
-			var ev struct {
-				ID string `json:"id"`
-			}
-			json.Unmarshal([]byte(m), &ev)
-			got[ev.ID] = true
-		}
-		var out []string
-		for _, m := range decided.FindAllStringSubmatch(s.logs.String(), -1) {
-			if !got[m[1]] {
-				out = append(out, m[1])
-			}
-		}
-		return out
-	}
-	eventuallyLog(t, s.logs, "every decided item published after the reload", 60*time.Second, func() bool { return len(missing()) == 0 })
+	eventuallyLog(t, s.logs, "every decided item published after the reload", 60*time.Second, func() bool {
+		return len(unpublished(t, s.logs.String(), rec, "sorterd/faults/event", nil)) == 0
+	})
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -202,9 +254,11 @@ func TestSIGHUPKeepsEventsInMemory(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatalf("no exit within 15 s of SIGTERM (TimeoutStopSec):\n%s", s.logs)
 	}
-	eventuallyLog(t, s.logs, "every decided item published by the stop", 10*time.Second, func() bool { return len(missing()) == 0 })
 	if strings.Contains(s.logs.String(), "events not kept") {
 		t.Errorf("events said not kept:\n%s", s.logs)
 	}
+	// Every item decided, before the reload, held in memory across it, or
+	// after it, was published by the stop (the drain): decided = published.
+	checkPublished(t, "SIGHUP with events in memory", s.logs.String, rec, "sorterd/faults/event", nil)
 	t.Logf("%d events held in memory across the reload, all published", held)
 }

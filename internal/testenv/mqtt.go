@@ -12,8 +12,18 @@ import (
 
 // Messages records what a subscriber received, per topic, in order.
 type Messages struct {
-	mu   sync.Mutex
-	msgs map[string][]string
+	mu       sync.Mutex
+	msgs     map[string][]string
+	connects int
+}
+
+// Connects is how many times the subscriber connected: each connection
+// after the first (a broker restart) may bring a QoS 1 message it had
+// not acknowledged again.
+func (m *Messages) Connects() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.connects
 }
 
 // Get returns the payloads received on topic so far.
@@ -53,6 +63,9 @@ func Subscribe(t testing.TB, b *Broker, filter string) *Messages {
 		SetCleanSession(false).SetResumeSubs(true).
 		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond).
 		SetOnConnectHandler(func(c mqtt.Client) {
+			m.mu.Lock()
+			m.connects++
+			m.mu.Unlock()
 			tok := c.Subscribe(filter, 1, func(_ mqtt.Client, msg mqtt.Message) { m.add(msg.Topic(), msg.Payload()) })
 			go func() {
 				tok.WaitTimeout(5 * time.Second)
