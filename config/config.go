@@ -575,8 +575,9 @@ func pathAtLine(root *yaml.Node, line int, key string) string {
 
 // checker collects the problems of one file, each with its line.
 type checker struct {
-	root *yaml.Node
-	es   Errors
+	root  *yaml.Node
+	given map[string]string // field path → value given in the environment
+	es    Errors
 }
 
 func (k *checker) bad(field, format string, args ...any) {
@@ -646,8 +647,8 @@ func Slug(name string) string {
 }
 
 // validate checks every section; root gives the lines.
-func (c *Config) validate(root *yaml.Node) Errors {
-	k := &checker{root: root}
+func (c *Config) validate(root *yaml.Node, given map[string]string) Errors {
+	k := &checker{root: root, given: given}
 	if !topicID.MatchString(c.Station) {
 		k.bad("station", "must be letters, digits, - or _ (it is part of MQTT topics)")
 	}

@@ -29,12 +29,12 @@ func ParseEnv(b []byte, env []string) (Config, error) {
 	if err != nil {
 		return c, err
 	}
-	set, err := applyEnv(&c, env)
+	set, given, err := applyEnv(&c, env)
 	if err != nil {
 		return c, err
 	}
 	c.fillDefaults()
-	if es := c.validate(root); len(es) > 0 {
+	if es := c.validate(root, given); len(es) > 0 {
 		// A value from the environment is not on the file's line.
 		for i, e := range es {
 			if name, ok := set[e.Field]; ok {
@@ -48,9 +48,9 @@ func ParseEnv(b []byte, env []string) (Config, error) {
 }
 
 // applyEnv sets the fields env names (see ParseEnv) and returns them:
-// field path → variable.
-func applyEnv(c *Config, env []string) (map[string]string, error) {
-	set := map[string]string{}
+// field path → variable, and field path → the value given.
+func applyEnv(c *Config, env []string) (set, given map[string]string, err error) {
+	set, given = map[string]string{}, map[string]string{}
 	sort.Strings(env) // errors in a stable order
 	var errs []error
 	v := reflect.ValueOf(c).Elem()
@@ -72,9 +72,9 @@ func applyEnv(c *Config, env []string) (map[string]string, error) {
 			errs = append(errs, fmt.Errorf("%s (%s): %w", name, path, err))
 			continue
 		}
-		set[path] = name
+		set[path], given[path] = name, val
 	}
-	return set, errors.Join(errs...)
+	return set, given, errors.Join(errs...)
 }
 
 // envField finds the field rest (section_key or key) names; an invalid
@@ -125,13 +125,15 @@ func setField(f reflect.Value, val string) error {
 	}
 	p := reflect.New(f.Type())
 	if u, ok := p.Interface().(encoding.TextUnmarshaler); ok {
-		// A choice of the settings package, read by its name.
+		// A choice of the settings package, read by its name; an unknown
+		// one is left invalid for validate to report, as from the file.
 		if err := u.UnmarshalText([]byte(val)); err != nil {
 			var ne *settings.NameError
-			if errors.As(err, &ne) {
-				return fmt.Errorf("%q is not one of %s", val, strings.Join(ne.Names, ", "))
+			if !errors.As(err, &ne) {
+				return err
 			}
-			return err
+			invalidate(f)
+			return nil
 		}
 		f.Set(p.Elem())
 		return nil

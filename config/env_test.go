@@ -59,6 +59,7 @@ func TestEnvErrorsNameTheVariable(t *testing.T) {
 		"SORTERD_MQTT_BROKER=broker:1883":  "needs a scheme, like tcp://host:1883 or ssl://host:8883 (from SORTERD_MQTT_BROKER)", // validated after the override, no file line
 		"SORTERD_CAMERA_FPS=0":             "camera.fps: must be > 0 (from SORTERD_CAMERA_FPS)",
 		"SORTERD_TRIGGER_MODE=sometimes":   "trigger.mode",
+		"SORTERD_DECISION_VOTE=average":    `decision.vote: "average" is not one of mean, majority (from SORTERD_DECISION_VOTE)`,
 		"SORTERD_HTTP_ALLOWED_HOSTS=[a, b": "SORTERD_HTTP_ALLOWED_HOSTS (http.allowed_hosts)",
 	} {
 		_, err := ParseEnv(base, []string{env})

@@ -98,7 +98,9 @@ func (k *checker) named(field string, v choice, names []string) {
 		return
 	}
 	text := v.String()
-	if n := valueAt(k.root, field); n != nil {
+	if t, ok := k.given[field]; ok {
+		text = t
+	} else if n := valueAt(k.root, field); n != nil {
 		text = n.Value
 	}
 	k.bad(field, "%q is not one of %s", text, strings.Join(names, ", "))
