@@ -71,6 +71,7 @@ func TestResolveAutoViewsInjected(t *testing.T) {
 
 // FrameOnly runs the frame without the classifier's own views.
 func TestAutoViewsOnRealModel(t *testing.T) {
+	testenv.Slow(t, "runs the real model with views")
 	clf, err := New(Options{Model: modelPath(t, ptqModel), TTA: []string{"flip", "rot180", "rot90", "rot270", "vflip"}})
 	if err != nil {
 		t.Fatal(err)

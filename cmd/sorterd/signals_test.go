@@ -21,6 +21,7 @@ import (
 // start (and that none was lost), and the next start, with the broker
 // back, publishes every decided item, within QoS 1's bound.
 func TestBinarySignalsDuringBrokerOutage(t *testing.T) {
+	testenv.Slow(t, "builds and runs the binary")
 	bin := sorterdBinary(t)
 	b := testenv.StartBroker(t)
 	rec := testenv.Subscribe(t, b, "sorterd/faults/event")

@@ -22,6 +22,7 @@ import (
 // would.
 func sorterdBinary(t *testing.T) string {
 	t.Helper()
+	testenv.Slow(t, "builds the binary")
 	tags := ""
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
